@@ -1,0 +1,20 @@
+/* fasthttp — a multithreaded HTTP/1.1 server framework in C.
+ *
+ * The umbrella header: include this one. Each module's header documents its
+ * functions, who owns what and how long each view stays valid.
+ */
+#ifndef FASTHTTP_H
+#define FASTHTTP_H
+
+#define FASTHTTP_VERSION_MAJOR 0
+#define FASTHTTP_VERSION_MINOR 1
+#define FASTHTTP_VERSION_PATCH 0
+#define FASTHTTP_VERSION_STRING "0.1.0"
+
+#include "fasthttp/common.h"
+#include "fasthttp/arena.h"
+#include "fasthttp/request.h"
+#include "fasthttp/response.h"
+#include "fasthttp/server.h"
+
+#endif /* FASTHTTP_H */

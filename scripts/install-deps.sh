@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what fasthttp's build, tests and benchmarks use, with apt-get, when
+# something is missing. Safe to run again: it only installs what is absent.
+#
+# Elsewhere (install by hand):
+#   macOS (Homebrew): brew install cmake pkg-config libuv llhttp jansson cmocka
+#                     gperftools zlib sqlite wrk nginx
+#   Fedora:           dnf install cmake libuv-devel jansson-devel libcmocka-devel
+#                     gperftools-devel zlib-devel sqlite-devel wrk nginx
+#                     (llhttp: pass -DLLHTTP_SOURCE_DIR= to a checkout's C sources)
+set -eu
+
+# Build and unit/integration tests.
+PKGS_BUILD="build-essential cmake pkg-config libuv1-dev node-llhttp libjansson-dev
+  libcmocka-dev libgoogle-perftools-dev zlib1g-dev libsqlite3-dev curl python3"
+# Sanitizers and fuzzing (clang + libFuzzer runtime), leak checks.
+PKGS_CHECK="clang libclang-rt-14-dev valgrind"
+# Benchmarks (make bench): load generator and peer servers.
+PKGS_BENCH="wrk nginx-light"
+
+want="$PKGS_BUILD $PKGS_CHECK"
+case "${1:-}" in
+  --bench) want="$want $PKGS_BENCH ${FH_BENCH_PKGS:-}" ;;
+esac
+
+if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
+  echo "install-deps: not a Debian system; install by hand (see the top of $0)" >&2
+  exit 0
+fi
+
+missing=""
+for p in $want; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $p"
+  fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing:$missing"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q >/dev/null || $SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing
