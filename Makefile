@@ -1,0 +1,79 @@
+# fasthttp — the two commands: `make run` and `make test`.
+#
+#   make run     install missing packages, build Release, start the example
+#                app on port 3000 (EXAMPLE=hello|controllers|..., PORT=...)
+#   make test    install missing packages, build, run every test, then again
+#                under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make bench   benchmarks (bench/run), results in docs/benchmarks.md
+#   make fuzz    libFuzzer targets for FUZZ_SECONDS each (default 600)
+#   make tsan    the tests under ThreadSanitizer
+#   make clean
+
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+BUILD    ?= build
+EXAMPLE  ?= $(if $(wildcard examples/controllers/CMakeLists.txt),controllers,hello)
+PORT     ?= 3000
+CMAKE    ?= cmake
+CTEST    ?= ctest
+FUZZ_SECONDS ?= 600
+
+.PHONY: all deps build release run test test-fast asan tsan bench fuzz docs clean install
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps
+	@$(CMAKE) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@$(CMAKE) --build $(BUILD) -j $(JOBS)
+
+release: deps
+	@$(CMAKE) -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DFH_BUILD_TESTS=OFF >/dev/null
+	@$(CMAKE) --build build-release -j $(JOBS)
+
+run: release
+	@echo "Starting examples/$(EXAMPLE) on http://127.0.0.1:$(PORT) (Ctrl-C stops it)"
+	@PORT=$(PORT) ./build-release/examples/$(EXAMPLE)/$(EXAMPLE)
+
+test: build
+	@cd $(BUILD) && $(CTEST) --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory asan
+
+test-fast: build
+	@cd $(BUILD) && $(CTEST) --output-on-failure -j $(JOBS)
+
+asan: deps
+	@$(CMAKE) -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+	    -DFH_SANITIZE=address,undefined -DFH_BUILD_BENCH=OFF >/dev/null
+	@$(CMAKE) --build build-asan -j $(JOBS)
+	@cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $(CTEST) --output-on-failure -j $(JOBS) -LE nosan
+
+tsan: deps
+	@$(CMAKE) -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+	    -DFH_SANITIZE=thread -DFH_BUILD_BENCH=OFF >/dev/null
+	@$(CMAKE) --build build-tsan -j $(JOBS)
+	@cd build-tsan && TSAN_OPTIONS=halt_on_error=1 $(CTEST) --output-on-failure -j $(JOBS) -LE nosan
+
+bench: deps
+	@./scripts/install-deps.sh --bench
+	@$(CMAKE) -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@$(CMAKE) --build build-release -j $(JOBS)
+	@if [ -x bench/run ]; then bench/run; else echo "bench/run is missing"; exit 1; fi
+
+fuzz: deps
+	@$(CMAKE) -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+	    -DFH_BUILD_FUZZ=ON -DFH_WITH_TCMALLOC=OFF -DFH_BUILD_TESTS=OFF -DFH_BUILD_BENCH=OFF \
+	    -DFH_BUILD_EXAMPLES=OFF >/dev/null
+	@$(CMAKE) --build build-fuzz -j $(JOBS)
+	@for f in build-fuzz/tests/fuzz/fuzz_*; do \
+	    name=$$(basename $$f); mkdir -p tests/fuzz/corpus-run/$$name; \
+	    echo "== $$name for $(FUZZ_SECONDS)s"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        tests/fuzz/corpus-run/$$name tests/fuzz/corpus/$${name#fuzz_} || exit 1; \
+	done
+
+clean:
+	rm -rf build build-asan build-tsan build-release build-fuzz build-bench

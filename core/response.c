@@ -1,0 +1,553 @@
+/* The response builder and its serialization into the request's arena. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/worker.h"
+
+#define FH_INLINE_BODY_MAX 2048
+
+static const fh_str_t text_plain = FH_STR_LIT("text/plain; charset=utf-8");
+
+void fh__response_init(fh_request_t *req) {
+    fh_response_t *res = &req->res;
+    memset(res, 0, sizeof(*res));
+    res->req = req;
+    res->status = 200;
+}
+
+fh_request_t *fh_response_request(fh_response_t *res) { return res->req; }
+int fh_response_get_status(const fh_response_t *res) { return res->status; }
+bool fh_response_is_final(const fh_response_t *res) { return res->flags & FH_RES_FINAL; }
+bool fh_response_is_canceled(const fh_response_t *res) { return res->flags & FH_RES_CANCELED; }
+void fh_response_close(fh_response_t *res) { res->flags |= FH_RES_CLOSE; }
+fh_str_t fh_response_get_body(const fh_response_t *res) {
+    return (fh_str_t){res->body ? res->body : "", res->body_len};
+}
+size_t fh_response_header_count(const fh_response_t *res) { return res->nheaders; }
+
+bool fh_response_header_at(const fh_response_t *res, size_t i, fh_str_t *name, fh_str_t *value) {
+    if (i >= res->nheaders)
+        return false;
+    if (name)
+        *name = res->headers[i].name;
+    if (value)
+        *value = res->headers[i].value;
+    return true;
+}
+
+void fh_response_on_cancel(fh_response_t *res, fh_response_cancel_fn fn, void *data) {
+    res->cancel_fn = fn;
+    res->cancel_data = data;
+}
+
+int fh_response_on_commit(fh_response_t *res, fh_response_hook_fn fn, void *data) {
+    if (res->flags & FH_RES_FINAL)
+        return FH_EALREADY_SENT;
+    fh__hook_t *h = fh_arena_alloc(res->req->arena, sizeof(*h));
+    if (!h)
+        return FH_ENOMEM;
+    h->fn = (void (*)(void))fn;
+    h->data = data;
+    h->next = res->commit_hooks;
+    res->commit_hooks = h;
+    return 0;
+}
+
+int fh_response_status(fh_response_t *res, int status) {
+    if (res->flags & FH_RES_FINAL)
+        return FH_EALREADY_SENT;
+    if (status < 100 || status > 999)
+        return FH_EINVAL;
+    res->status = status;
+    return 0;
+}
+
+/* ------------------------------------------------------------- headers */
+
+static bool is_tchar(unsigned char c) {
+    /* RFC 9110 token characters. */
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c && memchr(extra, c, sizeof(extra) - 1));
+}
+
+static int check_header(fh_str_t name, fh_str_t value) {
+    if (!name.ptr || name.len == 0)
+        return FH_EHEADER_VALUE;
+    for (size_t i = 0; i < name.len; i++)
+        if (!is_tchar((unsigned char)name.ptr[i]))
+            return FH_EHEADER_VALUE;
+    for (size_t i = 0; i < value.len; i++) {
+        char c = value.ptr[i];
+        if (c == '\r' || c == '\n' || c == '\0')
+            return FH_EHEADER_VALUE;
+    }
+    return 0;
+}
+
+/* Header fields the framework writes itself. */
+static bool is_managed(fh_str_t name) {
+    switch (name.len) {
+    case 4: return fh_str_ieq(name, FH_STR_LIT("date"));
+    case 10: return fh_str_ieq(name, FH_STR_LIT("connection"));
+    case 14: return fh_str_ieq(name, FH_STR_LIT("content-length"));
+    case 17: return fh_str_ieq(name, FH_STR_LIT("transfer-encoding"));
+    default: return false;
+    }
+}
+
+static bool is_content_type(fh_str_t name) {
+    return name.len == 12 && fh_str_ieq(name, FH_STR_LIT("content-type"));
+}
+
+int fh_response_header_str(fh_response_t *res, fh_str_t name, fh_str_t value) {
+    if (res->flags & FH_RES_FINAL)
+        return FH_EALREADY_SENT;
+    if (!value.ptr)
+        value = FH_STR_LIT("");
+    int err = check_header(name, value);
+    if (err)
+        return err;
+    fh_arena_t *a = res->req->arena;
+    if (is_managed(name)) {
+        if (name.len == 10 && value.len == 5 && fh_str_ieq(value, FH_STR_LIT("close")))
+            res->flags |= FH_RES_CLOSE;
+        return 0;
+    }
+    char *v = fh_arena_strndup(a, value.ptr, value.len);
+    if (!v)
+        return FH_ENOMEM;
+    if (is_content_type(name)) {
+        res->content_type = (fh_str_t){v, value.len};
+        return 0;
+    }
+    char *n = fh_arena_strndup(a, name.ptr, name.len);
+    if (!n)
+        return FH_ENOMEM;
+    if (res->nheaders == res->cap_headers) {
+        uint32_t ncap = res->cap_headers ? res->cap_headers * 2 : 8;
+        fh__header_t *nh = fh_arena_alloc(a, ncap * sizeof(*nh));
+        if (!nh)
+            return FH_ENOMEM;
+        if (res->nheaders)
+            memcpy(nh, res->headers, res->nheaders * sizeof(*nh));
+        res->headers = nh;
+        res->cap_headers = ncap;
+    }
+    res->headers[res->nheaders].name = (fh_str_t){n, name.len};
+    res->headers[res->nheaders].value = (fh_str_t){v, value.len};
+    res->nheaders++;
+    return 0;
+}
+
+int fh_response_header(fh_response_t *res, const char *name, const char *value) {
+    return fh_response_header_str(res, fh_str(name), fh_str(value));
+}
+
+int fh_response_headerf(fh_response_t *res, const char *name, const char *fmt, ...) {
+    if (res->flags & FH_RES_FINAL)
+        return FH_EALREADY_SENT;
+    va_list ap;
+    va_start(ap, fmt);
+    char *v = fh_arena_vsprintf(res->req->arena, fmt, ap);
+    va_end(ap);
+    if (!v)
+        return FH_ENOMEM;
+    return fh_response_header_str(res, fh_str(name), fh_str(v));
+}
+
+int fh_response_header_remove(fh_response_t *res, const char *name) {
+    if (res->flags & FH_RES_FINAL)
+        return FH_EALREADY_SENT;
+    fh_str_t n = fh_str(name);
+    if (is_content_type(n)) {
+        int had = res->content_type.ptr != NULL;
+        res->content_type = (fh_str_t){NULL, 0};
+        return had;
+    }
+    uint32_t o = 0;
+    int removed = 0;
+    for (uint32_t i = 0; i < res->nheaders; i++) {
+        if (fh_str_ieq(res->headers[i].name, n))
+            removed++;
+        else
+            res->headers[o++] = res->headers[i];
+    }
+    res->nheaders = o;
+    return removed;
+}
+
+int fh_response_header_set(fh_response_t *res, const char *name, const char *value) {
+    if (res->flags & FH_RES_FINAL)
+        return FH_EALREADY_SENT;
+    int err = check_header(fh_str(name), fh_str(value ? value : ""));
+    if (err)
+        return err;
+    fh_response_header_remove(res, name);
+    return fh_response_header(res, name, value);
+}
+
+fh_str_t fh_response_header_get(const fh_response_t *res, const char *name) {
+    fh_str_t n = fh_str(name);
+    if (is_content_type(n))
+        return res->content_type;
+    for (uint32_t i = 0; i < res->nheaders; i++)
+        if (fh_str_ieq(res->headers[i].name, n))
+            return res->headers[i].value;
+    return (fh_str_t){NULL, 0};
+}
+
+/* ---------------------------------------------------------------- body */
+
+int fh_response_body_borrow(fh_response_t *res, const void *body, size_t len) {
+    if (res->flags & FH_RES_FINAL)
+        return FH_EALREADY_SENT;
+    res->body = body;
+    res->body_len = len;
+    res->body_cap = 0;
+    res->flags &= ~(unsigned)FH_RES_BODY_ARENA;
+    return 0;
+}
+
+int fh_response_body(fh_response_t *res, const void *body, size_t len) {
+    if (res->flags & FH_RES_FINAL)
+        return FH_EALREADY_SENT;
+    char *copy = fh_arena_alloc(res->req->arena, len);
+    if (!copy)
+        return FH_ENOMEM;
+    if (len)
+        memcpy(copy, body, len);
+    res->body = copy;
+    res->body_len = len;
+    res->body_cap = len;
+    res->flags |= FH_RES_BODY_ARENA;
+    return 0;
+}
+
+/* Makes room for extra more body bytes; returns where they go. */
+static char *body_reserve(fh_response_t *res, size_t extra) {
+    if (res->body_len + extra < extra)
+        return NULL;
+    size_t need = res->body_len + extra;
+    if ((res->flags & FH_RES_BODY_ARENA) && need <= res->body_cap)
+        return (char *)res->body + res->body_len;
+    size_t ncap = res->body_cap ? res->body_cap * 2 : 256;
+    while (ncap < need)
+        ncap *= 2;
+    char *nb;
+    if (res->flags & FH_RES_BODY_ARENA)
+        nb = fh_arena_realloc(res->req->arena, (void *)res->body, res->body_cap, ncap);
+    else {
+        nb = fh_arena_alloc(res->req->arena, ncap);
+        if (nb && res->body_len)
+            memcpy(nb, res->body, res->body_len);
+    }
+    if (!nb)
+        return NULL;
+    res->body = nb;
+    res->body_cap = ncap;
+    res->flags |= FH_RES_BODY_ARENA;
+    return nb + res->body_len;
+}
+
+int fh_response_write(fh_response_t *res, const void *data, size_t len) {
+    if (res->flags & FH_RES_FINAL)
+        return FH_EALREADY_SENT;
+    char *dst = body_reserve(res, len);
+    if (!dst)
+        return FH_ENOMEM;
+    memcpy(dst, data, len);
+    res->body_len += len;
+    return 0;
+}
+
+static int body_vprintf(fh_response_t *res, const char *fmt, va_list ap) {
+    va_list ap2;
+    va_copy(ap2, ap);
+    char small[256];
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    if (n < 0) {
+        va_end(ap2);
+        return FH_EINVAL;
+    }
+    char *dst = body_reserve(res, (size_t)n + 1);
+    if (!dst) {
+        va_end(ap2);
+        return FH_ENOMEM;
+    }
+    if ((size_t)n < sizeof(small))
+        memcpy(dst, small, (size_t)n);
+    else
+        vsnprintf(dst, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    res->body_len += (size_t)n;
+    return 0;
+}
+
+int fh_response_printf(fh_response_t *res, const char *fmt, ...) {
+    if (res->flags & FH_RES_FINAL)
+        return FH_EALREADY_SENT;
+    va_list ap;
+    va_start(ap, fmt);
+    int err = body_vprintf(res, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+/* ------------------------------------------------------------ finishing */
+
+static const char fallback_500[] =
+    "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
+static void finish(fh_response_t *res) {
+    res->flags |= FH_RES_FINAL;
+    fh__conn_request_finished(res->req);
+}
+
+int fh_response_end(fh_response_t *res) {
+    if (res->flags & FH_RES_FINAL)
+        return FH_EALREADY_SENT;
+    if (fh__response_serialize(res->req) != 0) {
+        /* Out of memory while serializing: a static answer needs none. */
+        res->out[0] = uv_buf_init((char *)fallback_500, sizeof(fallback_500) - 1);
+        res->nout = 1;
+        res->status = 500;
+        res->flags |= FH_RES_CLOSE;
+    }
+    finish(res);
+    return 0;
+}
+
+int fh_send_raw(fh_response_t *res, const void *bytes, size_t len, unsigned flags) {
+    if (res->flags & FH_RES_FINAL)
+        return FH_EALREADY_SENT;
+    const char *p = bytes;
+    if (!(flags & FH_RAW_BORROW)) {
+        char *copy = fh_arena_alloc(res->req->arena, len);
+        if (!copy)
+            return FH_ENOMEM;
+        memcpy(copy, bytes, len);
+        p = copy;
+    }
+    res->flags |= FH_RES_RAW;
+    if ((flags & FH_RAW_CLOSE) || !(res->req->flags & FH_REQ_KEEP_ALIVE) || res->req->worker->stopping)
+        res->flags |= FH_RES_CLOSE;
+    res->out[0] = uv_buf_init((char *)p, (unsigned)len);
+    res->nout = 1;
+    finish(res);
+    return 0;
+}
+
+int fh_send(fh_response_t *res, int status, const char *content_type, const void *body, size_t len) {
+    if (res->flags & FH_RES_FINAL)
+        return FH_EALREADY_SENT;
+    int err = fh_response_status(res, status);
+    if (!err && content_type)
+        err = fh_response_header(res, "Content-Type", content_type);
+    if (!err)
+        err = fh_response_body(res, body, len);
+    if (err)
+        return err;
+    return fh_response_end(res);
+}
+
+int fh_send_text(fh_response_t *res, int status, const char *text) {
+    if (res->flags & FH_RES_FINAL)
+        return FH_EALREADY_SENT;
+    int err = fh_response_status(res, status);
+    if (!err)
+        err = fh_response_body(res, text, strlen(text));
+    if (err)
+        return err;
+    res->content_type = text_plain;
+    return fh_response_end(res);
+}
+
+int fh_send_textf(fh_response_t *res, int status, const char *fmt, ...) {
+    if (res->flags & FH_RES_FINAL)
+        return FH_EALREADY_SENT;
+    int err = fh_response_status(res, status);
+    if (err)
+        return err;
+    res->body_len = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    err = body_vprintf(res, fmt, ap);
+    va_end(ap);
+    if (err)
+        return err;
+    res->content_type = text_plain;
+    return fh_response_end(res);
+}
+
+int fh_send_status(fh_response_t *res, int status) {
+    if (res->flags & FH_RES_FINAL)
+        return FH_EALREADY_SENT;
+    int err = fh_response_status(res, status);
+    if (err)
+        return err;
+    res->body_len = 0;
+    err = fh_response_printf(res, "%s\n", fh_status_reason(status));
+    if (err)
+        return err;
+    res->content_type = text_plain;
+    return fh_response_end(res);
+}
+
+int fh_send_redirect(fh_response_t *res, int status, const char *location) {
+    if (status < 300 || status > 399)
+        return FH_EINVAL;
+    int err = fh_response_header(res, "Location", location);
+    if (err)
+        return err;
+    return fh_send_status(res, status);
+}
+
+int fh_response_defer(fh_response_t *res) {
+    fh_request_t *req = res->req;
+    if (res->flags & FH_RES_FINAL)
+        return FH_EALREADY_SENT;
+    if (req->state != FH_RS_HANDLING)
+        return FH_ESTATE;
+    if (!(req->flags & FH_REQ_PINNED)) {
+        int err = fh__request_pin(req);
+        if (err)
+            return err;
+    }
+    res->flags |= FH_RES_DEFERRED;
+    return 0;
+}
+
+void fh__response_error(fh_request_t *req, int status, bool close) {
+    fh_response_t *res = &req->res;
+    res->flags &= ~(unsigned)(FH_RES_FINAL | FH_RES_RAW | FH_RES_DEFERRED);
+    if (close)
+        res->flags |= FH_RES_CLOSE;
+    res->commit_hooks = NULL;
+    res->nheaders = 0;
+    res->status = status;
+    res->content_type = text_plain;
+    const char *reason = fh_status_reason(status);
+    res->body = reason;
+    res->body_len = strlen(reason);
+    res->flags &= ~(unsigned)FH_RES_BODY_ARENA;
+    if (fh__response_serialize(req) != 0) {
+        res->out[0] = uv_buf_init((char *)fallback_500, sizeof(fallback_500) - 1);
+        res->nout = 1;
+        res->flags |= FH_RES_CLOSE;
+    }
+    res->flags |= FH_RES_FINAL;
+}
+
+/* ------------------------------------------------------- serialization */
+
+static char *put(char *p, const char *s, size_t n) {
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static char *put_u(char *p, size_t v) {
+    char tmp[24];
+    int i = 0;
+    do {
+        tmp[i++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (i)
+        *p++ = tmp[--i];
+    return p;
+}
+
+static size_t digits(size_t v) {
+    size_t n = 1;
+    while (v >= 10) {
+        v /= 10;
+        n++;
+    }
+    return n;
+}
+
+int fh__response_serialize(fh_request_t *req) {
+    fh_response_t *res = &req->res;
+    for (fh__hook_t *h = res->commit_hooks; h; h = h->next)
+        ((fh_response_hook_fn)h->fn)(res, h->data);
+    res->commit_hooks = NULL;
+
+    fh_worker_t *w = req->worker;
+    fh_server_t *s = w->server;
+    int status = res->status;
+    bool bodyless_status = status < 200 || status == 204 || status == 304;
+    bool send_body = !bodyless_status && req->method != FH_METHOD_HEAD &&
+                     !(res->flags & FH_RES_NO_BODY) && res->body_len > 0;
+    if (!(req->flags & FH_REQ_KEEP_ALIVE) || w->stopping)
+        res->flags |= FH_RES_CLOSE;
+    bool close = res->flags & FH_RES_CLOSE;
+    const char *reason = fh_status_reason(status);
+    size_t reason_len = strlen(reason);
+
+    /* A body that points into the request's bytes (an echo) lives in a read
+     * buffer that is reused before the write may finish: copy it inline. */
+    bool body_in_request = res->body && req->raw_begin && res->body >= req->raw_begin &&
+                           res->body < req->raw_end && !(req->flags & FH_REQ_PINNED);
+    bool inline_body = send_body && (res->body_len <= FH_INLINE_BODY_MAX || body_in_request);
+
+    size_t n = 9 + 3 + 1 + reason_len + 2; /* "HTTP/1.1 200 OK\r\n" */
+    n += s->server_line_len + FH_DATE_LINE_LEN;
+    if (res->content_type.ptr)
+        n += 14 + res->content_type.len + 2;
+    for (uint32_t i = 0; i < res->nheaders; i++)
+        n += res->headers[i].name.len + 2 + res->headers[i].value.len + 2;
+    if (!bodyless_status)
+        n += 16 + digits(res->body_len) + 2;
+    if (close)
+        n += 19;
+    else if (req->version == 10)
+        n += 24;
+    n += 2;
+    if (inline_body)
+        n += res->body_len;
+
+    char *buf = fh_arena_alloc(req->arena, n);
+    if (!buf)
+        return FH_ENOMEM;
+    char *p = put(buf, "HTTP/1.1 ", 9);
+    *p++ = (char)('0' + status / 100);
+    *p++ = (char)('0' + status / 10 % 10);
+    *p++ = (char)('0' + status % 10);
+    *p++ = ' ';
+    p = put(p, reason, reason_len);
+    p = put(p, "\r\n", 2);
+    p = put(p, s->server_line, s->server_line_len);
+    p = put(p, w->date.line, FH_DATE_LINE_LEN);
+    if (res->content_type.ptr) {
+        p = put(p, "Content-Type: ", 14);
+        p = put(p, res->content_type.ptr, res->content_type.len);
+        p = put(p, "\r\n", 2);
+    }
+    for (uint32_t i = 0; i < res->nheaders; i++) {
+        p = put(p, res->headers[i].name.ptr, res->headers[i].name.len);
+        p = put(p, ": ", 2);
+        p = put(p, res->headers[i].value.ptr, res->headers[i].value.len);
+        p = put(p, "\r\n", 2);
+    }
+    if (!bodyless_status) {
+        p = put(p, "Content-Length: ", 16);
+        p = put_u(p, res->body_len);
+        p = put(p, "\r\n", 2);
+    }
+    if (close)
+        p = put(p, "Connection: close\r\n", 19);
+    else if (req->version == 10)
+        p = put(p, "Connection: keep-alive\r\n", 24);
+    p = put(p, "\r\n", 2);
+    if (inline_body)
+        p = put(p, res->body, res->body_len);
+
+    res->out[0] = uv_buf_init(buf, (unsigned)(p - buf));
+    res->nout = 1;
+    if (send_body && !inline_body) {
+        res->out[1] = uv_buf_init((char *)res->body, (unsigned)res->body_len);
+        res->nout = 2;
+    }
+    return 0;
+}

@@ -1,0 +1,127 @@
+/* Strings, errors, methods and status phrases. */
+#include <fasthttp.h>
+
+const char *fh_strerror(int err) {
+    switch (err) {
+    case 0: return "success";
+    case FH_EHANDLER: return "handler failed";
+    case FH_EALREADY_SENT: return "response already final";
+    case FH_EROUTE_CONFLICT: return "route conflicts with an existing route";
+    case FH_EROUTE_PATTERN: return "malformed route pattern";
+    case FH_EHEADER_VALUE: return "invalid header name or value (CR, LF or NUL)";
+    case FH_ECONFIG: return "invalid configuration";
+    case FH_ESTATE: return "not valid in the current state";
+    default: break;
+    }
+    if (err < 0 && err > -30000)
+        return uv_strerror(err);
+    return "unknown error";
+}
+
+static inline unsigned char lower(unsigned char c) {
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c;
+}
+
+bool fh_str_ieq(fh_str_t a, fh_str_t b) {
+    if (a.len != b.len)
+        return false;
+    for (size_t i = 0; i < a.len; i++)
+        if (lower((unsigned char)a.ptr[i]) != lower((unsigned char)b.ptr[i]))
+            return false;
+    return true;
+}
+
+static int hexval(int c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+ptrdiff_t fh_percent_decode(char *dst, fh_str_t src, bool plus_as_space) {
+    size_t o = 0;
+    for (size_t i = 0; i < src.len; i++) {
+        char c = src.ptr[i];
+        if (c == '%') {
+            if (i + 2 >= src.len)
+                return -1;
+            int h = hexval((unsigned char)src.ptr[i + 1]);
+            int l = hexval((unsigned char)src.ptr[i + 2]);
+            if (h < 0 || l < 0)
+                return -1;
+            c = (char)(h * 16 + l);
+            if (c == '\0')
+                return -1;
+            i += 2;
+        } else if (c == '+' && plus_as_space) {
+            c = ' ';
+        }
+        dst[o++] = c;
+    }
+    return (ptrdiff_t)o;
+}
+
+static const char *const method_names[FH_METHOD__COUNT] = {
+    [FH_METHOD_GET] = "GET",         [FH_METHOD_HEAD] = "HEAD",
+    [FH_METHOD_POST] = "POST",       [FH_METHOD_PUT] = "PUT",
+    [FH_METHOD_DELETE] = "DELETE",   [FH_METHOD_PATCH] = "PATCH",
+    [FH_METHOD_OPTIONS] = "OPTIONS", [FH_METHOD_CONNECT] = "CONNECT",
+    [FH_METHOD_TRACE] = "TRACE",     [FH_METHOD_OTHER] = "OTHER",
+};
+
+const char *fh_method_name(fh_method_t m) {
+    return (unsigned)m < FH_METHOD__COUNT ? method_names[m] : "OTHER";
+}
+
+const char *fh_status_reason(int s) {
+    switch (s) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 203: return "Non-Authoritative Information";
+    case 204: return "No Content";
+    case 205: return "Reset Content";
+    case 206: return "Partial Content";
+    case 300: return "Multiple Choices";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 402: return "Payment Required";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 421: return "Misdirected Request";
+    case 422: return "Unprocessable Content";
+    case 425: return "Too Early";
+    case 426: return "Upgrade Required";
+    case 428: return "Precondition Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 451: return "Unavailable For Legal Reasons";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}

@@ -1,0 +1,84 @@
+/* Internal: the server, its workers and their connections. */
+#ifndef FH_CORE_WORKER_H
+#define FH_CORE_WORKER_H
+
+#include <fasthttp.h>
+#include <llhttp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "core/date.h"
+#include "core/request.h"
+
+#define FH_LOOP_BUF_SIZE (64 * 1024)
+#define FH_MAX_IOV 256
+
+/* A per-thread counter that other threads may read: relaxed atomics, which
+ * compile to plain loads and stores on the owning thread. */
+typedef _Atomic uint64_t fh_counter_t;
+#define FH_COUNT(c) atomic_store_explicit(&(c), atomic_load_explicit(&(c), memory_order_relaxed) + 1, memory_order_relaxed)
+#define FH_COUNT_ADD(c, n) atomic_store_explicit(&(c), atomic_load_explicit(&(c), memory_order_relaxed) + (n), memory_order_relaxed)
+#define FH_COUNT_GET(c) atomic_load_explicit(&(c), memory_order_relaxed)
+
+typedef struct fh_post {
+    struct fh_post *next;
+    fh_loop_fn fn;
+    void *data;
+} fh_post_t;
+
+struct fh_worker {
+    fh_server_t *server;
+    int index;
+    uv_loop_t loop;
+    uv_tcp_t listener;
+    uv_timer_t tick;      /* Date refresh and timeout sweep */
+    uv_timer_t drain;     /* graceful stop deadline */
+    uv_async_t wakeup;    /* stop requests and posted callbacks */
+    uv_os_sock_t listen_fd;
+    pthread_t thread;
+    bool thread_started;
+    bool stopping;
+    bool accept_paused;
+    bool listener_open;
+    bool wakeup_closed;   /* guarded by post_lock */
+    fh_arena_cache_t *arena_cache;
+    char *loop_buf;       /* shared read buffer of the loop */
+    bool loop_buf_busy;   /* handed to a read not yet consumed */
+    fh_date_cache_t date;
+    fh_conn_t *conns;     /* all open connections (doubly linked) */
+    size_t nconns;
+    uint64_t next_req_id;
+    uv_buf_t iov[FH_MAX_IOV];
+    pthread_mutex_t post_lock;
+    fh_post_t *posts;
+    struct {
+        fh_counter_t accepted, requests, errors_4xx, errors_5xx, timeouts, writes;
+    } stats;
+};
+
+struct fh_server {
+    fh_server_config_t cfg;
+    char *host;
+    char *server_name;
+    char *server_line;    /* "Server: fasthttp\r\n" or "" */
+    size_t server_line_len;
+    int port;
+    int nworkers;
+    fh_worker_t *workers;
+    _Atomic size_t nconns;
+    _Atomic bool stop_requested;
+    bool started;
+    bool joined;
+    bool trace_arena;
+    uv_async_t *run_async; /* wakes fh_server_run's wait loop */
+    pthread_mutex_t run_lock;
+};
+
+/* conn.c */
+void fh__conn_on_connection(uv_stream_t *listener, int status);
+void fh__conn_sweep(fh_worker_t *w);
+void fh__worker_stop_conns(fh_worker_t *w, bool force);
+void fh__worker_try_resume_accept(fh_worker_t *w);
+void fh__request_release(fh_request_t *req);
+
+#endif

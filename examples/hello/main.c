@@ -1,0 +1,41 @@
+/* hello: the V fasthttp README's quick start, in C.
+ *
+ *   GET /        -> 200 "Hello, World!"
+ *   anything else -> 404 "<path> not found"
+ *
+ * PORT (default 3000), THREADS (default: one per CPU) and HOST (default
+ * 127.0.0.1; "" or "*" for all interfaces) come from the environment.
+ */
+#include <fasthttp.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static int hello(fh_request_t *req, fh_response_t *res, void *data) {
+    (void)data;
+    fh_str_t path = fh_request_path(req); /* a view into the read buffer */
+    if (fh_str_eq(path, "/"))
+        return fh_send_text(res, 200, "Hello, World!\n");
+    return fh_send_textf(res, 404, "%.*s not found\n", FH_STR_FMT(path));
+}
+
+int main(void) {
+    fh_server_config_t cfg = fh_server_config_default();
+    const char *port = getenv("PORT"), *threads = getenv("THREADS"), *host = getenv("HOST");
+    cfg.port = port ? atoi(port) : 3000;
+    cfg.threads = threads ? atoi(threads) : 0;
+    cfg.host = !host ? "127.0.0.1" : (*host == '\0' || *host == '*') ? NULL : host;
+    cfg.handler = hello;
+
+    fh_server_t *server;
+    int err = fh_server_new(&server, &cfg);
+    if (err) {
+        fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
+        return 1;
+    }
+    printf("hello: listening on http://%s:%d with %d threads\n", cfg.host ? cfg.host : "*",
+           fh_server_port(server), fh_server_threads(server));
+    fflush(stdout);
+    err = fh_server_run(server); /* until SIGINT or SIGTERM */
+    fh_server_free(server);
+    return err ? 1 : 0;
+}

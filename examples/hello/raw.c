@@ -1,0 +1,52 @@
+/* hello_raw: the seed's raw mode. The handler returns complete response
+ * bytes, exactly like the V handler that returns []u8, and the framework
+ * adds nothing. Same environment variables as hello. */
+#include <fasthttp.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static const char ok[] = "HTTP/1.1 200 OK\r\n"
+                         "Content-Type: text/plain\r\n"
+                         "Content-Length: 13\r\n"
+                         "\r\n"
+                         "Hello, World!";
+
+static int hello_raw(fh_request_t *req, fh_response_t *res, void *data) {
+    (void)data;
+    fh_str_t path = fh_request_path(req);
+    if (fh_str_eq(path, "/"))
+        return fh_send_raw(res, ok, sizeof(ok) - 1, FH_RAW_BORROW); /* static: no copy */
+    char *msg = fh_sprintf(req, "%.*s not found\n", FH_STR_FMT(path));
+    if (!msg)
+        return FH_ENOMEM;
+    char *bytes = fh_sprintf(req,
+                             "HTTP/1.1 404 Not Found\r\n"
+                             "Content-Type: text/plain\r\n"
+                             "Content-Length: %zu\r\n\r\n%s",
+                             strlen(msg), msg);
+    if (!bytes)
+        return FH_ENOMEM;
+    return fh_send_raw(res, bytes, strlen(bytes), FH_RAW_BORROW); /* arena: lives until written */
+}
+
+int main(void) {
+    fh_server_config_t cfg = fh_server_config_default();
+    const char *port = getenv("PORT"), *threads = getenv("THREADS"), *host = getenv("HOST");
+    cfg.port = port ? atoi(port) : 3000;
+    cfg.threads = threads ? atoi(threads) : 0;
+    cfg.host = !host ? "127.0.0.1" : (*host == '\0' || *host == '*') ? NULL : host;
+    cfg.handler = hello_raw;
+
+    fh_server_t *server;
+    int err = fh_server_new(&server, &cfg);
+    if (err) {
+        fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
+        return 1;
+    }
+    printf("hello_raw: listening on port %d with %d threads\n", fh_server_port(server),
+           fh_server_threads(server));
+    fflush(stdout);
+    err = fh_server_run(server);
+    fh_server_free(server);
+    return err ? 1 : 0;
+}

@@ -1,0 +1,250 @@
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+fh_server_t *fht_server_start(fh_server_config_t *cfg) {
+    cfg->host = "127.0.0.1";
+    cfg->port = 0;
+    cfg->handle_signals = false;
+    fh_server_t *s = NULL;
+    int err = fh_server_new(&s, cfg);
+    if (err)
+        fail_msg("fh_server_new: %s", fh_server_config_error(cfg, err));
+    err = fh_server_start(s);
+    if (err)
+        fail_msg("fh_server_start: %s", fh_strerror(err));
+    return s;
+}
+
+void fht_server_stop(fh_server_t *s) {
+    fh_server_stop(s);
+    fh_server_wait(s);
+    fh_server_free(s);
+}
+
+uint64_t fht_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Per-fd read buffers (tests use few sockets; fds are small). */
+#define FHT_MAX_FD 4096
+typedef struct {
+    char *data;
+    size_t len, cap;
+} rbuf_t;
+static rbuf_t rbufs[FHT_MAX_FD];
+
+int fht_connect(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+        fail_msg("connect: %s", strerror(errno));
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    assert_true(fd < FHT_MAX_FD);
+    rbufs[fd].len = 0;
+    return fd;
+}
+
+void fht_close(int fd) {
+    if (fd >= 0 && fd < FHT_MAX_FD) {
+        free(rbufs[fd].data);
+        memset(&rbufs[fd], 0, sizeof(rbufs[fd]));
+    }
+    close(fd);
+}
+
+void fht_send(int fd, const void *buf, size_t len) {
+    const char *p = buf;
+    while (len) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            fail_msg("send: %s", strerror(errno));
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
+void fht_send_str(int fd, const char *s) { fht_send(fd, s, strlen(s)); }
+
+/* Reads more bytes into the fd's buffer; returns bytes read, 0 on EOF, -1. */
+static ssize_t fill(int fd) {
+    rbuf_t *b = &rbufs[fd];
+    if (b->cap - b->len < 65536) {
+        size_t ncap = b->cap ? b->cap * 2 : 131072;
+        while (ncap - b->len < 65536)
+            ncap *= 2;
+        b->data = realloc(b->data, ncap);
+        assert_non_null(b->data);
+        b->cap = ncap;
+    }
+    for (;;) {
+        ssize_t n = recv(fd, b->data + b->len, b->cap - b->len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n > 0)
+            b->len += (size_t)n;
+        return n;
+    }
+}
+
+static void consume(int fd, size_t n) {
+    rbuf_t *b = &rbufs[fd];
+    memmove(b->data, b->data + n, b->len - n);
+    b->len -= n;
+}
+
+static char *find_mem(char *hay, size_t n, const char *needle) {
+    size_t k = strlen(needle);
+    for (size_t i = 0; i + k <= n; i++)
+        if (memcmp(hay + i, needle, k) == 0)
+            return hay + i;
+    return NULL;
+}
+
+int fht_header(const fht_response_t *r, const char *name, char *out, size_t cap) {
+    size_t nlen = strlen(name);
+    const char *line = strstr(r->head, "\r\n");
+    while (line && line[2]) {
+        line += 2;
+        const char *eol = strstr(line, "\r\n");
+        if (!eol)
+            eol = line + strlen(line);
+        if ((size_t)(eol - line) > nlen && line[nlen] == ':' && strncasecmp(line, name, nlen) == 0) {
+            const char *v = line + nlen + 1;
+            while (*v == ' ' || *v == '\t')
+                v++;
+            size_t vl = (size_t)(eol - v);
+            if (out && cap) {
+                if (vl >= cap)
+                    vl = cap - 1;
+                memcpy(out, v, vl);
+                out[vl] = '\0';
+            }
+            return 1;
+        }
+        line = eol;
+        if (!*eol)
+            break;
+    }
+    return 0;
+}
+
+int fht_read_response(int fd, fht_response_t *out, int head_request) {
+    memset(out, 0, sizeof(*out));
+    rbuf_t *b = &rbufs[fd];
+    char *end;
+    while (!(b->data && (end = find_mem(b->data, b->len, "\r\n\r\n")))) {
+        if (fill(fd) <= 0)
+            return -1;
+    }
+    size_t hlen = (size_t)(end - b->data) + 4;
+    if (hlen >= sizeof(out->head))
+        return -1;
+    memcpy(out->head, b->data, hlen);
+    out->head[hlen] = '\0';
+    if (sscanf(out->head, "HTTP/1.%*d %d", &out->status) != 1)
+        return -1;
+    consume(fd, hlen);
+    char v[64];
+    int bodyless = head_request || out->status < 200 || out->status == 204 || out->status == 304;
+    if (bodyless) {
+        out->body = calloc(1, 1);
+        return 0;
+    }
+    if (fht_header(out, "Transfer-Encoding", v, sizeof(v)) && strcasecmp(v, "chunked") == 0) {
+        out->chunked = 1;
+        size_t cap = 1024, len = 0;
+        out->body = malloc(cap);
+        for (;;) {
+            char *eol;
+            while (!(b->data && (eol = find_mem(b->data, b->len, "\r\n"))))
+                if (fill(fd) <= 0)
+                    return -1;
+            size_t size = strtoul(b->data, NULL, 16);
+            consume(fd, (size_t)(eol - b->data) + 2);
+            while (b->len < size + 2)
+                if (fill(fd) <= 0)
+                    return -1;
+            if (len + size + 1 > cap) {
+                while (len + size + 1 > cap)
+                    cap *= 2;
+                out->body = realloc(out->body, cap);
+            }
+            memcpy(out->body + len, b->data, size);
+            len += size;
+            consume(fd, size + 2);
+            if (size == 0)
+                break;
+        }
+        out->body[len] = '\0';
+        out->body_len = len;
+        return 0;
+    }
+    size_t cl = 0;
+    if (fht_header(out, "Content-Length", v, sizeof(v)))
+        cl = strtoul(v, NULL, 10);
+    else {
+        /* Close-delimited: read to EOF. */
+        ssize_t n;
+        while ((n = fill(fd)) > 0)
+            ;
+        cl = b->len;
+    }
+    while (b->len < cl)
+        if (fill(fd) <= 0)
+            return -1;
+    out->body = malloc(cl + 1);
+    memcpy(out->body, b->data, cl);
+    out->body[cl] = '\0';
+    out->body_len = cl;
+    consume(fd, cl);
+    return 0;
+}
+
+void fht_response_free(fht_response_t *r) {
+    free(r->body);
+    r->body = NULL;
+}
+
+int fht_wait_closed(int fd, int ms) {
+    if (rbufs[fd].len)
+        return -1;
+    struct pollfd pfd = {fd, POLLIN, 0};
+    int r = poll(&pfd, 1, ms);
+    if (r <= 0)
+        return 0;
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE)))
+        return 1;
+    if (n > 0)
+        return -1;
+    return 0;
+}

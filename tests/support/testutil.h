@@ -1,0 +1,48 @@
+/* Test helpers: a server on an ephemeral loopback port, raw client sockets
+ * and a small HTTP/1.1 response reader. Used by unit and integration tests. */
+#ifndef FH_TESTUTIL_H
+#define FH_TESTUTIL_H
+
+#include <fasthttp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Starts a server on 127.0.0.1 (port 0) with the given config (handler
+ * required; host/port/handle_signals are overridden). Fails the test on
+ * error. */
+fh_server_t *fht_server_start(fh_server_config_t *cfg);
+/* Stops, waits and frees. */
+void fht_server_stop(fh_server_t *s);
+
+/* A blocking TCP connection to 127.0.0.1:port with a 5 s receive timeout. */
+int fht_connect(int port);
+/* Sends everything; fails the test on error. */
+void fht_send(int fd, const void *buf, size_t len);
+void fht_send_str(int fd, const char *s);
+
+typedef struct fht_response {
+    int status;
+    char head[8192];   /* status line and headers, NUL-terminated */
+    char *body;        /* malloc'ed, NUL-terminated */
+    size_t body_len;
+    int chunked;       /* body was chunked (de-chunked here) */
+} fht_response_t;
+
+/* Reads one response (Content-Length, chunked, or no body for HEAD when
+ * head_request). Returns 0, or -1 on EOF/timeout/parse error. Buffered bytes
+ * for the connection are kept in a per-fd buffer between calls. */
+int fht_read_response(int fd, fht_response_t *out, int head_request);
+void fht_response_free(fht_response_t *r);
+/* Value of a header in r->head (case-insensitive), copied into out; returns
+ * 1 if present. */
+int fht_header(const fht_response_t *r, const char *name, char *out, size_t cap);
+/* Waits up to ms for the peer to close: returns 1 if it closed (EOF or
+ * reset) with no further bytes, 0 if still open, -1 if bytes arrived. */
+int fht_wait_closed(int fd, int ms);
+/* Closes fd and forgets its buffered bytes. */
+void fht_close(int fd);
+/* Milliseconds on a monotonic clock. */
+uint64_t fht_now_ms(void);
+
+#endif
