@@ -1,0 +1,376 @@
+/* The core over real sockets: keep-alive, pipelining in one write, a
+ * request one byte at a time, HTTP/1.0 and Connection: close, chunked
+ * bodies, deferred responses in order, handler errors, raw mode, 100
+ * concurrent clients, and a graceful stop with requests in flight. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+
+typedef struct deferred {
+    uv_timer_t timer;
+    fh_response_t *res;
+    char text[32];
+} deferred_t;
+
+static void deferred_closed(uv_handle_t *h) {
+    deferred_t *d = h->data;
+    fh_send_text(d->res, 200, d->text);
+}
+
+static void deferred_fire(uv_timer_t *t) {
+    uv_close((uv_handle_t *)t, deferred_closed);
+}
+
+static int handler(fh_request_t *req, fh_response_t *res, void *data) {
+    (void)data;
+    fh_str_t path = fh_request_path(req);
+    if (fh_str_eq(path, "/"))
+        return fh_send_text(res, 200, "Hello, World!");
+    if (fh_str_eq(path, "/echo")) {
+        fh_response_header(res, "X-Method", fh_strndup(req, fh_request_method(req)));
+        fh_response_body_borrow(res, fh_request_body(req).ptr, fh_request_body(req).len);
+        return 0; /* a builder response becomes final when the handler returns */
+    }
+    if (fh_str_eq(path, "/fail"))
+        return -1;
+    if (fh_str_eq(path, "/raw")) {
+        static const char raw[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-Raw: 1\r\n\r\nraw";
+        return fh_send_raw(res, raw, sizeof(raw) - 1, FH_RAW_BORROW);
+    }
+    if (fh_str_eq(path, "/header"))
+        return fh_send_textf(res, 200, "%.*s", FH_STR_FMT(fh_request_header(req, "X-Test")));
+    if (fh_str_eq(path, "/defer")) {
+        /* Answer later from a timer on the request's loop. */
+        fh_str_t ms = fh_request_query(req, "ms");
+        deferred_t *d = fh_alloc(req, sizeof(*d));
+        d->res = res;
+        snprintf(d->text, sizeof(d->text), "late %.*s", FH_STR_FMT(fh_request_query(req, "id")));
+        fh_response_defer(res);
+        uv_timer_init(fh_request_loop(req), &d->timer);
+        d->timer.data = d;
+        uv_timer_start(&d->timer, deferred_fire, ms.ptr ? strtoul(ms.ptr, NULL, 10) : 10, 0);
+        return 0;
+    }
+    return fh_send_textf(res, 404, "%.*s not found", FH_STR_FMT(path));
+}
+
+static fh_server_t *server;
+static int port;
+
+static int setup(void **state) {
+    (void)state;
+    fh_server_config_t cfg = fh_server_config_default();
+    cfg.handler = handler;
+    cfg.threads = 2;
+    server = fht_server_start(&cfg);
+    port = fh_server_port(server);
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    fht_server_stop(server);
+    return 0;
+}
+
+static void expect(int fd, int status, const char *body) {
+    fht_response_t r;
+    assert_int_equal(fht_read_response(fd, &r, 0), 0);
+    assert_int_equal(r.status, status);
+    if (body)
+        assert_string_equal(r.body, body);
+    char date[64];
+    assert_true(fht_header(&r, "Date", date, sizeof(date)));
+    assert_int_equal(strlen(date), 29);
+    fht_response_free(&r);
+}
+
+static void test_keep_alive(void **state) {
+    (void)state;
+    int fd = fht_connect(port);
+    for (int i = 0; i < 5; i++) {
+        fht_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+        expect(fd, 200, "Hello, World!");
+    }
+    fht_send_str(fd, "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect(fd, 404, "/nope not found");
+    assert_int_equal(fht_wait_closed(fd, 50), 0); /* still open */
+    fht_close(fd);
+}
+
+static void test_pipelined_16_one_write(void **state) {
+    (void)state;
+    char buf[4096];
+    size_t n = 0;
+    for (int i = 0; i < 16; i++)
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "GET /header HTTP/1.1\r\nHost: t\r\nX-Test: %d\r\n\r\n", i);
+    int fd = fht_connect(port);
+    /* Warm the connection so the 16 arrive in one read. */
+    fht_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect(fd, 200, NULL);
+    fh_server_stats_t before, after;
+    fh_server_stats(server, &before);
+    fht_send(fd, buf, n);
+    for (int i = 0; i < 16; i++) {
+        char want[8];
+        snprintf(want, sizeof(want), "%d", i);
+        expect(fd, 200, want);
+    }
+    fh_server_stats(server, &after);
+    assert_int_equal(after.requests - before.requests, 16);
+    assert_int_equal(after.writes - before.writes, 1); /* all 16 responses in ONE write */
+    fht_close(fd);
+}
+
+static void test_one_byte_at_a_time(void **state) {
+    (void)state;
+    const char *req = "POST /echo?x=1 HTTP/1.1\r\nHost: t\r\nX-Long-Header: abcdefghijklmnopqrstuvwxyz\r\n"
+                      "Content-Length: 11\r\n\r\nhello world"
+                      "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+    int fd = fht_connect(port);
+    for (size_t i = 0; req[i]; i++) {
+        fht_send(fd, req + i, 1);
+        if (i % 7 == 0)
+            usleep(200);
+    }
+    fht_response_t r;
+    assert_int_equal(fht_read_response(fd, &r, 0), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "hello world");
+    char m[16];
+    assert_true(fht_header(&r, "X-Method", m, sizeof(m)));
+    assert_string_equal(m, "POST");
+    fht_response_free(&r);
+    expect(fd, 200, "Hello, World!");
+    fht_close(fd);
+}
+
+static void test_http10_closes(void **state) {
+    (void)state;
+    int fd = fht_connect(port);
+    fht_send_str(fd, "GET / HTTP/1.0\r\n\r\n");
+    fht_response_t r;
+    assert_int_equal(fht_read_response(fd, &r, 0), 0);
+    char v[32];
+    assert_true(fht_header(&r, "Connection", v, sizeof(v)));
+    assert_string_equal(v, "close");
+    fht_response_free(&r);
+    assert_int_equal(fht_wait_closed(fd, 2000), 1);
+    fht_close(fd);
+
+    /* HTTP/1.0 with keep-alive stays open. */
+    fd = fht_connect(port);
+    fht_send_str(fd, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_int_equal(fht_read_response(fd, &r, 0), 0);
+    assert_true(fht_header(&r, "Connection", v, sizeof(v)));
+    assert_string_equal(v, "keep-alive");
+    fht_response_free(&r);
+    fht_send_str(fd, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    expect(fd, 200, "Hello, World!");
+    fht_close(fd);
+}
+
+static void test_connection_close_stops_pipeline(void **state) {
+    (void)state;
+    int fd = fht_connect(port);
+    fht_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+                     "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect(fd, 200, "Hello, World!");
+    assert_int_equal(fht_wait_closed(fd, 2000), 1); /* the second is never answered */
+    fht_close(fd);
+}
+
+static void test_chunked_body(void **state) {
+    (void)state;
+    int fd = fht_connect(port);
+    fht_send_str(fd, "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "5\r\nhello\r\n1;ext=1\r\n \r\n6\r\nworld!\r\n0\r\n\r\n");
+    expect(fd, 200, "hello world!");
+    /* The same, split in odd places across several sends. */
+    const char *parts[] = {"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-", "Encoding: chunked\r\n\r\n3\r",
+                           "\nabc\r\n", "A\r\n0123", "456789\r\n0\r\n", "\r\n"};
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        fht_send_str(fd, parts[i]);
+        usleep(2000);
+    }
+    expect(fd, 200, "abc0123456789");
+    fht_close(fd);
+}
+
+static void test_large_body_across_reads(void **state) {
+    (void)state;
+    size_t n = 300000;
+    char *body = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        body[i] = (char)('a' + i % 26);
+    char head[128];
+    snprintf(head, sizeof(head), "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n", n);
+    int fd = fht_connect(port);
+    fht_send_str(fd, head);
+    fht_send(fd, body, n);
+    fht_response_t r;
+    assert_int_equal(fht_read_response(fd, &r, 0), 0);
+    assert_int_equal(r.body_len, n);
+    assert_memory_equal(r.body, body, n);
+    fht_response_free(&r);
+    free(body);
+    fht_close(fd);
+}
+
+static void test_errors_and_raw(void **state) {
+    (void)state;
+    int fd = fht_connect(port);
+    fht_send_str(fd, "GET /fail HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect(fd, 500, NULL);
+    fht_send_str(fd, "GET /raw HTTP/1.1\r\nHost: t\r\n\r\n");
+    fht_response_t r;
+    assert_int_equal(fht_read_response(fd, &r, 0), 0);
+    assert_string_equal(r.body, "raw");
+    assert_false(fht_header(&r, "Date", NULL, 0)); /* nothing is added to raw responses */
+    assert_false(fht_header(&r, "Server", NULL, 0));
+    fht_response_free(&r);
+    fht_send_str(fd, "HEAD / HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(fht_read_response(fd, &r, 1), 0);
+    char v[16];
+    assert_true(fht_header(&r, "Content-Length", v, sizeof(v)));
+    assert_string_equal(v, "13");
+    fht_response_free(&r);
+    /* No body followed the HEAD response: the next answer parses cleanly. */
+    fht_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect(fd, 200, "Hello, World!");
+    fht_close(fd);
+}
+
+static void test_bad_request_closes(void **state) {
+    (void)state;
+    int fd = fht_connect(port);
+    fht_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    fht_response_t r;
+    assert_int_equal(fht_read_response(fd, &r, 0), 0);
+    assert_int_equal(r.status, 400);
+    char v[16];
+    assert_true(fht_header(&r, "Connection", v, sizeof(v)));
+    assert_string_equal(v, "close");
+    fht_response_free(&r);
+    assert_int_equal(fht_wait_closed(fd, 2000), 1);
+    fht_close(fd);
+}
+
+static void test_deferred_in_order(void **state) {
+    (void)state;
+    int fd = fht_connect(port);
+    /* The first answers after 60 ms, the second at once: order holds. */
+    fht_send_str(fd, "GET /defer?ms=60&id=1 HTTP/1.1\r\nHost: t\r\n\r\n"
+                     "GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+                     "GET /defer?ms=5&id=3 HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect(fd, 200, "late 1");
+    expect(fd, 200, "Hello, World!");
+    expect(fd, 200, "late 3");
+    fht_close(fd);
+}
+
+typedef struct client_arg {
+    int port;
+    int ok;
+} client_arg_t;
+
+static void *client_main(void *p) {
+    client_arg_t *a = p;
+    int fd = fht_connect(a->port);
+    for (int i = 0; i < 100; i++) {
+        char req[128];
+        snprintf(req, sizeof(req), "GET /header HTTP/1.1\r\nHost: t\r\nX-Test: %d\r\n\r\n", i);
+        fht_send_str(fd, req);
+        fht_response_t r;
+        if (fht_read_response(fd, &r, 0) != 0)
+            break;
+        char want[8];
+        snprintf(want, sizeof(want), "%d", i);
+        if (r.status == 200 && strcmp(r.body, want) == 0)
+            a->ok++;
+        fht_response_free(&r);
+    }
+    fht_close(fd);
+    return NULL;
+}
+
+static void test_100_clients_x_100(void **state) {
+    (void)state;
+    pthread_t th[100];
+    client_arg_t args[100];
+    for (int i = 0; i < 100; i++) {
+        args[i].port = port;
+        args[i].ok = 0;
+        assert_int_equal(pthread_create(&th[i], NULL, client_main, &args[i]), 0);
+    }
+    int total = 0;
+    for (int i = 0; i < 100; i++) {
+        pthread_join(th[i], NULL);
+        total += args[i].ok;
+    }
+    assert_int_equal(total, 100 * 100);
+}
+
+static void test_stop_with_requests_in_flight(void **state) {
+    (void)state;
+    fh_server_config_t cfg = fh_server_config_default();
+    cfg.handler = handler;
+    cfg.threads = 2;
+    fh_server_t *s = fht_server_start(&cfg);
+    int p = fh_server_port(s);
+    int fds[8];
+    for (int i = 0; i < 8; i++) {
+        fds[i] = fht_connect(p);
+        char req[128];
+        snprintf(req, sizeof(req), "GET /defer?ms=150&id=%d HTTP/1.1\r\nHost: t\r\n\r\n", i);
+        fht_send_str(fds[i], req);
+    }
+    int idle = fht_connect(p);
+    usleep(50000); /* all requests are now being handled */
+    fh_server_stop(s);
+    for (int i = 0; i < 8; i++) {
+        char want[16];
+        snprintf(want, sizeof(want), "late %d", i);
+        fht_response_t r;
+        assert_int_equal(fht_read_response(fds[i], &r, 0), 0); /* no response lost */
+        assert_string_equal(r.body, want);
+        char v[16];
+        assert_true(fht_header(&r, "Connection", v, sizeof(v)));
+        assert_string_equal(v, "close");
+        fht_response_free(&r);
+        assert_int_equal(fht_wait_closed(fds[i], 2000), 1);
+        fht_close(fds[i]);
+    }
+    assert_int_equal(fht_wait_closed(idle, 2000), 1); /* idle connections close */
+    fht_close(idle);
+    fh_server_wait(s);
+    fh_server_free(s);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keep_alive),
+        cmocka_unit_test(test_pipelined_16_one_write),
+        cmocka_unit_test(test_one_byte_at_a_time),
+        cmocka_unit_test(test_http10_closes),
+        cmocka_unit_test(test_connection_close_stops_pipeline),
+        cmocka_unit_test(test_chunked_body),
+        cmocka_unit_test(test_large_body_across_reads),
+        cmocka_unit_test(test_errors_and_raw),
+        cmocka_unit_test(test_bad_request_closes),
+        cmocka_unit_test(test_deferred_in_order),
+        cmocka_unit_test(test_100_clients_x_100),
+        cmocka_unit_test(test_stop_with_requests_in_flight),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
