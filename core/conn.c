@@ -168,6 +168,8 @@ static int conn_buf_reserve(fh_conn_t *c, size_t mincap) {
         if (c->cur)
             fh__request_rebase(c->cur, c->buf, c->buf + c->len, nb - c->buf);
         free(c->buf);
+    } else {
+        FH_COUNT(c->w->stats.conn_buffers);
     }
     c->buf = nb;
     c->cap = ncap;
@@ -175,6 +177,8 @@ static int conn_buf_reserve(fh_conn_t *c, size_t mincap) {
 }
 
 static void conn_buf_drop(fh_conn_t *c) {
+    if (c->buf)
+        FH_COUNT_SUB(c->w->stats.conn_buffers, 1);
     free(c->buf);
     c->buf = NULL;
     c->cap = c->len = c->parsed = 0;
@@ -201,6 +205,8 @@ static void conn_keep_tail(fh_conn_t *c, const char *from, const char *p, const 
         memcpy(nb, from, n);
         if (c->cur)
             fh__request_rebase(c->cur, from, end, nb - from);
+        if (!c->buf)
+            FH_COUNT(c->w->stats.conn_buffers);
         free(c->buf);
         c->buf = nb;
         c->cap = want;

@@ -522,6 +522,7 @@ void fh_server_stats(const fh_server_t *s, fh_server_stats_t *out) {
         out->errors_5xx += FH_COUNT_GET(w->stats.errors_5xx);
         out->timeouts += FH_COUNT_GET(w->stats.timeouts);
         out->writes += FH_COUNT_GET(w->stats.writes);
+        out->conn_buffers += FH_COUNT_GET(w->stats.conn_buffers);
     }
     out->connections_open = atomic_load_explicit(&s->nconns, memory_order_relaxed);
 }

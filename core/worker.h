@@ -18,6 +18,7 @@
 typedef _Atomic uint64_t fh_counter_t;
 #define FH_COUNT(c) atomic_store_explicit(&(c), atomic_load_explicit(&(c), memory_order_relaxed) + 1, memory_order_relaxed)
 #define FH_COUNT_ADD(c, n) atomic_store_explicit(&(c), atomic_load_explicit(&(c), memory_order_relaxed) + (n), memory_order_relaxed)
+#define FH_COUNT_SUB(c, n) atomic_store_explicit(&(c), atomic_load_explicit(&(c), memory_order_relaxed) - (n), memory_order_relaxed)
 #define FH_COUNT_GET(c) atomic_load_explicit(&(c), memory_order_relaxed)
 
 typedef struct fh_post {
@@ -52,7 +53,7 @@ struct fh_worker {
     pthread_mutex_t post_lock;
     fh_post_t *posts;
     struct {
-        fh_counter_t accepted, requests, errors_4xx, errors_5xx, timeouts, writes;
+        fh_counter_t accepted, requests, errors_4xx, errors_5xx, timeouts, writes, conn_buffers;
     } stats;
 };
 

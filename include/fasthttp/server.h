@@ -119,6 +119,9 @@ typedef struct fh_server_stats {
     uint64_t errors_5xx;
     uint64_t timeouts;
     uint64_t writes;     /* write system calls (uv_try_write + uv_write) */
+    /* Connections holding a read buffer of their own right now (only those
+     * with an incomplete or paused request: idle ones hold none). */
+    uint64_t conn_buffers;
 } fh_server_stats_t;
 FH_API void fh_server_stats(const fh_server_t *server, fh_server_stats_t *out);
 

@@ -357,6 +357,56 @@ static void test_stop_with_requests_in_flight(void **state) {
     fh_server_free(s);
 }
 
+static void test_idle_holds_no_buffer(void **state) {
+    (void)state;
+    fh_server_stats_t st;
+    int fd = fht_connect(port);
+    fht_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\nX-Half: ");
+    uint64_t t0 = fht_now_ms();
+    do {
+        usleep(2000);
+        fh_server_stats(server, &st);
+    } while (st.conn_buffers != 1 && fht_now_ms() - t0 < 2000);
+    assert_int_equal(st.conn_buffers, 1); /* incomplete: the bytes are kept */
+    fht_send_str(fd, "yes\r\n\r\n");
+    expect(fd, 200, "Hello, World!");
+    fh_server_stats(server, &st);
+    assert_int_equal(st.conn_buffers, 0); /* idle again: no buffer */
+    fht_close(fd);
+}
+
+/* FH_TRACE_ARENA=1 prints one line per released request arena. */
+static void test_trace_arena(void **state) {
+    (void)state;
+    char path[] = "/tmp/fh_trace_XXXXXX";
+    int tmp = mkstemp(path);
+    assert_true(tmp >= 0);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(tmp, 2);
+    setenv("FH_TRACE_ARENA", "1", 1);
+    fh_server_config_t cfg = fh_server_config_default();
+    cfg.handler = handler;
+    cfg.threads = 1;
+    fh_server_t *s = fht_server_start(&cfg);
+    unsetenv("FH_TRACE_ARENA");
+    int fd = fht_connect(fh_server_port(s));
+    fht_send_str(fd, "GET /traced HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect(fd, 404, NULL);
+    fht_close(fd);
+    fht_server_stop(s);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char buf[4096] = {0};
+    ssize_t n = pread(tmp, buf, sizeof(buf) - 1, 0);
+    close(tmp);
+    unlink(path);
+    assert_true(n > 0);
+    assert_non_null(strstr(buf, "fasthttp: arena: "));
+    assert_non_null(strstr(buf, "GET /traced status=404 used="));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keep_alive),
@@ -371,6 +421,8 @@ int main(void) {
         cmocka_unit_test(test_deferred_in_order),
         cmocka_unit_test(test_100_clients_x_100),
         cmocka_unit_test(test_stop_with_requests_in_flight),
+        cmocka_unit_test(test_idle_holds_no_buffer),
+        cmocka_unit_test(test_trace_arena),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
