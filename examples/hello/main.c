@@ -14,8 +14,8 @@ static int hello(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;
     fh_str_t path = fh_request_path(req); /* a view into the read buffer */
     if (fh_str_eq(path, "/"))
-        return fh_send_text(res, 200, "Hello, World!\n");
-    return fh_send_textf(res, 404, "%.*s not found\n", FH_STR_FMT(path));
+        return fh_send_text(res, 200, "Hello, World!");
+    return fh_send_textf(res, 404, "%.*s not found", FH_STR_FMT(path));
 }
 
 int main(void) {

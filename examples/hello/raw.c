@@ -16,7 +16,7 @@ static int hello_raw(fh_request_t *req, fh_response_t *res, void *data) {
     fh_str_t path = fh_request_path(req);
     if (fh_str_eq(path, "/"))
         return fh_send_raw(res, ok, sizeof(ok) - 1, FH_RAW_BORROW); /* static: no copy */
-    char *msg = fh_sprintf(req, "%.*s not found\n", FH_STR_FMT(path));
+    char *msg = fh_sprintf(req, "%.*s not found", FH_STR_FMT(path));
     if (!msg)
         return FH_ENOMEM;
     char *bytes = fh_sprintf(req,
