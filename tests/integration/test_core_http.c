@@ -409,6 +409,10 @@ static void test_trace_arena(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        /* First, before any connection's descriptor is closed by a worker
+         * thread: its dup()/mkstemp() would otherwise reuse such a number,
+         * which ThreadSanitizer reports as a race. */
+        cmocka_unit_test(test_trace_arena),
         cmocka_unit_test(test_keep_alive),
         cmocka_unit_test(test_pipelined_16_one_write),
         cmocka_unit_test(test_one_byte_at_a_time),
@@ -422,7 +426,6 @@ int main(void) {
         cmocka_unit_test(test_100_clients_x_100),
         cmocka_unit_test(test_stop_with_requests_in_flight),
         cmocka_unit_test(test_idle_holds_no_buffer),
-        cmocka_unit_test(test_trace_arena),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
