@@ -785,7 +785,10 @@ void fh__conn_sweep(fh_worker_t *w) {
 
 /* --------------------------------------------------------------- accepting */
 
-static int accept_one(fh_worker_t *w) {
+/* Makes a connection of the socket that fill() puts into c->tcp (an accept
+ * from the listener, or a descriptor handed over) and starts reading. */
+static int conn_start(fh_worker_t *w, int (*fill)(fh_worker_t *, uv_tcp_t *, uv_os_sock_t),
+                      uv_os_sock_t fd) {
     fh_conn_t *c = calloc(1, sizeof(*c));
     if (!c)
         return FH_ENOMEM;
@@ -794,7 +797,7 @@ static int accept_one(fh_worker_t *w) {
         free(c);
         return err;
     }
-    err = uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&c->tcp);
+    err = fill(w, &c->tcp, fd);
     if (err) {
         uv_close((uv_handle_t *)&c->tcp, on_close);
         return err;
@@ -815,6 +818,24 @@ static int accept_one(fh_worker_t *w) {
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
         conn_close(c);
     return 0;
+}
+
+static int fill_accept(fh_worker_t *w, uv_tcp_t *tcp, uv_os_sock_t fd) {
+    (void)fd;
+    return uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)tcp);
+}
+
+static int fill_open(fh_worker_t *w, uv_tcp_t *tcp, uv_os_sock_t fd) {
+    (void)w;
+    return uv_tcp_open(tcp, fd);
+}
+
+static int accept_one(fh_worker_t *w) {
+    return conn_start(w, fill_accept, -1);
+}
+
+int fh__conn_open(fh_worker_t *w, uv_os_sock_t fd) {
+    return conn_start(w, fill_open, fd);
 }
 
 void fh__conn_on_connection(uv_stream_t *listener, int status) {
