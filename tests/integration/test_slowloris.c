@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,6 +29,13 @@
 #include "testutil.h"
 
 #define SLOW_CONNS 1000
+/* "Promptly": the worst latency of the normal client's requests. Sanitizer
+ * builds run several times slower. */
+#ifdef FH_SANITIZED
+#define PROMPT_MS 2000
+#else
+#define PROMPT_MS 500
+#endif
 
 static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;
@@ -75,13 +83,13 @@ static int raw_connect(int port) {
 typedef struct trickle {
     int *fds;
     int n;
-    volatile int stop;
+    atomic_int stop;
 } trickle_t;
 
 /* Sends one more header line on every slow connection every 100 ms. */
 static void *trickler(void *p) {
     trickle_t *t = p;
-    while (!t->stop) {
+    while (!atomic_load(&t->stop)) {
         for (int i = 0; i < t->n; i++)
             if (t->fds[i] >= 0)
                 send(t->fds[i], "X-Slow: 1\r\n", 11, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -133,8 +141,18 @@ static void test_1000_slowloris(void **state) {
         assert_true(fds[i] >= 0);
         assert_int_equal(send(fds[i], "GET / HTTP/1.1\r\nHost: a\r\n", 25, MSG_NOSIGNAL), 25);
     }
+    /* All of them accepted and holding a partial head in the server. */
+    fh_server_stats_t st;
+    do {
+        usleep(10000);
+        fh_server_stats(s, &st);
+    } while (st.connections_open < (uint64_t)n && fht_now_ms() - t0 < 5000);
+    assert_int_equal(st.connections_open, n);
     uint64_t opened = fht_now_ms();
-    trickle_t t = {fds, n, 0};
+    static trickle_t t;
+    t.fds = fds;
+    t.n = n;
+    atomic_store(&t.stop, 0);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, trickler, &t), 0);
 
@@ -155,12 +173,12 @@ static void test_1000_slowloris(void **state) {
         answered++;
         usleep(20000);
     }
-    fprintf(stderr, "slowloris: %d slow connections opened in %llu ms; normal client: %d requests, "
+    fprintf(stderr, "slowloris: %d slow connections accepted in %llu ms; normal client: %d requests, "
                     "mean %.2f ms, worst %llu ms\n",
             n, (unsigned long long)(opened - t0), answered, (double)total / answered,
             (unsigned long long)worst);
-    assert_true(answered >= 20);
-    assert_true(worst < 500);
+    assert_true(answered >= 10);
+    assert_true(worst < PROMPT_MS);
 
     /* Every slow connection: 408, then closed, within header_ms + slack. */
     int closed = 0, got408 = 0;
@@ -180,7 +198,7 @@ static void test_1000_slowloris(void **state) {
         usleep(20000);
     }
     uint64_t all_closed = fht_now_ms() - t0;
-    t.stop = 1;
+    atomic_store(&t.stop, 1);
     pthread_join(th, NULL);
     fprintf(stderr, "slowloris: %d of %d closed (%d with a 408) %llu ms after the first connect\n",
             closed, n, got408, (unsigned long long)all_closed);
@@ -194,7 +212,6 @@ static void test_1000_slowloris(void **state) {
     assert_int_equal(r.status, 200);
     fht_response_free(&r);
     fht_close(fd);
-    fh_server_stats_t st;
     fh_server_stats(s, &st);
     assert_true(st.timeouts >= (uint64_t)n);
     for (int i = 0; i < n; i++)
