@@ -16,5 +16,14 @@
 #include "fasthttp/request.h"
 #include "fasthttp/response.h"
 #include "fasthttp/server.h"
+#include "fasthttp/middleware.h"
+#include "fasthttp/mw_access_log.h"
+#include "fasthttp/mw_auth.h"
+#include "fasthttp/mw_compress.h"
+#include "fasthttp/mw_cors.h"
+#include "fasthttp/mw_rate_limit.h"
+#include "fasthttp/mw_recover.h"
+#include "fasthttp/mw_request_id.h"
+#include "fasthttp/mw_security.h"
 
 #endif /* FASTHTTP_H */
