@@ -12,11 +12,13 @@ typedef struct bucket {
     uint8_t key[16];  /* IPv6, or IPv4 mapped into ::ffff:0:0/96 */
     double tokens;
     uint64_t seen;    /* uv_now() + 1 of the last request; 0 = free */
+    uint64_t used;    /* table->clock at the last request: exact LRU order */
 } bucket_t;
 
 typedef struct table {
     bucket_t *buckets;
     size_t nsets;
+    uint64_t clock;   /* counts requests */
     uint64_t seed[2];
 } table_t;
 
@@ -87,6 +89,7 @@ static bucket_t *bucket_get(const rate_limit_t *rl, table_t *t, const uint8_t ke
                             uint64_t now) {
     bucket_t *set = t->buckets + set_of(t, key) * WAYS;
     bucket_t *victim = &set[0];
+    uint64_t clock = ++t->clock;
     for (int i = 0; i < WAYS; i++) {
         bucket_t *b = &set[i];
         if (b->seen && memcmp(b->key, key, 16) == 0) {
@@ -95,14 +98,16 @@ static bucket_t *bucket_get(const rate_limit_t *rl, table_t *t, const uint8_t ke
             if (b->tokens > rl->burst)
                 b->tokens = rl->burst;
             b->seen = now + 1;
+            b->used = clock;
             return b;
         }
-        if (victim->seen && (!b->seen || b->seen < victim->seen))
+        if (victim->seen && (!b->seen || b->used < victim->used))
             victim = b;
     }
     memcpy(victim->key, key, 16);
     victim->tokens = rl->burst;
     victim->seen = now + 1;
+    victim->used = clock;
     return victim;
 }
 
