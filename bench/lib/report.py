@@ -350,9 +350,11 @@ def render(results, summary, drawn):
     L.append("")
     threads = results.get("scaling", {}).get("threads", [])
     if threads:
+        reused = any(r.get("from_main_run") for r in results["scaling"].get("runs", []))
         L.append(f"`{results['scaling'].get('test', 'plaintext')}`, one "
                  f"{st['scaling_duration_s']} s run per thread count. Below nproc the server is "
-                 "pinned to the first N CPUs and wrk to the others; at nproc they share every CPU.")
+                 "pinned to the first N CPUs and wrk to the others; at nproc they share every CPU"
+                 + (" and the main run's median is shown." if reused else "."))
         if m["nproc"] < 16:
             L.append(f"This machine has {m['nproc']} CPUs, so only "
                      f"{', '.join(str(t) for t in threads)} thread(s) are shown; rerun on a "
@@ -479,16 +481,23 @@ def update_docs(results, summary, root):
     return path
 
 
+def short_name(results, name):
+    t = next(t for t in results["tests"] if t["name"] == name)
+    mode = f"p{t['pipeline']}" if t["pipeline"] > 1 else "ka"
+    return f"{t['endpoint'][:5]} {mode} c{t['conns']}"
+
+
 def console_table(summary, results):
     tests = summary["tests"]
-    w = max([len(label(results, s)) for s in summary["servers"]] + [6])
-    lines = ["", "req/s (median)".ljust(w) + "  " + "  ".join(f"{t[:22]:>22}" for t in tests)]
+    w = max([len(label(results, s)) for s in summary["servers"]] + [14])
+    lines = ["", "req/s (median)".ljust(w) + "  "
+             + "  ".join(f"{short_name(results, t):>14}" for t in tests)]
     for s in summary["servers"]:
         cells = []
         for t in tests:
             c = summary["cells"][s][t]
-            cells.append(f"{c['rps']:>22,.0f}" if c.get("rps") else
-                         f"{'failed' if c.get('reason') else '-':>22}")
+            cells.append(f"{c['rps']:>14,.0f}" if c.get("rps") else
+                         f"{'failed' if c.get('reason') else '-':>14}")
         lines.append(label(results, s).ljust(w) + "  " + "  ".join(cells))
     lines.append("")
     lines.append("idle connections: " + ", ".join(
