@@ -280,10 +280,21 @@ def render(results, summary, drawn):
     L.append(f"### Requests per second (ratio to {BASELINE})")
     L.append("")
     if shown:
-        L.append(md_table(["server"] + titles,
+        multi = st["rounds"] > 1
+        if multi:
+            L.append("The last column is the run-to-run spread: the largest max/min ratio "
+                     "between rounds over the server's tests (1.00 = identical rounds).")
+            L.append("")
+
+        def spread(s):
+            r = [c["rps_max"] / c["rps_min"] for c in summary["cells"][s].values()
+                 if c.get("rounds_ok", 0) > 1 and c.get("rps_min")]
+            return f"{max(r):.2f}" if r else "–"
+        L.append(md_table(["server"] + titles + (["spread"] if multi else []),
                           [[label(results, s)] + [cell_text(summary["cells"][s][t], "rps",
                                                             fmt_rps, ratio=True)
-                                                  for t in summary["tests"]] for s in shown]))
+                                                  for t in summary["tests"]]
+                           + ([spread(s)] if multi else []) for s in shown]))
         L.append("")
         if "rps" in drawn:
             L.append(f"![Requests per second](img/{drawn['rps']})")
