@@ -23,6 +23,8 @@ typedef struct log_buf {
     char *data;
     size_t len;
     int64_t clf_sec, iso_sec; /* second of the cached strings below */
+    uint64_t clock_at;        /* monotonic ns when wall_offset was taken */
+    int64_t wall_offset;      /* realtime - monotonic, in ns */
     char clf_time[32];        /* "[10/Oct/2000:13:55:36 +0000]" */
     char iso_time[24];        /* "2000-10-10T13:55:36" */
 } log_buf_t;
@@ -44,8 +46,10 @@ struct access_log {
 typedef struct log_entry {
     access_log_t *log;
     fh_response_t *res;
-    fh_str_t remote, method, target, referer, ua;
+    fh_str_t method, target, referer, ua;
     uint8_t version;
+    uint8_t family;      /* AF_INET, AF_INET6, or 0: no peer address */
+    uint8_t addr[16];    /* the peer's address, formatted only when logged */
 } log_entry_t;
 
 /* ------------------------------------------------------------- output */
@@ -141,6 +145,23 @@ static char *put_u64(char *p, uint64_t v) {
     return p;
 }
 
+/* The peer address as text: IPv4 by hand (the common case, without
+ * printf), IPv6 through libuv. */
+static char *put_addr(char *p, const log_entry_t *e) {
+    if (e->family == AF_INET) {
+        for (int i = 0; i < 4; i++) {
+            if (i)
+                *p++ = '.';
+            p = put_u64(p, e->addr[i]);
+        }
+        return p;
+    }
+    char tmp[64];
+    if (uv_inet_ntop(AF_INET6, e->addr, tmp, sizeof(tmp)) != 0)
+        return put(p, "-", 1);
+    return put(p, tmp, strlen(tmp));
+}
+
 static char *put_2(char *p, int v) {
     *p++ = (char)('0' + v / 10 % 10);
     *p++ = (char)('0' + v % 10);
@@ -233,7 +254,7 @@ static void time_strings(log_buf_t *b, int64_t sec, bool iso) {
 
 /* The most bytes format_line writes for e. */
 static size_t line_bound(const log_entry_t *e, fh_str_t user, fh_str_t id) {
-    size_t strings = e->remote.len + e->method.len + e->target.len + e->referer.len + e->ua.len +
+    size_t strings = 46 /* an IPv6 address */ + e->method.len + e->target.len + e->referer.len + e->ua.len +
                      user.len + id.len;
     return 320 + 6 * strings;
 }
@@ -258,7 +279,11 @@ static size_t format_line(const log_entry_t *e, log_buf_t *tc, char *dst, fh_str
         *p++ = (char)('0' + ms / 100);
         p = put_2(p, ms % 100);
         p = put(p, "Z\"", 2);
-        p = put_json_field(p, "remote", e->remote);
+        if (e->family) {
+            p = put(p, ",\"remote\":\"", 11);
+            p = put_addr(p, e);
+            *p++ = '"';
+        }
         p = put_json_field(p, "method", e->method);
         p = put_json_field(p, "target", e->target);
         p = put_json_field(p, "proto", proto);
@@ -277,7 +302,7 @@ static size_t format_line(const log_entry_t *e, log_buf_t *tc, char *dst, fh_str
         return (size_t)(p - dst);
     }
     time_strings(tc, sec, false);
-    p = e->remote.ptr ? put_clf(p, e->remote) : put(p, "-", 1);
+    p = e->family ? put_addr(p, e) : put(p, "-", 1);
     p = put(p, " - ", 3);
     p = user.ptr && user.len ? put_clf(p, user) : put(p, "-", 1);
     *p++ = ' ';
@@ -312,20 +337,32 @@ static size_t format_line(const log_entry_t *e, log_buf_t *tc, char *dst, fh_str
 
 /* -------------------------------------------------------------- hooks */
 
+/* Wall-clock minus monotonic time, in ns; b caches it for a second so a
+ * request needs one clock read, not two. */
+static int64_t wall_offset(log_buf_t *b, uint64_t now) {
+    if (b && b->clock_at && now - b->clock_at < 1000000000u)
+        return b->wall_offset;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t off = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - (int64_t)now;
+    if (b) {
+        b->clock_at = now;
+        b->wall_offset = off;
+    }
+    return off;
+}
+
 static void log_done(fh_request_t *req, void *data) {
     log_entry_t *e = data;
     access_log_t *log = e->log;
     uint64_t start = fh_request_start_ns(req);
     uint64_t now = uv_hrtime();
     uint64_t latency_us = now > start ? (now - start) / 1000 : 0;
-    /* Wall-clock time of the request's arrival: now, less its age. */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t start_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 -
-                       (int64_t)((now - start) / 1000000);
     fh_str_t user = fh_auth_user(req), id = fh_request_id(req);
     size_t bound = line_bound(e, user, id);
     log_buf_t *b = buf_get(log, fh_request_loop(req));
+    /* Wall-clock time of the request's arrival. */
+    int64_t start_ms = ((int64_t)start + wall_offset(b, now)) / 1000000;
     if (b && bound <= log->cap) {
         if (b->len + bound > log->cap)
             buf_flush(b);
@@ -372,7 +409,17 @@ static int log_before(fh_request_t *req, fh_response_t *res, void *data) {
     }
     e->log = log;
     e->res = res;
-    e->remote = fh_request_remote_ip(req);
+    struct sockaddr_storage ss;
+    e->family = 0;
+    if (fh_request_remote_addr(req, &ss) == 0) {
+        if (ss.ss_family == AF_INET) {
+            e->family = AF_INET;
+            memcpy(e->addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+        } else if (ss.ss_family == AF_INET6) {
+            e->family = AF_INET6;
+            memcpy(e->addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+        }
+    }
     e->version = (uint8_t)fh_request_version(req);
     int err = fh_request_on_done(req, log_done, e);
     return err ? err : FH_NEXT;

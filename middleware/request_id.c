@@ -7,6 +7,7 @@
 
 typedef struct request_id {
     char *header;
+    size_t header_len;
     size_t max_length;
     bool ignore_incoming;
     bool echo;
@@ -90,8 +91,13 @@ static int rid_before(fh_request_t *req, fh_response_t *res, void *data) {
 static void rid_after(fh_request_t *req, fh_response_t *res, void *data) {
     request_id_t *r = data;
     const char *id = fh_request_get(req, &id_key);
-    if (r->echo && id)
+    if (!id)
+        return;
+    fh_str_t name = {r->header, r->header_len};
+    if (fh_response_header_get(res, r->header).ptr)
         fh_response_header_set(res, r->header, id);
+    else
+        fh_response_header_str(res, name, fh_str(id));
 }
 
 fh_str_t fh_request_id(const fh_request_t *req) {
@@ -122,6 +128,7 @@ int fh_request_id_new(fh_middleware_t *out, const fh_request_id_options_t *opt) 
         free(r);
         return FH_ENOMEM;
     }
+    r->header_len = strlen(header);
     r->max_length = opt->max_length ? opt->max_length : 128;
     r->ignore_incoming = opt->ignore_incoming;
     r->echo = !opt->no_response_header;
