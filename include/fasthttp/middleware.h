@@ -51,6 +51,12 @@
  *     fh_request_set(req, &user_key, user);
  *     const char *user = fh_request_get(req, &user_key);
  *
+ * or, type-checked, with FH_REQUEST_KEY (below):
+ *
+ *     FH_REQUEST_KEY(session, struct session)
+ *     session_set(req, s);              // int, 0 or FH_ENOMEM
+ *     struct session *s = session_get(req);
+ *
  * Lifetime and threads: configure chains before the server starts; while
  * it runs they are only read, from every worker thread at once, without
  * locks. Hooks run on the request's loop thread. An after hook runs before
@@ -147,6 +153,20 @@ FH_API int fh_chain_handle(fh_request_t *req, fh_response_t *res, void *chain);
  * afterwards. Returns 0, FH_EALREADY_SENT when it was already final, or
  * FH_EINVAL when err is not negative. */
 FH_API int fh_chain_fail(fh_response_t *res, int err);
+
+/* Declares a typed per-request slot private to this file:
+ * name_set(req, type *value) returns 0 or FH_ENOMEM, name_get(req) returns
+ * the value or NULL when unset; the key is a static variable the macro
+ * defines. To share a slot between files, wrap these two in ordinary
+ * functions (as fh_request_id does). */
+#define FH_REQUEST_KEY(name, type)                                           \
+    static const char name##_slot_key_;                                      \
+    static inline int name##_set(fh_request_t *req_, type *value_) {         \
+        return fh_request_set(req_, &name##_slot_key_, (void *)value_);      \
+    }                                                                        \
+    static inline type *name##_get(const fh_request_t *req_) {               \
+        return (type *)fh_request_get(req_, &name##_slot_key_);              \
+    }
 
 #ifdef __cplusplus
 }

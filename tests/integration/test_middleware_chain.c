@@ -21,7 +21,8 @@
 
 #include "testutil.h"
 
-static const char trace_key;
+/* The trace lives in a typed slot: trace_slot_get / trace_slot_set. */
+FH_REQUEST_KEY(trace_slot, char)
 
 /* Checks made on worker threads, where cmocka cannot fail a test: counted
  * here and asserted to be zero by the main thread. */
@@ -33,14 +34,14 @@ static atomic_int bad;
     } while (0)
 
 static void trace(fh_request_t *req, char kind, char name) {
-    const char *cur = fh_request_get(req, &trace_key);
+    const char *cur = trace_slot_get(req);
     char *n = fh_sprintf(req, "%s%c%c", cur ? cur : "", kind, name);
     CHECK(n != NULL);
-    CHECK(fh_request_set(req, &trace_key, n) == 0);
+    CHECK(trace_slot_set(req, n) == 0);
 }
 
 static const char *trace_of(fh_request_t *req) {
-    const char *t = fh_request_get(req, &trace_key);
+    const char *t = trace_slot_get(req);
     return t ? t : "";
 }
 
