@@ -188,9 +188,6 @@ int fh__radix_check_pattern(const char *pattern, bool allow_catchall, fh__rerror
 
 /* --------------------------------------------------------------- nodes */
 
-fh__rnode_t *fh__radix_new(void) {
-    return calloc(1, sizeof(fh__rnode_t));
-}
 
 void fh__radix_free(fh__rnode_t *n) {
     if (!n)
@@ -219,6 +216,10 @@ static fh__rnode_t *node_new(uint8_t kind, const char *label, size_t len) {
     memcpy(n->label, label, len);
     n->label_len = (uint32_t)len;
     return n;
+}
+
+fh__rnode_t *fh__radix_new(void) {
+    return node_new(FH__RSTATIC, "", 0);
 }
 
 /* Index of the static child starting with byte b, or -1. Few children:
