@@ -16,5 +16,6 @@
 #include "fasthttp/request.h"
 #include "fasthttp/response.h"
 #include "fasthttp/server.h"
+#include "fasthttp/router.h"
 
 #endif /* FASTHTTP_H */
