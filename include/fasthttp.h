@@ -16,5 +16,6 @@
 #include "fasthttp/request.h"
 #include "fasthttp/response.h"
 #include "fasthttp/server.h"
+#include "fasthttp/json.h"
 
 #endif /* FASTHTTP_H */

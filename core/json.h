@@ -1,0 +1,26 @@
+/* Internal JSON details shared by core/json*.c and the tests. */
+#ifndef FH_CORE_JSON_H
+#define FH_CORE_JSON_H
+
+#include "core/request.h"
+
+/* Tracking mode: arena-scope jansson allocations become heap blocks freed
+ * when their arena is released (see "Debugging" in fasthttp/json.h). It is
+ * chosen at load time (FH_JSON_TRACK, FH_SANITIZED); tests switch it. Any
+ * mix of modes is safe: each block's tag says how it was made. */
+void fh__json_set_tracking(bool on);
+bool fh__json_tracking(void);
+
+/* A JSON string of the n bytes at s, with invalid UTF-8 replaced by U+FFFD
+ * (jansson refuses invalid UTF-8; error texts and request paths may hold
+ * it). Allocated in the current scope; NULL when out of memory. */
+json_t *fh__json_text(const char *s, size_t n);
+
+/* Serializes doc (stolen: dropped before the response ends, since ending a
+ * canceled deferred response releases the arena) as the body with the given
+ * content type and status, and ends the response. */
+int fh__json_send_doc(fh_response_t *res, int status, json_t *doc, fh_str_t content_type);
+
+extern const fh_str_t fh__json_problem_type;
+
+#endif
