@@ -460,8 +460,8 @@ int fh__json_send_doc(fh_response_t *res, int status, json_t *doc, fh_str_t cont
         err = FH_ENOMEM; /* a constructor (json_pack...) that failed */
     else
         err = set_body(res, doc, FH_JSON_ENCODE_DEFAULT, content_type);
-    /* Dropped before ending: ending a canceled deferred response releases
-     * the request, and doc may live in its arena. */
+    /* Dropped before ending: ending a deferred response may write and
+     * release the request at once, and doc may live in its arena. */
     json_decref(doc);
     if (err)
         return err;

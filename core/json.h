@@ -17,8 +17,9 @@ bool fh__json_tracking(void);
 json_t *fh__json_text(const char *s, size_t n);
 
 /* Serializes doc (stolen: dropped before the response ends, since ending a
- * canceled deferred response releases the arena) as the body with the given
- * content type and status, and ends the response. */
+ * deferred response may write and release the request, arena included, at
+ * once) as the body with the given content type and status, and ends the
+ * response. */
 int fh__json_send_doc(fh_response_t *res, int status, json_t *doc, fh_str_t content_type);
 
 extern const fh_str_t fh__json_problem_type;

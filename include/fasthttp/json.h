@@ -195,7 +195,13 @@ FH_API fh_str_t fh_json_dump(fh_arena_t *arena, const json_t *value, size_t flag
 FH_API int fh_response_json(fh_response_t *res, const json_t *value, size_t flags);
 /* status + value (borrowed: the caller still decrefs it) serialized compact
  * as application/json, and the response is final. Returns as
- * fh_response_json, or FH_EINVAL for a bad status. */
+ * fh_response_json, or FH_EINVAL for a bad status.
+ *
+ * Inside a handler the request lives on until its bytes are written, so
+ * decref'ing an arena value after this call is fine. Ending a *deferred*
+ * response (from a timer or callback) may write and release the request at
+ * once: there, decref arena values before the call, or use
+ * fh_send_json_new, and touch nothing of the request afterwards. */
 FH_API int fh_send_json(fh_response_t *res, int status, const json_t *value);
 /* fh_send_json that steals value: its reference is dropped in every case,
  * so `return fh_send_json_new(res, 200, json_pack(...));` is leak-free;
