@@ -174,9 +174,7 @@ void fh_json_free(void *ptr) {
 
 /* ----------------------------------------------------------------- text */
 
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs,
- * surrogates or code points above U+10FFFF), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n) {
+size_t fh__utf8_seq(const unsigned char *s, size_t n) {
     unsigned char c = s[0];
     if (c < 0x80)
         return 1;
@@ -222,7 +220,7 @@ json_t *fh__json_text(const char *s, size_t n) {
     const unsigned char *p = (const unsigned char *)s;
     size_t o = 0;
     for (size_t i = 0; i < n;) {
-        size_t k = utf8_seq(p + i, n - i);
+        size_t k = fh__utf8_seq(p + i, n - i);
         if (k) {
             memcpy(buf + o, p + i, k);
             o += k;
@@ -396,10 +394,19 @@ static int sink_write(const char *s, size_t n, void *data) {
     return 0;
 }
 
+/* The flags json_dump.c serializes itself; JSON_PRESERVE_ORDER is what
+ * jansson does anyway since 2.8. */
+#define FAST_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER)
+
 static int dump(fh_arena_t *arena, const json_t *value, size_t flags, fh_str_t *out) {
     *out = (fh_str_t){NULL, 0};
     if (!value || !arena)
         return FH_EINVAL;
+    if ((flags & JSON_COMPACT) && (flags & ~(size_t)FAST_FLAGS) == 0) {
+        int err = fh__json_dump_compact(arena, value, out);
+        if (err != FH__DUMP_UNSUPPORTED)
+            return err;
+    }
     sink_t k = {arena, NULL, 0, 0, false};
     /* jansson's working memory (the cycle-check table) goes to the arena. */
     fh_json_scope_t s = fh_json_arena_begin(arena);

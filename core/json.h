@@ -24,4 +24,15 @@ int fh__json_send_doc(fh_response_t *res, int status, json_t *doc, fh_str_t cont
 
 extern const fh_str_t fh__json_problem_type;
 
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
+ * forms, surrogates or code points above U+10FFFF), or 0. n > 0. */
+size_t fh__utf8_seq(const unsigned char *s, size_t n);
+
+/* Serializes value into a new NUL-terminated arena buffer exactly as
+ * json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) would (json_dump.c).
+ * Returns 0, FH_ENOMEM, or FH__DUMP_UNSUPPORTED when jansson must do it
+ * instead (invalid UTF-8, very deep nesting or a cycle). */
+#define FH__DUMP_UNSUPPORTED 1
+int fh__json_dump_compact(fh_arena_t *arena, const json_t *value, fh_str_t *out);
+
 #endif
