@@ -70,7 +70,7 @@ static int create_user(app_t *app, fh_request_t *req, fh_response_t *res) {
         return 0;
     }
 
-    json_t *user = json_pack("{s:s, s:s, s:o?, s:O?}", "name", name, "email", email, "age",
+    json_t *user = json_pack("{s:s, s:s, s:o*, s:O*}", "name", name, "email", email, "age",
                              age >= 0 ? json_integer(age) : NULL, "tags", tags);
     json_decref(body);
     if (!user)
