@@ -39,7 +39,7 @@ static bool grow(out_t *o, size_t n) {
     size_t ncap = cap ? cap * 2 : 128;
     while (ncap < len + n)
         ncap *= 2;
-    char *nb = fh_arena_realloc(o->arena, o->buf, len, ncap);
+    char *nb = fh_arena_realloc(o->arena, o->buf, cap, ncap);
     if (!nb) {
         o->err = FH_ENOMEM;
         return false;

@@ -63,11 +63,12 @@
  * responses included: a value built in the handler may be serialized from
  * a timer later. They belong to the request's loop thread, like the request.
  *
- * Debugging: with FH_JSON_TRACK=1 in the environment, and always in builds
- * made with FH_SANITIZE, arena-scope allocations are separate heap blocks
- * that are freed together when the arena is released, instead of arena
- * bytes. AddressSanitizer or valgrind then report any use of a request's
- * JSON after the request (a missing fh_json_persist) as a use after free.
+ * Debugging: with FH_JSON_TRACK=1 in the environment, and in builds made
+ * with FH_SANITIZE unless FH_JSON_TRACK=0, arena-scope allocations are
+ * separate heap blocks that are freed together when the arena is released,
+ * instead of arena bytes. AddressSanitizer or valgrind then report any use
+ * of a request's JSON after the request (a missing fh_json_persist) as a
+ * use after free.
  *
  * ---- References: borrow or steal ------------------------------------------
  *
@@ -255,9 +256,10 @@ enum {
 };
 
 /* Collects every violation of one JSON body into a list, so that one 422
- * problem names all the bad fields at once. Lives on the handler's stack;
- * everything it allocates is in the request's arena and needs no cleanup,
- * even when fh_json_validate_end is never reached. The fields are private. */
+ * problem names all the bad fields at once. Lives on the handler's stack
+ * (do not copy one: children point to their root); everything it allocates
+ * is in the request's arena and needs no cleanup, even when
+ * fh_json_validate_end is never reached. The fields are private. */
 typedef struct fh_json_validator {
     fh_request_t *_req;
     const json_t *_object;  /* the object checked; NULL if it is not one */
