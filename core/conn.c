@@ -459,7 +459,10 @@ static void dispatch(fh_conn_t *c, fh_request_t *req) {
     if (!c->batch_ns)
         c->batch_ns = uv_hrtime();
     req->start_ns = c->batch_ns;
+    /* jansson values the handler makes live in the request's arena. */
+    fh_json_scope_t json_scope = fh_json_arena_begin(req->arena);
     int rc = s->cfg.handler(req, &req->res, s->cfg.handler_data);
+    fh_json_scope_end(json_scope);
     fh_response_t *res = &req->res;
     if (res->flags & FH_RES_FINAL)
         return; /* fh__conn_request_finished already ran */

@@ -17,5 +17,6 @@
 #include "fasthttp/response.h"
 #include "fasthttp/server.h"
 #include "fasthttp/router.h"
+#include "fasthttp/json.h"
 
 #endif /* FASTHTTP_H */
