@@ -16,5 +16,8 @@
 #include "fasthttp/request.h"
 #include "fasthttp/response.h"
 #include "fasthttp/server.h"
+#include "fasthttp/async.h"
+#include "fasthttp/stream.h"
+#include "fasthttp/static.h"
 
 #endif /* FASTHTTP_H */
