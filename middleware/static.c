@@ -383,9 +383,10 @@ static int entry_cmp(const void *a, const void *b) {
     return strcmp(((const entry_t *)a)->name, ((const entry_t *)b)->name);
 }
 
-/* An HTML list of the directory dir_fd (which this function closes). */
+/* An HTML list of the directory dir_fd (which this function closes), whose
+ * path under the root is rel. */
 static int send_listing(const fh_static_t *st, fh_request_t *req, fh_response_t *res, int dir_fd,
-                        fh_str_t shown) {
+                        const char *rel, fh_str_t shown) {
     DIR *d = fdopendir(dir_fd);
     if (!d) {
         close(dir_fd);
@@ -403,9 +404,16 @@ static int send_listing(const fh_static_t *st, fh_request_t *req, fh_response_t 
         if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
             continue;
         if (S_ISLNK(sb.st_mode)) {
-            /* Shown only when it would be served: followed and inside. */
-            if (st->opts.symlinks != FH_STATIC_SYMLINKS_INSIDE ||
-                fstatat(dirfd(d), de->d_name, &sb, 0) != 0)
+            /* Listed only when it would be served: followed, and inside. */
+            if (st->opts.symlinks != FH_STATIC_SYMLINKS_INSIDE)
+                continue;
+            char *path = fh_sprintf(req, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+            int fd = path ? open_beneath(st, path) : -ENOMEM;
+            if (fd < 0)
+                continue;
+            int ok = fstat(fd, &sb);
+            close(fd);
+            if (ok != 0)
                 continue;
         }
         if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode))
@@ -440,7 +448,7 @@ static int send_listing(const fh_static_t *st, fh_request_t *req, fh_response_t 
     if (!err)
         err = html_escaped(res, shown.ptr, shown.len);
     if (!err)
-        err = fh_response_printf(res, "</h1>\n<ul>\n<li><a href=\"../\">../</a></li>\n");
+        err = fh_response_printf(res, "</h1>\n<ul>\n%s", *rel ? "<li><a href=\"../\">../</a></li>\n" : "");
     for (size_t i = 0; i < n && !err; i++) {
         err = fh_response_printf(res, "<li><a href=\"");
         if (!err)
@@ -628,7 +636,7 @@ int fh_static_handle(fh_request_t *req, fh_response_t *res, void *data) {
         return send_not_found(res);
     }
     fh_str_t shown = fh_request_path_decoded(req);
-    return send_listing(st, req, res, fd, shown.ptr ? shown : path);
+    return send_listing(st, req, res, fd, rel, shown.ptr ? shown : path);
 }
 
 /* --------------------------------------------------------------- set-up */
