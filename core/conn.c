@@ -432,7 +432,9 @@ static void conn_flush(fh_conn_t *c) {
         /* Partial: queue the rest with uv_write. */
         size_t skip = r > 0 ? (size_t)r : 0;
         unsigned k = 0;
-        while (k < n && skip >= w->iov[k].len) {
+        /* Keep at least one buffer: a group of empty ones (a silent
+         * takeover) must still wait behind the writes in flight. */
+        while (k + 1 < n && skip >= w->iov[k].len) {
             skip -= w->iov[k].len;
             k++;
         }

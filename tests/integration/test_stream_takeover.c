@@ -124,6 +124,9 @@ static void late_fire(uv_timer_t *t) {
     uv_close((uv_handle_t *)t, late_closed);
 }
 
+#define BIG (4 * 1024 * 1024)
+static char big_body[BIG];
+
 static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;
     fh_str_t path = fh_request_path(req);
@@ -131,6 +134,10 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
         fh_request_on_done(req, count_release, NULL);
     if (fh_str_eq(path, "/"))
         return fh_send_text(res, 200, "plain");
+    if (fh_str_eq(path, "/big")) {
+        fh_response_body_borrow(res, big_body, BIG); /* stays queued in libuv */
+        return 0;
+    }
     if (fh_str_eq(path, "/slow")) {
         late_t *l = fh_alloc(req, sizeof(*l));
         l->res = res;
@@ -294,6 +301,21 @@ static void test_earlier_responses_leave_first(void **state) {
     fht_close(fd);
 }
 
+static void test_silent_takeover_waits_for_writes_in_flight(void **state) {
+    (void)state;
+    memset(big_body, 'b', BIG);
+    int fd = fht_connect(port);
+    fht_send_str(fd, "GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+    usleep(50000); /* not read: most of the 4 MB wait in a uv_write */
+    fht_send_str(fd, "GET /raw HTTP/1.1\r\nHost: t\r\n\r\nx");
+    fht_response_t r;
+    assert_int_equal(fht_read_response(fd, &r, 0), 0);
+    assert_int_equal(r.body_len, BIG);
+    fht_response_free(&r);
+    expect_bytes(fd, "x"); /* handed over only after the whole body left */
+    fht_close(fd);
+}
+
 static void test_no_handover_when_stopping(void **state) {
     (void)state;
     fh_server_config_t cfg = fh_server_config_default();
@@ -362,6 +384,7 @@ int main(void) {
         cmocka_unit_test(test_raw_echo_with_bytes_already_read),
         cmocka_unit_test(test_upgrade_101),
         cmocka_unit_test(test_earlier_responses_leave_first),
+        cmocka_unit_test(test_silent_takeover_waits_for_writes_in_flight),
         cmocka_unit_test(test_no_handover_when_stopping),
         cmocka_unit_test(test_takeover_after_answer_refused),
         cmocka_unit_test(test_detached_descriptor),
