@@ -40,6 +40,7 @@ struct fh_conn {
     uint64_t deadline;    /* uv_now() ms, 0 = none */
     uint8_t to_kind;
     int err_status;       /* status chosen by a callback that failed */
+    uint64_t batch_ns;    /* clock at the first dispatch of this read */
     bool closing;
     bool no_more;         /* parse no further requests */
     bool in_batch;        /* inside process(): defer flushing */
@@ -502,7 +503,10 @@ static void dispatch(fh_conn_t *c, fh_request_t *req) {
     }
     if (s->trace_arena)
         req->trace_path = fh_arena_strndup(req->arena, req->path.ptr, req->path.len);
-    req->start_ns = uv_hrtime();
+    /* Requests of one read arrived together: one clock read serves them. */
+    if (!c->batch_ns)
+        c->batch_ns = uv_hrtime();
+    req->start_ns = c->batch_ns;
     int rc = s->cfg.handler(req, &req->res, s->cfg.handler_data);
     fh_response_t *res = &req->res;
     if (res->flags & FH_RES_FINAL)
@@ -556,6 +560,7 @@ static int parse_error_status(const fh_conn_t *c, llhttp_errno_t err) {
 static void conn_process(fh_conn_t *c, const char *p, const char *end) {
     const fh_limits_t *l = limits(c);
     c->in_batch = true;
+    c->batch_ns = 0;
     while (p < end && !c->no_more && !c->closing) {
         if (c->nqueued >= l->max_pipelined) {
             c->read_paused = true;
