@@ -145,14 +145,20 @@ static void append(fh_stream_t *st, const char *p, size_t n) {
     }
 }
 
-/* Moves a list of used blocks to the spare list. */
+/* Moves a list of used blocks to the spare list, keeping no more spares
+ * than the bound needs (one large write may have taken many). */
 static void recycle(fh_stream_t *st, block_t *b) {
+    size_t keep = st->max_buffered / BLOCK_SIZE + 2;
     while (b) {
         block_t *next = b->next;
         st->buffered -= b->len;
-        b->next = st->spare;
-        st->spare = b;
-        st->nspare++;
+        if (st->nspare < keep) {
+            b->next = st->spare;
+            st->spare = b;
+            st->nspare++;
+        } else {
+            free(b);
+        }
         b = next;
     }
 }

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +36,9 @@ const char *__tsan_default_suppressions(void) {
 #endif
 
 #define BIG_SIZE (3 * 1024 * 1024 + 17)
+/* More than loopback's socket buffers hold (4 MiB each way at most), so
+ * that sendfile meets a full socket. */
+#define HUGE_SIZE (16 * 1024 * 1024)
 #define SECRET "TOP-SECRET-OUTSIDE"
 
 static char base[64];  /* /tmp/fh_static_XXXXXX */
@@ -42,10 +47,19 @@ static unsigned char *big;
 static fh_static_t *never, *inside;
 static fh_server_t *server;
 static int port;
+static atomic_int n_released; /* requests sent with X-Track */
+
+static void count_release(fh_request_t *req, void *data) {
+    (void)req;
+    (void)data;
+    atomic_fetch_add(&n_released, 1);
+}
 
 static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;
     fh_str_t path = fh_request_path(req);
+    if (fh_request_header(req, "X-Track").ptr)
+        fh_request_on_done(req, count_release, NULL);
     if (fh_str_starts_with(path, "/follow"))
         return fh_static_handle(req, res, inside);
     return fh_static_handle(req, res, never);
@@ -96,6 +110,15 @@ static int setup(void **state) {
     for (size_t i = 0; i < BIG_SIZE; i++)
         big[i] = (unsigned char)(i * 7 + i / 4096);
     put_file("root/big.bin", big, BIG_SIZE);
+    char huge_path[256];
+    snprintf(huge_path, sizeof(huge_path), "%s/root/huge.bin", base);
+    int hfd = open(huge_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(hfd >= 0);
+    for (size_t off = 0; off < HUGE_SIZE; off += BIG_SIZE) {
+        size_t n = HUGE_SIZE - off < BIG_SIZE ? HUGE_SIZE - off : BIG_SIZE;
+        assert_int_equal(write(hfd, big, n), (ssize_t)n);
+    }
+    close(hfd);
     put_link("../outside/secret.txt", "root/link-out");
     put_link("../outside", "root/dir-out");
     put_link("a.txt", "root/link-in");
@@ -203,6 +226,61 @@ static void test_big_file_by_sendfile_and_head(void **state) {
     assert_string_equal(r.body, "alpha\n");
     fht_response_free(&r);
     fht_close(fd);
+}
+
+/* A reader slower than sendfile: the socket fills, the server waits for it
+ * to drain (poll on the duplicate descriptor) and goes on. */
+static void test_big_file_to_slow_reader(void **state) {
+    (void)state;
+    int fd = fht_connect(port);
+    int rcv = 32 * 1024;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+    fht_send_str(fd, "GET /static/huge.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+    static char buf[HUGE_SIZE + 4096];
+    size_t len = 0, head = 0;
+    while (!head || len < head + HUGE_SIZE) {
+        ssize_t n = recv(fd, buf + len, 16384, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        assert_true(n > 0);
+        len += (size_t)n;
+        if (!head) {
+            char *e = memmem(buf, len, "\r\n\r\n", 4);
+            if (e)
+                head = (size_t)(e - buf) + 4;
+        }
+        if (len < 1024 * 1024)
+            usleep(1000); /* slow for the first megabyte */
+    }
+    assert_int_equal(len, head + HUGE_SIZE);
+    for (size_t off = 0; off < HUGE_SIZE; off += BIG_SIZE) {
+        size_t n = HUGE_SIZE - off < BIG_SIZE ? HUGE_SIZE - off : BIG_SIZE;
+        assert_memory_equal(buf + head + off, big, n);
+    }
+    /* The connection goes on after a file body. */
+    fht_send_str(fd, "GET /static/a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    fht_response_t r;
+    assert_int_equal(fht_read_response(fd, &r, 0), 0);
+    assert_string_equal(r.body, "alpha\n");
+    fht_response_free(&r);
+    fht_close(fd);
+}
+
+static void test_client_leaves_mid_file(void **state) {
+    (void)state;
+    int released = atomic_load(&n_released);
+    int fd = fht_connect(port);
+    int rcv = 32 * 1024;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+    fht_send_str(fd, "GET /static/huge.bin HTTP/1.1\r\nHost: t\r\nX-Track: 1\r\n\r\n");
+    char buf[4096];
+    assert_true(recv(fd, buf, sizeof(buf), 0) > 0);
+    usleep(50000); /* the socket is full: the server waits on it */
+    fht_close(fd);
+    uint64_t t0 = fht_now_ms();
+    while (atomic_load(&n_released) == released && fht_now_ms() - t0 < 3000)
+        usleep(1000);
+    assert_int_equal(atomic_load(&n_released), released + 1); /* released once */
 }
 
 static void test_conditional_requests(void **state) {
@@ -433,6 +511,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_file_types_and_validators),
         cmocka_unit_test(test_big_file_by_sendfile_and_head),
+        cmocka_unit_test(test_big_file_to_slow_reader),
+        cmocka_unit_test(test_client_leaves_mid_file),
         cmocka_unit_test(test_conditional_requests),
         cmocka_unit_test(test_ranges),
         cmocka_unit_test(test_directories),
