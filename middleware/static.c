@@ -330,8 +330,11 @@ static int open_beneath(const fh_static_t *st, char *rel) {
 
 /* ------------------------------------------------------------ answering */
 
-static int send_not_found(fh_response_t *res) {
-    return fh_send_status(res, 404);
+/* serve() found nothing for the request and, asked to, left it alone. */
+#define PASS 1
+
+static int not_found(fh_response_t *res, bool pass) {
+    return pass ? PASS : fh_send_status(res, 404);
 }
 
 /* Writes s into the body, escaped for HTML text and attribute values. */
@@ -568,14 +571,18 @@ static int send_file(const fh_static_t *st, fh_request_t *req, fh_response_t *re
     return err;
 }
 
-int fh_static_handle(fh_request_t *req, fh_response_t *res, void *data) {
-    const fh_static_t *st = data;
+/* Answers req from the files of st. With pass, a request that is not for
+ * them (outside the prefix, another method, no such file) is left alone
+ * and PASS returned; without, it gets 404 or 405. */
+static int serve(const fh_static_t *st, fh_request_t *req, fh_response_t *res, bool pass) {
     fh_str_t path = fh_request_path(req);
     if (path.len < st->prefix_len || memcmp(path.ptr, st->prefix, st->prefix_len) != 0 ||
         (path.len > st->prefix_len && path.ptr[st->prefix_len] != '/'))
-        return send_not_found(res);
+        return not_found(res, pass);
     fh_method_t m = fh_request_method_id(req);
     if (m != FH_METHOD_GET && m != FH_METHOD_HEAD) {
+        if (pass)
+            return PASS;
         int err = fh_response_header(res, "Allow", "GET, HEAD");
         return err ? err : fh_send_status(res, 405);
     }
@@ -589,21 +596,23 @@ int fh_static_handle(fh_request_t *req, fh_response_t *res, void *data) {
         return fh_send_status(res, 400); /* malformed escape or NUL */
     size_t rel_len;
     int status = normalize(st, decoded, (size_t)n, rel, &rel_len);
+    if (status == 404)
+        return not_found(res, pass);
     if (status)
         return fh_send_status(res, status);
 
     int fd = open_beneath(st, rel);
     if (fd < 0)
-        return send_not_found(res);
+        return not_found(res, pass);
     struct stat sb;
     if (fstat(fd, &sb) != 0 || (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode))) {
         close(fd);
-        return send_not_found(res);
+        return not_found(res, pass);
     }
     if (S_ISREG(sb.st_mode)) {
         if (n > 0 && decoded[n - 1] == '/') { /* "/file.txt/" names no directory */
             close(fd);
-            return send_not_found(res);
+            return not_found(res, pass);
         }
         return send_file(st, req, res, fd, &sb, rel);
     }
@@ -633,10 +642,19 @@ int fh_static_handle(fh_request_t *req, fh_response_t *res, void *data) {
     }
     if (!st->opts.list_directories) {
         close(fd);
-        return send_not_found(res);
+        return not_found(res, pass);
     }
     fh_str_t shown = fh_request_path_decoded(req);
     return send_listing(st, req, res, fd, rel, shown.ptr ? shown : path);
+}
+
+int fh_static_handle(fh_request_t *req, fh_response_t *res, void *st) {
+    return serve(st, req, res, false);
+}
+
+int fh_static_try(fh_request_t *req, fh_response_t *res, const fh_static_t *st) {
+    int r = serve(st, req, res, true);
+    return r == PASS ? 0 : r < 0 ? r : 1;
 }
 
 /* --------------------------------------------------------------- set-up */

@@ -84,6 +84,16 @@ FH_API void fh_static_free(fh_static_t *st);
  * serves every worker. Returns 0 or a handler error (FH_ENOMEM). */
 FH_API int fh_static_handle(fh_request_t *req, fh_response_t *res, void *st);
 
+/* Like fh_static_handle, but leaves alone a request that is not for st:
+ * outside the prefix, a method other than GET and HEAD, or naming nothing
+ * that would be served (no such file, a refused link or dot-file, a
+ * directory without index or listing). Returns 1 when it answered (the
+ * response is final, or a file body is on its way), 0 when it left the
+ * request untouched (answer it yourself: another route, an SPA's index...),
+ * or a negative error. Malformed paths (bad escapes, "..") are answered
+ * 400. This is the shape of a middleware's before hook (FH_STOP / FH_NEXT). */
+FH_API int fh_static_try(fh_request_t *req, fh_response_t *res, const fh_static_t *st);
+
 /* The Content-Type fasthttp uses for a file name ("app.css" →
  * "text/css; charset=utf-8"). Static string; never NULL. */
 FH_API const char *fh_static_mime_type(const char *name);

@@ -44,7 +44,7 @@ const char *__tsan_default_suppressions(void) {
 static char base[64];  /* /tmp/fh_static_XXXXXX */
 static char root[128]; /* base/root */
 static unsigned char *big;
-static fh_static_t *never, *inside;
+static fh_static_t *never, *inside, *app;
 static fh_server_t *server;
 static int port;
 static atomic_int n_released; /* requests sent with X-Track */
@@ -62,6 +62,13 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
         fh_request_on_done(req, count_release, NULL);
     if (fh_str_starts_with(path, "/follow"))
         return fh_static_handle(req, res, inside);
+    if (fh_str_starts_with(path, "/app") || fh_str_starts_with(path, "/spa")) {
+        /* Files when there is one, the application otherwise. */
+        int r = fh_static_try(req, res, app);
+        if (r)
+            return r < 0 ? r : 0;
+        return fh_send_text(res, 200, "fallback");
+    }
     return fh_static_handle(req, res, never);
 }
 
@@ -130,6 +137,7 @@ static int setup(void **state) {
     fh_static_options_t o = {.symlinks = FH_STATIC_SYMLINKS_INSIDE, .list_directories = true,
                              .max_age = 60};
     assert_int_equal(fh_static_new(&inside, "/follow", root, &o), 0);
+    assert_int_equal(fh_static_new(&app, "/app", root, NULL), 0);
     fh_server_config_t cfg = fh_server_config_default();
     cfg.handler = handler;
     cfg.threads = 2;
@@ -143,6 +151,7 @@ static int teardown(void **state) {
     fht_server_stop(server);
     fh_static_free(never);
     fh_static_free(inside);
+    fh_static_free(app);
     free(big);
     char cmd[160];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
@@ -485,6 +494,25 @@ static void test_traversal_attempts(void **state) {
     expect("/static/%61.txt", NULL, 200, "alpha\n");
 }
 
+static void test_try_falls_through(void **state) {
+    (void)state;
+    expect("/app/a.txt", NULL, 200, "alpha\n");
+    expect("/app/", NULL, 200, "<h1>home</h1>");
+    expect("/app/nope.txt", NULL, 200, "fallback");
+    expect("/app/sub/", NULL, 200, "fallback"); /* no index, no listing */
+    expect("/app/.secret", NULL, 200, "fallback");
+    expect("/app/link-out", NULL, 200, "fallback");
+    expect("/spa/a.txt", NULL, 200, "fallback"); /* outside the prefix */
+    expect("/app/%2e%2e/outside/secret.txt", NULL, 400, NULL);
+    int fd = fht_connect(port);
+    fht_send_str(fd, "DELETE /app/a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    fht_response_t r;
+    assert_int_equal(fht_read_response(fd, &r, 0), 0);
+    assert_string_equal(r.body, "fallback");
+    fht_response_free(&r);
+    fht_close(fd);
+}
+
 static void test_methods_and_setup_errors(void **state) {
     (void)state;
     int fd = fht_connect(port);
@@ -518,6 +546,7 @@ int main(void) {
         cmocka_unit_test(test_directories),
         cmocka_unit_test(test_root_listing),
         cmocka_unit_test(test_traversal_attempts),
+        cmocka_unit_test(test_try_falls_through),
         cmocka_unit_test(test_methods_and_setup_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
