@@ -27,7 +27,7 @@ static atomic_int n_done_canceled, n_done_ok, n_work_ran;
 static atomic_int n_late_end;  /* ends of already-canceled responses */
 static atomic_int n_forget_done, n_forget_released_after_done;
 static atomic_int post_seq, post_errors;
-static atomic_int n_wrong_thread, n_final_estate;
+static atomic_int n_wrong_thread, n_final_estate, n_gates_running;
 static sem_t pool_gate;        /* holds the blocking jobs */
 static uv_loop_t *_Atomic some_loop;
 
@@ -113,6 +113,7 @@ static void pool_done(fh_request_t *req, fh_response_t *res, int status, void *d
 static void gate_work(void *data) {
     job_t *j = data;
     j->off_loop = !pthread_equal(pthread_self(), j->loop_thread);
+    atomic_fetch_add(&n_gates_running, 1);
     sem_wait(&pool_gate);
 }
 
@@ -120,7 +121,7 @@ static void gate_work(void *data) {
 
 static void forget_work(void *data) {
     (void)data;
-    usleep(30000);
+    usleep(200000);
 }
 
 static void forget_done(fh_request_t *req, fh_response_t *res, int status, void *data) {
@@ -293,7 +294,7 @@ static void test_client_leaves_during_deferral(void **state) {
     int canceled = atomic_load(&n_canceled);
     int late = atomic_load(&n_late_end);
     int fd = fht_connect(port);
-    fht_send_str(fd, "GET /timer?ms=150&id=gone&track=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+    fht_send_str(fd, "GET /timer?ms=500&id=gone&track=1 HTTP/1.1\r\nHost: t\r\n\r\n");
     usleep(30000); /* dispatched and deferred */
     fht_close(fd);
     wait_for(&n_canceled, canceled + 1);          /* the handler is told */
@@ -309,9 +310,10 @@ static void test_client_leaves_work_not_started(void **state) {
     /* UV_THREADPOOL_SIZE=2 (main): two gate jobs fill the pool, so the
      * third request's work waits in the queue when its client leaves. */
     int g1 = fht_connect(port), g2 = fht_connect(port);
+    int gates = atomic_load(&n_gates_running);
     fht_send_str(g1, "GET /gate?id=g1 HTTP/1.1\r\nHost: t\r\n\r\n");
     fht_send_str(g2, "GET /gate?id=g2 HTTP/1.1\r\nHost: t\r\n\r\n");
-    usleep(50000);
+    wait_for(&n_gates_running, gates + 2); /* both pool threads are taken */
     int ran = atomic_load(&n_work_ran);
     int done_canceled = atomic_load(&n_done_canceled);
     int released = atomic_load(&n_released);
@@ -337,7 +339,7 @@ static void test_client_leaves_during_running_work(void **state) {
     int released = atomic_load(&n_released);
     int ok = atomic_load(&n_done_ok);
     int fd = fht_connect(port);
-    fht_send_str(fd, "GET /pool?ms=150&id=running&track=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+    fht_send_str(fd, "GET /pool?ms=600&id=running&track=1 HTTP/1.1\r\nHost: t\r\n\r\n");
     usleep(40000);
     fht_close(fd);
     usleep(40000);

@@ -171,7 +171,7 @@ static void test_keepalive_comments_and_leaving(void **state) {
     char buf[4096];
     size_t len = 0;
     uint64_t t0 = fht_now_ms();
-    while (fht_now_ms() - t0 < 200 && len < sizeof(buf) - 1) {
+    while (fht_now_ms() - t0 < 300 && len < sizeof(buf) - 1) {
         ssize_t n = recv(fd, buf + len, sizeof(buf) - 1 - len, MSG_DONTWAIT);
         if (n > 0)
             len += (size_t)n;

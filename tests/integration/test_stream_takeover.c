@@ -144,7 +144,8 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
         fh_response_defer(res);
         uv_timer_init(fh_request_loop(req), &l->timer);
         l->timer.data = l;
-        uv_timer_start(&l->timer, late_fire, 60, 0);
+        fh_str_t ms = fh_request_query(req, "ms");
+        uv_timer_start(&l->timer, late_fire, ms.ptr ? strtoul(fh_strndup(req, ms), NULL, 10) : 60, 0);
         return 0;
     }
     if (fh_str_eq(path, "/raw"))
@@ -325,7 +326,7 @@ static void test_no_handover_when_stopping(void **state) {
     int canceled = atomic_load(&n_ready_canceled), ready = atomic_load(&n_ready);
     int released = atomic_load(&n_released);
     int fd = fht_connect(fh_server_port(s));
-    fht_send_str(fd, "GET /slow?track=1 HTTP/1.1\r\nHost: t\r\n\r\n"
+    fht_send_str(fd, "GET /slow?track=1&ms=400 HTTP/1.1\r\nHost: t\r\n\r\n"
                      "GET /raw?track=1 HTTP/1.1\r\nHost: t\r\n\r\n");
     usleep(20000);
     fh_server_stop(s); /* while /slow is still deferred */
