@@ -165,8 +165,8 @@ static void recycle(fh_stream_t *st, block_t *b) {
 
 /* ------------------------------------------------------------------ writes */
 
-/* A body piece producer: called once to measure (out NULL) and once to copy
- * (with room reserved); returns the piece's length. */
+/* Produces a chunk's bytes: called once to measure them (copy false), then
+ * once to append them (copy true, room reserved); returns their length. */
 typedef size_t (*produce_fn)(fh_stream_t *st, const void *arg, bool copy);
 
 typedef struct bytes_arg {

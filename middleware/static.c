@@ -262,12 +262,14 @@ static int open_walk(int dir_fd, char *rel) {
     }
 }
 
+/* Whether a name may be served: not "." or "..", and no dot-file unless
+ * allowed. Empty names ("a//b") pass: they are skipped. */
 static bool segment_ok(const fh_static_t *st, const char *s, size_t n) {
-    if (n == 0)
-        return true; /* empty segments ("a//b") are skipped */
-    if (s[0] == '.')
-        return n > 2 || (n == 2 && s[1] != '.') ? st->opts.dotfiles : false;
-    return true;
+    if (n == 0 || s[0] != '.')
+        return true;
+    if (n == 1 || (n == 2 && s[1] == '.'))
+        return false;
+    return st->opts.dotfiles;
 }
 
 /* Validates a decoded path and writes its segments, joined by '/', into
@@ -400,8 +402,7 @@ static int send_listing(const fh_static_t *st, fh_request_t *req, fh_response_t 
     int err = list ? 0 : FH_ENOMEM;
     struct dirent *de;
     while (!err && n < MAX_LISTING && (de = readdir(d)) != NULL) {
-        if (!segment_ok(st, de->d_name, strlen(de->d_name)) || strcmp(de->d_name, ".") == 0 ||
-            strcmp(de->d_name, "..") == 0)
+        if (!segment_ok(st, de->d_name, strlen(de->d_name)))
             continue;
         struct stat sb;
         if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
