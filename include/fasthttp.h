@@ -18,5 +18,8 @@
 #include "fasthttp/server.h"
 #include "fasthttp/router.h"
 #include "fasthttp/json.h"
+#include "fasthttp/async.h"
+#include "fasthttp/stream.h"
+#include "fasthttp/static.h"
 
 #endif /* FASTHTTP_H */
