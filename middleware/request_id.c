@@ -132,6 +132,8 @@ int fh_request_id_new(fh_middleware_t *out, const fh_request_id_options_t *opt) 
     r->max_length = opt->max_length ? opt->max_length : 128;
     r->ignore_incoming = opt->ignore_incoming;
     r->echo = !opt->no_response_header;
+    /* Problem documents (json.h) carry the id from now on. */
+    fh_problem_set_request_id_key(&id_key);
     out->name = "request_id";
     out->before = rid_before;
     out->after = r->echo ? rid_after : NULL;

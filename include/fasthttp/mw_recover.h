@@ -10,10 +10,11 @@
  *     Content-Type: application/problem+json
  *
  *     {"type":"about:blank","title":"Internal Server Error","status":500,
- *      "request_id":"9f86d081884c7d65-00000000002a"}
+ *      "instance":"/orders/7","request_id":"9f86d081884c7d65-00000000002a"}
  *
- * "request_id" is present when the request id middleware ran (see
- * mw_request_id.h); "detail" (fh_strerror of the code) only with
+ * The document is fh_send_problem's (json.h): "instance" is the request
+ * path, "request_id" is there when the request id middleware ran (see
+ * mw_request_id.h), and "detail" (fh_strerror of the code) only with
  * expose_errors. After hooks (CORS, security headers, the access log...)
  * still run on that response. A response is never half-written: responses
  * are serialized only once final, so replacing one is always clean.

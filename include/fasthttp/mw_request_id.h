@@ -43,8 +43,10 @@ typedef struct fh_request_id_options {
     bool no_response_header;
 } fh_request_id_options_t;
 
-/* Fills *out. opt may be NULL for the defaults. FH_ECONFIG names a bad
- * field (fh_middleware_error). Free with fh_middleware_release. */
+/* Fills *out, and makes problem documents (fh_send_problem, json.h) carry
+ * the id as "request_id" (fh_problem_set_request_id_key). opt may be NULL
+ * for the defaults. FH_ECONFIG names a bad field (fh_middleware_error).
+ * Free with fh_middleware_release. */
 FH_API int fh_request_id_new(fh_middleware_t *out,
                              const fh_request_id_options_t *opt);
 
@@ -52,8 +54,7 @@ FH_API int fh_request_id_new(fh_middleware_t *out,
  * absent view when no request id middleware has run for it. */
 FH_API fh_str_t fh_request_id(const fh_request_t *req);
 /* The fh_request_set key under which the id is stored, as a NUL-terminated
- * string in the request's arena (for code that reads slots directly, such
- * as the JSON problem helper's fh_problem_set_request_id_key). */
+ * string in the request's arena, for code that reads slots directly. */
 FH_API const void *fh_request_id_key(void);
 
 #ifdef __cplusplus

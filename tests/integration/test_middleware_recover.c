@@ -72,7 +72,7 @@ static void test_problem_document(void **state) {
     assert_int_equal(r.status, 500);
     assert_string_equal(mwh_header(&r, "Content-Type"), "application/problem+json");
     assert_string_equal(r.body, "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\","
-                                "\"status\":500,\"request_id\":\"req-42\"}");
+                                "\"status\":500,\"instance\":\"/fail\",\"request_id\":\"req-42\"}");
     assert_false(mwh_has(&r, "X-Half"));                        /* nothing half-built leaks */
     assert_string_equal(mwh_header(&r, "X-Request-ID"), "req-42"); /* after hooks ran */
     assert_string_equal(mwh_header(&r, "X-Content-Type-Options"), "nosniff");
@@ -84,7 +84,7 @@ static void test_problem_document(void **state) {
     mwh_ask(&h, "GET / HTTP/1.1\r\nHost: t\r\nX-Break: 1\r\nX-Request-ID: b-1\r\n\r\n", &r);
     assert_int_equal(r.status, 500);
     assert_string_equal(r.body, "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\","
-                                "\"status\":500,\"request_id\":\"b-1\"}");
+                                "\"status\":500,\"instance\":\"/\",\"request_id\":\"b-1\"}");
     fht_response_free(&r);
     assert_int_equal(atomic_load(&last_err), FH_EINVAL);
 
@@ -92,7 +92,7 @@ static void test_problem_document(void **state) {
     mwh_ask(&h, "GET /defer-fail HTTP/1.1\r\nHost: t\r\nX-Request-ID: d-1\r\n\r\n", &r);
     assert_int_equal(r.status, 500);
     assert_string_equal(r.body, "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\","
-                                "\"status\":500,\"request_id\":\"d-1\"}");
+                                "\"status\":500,\"instance\":\"/defer-fail\",\"request_id\":\"d-1\"}");
     fht_response_free(&r);
     assert_int_equal(atomic_load(&reports), 3);
     assert_int_equal(atomic_load(&last_err), FH_ENOENT);
@@ -126,7 +126,7 @@ static void test_expose_errors_without_id(void **state) {
     char want[256];
     snprintf(want, sizeof(want),
              "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\",\"status\":500,"
-             "\"detail\":\"%s\"}",
+             "\"detail\":\"%s\",\"instance\":\"/fail\"}",
              fh_strerror(FH_ENOMEM));
     assert_string_equal(r.body, want);
     fht_response_free(&r);

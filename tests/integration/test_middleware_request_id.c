@@ -15,6 +15,8 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;
     if (fh_str_eq(fh_request_path(req), "/fail"))
         return -1;
+    if (fh_str_eq(fh_request_path(req), "/problem"))
+        return fh_send_problem(res, 422, NULL, NULL, NULL);
     /* The handler sees the id, directly and through the slot key. */
     const char *by_key = fh_request_get(req, fh_request_id_key());
     fh_str_t id = fh_request_id(req);
@@ -69,6 +71,11 @@ static void test_incoming_and_generated(void **state) {
     snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: t\r\nX-Request-ID: %s\r\n\r\n", longid);
     mwh_ask(&h, req, &r);
     assert_string_equal(r.body, longid);
+    fht_response_free(&r);
+    /* Problem documents (json.h) carry it. */
+    mwh_ask(&h, "GET /problem HTTP/1.1\r\nHost: t\r\nX-Request-ID: p-7\r\n\r\n", &r);
+    assert_int_equal(r.status, 422);
+    assert_non_null(strstr(r.body, "\"request_id\":\"p-7\""));
     fht_response_free(&r);
     /* The id is on error responses too. */
     mwh_ask(&h, "GET /fail HTTP/1.1\r\nHost: t\r\nX-Request-ID: err-1\r\n\r\n", &r);
