@@ -23,6 +23,8 @@
  *   %b  body bytes sent, headers excluded; "-" for none (HEAD, 204, 304)
  * Raw responses (fh_send_raw) carry no parsed status: they are logged with
  * the status set through fh_response_status (200 unless set) and "-" bytes.
+ * Streamed responses (stream.h) are logged when the stream has ended, with
+ * their status and latency; their body is not counted ("-"/0 bytes).
  * In %r, %u and the quoted headers, '"' and '\\' are escaped with a
  * backslash and bytes outside printable ASCII as \xhh (Apache's rules), so
  * a line cannot be forged. JSON lines leave out absent fields (referer,

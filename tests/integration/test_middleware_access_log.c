@@ -67,9 +67,33 @@ static void later_closed(uv_handle_t *h) {
 
 static void later_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, later_closed); }
 
+/* A stream whose last chunk comes 60 ms after its head. */
+typedef struct slow_stream {
+    uv_timer_t timer;
+    fh_stream_t *st;
+} slow_stream_t;
+
+static void slow_closed(uv_handle_t *h) {
+    slow_stream_t *s = h->data;
+    fh_stream_write(s->st, "tail", 4);
+    fh_stream_end(s->st);
+}
+
+static void slow_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, slow_closed); }
+
 static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;
     fh_str_t path = fh_request_path(req);
+    if (fh_str_eq(path, "/stream")) {
+        slow_stream_t *s = fh_alloc(req, sizeof(*s));
+        if (fh_stream_begin(res, &s->st, NULL) != 0)
+            return -1;
+        fh_stream_write(s->st, "head", 4);
+        uv_timer_init(fh_request_loop(req), &s->timer);
+        s->timer.data = s;
+        uv_timer_start(&s->timer, slow_fire, 60, 0);
+        return 0;
+    }
     if (fh_str_eq(path, "/fail"))
         return -1;
     if (fh_str_eq(path, "/empty"))
@@ -238,6 +262,27 @@ static void test_json(void **state) {
                    "^\\{\"time\":\"[^\"]+\",\"remote\":\"127\\.0\\.0\\.1\",\"method\":\"GET\","
                    "\"target\":\"/empty\",\"proto\":\"HTTP/1\\.1\",\"status\":204,\"bytes\":0,"
                    "\"request_id\":\"[0-9a-f]{16}-[0-9a-f]{12}\",\"latency_us\":[0-9]+\\}$");
+}
+
+/* A streamed response is logged once the stream has ended. */
+static void test_stream(void **state) {
+    (void)state;
+    capture_reset();
+    fh_access_log_options_t opt = {.format = FH_LOG_JSON, .write = capture};
+    start(&opt, 1);
+    int fd = fht_connect(fh_server_port(server));
+    fht_send_str(fd, "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n");
+    fht_response_t r;
+    assert_int_equal(fht_read_response(fd, &r, 0), 0);
+    assert_string_equal(r.body, "headtail");
+    fht_response_free(&r);
+    fht_close(fd);
+    stop();
+    assert_int_equal(count_lines(cap_buf), 1);
+    assert_non_null(strstr(cap_buf, "\"target\":\"/stream\",\"proto\":\"HTTP/1.1\",\"status\":200,"));
+    const char *lat = strstr(cap_buf, "\"latency_us\":");
+    assert_non_null(lat);
+    assert_true(strtoul(lat + 13, NULL, 10) >= 55000);
 }
 
 /* The time field is when the request arrived, in UTC. */
@@ -439,6 +484,7 @@ int main(void) {
         cmocka_unit_test(test_common),
         cmocka_unit_test(test_combined_escaping_and_extras),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_stream),
         cmocka_unit_test(test_time_is_now),
         cmocka_unit_test(test_many_threads_small_buffer),
         cmocka_unit_test(test_file_and_timer),

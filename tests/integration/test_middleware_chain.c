@@ -129,6 +129,15 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
         fh_response_write(res, "half", 4);
         return -5;
     }
+    if (fh_str_eq(path, "/stream")) {
+        fh_stream_t *st;
+        int err = fh_stream_begin(res, &st, NULL); /* the commit: after hooks run */
+        if (err)
+            return err;
+        fh_stream_write(st, "str", 3);
+        fh_stream_write(st, "eam", 3);
+        return fh_stream_end(st);
+    }
     if (fh_str_eq(path, "/raw")) {
         static const char raw[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nraw";
         return fh_send_raw(res, raw, sizeof(raw) - 1, FH_RAW_BORROW);
@@ -307,6 +316,23 @@ static void test_pipelined_deferred_order(void **state) {
     fht_close(fd);
 }
 
+static void test_streamed(void **state) {
+    (void)state;
+    int fd = fht_connect(fh_server_port(server));
+    fht_send_str(fd, "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n");
+    fht_response_t r;
+    assert_int_equal(fht_read_response(fd, &r, 0), 0);
+    assert_true(r.chunked);
+    assert_string_equal(r.body, "stream");
+    char t[128];
+    assert_true(fht_header(&r, "X-Trace", t, sizeof(t)));
+    assert_string_equal(t, "bAbBbCh-aCaBaA"); /* after hooks ran when the stream began */
+    assert_true(fht_header(&r, "X-Seen", t, sizeof(t)));
+    assert_string_equal(t, "200:0");           /* ...before any body existed */
+    fht_response_free(&r);
+    fht_close(fd);
+}
+
 static void test_raw_response(void **state) {
     (void)state;
     result_t r = get(server, "/raw", NULL);
@@ -446,6 +472,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_error_in_handler, setup_abc, teardown_server),
         cmocka_unit_test_setup_teardown(test_deferred, setup_abc, teardown_server),
         cmocka_unit_test_setup_teardown(test_pipelined_deferred_order, setup_abc, teardown_server),
+        cmocka_unit_test_setup_teardown(test_streamed, setup_abc, teardown_server),
         cmocka_unit_test_setup_teardown(test_raw_response, setup_abc, teardown_server),
         cmocka_unit_test_setup_teardown(test_nested, setup_nested, teardown_nested),
         cmocka_unit_test_setup_teardown(test_empty_chain, setup_empty, teardown_server),
