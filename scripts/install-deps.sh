@@ -12,7 +12,8 @@ set -eu
 
 # Build and unit/integration tests.
 PKGS_BUILD="build-essential cmake pkg-config libuv1-dev node-llhttp libjansson-dev
-  libcmocka-dev libgoogle-perftools-dev zlib1g-dev libsqlite3-dev curl python3"
+  libcmocka-dev libgoogle-perftools-dev zlib1g-dev libsqlite3-dev curl python3
+  nodejs node-eventsource"
 # Sanitizers and fuzzing (clang + libFuzzer runtime), leak checks.
 PKGS_CHECK="clang libclang-rt-14-dev valgrind"
 # Benchmarks (make bench): load generator, the peer libraries bench/peers/
