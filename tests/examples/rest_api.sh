@@ -42,7 +42,8 @@ request() {
   curl "${args[@]}"
 }
 header() { grep -i "^$1:" "$hdr" | head -1 | sed 's/^[^:]*: *//' | tr -d '\r'; }
-field() { python3 -c 'import json,sys; v=json.load(open(sys.argv[1])); exec("print(json.dumps(" + sys.argv[2] + "))")' "$out" "$1"; }
+# The "id"s of a list answer, space-separated.
+ids() { grep -o '"id":[0-9]*' "$out" | cut -d: -f2 | paste -sd' ' || true; }
 
 start
 [ -f "$dir/todos.db" ] || { echo "database not created"; exit 1; }
@@ -59,22 +60,23 @@ expect "Location 3" "/todos/3" "$(header Location)"
 
 expect "create invalid" "422 application/problem+json" \
   "$(request POST /todos '{"title":"","done":"yes","due":1}')"
-expect "422 pointers" '["#/title", "#/done", "#/due"]' "$(field '[e["pointer"] for e in v["errors"]]')"
+expect "422 pointers" '"#/title" "#/done" "#/due"' "$(grep -o '"pointer":"[^"]*"' "$out" | cut -d: -f2 | paste -sd' ')"
 expect "create missing title" "422 application/problem+json" "$(request POST /todos '{}')"
 expect "create bad JSON" "400 application/problem+json" "$(request POST /todos '{"title":')"
 expect "create form" "415 application/problem+json" "$(request POST /todos 'title=x' application/x-www-form-urlencoded)"
 
 expect "list" "200 application/json" "$(request GET /todos)"
-expect "list ids" '[1, 2, 3]' "$(field '[t["id"] for t in v["todos"]]')"
-expect "list total" '3' "$(field 'v["total"]')"
+expect "list body" '{"todos":[{"id":1,"title":"buy milk","done":false},{"id":2,"title":"write docs","done":true},{"id":3,"title":"ship","done":false}],"total":3,"limit":20,"offset":0}' "$(cat "$out")"
 expect "done=true" "200 application/json" "$(request GET '/todos?done=true')"
-expect "done=true ids" '[[2], 1]' "$(field '[[t["id"] for t in v["todos"]], v["total"]]')"
+expect "done=true body" '{"todos":[{"id":2,"title":"write docs","done":true}],"total":1,"limit":20,"offset":0}' "$(cat "$out")"
 expect "done=false" "200 application/json" "$(request GET '/todos?done=false')"
-expect "done=false ids" '[[1, 3], 2]' "$(field '[[t["id"] for t in v["todos"]], v["total"]]')"
+expect "done=false ids" '1 3' "$(ids)"
+expect "done=false total" '"total":2,' "$(grep -o '"total":[0-9]*,' "$out")"
 expect "page" "200 application/json" "$(request GET '/todos?limit=2&offset=1')"
-expect "page body" '[[2, 3], 3, 2, 1]' "$(field '[[t["id"] for t in v["todos"]], v["total"], v["limit"], v["offset"]]')"
+expect "page ids" '2 3' "$(ids)"
+expect "page numbers" '"total":3,"limit":2,"offset":1}' "$(grep -o '"total".*' "$out")"
 expect "page past end" "200 application/json" "$(request GET '/todos?offset=10')"
-expect "page past end body" '[[], 3]' "$(field '[v["todos"], v["total"]]')"
+expect "page past end body" '{"todos":[],"total":3,"limit":20,"offset":10}' "$(cat "$out")"
 expect "bad done" "400 application/problem+json" "$(request GET '/todos?done=maybe')"
 expect "bad limit" "400 application/problem+json" "$(request GET '/todos?limit=0')"
 expect "limit too big" "400 application/problem+json" "$(request GET '/todos?limit=101')"
@@ -113,6 +115,6 @@ stop
 # The data is in the file: a new process serves it.
 start
 expect "after restart" "200 application/json" "$(request GET /todos)"
-expect "after restart ids" '[1, 3]' "$(field '[t["id"] for t in v["todos"]]')"
+expect "after restart ids" '1 3' "$(ids)"
 stop
 echo "rest_api: ok"
