@@ -84,8 +84,10 @@ static fh_str_t decode(fh_request_t *req, fh_str_t s) {
 static json_t *query_object(fh_request_t *req) {
     json_t *q = json_object();
     fh_str_t qs = fh_request_query_string(req);
+    if (fh_str_absent(qs)) /* no '?' */
+        return q;
     const char *p = qs.ptr, *end = qs.ptr + qs.len;
-    while (q && p && p < end) {
+    while (q && p < end) {
         const char *amp = memchr(p, '&', (size_t)(end - p));
         const char *stop = amp ? amp : end;
         if (stop > p) {
