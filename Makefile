@@ -5,7 +5,8 @@
 #   make test    install missing packages, build, run every test, then again
 #                under AddressSanitizer + UndefinedBehaviorSanitizer and under
 #                ThreadSanitizer
-#   make bench   benchmarks (bench/run), results in docs/benchmarks.md
+#   make bench   benchmarks (bench/run, BENCH_ARGS=--quick for a short run),
+#                results in docs/benchmarks.md
 #   make fuzz    libFuzzer targets for FUZZ_SECONDS each (default 600)
 #   make tsan    the tests under ThreadSanitizer
 #   make clean
@@ -63,7 +64,7 @@ bench: deps
 	@./scripts/install-deps.sh --bench
 	@$(CMAKE) -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@$(CMAKE) --build build-release -j $(JOBS)
-	@if [ -x bench/run ]; then bench/run; else echo "bench/run is missing"; exit 1; fi
+	@FH_BENCH_SERVER=$(CURDIR)/build-release/examples/bench_server/fh_bench_server bench/run $(BENCH_ARGS)
 
 fuzz: deps
 	@$(CMAKE) -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \

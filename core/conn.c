@@ -46,6 +46,12 @@ struct fh_conn {
     bool in_batch;        /* inside process(): defer flushing */
     bool read_paused;     /* reading stopped at the pipelining cap */
     bool eof;
+    bool peer_known;      /* peer below holds the peer's address */
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+    } peer;               /* cached: middleware asks for it on every request */
 };
 
 typedef struct fh_write {
@@ -1164,8 +1170,22 @@ int fh__conn_takeover_prepare(fh_request_t *req) {
 /* ------------------------------------------------------ request accessors */
 
 int fh_request_remote_addr(const fh_request_t *req, struct sockaddr_storage *out) {
-    if (!req->conn || req->conn->closing)
+    fh_conn_t *c = req->conn;
+    if (!c || c->closing)
         return FH_ENOTCONN;
-    int len = sizeof(*out);
-    return uv_tcp_getpeername(&req->conn->tcp, (struct sockaddr *)out, &len);
+    if (!c->peer_known) {
+        /* One getpeername per connection, not per request. */
+        struct sockaddr_storage ss;
+        int len = sizeof(ss);
+        int err = uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len);
+        if (err)
+            return err;
+        if ((size_t)len > sizeof(c->peer))
+            len = sizeof(c->peer);
+        memcpy(&c->peer, &ss, (size_t)len);
+        c->peer_known = true;
+    }
+    memset(out, 0, sizeof(*out));
+    memcpy(out, &c->peer, c->peer.sa.sa_family == AF_INET6 ? sizeof(c->peer.in6) : sizeof(c->peer.in4));
+    return 0;
 }

@@ -116,7 +116,8 @@ int fh__request_pin(fh_request_t *req);
  * keep_alive tells whether the connection stays open. */
 int fh__response_serialize(fh_request_t *req);
 /* Replaces anything built by a short text error response and serializes it
- * (the response is then final); close adds Connection: close. */
+ * (the response is then final); close adds Connection: close. The commit
+ * hooks registered so far run, so after-middleware sees the error. */
 void fh__response_error(fh_request_t *req, int status, bool close);
 /* Tells the connection that req's response is final (conn.c). */
 void fh__conn_request_finished(fh_request_t *req);

@@ -21,5 +21,14 @@
 #include "fasthttp/async.h"
 #include "fasthttp/stream.h"
 #include "fasthttp/static.h"
+#include "fasthttp/middleware.h"
+#include "fasthttp/mw_access_log.h"
+#include "fasthttp/mw_auth.h"
+#include "fasthttp/mw_compress.h"
+#include "fasthttp/mw_cors.h"
+#include "fasthttp/mw_rate_limit.h"
+#include "fasthttp/mw_recover.h"
+#include "fasthttp/mw_request_id.h"
+#include "fasthttp/mw_security.h"
 
 #endif /* FASTHTTP_H */

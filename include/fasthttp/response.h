@@ -101,6 +101,12 @@ FH_API int fh_send_status(fh_response_t *res, int status);
 /* 3xx with a Location header (copied) and a short text body. */
 FH_API int fh_send_redirect(fh_response_t *res, int status, const char *location);
 
+/* Discards what was built so far into a response that is not final: the
+ * status goes back to 200 and every header (Content-Type included) and the
+ * body are dropped. Commit hooks stay registered. For error handling that
+ * answers in place of a half-built response. FH_EALREADY_SENT if final. */
+FH_API int fh_response_reset(fh_response_t *res);
+
 /* Asks to close the connection after this response. */
 FH_API void fh_response_close(fh_response_t *res);
 /* Whether the response is final. */
