@@ -6,6 +6,10 @@
  *   /api/users...   -> a JSON resource               (controllers/users_api.c)
  *   anything else   -> 404
  *
+ * Around the router, a middleware chain: the access log (Common Log Format
+ * with latency and request id, on stdout), request ids (X-Request-ID, also
+ * in problem documents) and CORS for any origin.
+ *
  * Usage: controllers [--host HOST] [--port PORT] [--threads N]
  * Flags win over the environment: HOST (default 127.0.0.1; "" or "*" for
  * every interface), PORT (default 3000; 0 picks a free port, printed on
@@ -113,26 +117,54 @@ int main(int argc, char **argv) {
         return 1;
     }
 
-    fh_server_config_t cfg = fh_server_config_default();
-    cfg.host = !opt.host ? "127.0.0.1" : (!*opt.host || !strcmp(opt.host, "*")) ? NULL : opt.host;
-    cfg.port = (int)port;
-    cfg.threads = (int)threads;
-    cfg.handler = fh_router_handle;
-    cfg.handler_data = router;
-
-    fh_server_t *server;
-    int err = fh_server_new(&server, &cfg);
-    if (err) {
-        fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
+    /* The middleware, outermost first: the access log sees every request. */
+    fh_access_log_options_t log_opt = {.latency = true, .request_id = true, .file = stdout};
+    static const char *const any_origin[] = {"*", NULL};
+    static const char *const exposed[] = {"Location", "Link", "X-Total-Count", "X-Request-ID",
+                                          NULL};
+    fh_cors_options_t cors_opt = {.origins = any_origin, .expose_headers = exposed};
+    fh_middleware_t access_log = {0}, request_id = {0}, cors = {0};
+    fh_chain_t *chain = NULL;
+    int err;
+    if ((err = fh_access_log_new(&access_log, &log_opt)) ||
+        (err = fh_request_id_new(&request_id, NULL)) || (err = fh_cors_new(&cors, &cors_opt)) ||
+        (err = fh_chain_new(&chain, fh_router_handle, router)) ||
+        (err = fh_chain_use(chain, &access_log)) || (err = fh_chain_use(chain, &request_id)) ||
+        (err = fh_chain_use(chain, &cors))) {
+        const char *why = fh_middleware_error();
+        fprintf(stderr, "controllers: %s\n", *why ? why : fh_strerror(err));
+        fh_chain_free(chain);
+        fh_middleware_release(&cors);
+        fh_middleware_release(&request_id);
+        fh_middleware_release(&access_log);
         fh_router_free(router);
         store_destroy(&store);
         return 1;
     }
-    printf("controllers: listening on http://%s:%d with %d threads\n", cfg.host ? cfg.host : "*",
-           fh_server_port(server), fh_server_threads(server));
-    fflush(stdout);
-    err = fh_server_run(server); /* until SIGINT or SIGTERM */
-    fh_server_free(server);
+
+    fh_server_config_t cfg = fh_server_config_default();
+    cfg.host = !opt.host ? "127.0.0.1" : (!*opt.host || !strcmp(opt.host, "*")) ? NULL : opt.host;
+    cfg.port = (int)port;
+    cfg.threads = (int)threads;
+    cfg.handler = fh_chain_handle;
+    cfg.handler_data = chain;
+
+    fh_server_t *server = NULL;
+    err = fh_server_new(&server, &cfg);
+    if (err) {
+        fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
+    } else {
+        printf("controllers: listening on http://%s:%d with %d threads\n",
+               cfg.host ? cfg.host : "*", fh_server_port(server), fh_server_threads(server));
+        fflush(stdout);
+        err = fh_server_run(server); /* until SIGINT or SIGTERM */
+        fh_server_free(server);
+    }
+    /* After the server: the access log writes its last lines here. */
+    fh_chain_free(chain);
+    fh_middleware_release(&cors);
+    fh_middleware_release(&request_id);
+    fh_middleware_release(&access_log);
     fh_router_free(router);
     store_destroy(&store);
     return err ? 1 : 0;

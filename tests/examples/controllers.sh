@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # examples/controllers end to end: the V example's routes and the 404, then
 # the /api/users resource (create, 422 with its fields, read, pagination
-# with Link and X-Total-Count, PUT, PATCH, DELETE, 404 problems), flags
-# over the environment, and SIGTERM with a clean exit.
+# with Link and X-Total-Count, PUT, PATCH, DELETE, 404 problems), the
+# request-id, CORS and access-log middleware, flags over the environment,
+# and SIGTERM with a clean exit.
 set -euo pipefail
 bin=$1/examples/controllers/controllers
 log=$(mktemp)
@@ -122,7 +123,24 @@ expect "list after delete" "[1 3 4 5] 4" "$(request GET /api/users >/dev/null; j
 expect "unknown API path" "404 application/problem+json" "$(request GET /api/nothing)"
 expect "API 405" "405 application/problem+json" "$(request DELETE /api/users)"
 expect "API 405 Allow" "GET, HEAD, POST, OPTIONS" "$(header Allow)"
+
+# Middleware: request ids (kept or generated, in problems too), CORS, and
+# the access log on stdout.
+expect "client id" "404 application/problem+json" \
+  "$(curl -s -D "$hdr" -o "$out" -w '%{http_code} %{content_type}' -H 'X-Request-ID: test-id-1' "$url/api/users/77")"
+expect "X-Request-ID kept" "test-id-1" "$(header X-Request-ID)"
+expect "problem request_id" "test-id-1" "$(jq_ 'j["request_id"]')"
+request GET / >/dev/null
+expect "generated id" 1 "$(header X-Request-ID | grep -c '^[0-9a-f]\{16\}-[0-9a-f]\{12\}$')"
+expect "CORS" "200 *" "$(curl -s -D "$hdr" -o "$out" -w '%{http_code}' -H 'Origin: http://app.example' "$url/api/users") $(header Access-Control-Allow-Origin)"
+expect "CORS expose" "Location, Link, X-Total-Count, X-Request-ID" "$(header Access-Control-Expose-Headers)"
+expect "preflight" "204" "$(curl -s -D "$hdr" -o "$out" -w '%{http_code}' -X OPTIONS -H 'Origin: http://app.example' \
+  -H 'Access-Control-Request-Method: DELETE' "$url/api/users/1")"
+expect "preflight methods" "GET, HEAD, PUT, PATCH, POST, DELETE" "$(header Access-Control-Allow-Methods)"
 stop
+expect "access log line" 1 \
+  "$(grep -c '^127\.0\.0\.1 - - \[[^]]*\] "GET /api/users/77 HTTP/1\.1" 404 [0-9]* [0-9]* "test-id-1"$' "$log")"
+expect "access log lines" 1 "$(grep -c '"POST /api/users HTTP/1.1" 201 ' "$log" | awk '{print ($1 == 5)}')"
 
 # Flags win over the environment.
 start env HOST=127.0.0.1 PORT=1 THREADS=3 "$bin" --port 0 --threads=1
