@@ -1,0 +1,306 @@
+/**
+ * @file
+ * fasthttp — the router: a compressed radix tree of routes.
+ *
+ *     static const fh_route_t api[] = {
+ *         FH_GET("/users", list_users),
+ *         FH_GET("/users/:id", get_user),
+ *         FH_POST("/users", create_user),
+ *         FH_GET("/static/" "*path", static_file), // see below
+ *         FH_ROUTES_END,
+ *     };
+ *     fh_router_t *router;
+ *     fh_router_new(&router, NULL);
+ *     if (fh_router_mount(router, "/api", api, app_state))
+ *         fprintf(stderr, "%s\n", fh_router_error(router));
+ *     cfg.handler = fh_router_handle;      // fh_server_config_t
+ *     cfg.handler_data = router;
+ *
+ * Patterns. A pattern starts with '/' and is split at '/' into segments:
+ *   - a static segment matches itself, byte for byte (case-sensitive). It is
+ *     written decoded ("/café"), and may use %XX escapes for bytes that
+ *     cannot be written otherwise ("/a%20b", "/%3Aliteral" for a leading
+ *     ':'); "%2F" is refused, a static segment cannot hold a slash;
+ *   - ":name" matches one whole non-empty segment (no '/'), captured as the
+ *     parameter "name" (letters, digits, '_'); a parameter fills its
+ *     segment ("/:id.json" is malformed);
+ *   - "*name", only as the last segment, matches the rest of the path,
+ *     slashes included and possibly empty: "/static/" followed by "*path"
+ *     matches "/static/" and "/static/css/a.css", not "/static". (In C
+ *     comments such a pattern has to be split in two literals, as in the
+ *     example above, since a slash and a star open a comment; in code,
+ *     "/static/" "*path" and the single literal are the same string.)
+ *   A pattern may end with '/' ("/users/" differs from "/users"); empty
+ *   segments ("/a//b") and more than FH_ROUTER_MAX_PARAMS parameters are
+ *   malformed.
+ *
+ * Matching. Where several patterns match a path, a static segment wins over
+ * a parameter, which wins over a catch-all, segment by segment from the
+ * left. When the preferred branch fails further right, the router backtracks
+ * and tries the next one: with "/users/new" and "/users/:id", "/users/new"
+ * goes to the first and "/users/newbie" to the second. A route registered
+ * for the request's method wins over routes that only match the path: with
+ * GET "/users/new" and POST "/users/:id", a POST to "/users/new" reaches the
+ * second. Every node is visited at most once, so a lookup costs O(path
+ * length) plus backtracking bounded by the tree, never exponential.
+ *
+ * Methods. On one pattern, a route for the exact method wins, then (for
+ * HEAD) the GET route, then an FH_METHOD_ANY route. HEAD requests served by
+ * a GET route get its headers without the body (the core drops it).
+ * OPTIONS is answered automatically (204 with Allow) when no route handles
+ * OPTIONS for the path, unless cfg.manual_options is set. A path that
+ * matches routes, none of them for the method, gets 405 with an Allow
+ * header; a path that matches nothing gets 404.
+ *
+ * Path policy. The router matches the raw, still percent-encoded path split
+ * at raw '/' only, so "%2F" stays inside its segment and "/files/a%2Fb"
+ * matches "/files/:name" with name "a/b". Escapes of other bytes compare as
+ * the byte ("/%75sers" matches "/users"). Then:
+ *   - a malformed escape ("%G1", "%4") or an encoded NUL ("%00") anywhere in
+ *     the path answers 400;
+ *   - a dot segment, "." or "..", after decoding and splitting at every
+ *     slash (raw or encoded: "/a/%2e%2e/b", "/f/x%2F..%2Fy"), answers 400:
+ *     dot segments are never normalised, so nothing reaches a handler
+ *     through them and no path can climb out of a mount;
+ *   - empty segments ("/a//b") match only what a catch-all swallows; with
+ *     cfg.double_slash = FH_SLASH_REDIRECT, a path that matches nothing but
+ *     would match with runs of '/' collapsed answers 308 to that form;
+ *   - trailing slash: strict by default ("/users/" does not match
+ *     "/users"); with cfg.trailing_slash = FH_SLASH_REDIRECT, a path that
+ *     matches nothing but would match with the trailing slash removed or
+ *     added answers 308 to that form (the query string is kept). A redirect
+ *     whose target would start with "//" or "/\" is never sent (404
+ *     instead): browsers read those as another host.
+ *   - parameters are percent-decoded ('+' stays '+') into the request's
+ *     arena before the handler runs.
+ *
+ * Threads and lifetime. Add every route before fh_server_start. Once the
+ * router has dispatched a request it is frozen: fh_router_add and
+ * fh_router_mount then return FH_ESTATE. Lookups only read the tree, so
+ * every worker thread uses the router at once without locks. The router
+ * must outlive the server: free it after fh_server_free.
+ *
+ * Errors. fh_router_add and fh_router_mount return 0, FH_EROUTE_PATTERN (a
+ * malformed pattern), FH_EROUTE_CONFLICT (the same method and pattern
+ * twice, two parameter or catch-all names at the same place), FH_EINVAL,
+ * FH_ESTATE or FH_ENOMEM. A failed call changes nothing, and
+ * fh_router_error() names the route (and the route it conflicts with). The
+ * router prints nothing itself.
+ */
+#ifndef FASTHTTP_ROUTER_H
+#define FASTHTTP_ROUTER_H
+
+#include "common.h"
+#include "middleware.h"
+#include "request.h"
+#include "response.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A router (opaque): a radix tree of routes. */
+typedef struct fh_router fh_router_t;
+
+/** The most parameters (":name" and "*name") one pattern may hold. */
+#define FH_ROUTER_MAX_PARAMS 16
+
+/** The method of a route that answers every method. */
+#define FH_METHOD_ANY ((fh_method_t)0xff)
+
+/** One route of a table. Tables are arrays ended by FH_ROUTES_END and are
+ * usually const data; the router copies what it needs, so a table may be a
+ * temporary. data is passed to the handler; NULL means "the mount's data". */
+typedef struct fh_route {
+    fh_method_t method;    /* an FH_METHOD_* up to FH_METHOD_TRACE, or FH_METHOD_ANY */
+    const char *pattern;   /* NULL ends the table */
+    fh_handler_fn handler;
+    void *data;
+    /** Per-route middleware: NULL, or a NULL-terminated array of pointers
+     * to middleware (middleware.h) that run around this route's handler,
+     * inside the mount's middleware (fh_router_mount_mw) and the global
+     * chain. The middleware values are copied when the route is added, so
+     * build them first; they must outlive the router. */
+    const fh_middleware_t *const *middleware;
+} fh_route_t;
+
+/** @{ */
+/** An entry of a route table: method m, pattern p, handler h and data d
+ * (FH_ROUTE_D); without data (FH_ROUTE, and one shorthand per method). */
+#define FH_ROUTE_D(m, p, h, d) {(m), (p), (h), (d), NULL}
+#define FH_ROUTE(m, p, h) FH_ROUTE_D(m, p, h, NULL)
+#define FH_GET(p, h) FH_ROUTE(FH_METHOD_GET, p, h)
+#define FH_HEAD(p, h) FH_ROUTE(FH_METHOD_HEAD, p, h)
+#define FH_POST(p, h) FH_ROUTE(FH_METHOD_POST, p, h)
+#define FH_PUT(p, h) FH_ROUTE(FH_METHOD_PUT, p, h)
+#define FH_PATCH(p, h) FH_ROUTE(FH_METHOD_PATCH, p, h)
+#define FH_DELETE(p, h) FH_ROUTE(FH_METHOD_DELETE, p, h)
+#define FH_OPTIONS(p, h) FH_ROUTE(FH_METHOD_OPTIONS, p, h)
+#define FH_ANY(p, h) FH_ROUTE(FH_METHOD_ANY, p, h)
+/** @} */
+/** @{ */
+/** The same with per-route data. */
+#define FH_GET_D(p, h, d) FH_ROUTE_D(FH_METHOD_GET, p, h, d)
+#define FH_HEAD_D(p, h, d) FH_ROUTE_D(FH_METHOD_HEAD, p, h, d)
+#define FH_POST_D(p, h, d) FH_ROUTE_D(FH_METHOD_POST, p, h, d)
+#define FH_PUT_D(p, h, d) FH_ROUTE_D(FH_METHOD_PUT, p, h, d)
+#define FH_PATCH_D(p, h, d) FH_ROUTE_D(FH_METHOD_PATCH, p, h, d)
+#define FH_DELETE_D(p, h, d) FH_ROUTE_D(FH_METHOD_DELETE, p, h, d)
+#define FH_OPTIONS_D(p, h, d) FH_ROUTE_D(FH_METHOD_OPTIONS, p, h, d)
+#define FH_ANY_D(p, h, d) FH_ROUTE_D(FH_METHOD_ANY, p, h, d)
+/** A route with per-route middleware: mws is a NULL-terminated array of
+ * `const fh_middleware_t *`, for example
+ *   FH_ROUTE_MW(FH_METHOD_DELETE, "/users/:id", delete_user, NULL,
+ *               ((const fh_middleware_t *const[]){&admin_auth, NULL})) */
+#define FH_ROUTE_MW(m, p, h, d, mws) {(m), (p), (h), (d), (mws)}
+#define FH_ROUTES_END {FH_METHOD_GET, NULL, NULL, NULL, NULL}
+
+/** What to do with a path that differs from a route only by slashes. */
+typedef enum fh_slash_policy {
+    FH_SLASH_STRICT = 0, /**< no match: 404 (default) */
+    FH_SLASH_REDIRECT,   /**< 308 to the form that matches */
+} fh_slash_policy_t;
+
+/** Router configuration. A zeroed struct is the default configuration. */
+typedef struct fh_router_config {
+    fh_slash_policy_t trailing_slash; /**< "/users/" vs "/users" */
+    fh_slash_policy_t double_slash;   /**< "/a//b" vs "/a/b" */
+    /** false (default): OPTIONS on a path without an OPTIONS route answers
+     * 204 with Allow. true: such requests get 405 like any other method. */
+    bool manual_options;
+    /** Called for 404 instead of the plain "Not Found" answer. */
+    fh_handler_fn not_found;
+    void *not_found_data; /**< passed to not_found */
+    /** Called for 405 instead of the plain answer; the Allow header is
+     * already set on res when it runs. */
+    fh_handler_fn method_not_allowed;
+    void *method_not_allowed_data; /**< passed to method_not_allowed */
+} fh_router_config_t;
+
+/** The defaults (all fields zero). */
+FH_API fh_router_config_t fh_router_config_default(void);
+
+/** A new, empty router. cfg is copied; NULL means the defaults. Returns 0 or
+ * FH_ENOMEM. Free it with fh_router_free. */
+FH_API int fh_router_new(fh_router_t **out, const fh_router_config_t *cfg);
+/** Frees the router, its tree and its copies of patterns. Every fh_route_info_t
+ * and error message it handed out becomes invalid. NULL is a no-op. The
+ * server using it must be freed first. */
+FH_API void fh_router_free(fh_router_t *router);
+
+/** Adds one route. pattern is copied; handler is required; data is passed to
+ * the handler (may be NULL). method is FH_METHOD_GET..FH_METHOD_TRACE or
+ * FH_METHOD_ANY. Returns 0 or an error listed at the top (the router is then
+ * unchanged; fh_router_error tells why). */
+FH_API int fh_router_add(fh_router_t *router, fh_method_t method, const char *pattern,
+                         fh_handler_fn handler, void *data);
+
+/** Adds every route of a table (ended by FH_ROUTES_END) under prefix: the
+ * route "/users" mounted at "/api" is "/api/users", "/" is "/api/". prefix
+ * is a pattern without a catch-all (it may hold parameters,
+ * "/orgs/:org"); NULL, "" and "/" mean the root. A route whose data is NULL
+ * gets mount_data. The table and prefix are copied. All or nothing: on
+ * error no route of the table is added, and fh_router_error names the
+ * failing route by its full pattern. */
+FH_API int fh_router_mount(fh_router_t *router, const char *prefix, const fh_route_t *routes,
+                           void *mount_data);
+
+/** fh_router_mount with middleware around every route of the table:
+ * middleware is NULL or a NULL-terminated array of pointers to middleware,
+ * copied when the routes are added (build them first; they must outlive
+ * the router). For each route they run, in order, before the route's own
+ * middleware (fh_route_t.middleware); the router wraps the route's handler
+ * in a chain (middleware.h) at mount time, so a route without middleware
+ * costs nothing more. Requests the router answers itself (404, 405,
+ * automatic OPTIONS, 308, 400) match no route and meet only the global
+ * chain: put CORS there, since preflights are automatic OPTIONS. A
+ * middleware with no hook at all fails the mount with FH_EINVAL. */
+FH_API int fh_router_mount_mw(fh_router_t *router, const char *prefix, const fh_route_t *routes,
+                              void *mount_data, const fh_middleware_t *const *middleware);
+
+/** The message of the last failed fh_router_add/fh_router_mount, such as
+ * `fasthttp: route "GET /u/:name" conflicts with "GET /u/:id": different
+ * parameter names at the same place`; "" if none failed. Owned by the
+ * router, valid until its next add, mount or free. */
+FH_API const char *fh_router_error(const fh_router_t *router);
+
+/** A registered route as the router sees it. */
+typedef struct fh_route_info {
+    fh_method_t method;    /**< or FH_METHOD_ANY */
+    const char *pattern;   /**< full pattern, mount prefix included */
+    const char *mount;     /**< the mount prefix; "" for fh_router_add */
+    fh_handler_fn handler; /**< the function answering the route */
+    void *data;            /**< the route's data, else the mount's */
+    size_t index;          /**< registration order, from 0 */
+} fh_route_info_t;
+
+/** @{ */
+/** Introspection: the routes in registration order (for logs, docs, OpenAPI
+ * output). The pointer is owned by the router and valid until it is freed;
+ * NULL when i is out of range. */
+FH_API size_t fh_router_route_count(const fh_router_t *router);
+FH_API const fh_route_info_t *fh_router_route_at(const fh_router_t *router, size_t i);
+/** @} */
+
+/** The outcome of a lookup. */
+typedef enum fh_route_status {
+    FH_ROUTE_FOUND = 0,          /**< route and params are set */
+    FH_ROUTE_NOT_FOUND,          /**< 404 */
+    FH_ROUTE_METHOD_NOT_ALLOWED, /**< 405; allowed lists the methods */
+    FH_ROUTE_OPTIONS,            /**< automatic OPTIONS: 204; allowed is Allow */
+    FH_ROUTE_REDIRECT,           /**< 308; redirect tells how to fix the path */
+    FH_ROUTE_BAD_PATH,           /**< 400: bad escape, encoded NUL, dot segment */
+} fh_route_status_t;
+
+/** Flags of fh_route_match_t.redirect (see fh_router_redirect_path). */
+enum {
+    FH_REDIRECT_COLLAPSE = 1u << 0,     /**< runs of '/' become one */
+    FH_REDIRECT_ADD_SLASH = 1u << 1,    /**< append a '/' */
+    FH_REDIRECT_REMOVE_SLASH = 1u << 2, /**< drop the trailing '/' */
+};
+
+/** A lookup's result. Every view points into the looked-up path (values,
+ * still percent-encoded) or into the router (names, route): valid while
+ * both are. */
+typedef struct fh_route_match {
+    fh_route_status_t status; /**< the outcome of the lookup */
+    const fh_route_info_t *route; /**< FH_ROUTE_FOUND only, else NULL */
+    /** For 405 and automatic OPTIONS: bit (1u << method) for every method the
+     * path accepts, HEAD included with GET, OPTIONS included unless
+     * manual_options. */
+    unsigned allowed;
+    unsigned redirect; /**< FH_ROUTE_REDIRECT: FH_REDIRECT_* flags */
+    size_t nparams; /**< entries used in names and values */
+    fh_str_t names[FH_ROUTER_MAX_PARAMS];  /**< "id" for ":id" */
+    fh_str_t values[FH_ROUTER_MAX_PARAMS]; /**< raw: still percent-encoded */
+} fh_route_match_t;
+
+/** Looks up a path (the raw path: fh_request_path) for a method. Allocates
+ * nothing and only reads the router, so any number of threads may call it
+ * at once on a frozen router. Always fills out->status and returns it. */
+FH_API fh_route_status_t fh_router_lookup(const fh_router_t *router, fh_method_t method,
+                                          fh_str_t path, fh_route_match_t *out);
+
+/** Writes the redirect target for a path and FH_REDIRECT_* flags into dst,
+ * which needs path.len + 1 bytes; returns its length (no NUL is written). */
+FH_API size_t fh_router_redirect_path(fh_str_t path, unsigned flags, char *dst);
+
+/** Writes the Allow header value for a method mask ("GET, HEAD, OPTIONS"),
+ * methods in the order of fh_method_t, NUL-terminated, truncated to cap.
+ * Returns the length it needs (like snprintf). */
+FH_API size_t fh_router_allow(unsigned allowed, char *buf, size_t cap);
+
+/** The server handler (fh_handler_fn) that dispatches through the router
+ * given as data: cfg.handler = fh_router_handle; cfg.handler_data = router.
+ * On a match it decodes the parameters into the request's arena, sets them
+ * (fh_request_param) and returns what the route's handler returns. Else it
+ * answers 400, 404, 405 (with Allow), 204 (automatic OPTIONS, with Allow)
+ * or 308 (with Location), calling the configured not_found /
+ * method_not_allowed handler where one is set, and returns 0, or the
+ * error of a failed allocation or custom handler. */
+FH_API int fh_router_handle(fh_request_t *req, fh_response_t *res, void *router);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FASTHTTP_ROUTER_H */
