@@ -51,6 +51,27 @@ static void deferred_fire(uv_timer_t *t) {
     uv_close((uv_handle_t *)t, deferred_closed);
 }
 
+/* /r/... goes through a router: GET and POST /r/item exist. */
+static fh_router_t *router;
+
+static int item_get(fh_request_t *req, fh_response_t *res, void *data) {
+    (void)req;
+    (void)data;
+    return fh_send_text(res, 200, "item");
+}
+
+static int item_post(fh_request_t *req, fh_response_t *res, void *data) {
+    (void)data;
+    fh_str_t b = fh_request_body(req);
+    return fh_send(res, 201, "text/plain", b.ptr, b.len);
+}
+
+static const fh_route_t routes[] = {
+    FH_GET("/item", item_get),
+    FH_POST("/item", item_post),
+    FH_ROUTES_END,
+};
+
 /* Echoes what a case may want to check in X- headers; every response the
  * handler makes carries X-Handler, so framework responses are those without. */
 static int handler(fh_request_t *req, fh_response_t *res, void *data) {
@@ -69,6 +90,8 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
         fh_response_body(res, body.ptr, body.len);
         return 0;
     }
+    if (fh_str_starts_with(path, "/r/"))
+        return fh_router_handle(req, res, router);
     if (fh_str_starts_with(path, "/status/")) {
         int code = atoi(path.ptr + 8);
         return fh_send_text(res, code, "x");
@@ -911,6 +934,10 @@ int main(int argc, char **argv) {
         return 0;
     for (size_t i = 0; i < sizeof(big_body); i++)
         big_body[i] = (char)('a' + i % 26);
+    if (fh_router_new(&router, NULL) != 0 || fh_router_mount(router, "/r", routes, NULL) != 0) {
+        fprintf(stderr, "router: %s\n", router ? fh_router_error(router) : "no memory");
+        return 1;
+    }
     fh_server_config_t cfg = fh_server_config_default();
     cfg.threads = 2;
     server_t shared = {0};
@@ -931,6 +958,7 @@ int main(int argc, char **argv) {
     server_stop(&shared);
     printf("# %d of %d cases passed in %llu ms\n", ran - failed, ran,
            (unsigned long long)(now_ms() - t0));
+    fh_router_free(router);
     for (int i = 0; i < ncases; i++) {
         case_t *c = &cases[i];
         for (int k = 0; k < c->nsteps; k++) {
