@@ -51,6 +51,7 @@ struct fh_conn {
     const char *exec_end; /* end of the bytes given to llhttp_execute */
     const char *msg_start; /* where a message not yet begun would start */
     size_t discarded;     /* bytes dropped while lingering */
+    size_t wq_seen;       /* bytes waiting to be written at the last check */
     uint64_t batch_ns;    /* clock at the first dispatch of this read */
     bool linger;          /* a parse error: linger before closing */
     bool lingering;       /* shut for writing, draining what comes */
@@ -803,6 +804,7 @@ static void conn_update_deadline(fh_conn_t *c) {
     if (c->writes_pending) {
         c->to_kind = FH_TO_WRITE;
         c->deadline = now + t->write_ms;
+        c->wq_seen = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
     } else if (c->cur && c->cur->raw_begin) {
         if (c->cur->flags & FH_REQ_HEAD_DONE) {
             c->to_kind = FH_TO_BODY;
@@ -824,6 +826,15 @@ static void conn_update_deadline(fh_conn_t *c) {
     }
 }
 
+/* Whether some pending response bytes reached the kernel since the last
+ * check (one uv_write may take long for a large body, and still move). */
+static bool write_progressed(fh_conn_t *c) {
+    size_t q = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+    bool moved = q < c->wq_seen;
+    c->wq_seen = q;
+    return moved;
+}
+
 void fh__conn_sweep(fh_worker_t *w) {
     uint64_t now = uv_now(&w->loop);
     fh_conn_t *c = w->conns;
@@ -831,6 +842,11 @@ void fh__conn_sweep(fh_worker_t *w) {
         fh_conn_t *next = c->next;
         if (c->deadline && now >= c->deadline && !c->closing && c->to_kind == FH_TO_LINGER) {
             conn_close(c);
+        } else if (c->deadline && now >= c->deadline && !c->closing && c->to_kind == FH_TO_WRITE &&
+                   write_progressed(c)) {
+            /* A slow reader that still reads: write_ms is the longest the
+             * pending bytes may stay without any of them leaving. */
+            c->deadline = now + w->server->cfg.timeouts.write_ms;
         } else if (c->deadline && now >= c->deadline && !c->closing) {
             FH_COUNT(w->stats.timeouts);
             c->deadline = 0;
@@ -842,6 +858,7 @@ void fh__conn_sweep(fh_worker_t *w) {
                 else if (!c->closing) {
                     c->to_kind = FH_TO_WRITE;
                     c->deadline = now + w->server->cfg.timeouts.write_ms;
+                    c->wq_seen = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
                 }
             } else {
                 conn_close(c);

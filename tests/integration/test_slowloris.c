@@ -40,9 +40,13 @@
 static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;
     fh_str_t path = fh_request_path(req);
+    static char big[32 << 20]; /* more than the socket buffers hold */
     if (fh_str_eq(path, "/big")) {
-        static char big[32 << 20]; /* more than the socket buffers hold */
         fh_response_body_borrow(res, big, sizeof(big));
+        return 0;
+    }
+    if (fh_str_eq(path, "/big16")) {
+        fh_response_body_borrow(res, big, 16 << 20);
         return 0;
     }
     return fh_send_text(res, 200, "ok");
@@ -269,6 +273,47 @@ static void test_slow_reader(void **state) {
     fht_server_stop(s);
 }
 
+/* A client that reads slowly but steadily is not cut off, even when the
+ * whole response takes many times write_ms: the timeout is on progress. */
+static void test_slow_but_reading(void **state) {
+    (void)state;
+    fh_server_config_t cfg = fh_server_config_default();
+    cfg.handler = handler;
+    cfg.threads = 1;
+    cfg.timeouts.write_ms = 1000;
+    fh_server_t *s = fht_server_start(&cfg);
+    int fd = raw_connect(fh_server_port(s));
+    assert_true(send(fd, "GET /big16 HTTP/1.1\r\nHost: a\r\n\r\n", 32, MSG_NOSIGNAL) == 32);
+    size_t got = 0, want = 0;
+    uint64_t t0 = fht_now_ms();
+    static char buf[256 << 10]; /* 5 MB/s: the socket buffers fill and drain */
+    while (fht_now_ms() - t0 < 20000) {
+        usleep(50000);
+        ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+            break;
+        if (n > 0) {
+            if (!want) {
+                char *cl = memmem(buf, (size_t)n, "Content-Length: ", 16);
+                char *end = memmem(buf, (size_t)n, "\r\n\r\n", 4);
+                assert_non_null(cl);
+                assert_non_null(end);
+                want = strtoul(cl + 16, NULL, 10) + (size_t)(end + 4 - buf);
+            }
+            got += (size_t)n;
+            if (got == want)
+                break;
+        }
+    }
+    uint64_t took = fht_now_ms() - t0;
+    fprintf(stderr, "slow but reading: %zu of %zu bytes in %llu ms (write_ms 1000)\n", got, want,
+            (unsigned long long)took);
+    assert_int_equal(got, want);
+    assert_true(took > 2000); /* it took longer than write_ms */
+    close(fd);
+    fht_server_stop(s);
+}
+
 /* A body that stops coming halfway gets a 408 after body_ms. */
 static void test_slow_upload(void **state) {
     (void)state;
@@ -409,6 +454,7 @@ int main(void) {
         cmocka_unit_test(test_emfile_does_not_spin),
         cmocka_unit_test(test_1000_slowloris),
         cmocka_unit_test(test_slow_reader),
+        cmocka_unit_test(test_slow_but_reading),
         cmocka_unit_test(test_slow_upload),
         cmocka_unit_test(test_connection_cap),
     };
