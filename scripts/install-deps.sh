@@ -15,8 +15,8 @@ PKGS_BUILD="build-essential cmake pkg-config libuv1-dev node-llhttp libjansson-d
   libcmocka-dev libgoogle-perftools-dev zlib1g-dev libsqlite3-dev curl python3
   nodejs node-eventsource"
 # Sanitizers and fuzzing (clang + libFuzzer runtime), leak checks, the API
-# reference (make docs).
-PKGS_CHECK="clang libclang-rt-14-dev valgrind doxygen"
+# reference (make docs), slow-client attacks (scripts/slowhttptest.sh).
+PKGS_CHECK="clang libclang-rt-14-dev valgrind doxygen slowhttptest"
 # Benchmarks (make bench): load generator, the peer libraries bench/peers/
 # builds against (libevhtp needs libevent's and OpenSSL's headers too), the
 # peer servers and gnuplot for the charts. bench/run starts its own instances
