@@ -20,6 +20,7 @@ typedef struct access_log access_log_t;
 typedef struct log_buf {
     access_log_t *log;
     uv_timer_t timer;
+    bool timer_on;            /* timer initialized (it may be closed since) */
     char *data;
     size_t len;
     int64_t clf_sec, iso_sec; /* second of the cached strings below */
@@ -91,6 +92,7 @@ static void buf_start_timer(log_buf_t *b, uv_loop_t *loop) {
     /* The timer must not keep a stopping worker's loop alive: the server
      * closes it with the loop's other leftovers. */
     uv_unref((uv_handle_t *)&b->timer);
+    b->timer_on = true;
 }
 
 static void *buf_create(void *owner, uv_loop_t *loop) {
@@ -105,7 +107,7 @@ static void *buf_create(void *owner, uv_loop_t *loop) {
     }
     b->log = log;
     b->clf_sec = b->iso_sec = -1;
-    buf_start_timer(b, loop);
+    (void)loop; /* buf_get starts the timer */
     return b;
 }
 
@@ -117,11 +119,15 @@ static void buf_destroy(void *owner, void *state) {
     free(b);
 }
 
-/* The buffer of the request's thread, its timer restarted when a previous
- * server's loop (at the same address) closed it. */
+/* The buffer of the request's thread, with its flush timer started on first
+ * use. The timer is closed with the loop's
+ * leftovers when a server stops; a later server whose loop has the same
+ * address gets it restarted. A loop that is no longer alive (a request
+ * released while its worker shuts down) gets none: the lines wait for the
+ * release of the middleware. */
 static log_buf_t *buf_get(access_log_t *log, uv_loop_t *loop) {
     log_buf_t *b = fh__perloop_get(&log->loops, loop);
-    if (b && uv_is_closing((uv_handle_t *)&b->timer))
+    if (b && (!b->timer_on || uv_is_closing((uv_handle_t *)&b->timer)) && uv_loop_alive(loop))
         buf_start_timer(b, loop);
     return b;
 }
