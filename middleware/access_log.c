@@ -28,6 +28,7 @@ typedef struct log_buf {
     int64_t wall_offset;      /* realtime - monotonic, in ns */
     char clf_time[32];        /* "[10/Oct/2000:13:55:36 +0000]" */
     char iso_time[24];        /* "2000-10-10T13:55:36" */
+    uint8_t clf_len, iso_len;
 } log_buf_t;
 
 struct access_log {
@@ -156,9 +157,14 @@ static char *put_u64(char *p, uint64_t v) {
 static char *put_addr(char *p, const log_entry_t *e) {
     if (e->family == AF_INET) {
         for (int i = 0; i < 4; i++) {
+            unsigned v = e->addr[i];
             if (i)
                 *p++ = '.';
-            p = put_u64(p, e->addr[i]);
+            if (v >= 100)
+                *p++ = (char)('0' + v / 100);
+            if (v >= 10)
+                *p++ = (char)('0' + v / 10 % 10);
+            *p++ = (char)('0' + v % 10);
         }
         return p;
     }
@@ -174,21 +180,34 @@ static char *put_2(char *p, int v) {
     return p;
 }
 
-/* Apache's escaping for %r and %{...}i: \" \\ and \xhh. */
+/* Bytes Apache's escaping leaves alone: printable ASCII but '"' and '\\'. */
+static inline bool clf_plain(unsigned char c) {
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+/* Apache's escaping for %r and %{...}i: \" \\ and \xhh. Runs of plain
+ * bytes are copied at once. */
 static char *put_clf(char *p, fh_str_t s) {
     static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < s.len; i++) {
-        unsigned char c = (unsigned char)s.ptr[i];
+    size_t i = 0;
+    while (i < s.len) {
+        size_t run = i;
+        while (run < s.len && clf_plain((unsigned char)s.ptr[run]))
+            run++;
+        if (run > i) {
+            p = put(p, s.ptr + i, run - i);
+            i = run;
+            if (i == s.len)
+                break;
+        }
+        unsigned char c = (unsigned char)s.ptr[i++];
+        *p++ = '\\';
         if (c == '"' || c == '\\') {
-            *p++ = '\\';
             *p++ = (char)c;
-        } else if (c < 0x20 || c >= 0x7f) {
-            *p++ = '\\';
+        } else {
             *p++ = 'x';
             *p++ = hex[c >> 4];
             *p++ = hex[c & 15];
-        } else {
-            *p++ = (char)c;
         }
     }
     return p;
@@ -237,6 +256,7 @@ static void time_strings(log_buf_t *b, int64_t sec, bool iso) {
         *p++ = ':';
         p = put_2(p, tm.tm_sec);
         *p = '\0';
+        b->iso_len = (uint8_t)(p - b->iso_time);
         b->iso_sec = sec;
     } else {
         p = b->clf_time;
@@ -254,6 +274,7 @@ static void time_strings(log_buf_t *b, int64_t sec, bool iso) {
         p = put_2(p, tm.tm_sec);
         p = put(p, " +0000]", 7);
         *p = '\0';
+        b->clf_len = (uint8_t)(p - b->clf_time);
         b->clf_sec = sec;
     }
 }
@@ -279,7 +300,7 @@ static size_t format_line(const log_entry_t *e, log_buf_t *tc, char *dst, fh_str
     if (log->format == FH_LOG_JSON) {
         time_strings(tc, sec, true);
         p = put(p, "{\"time\":\"", 9);
-        p = put(p, tc->iso_time, strlen(tc->iso_time));
+        p = put(p, tc->iso_time, tc->iso_len);
         int ms = (int)(start_ms % 1000);
         *p++ = '.';
         *p++ = (char)('0' + ms / 100);
@@ -312,7 +333,7 @@ static size_t format_line(const log_entry_t *e, log_buf_t *tc, char *dst, fh_str
     p = put(p, " - ", 3);
     p = user.ptr && user.len ? put_clf(p, user) : put(p, "-", 1);
     *p++ = ' ';
-    p = put(p, tc->clf_time, strlen(tc->clf_time));
+    p = put(p, tc->clf_time, tc->clf_len);
     p = put(p, " \"", 2);
     p = put_clf(p, e->method);
     *p++ = ' ';
@@ -395,8 +416,17 @@ static int log_before(fh_request_t *req, fh_response_t *res, void *data) {
     access_log_t *log = data;
     bool combined = log->format != FH_LOG_COMMON;
     fh_str_t method = fh_request_method(req), target = fh_request_target(req);
-    fh_str_t referer = combined ? fh_request_header(req, "Referer") : (fh_str_t){NULL, 0};
-    fh_str_t ua = combined ? fh_request_header(req, "User-Agent") : (fh_str_t){NULL, 0};
+    fh_str_t referer = {NULL, 0}, ua = {NULL, 0};
+    if (combined) {
+        /* One pass for both headers (the first of each counts). */
+        fh_str_t name, value;
+        for (size_t i = 0; fh_request_header_at(req, i, &name, &value); i++) {
+            if (name.len == 7 && !referer.ptr && fh_str_ieq(name, FH_STR_LIT("Referer")))
+                referer = value;
+            else if (name.len == 10 && !ua.ptr && fh_str_ieq(name, FH_STR_LIT("User-Agent")))
+                ua = value;
+        }
+    }
     size_t n = method.len + target.len + referer.len + ua.len;
     log_entry_t *e = fh_alloc(req, sizeof(*e) + n);
     if (!e)
