@@ -31,7 +31,9 @@ extern "C" {
 typedef struct fh_server fh_server_t;
 
 /** Limits. A request over a limit gets the status in brackets, with
- * Connection: close. 0 in a field means "the default" (given here). */
+ * Connection: close, and the connection closes after it. 0 in a field means
+ * "the default" (given here). docs/conformance.md lists every rule the
+ * parser enforces and the status each breach gets. */
 typedef struct fh_limits {
     size_t max_target;        /**< request target bytes: 16384 [414] */
     size_t max_header_bytes;  /**< request line + header section: 32768 [431] */
@@ -42,8 +44,13 @@ typedef struct fh_limits {
                                  reading pauses at the cap */
     size_t max_connections;   /**< open connections per server: 10000;
                                  accepting pauses at the cap */
-    size_t max_discard;       /**< unread body bytes drained after an early
-                                 answer before closing instead: 65536 */
+    size_t max_discard;       /**< after an error response the socket is
+                                 shut for writing and up to this many
+                                 bytes the client still sends (the rest
+                                 of a body, pipelined requests) are read
+                                 and dropped, for at most 2 s, before it
+                                 is closed: the client then reads the
+                                 error instead of a reset: 65536 */
 } fh_limits_t;
 
 /** Timeouts in milliseconds. 0 in a field means "the default". A timed-out
@@ -52,7 +59,9 @@ typedef struct fh_timeouts {
     uint32_t header_ms;    /**< request head must arrive within: 10000 */
     uint32_t body_ms;      /**< each body read must arrive within: 30000 */
     uint32_t keepalive_ms; /**< idle keep-alive connection: 60000 */
-    uint32_t write_ms;     /**< a pending write must progress within: 30000 */
+    uint32_t write_ms;     /**< pending response bytes must start leaving
+                                within (a reader that stops; one that
+                                reads slowly but steadily is kept): 30000 */
     uint32_t drain_ms;     /**< graceful stop waits for in-flight: 5000 */
 } fh_timeouts_t;
 
