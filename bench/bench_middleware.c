@@ -1,6 +1,6 @@
 /* The middleware chain's cost, end to end (driven by bench/middleware).
  *
- *   bench_middleware --mode bare|empty|trio|all [--port P] [--threads N]
+ *   bench_middleware --mode bare|empty|trio|all|log|rid|cors [--port P] [--threads N]
  *                    [--log PATH]
  *
  * One server answering GET / ("Hello, World!") and GET /user/:id, whose
@@ -12,7 +12,8 @@
  *          /dev/null) + request id + CORS (one allowed origin);
  *   all    trio + recover + security headers + rate limit (a rate no
  *          benchmark reaches) + compression (the bodies stay under its
- *          minimum size, so it only negotiates).
+ *          minimum size, so it only negotiates);
+ *   log, rid, cors  one of the trio alone, for the breakdown.
  * It prints "listening on PORT" once accepting, and stops on SIGINT or
  * SIGTERM.
  */
@@ -51,7 +52,7 @@ static int by_path(fh_request_t *req, fh_response_t *res, void *data) {
 #endif
 
 static void usage(void) {
-    fprintf(stderr, "usage: bench_middleware --mode bare|empty|trio|all [--port P] "
+    fprintf(stderr, "usage: bench_middleware --mode bare|empty|trio|all|log|rid|cors [--port P] "
                     "[--threads N] [--log PATH]\n");
     exit(2);
 }
@@ -83,7 +84,10 @@ int main(int argc, char **argv) {
         usage();
     bool bare = strcmp(mode, "bare") == 0, empty = strcmp(mode, "empty") == 0;
     bool trio = strcmp(mode, "trio") == 0, all = strcmp(mode, "all") == 0;
-    if (!bare && !empty && !trio && !all)
+    bool log = trio || all || strcmp(mode, "log") == 0;
+    bool rid = trio || all || strcmp(mode, "rid") == 0;
+    bool cors = trio || all || strcmp(mode, "cors") == 0;
+    if (!bare && !empty && !log && !rid && !cors)
         usage();
 
     fh_handler_fn final_handler;
@@ -106,22 +110,25 @@ int main(int argc, char **argv) {
 
     fh_middleware_t mws[8];
     int n = 0;
-    if (trio || all) {
+    if (log) {
         fh_access_log_options_t lo = {.format = FH_LOG_COMBINED, .path = log_path,
                                       .latency = true, .request_id = true};
         check(fh_access_log_new(&mws[n++], &lo), "access log");
-        if (all)
-            check(fh_recover_new(&mws[n++], NULL), "recover");
+    }
+    if (all)
+        check(fh_recover_new(&mws[n++], NULL), "recover");
+    if (rid)
         check(fh_request_id_new(&mws[n++], NULL), "request id");
+    if (cors) {
         static const char *const origins[] = {"https://app.example", NULL};
         fh_cors_options_t co = {.origins = origins};
         check(fh_cors_new(&mws[n++], &co), "cors");
-        if (all) {
-            check(fh_security_headers_new(&mws[n++], NULL), "security headers");
-            fh_rate_limit_options_t ro = {.rate = 1e9, .burst = 1000000000u};
-            check(fh_rate_limit_new(&mws[n++], &ro), "rate limit");
-            check(fh_compress_new(&mws[n++], NULL), "compress");
-        }
+    }
+    if (all) {
+        check(fh_security_headers_new(&mws[n++], NULL), "security headers");
+        fh_rate_limit_options_t ro = {.rate = 1e9, .burst = 1000000000u};
+        check(fh_rate_limit_new(&mws[n++], &ro), "rate limit");
+        check(fh_compress_new(&mws[n++], NULL), "compress");
     }
     fh_chain_t *chain = NULL;
     if (!bare) {

@@ -20,6 +20,7 @@ typedef struct access_log access_log_t;
 typedef struct log_buf {
     access_log_t *log;
     uv_timer_t timer;
+    bool timer_on;            /* timer initialized (it may be closed since) */
     char *data;
     size_t len;
     int64_t clf_sec, iso_sec; /* second of the cached strings below */
@@ -27,6 +28,7 @@ typedef struct log_buf {
     int64_t wall_offset;      /* realtime - monotonic, in ns */
     char clf_time[32];        /* "[10/Oct/2000:13:55:36 +0000]" */
     char iso_time[24];        /* "2000-10-10T13:55:36" */
+    uint8_t clf_len, iso_len;
 } log_buf_t;
 
 struct access_log {
@@ -91,6 +93,7 @@ static void buf_start_timer(log_buf_t *b, uv_loop_t *loop) {
     /* The timer must not keep a stopping worker's loop alive: the server
      * closes it with the loop's other leftovers. */
     uv_unref((uv_handle_t *)&b->timer);
+    b->timer_on = true;
 }
 
 static void *buf_create(void *owner, uv_loop_t *loop) {
@@ -105,7 +108,7 @@ static void *buf_create(void *owner, uv_loop_t *loop) {
     }
     b->log = log;
     b->clf_sec = b->iso_sec = -1;
-    buf_start_timer(b, loop);
+    (void)loop; /* buf_get starts the timer */
     return b;
 }
 
@@ -117,11 +120,15 @@ static void buf_destroy(void *owner, void *state) {
     free(b);
 }
 
-/* The buffer of the request's thread, its timer restarted when a previous
- * server's loop (at the same address) closed it. */
+/* The buffer of the request's thread, with its flush timer started on first
+ * use. The timer is closed with the loop's
+ * leftovers when a server stops; a later server whose loop has the same
+ * address gets it restarted. A loop that is no longer alive (a request
+ * released while its worker shuts down) gets none: the lines wait for the
+ * release of the middleware. */
 static log_buf_t *buf_get(access_log_t *log, uv_loop_t *loop) {
     log_buf_t *b = fh__perloop_get(&log->loops, loop);
-    if (b && uv_is_closing((uv_handle_t *)&b->timer))
+    if (b && (!b->timer_on || uv_is_closing((uv_handle_t *)&b->timer)) && uv_loop_alive(loop))
         buf_start_timer(b, loop);
     return b;
 }
@@ -150,9 +157,14 @@ static char *put_u64(char *p, uint64_t v) {
 static char *put_addr(char *p, const log_entry_t *e) {
     if (e->family == AF_INET) {
         for (int i = 0; i < 4; i++) {
+            unsigned v = e->addr[i];
             if (i)
                 *p++ = '.';
-            p = put_u64(p, e->addr[i]);
+            if (v >= 100)
+                *p++ = (char)('0' + v / 100);
+            if (v >= 10)
+                *p++ = (char)('0' + v / 10 % 10);
+            *p++ = (char)('0' + v % 10);
         }
         return p;
     }
@@ -168,21 +180,34 @@ static char *put_2(char *p, int v) {
     return p;
 }
 
-/* Apache's escaping for %r and %{...}i: \" \\ and \xhh. */
+/* Bytes Apache's escaping leaves alone: printable ASCII but '"' and '\\'. */
+static inline bool clf_plain(unsigned char c) {
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+/* Apache's escaping for %r and %{...}i: \" \\ and \xhh. Runs of plain
+ * bytes are copied at once. */
 static char *put_clf(char *p, fh_str_t s) {
     static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < s.len; i++) {
-        unsigned char c = (unsigned char)s.ptr[i];
+    size_t i = 0;
+    while (i < s.len) {
+        size_t run = i;
+        while (run < s.len && clf_plain((unsigned char)s.ptr[run]))
+            run++;
+        if (run > i) {
+            p = put(p, s.ptr + i, run - i);
+            i = run;
+            if (i == s.len)
+                break;
+        }
+        unsigned char c = (unsigned char)s.ptr[i++];
+        *p++ = '\\';
         if (c == '"' || c == '\\') {
-            *p++ = '\\';
             *p++ = (char)c;
-        } else if (c < 0x20 || c >= 0x7f) {
-            *p++ = '\\';
+        } else {
             *p++ = 'x';
             *p++ = hex[c >> 4];
             *p++ = hex[c & 15];
-        } else {
-            *p++ = (char)c;
         }
     }
     return p;
@@ -231,6 +256,7 @@ static void time_strings(log_buf_t *b, int64_t sec, bool iso) {
         *p++ = ':';
         p = put_2(p, tm.tm_sec);
         *p = '\0';
+        b->iso_len = (uint8_t)(p - b->iso_time);
         b->iso_sec = sec;
     } else {
         p = b->clf_time;
@@ -248,6 +274,7 @@ static void time_strings(log_buf_t *b, int64_t sec, bool iso) {
         p = put_2(p, tm.tm_sec);
         p = put(p, " +0000]", 7);
         *p = '\0';
+        b->clf_len = (uint8_t)(p - b->clf_time);
         b->clf_sec = sec;
     }
 }
@@ -273,7 +300,7 @@ static size_t format_line(const log_entry_t *e, log_buf_t *tc, char *dst, fh_str
     if (log->format == FH_LOG_JSON) {
         time_strings(tc, sec, true);
         p = put(p, "{\"time\":\"", 9);
-        p = put(p, tc->iso_time, strlen(tc->iso_time));
+        p = put(p, tc->iso_time, tc->iso_len);
         int ms = (int)(start_ms % 1000);
         *p++ = '.';
         *p++ = (char)('0' + ms / 100);
@@ -306,7 +333,7 @@ static size_t format_line(const log_entry_t *e, log_buf_t *tc, char *dst, fh_str
     p = put(p, " - ", 3);
     p = user.ptr && user.len ? put_clf(p, user) : put(p, "-", 1);
     *p++ = ' ';
-    p = put(p, tc->clf_time, strlen(tc->clf_time));
+    p = put(p, tc->clf_time, tc->clf_len);
     p = put(p, " \"", 2);
     p = put_clf(p, e->method);
     *p++ = ' ';
@@ -389,8 +416,17 @@ static int log_before(fh_request_t *req, fh_response_t *res, void *data) {
     access_log_t *log = data;
     bool combined = log->format != FH_LOG_COMMON;
     fh_str_t method = fh_request_method(req), target = fh_request_target(req);
-    fh_str_t referer = combined ? fh_request_header(req, "Referer") : (fh_str_t){NULL, 0};
-    fh_str_t ua = combined ? fh_request_header(req, "User-Agent") : (fh_str_t){NULL, 0};
+    fh_str_t referer = {NULL, 0}, ua = {NULL, 0};
+    if (combined) {
+        /* One pass for both headers (the first of each counts). */
+        fh_str_t name, value;
+        for (size_t i = 0; fh_request_header_at(req, i, &name, &value); i++) {
+            if (name.len == 7 && !referer.ptr && fh_str_ieq(name, FH_STR_LIT("Referer")))
+                referer = value;
+            else if (name.len == 10 && !ua.ptr && fh_str_ieq(name, FH_STR_LIT("User-Agent")))
+                ua = value;
+        }
+    }
     size_t n = method.len + target.len + referer.len + ua.len;
     log_entry_t *e = fh_alloc(req, sizeof(*e) + n);
     if (!e)

@@ -236,18 +236,33 @@ static int rl_before(fh_request_t *req, fh_response_t *res, void *data) {
     return err ? err : FH_STOP;
 }
 
+/* Decimal digits of v at p; returns the length. */
+static size_t fmt_u32(char *p, uint32_t v) {
+    char tmp[10];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        p[i] = tmp[n - 1 - i];
+    return n;
+}
+
 static void rl_after(fh_request_t *req, fh_response_t *res, void *data) {
     rate_limit_t *rl = data;
     const rl_state_t *st = fh_request_get(req, &state_key);
     if (!st)
         return;
-    char num[2][12];
-    snprintf(num[0], sizeof(num[0]), "%u", st->remaining);
-    snprintf(num[1], sizeof(num[1]), "%u", st->reset);
-    fh_response_header_set(res, "RateLimit-Limit", rl->limit);
-    fh_response_header_set(res, "RateLimit-Remaining", num[0]);
-    fh_response_header_set(res, "RateLimit-Reset", num[1]);
-    fh_response_header_set(res, "RateLimit-Policy", rl->policy);
+    char remaining[10], reset[10];
+    fh_str_t rem = {remaining, fmt_u32(remaining, st->remaining)};
+    fh_str_t rst = {reset, fmt_u32(reset, st->reset)};
+    /* Added, not replaced: only this middleware sets these on an allowed
+     * response. */
+    fh_response_header_str(res, FH_STR_LIT("RateLimit-Limit"), fh_str(rl->limit));
+    fh_response_header_str(res, FH_STR_LIT("RateLimit-Remaining"), rem);
+    fh_response_header_str(res, FH_STR_LIT("RateLimit-Reset"), rst);
+    fh_response_header_str(res, FH_STR_LIT("RateLimit-Policy"), fh_str(rl->policy));
 }
 
 static void rl_release(void *data) {

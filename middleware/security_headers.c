@@ -10,6 +10,7 @@ typedef struct security {
     size_t n;
     const char *names[SEC_MAX];
     char *values[SEC_MAX];
+    fh_str_t name_views[SEC_MAX], value_views[SEC_MAX]; /* lengths known once */
 } security_t;
 
 static void security_after(fh_request_t *req, fh_response_t *res, void *data) {
@@ -17,7 +18,7 @@ static void security_after(fh_request_t *req, fh_response_t *res, void *data) {
     security_t *s = data;
     for (size_t i = 0; i < s->n; i++)
         if (!fh_response_header_get(res, s->names[i]).ptr)
-            fh_response_header(res, s->names[i], s->values[i]);
+            fh_response_header_str(res, s->name_views[i], s->value_views[i]);
 }
 
 static void security_release(void *data) {
@@ -62,7 +63,10 @@ int fh_security_headers_new(fh_middleware_t *out, const fh_security_options_t *o
             security_release(s);
             return FH_ENOMEM;
         }
-        s->names[s->n++] = table[i].header;
+        s->names[s->n] = table[i].header;
+        s->name_views[s->n] = fh_str(table[i].header);
+        s->value_views[s->n] = fh_str(s->values[s->n]);
+        s->n++;
     }
     out->name = "security_headers";
     out->after = security_after;

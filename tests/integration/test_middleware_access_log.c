@@ -285,6 +285,37 @@ static void test_stream(void **state) {
     assert_true(strtoul(lat + 13, NULL, 10) >= 55000);
 }
 
+/* Requests that finish while the server stops are logged, and reach the
+ * output when the middleware is released. */
+static void test_logged_during_stop(void **state) {
+    (void)state;
+    capture_reset();
+    fh_access_log_options_t opt = {.write = capture, .flush_ms = 60000};
+    start(&opt, 2);
+    int fds[4];
+    for (int i = 0; i < 4; i++) {
+        fds[i] = fht_connect(fh_server_port(server));
+        fht_send_str(fds[i], "GET /defer HTTP/1.1\r\nHost: t\r\n\r\n");
+    }
+    usleep(20000);
+    fh_server_stop(server); /* the deferred answers still go out */
+    for (int i = 0; i < 4; i++) {
+        fht_response_t r;
+        assert_int_equal(fht_read_response(fds[i], &r, 0), 0);
+        assert_string_equal(r.body, "late");
+        fht_response_free(&r);
+        fht_close(fds[i]);
+    }
+    fh_server_wait(server);
+    fh_server_free(server);
+    assert_int_equal(count_lines(cap_buf), 0); /* still buffered */
+    fh_middleware_release(&log_mw);
+    fh_middleware_release(&rid_mw);
+    fh_chain_free(chain);
+    assert_int_equal(count_lines(cap_buf), 4);
+    assert_non_null(strstr(cap_buf, "\"GET /defer HTTP/1.1\" 200 4\n"));
+}
+
 /* The time field is when the request arrived, in UTC. */
 static void test_time_is_now(void **state) {
     (void)state;
@@ -485,6 +516,7 @@ int main(void) {
         cmocka_unit_test(test_combined_escaping_and_extras),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_stream),
+        cmocka_unit_test(test_logged_during_stop),
         cmocka_unit_test(test_time_is_now),
         cmocka_unit_test(test_many_threads_small_buffer),
         cmocka_unit_test(test_file_and_timer),
