@@ -1,12 +1,33 @@
 /* Strict HTTP/1.1 syntax checks (see http1.h for why and when they run). */
 #include "core/http1.h"
 
-/* RFC 9110 tchar as a 256-bit set: "!#$%&'*+-.^_`|~", digits, letters. */
-static const uint64_t tchar_set[4] = {0x03ff6cfa00000000ull, 0x57ffffffc7fffffeull, 0, 0};
+/* Byte classes: C_TOKEN (RFC 9110 tchar), C_VALUE (field-vchar, SP, HTAB,
+ * obs-text), C_TARGET (visible ASCII but '#'). One table lookup per byte. */
+enum { C_TOKEN = 1, C_VALUE = 2, C_TARGET = 4 };
+static const uint8_t cls[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    2, 7, 6, 3, 7, 7, 7, 7, 6, 6, 7, 7, 6, 7, 7, 6,
+    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 6, 6, 6,
+    6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
+    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 7, 7,
+    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
+    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 7, 6, 7, 0,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+};
 
 bool fh__h1_is_tchar(unsigned char c) {
-    return (tchar_set[c >> 6] >> (c & 63)) & 1;
+    return cls[c] & C_TOKEN;
 }
+
+static inline bool is_token(unsigned char c) { return cls[c] & C_TOKEN; }
 
 static inline bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
@@ -15,13 +36,51 @@ static inline bool is_hex(unsigned char c) {
 }
 
 /* field-vchar, SP or HTAB: what a field value may hold (obs-text too). */
-static inline bool is_value_char(unsigned char c) {
-    return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
+static inline bool is_value_char(unsigned char c) { return cls[c] & C_VALUE; }
 
 /* A request-target byte: visible ASCII, and no fragment. */
-static inline bool is_target_char(unsigned char c) {
-    return c > 0x20 && c < 0x7f && c != '#';
+static inline bool is_target_char(unsigned char c) { return cls[c] & C_TARGET; }
+
+/* Word-at-a-time scans: 8 bytes per step while all are plain printable
+ * ASCII (0x20..0x7e), byte by byte from the first word that is not. A borrow
+ * may flag a byte after a low one too: that only sends the word to the
+ * careful loop. */
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+static inline bool word_has_byte(uint64_t w, unsigned char b) {
+    uint64_t x = w ^ (ONES * b);
+    return ((x - ONES) & ~x & HIGHS) != 0;
+}
+
+static inline bool word_printable(uint64_t w, unsigned char lowest) {
+    return !(((w - ONES * lowest) | w) & HIGHS) && !word_has_byte(w, 0x7f);
+}
+
+/* Index after the field-value characters starting at i. */
+static inline size_t scan_value(const unsigned char *p, size_t i, size_t n) {
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if (!word_printable(w, 0x20))
+            break;
+    }
+    while (i < n && is_value_char(p[i]))
+        i++;
+    return i;
+}
+
+/* Index after the request-target characters starting at i. */
+static inline size_t scan_target(const unsigned char *p, size_t i, size_t n) {
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if (!word_printable(w, 0x21) || word_has_byte(w, '#'))
+            break;
+    }
+    while (i < n && is_target_char(p[i]))
+        i++;
+    return i;
 }
 
 static inline bool is_crlf(const unsigned char *p, size_t i, size_t n) {
@@ -31,13 +90,12 @@ static inline bool is_crlf(const unsigned char *p, size_t i, size_t n) {
 /* method SP request-target SP HTTP-version CRLF; *pos is set after CRLF. */
 static int request_line(const unsigned char *p, size_t n, size_t *pos) {
     size_t i = 0;
-    while (i < n && fh__h1_is_tchar(p[i]))
+    while (i < n && is_token(p[i]))
         i++;
     if (i == 0 || i >= n || p[i] != ' ')
         return 400;
     size_t t = ++i;
-    while (i < n && is_target_char(p[i]))
-        i++;
+    i = scan_target(p, i, n);
     if (i == t || i >= n || p[i] != ' ')
         return 400;
     i++;
@@ -64,15 +122,14 @@ int fh__h1_check_fields(const char *s, size_t n, size_t *len) {
          * whitespace before the first field), an empty name, whitespace
          * before the colon or no colon at all stop here. */
         size_t b = i;
-        while (i < n && fh__h1_is_tchar(p[i]))
+        while (i < n && is_token(p[i]))
             i++;
         if (i == b || i >= n || p[i] != ':')
             return 400;
         i++;
         /* OWS field-value OWS: no CTL but HTAB, so no NUL and no bare CR
          * or LF inside. */
-        while (i < n && is_value_char(p[i]))
-            i++;
+        i = scan_value(p, i, n);
         if (!is_crlf(p, i, n))
             return 400;
         i += 2;
@@ -121,7 +178,7 @@ int fh__h1_check_chunk_line(const char *s, size_t n, size_t *len) {
         return 400;
     while (i < n && p[i] == ';') {
         size_t b = ++i;
-        while (i < n && fh__h1_is_tchar(p[i]))
+        while (i < n && is_token(p[i]))
             i++;
         if (i == b)
             return 400;
@@ -133,7 +190,7 @@ int fh__h1_check_chunk_line(const char *s, size_t n, size_t *len) {
                     return 400;
             } else {
                 b = i;
-                while (i < n && fh__h1_is_tchar(p[i]))
+                while (i < n && is_token(p[i]))
                     i++;
                 if (i == b)
                     return 400;
@@ -183,7 +240,7 @@ int fh__h1_transfer_encoding(const fh_str_t *values, size_t nvalues) {
                 continue;
             }
             size_t b = i;
-            while (i < n && fh__h1_is_tchar(p[i]))
+            while (i < n && is_token(p[i]))
                 i++;
             if (i == b)
                 return 400;
@@ -198,7 +255,7 @@ int fh__h1_transfer_encoding(const fh_str_t *values, size_t nvalues) {
                     return 400;
                 i = skip_ows(p, i + 1, n);
                 b = i;
-                while (i < n && fh__h1_is_tchar(p[i]))
+                while (i < n && is_token(p[i]))
                     i++;
                 if (i == b)
                     return 400;
@@ -212,7 +269,7 @@ int fh__h1_transfer_encoding(const fh_str_t *values, size_t nvalues) {
                         return 400;
                 } else {
                     b = i;
-                    while (i < n && fh__h1_is_tchar(p[i]))
+                    while (i < n && is_token(p[i]))
                         i++;
                     if (i == b)
                         return 400;

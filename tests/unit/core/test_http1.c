@@ -73,6 +73,38 @@ static void test_head_fields(void **state) {
         assert_int_not_equal(fh__h1_check_head(h, n, &len), 0);
 }
 
+/* The word-at-a-time scans: one odd byte at every position of a long value
+ * or target, so that it falls in every lane of a word and in the tail. */
+static void test_head_every_position(void **state) {
+    (void)state;
+    size_t len;
+    const unsigned char bad_value[] = {0x00, 0x01, 0x0a, 0x0d, 0x1f, 0x7f};
+    const unsigned char good_value[] = {0x09, 0x20, 0x7e, 0x80, 0xff};
+    const unsigned char bad_target[] = {0x00, 0x09, 0x20, '#', 0x7f, 0x80, 0xff};
+    for (size_t k = 0; k < 41; k++) {
+        char h[160];
+        for (size_t b = 0; b < sizeof(bad_value); b++) {
+            int n = snprintf(h, sizeof(h), "GET / HTTP/1.1\r\nX: %.41s\r\n\r\n",
+                             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+            h[19 + k] = (char)bad_value[b];
+            assert_int_equal(fh__h1_check_head(h, (size_t)n, &len), 400);
+        }
+        for (size_t b = 0; b < sizeof(good_value); b++) {
+            int n = snprintf(h, sizeof(h), "GET / HTTP/1.1\r\nX: a%.41s\r\n\r\n",
+                             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+            h[20 + k] = (char)good_value[b];
+            assert_int_equal(fh__h1_check_head(h, (size_t)n, &len), 0);
+            assert_int_equal(len, (size_t)n);
+        }
+        for (size_t b = 0; b < sizeof(bad_target); b++) {
+            int n = snprintf(h, sizeof(h), "GET /%.41s HTTP/1.1\r\n\r\n",
+                             "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+            h[5 + k] = (char)bad_target[b];
+            assert_int_equal(fh__h1_check_head(h, (size_t)n, &len), 400);
+        }
+    }
+}
+
 static int chunk(const char *s, size_t *len) {
     return fh__h1_check_chunk_line(s, strlen(s), len);
 }
@@ -188,6 +220,7 @@ int main(void) {
         cmocka_unit_test(test_head_ok),
         cmocka_unit_test(test_head_request_line),
         cmocka_unit_test(test_head_fields),
+        cmocka_unit_test(test_head_every_position),
         cmocka_unit_test(test_chunk_line),
         cmocka_unit_test(test_fields),
         cmocka_unit_test(test_content_length),
