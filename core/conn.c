@@ -15,6 +15,15 @@
  * the head of the queue leave in one write (uv_try_write first, uv_write for
  * what is left). A deferred response blocks the ones behind it until it
  * ends. A request's arena is released when its bytes have been written.
+ *
+ * Strictness. llhttp only finds the framing; before any part of a request is
+ * used, the bytes it accepted are checked again by core/http1.c (the head at
+ * on_headers_complete, chunk lines, the CRLF after chunk data, trailers), and
+ * the framing fields by on_headers_complete (Content-Length, Transfer-Encoding,
+ * Host, Expect). Any breach answers one error response with Connection: close
+ * and nothing after it is parsed (conn_fail); the socket then lingers briefly
+ * so the client reads the error (conn_end). docs/conformance.md lists the
+ * rules; tests/conformance/ proves them.
  */
 #include "core/worker.h"
 
