@@ -8,6 +8,8 @@
 #   make bench   benchmarks (bench/run, BENCH_ARGS=--quick for a short run),
 #                results in docs/benchmarks.md
 #   make fuzz    libFuzzer targets for FUZZ_SECONDS each (default 600)
+#   make docs    the API reference from the public headers (Doxygen) into
+#                build-docs/html; fails if a public declaration is undocumented
 #   make tsan    the tests under ThreadSanitizer
 #   make clean
 
@@ -78,5 +80,15 @@ fuzz: deps
 	        tests/fuzz/corpus-run/$$name tests/fuzz/corpus/$${name#fuzz_} || exit 1; \
 	done
 
+docs: deps
+	@rm -rf build-docs && mkdir -p build-docs
+	@doxygen docs/Doxyfile
+	@if grep -q 'is not documented' build-docs/warnings.log; then \
+	    grep 'is not documented' build-docs/warnings.log; \
+	    echo "make docs: $$(grep -c 'is not documented' build-docs/warnings.log) undocumented public declaration(s)"; \
+	    exit 1; \
+	fi
+	@echo "API reference: build-docs/html/index.html"
+
 clean:
-	rm -rf build build-asan build-tsan build-release build-fuzz build-bench
+	rm -rf build build-asan build-tsan build-release build-fuzz build-bench build-docs

@@ -487,6 +487,17 @@ int fh__response_serialize(fh_request_t *req) {
 
     fh_worker_t *w = req->worker;
     fh_server_t *s = w->server;
+    /* A 1xx is no final answer: the client would wait for the real one,
+     * and an HTTP/1.0 client must never see one. Only a takeover's 101
+     * (the connection changes protocol) is final. A handler that sends any
+     * other 1xx as its response gets a 500 instead. */
+    if (res->status < 200 && !((res->flags & FH_RES_TAKEOVER) && res->status == 101)) {
+        res->status = 500;
+        res->body = "Internal Server Error";
+        res->body_len = 21;
+        res->flags &= ~(unsigned)FH_RES_BODY_ARENA;
+        res->flags |= FH_RES_CLOSE;
+    }
     int status = res->status;
     bool bodyless_status = status < 200 || status == 204 || status == 304;
     /* A stream's body follows the head later (stream.c): its length is

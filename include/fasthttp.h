@@ -1,4 +1,6 @@
-/* fasthttp — a multithreaded HTTP/1.1 server framework in C.
+/**
+ * @file
+ * fasthttp — a multithreaded HTTP/1.1 server framework in C.
  *
  * The umbrella header: include this one. Each module's header documents its
  * functions, who owns what and how long each view stays valid.
@@ -6,10 +8,13 @@
 #ifndef FASTHTTP_H
 #define FASTHTTP_H
 
+/** @{ */
+/** The library's version: major, minor, patch, and the three as a string. */
 #define FASTHTTP_VERSION_MAJOR 0
 #define FASTHTTP_VERSION_MINOR 1
 #define FASTHTTP_VERSION_PATCH 0
 #define FASTHTTP_VERSION_STRING "0.1.0"
+/** @} */
 
 #include "fasthttp/common.h"
 #include "fasthttp/arena.h"
