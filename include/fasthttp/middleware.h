@@ -91,7 +91,7 @@
 extern "C" {
 #endif
 
-/* Return values of before and error hooks. */
+/** Return values of before and error hooks. */
 enum {
     FH_NEXT = 0, /* go on with the chain */
     FH_STOP = 1, /* the hook answered the request: stop here */
@@ -102,23 +102,25 @@ typedef void (*fh_after_fn)(fh_request_t *req, fh_response_t *res, void *data);
 typedef int (*fh_error_fn)(fh_request_t *req, fh_response_t *res, int err,
                            void *data);
 
+/** A middleware: up to three hooks around a handler, plus their data.
+ * Built by the mw_*.h constructors or by hand. */
 typedef struct fh_middleware {
-    const char *name;    /* for messages ("cors"); may be NULL */
-    fh_before_fn before; /* any of the three hooks may be NULL, not all */
-    fh_after_fn after;
-    fh_error_fn error;
-    void *data;          /* passed to every hook */
-    /* Frees data; called by fh_middleware_release. May be NULL. */
+    const char *name;    /**< for messages ("cors"); may be NULL */
+    fh_before_fn before; /**< any of the three hooks may be NULL, not all */
+    fh_after_fn after;   /**< runs once the response is final, innermost first */
+    fh_error_fn error;   /**< runs when a before hook or the handler fails */
+    void *data;          /**< passed to every hook */
+    /** Frees data; called by fh_middleware_release. May be NULL. */
     void (*release)(void *data);
 } fh_middleware_t;
 
-/* Frees what a built-in constructor (or anyone setting mw->release)
+/** Frees what a built-in constructor (or anyone setting mw->release)
  * allocated, and clears *mw. Call it after the servers using the middleware
  * have been freed (fh_server_free): workers may still be using it before.
  * The access log flushes its buffered lines here. NULL is a no-op. */
 FH_API void fh_middleware_release(fh_middleware_t *mw);
 
-/* A message for the last FH_ECONFIG (or FH_EINVAL) returned by a middleware
+/** A message for the last FH_ECONFIG (or FH_EINVAL) returned by a middleware
  * or chain function on this thread, naming the bad field:
  * "fasthttp: cors.origins[1]: \"http://a/\" is not an origin". "" when
  * there was none. Valid until the next such call on this thread. */
@@ -126,27 +128,27 @@ FH_API const char *fh_middleware_error(void);
 
 typedef struct fh_chain fh_chain_t;
 
-/* A chain with no middleware around handler (required), which gets
+/** A chain with no middleware around handler (required), which gets
  * handler_data. */
 FH_API int fh_chain_new(fh_chain_t **out, fh_handler_fn handler,
                         void *handler_data);
-/* Appends a middleware (copied by value; the chain does not own mw->data).
+/** Appends a middleware (copied by value; the chain does not own mw->data).
  * FH_EINVAL when all three hooks are NULL. Not while serving. */
 FH_API int fh_chain_use(fh_chain_t *chain, const fh_middleware_t *mw);
-/* Replaces the final handler (for a router built after the chain). */
+/** Replaces the final handler (for a router built after the chain). */
 FH_API void fh_chain_set_handler(fh_chain_t *chain, fh_handler_fn handler,
                                  void *handler_data);
-/* Number of middleware in the chain. */
+/** Number of middleware in the chain. */
 FH_API size_t fh_chain_count(const fh_chain_t *chain);
-/* Frees the chain (not the middleware's data). NULL is a no-op. */
+/** Frees the chain (not the middleware's data). NULL is a no-op. */
 FH_API void fh_chain_free(fh_chain_t *chain);
 
-/* The handler that runs a chain: chain is the fh_chain_t. Returns what the
+/** The handler that runs a chain: chain is the fh_chain_t. Returns what the
  * final handler returned, 0 when a hook answered, or the error no error
  * hook answered. */
 FH_API int fh_chain_handle(fh_request_t *req, fh_response_t *res, void *chain);
 
-/* For a handler (or before hook) that deferred its response and then
+/** For a handler (or before hook) that deferred its response and then
  * failed: runs the error hooks of every chain the request went through,
  * innermost first, as if the handler had returned err. When none answers,
  * the response is discarded and a plain 500 is sent. The response is final
@@ -154,7 +156,7 @@ FH_API int fh_chain_handle(fh_request_t *req, fh_response_t *res, void *chain);
  * FH_EINVAL when err is not negative. */
 FH_API int fh_chain_fail(fh_response_t *res, int err);
 
-/* Declares a typed per-request slot private to this file:
+/** Declares a typed per-request slot private to this file:
  * name_set(req, type *value) returns 0 or FH_ENOMEM, name_get(req) returns
  * the value or NULL when unset; the key is a static variable the macro
  * defines. To share a slot between files, wrap these two in ordinary

@@ -28,58 +28,61 @@
 extern "C" {
 #endif
 
-/* Returns true to accept user and password (decoded, not NUL-terminated,
+/** Returns true to accept user and password (decoded, not NUL-terminated,
  * valid during the call only). Runs on the request's thread; it may call
  * fh_auth_set_user to record another name than user. */
 typedef bool (*fh_basic_auth_fn)(fh_request_t *req, fh_str_t user,
                                  fh_str_t password, void *data);
 
+/** One accepted Basic credential (user name and password). */
 typedef struct fh_basic_user {
-    const char *user;
-    const char *password;
+    const char *user;     /**< user name; NULL ends a list; no ':' */
+    const char *password; /**< its password */
 } fh_basic_user_t;
 
+/** Options of fh_basic_auth_new. */
 typedef struct fh_basic_auth_options {
-    /* The protection space shown by browsers: "Restricted" when NULL. No
+    /** The protection space shown by browsers: "Restricted" when NULL. No
      * '"', '\\' or control characters. */
     const char *realm;
-    /* Accepted credentials, ended by an entry whose user is NULL. Users may
+    /** Accepted credentials, ended by an entry whose user is NULL. Users may
      * not contain ':'. Copied. */
     const fh_basic_user_t *users;
-    /* Or a callback (at least one of users and validate; with both, a
+    /** Or a callback (at least one of users and validate; with both, a
      * listed user is accepted first, then validate is asked). */
     fh_basic_auth_fn validate;
-    void *validate_data;
+    void *validate_data; /**< passed to validate */
 } fh_basic_auth_options_t;
 
-/* Returns true to accept token (not NUL-terminated, valid during the call).
+/** Returns true to accept token (not NUL-terminated, valid during the call).
  * It may call fh_auth_set_user to name the token's owner for the log. */
 typedef bool (*fh_bearer_auth_fn)(fh_request_t *req, fh_str_t token, void *data);
 
+/** Options of fh_bearer_auth_new. */
 typedef struct fh_bearer_auth_options {
-    /* "api" when NULL. Same characters as the Basic realm. */
+    /** "api" when NULL. Same characters as the Basic realm. */
     const char *realm;
-    /* Accepted tokens (token68 syntax), NULL-terminated; copied. */
+    /** Accepted tokens (token68 syntax), NULL-terminated; copied. */
     const char *const *tokens;
-    /* Or a callback (at least one; with both, the list is tried first). */
+    /** Or a callback (at least one; with both, the list is tried first). */
     fh_bearer_auth_fn validate;
-    void *validate_data;
+    void *validate_data; /**< passed to validate */
 } fh_bearer_auth_options_t;
 
-/* Fill *out. FH_ECONFIG names a bad field. Free with
+/** Fill *out. FH_ECONFIG names a bad field. Free with
  * fh_middleware_release. */
 FH_API int fh_basic_auth_new(fh_middleware_t *out,
                              const fh_basic_auth_options_t *opt);
 FH_API int fh_bearer_auth_new(fh_middleware_t *out,
                               const fh_bearer_auth_options_t *opt);
 
-/* The authenticated user of the request (arena copy), or absent: the
+/** The authenticated user of the request (arena copy), or absent: the
  * Basic user name, or what a validation callback recorded. */
 FH_API fh_str_t fh_auth_user(const fh_request_t *req);
-/* Records user (copied into the arena) as the request's user. */
+/** Records user (copied into the arena) as the request's user. */
 FH_API int fh_auth_set_user(fh_request_t *req, fh_str_t user);
 
-/* Compares two byte strings in time that depends only on their lengths,
+/** Compares two byte strings in time that depends only on their lengths,
  * not on where they differ. true when equal. */
 FH_API bool fh_auth_equal(fh_str_t a, fh_str_t b);
 

@@ -33,12 +33,13 @@
 extern "C" {
 #endif
 
+/** Options of fh_compress_new (gzip compression of response bodies). */
 typedef struct fh_compress_options {
-    /* zlib level 1 (fast) .. 9 (small); 0 = 6. */
+    /** zlib level 1 (fast) .. 9 (small); 0 = 6. */
     int level;
-    /* Smallest body compressed, in bytes: 0 = 1024. */
+    /** Smallest body compressed, in bytes: 0 = 1024. */
     size_t min_size;
-    /* Content types never compressed, matched case-insensitively as
+    /** Content types never compressed, matched case-insensitively as
      * prefixes of the Content-Type ("image/" covers every image type),
      * NULL-terminated. NULL = the built-in list: image/ (except
      * image/svg+xml), audio/, video/, font/woff, font/woff2,
@@ -49,7 +50,7 @@ typedef struct fh_compress_options {
     const char *const *skip_types;
 } fh_compress_options_t;
 
-/* Fills *out. FH_ECONFIG names a bad field. Free with
+/** Fills *out. FH_ECONFIG names a bad field. Free with
  * fh_middleware_release after the server is freed. */
 FH_API int fh_compress_new(fh_middleware_t *out, const fh_compress_options_t *opt);
 

@@ -31,36 +31,37 @@
 extern "C" {
 #endif
 
-/* Decides whether origin (the Origin header's value, never absent) may use
+/** Decides whether origin (the Origin header's value, never absent) may use
  * the resource. Runs on the request's thread, for every request with an
  * Origin. */
 typedef bool (*fh_cors_origin_fn)(fh_request_t *req, fh_str_t origin, void *data);
 
+/** Options of fh_cors_new. */
 typedef struct fh_cors_options {
-    /* Allowed origins, a NULL-terminated list of "scheme://host[:port]"
+    /** Allowed origins, a NULL-terminated list of "scheme://host[:port]"
      * compared case-insensitively, or the single entry "*" for any origin.
      * Either origins or allow_origin is required; with both, an origin is
      * allowed when it is listed or the function says yes. */
     const char *const *origins;
-    fh_cors_origin_fn allow_origin;
-    void *allow_origin_data;
-    /* Methods announced in preflights (tokens). NULL =
+    fh_cors_origin_fn allow_origin; /**< or a function deciding per origin */
+    void *allow_origin_data;        /**< passed to allow_origin */
+    /** Methods announced in preflights (tokens). NULL =
      * GET, HEAD, PUT, PATCH, POST, DELETE. */
     const char *const *methods;
-    /* Request headers allowed in preflights (tokens). NULL = whatever the
+    /** Request headers allowed in preflights (tokens). NULL = whatever the
      * preflight asks for (Access-Control-Request-Headers is echoed). */
     const char *const *allow_headers;
-    /* Response headers scripts may read (tokens); NULL = none. */
+    /** Response headers scripts may read (tokens); NULL = none. */
     const char *const *expose_headers;
-    /* Send Access-Control-Allow-Credentials: true (cookies, HTTP auth).
+    /** Send Access-Control-Allow-Credentials: true (cookies, HTTP auth).
      * Not allowed with origins {"*"}: list the origins instead. */
     bool credentials;
-    /* Seconds a preflight may be cached (Access-Control-Max-Age):
+    /** Seconds a preflight may be cached (Access-Control-Max-Age):
      * 0 = 600; -1 = send no Max-Age. */
     int max_age;
 } fh_cors_options_t;
 
-/* Fills *out. FH_ECONFIG names a bad field (fh_middleware_error): an entry
+/** Fills *out. FH_ECONFIG names a bad field (fh_middleware_error): an entry
  * of origins that is not "*" or scheme://host[:port], a method or header
  * that is not a token, credentials with "*", no origins at all. The lists
  * are copied. Free with fh_middleware_release. */

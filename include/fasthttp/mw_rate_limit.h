@@ -43,25 +43,26 @@
 extern "C" {
 #endif
 
+/** Options of fh_rate_limit_new (a token bucket per client). */
 typedef struct fh_rate_limit_options {
-    /* Tokens per second added to each bucket; required, > 0. */
+    /** Tokens per second added to each bucket; required, > 0. */
     double rate;
-    /* Bucket size (the burst a fresh client may send at once):
+    /** Bucket size (the burst a fresh client may send at once):
      * 0 = rate rounded up, at least 1. */
     uint32_t burst;
-    /* Buckets per worker thread: 0 = 16384; rounded up to a multiple of
+    /** Buckets per worker thread: 0 = 16384; rounded up to a multiple of
      * 8; at most 1 << 24. */
     size_t max_clients;
-    /* A request header with the client address, set by a trusted proxy;
+    /** A request header with the client address, set by a trusted proxy;
      * NULL = the connection's peer address. */
     const char *trusted_header;
-    /* Bits of an IPv6 address that identify a client: 0 = 64; 1..128. */
+    /** Bits of an IPv6 address that identify a client: 0 = 64; 1..128. */
     int ipv6_prefix;
-    /* Leave RateLimit-* headers off allowed responses (default false). */
+    /** Leave RateLimit-* headers off allowed responses (default false). */
     bool no_headers;
 } fh_rate_limit_options_t;
 
-/* Fills *out. FH_ECONFIG names a bad field. Free with
+/** Fills *out. FH_ECONFIG names a bad field. Free with
  * fh_middleware_release after the server is freed. */
 FH_API int fh_rate_limit_new(fh_middleware_t *out,
                              const fh_rate_limit_options_t *opt);

@@ -33,17 +33,18 @@ extern "C" {
 
 typedef void (*fh_recover_report_fn)(fh_request_t *req, int err, void *data);
 
+/** Options of fh_recover_new; NULL for the defaults. */
 typedef struct fh_recover_options {
-    /* Put fh_strerror(err) in the document's "detail" (default false: the
+    /** Put fh_strerror(err) in the document's "detail" (default false: the
      * client learns nothing about internals). */
     bool expose_errors;
-    /* Called for every error recovered, before the answer is built, on the
+    /** Called for every error recovered, before the answer is built, on the
      * request's thread (log it, count it). NULL = none. */
     fh_recover_report_fn report;
-    void *report_data;
+    void *report_data; /**< passed to report */
 } fh_recover_options_t;
 
-/* Fills *out; opt may be NULL. Free with fh_middleware_release. */
+/** Fills *out; opt may be NULL. Free with fh_middleware_release. */
 FH_API int fh_recover_new(fh_middleware_t *out, const fh_recover_options_t *opt);
 
 #ifdef __cplusplus

@@ -30,30 +30,31 @@
 extern "C" {
 #endif
 
+/** Options of fh_request_id_new; NULL for the defaults. */
 typedef struct fh_request_id_options {
-    /* Request and response header name: "X-Request-ID" when NULL. Must be
+    /** Request and response header name: "X-Request-ID" when NULL. Must be
      * a token. */
     const char *header;
-    /* Longest client id accepted: 0 = 128; at most 1024. */
+    /** Longest client id accepted: 0 = 128; at most 1024. */
     size_t max_length;
-    /* Always generate, ignoring the client's header (default false: a valid
+    /** Always generate, ignoring the client's header (default false: a valid
      * client id is kept, useful behind a proxy that sets one). */
     bool ignore_incoming;
-    /* Do not echo the id in a response header (default false: echo). */
+    /** Do not echo the id in a response header (default false: echo). */
     bool no_response_header;
 } fh_request_id_options_t;
 
-/* Fills *out, and makes problem documents (fh_send_problem, json.h) carry
+/** Fills *out, and makes problem documents (fh_send_problem, json.h) carry
  * the id as "request_id" (fh_problem_set_request_id_key). opt may be NULL
  * for the defaults. FH_ECONFIG names a bad field (fh_middleware_error).
  * Free with fh_middleware_release. */
 FH_API int fh_request_id_new(fh_middleware_t *out,
                              const fh_request_id_options_t *opt);
 
-/* The request's id (in its arena, valid as long as the request), or an
+/** The request's id (in its arena, valid as long as the request), or an
  * absent view when no request id middleware has run for it. */
 FH_API fh_str_t fh_request_id(const fh_request_t *req);
-/* The fh_request_set key under which the id is stored, as a NUL-terminated
+/** The fh_request_set key under which the id is stored, as a NUL-terminated
  * string in the request's arena, for code that reads slots directly. */
 FH_API const void *fh_request_id_key(void);
 

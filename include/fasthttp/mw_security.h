@@ -29,17 +29,19 @@
 extern "C" {
 #endif
 
+/** Options of fh_security_headers_new: each field is the header's value,
+ * NULL for the default, "" to leave the header out. */
 typedef struct fh_security_options {
-    const char *hsts;
-    const char *content_type_options;
-    const char *frame_options;
-    const char *referrer_policy;
-    const char *content_security_policy;
-    const char *cross_origin_opener_policy;
-    const char *permissions_policy;
+    const char *hsts;                       /**< Strict-Transport-Security [max-age=31536000; includeSubDomains] */
+    const char *content_type_options;       /**< X-Content-Type-Options [nosniff] */
+    const char *frame_options;              /**< X-Frame-Options [SAMEORIGIN] */
+    const char *referrer_policy;            /**< Referrer-Policy [no-referrer] */
+    const char *content_security_policy;    /**< Content-Security-Policy [none sent] */
+    const char *cross_origin_opener_policy; /**< Cross-Origin-Opener-Policy [none sent] */
+    const char *permissions_policy;         /**< Permissions-Policy [none sent] */
 } fh_security_options_t;
 
-/* Fills *out; opt may be NULL for the defaults. Values are copied. Free
+/** Fills *out; opt may be NULL for the defaults. Values are copied. Free
  * with fh_middleware_release. */
 FH_API int fh_security_headers_new(fh_middleware_t *out,
                                    const fh_security_options_t *opt);

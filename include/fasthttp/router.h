@@ -112,10 +112,10 @@ typedef struct fh_router fh_router_t;
  * usually const data; the router copies what it needs, so a table may be a
  * temporary. data is passed to the handler; NULL means "the mount's data". */
 typedef struct fh_route {
-    fh_method_t method;    /* an FH_METHOD_* up to FH_METHOD_TRACE, or FH_METHOD_ANY */
-    const char *pattern;   /* NULL ends the table */
-    fh_handler_fn handler;
-    void *data;
+    fh_method_t method;    /**< an FH_METHOD_* up to FH_METHOD_TRACE, or FH_METHOD_ANY */
+    const char *pattern;   /**< the path pattern; NULL ends the table */
+    fh_handler_fn handler; /**< called for requests that match */
+    void *data;            /**< passed to handler; NULL = the mount's data */
     /** Per-route middleware: NULL, or a NULL-terminated array of pointers
      * to middleware (middleware.h) that run around this route's handler,
      * inside the mount's middleware (fh_router_mount_mw) and the global

@@ -42,6 +42,7 @@
 #define FASTHTTP_STATIC_H
 
 #include "common.h"
+#include "middleware.h"
 #include "request.h"
 #include "response.h"
 
@@ -97,6 +98,16 @@ FH_API int fh_static_handle(fh_request_t *req, fh_response_t *res, void *st);
  * or a negative error. Malformed paths (bad escapes, "..") are answered
  * 400. This is the shape of a middleware's before hook (FH_STOP / FH_NEXT). */
 FH_API int fh_static_try(fh_request_t *req, fh_response_t *res, const fh_static_t *st);
+
+/** The static files middleware: a before hook that serves GET and HEAD
+ * requests under prefix from root (see fh_static_new for the arguments and
+ * options) and passes every other request on (FH_NEXT), exactly like
+ * fh_static_try. Fills *out; add it with fh_chain_use or as a mount's or
+ * route's middleware. The files' state lives in out->data and is freed by
+ * fh_middleware_release(out), after the servers using it are freed.
+ * Returns 0, FH_EINVAL, FH_ENOMEM or the error opening root. */
+FH_API int fh_static(fh_middleware_t *out, const char *prefix, const char *root,
+                     const fh_static_options_t *opts);
 
 /** The Content-Type fasthttp uses for a file name ("app.css" →
  * "text/css; charset=utf-8"). Static string; never NULL. */
