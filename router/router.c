@@ -131,14 +131,21 @@ static int add_record(fh_router_t *r, fh_method_t method, const char *prefix, co
     const char *mname = (method == FH_METHOD_ANY || (unsigned)method < FH__RMETHODS)
                             ? method_label(method)
                             : "?";
-    const char *shown = pattern ? pattern : "(null)";
+    if (!pattern)
+        pattern = "";
     if (mname[0] == '?' || !handler || middleware) {
         snprintf(r->error, sizeof(r->error), "fasthttp: route \"%s %s%s\": %s", mname, prefix,
-                 shown,
+                 pattern,
                  mname[0] == '?' ? "method must be FH_METHOD_GET..FH_METHOD_TRACE or FH_METHOD_ANY"
                  : !handler      ? "a route needs a handler"
                                  : "per-route middleware is not supported yet (leave it NULL)");
         return FH_EINVAL;
+    }
+    /* Checked before joining: under "/api", "users" would read "/apiusers". */
+    if (pattern[0] != '/') {
+        snprintf(r->error, sizeof(r->error), "fasthttp: route \"%s %s\"%s%s%s: a pattern must start with '/'",
+                 mname, pattern, prefix[0] ? " under \"" : "", prefix, prefix[0] ? "\"" : "");
+        return FH_EROUTE_PATTERN;
     }
     if (r->nroutes == r->cap) {
         size_t ncap = r->cap ? r->cap * 2 : 16;

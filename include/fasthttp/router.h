@@ -178,7 +178,8 @@ FH_API int fh_router_add(fh_router_t *router, fh_method_t method, const char *pa
                          fh_handler_fn handler, void *data);
 
 /* Adds every route of a table (ended by FH_ROUTES_END) under prefix: the
- * route "/users" mounted at "/api" is "/api/users", "/" is "/api/". prefix
+ * route "/users" mounted at "/api" is "/api/users", "/" is "/api/" (route
+ * patterns start with '/' here too; add "/api" itself directly). prefix
  * is a pattern without a catch-all (it may hold parameters,
  * "/orgs/:org"); NULL, "" and "/" mean the root. A route whose data is NULL
  * gets mount_data. The table and prefix are copied. All or nothing: on

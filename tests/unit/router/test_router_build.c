@@ -338,6 +338,14 @@ static void test_mount_all_or_nothing(void **state) {
     assert_string_equal(fh_router_error(r),
                         "fasthttp: mount prefix \"/x/*p\": a mount prefix cannot hold a catch-all");
     assert_int_equal(fh_router_mount(r, "api", twice, NULL), FH_EROUTE_PATTERN);
+    /* A route of a table starts with '/' too: "users" under "/api" is not
+     * "/apiusers". */
+    static const fh_route_t no_slash[] = {FH_GET("users", fixture_handler), FH_ROUTES_END};
+    assert_int_equal(fh_router_mount(r, "/api", no_slash, NULL), FH_EROUTE_PATTERN);
+    assert_string_equal(fh_router_error(r), "fasthttp: route \"GET users\" under \"/api\": a "
+                                            "pattern must start with '/'");
+    static const fh_route_t empty[] = {FH_GET("", fixture_handler), FH_ROUTES_END};
+    assert_int_equal(fh_router_mount(r, "/api", empty, NULL), FH_EROUTE_PATTERN);
     assert_int_equal(fh_router_route_count(r), 6);
     fh_router_free(r);
     fh_router_free(fresh);
