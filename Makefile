@@ -3,7 +3,8 @@
 #   make run     install missing packages, build Release, start the example
 #                app on port 3000 (EXAMPLE=hello|controllers|..., PORT=...)
 #   make test    install missing packages, build, run every test, then again
-#                under AddressSanitizer + UndefinedBehaviorSanitizer
+#                under AddressSanitizer + UndefinedBehaviorSanitizer and under
+#                ThreadSanitizer
 #   make bench   benchmarks (bench/run), results in docs/benchmarks.md
 #   make fuzz    libFuzzer targets for FUZZ_SECONDS each (default 600)
 #   make tsan    the tests under ThreadSanitizer
@@ -39,6 +40,7 @@ run: release
 test: build
 	@cd $(BUILD) && $(CTEST) --output-on-failure -j $(JOBS)
 	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory tsan
 
 test-fast: build
 	@cd $(BUILD) && $(CTEST) --output-on-failure -j $(JOBS)

@@ -40,6 +40,7 @@ struct fh_conn {
     uint64_t deadline;    /* uv_now() ms, 0 = none */
     uint8_t to_kind;
     int err_status;       /* status chosen by a callback that failed */
+    uint64_t batch_ns;    /* clock at the first dispatch of this read */
     bool closing;
     bool no_more;         /* parse no further requests */
     bool in_batch;        /* inside process(): defer flushing */
@@ -50,6 +51,7 @@ struct fh_conn {
 typedef struct fh_write {
     uv_write_t req;
     fh_request_t *group;  /* requests whose bytes this write carries */
+    fh_request_t *takeover; /* its last request, when it takes the connection */
     bool close_after;
     unsigned nbufs;
     uv_buf_t bufs[];
@@ -90,8 +92,14 @@ static fh_request_t *request_new(fh_conn_t *c) {
 }
 
 /* Runs the done hooks, prints the arena trace and releases the arena (which
- * holds the request itself). */
+ * holds the request itself) — unless a user (offload, stream, takeover)
+ * still holds the request: the last fh__request_unref then does it. */
 void fh__request_release(fh_request_t *req) {
+    if (req->users) {
+        req->conn = NULL;
+        req->flags |= FH_REQ_RELEASE_PENDING;
+        return;
+    }
     for (fh__hook_t *h = req->done_hooks; h; h = h->next)
         ((fh_request_done_fn)h->fn)(req, h->data);
     if (req->worker->server->trace_arena) {
@@ -105,6 +113,11 @@ void fh__request_release(fh_request_t *req) {
     fh_arena_release(req->arena);
 }
 
+void fh__request_unref(fh_request_t *req) {
+    if (--req->users == 0 && (req->flags & FH_REQ_RELEASE_PENDING))
+        fh__request_release(req);
+}
+
 static void queue_append(fh_conn_t *c, fh_request_t *req) {
     req->next = NULL;
     if (c->q_tail)
@@ -115,17 +128,36 @@ static void queue_append(fh_conn_t *c, fh_request_t *req) {
     c->nqueued++;
 }
 
-/* The client is gone: a deferred request learns it, and is released when
- * its owner ends it; any other request is released now. */
+/* The client is gone: a deferred or streamed request learns it (its work
+ * not yet started is canceled, its stream stops) and is released when its
+ * owner ends it; any other request is released now (or when its last user
+ * lets go). */
 static void request_abandon(fh_request_t *req) {
-    if (req->state == FH_RS_DEFERRED) {
-        req->conn = NULL;
-        req->res.flags |= FH_RES_CANCELED;
-        if (req->res.cancel_fn)
-            req->res.cancel_fn(&req->res, req->res.cancel_data);
-    } else {
+    if (req->state != FH_RS_DEFERRED && req->state != FH_RS_STREAMING) {
         fh__request_release(req);
+        return;
     }
+    bool streaming = req->state == FH_RS_STREAMING;
+    req->conn = NULL;
+    req->res.flags |= FH_RES_CANCELED;
+    req->users++; /* the cancel callback may end the response */
+    fh__offload_cancel(req);
+    if (streaming)
+        fh__stream_cancel(req);
+    if (req->res.cancel_fn)
+        req->res.cancel_fn(&req->res, req->res.cancel_data);
+    if (streaming)
+        fh__request_release(req); /* the stream's hold keeps it until ended */
+    fh__request_unref(req);
+}
+
+/* Whether a response the connection waits for is in its owner's hands
+ * (deferred or streaming): a client that leaves must then be told. */
+static bool conn_awaits_owner(const fh_conn_t *c) {
+    for (const fh_request_t *r = c->q_head; r; r = r->next)
+        if (r->state == FH_RS_DEFERRED || r->state == FH_RS_STREAMING)
+            return true;
+    return false;
 }
 
 /* Called by response.c when a response became final outside the handler's
@@ -305,20 +337,32 @@ static void group_release(fh_request_t *req) {
     }
 }
 
+/* A group's bytes were written (ok) or failed: a takeover gets the socket,
+ * the group is released, and the connection closes if nothing more will be
+ * sent. Returns whether the connection stays open. */
+static bool group_done(fh_conn_t *c, fh_request_t *group, fh_request_t *takeover,
+                       bool close_after, bool ok) {
+    if (takeover && ok && !c->closing)
+        fh__takeover_handover(takeover, &c->tcp);
+    group_release(group);
+    if (c->closing)
+        return false;
+    if (!ok || close_after) {
+        conn_close(c);
+        return false;
+    }
+    return true;
+}
+
 static void on_write(uv_write_t *wr, int status) {
     fh_write_t *fw = (fh_write_t *)wr;
     fh_conn_t *c = (fh_conn_t *)wr->handle;
-    bool close_after = fw->close_after;
     c->writes_pending--;
-    group_release(fw->group); /* fw lives in the group's arena: last use */
-    if (c->closing)
-        return;
-    if (status < 0 || close_after) {
-        conn_close(c);
-        return;
+    /* fw lives in the group's arena: its fields are read before release. */
+    if (group_done(c, fw->group, fw->takeover, fw->close_after, status >= 0)) {
+        conn_flush(c);
+        conn_after_progress(c);
     }
-    conn_flush(c);
-    conn_after_progress(c);
 }
 
 /* Copies into the arena any remaining write bytes that live in a read
@@ -335,7 +379,7 @@ static void conn_flush(fh_conn_t *c) {
     while (!c->closing && c->q_head && c->q_head->state == FH_RS_READY) {
         unsigned n = 0;
         size_t total = 0;
-        fh_request_t *first = c->q_head, *last = NULL, *req;
+        fh_request_t *first = c->q_head, *last = NULL, *req, *takeover = NULL;
         bool close_after = false;
         for (req = c->q_head; req && req->state == FH_RS_READY; req = req->next) {
             if (n + req->res.nout > FH_MAX_IOV)
@@ -347,7 +391,9 @@ static void conn_flush(fh_conn_t *c) {
             req->state = FH_RS_WRITING;
             last = req;
             c->nqueued--;
-            if (req->res.flags & FH_RES_CLOSE) {
+            if (req->res.flags & FH_RES_TAKEOVER)
+                takeover = req;
+            if (req->res.flags & (FH_RES_CLOSE | FH_RES_TAKEOVER)) {
                 close_after = true;
                 break;
             }
@@ -375,11 +421,8 @@ static void conn_flush(fh_conn_t *c) {
             r = uv_try_write((uv_stream_t *)&c->tcp, w->iov, n);
         }
         if (r >= 0 && (size_t)r == total) {
-            group_release(first);
-            if (close_after) {
-                conn_close(c);
+            if (!group_done(c, first, takeover, close_after, true))
                 return;
-            }
             continue;
         }
         if (r < 0 && r != UV_EAGAIN) {
@@ -390,7 +433,9 @@ static void conn_flush(fh_conn_t *c) {
         /* Partial: queue the rest with uv_write. */
         size_t skip = r > 0 ? (size_t)r : 0;
         unsigned k = 0;
-        while (k < n && skip >= w->iov[k].len) {
+        /* Keep at least one buffer: a group of empty ones (a silent
+         * takeover) must still wait behind the writes in flight. */
+        while (k + 1 < n && skip >= w->iov[k].len) {
             skip -= w->iov[k].len;
             k++;
         }
@@ -401,6 +446,7 @@ static void conn_flush(fh_conn_t *c) {
             return;
         }
         fw->group = first;
+        fw->takeover = takeover;
         fw->close_after = close_after;
         fw->nbufs = n - k;
         for (unsigned i = 0; i < fw->nbufs; i++) {
@@ -431,6 +477,9 @@ static void conn_flush(fh_conn_t *c) {
         if (close_after)
             return;
     }
+    /* A stream at the head writes its own bytes, after those queued above. */
+    if (!c->closing && c->q_head && c->q_head->state == FH_RS_STREAMING)
+        fh__stream_activate(c->q_head);
 }
 
 /* ---------------------------------------------------------------- dispatch */
@@ -454,8 +503,14 @@ static void dispatch(fh_conn_t *c, fh_request_t *req) {
     }
     if (s->trace_arena)
         req->trace_path = fh_arena_strndup(req->arena, req->path.ptr, req->path.len);
-    req->start_ns = uv_hrtime();
+    /* Requests of one read arrived together: one clock read serves them. */
+    if (!c->batch_ns)
+        c->batch_ns = uv_hrtime();
+    req->start_ns = c->batch_ns;
+    /* jansson values the handler makes live in the request's arena. */
+    fh_json_scope_t json_scope = fh_json_arena_begin(req->arena);
     int rc = s->cfg.handler(req, &req->res, s->cfg.handler_data);
+    fh_json_scope_end(json_scope);
     fh_response_t *res = &req->res;
     if (res->flags & FH_RES_FINAL)
         return; /* fh__conn_request_finished already ran */
@@ -508,6 +563,7 @@ static int parse_error_status(const fh_conn_t *c, llhttp_errno_t err) {
 static void conn_process(fh_conn_t *c, const char *p, const char *end) {
     const fh_limits_t *l = limits(c);
     c->in_batch = true;
+    c->batch_ns = 0;
     while (p < end && !c->no_more && !c->closing) {
         if (c->nqueued >= l->max_pipelined) {
             c->read_paused = true;
@@ -540,6 +596,9 @@ static void conn_process(fh_conn_t *c, const char *p, const char *end) {
     c->in_batch = false;
     if (c->closing)
         return;
+    /* Bytes after a takeover request belong to whoever takes the socket. */
+    if (c->no_more && p < end && c->q_tail && (c->q_tail->res.flags & FH_RES_TAKEOVER))
+        fh__takeover_keep(c->q_tail, p, (size_t)(end - p));
 
     /* Enforce the header-size limit on a head still incomplete. */
     if (!c->no_more && c->cur && !(c->cur->flags & FH_REQ_HEAD_DONE) && c->cur->raw_begin &&
@@ -581,7 +640,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
                 fh__request_release(c->cur);
                 c->cur = NULL;
             }
-            if (conn_idle(c))
+            /* A client that leaves while its response waits on a deferred
+             * or streaming owner aborts it (the owner's cancel callback runs),
+             * as nginx does; otherwise it gets the answers it asked for. */
+            if (conn_idle(c) || conn_awaits_owner(c))
                 conn_close(c);
             else
                 conn_update_deadline(c);
@@ -1042,6 +1104,62 @@ static const llhttp_settings_t parser_settings = {
     .on_chunk_extension_value = on_chunk_ext,
     .on_message_complete = on_message_complete,
 };
+
+/* --------------------------------------- hooks for stream.c and takeover.c */
+
+uv_stream_t *fh__conn_stream(fh_conn_t *c) {
+    return (uv_stream_t *)&c->tcp;
+}
+
+void fh__conn_write_pending(fh_conn_t *c, int delta) {
+    if (c->closing)
+        return;
+    c->writes_pending = (size_t)((ptrdiff_t)c->writes_pending + delta);
+    conn_update_deadline(c);
+}
+
+void fh__conn_stream_started(fh_request_t *req) {
+    fh_conn_t *c = req->conn;
+    if (req->res.flags & FH_RES_CLOSE)
+        c->no_more = true; /* close-delimited, or closing: nothing after it */
+    if (!c->in_batch) {
+        conn_flush(c);
+        if (!c->closing)
+            conn_update_deadline(c);
+    }
+}
+
+void fh__conn_stream_finished(fh_request_t *req) {
+    fh_conn_t *c = req->conn;
+    c->q_head = req->next;
+    if (!c->q_head)
+        c->q_tail = NULL;
+    c->nqueued--;
+    req->next = NULL;
+    req->state = FH_RS_WRITING;
+    bool close = req->res.flags & FH_RES_CLOSE;
+    fh__request_release(req);
+    if (close) {
+        conn_close(c);
+        return;
+    }
+    conn_flush(c);
+    if (!c->closing)
+        conn_after_progress(c);
+}
+
+void fh__conn_abort(fh_conn_t *c) {
+    conn_close(c);
+}
+
+int fh__conn_takeover_prepare(fh_request_t *req) {
+    fh_conn_t *c = req->conn;
+    if (!c || c->closing || req->state != FH_RS_HANDLING)
+        return FH_ESTATE;
+    c->no_more = true;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    return 0;
+}
 
 /* ------------------------------------------------------ request accessors */
 

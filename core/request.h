@@ -33,6 +33,9 @@ enum {
     FH_RES_CANCELED = 1u << 4, /* the client went away */
     FH_RES_BODY_ARENA = 1u << 5, /* body is a growable arena buffer */
     FH_RES_NO_BODY = 1u << 6,  /* send headers only (HEAD) */
+    FH_RES_STREAM = 1u << 7,   /* body produced over time by stream.c */
+    FH_RES_CHUNKED = 1u << 8,  /* stream framed with chunked coding */
+    FH_RES_TAKEOVER = 1u << 9, /* hand the connection over once written */
 };
 
 struct fh_response {
@@ -47,6 +50,8 @@ struct fh_response {
     fh__hook_t *commit_hooks;
     fh_response_cancel_fn cancel_fn;
     void *cancel_data;
+    struct fh_stream *stream;  /* FH_RES_STREAM (stream.c) */
+    int64_t stream_len;        /* stream body length, or -1: chunked/close */
     uv_buf_t out[2]; /* serialized bytes: head (+ small body), large body */
     unsigned nout;
 };
@@ -60,10 +65,12 @@ enum {
     FH_REQ_CONTINUE = 1u << 4,   /* 100 Continue owed before reading body */
     FH_REQ_UPGRADE = 1u << 5,
     FH_REQ_HAS_HOST = 1u << 6,
+    FH_REQ_RELEASE_PENDING = 1u << 7, /* released by the connection, users remain */
 };
 
 /* Request states (conn.c). */
-enum { FH_RS_PARSING, FH_RS_HANDLING, FH_RS_DEFERRED, FH_RS_READY, FH_RS_WRITING };
+enum { FH_RS_PARSING, FH_RS_HANDLING, FH_RS_DEFERRED, FH_RS_READY, FH_RS_WRITING,
+       FH_RS_STREAMING /* a stream at (or waiting for) the head of the queue */ };
 
 /* Parser state for header callbacks. */
 enum { FH_HP_NONE, FH_HP_FIELD, FH_HP_VALUE_START, FH_HP_VALUE };
@@ -93,6 +100,11 @@ struct fh_request {
     size_t chunk_ext;    /* chunk-extension bytes in the current chunk */
     uint64_t id;         /* per-worker sequence number */
     const char *trace_path; /* copy for FH_TRACE_ARENA */
+    /* Holders besides the connection (offloads in flight, a stream, a
+     * takeover): the arena is released when the connection is done with the
+     * request and users is back to 0. */
+    uint32_t users;
+    struct fh__offload *offloads; /* in flight (offload.c) */
 };
 
 /* Moves every view of req that points into [lo, hi) by delta bytes. */
@@ -110,5 +122,50 @@ void fh__response_error(fh_request_t *req, int status, bool close);
 void fh__conn_request_finished(fh_request_t *req);
 /* Response state reset for a fresh request. */
 void fh__response_init(fh_request_t *req);
+
+/* ---- lifetime (conn.c) ----
+ * fh__request_release is the connection's side: the request's arena goes
+ * when the connection is done with it and no user holds it. A user takes a
+ * hold with req->users++ and drops it with fh__request_unref, which releases
+ * the request if the connection had already let go. */
+void fh__request_release(fh_request_t *req);
+void fh__request_unref(fh_request_t *req);
+
+/* ---- hooks for stream.c and takeover.c (conn.c) ---- */
+/* The connection's socket. */
+uv_stream_t *fh__conn_stream(fh_conn_t *c);
+/* A stream started (+1) or finished (-1) a write or sendfile step: counts
+ * towards the write timeout and refreshes it. */
+void fh__conn_write_pending(fh_conn_t *c, int delta);
+/* req became a stream: its head leaves when it reaches the queue's head. */
+void fh__conn_stream_started(fh_request_t *req);
+/* req's stream wrote its last byte: the connection goes on with the next
+ * response (or closes). req must be at the head of the queue. */
+void fh__conn_stream_finished(fh_request_t *req);
+/* Closes the connection now (a write failed); its pending requests are
+ * abandoned (deferred and streamed ones are canceled). */
+void fh__conn_abort(fh_conn_t *c);
+/* Stops reading and parsing: req (being handled) is the connection's last
+ * request and will take the connection over. FH_ESTATE if it cannot. */
+int fh__conn_takeover_prepare(fh_request_t *req);
+
+/* ---- stream.c ---- */
+/* The stream at the queue's head may write now. */
+void fh__stream_activate(fh_request_t *req);
+/* The client went away: stop all I/O of req's stream. */
+void fh__stream_cancel(fh_request_t *req);
+
+/* ---- offload.c ---- */
+/* The client went away: work not yet started will not start. */
+void fh__offload_cancel(fh_request_t *req);
+
+/* ---- takeover.c ---- */
+/* Keeps the n bytes read after the takeover request. */
+void fh__takeover_keep(fh_request_t *req, const char *p, size_t n);
+/* req's response is written: move the socket to the takeover's handle and
+ * call its callback (before the connection closes its own handle). */
+void fh__takeover_handover(fh_request_t *req, uv_tcp_t *from);
+/* Server stop: closes every taken-over connection of the worker. */
+void fh__takeover_close_all(fh_worker_t *w);
 
 #endif

@@ -477,11 +477,23 @@ int fh__response_serialize(fh_request_t *req) {
     fh_server_t *s = w->server;
     int status = res->status;
     bool bodyless_status = status < 200 || status == 204 || status == 304;
-    bool send_body = !bodyless_status && req->method != FH_METHOD_HEAD &&
+    /* A stream's body follows the head later (stream.c): its length is
+     * declared (a file), or it is chunked (HTTP/1.1) or close-delimited. */
+    bool stream = res->flags & FH_RES_STREAM;
+    bool unframed = stream && res->stream_len < 0 && !bodyless_status;
+    bool chunked = unframed && req->version == 11;
+    bool send_body = !stream && !bodyless_status && req->method != FH_METHOD_HEAD &&
                      !(res->flags & FH_RES_NO_BODY) && res->body_len > 0;
-    if (!(req->flags & FH_REQ_KEEP_ALIVE) || w->stopping)
+    if (!(req->flags & FH_REQ_KEEP_ALIVE) || w->stopping || (unframed && !chunked))
         res->flags |= FH_RES_CLOSE;
-    bool close = res->flags & FH_RES_CLOSE;
+    if (chunked)
+        res->flags |= FH_RES_CHUNKED;
+    /* A takeover keeps the socket: no Connection: close, and a 101 says
+     * what the connection becomes. */
+    bool takeover = res->flags & FH_RES_TAKEOVER;
+    bool upgrade = takeover && status == 101;
+    bool close = (res->flags & FH_RES_CLOSE) && !takeover;
+    size_t length = stream ? (size_t)res->stream_len : res->body_len;
     const char *reason = fh_status_reason(status);
     size_t reason_len = strlen(reason);
 
@@ -497,9 +509,13 @@ int fh__response_serialize(fh_request_t *req) {
         n += 14 + res->content_type.len + 2;
     for (uint32_t i = 0; i < res->nheaders; i++)
         n += res->headers[i].name.len + 2 + res->headers[i].value.len + 2;
-    if (!bodyless_status)
-        n += 16 + digits(res->body_len) + 2;
-    if (close)
+    if (chunked)
+        n += 28;
+    else if (!bodyless_status && !unframed)
+        n += 16 + digits(length) + 2;
+    if (upgrade)
+        n += 21;
+    else if (close)
         n += 19;
     else if (req->version == 10)
         n += 24;
@@ -530,12 +546,16 @@ int fh__response_serialize(fh_request_t *req) {
         p = put(p, res->headers[i].value.ptr, res->headers[i].value.len);
         p = put(p, "\r\n", 2);
     }
-    if (!bodyless_status) {
+    if (chunked) {
+        p = put(p, "Transfer-Encoding: chunked\r\n", 28);
+    } else if (!bodyless_status && !unframed) {
         p = put(p, "Content-Length: ", 16);
-        p = put_u(p, res->body_len);
+        p = put_u(p, length);
         p = put(p, "\r\n", 2);
     }
-    if (close)
+    if (upgrade)
+        p = put(p, "Connection: upgrade\r\n", 21);
+    else if (close)
         p = put(p, "Connection: close\r\n", 19);
     else if (req->version == 10)
         p = put(p, "Connection: keep-alive\r\n", 24);

@@ -277,6 +277,7 @@ static void worker_begin_stop(fh_worker_t *w) {
     if (w->listener_open && !uv_is_closing((uv_handle_t *)&w->listener))
         uv_close((uv_handle_t *)&w->listener, on_listener_closed);
     uv_timer_start(&w->drain, on_drain_timeout, w->server->cfg.timeouts.drain_ms, 0);
+    fh__takeover_close_all(w);
     fh__worker_stop_conns(w, false);
     worker_maybe_finish(w);
 }
@@ -400,17 +401,16 @@ void fh_server_stop(fh_server_t *s) {
     pthread_mutex_unlock(&s->run_lock);
 }
 
-int fh_server_post(fh_server_t *s, int worker, fh_loop_fn fn, void *data) {
-    if (worker < 0 || worker >= s->nworkers || !fn)
-        return FH_EINVAL;
-    fh_worker_t *w = &s->workers[worker];
+int fh__worker_post(fh_worker_t *w, fh_loop_fn fn, void *data, bool while_stopping) {
+    fh_server_t *s = w->server;
     fh_post_t *p = malloc(sizeof(*p));
     if (!p)
         return FH_ENOMEM;
     p->fn = fn;
     p->data = data;
     pthread_mutex_lock(&w->post_lock);
-    if (!s->started || w->wakeup_closed || atomic_load(&s->stop_requested)) {
+    if (!s->started || w->wakeup_closed ||
+        (!while_stopping && atomic_load(&s->stop_requested))) {
         pthread_mutex_unlock(&w->post_lock);
         free(p);
         return FH_ESTATE;
@@ -420,6 +420,12 @@ int fh_server_post(fh_server_t *s, int worker, fh_loop_fn fn, void *data) {
     uv_async_send(&w->wakeup);
     pthread_mutex_unlock(&w->post_lock);
     return 0;
+}
+
+int fh_server_post(fh_server_t *s, int worker, fh_loop_fn fn, void *data) {
+    if (worker < 0 || worker >= s->nworkers || !fn)
+        return FH_EINVAL;
+    return fh__worker_post(&s->workers[worker], fn, data, false);
 }
 
 int fh_server_wait(fh_server_t *s) {

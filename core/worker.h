@@ -52,6 +52,7 @@ struct fh_worker {
     uv_buf_t iov[FH_MAX_IOV];
     pthread_mutex_t post_lock;
     fh_post_t *posts;
+    struct fh_takeover *takeovers; /* taken-over connections (takeover.c) */
     struct {
         fh_counter_t accepted, requests, errors_4xx, errors_5xx, timeouts, writes, conn_buffers;
     } stats;
@@ -81,5 +82,10 @@ void fh__conn_sweep(fh_worker_t *w);
 void fh__worker_stop_conns(fh_worker_t *w, bool force);
 void fh__worker_try_resume_accept(fh_worker_t *w);
 void fh__request_release(fh_request_t *req);
+
+/* server.c: queues fn(data) for w's loop thread, from any thread. While the
+ * server stops, posts are refused (FH_ESTATE) unless while_stopping, which
+ * accepts them until the loop closes for good. */
+int fh__worker_post(fh_worker_t *w, fh_loop_fn fn, void *data, bool while_stopping);
 
 #endif

@@ -17,5 +17,9 @@
 #include "fasthttp/response.h"
 #include "fasthttp/server.h"
 #include "fasthttp/router.h"
+#include "fasthttp/json.h"
+#include "fasthttp/async.h"
+#include "fasthttp/stream.h"
+#include "fasthttp/static.h"
 
 #endif /* FASTHTTP_H */

@@ -12,11 +12,16 @@ set -eu
 
 # Build and unit/integration tests.
 PKGS_BUILD="build-essential cmake pkg-config libuv1-dev node-llhttp libjansson-dev
-  libcmocka-dev libgoogle-perftools-dev zlib1g-dev libsqlite3-dev curl python3"
+  libcmocka-dev libgoogle-perftools-dev zlib1g-dev libsqlite3-dev curl python3
+  nodejs node-eventsource"
 # Sanitizers and fuzzing (clang + libFuzzer runtime), leak checks.
 PKGS_CHECK="clang libclang-rt-14-dev valgrind"
-# Benchmarks (make bench): load generator and peer servers.
-PKGS_BENCH="wrk nginx-light"
+# Benchmarks (make bench): load generator, the peer libraries bench/peers/
+# builds against (libevhtp needs libevent's and OpenSSL's headers too), the
+# peer servers and gnuplot for the charts. bench/run starts its own instances
+# on 127.0.0.1; the system services these packages may start are not used.
+PKGS_BENCH="wrk nginx-light h2o libmicrohttpd-dev libulfius-dev libevhtp-dev libevent-dev
+  libssl-dev libcivetweb-dev libh2o-evloop-dev gnuplot-nox"
 
 want="$PKGS_BUILD $PKGS_CHECK"
 case "${1:-}" in

@@ -114,9 +114,12 @@ FH_API bool fh_response_is_final(const fh_response_t *res);
 FH_API int fh_response_defer(fh_response_t *res);
 /* Makes a deferred (or still open) builder response final. */
 FH_API int fh_response_end(fh_response_t *res);
-/* Called if the client goes away while the response is deferred; the request
- * stays valid until the deferred response is ended (its bytes are then
- * dropped), so the code that deferred must still end it. */
+/* Called once, on the loop thread, if the client goes away while the
+ * response is deferred or streaming (stream.h): socket error, end of file,
+ * timeout. Offloaded work not yet started is canceled first (async.h). The
+ * request stays valid until the response is ended (fh_response_end,
+ * fh_send_*, or fh_stream_end for a stream: its bytes are then dropped), so
+ * the code that deferred must still end it — from the callback or later. */
 typedef void (*fh_response_cancel_fn)(fh_response_t *res, void *data);
 FH_API void fh_response_on_cancel(fh_response_t *res, fh_response_cancel_fn fn,
                                   void *data);

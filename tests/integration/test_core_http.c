@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -407,8 +410,77 @@ static void test_trace_arena(void **state) {
     assert_non_null(strstr(buf, "GET /traced status=404 used="));
 }
 
+static void test_config_errors_name_the_field(void **state) {
+    (void)state;
+    fh_server_t *s = NULL;
+    fh_server_config_t cfg = fh_server_config_default();
+    assert_int_equal(fh_server_new(&s, &cfg), FH_ECONFIG);
+    assert_non_null(strstr(fh_server_config_error(&cfg, FH_ECONFIG), "config.handler"));
+    cfg.handler = handler;
+    cfg.port = 70000;
+    assert_int_equal(fh_server_new(&s, &cfg), FH_ECONFIG);
+    assert_string_equal(fh_server_config_error(&cfg, FH_ECONFIG), "fasthttp: config.port: must be 0..65535");
+    cfg.port = 0;
+    cfg.host = "not-an-address";
+    assert_int_equal(fh_server_new(&s, &cfg), FH_ECONFIG);
+    assert_non_null(strstr(fh_server_config_error(&cfg, FH_ECONFIG), "config.host"));
+    cfg.host = "127.0.0.1";
+    cfg.threads = -1;
+    assert_int_equal(fh_server_new(&s, &cfg), FH_ECONFIG);
+    assert_non_null(strstr(fh_server_config_error(&cfg, FH_ECONFIG), "config.threads"));
+    cfg.threads = 1;
+    cfg.limits.max_header_bytes = 100;
+    assert_int_equal(fh_server_new(&s, &cfg), FH_ECONFIG);
+    assert_non_null(strstr(fh_server_config_error(&cfg, FH_ECONFIG), "config.limits.max_header_bytes"));
+    cfg.limits.max_header_bytes = 0;
+    cfg.server_name = "evil\r\nX: y";
+    assert_int_equal(fh_server_new(&s, &cfg), FH_ECONFIG);
+    assert_non_null(strstr(fh_server_config_error(&cfg, FH_ECONFIG), "config.server_name"));
+    cfg.server_name = "";
+    assert_int_equal(fh_server_new(&s, &cfg), 0); /* "" sends no Server header */
+    assert_int_equal(fh_server_start(s), 0);
+    int fd = fht_connect(fh_server_port(s));
+    fht_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    fht_response_t r;
+    assert_int_equal(fht_read_response(fd, &r, 0), 0);
+    assert_false(fht_header(&r, "Server", NULL, 0));
+    fht_response_free(&r);
+    fht_close(fd);
+    fht_server_stop(s);
+}
+
+static void test_ipv6_loopback(void **state) {
+    (void)state;
+    fh_server_config_t cfg = fh_server_config_default();
+    cfg.handler = handler;
+    cfg.threads = 1;
+    cfg.host = "::1";
+    cfg.handle_signals = false;
+    fh_server_t *s;
+    int err = fh_server_new(&s, &cfg);
+    if (err == UV_EADDRNOTAVAIL || err == UV_EAFNOSUPPORT)
+        skip(); /* no IPv6 on this machine */
+    assert_int_equal(err, 0);
+    assert_int_equal(fh_server_start(s), 0);
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin6_family = AF_INET6;
+    sa.sin6_port = htons((uint16_t)fh_server_port(s));
+    sa.sin6_addr = in6addr_loopback;
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    fht_send_str(fd, "GET / HTTP/1.1\r\nHost: [::1]\r\n\r\n");
+    expect(fd, 200, "Hello, World!");
+    fht_close(fd);
+    fht_server_stop(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        /* First, before any connection's descriptor is closed by a worker
+         * thread: its dup()/mkstemp() would otherwise reuse such a number,
+         * which ThreadSanitizer reports as a race. */
+        cmocka_unit_test(test_trace_arena),
         cmocka_unit_test(test_keep_alive),
         cmocka_unit_test(test_pipelined_16_one_write),
         cmocka_unit_test(test_one_byte_at_a_time),
@@ -422,7 +494,8 @@ int main(void) {
         cmocka_unit_test(test_100_clients_x_100),
         cmocka_unit_test(test_stop_with_requests_in_flight),
         cmocka_unit_test(test_idle_holds_no_buffer),
-        cmocka_unit_test(test_trace_arena),
+        cmocka_unit_test(test_config_errors_name_the_field),
+        cmocka_unit_test(test_ipv6_loopback),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -5,7 +5,9 @@
  * the arena's, libc's — goes through these counters and on to the real
  * allocator. After a warm-up, the test thread (which itself allocates
  * nothing: fixed buffers, raw send/recv) sends thousands of keep-alive and
- * pipelined requests and checks that the count did not move.
+ * pipelined requests and checks that the count did not move. GET /json
+ * builds {"message":"Hello, World!"} with jansson and serializes it on every
+ * request: its values and output live in the request's arena.
  */
 #include <malloc.h>
 #include <setjmp.h>
@@ -80,11 +82,17 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
         fh_response_header(res, "X-Id", "1");
         return fh_send_textf(res, 200, "User ID: %.*s", FH_STR_FMT(fh_request_query(req, "id")));
     }
+    if (fh_str_eq(path, "/json")) {
+        /* TechEmpower's JSON test: a new object built and serialized by
+         * jansson on every request (into the request's arena). */
+        return fh_send_json_new(res, 200, json_pack("{s:s}", "message", "Hello, World!"));
+    }
     return fh_send_status(res, 404);
 }
 
 static const char hello_req[] = "GET / HTTP/1.1\r\nHost: t\r\nUser-Agent: zero\r\n\r\n";
 static const char user_req[] = "GET /user?id=42 HTTP/1.1\r\nHost: t\r\n\r\n";
+static const char json_req[] = "GET /json HTTP/1.1\r\nHost: t\r\nUser-Agent: zero\r\n\r\n";
 
 /* Sends `reqs` copies of req per round (pipelined when > 1) and reads
  * exactly reqs * resp_len bytes back, with no allocation. */
@@ -174,6 +182,16 @@ static void test_query_printf_zero_malloc(void **state) {
     check_zero(user_req, 2, 8, 100, 500);
 }
 
+static void test_json_keep_alive_zero_malloc(void **state) {
+    (void)state;
+    check_zero(json_req, 4, 1, 200, 5000);
+}
+
+static void test_json_pipelined_zero_malloc(void **state) {
+    (void)state;
+    check_zero(json_req, 4, 16, 100, 500);
+}
+
 /* The counters themselves work: a malloc while counting is seen. */
 static void test_counter_sees_malloc(void **state) {
     (void)state;
@@ -212,6 +230,8 @@ int main(void) {
         cmocka_unit_test(test_keep_alive_zero_malloc),
         cmocka_unit_test(test_pipelined_zero_malloc),
         cmocka_unit_test(test_query_printf_zero_malloc),
+        cmocka_unit_test(test_json_keep_alive_zero_malloc),
+        cmocka_unit_test(test_json_pipelined_zero_malloc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -50,9 +51,17 @@ typedef struct {
     size_t len, cap;
 } rbuf_t;
 static rbuf_t rbufs[FHT_MAX_FD];
+/* File descriptors are reused across client threads: taking this lock
+ * around socket()/close() orders one thread's buffer reset before the next
+ * owner's use (the kernel orders it too, but sanitizers cannot see that). */
+static pthread_mutex_t fd_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int fht_connect(int port) {
+    pthread_mutex_lock(&fd_lock);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd >= 0 && fd < FHT_MAX_FD)
+        rbufs[fd].len = 0;
+    pthread_mutex_unlock(&fd_lock);
     assert_true(fd >= 0);
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof(sa));
@@ -66,16 +75,17 @@ int fht_connect(int port) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     assert_true(fd < FHT_MAX_FD);
-    rbufs[fd].len = 0;
     return fd;
 }
 
 void fht_close(int fd) {
+    pthread_mutex_lock(&fd_lock);
     if (fd >= 0 && fd < FHT_MAX_FD) {
         free(rbufs[fd].data);
         memset(&rbufs[fd], 0, sizeof(rbufs[fd]));
     }
     close(fd);
+    pthread_mutex_unlock(&fd_lock);
 }
 
 void fht_send(int fd, const void *buf, size_t len) {

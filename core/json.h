@@ -1,0 +1,38 @@
+/* Internal JSON details shared by core/json*.c and the tests. */
+#ifndef FH_CORE_JSON_H
+#define FH_CORE_JSON_H
+
+#include "core/request.h"
+
+/* Tracking mode: arena-scope jansson allocations become heap blocks freed
+ * when their arena is released (see "Debugging" in fasthttp/json.h). It is
+ * chosen at load time (FH_JSON_TRACK, FH_SANITIZED); tests switch it. Any
+ * mix of modes is safe: each block's tag says how it was made. */
+void fh__json_set_tracking(bool on);
+bool fh__json_tracking(void);
+
+/* A JSON string of the n bytes at s, with invalid UTF-8 replaced by U+FFFD
+ * (jansson refuses invalid UTF-8; error texts and request paths may hold
+ * it). Allocated in the current scope; NULL when out of memory. */
+json_t *fh__json_text(const char *s, size_t n);
+
+/* Serializes doc (stolen: dropped before the response ends, since ending a
+ * deferred response may write and release the request, arena included, at
+ * once) as the body with the given content type and status, and ends the
+ * response. */
+int fh__json_send_doc(fh_response_t *res, int status, json_t *doc, fh_str_t content_type);
+
+extern const fh_str_t fh__json_problem_type;
+
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
+ * forms, surrogates or code points above U+10FFFF), or 0. n > 0. */
+size_t fh__utf8_seq(const unsigned char *s, size_t n);
+
+/* Serializes value into a new NUL-terminated arena buffer exactly as
+ * json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) would (json_dump.c).
+ * Returns 0, FH_ENOMEM, or FH__DUMP_UNSUPPORTED when jansson must do it
+ * instead (invalid UTF-8, very deep nesting or a cycle). */
+#define FH__DUMP_UNSUPPORTED 1
+int fh__json_dump_compact(fh_arena_t *arena, const json_t *value, fh_str_t *out);
+
+#endif

@@ -1,0 +1,715 @@
+/* Streams: responses whose body is written over time (chunked or
+ * close-delimited), files sent with sendfile(2), and Server-Sent Events.
+ *
+ * A stream sits in its connection's queue like any response, in state
+ * FH_RS_STREAMING. When it reaches the head (conn.c calls
+ * fh__stream_activate) it writes its head and then its body, and later
+ * responses wait behind it. When it has ended and every byte has left, it
+ * tells the connection (fh__conn_stream_finished), which goes on with the
+ * next response.
+ *
+ * Memory. Body bytes are copied into blocks of BLOCK_SIZE that belong to the
+ * stream: `pending` blocks wait for the socket, `inflight` ones are part of
+ * the single uv_write in flight, `spare` ones are recycled. Writes are
+ * refused (FH_EAGAIN) past max_buffered, so a stream never holds more than
+ * about max_buffered + 2 blocks, whatever the body's size, and its steady
+ * state makes no allocation at all. One write is in flight at a time: the
+ * blocks filled meanwhile leave together in the next one (at most four
+ * buffers, which libuv keeps without allocating).
+ *
+ * Files. After the head, a thread-pool job calls sendfile(2) on a duplicate
+ * of the socket's descriptor (non-blocking, so a job never waits for the
+ * client, and a duplicate, so the number cannot be reused by another socket
+ * while a job runs) for at most SENDFILE_STEP bytes. When the socket is full
+ * a uv_poll_t on the duplicate waits until it is writable again.
+ *
+ * Lifetime. The stream lives in the request's arena and holds the request
+ * (req->users) from fh_stream_begin until it is finished: ended by its owner
+ * (or by the framework, for files), no I/O in flight, handles closed. Entry
+ * points that run user callbacks hold the request for their own duration.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+#include "core/worker.h"
+
+#define BLOCK_SIZE (16 * 1024)
+#define WRITE_BUFS 4 /* uv_write_t's inline buffers: more would be malloc'ed */
+#define DEFAULT_MAX_BUFFERED (256 * 1024)
+#define SENDFILE_STEP ((size_t)4 << 20)
+#define SSE_KEEPALIVE_MS 15000
+
+typedef struct block {
+    struct block *next;
+    size_t len;
+    char data[BLOCK_SIZE];
+} block_t;
+
+enum { BODY_CHUNKED, BODY_CLOSE, BODY_FILE };
+enum { IDLE, WRITING, SENDING_FILE, WAITING_WRITABLE };
+
+struct fh_stream {
+    fh_request_t *req;
+    uv_write_t wr;
+    block_t *pending, *pending_tail; /* written, waiting for the socket */
+    block_t *inflight;               /* carried by the write in flight */
+    block_t *spare;                  /* recycled blocks */
+    size_t nspare;
+    size_t buffered;                 /* bytes in pending and inflight */
+    size_t max_buffered;
+    fh_stream_drain_fn on_drain;
+    void *data;
+    uint8_t body;      /* BODY_* */
+    uint8_t busy;      /* IDLE, or the I/O in flight */
+    bool no_body;      /* HEAD or a bodyless status: writes are dropped */
+    bool active;       /* at the head of the connection's queue */
+    bool head_sent;
+    bool ended;
+    bool canceled;
+    bool want_drain;   /* a write was refused: call on_drain */
+    bool finished;
+    bool wrote;        /* bytes written since the last keep-alive tick */
+    unsigned handles;  /* open handles (keep-alive timer, poll) */
+    /* BODY_FILE */
+    int fd, sock;
+    int64_t off, left;
+    size_t step_sent;
+    int step_err;
+    bool step_full;    /* the last step stopped at a full socket */
+    uv_work_t work;
+    uv_poll_t *poll;
+    /* Server-Sent Events */
+    uv_timer_t *timer;
+};
+
+static void stream_kick(fh_stream_t *st);
+static void stream_maybe_finish(fh_stream_t *st);
+
+static inline fh_conn_t *stream_conn(const fh_stream_t *st) {
+    return st->canceled ? NULL : st->req->conn;
+}
+
+/* ------------------------------------------------------------------ blocks */
+
+static void blocks_free(block_t *b) {
+    while (b) {
+        block_t *next = b->next;
+        free(b);
+        b = next;
+    }
+}
+
+/* Makes sure n more bytes fit in the tail block plus spare blocks, so that
+ * appending them cannot fail halfway through a chunk. */
+static int reserve(fh_stream_t *st, size_t n) {
+    size_t room = st->pending_tail ? BLOCK_SIZE - st->pending_tail->len : 0;
+    while (room + st->nspare * BLOCK_SIZE < n) {
+        block_t *b = malloc(sizeof(*b));
+        if (!b)
+            return FH_ENOMEM;
+        b->next = st->spare;
+        st->spare = b;
+        st->nspare++;
+    }
+    return 0;
+}
+
+/* Copies n bytes behind the pending ones (room was reserved). */
+static void append(fh_stream_t *st, const char *p, size_t n) {
+    while (n) {
+        block_t *b = st->pending_tail;
+        if (!b || b->len == BLOCK_SIZE) {
+            b = st->spare;
+            st->spare = b->next;
+            st->nspare--;
+            b->next = NULL;
+            b->len = 0;
+            if (st->pending_tail)
+                st->pending_tail->next = b;
+            else
+                st->pending = b;
+            st->pending_tail = b;
+        }
+        size_t k = BLOCK_SIZE - b->len;
+        if (k > n)
+            k = n;
+        memcpy(b->data + b->len, p, k);
+        b->len += k;
+        st->buffered += k;
+        p += k;
+        n -= k;
+    }
+}
+
+/* Moves a list of used blocks to the spare list, keeping no more spares
+ * than the bound needs (one large write may have taken many). */
+static void recycle(fh_stream_t *st, block_t *b) {
+    size_t keep = st->max_buffered / BLOCK_SIZE + 2;
+    while (b) {
+        block_t *next = b->next;
+        st->buffered -= b->len;
+        if (st->nspare < keep) {
+            b->next = st->spare;
+            st->spare = b;
+            st->nspare++;
+        } else {
+            free(b);
+        }
+        b = next;
+    }
+}
+
+/* ------------------------------------------------------------------ writes */
+
+/* Produces a chunk's bytes: called once to measure them (copy false), then
+ * once to append them (copy true, room reserved); returns their length. */
+typedef size_t (*produce_fn)(fh_stream_t *st, const void *arg, bool copy);
+
+typedef struct bytes_arg {
+    const char *p;
+    size_t n;
+} bytes_arg_t;
+
+static size_t produce_bytes(fh_stream_t *st, const void *arg, bool copy) {
+    const bytes_arg_t *b = arg;
+    if (copy)
+        append(st, b->p, b->n);
+    return b->n;
+}
+
+/* Writes one chunk made by produce, whole or not at all. */
+static int stream_put(fh_stream_t *st, produce_fn produce, const void *arg) {
+    if (st->ended)
+        return FH_ESTATE;
+    if (st->canceled)
+        return FH_ECANCELED;
+    size_t len = produce(st, arg, false);
+    if (len == 0)
+        return 0;
+    st->wrote = true;
+    if (st->no_body)
+        return 0;
+    char head[24];
+    size_t hn = 0, tn = 0;
+    if (st->body == BODY_CHUNKED) {
+        hn = (size_t)snprintf(head, sizeof(head), "%zx\r\n", len);
+        tn = 2;
+    }
+    size_t total = hn + len + tn;
+    if (st->buffered > 0 && st->buffered + total > st->max_buffered) {
+        st->want_drain = true;
+        return FH_EAGAIN;
+    }
+    if (reserve(st, total) != 0)
+        return FH_ENOMEM;
+    append(st, head, hn);
+    produce(st, arg, true);
+    append(st, "\r\n", tn);
+    stream_kick(st);
+    return 0;
+}
+
+static void on_written(uv_write_t *wr, int status) {
+    fh_stream_t *st = (fh_stream_t *)((char *)wr - offsetof(fh_stream_t, wr));
+    fh_request_t *req = st->req;
+    req->users++; /* on_drain or an abort may end the stream */
+    st->busy = IDLE;
+    recycle(st, st->inflight);
+    st->inflight = NULL;
+    fh_conn_t *c = stream_conn(st);
+    if (c) {
+        fh__conn_write_pending(c, -1);
+        if (status < 0) {
+            fh__conn_abort(c); /* cancels this stream */
+        } else {
+            if (st->want_drain && !st->ended && st->buffered <= st->max_buffered / 2) {
+                st->want_drain = false;
+                if (st->on_drain)
+                    st->on_drain(st, st->data);
+            }
+            stream_kick(st);
+        }
+    }
+    stream_maybe_finish(st);
+    fh__request_unref(req);
+}
+
+/* -------------------------------------------------------------------- files */
+
+static void file_step(fh_stream_t *st);
+
+static void file_work(uv_work_t *w) {
+    fh_stream_t *st = (fh_stream_t *)((char *)w - offsetof(fh_stream_t, work));
+    size_t want = (uint64_t)st->left > SENDFILE_STEP ? SENDFILE_STEP : (size_t)st->left;
+    off_t off = (off_t)st->off;
+    size_t sent = 0;
+    int err = 0;
+    bool full = false;
+    while (sent < want) {
+        ssize_t r = sendfile(st->sock, st->fd, &off, want - sent);
+        if (r > 0) {
+            sent += (size_t)r;
+        } else if (r == 0) {
+            err = UV_EOF; /* the file shrank below the announced length */
+            break;
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            full = true;
+            break;
+        } else if (errno != EINTR) {
+            err = uv_translate_sys_error(errno);
+            break;
+        }
+    }
+    st->step_sent = sent;
+    st->step_err = err;
+    st->step_full = full;
+}
+
+static void on_writable(uv_poll_t *p, int status, int events) {
+    (void)events;
+    fh_stream_t *st = p->data;
+    fh_request_t *req = st->req;
+    req->users++;
+    uv_poll_stop(p);
+    st->busy = IDLE;
+    fh_conn_t *c = stream_conn(st);
+    if (c) {
+        fh__conn_write_pending(c, -1);
+        if (status < 0)
+            fh__conn_abort(c);
+        else
+            file_step(st);
+    }
+    stream_maybe_finish(st);
+    fh__request_unref(req);
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+    fh_stream_t *st = h->data;
+    st->handles--;
+    stream_maybe_finish(st);
+}
+
+/* Waits until the socket takes more. */
+static void file_wait(fh_stream_t *st) {
+    fh_conn_t *c = stream_conn(st);
+    int err = 0;
+    if (!st->poll) {
+        st->poll = fh_arena_alloc(st->req->arena, sizeof(*st->poll));
+        if (!st->poll)
+            err = FH_ENOMEM;
+        else if ((err = uv_poll_init(&st->req->worker->loop, st->poll, st->sock)) != 0)
+            st->poll = NULL;
+        else {
+            st->poll->data = st;
+            st->handles++;
+        }
+    }
+    if (!err)
+        err = uv_poll_start(st->poll, UV_WRITABLE, on_writable);
+    if (err) {
+        fh__conn_abort(c);
+        return;
+    }
+    st->busy = WAITING_WRITABLE;
+    fh__conn_write_pending(c, +1);
+}
+
+static void file_after(uv_work_t *w, int status) {
+    fh_stream_t *st = (fh_stream_t *)((char *)w - offsetof(fh_stream_t, work));
+    fh_request_t *req = st->req;
+    req->users++;
+    st->busy = IDLE;
+    if (status == 0) {
+        st->off += (int64_t)st->step_sent;
+        st->left -= (int64_t)st->step_sent;
+    }
+    fh_conn_t *c = stream_conn(st);
+    if (c) {
+        fh__conn_write_pending(c, -1);
+        if (status != 0 || st->step_err)
+            fh__conn_abort(c);
+        else if (st->left > 0 && st->step_full)
+            file_wait(st);
+        else
+            file_step(st);
+    }
+    stream_maybe_finish(st);
+    fh__request_unref(req);
+}
+
+/* Sends the next piece of the file, once the head has left. */
+static void file_step(fh_stream_t *st) {
+    fh_conn_t *c = stream_conn(st);
+    if (st->left <= 0 || st->no_body)
+        return;
+    if (st->sock < 0) {
+        uv_os_fd_t fd;
+        if (uv_fileno((uv_handle_t *)fh__conn_stream(c), &fd) != 0 ||
+            (st->sock = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+            fh__conn_abort(c);
+            return;
+        }
+    }
+    if (uv_queue_work(&st->req->worker->loop, &st->work, file_work, file_after) != 0) {
+        fh__conn_abort(c);
+        return;
+    }
+    st->busy = SENDING_FILE;
+    fh__conn_write_pending(c, +1);
+}
+
+/* ------------------------------------------------------------- the engine */
+
+/* Starts the next write if the stream may write and has something to. */
+static void stream_kick(fh_stream_t *st) {
+    fh_conn_t *c = stream_conn(st);
+    if (!c || !st->active || st->busy != IDLE || st->finished)
+        return;
+    if (st->head_sent && st->body == BODY_FILE) {
+        file_step(st);
+        return;
+    }
+    uv_buf_t bufs[WRITE_BUFS];
+    unsigned n = 0;
+    if (!st->head_sent)
+        bufs[n++] = st->req->res.out[0];
+    block_t **tail = &st->inflight;
+    while (st->pending && n < WRITE_BUFS) {
+        block_t *b = st->pending;
+        st->pending = b->next;
+        b->next = NULL;
+        *tail = b;
+        tail = &b->next;
+        bufs[n++] = uv_buf_init(b->data, (unsigned)b->len);
+    }
+    if (!st->pending)
+        st->pending_tail = NULL;
+    if (n == 0)
+        return;
+    if (uv_write(&st->wr, fh__conn_stream(c), bufs, n, on_written) != 0) {
+        recycle(st, st->inflight);
+        st->inflight = NULL;
+        fh__conn_abort(c);
+        return;
+    }
+    st->head_sent = true;
+    st->busy = WRITING;
+    fh__conn_write_pending(c, +1);
+}
+
+/* Finishes the stream once it has ended, its bytes have left (or the client
+ * is gone) and nothing is in flight: closes its handles, frees its blocks
+ * and file descriptors, lets the connection go on and drops its hold. */
+static void stream_maybe_finish(fh_stream_t *st) {
+    if (st->finished || !st->ended || st->busy != IDLE)
+        return;
+    if (!st->canceled && (!st->head_sent || st->pending || (st->body == BODY_FILE && st->left > 0)))
+        return;
+    if (st->timer && !uv_is_closing((uv_handle_t *)st->timer))
+        uv_close((uv_handle_t *)st->timer, on_handle_closed);
+    if (st->poll && !uv_is_closing((uv_handle_t *)st->poll))
+        uv_close((uv_handle_t *)st->poll, on_handle_closed);
+    if (st->handles)
+        return; /* on_handle_closed comes back here */
+    st->finished = true;
+    blocks_free(st->pending);
+    blocks_free(st->spare);
+    st->pending = st->pending_tail = st->spare = NULL;
+    if (st->fd >= 0)
+        close(st->fd);
+    if (st->sock >= 0)
+        close(st->sock); /* after the poll handle is closed */
+    fh_request_t *req = st->req;
+    if (!st->canceled && req->conn)
+        fh__conn_stream_finished(req);
+    fh__request_unref(req);
+}
+
+void fh__stream_activate(fh_request_t *req) {
+    fh_stream_t *st = req->res.stream;
+    st->active = true;
+    stream_kick(st);
+}
+
+void fh__stream_cancel(fh_request_t *req) {
+    fh_stream_t *st = req->res.stream;
+    st->canceled = true;
+    st->active = false;
+    recycle(st, st->pending);
+    st->pending = st->pending_tail = NULL;
+    if (st->timer)
+        uv_timer_stop(st->timer);
+    if (st->busy == WAITING_WRITABLE) {
+        uv_poll_stop(st->poll);
+        st->busy = IDLE;
+    } else if (st->busy == SENDING_FILE) {
+        uv_cancel((uv_req_t *)&st->work); /* file_after still comes */
+    }
+    /* A write in flight completes with UV_ECANCELED when the handle closes. */
+    stream_maybe_finish(st);
+}
+
+/* ------------------------------------------------------------- beginning */
+
+/* Makes res a stream of the given body length (-1: chunked or
+ * close-delimited) and serializes its head. The caller finishes setting the
+ * stream up, then calls stream_start. */
+static int stream_new(fh_response_t *res, fh_stream_t **out, size_t max_buffered,
+                      int64_t length) {
+    fh_request_t *req = res->req;
+    if (res->flags & FH_RES_FINAL)
+        return FH_EALREADY_SENT;
+    if (res->flags & FH_RES_CANCELED)
+        return FH_ECANCELED;
+    if ((req->state != FH_RS_HANDLING && req->state != FH_RS_DEFERRED) || !req->conn)
+        return FH_ESTATE;
+    /* The body outlives the handler: so must the request's views. */
+    int err = fh__request_pin(req);
+    if (err)
+        return err;
+    fh_stream_t *st = fh_arena_calloc(req->arena, 1, sizeof(*st));
+    if (!st)
+        return FH_ENOMEM;
+    st->req = req;
+    st->fd = st->sock = -1;
+    st->max_buffered = max_buffered ? max_buffered : DEFAULT_MAX_BUFFERED;
+    res->stream = st;
+    res->stream_len = length;
+    res->flags |= FH_RES_STREAM;
+    if (fh__response_serialize(req) != 0) {
+        res->flags &= ~(unsigned)FH_RES_STREAM;
+        res->stream = NULL;
+        return FH_ENOMEM;
+    }
+    int status = res->status;
+    st->no_body = req->method == FH_METHOD_HEAD || status < 200 || status == 204 || status == 304;
+    st->body = length >= 0 ? BODY_FILE : (res->flags & FH_RES_CHUNKED) ? BODY_CHUNKED : BODY_CLOSE;
+    *out = st;
+    return 0;
+}
+
+/* The response is final: the stream joins its connection's write path. */
+static void stream_start(fh_stream_t *st) {
+    fh_request_t *req = st->req;
+    req->res.flags |= FH_RES_FINAL;
+    req->state = FH_RS_STREAMING;
+    req->users++;
+    fh__conn_stream_started(req);
+}
+
+int fh_stream_begin(fh_response_t *res, fh_stream_t **out, const fh_stream_options_t *opts) {
+    fh_stream_options_t o = {0};
+    if (opts)
+        o = *opts;
+    fh_stream_t *st;
+    int err = stream_new(res, &st, o.max_buffered, -1);
+    if (err)
+        return err;
+    st->on_drain = o.on_drain;
+    st->data = o.data;
+    stream_start(st);
+    *out = st;
+    return 0;
+}
+
+int fh_stream_write(fh_stream_t *st, const void *data, size_t len) {
+    bytes_arg_t b = {data, len};
+    return stream_put(st, produce_bytes, &b);
+}
+
+int fh_stream_printf(fh_stream_t *st, const char *fmt, ...) {
+    char small[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return FH_EINVAL;
+    if ((size_t)n < sizeof(small))
+        return fh_stream_write(st, small, (size_t)n);
+    char *big = malloc((size_t)n + 1);
+    if (!big)
+        return FH_ENOMEM;
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int err = fh_stream_write(st, big, (size_t)n);
+    free(big);
+    return err;
+}
+
+int fh_stream_end(fh_stream_t *st) {
+    if (st->ended)
+        return FH_ESTATE;
+    fh_request_t *req = st->req;
+    req->users++;
+    st->ended = true;
+    if (st->timer)
+        uv_timer_stop(st->timer);
+    if (!st->canceled && !st->no_body && st->body == BODY_CHUNKED) {
+        if (reserve(st, 5) == 0)
+            append(st, "0\r\n\r\n", 5);
+        else
+            fh__conn_abort(req->conn); /* the body cannot be terminated */
+    }
+    stream_kick(st);
+    stream_maybe_finish(st);
+    fh__request_unref(req);
+    return 0;
+}
+
+size_t fh_stream_buffered(const fh_stream_t *st) {
+    return st->buffered;
+}
+
+fh_response_t *fh_stream_response(fh_stream_t *st) {
+    return &st->req->res;
+}
+
+int fh_send_fd(fh_response_t *res, int fd, int64_t offset, int64_t length) {
+    if (fd < 0 || offset < 0 || length < 0 || offset > INT64_MAX - length ||
+        (sizeof(off_t) < sizeof(int64_t) && offset + length > (int64_t)INT32_MAX))
+        return FH_EINVAL;
+    fh_stream_t *st;
+    int err = stream_new(res, &st, 0, length);
+    if (err)
+        return err;
+    st->fd = fd;
+    st->off = offset;
+    st->left = st->no_body ? 0 : length;
+    st->ended = true; /* the file is the whole body */
+    stream_start(st);
+    return 0;
+}
+
+/* ---------------------------------------------------- Server-Sent Events */
+
+static bool has_line_break(const char *s) {
+    return s && strpbrk(s, "\r\n") != NULL;
+}
+
+typedef struct sse_arg {
+    const fh_sse_event_t *ev;
+    const char *comment;
+} sse_arg_t;
+
+/* One field line: "name: value\n". */
+static size_t sse_field(fh_stream_t *st, bool copy, const char *name, const char *v, size_t n) {
+    size_t k = strlen(name);
+    if (copy) {
+        append(st, name, k);
+        append(st, ": ", 2);
+        append(st, v, n);
+        append(st, "\n", 1);
+    }
+    return k + 2 + n + 1;
+}
+
+static size_t produce_sse(fh_stream_t *st, const void *arg, bool copy) {
+    const sse_arg_t *a = arg;
+    size_t len = 0;
+    if (a->comment) {
+        /* ": text\n\n" */
+        len += sse_field(st, copy, "", a->comment, strlen(a->comment));
+        if (copy)
+            append(st, "\n", 1);
+        return len + 1;
+    }
+    const fh_sse_event_t *ev = a->ev;
+    if (ev->event)
+        len += sse_field(st, copy, "event", ev->event, strlen(ev->event));
+    if (ev->id)
+        len += sse_field(st, copy, "id", ev->id, strlen(ev->id));
+    if (ev->retry_ms) {
+        char num[16];
+        int k = snprintf(num, sizeof(num), "%u", (unsigned)ev->retry_ms);
+        len += sse_field(st, copy, "retry", num, (size_t)k);
+    }
+    if (ev->data) {
+        size_t n = ev->data_len ? ev->data_len : strlen(ev->data);
+        const char *p = ev->data, *end = ev->data + n;
+        for (;;) {
+            const char *eol = p;
+            while (eol < end && *eol != '\n' && *eol != '\r')
+                eol++;
+            len += sse_field(st, copy, "data", p, (size_t)(eol - p));
+            if (eol == end)
+                break;
+            p = eol + 1 + (eol[0] == '\r' && eol + 1 < end && eol[1] == '\n');
+            if (p == end)
+                break; /* a trailing line break ends the last line */
+        }
+    }
+    if (copy)
+        append(st, "\n", 1); /* the blank line dispatches the event */
+    return len + 1;
+}
+
+static void on_sse_tick(uv_timer_t *t) {
+    fh_stream_t *st = t->data;
+    if (!st->wrote)
+        fh_sse_comment(st, "keep-alive"); /* a full buffer needs none */
+    st->wrote = false;
+}
+
+int fh_sse_begin(fh_response_t *res, fh_stream_t **out, const fh_sse_options_t *opts) {
+    fh_sse_options_t o = {0};
+    if (opts)
+        o = *opts;
+    int err = fh_response_header_set(res, "Content-Type", "text/event-stream");
+    if (!err)
+        err = fh_response_header_set(res, "Cache-Control", "no-cache");
+    if (!err)
+        err = fh_response_header_set(res, "X-Accel-Buffering", "no");
+    if (err)
+        return err;
+    fh_stream_t *st;
+    err = stream_new(res, &st, o.max_buffered, -1);
+    if (err)
+        return err;
+    st->on_drain = o.on_drain;
+    st->data = o.data;
+    fh_request_t *req = res->req;
+    if (o.keepalive_ms >= 0) {
+        uint64_t ms = o.keepalive_ms ? (uint64_t)o.keepalive_ms : SSE_KEEPALIVE_MS;
+        uv_timer_t *t = fh_arena_alloc(req->arena, sizeof(*t));
+        if (t && uv_timer_init(&req->worker->loop, t) == 0) {
+            t->data = st;
+            st->timer = t;
+            st->handles++;
+            uv_timer_start(t, on_sse_tick, ms, ms);
+        }
+        /* Without memory for a timer the stream simply has no keep-alive. */
+    }
+    stream_start(st);
+    if (o.retry_ms) {
+        fh_sse_event_t ev = {.retry_ms = o.retry_ms};
+        fh_sse_send(st, &ev); /* the first write of an empty stream: taken */
+    }
+    *out = st;
+    return 0;
+}
+
+int fh_sse_send(fh_stream_t *st, const fh_sse_event_t *ev) {
+    if (!ev || has_line_break(ev->event) || has_line_break(ev->id))
+        return FH_EINVAL;
+    sse_arg_t a = {ev, NULL};
+    return stream_put(st, produce_sse, &a);
+}
+
+int fh_sse_data(fh_stream_t *st, const char *event, const char *data) {
+    fh_sse_event_t ev = {.event = event, .data = data};
+    return fh_sse_send(st, &ev);
+}
+
+int fh_sse_comment(fh_stream_t *st, const char *text) {
+    if (!text || has_line_break(text))
+        return FH_EINVAL;
+    sse_arg_t a = {NULL, text};
+    return stream_put(st, produce_sse, &a);
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the built library into a temporary prefix, then builds and runs a
+# small program out of tree against it twice: with find_package(fasthttp)
+# (shared and static targets) and with pkg-config.
+set -euo pipefail
+src=$1 bin=$2
+tmp=$(mktemp -d /tmp/fh-install.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+cmake --install "$bin" --prefix "$tmp/prefix" >/dev/null
+cmake -S "$src/tests/install" -B "$tmp/build" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
+cmake --build "$tmp/build" -j 2 >/dev/null
+LD_LIBRARY_PATH="$tmp/prefix/lib:$tmp/prefix/lib64:${LD_LIBRARY_PATH:-}" "$tmp/build/consumer_cmake"
+"$tmp/build/consumer_static"
+libdir=$(ls -d "$tmp"/prefix/lib*/pkgconfig | head -1)
+export PKG_CONFIG_PATH="$libdir"
+cc -std=c11 -o "$tmp/consumer_pc" "$src/tests/install/consumer.c" $(pkg-config --cflags --libs fasthttp)
+LD_LIBRARY_PATH="$(dirname "$libdir")" "$tmp/consumer_pc"
+echo "install: find_package and pkg-config builds passed"
