@@ -7,6 +7,11 @@
  *       number of malloc/free calls made during all the timed lookups (this
  *       program counts every allocation in the process).
  *
+ *   bench_router profile [--rounds R]
+ *       R passes (default 7) over the API requests and nothing else, for a
+ *       profiler or callgrind (instruction counts do not depend on the load
+ *       of a shared machine, unlike times).
+ *
  *   bench_router serve --mode raw|routed [--port P] [--threads N]
  *       A hello server for the end-to-end comparison (bench/router_e2e):
  *       "raw" answers GET / from one handler, like examples/hello; "routed"
@@ -569,6 +574,25 @@ static int bench_lookup(int rounds, int millis) {
     return 0;
 }
 
+static int profile(int passes) {
+    fh_router_t *r;
+    if (fh_router_new(&r, NULL) || fh_router_mount(r, NULL, code_host_api, NULL))
+        return 1;
+    size_t nreq = sizeof(api_requests) / sizeof(api_requests[0]);
+    fh_str_t paths[sizeof(api_requests) / sizeof(api_requests[0])];
+    for (size_t i = 0; i < nreq; i++)
+        paths[i] = fh_str(api_requests[i].path);
+    fh_route_match_t m;
+    for (int k = 0; k < passes; k++)
+        for (size_t i = 0; i < nreq; i++) {
+            fh_router_lookup(r, api_requests[i].method, paths[i], &m);
+            sink += (size_t)m.status + m.nparams;
+        }
+    printf("%d lookups\n", passes * (int)nreq);
+    fh_router_free(r);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- serve */
 
 static int serve(const char *mode, int port, int threads) {
@@ -636,6 +660,8 @@ int main(int argc, char **argv) {
         }
         i++;
     }
+    if (strcmp(cmd, "profile") == 0)
+        return profile(rounds);
     if (rounds < 1 || rounds > 64 || millis < 1) {
         fprintf(stderr, "bench_router: --rounds 1..64, --millis >= 1\n");
         return 2;

@@ -238,6 +238,7 @@ typedef struct fh_route_match {
      * manual_options. */
     unsigned allowed;
     unsigned redirect; /* FH_ROUTE_REDIRECT: FH_REDIRECT_* flags */
+    bool encoded;      /* the path holds %XX escapes (values may need decoding) */
     size_t nparams;
     fh_str_t names[FH_ROUTER_MAX_PARAMS];  /* "id" for ":id" */
     fh_str_t values[FH_ROUTER_MAX_PARAMS]; /* raw: still percent-encoded */

@@ -302,6 +302,9 @@ static void test_mount_all_or_nothing(void **state) {
                         "different parameter names at the same place");
     assert_int_equal(fh_router_route_count(r), 3);
     assert_int_equal(fh__router_node_count(r), nodes);
+    /* The table of routes without parameters holds "/m/abc" and "/q" only. */
+    assert_int_equal(fh__router_static_count(r), 2);
+    assert_int_equal(fh__router_static_count(fresh), 2);
     static const lookup_case_t after[] = {
         {"GET", "/m/abd", FH_ROUTE_NOT_FOUND, NULL, NULL},
         {"GET", "/m/ab", FH_ROUTE_NOT_FOUND, NULL, NULL},
@@ -422,6 +425,7 @@ static void test_decode_params(void **state) {
     /* Lookups refuse what decoding would refuse; a match built by hand
      * shows decoding would say so too. */
     m.nparams = 1;
+    m.encoded = true;
     m.values[0] = fh_str("%4");
     assert_int_equal(fh__router_decode_params(&m, arena, &names, &values), FH_EINVAL);
     m.values[0] = fh_str("a%00");
