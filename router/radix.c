@@ -265,7 +265,10 @@ void fh__radix_free(fh__radix_t *t) {
     free(t);
 }
 
-/* A fast hash for short strings: eight bytes per multiply. */
+/* A fast hash for short strings: eight bytes per multiply, then a full
+ * finaliser (MurmurHash3's fmix64), because the table indexes by the low
+ * bits and paths often differ only in their last bytes ("/v1/res0001"),
+ * which a multiply alone carries to the high bits only. */
 static inline uint64_t hash_bytes(const char *p, size_t n) {
     const uint64_t k = 0x9e3779b97f4a7c15u;
     uint64_t h = n * k, w;
@@ -273,7 +276,7 @@ static inline uint64_t hash_bytes(const char *p, size_t n) {
     for (; i + 8 <= n; i += 8) {
         memcpy(&w, p + i, 8);
         h = (h ^ w) * k;
-        h ^= h >> 32;
+        h ^= h >> 29;
     }
     if (i < n) {
         /* The tail: the last eight bytes (overlapping) when there are that
@@ -286,8 +289,12 @@ static inline uint64_t hash_bytes(const char *p, size_t n) {
                 w |= (uint64_t)(unsigned char)p[j] << (8 * j);
         }
         h = (h ^ w) * k;
-        h ^= h >> 32;
     }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdu;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53u;
+    h ^= h >> 33;
     return h;
 }
 
