@@ -5,8 +5,11 @@
 #   make test    install missing packages, build, run every test, then again
 #                under AddressSanitizer + UndefinedBehaviorSanitizer and under
 #                ThreadSanitizer
-#   make bench   benchmarks (bench/run), results in docs/benchmarks.md
+#   make bench   benchmarks (bench/run, BENCH_ARGS=--quick for a short run),
+#                results in docs/benchmarks.md
 #   make fuzz    libFuzzer targets for FUZZ_SECONDS each (default 600)
+#   make docs    the API reference from the public headers (Doxygen) into
+#                build-docs/html; fails if a public declaration is undocumented
 #   make tsan    the tests under ThreadSanitizer
 #   make clean
 
@@ -63,7 +66,7 @@ bench: deps
 	@./scripts/install-deps.sh --bench
 	@$(CMAKE) -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@$(CMAKE) --build build-release -j $(JOBS)
-	@if [ -x bench/run ]; then bench/run; else echo "bench/run is missing"; exit 1; fi
+	@FH_BENCH_SERVER=$(CURDIR)/build-release/examples/bench_server/fh_bench_server bench/run $(BENCH_ARGS)
 
 fuzz: deps
 	@$(CMAKE) -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
@@ -77,5 +80,15 @@ fuzz: deps
 	        tests/fuzz/corpus-run/$$name tests/fuzz/corpus/$${name#fuzz_} || exit 1; \
 	done
 
+docs: deps
+	@rm -rf build-docs && mkdir -p build-docs
+	@doxygen docs/Doxyfile
+	@if grep -q 'is not documented' build-docs/warnings.log; then \
+	    grep 'is not documented' build-docs/warnings.log; \
+	    echo "make docs: $$(grep -c 'is not documented' build-docs/warnings.log) undocumented public declaration(s)"; \
+	    exit 1; \
+	fi
+	@echo "API reference: build-docs/html/index.html"
+
 clean:
-	rm -rf build build-asan build-tsan build-release build-fuzz build-bench
+	rm -rf build build-asan build-tsan build-release build-fuzz build-bench build-docs

@@ -20,10 +20,17 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
 #include "core/arena.h"
+#include "core/http1.h"
 
-enum { FH_TO_NONE, FH_TO_FRESH, FH_TO_HEADER, FH_TO_BODY, FH_TO_KEEPALIVE, FH_TO_WRITE };
+enum { FH_TO_NONE, FH_TO_FRESH, FH_TO_HEADER, FH_TO_BODY, FH_TO_KEEPALIVE, FH_TO_WRITE, FH_TO_LINGER };
+
+/* After an error response the socket is shut for writing and what the
+ * client still sends is read and dropped, up to limits.max_discard bytes
+ * and this long, so that it reads the response instead of a reset. */
+#define FH_LINGER_MS 2000
 
 struct fh_conn {
     uv_tcp_t tcp;
@@ -39,13 +46,26 @@ struct fh_conn {
     size_t writes_pending;
     uint64_t deadline;    /* uv_now() ms, 0 = none */
     uint8_t to_kind;
+    uint8_t lead;         /* bytes of the empty line before a request: 0..2 */
     int err_status;       /* status chosen by a callback that failed */
+    const char *exec_end; /* end of the bytes given to llhttp_execute */
+    const char *msg_start; /* where a message not yet begun would start */
+    size_t discarded;     /* bytes dropped while lingering */
+    size_t wq_seen;       /* bytes waiting to be written at the last check */
     uint64_t batch_ns;    /* clock at the first dispatch of this read */
+    bool linger;          /* a parse error: linger before closing */
+    bool lingering;       /* shut for writing, draining what comes */
     bool closing;
     bool no_more;         /* parse no further requests */
     bool in_batch;        /* inside process(): defer flushing */
     bool read_paused;     /* reading stopped at the pipelining cap */
     bool eof;
+    bool peer_known;      /* peer below holds the peer's address */
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+    } peer;               /* cached: middleware asks for it on every request */
 };
 
 typedef struct fh_write {
@@ -63,6 +83,9 @@ static void conn_flush(fh_conn_t *c);
 static void conn_process(fh_conn_t *c, const char *p, const char *end);
 static void conn_update_deadline(fh_conn_t *c);
 static void conn_fail(fh_conn_t *c, int status);
+static void conn_continue(fh_conn_t *c);
+static void conn_after_progress(fh_conn_t *c);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 
 static inline const fh_limits_t *limits(const fh_conn_t *c) {
@@ -173,7 +196,9 @@ void fh__conn_request_finished(fh_request_t *req) {
     }
     if (was_deferred && !c->in_batch) {
         conn_flush(c);
-        conn_update_deadline(c);
+        /* Also resumes reading paused at the pipelining cap, and sends a
+         * 100 Continue that waited for this response. */
+        conn_after_progress(c);
     }
 }
 
@@ -306,10 +331,40 @@ static bool conn_idle(const fh_conn_t *c) {
     return c->nqueued == 0 && c->writes_pending == 0;
 }
 
+/* The last response has been written and the connection is to end. After a
+ * parse error the client may still be sending (the rest of a body, more
+ * pipelined requests): closing with unread bytes would make the kernel send
+ * a reset that can destroy the response before the client reads it. So the
+ * socket is shut for writing and whatever still arrives is read and dropped
+ * until EOF, limits.max_discard bytes or FH_LINGER_MS, then closed. */
+static void conn_end(fh_conn_t *c) {
+    if (c->closing)
+        return;
+    uv_os_fd_t fd;
+    if (!c->linger || c->eof || uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0 ||
+        shutdown(fd, SHUT_WR) != 0) {
+        conn_close(c);
+        return;
+    }
+    c->lingering = true;
+    c->discarded = 0;
+    if (c->cur) {
+        fh__request_release(c->cur);
+        c->cur = NULL;
+    }
+    conn_buf_drop(c);
+    uint32_t ms = c->w->server->cfg.timeouts.header_ms;
+    c->to_kind = FH_TO_LINGER;
+    c->deadline = uv_now(&c->w->loop) + (ms < FH_LINGER_MS ? ms : FH_LINGER_MS);
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+        conn_close(c);
+}
+
 /* After a write or a deferred completion: close if nothing more will come,
  * resume reading if it was paused at the pipelining cap. */
 static void conn_after_progress(fh_conn_t *c) {
-    if (c->closing)
+    if (c->closing || c->lingering)
         return;
     if ((c->no_more || c->eof) && conn_idle(c)) {
         conn_close(c);
@@ -323,8 +378,10 @@ static void conn_after_progress(fh_conn_t *c) {
             uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
             conn_close(c);
     }
-    if (!c->closing)
-        conn_update_deadline(c);
+    if (c->closing)
+        return;
+    conn_update_deadline(c);
+    conn_continue(c);
 }
 
 /* ------------------------------------------------------------------ writes */
@@ -347,8 +404,12 @@ static bool group_done(fh_conn_t *c, fh_request_t *group, fh_request_t *takeover
     group_release(group);
     if (c->closing)
         return false;
-    if (!ok || close_after) {
+    if (!ok || takeover) {
         conn_close(c);
+        return false;
+    }
+    if (close_after) {
+        conn_end(c); /* after an error: lingers (see conn_end) */
         return false;
     }
     return true;
@@ -489,8 +550,16 @@ static void dispatch(fh_conn_t *c, fh_request_t *req) {
     queue_append(c, req);
     req->state = FH_RS_HANDLING;
     FH_COUNT(c->w->stats.requests);
-    if (!(req->flags & FH_REQ_KEEP_ALIVE) || (req->flags & FH_REQ_UPGRADE))
+    if (c->to_kind == FH_TO_FRESH)
+        c->to_kind = FH_TO_NONE; /* no longer a connection that sent nothing */
+    if (!(req->flags & FH_REQ_KEEP_ALIVE))
         c->no_more = true;
+    if (req->flags & FH_REQ_UPGRADE) {
+        /* Nothing after an Upgrade request is parsed as HTTP: its response
+         * says the connection closes. */
+        c->no_more = true;
+        req->res.flags |= FH_RES_CLOSE;
+    }
     if (req->flags & FH_REQ_CONTINUE) {
         /* The 100 Continue was not sent (the body came at once). */
         req->flags &= ~(unsigned)FH_REQ_CONTINUE;
@@ -535,6 +604,8 @@ static void conn_fail(fh_conn_t *c, int status) {
     if (!req)
         req = request_new(c);
     c->no_more = true;
+    /* A timed-out client is slow, not sending: it gets no lingering. */
+    c->linger = status != 408;
     if (!req) {
         conn_close(c);
         return;
@@ -549,15 +620,62 @@ static void conn_fail(fh_conn_t *c, int status) {
     fh__conn_request_finished(req);
 }
 
+/* Where the request llhttp failed on starts: the method span if llhttp
+ * reported it (it does at the end of each execute), else the first byte
+ * given for a message not yet begun. */
+static const char *failed_start(const fh_conn_t *c) {
+    if (c->cur && c->cur->raw_begin)
+        return c->cur->raw_begin;
+    return c->msg_start;
+}
+
 static int parse_error_status(const fh_conn_t *c, llhttp_errno_t err) {
     if (c->err_status)
         return c->err_status;
+    const char *b = failed_start(c);
     switch (err) {
-    case HPE_INVALID_METHOD: return 501;
-    case HPE_INVALID_VERSION: return 505;
-    case HPE_CB_MESSAGE_BEGIN: return 503;
-    default: return 400;
+    case HPE_INVALID_METHOD:
+        /* A method token llhttp does not know is 501 (RFC 9110 9.1); bytes
+         * that are no token at all (a TLS hello, garbage) are 400. */
+        if (b && b < c->exec_end) {
+            const char *q = b;
+            while (q < c->exec_end && fh__h1_is_tchar((unsigned char)*q))
+                q++;
+            if (q > b && (q == c->exec_end || *q == ' '))
+                return 501;
+        }
+        return 400;
+    case HPE_INVALID_VERSION:
+        return b && b < c->exec_end ? fh__h1_version_status(b, (size_t)(c->exec_end - b)) : 400;
+    case HPE_PAUSED_H2_UPGRADE:
+        /* The HTTP/2 connection preface: we speak HTTP/1.1 only. */
+        return 505;
+    case HPE_CB_MESSAGE_BEGIN:
+        return 503;
+    default:
+        return 400;
     }
+}
+
+/* Between requests only one empty line (CRLF) may precede a request line
+ * (RFC 9112 2.2); llhttp would skip any number of bare CRs and LFs. The
+ * bytes are consumed here, so llhttp never sees them. Returns false when
+ * they break the rule. */
+static bool skip_empty_line(fh_conn_t *c, const char **pp, const char *end) {
+    const char *p = *pp;
+    while (p < end && (*p == '\r' || *p == '\n')) {
+        if (*p == '\r' && c->lead == 0)
+            c->lead = 1;
+        else if (*p == '\n' && c->lead == 1)
+            c->lead = 2;
+        else
+            return false;
+        p++;
+    }
+    if (p < end && c->lead == 1)
+        return false; /* a CR not followed by LF */
+    *pp = p;
+    return true;
 }
 
 static void conn_process(fh_conn_t *c, const char *p, const char *end) {
@@ -570,6 +688,16 @@ static void conn_process(fh_conn_t *c, const char *p, const char *end) {
             uv_read_stop((uv_stream_t *)&c->tcp);
             break;
         }
+        if (!c->cur) {
+            if (!skip_empty_line(c, &p, end)) {
+                conn_fail(c, 400);
+                break;
+            }
+            if (p == end)
+                break;
+            c->msg_start = p;
+        }
+        c->exec_end = end;
         llhttp_errno_t err = llhttp_execute(&c->parser, p, (size_t)(end - p));
         if (err == HPE_OK) {
             p = end;
@@ -582,6 +710,7 @@ static void conn_process(fh_conn_t *c, const char *p, const char *end) {
             fh_request_t *req = c->cur;
             c->cur = NULL;
             p = pos ? pos : end;
+            c->lead = 0;
             if (req) {
                 req->raw_end = p;
                 dispatch(c, req);
@@ -631,6 +760,11 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     fh_conn_t *c = (fh_conn_t *)stream;
     if (nread == 0)
         return;
+    if (c->lingering) {
+        if (nread < 0 || (c->discarded += (size_t)nread) > limits(c)->max_discard)
+            conn_close(c);
+        return;
+    }
     if (nread < 0) {
         if (nread == UV_EOF) {
             /* Half-closed: answer what was asked, then close. */
@@ -665,9 +799,12 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
 static void conn_update_deadline(fh_conn_t *c) {
     const fh_timeouts_t *t = &c->w->server->cfg.timeouts;
     uint64_t now = uv_now(&c->w->loop);
+    if (c->lingering)
+        return;
     if (c->writes_pending) {
         c->to_kind = FH_TO_WRITE;
         c->deadline = now + t->write_ms;
+        c->wq_seen = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
     } else if (c->cur && c->cur->raw_begin) {
         if (c->cur->flags & FH_REQ_HEAD_DONE) {
             c->to_kind = FH_TO_BODY;
@@ -681,10 +818,21 @@ static void conn_update_deadline(fh_conn_t *c) {
     } else if (c->nqueued || c->read_paused) {
         c->to_kind = FH_TO_NONE;
         c->deadline = 0;
-    } else if (c->to_kind != FH_TO_FRESH) {
+    } else if (c->to_kind != FH_TO_FRESH && c->to_kind != FH_TO_KEEPALIVE) {
+        /* Idle between requests: the deadline counts from the moment the
+         * connection became idle, whatever it sends that is no request. */
         c->to_kind = FH_TO_KEEPALIVE;
         c->deadline = now + t->keepalive_ms;
     }
+}
+
+/* Whether some pending response bytes reached the kernel since the last
+ * check (one uv_write may take long for a large body, and still move). */
+static bool write_progressed(fh_conn_t *c) {
+    size_t q = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+    bool moved = q < c->wq_seen;
+    c->wq_seen = q;
+    return moved;
 }
 
 void fh__conn_sweep(fh_worker_t *w) {
@@ -692,7 +840,14 @@ void fh__conn_sweep(fh_worker_t *w) {
     fh_conn_t *c = w->conns;
     while (c) {
         fh_conn_t *next = c->next;
-        if (c->deadline && now >= c->deadline && !c->closing) {
+        if (c->deadline && now >= c->deadline && !c->closing && c->to_kind == FH_TO_LINGER) {
+            conn_close(c);
+        } else if (c->deadline && now >= c->deadline && !c->closing && c->to_kind == FH_TO_WRITE &&
+                   write_progressed(c)) {
+            /* A slow reader that still reads: write_ms is the longest the
+             * pending bytes may stay without any of them leaving. */
+            c->deadline = now + w->server->cfg.timeouts.write_ms;
+        } else if (c->deadline && now >= c->deadline && !c->closing) {
             FH_COUNT(w->stats.timeouts);
             c->deadline = 0;
             if ((c->to_kind == FH_TO_HEADER || c->to_kind == FH_TO_BODY) && c->writes_pending == 0) {
@@ -703,6 +858,7 @@ void fh__conn_sweep(fh_worker_t *w) {
                 else if (!c->closing) {
                     c->to_kind = FH_TO_WRITE;
                     c->deadline = now + w->server->cfg.timeouts.write_ms;
+                    c->wq_seen = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
                 }
             } else {
                 conn_close(c);
@@ -714,7 +870,10 @@ void fh__conn_sweep(fh_worker_t *w) {
 
 /* --------------------------------------------------------------- accepting */
 
-static int accept_one(fh_worker_t *w) {
+/* Makes a connection of the socket that fill() puts into c->tcp (an accept
+ * from the listener, or a descriptor handed over) and starts reading. */
+static int conn_start(fh_worker_t *w, int (*fill)(fh_worker_t *, uv_tcp_t *, uv_os_sock_t),
+                      uv_os_sock_t fd) {
     fh_conn_t *c = calloc(1, sizeof(*c));
     if (!c)
         return FH_ENOMEM;
@@ -723,7 +882,7 @@ static int accept_one(fh_worker_t *w) {
         free(c);
         return err;
     }
-    err = uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&c->tcp);
+    err = fill(w, &c->tcp, fd);
     if (err) {
         uv_close((uv_handle_t *)&c->tcp, on_close);
         return err;
@@ -744,6 +903,24 @@ static int accept_one(fh_worker_t *w) {
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
         conn_close(c);
     return 0;
+}
+
+static int fill_accept(fh_worker_t *w, uv_tcp_t *tcp, uv_os_sock_t fd) {
+    (void)fd;
+    return uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)tcp);
+}
+
+static int fill_open(fh_worker_t *w, uv_tcp_t *tcp, uv_os_sock_t fd) {
+    (void)w;
+    return uv_tcp_open(tcp, fd);
+}
+
+static int accept_one(fh_worker_t *w) {
+    return conn_start(w, fill_accept, -1);
+}
+
+int fh__conn_open(fh_worker_t *w, uv_os_sock_t fd) {
+    return conn_start(w, fill_open, fd);
 }
 
 void fh__conn_on_connection(uv_stream_t *listener, int status) {
@@ -845,19 +1022,34 @@ static int head_too_big(fh_conn_t *c, const char *at, size_t len) {
     return 0;
 }
 
+/* Trailer fields (after the last chunk) are counted against the header
+ * limits and checked at on_message_complete, but never stored: they cannot
+ * add to or override the header section (Content-Length, Host, ...),
+ * RFC 9110 6.5.1. */
+static int trailer_bytes(fh_conn_t *c, size_t len, bool new_field) {
+    fh_request_t *req = c->cur;
+    const fh_limits_t *l = limits(c);
+    req->trailer_bytes += len;
+    if ((new_field && ++req->ntrailers > l->max_headers) || req->trailer_bytes > l->max_header_bytes) {
+        c->err_status = 431;
+        return HPE_USER;
+    }
+    return 0;
+}
+
+/* Header spans are only collected here: the syntax of the whole head is
+ * checked at once in on_headers_complete, before anything is used. */
 static int on_header_field(llhttp_t *p, const char *at, size_t len) {
     fh_conn_t *c = conn_of(p);
     fh_request_t *req = c->cur;
+    bool new_field = req->hstate != FH_HP_FIELD;
+    req->hstate = FH_HP_FIELD;
+    if (req->flags & FH_REQ_HEAD_DONE)
+        return trailer_bytes(c, len, new_field);
     if (head_too_big(c, at, len))
         return HPE_USER;
-    if (req->hstate == FH_HP_FIELD)
+    if (!new_field)
         return span_extend(&req->headers[req->nheaders - 1].name, at, len);
-    /* A new field line must follow CRLF: llhttp 8.1.0 also accepts a bare CR
-     * as a line end (CVE-2023-30589), which we refuse here. */
-    if (at - 2 < req->raw_begin || at[-1] != '\n' || at[-2] != '\r') {
-        c->err_status = 400;
-        return HPE_USER;
-    }
     if (req->nheaders == limits(c)->max_headers) {
         c->err_status = 431;
         return HPE_USER;
@@ -879,22 +1071,27 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
     h->name.len = len;
     h->value.ptr = NULL;
     h->value.len = 0;
-    req->hstate = FH_HP_FIELD;
     return 0;
 }
 
 static int on_header_field_complete(llhttp_t *p) {
     fh_request_t *req = conn_of(p)->cur;
+    req->hstate = FH_HP_VALUE_START;
+    if (req->flags & FH_REQ_HEAD_DONE)
+        return 0;
     fh__header_t *h = &req->headers[req->nheaders - 1];
     h->value.ptr = h->name.ptr + h->name.len; /* present, empty until a value */
     h->value.len = 0;
-    req->hstate = FH_HP_VALUE_START;
     return 0;
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len) {
     fh_conn_t *c = conn_of(p);
     fh_request_t *req = c->cur;
+    if (req->flags & FH_REQ_HEAD_DONE) {
+        req->hstate = FH_HP_VALUE;
+        return trailer_bytes(c, len, false);
+    }
     if (head_too_big(c, at, len))
         return HPE_USER;
     fh__header_t *h = &req->headers[req->nheaders - 1];
@@ -909,21 +1106,13 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
 }
 
 static int on_header_value_complete(llhttp_t *p) {
-    fh_conn_t *c = conn_of(p);
-    fh_request_t *req = c->cur;
+    fh_request_t *req = conn_of(p)->cur;
+    req->hstate = FH_HP_NONE;
+    if (req->flags & FH_REQ_HEAD_DONE)
+        return 0;
     fh__header_t *h = &req->headers[req->nheaders - 1];
     while (h->value.len && (h->value.ptr[h->value.len - 1] == ' ' || h->value.ptr[h->value.len - 1] == '\t'))
         h->value.len--;
-    /* No CR, LF or NUL inside a value: that is how obsolete line folding and
-     * bare CRs would otherwise slip through. */
-    for (size_t i = 0; i < h->value.len; i++) {
-        char ch = h->value.ptr[i];
-        if (ch == '\r' || ch == '\n' || ch == '\0') {
-            c->err_status = 400;
-            return HPE_USER;
-        }
-    }
-    req->hstate = FH_HP_NONE;
     return 0;
 }
 
@@ -943,26 +1132,36 @@ static fh_method_t map_method(uint8_t m) {
 }
 
 /* Splits the target into path and query. Origin-form "/p?q", absolute-form
- * "http://host/p?q" (the path after the authority), asterisk-form "*". */
-static int split_target(fh_request_t *req) {
+ * "http://host/p?q" (the path after the authority, which is returned in
+ * *authority), asterisk-form "*" (OPTIONS only). Returns 0 or 400. */
+static int split_target(fh_request_t *req, fh_str_t *authority) {
     const char *t = req->target.ptr;
     size_t n = req->target.len;
     if (!t || n == 0)
-        return -1;
+        return 400;
     size_t start = 0;
     if (t[0] != '/') {
         if (n == 1 && t[0] == '*') {
             if (req->method != FH_METHOD_OPTIONS)
-                return -1;
+                return 400;
             req->path = req->target;
             return 0;
         }
-        const char *sep = memchr(t, ':', n);
-        if (!sep || (size_t)(sep - t) + 3 > n || sep[1] != '/' || sep[2] != '/')
-            return -1;
-        size_t i = (size_t)(sep - t) + 3;
+        size_t s;
+        if (n > 7 && fh_str_ieq((fh_str_t){t, 7}, FH_STR_LIT("http://")))
+            s = 7;
+        else if (n > 8 && fh_str_ieq((fh_str_t){t, 8}, FH_STR_LIT("https://")))
+            s = 8;
+        else
+            return 400;
+        size_t i = s;
         while (i < n && t[i] != '/' && t[i] != '?')
             i++;
+        /* No empty authority, and no userinfo (RFC 9110 4.2.4). */
+        fh_str_t auth = {t + s, i - s};
+        if (auth.len == 0 || memchr(auth.ptr, '@', auth.len) || fh__h1_check_host(auth))
+            return 400;
+        *authority = auth;
         if (i == n || t[i] == '?') {
             req->path = FH_STR_LIT("/");
             if (i < n) {
@@ -985,60 +1184,168 @@ static int split_target(fh_request_t *req) {
 
 static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
+typedef struct fh_continue_write {
+    uv_write_t req;
+    uv_buf_t buf;
+} fh_continue_write_t;
+
+static void on_continue_written(uv_write_t *wr, int status) {
+    fh_conn_t *c = (fh_conn_t *)wr->handle;
+    free(wr);
+    c->writes_pending--;
+    if (c->closing)
+        return;
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    conn_flush(c);
+    conn_after_progress(c);
+}
+
+/* Sends the 100 Continue owed to the request being read, once every earlier
+ * response has left (interim responses keep request order too) and only if
+ * no byte of its body has arrived yet. */
+static void conn_continue(fh_conn_t *c) {
+    fh_request_t *req = c->cur;
+    if (!req || !(req->flags & FH_REQ_CONTINUE) || c->q_head || c->writes_pending || c->closing ||
+        c->no_more)
+        return;
+    req->flags &= ~(unsigned)FH_REQ_CONTINUE;
+    size_t n = sizeof(continue_100) - 1;
+    uv_buf_t b = uv_buf_init((char *)continue_100, (unsigned)n);
+    FH_COUNT(c->w->stats.writes);
+    int r = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (r >= 0 && (size_t)r == n)
+        return;
+    if (r < 0 && r != UV_EAGAIN)
+        return; /* the read side sees the failure */
+    size_t skip = r > 0 ? (size_t)r : 0;
+    fh_continue_write_t *cw = malloc(sizeof(*cw));
+    if (!cw) {
+        conn_close(c);
+        return;
+    }
+    cw->buf = uv_buf_init((char *)continue_100 + skip, (unsigned)(n - skip));
+    FH_COUNT(c->w->stats.writes);
+    if (uv_write(&cw->req, (uv_stream_t *)&c->tcp, &cw->buf, 1, on_continue_written) != 0) {
+        free(cw);
+        conn_close(c);
+        return;
+    }
+    c->writes_pending++;
+}
+
+static int reject(fh_conn_t *c, int status) {
+    c->err_status = status;
+    return -1;
+}
+
 static int on_headers_complete(llhttp_t *p) {
     fh_conn_t *c = conn_of(p);
     fh_request_t *req = c->cur;
     const fh_limits_t *l = limits(c);
     req->flags |= FH_REQ_HEAD_DONE;
-    if (p->http_major != 1 || p->http_minor > 1) {
-        c->err_status = 505;
-        return -1;
-    }
+    /* The whole head, strictly: this is where bare CRs and LFs, obs-fold,
+     * whitespace before a colon and malformed request lines are refused. */
+    if (!req->raw_begin || req->raw_begin >= c->exec_end)
+        return reject(c, 400);
+    size_t avail = (size_t)(c->exec_end - req->raw_begin);
+    int st = fh__h1_check_head(req->raw_begin, avail, &req->head_len);
+    if (st)
+        return reject(c, st);
+    if (p->http_major != 1 || p->http_minor > 1)
+        return reject(c, 505);
     req->version = (uint8_t)(p->http_major * 10 + p->http_minor);
     req->method = (uint8_t)map_method(p->method);
+    /* We open no tunnels. */
+    if (p->method == HTTP_CONNECT)
+        return reject(c, 501);
     if (llhttp_should_keep_alive(p))
         req->flags |= FH_REQ_KEEP_ALIVE;
     if (p->upgrade)
         req->flags |= FH_REQ_UPGRADE;
-    if (split_target(req) != 0) {
-        c->err_status = 400;
-        return -1;
-    }
+    fh_str_t authority = {NULL, 0};
+    st = split_target(req, &authority);
+    if (st)
+        return reject(c, st);
+
+    fh__header_t *host = NULL;
     int hosts = 0;
-    fh_str_t expect = {NULL, 0};
+    bool expect_continue = false, expect_other = false;
+    fh_str_t te[8];
+    size_t nte = 0, ncl = 0;
+    uint64_t cl = 0;
     for (uint32_t i = 0; i < req->nheaders; i++) {
         fh__header_t *h = &req->headers[i];
-        if (h->name.len == 4 && fh_str_ieq(h->name, FH_STR_LIT("host"))) {
-            hosts++;
-            for (size_t k = 0; k < h->value.len; k++) {
-                unsigned char ch = (unsigned char)h->value.ptr[k];
-                if (ch <= ' ' || ch == '/' || ch == '?' || ch == '#' || ch == '@' || ch == 0x7f) {
-                    c->err_status = 400;
-                    return -1;
-                }
+        switch (h->name.len) {
+        case 4:
+            if (fh_str_ieq(h->name, FH_STR_LIT("host"))) {
+                hosts++;
+                host = h;
+                if (fh__h1_check_host(h->value))
+                    return reject(c, 400);
             }
-        } else if (h->name.len == 6 && fh_str_ieq(h->name, FH_STR_LIT("expect"))) {
-            expect = h->value;
+            break;
+        case 6:
+            if (fh_str_ieq(h->name, FH_STR_LIT("expect"))) {
+                if (fh_str_ieq(h->value, FH_STR_LIT("100-continue")))
+                    expect_continue = true;
+                else
+                    expect_other = true;
+            }
+            break;
+        case 14:
+            if (fh_str_ieq(h->name, FH_STR_LIT("content-length"))) {
+                ncl++;
+                if (fh__h1_content_length(h->value, &cl))
+                    return reject(c, 400);
+            }
+            break;
+        case 17:
+            if (fh_str_ieq(h->name, FH_STR_LIT("transfer-encoding"))) {
+                if (nte == sizeof(te) / sizeof(te[0]))
+                    return reject(c, 400);
+                te[nte++] = h->value;
+            }
+            break;
+        default:
+            break;
         }
     }
-    if (hosts > 1 || (hosts == 0 && req->version == 11)) {
-        c->err_status = 400;
-        return -1;
+    if (hosts > 1 || (hosts == 0 && req->version == 11))
+        return reject(c, 400);
+    /* The authority of an absolute-form target wins over Host (RFC 9112
+     * 3.2.2): handlers asking for Host see it. */
+    if (authority.ptr && host)
+        host->value = authority;
+    if (nte) {
+        /* RFC 9112 6.1 and 6.3: TE with Content-Length, or in HTTP/1.0, is
+         * faulty framing; chunked must be the one and final coding. */
+        if (ncl || req->version == 10)
+            return reject(c, 400);
+        st = fh__h1_transfer_encoding(te, nte);
+        if (st)
+            return reject(c, st);
+        if (!(p->flags & F_CHUNKED))
+            return reject(c, 400);
+        req->flags |= FH_REQ_CHUNKED;
+        req->chunk_line = req->head_len;
+    } else if (ncl > 1 || (ncl && cl != p->content_length)) {
+        return reject(c, 400);
     }
-    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > l->max_body) {
-        c->err_status = 413;
-        return -1;
-    }
-    if (expect.ptr && req->version == 11) {
-        if (!fh_str_ieq(expect, FH_STR_LIT("100-continue"))) {
-            c->err_status = 417;
-            return -1;
-        }
-        bool has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length);
-        if (has_body && !c->q_head && c->writes_pending == 0) {
-            uv_buf_t b = uv_buf_init((char *)continue_100, sizeof(continue_100) - 1);
-            FH_COUNT(c->w->stats.writes);
-            uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (ncl && cl > l->max_body)
+        return reject(c, 413);
+    /* HTTP/1.0 has no expectations (RFC 9110 10.1.1): ignored there. */
+    if (req->version == 11 && (expect_continue || expect_other)) {
+        if (expect_other)
+            return reject(c, 417);
+        /* 100 only when a body is still to come: not if it is already
+         * here (RFC 9110 10.1.1 lets us omit it). */
+        bool has_body = nte || cl > 0;
+        if (has_body && req->head_len == avail) {
+            req->flags |= FH_REQ_CONTINUE;
+            conn_continue(c);
         }
     }
     return 0;
@@ -1047,6 +1354,7 @@ static int on_headers_complete(llhttp_t *p) {
 static int on_body(llhttp_t *p, const char *at, size_t len) {
     fh_conn_t *c = conn_of(p);
     fh_request_t *req = c->cur;
+    req->flags &= ~(unsigned)FH_REQ_CONTINUE; /* the client did not wait */
     if (req->body.len + len > limits(c)->max_body) {
         c->err_status = 413;
         return HPE_USER;
@@ -1057,7 +1365,8 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
     } else {
         char *dst = (char *)req->body.ptr + req->body.len;
         /* Chunked bodies are joined in place: data only ever moves back over
-         * chunk framing the parser has already consumed. */
+         * chunk framing the parser has already consumed (and checked: the
+         * checks below only look ahead of the data being moved). */
         if (dst != at)
             memmove(dst, at, len);
         req->body.len += len;
@@ -1065,8 +1374,49 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
     return 0;
 }
 
+/* Bytes from raw_begin that llhttp has been given, for the checks below. */
+static inline size_t raw_avail(const fh_conn_t *c) {
+    return (size_t)(c->exec_end - c->cur->raw_begin);
+}
+
+/* A chunk-size line is complete: check it strictly (llhttp 8.1.0 takes any
+ * byte after its CR) and note where the next line will start. */
 static int on_chunk_header(llhttp_t *p) {
-    conn_of(p)->cur->chunk_ext = 0;
+    fh_conn_t *c = conn_of(p);
+    fh_request_t *req = c->cur;
+    req->chunk_ext = 0;
+    size_t off = req->chunk_line, len = 0, avail = raw_avail(c);
+    if (!(req->flags & FH_REQ_CHUNKED) || off > avail ||
+        fh__h1_check_chunk_line(req->raw_begin + off, avail - off, &len)) {
+        c->err_status = 400;
+        return HPE_USER;
+    }
+    uint64_t size = p->content_length;
+    if (size > limits(c)->max_body - req->body.len) {
+        c->err_status = 413; /* said at once, not when the data comes */
+        return HPE_USER;
+    }
+    if (size == 0) {
+        req->flags |= FH_REQ_LAST_CHUNK;
+        req->chunk_line = off + len; /* the trailer section */
+    } else {
+        req->chunk_line = off + len + size + 2;
+    }
+    return 0;
+}
+
+/* Chunk data must end with CRLF: llhttp 8.1.0 skips any two bytes. */
+static int on_chunk_complete(llhttp_t *p) {
+    fh_conn_t *c = conn_of(p);
+    fh_request_t *req = c->cur;
+    if (req->flags & FH_REQ_LAST_CHUNK)
+        return 0;
+    size_t end = req->chunk_line;
+    const char *crlf = req->raw_begin + end - 2;
+    if (end < 2 || end > raw_avail(c) || crlf[0] != '\r' || crlf[1] != '\n') {
+        c->err_status = 400;
+        return HPE_USER;
+    }
     return 0;
 }
 
@@ -1081,7 +1431,17 @@ static int on_chunk_ext(llhttp_t *p, const char *at, size_t len) {
 }
 
 static int on_message_complete(llhttp_t *p) {
-    fh_request_t *req = conn_of(p)->cur;
+    fh_conn_t *c = conn_of(p);
+    fh_request_t *req = c->cur;
+    if (req->flags & FH_REQ_CHUNKED) {
+        /* The trailer section, strictly, up to its empty line. */
+        size_t off = req->chunk_line, len, avail = raw_avail(c);
+        if (!(req->flags & FH_REQ_LAST_CHUNK) || off > avail ||
+            fh__h1_check_fields(req->raw_begin + off, avail - off, &len)) {
+            c->err_status = 400;
+            return HPE_USER;
+        }
+    }
     req->flags |= FH_REQ_COMPLETE;
     if (!req->body.ptr)
         req->body = FH_STR_LIT("");
@@ -1100,6 +1460,7 @@ static const llhttp_settings_t parser_settings = {
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
     .on_chunk_header = on_chunk_header,
+    .on_chunk_complete = on_chunk_complete,
     .on_chunk_extension_name = on_chunk_ext,
     .on_chunk_extension_value = on_chunk_ext,
     .on_message_complete = on_message_complete,
@@ -1164,8 +1525,22 @@ int fh__conn_takeover_prepare(fh_request_t *req) {
 /* ------------------------------------------------------ request accessors */
 
 int fh_request_remote_addr(const fh_request_t *req, struct sockaddr_storage *out) {
-    if (!req->conn || req->conn->closing)
+    fh_conn_t *c = req->conn;
+    if (!c || c->closing)
         return FH_ENOTCONN;
-    int len = sizeof(*out);
-    return uv_tcp_getpeername(&req->conn->tcp, (struct sockaddr *)out, &len);
+    if (!c->peer_known) {
+        /* One getpeername per connection, not per request. */
+        struct sockaddr_storage ss;
+        int len = sizeof(ss);
+        int err = uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len);
+        if (err)
+            return err;
+        if ((size_t)len > sizeof(c->peer))
+            len = sizeof(c->peer);
+        memcpy(&c->peer, &ss, (size_t)len);
+        c->peer_known = true;
+    }
+    memset(out, 0, sizeof(*out));
+    memcpy(out, &c->peer, c->peer.sa.sa_family == AF_INET6 ? sizeof(c->peer.in6) : sizeof(c->peer.in4));
+    return 0;
 }

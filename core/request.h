@@ -66,6 +66,8 @@ enum {
     FH_REQ_UPGRADE = 1u << 5,
     FH_REQ_HAS_HOST = 1u << 6,
     FH_REQ_RELEASE_PENDING = 1u << 7, /* released by the connection, users remain */
+    FH_REQ_CHUNKED = 1u << 8,    /* chunked body: framing checked by conn.c */
+    FH_REQ_LAST_CHUNK = 1u << 9, /* the zero-size chunk was seen */
 };
 
 /* Request states (conn.c). */
@@ -96,8 +98,13 @@ struct fh_request {
     fh__hook_t *done_hooks;
     const char *raw_begin, *raw_end; /* the request's bytes, head to body */
     uint64_t start_ns;
-    size_t head_bytes;   /* bytes of the head seen so far */
+    size_t head_len;     /* bytes of the head, request line to empty line */
+    size_t trailer_bytes; /* bytes of trailer fields seen so far */
+    uint32_t ntrailers;
     size_t chunk_ext;    /* chunk-extension bytes in the current chunk */
+    /* Offset from raw_begin of the next chunk-size line (or, after the last
+     * chunk, of the trailer section): offsets survive buffer moves. */
+    size_t chunk_line;
     uint64_t id;         /* per-worker sequence number */
     const char *trace_path; /* copy for FH_TRACE_ARENA */
     /* Holders besides the connection (offloads in flight, a stream, a
@@ -116,7 +123,8 @@ int fh__request_pin(fh_request_t *req);
  * keep_alive tells whether the connection stays open. */
 int fh__response_serialize(fh_request_t *req);
 /* Replaces anything built by a short text error response and serializes it
- * (the response is then final); close adds Connection: close. */
+ * (the response is then final); close adds Connection: close. The commit
+ * hooks registered so far run, so after-middleware sees the error. */
 void fh__response_error(fh_request_t *req, int status, bool close);
 /* Tells the connection that req's response is final (conn.c). */
 void fh__conn_request_finished(fh_request_t *req);

@@ -53,6 +53,18 @@ int fh_response_on_commit(fh_response_t *res, fh_response_hook_fn fn, void *data
     return 0;
 }
 
+int fh_response_reset(fh_response_t *res) {
+    if (res->flags & FH_RES_FINAL)
+        return FH_EALREADY_SENT;
+    res->status = 200;
+    res->content_type = (fh_str_t){NULL, 0};
+    res->nheaders = 0;
+    res->body = NULL;
+    res->body_len = res->body_cap = 0;
+    res->flags &= ~(unsigned)FH_RES_BODY_ARENA;
+    return 0;
+}
+
 int fh_response_status(fh_response_t *res, int status) {
     if (res->flags & FH_RES_FINAL)
         return FH_EALREADY_SENT;
@@ -423,7 +435,7 @@ void fh__response_error(fh_request_t *req, int status, bool close) {
     res->flags &= ~(unsigned)(FH_RES_FINAL | FH_RES_RAW | FH_RES_DEFERRED);
     if (close)
         res->flags |= FH_RES_CLOSE;
-    res->commit_hooks = NULL;
+    /* Commit hooks stay: after-middleware sees this error response too. */
     res->nheaders = 0;
     res->status = status;
     res->content_type = text_plain;
@@ -475,6 +487,17 @@ int fh__response_serialize(fh_request_t *req) {
 
     fh_worker_t *w = req->worker;
     fh_server_t *s = w->server;
+    /* A 1xx is no final answer: the client would wait for the real one,
+     * and an HTTP/1.0 client must never see one. Only a takeover's 101
+     * (the connection changes protocol) is final. A handler that sends any
+     * other 1xx as its response gets a 500 instead. */
+    if (res->status < 200 && !((res->flags & FH_RES_TAKEOVER) && res->status == 101)) {
+        res->status = 500;
+        res->body = "Internal Server Error";
+        res->body_len = 21;
+        res->flags &= ~(unsigned)FH_RES_BODY_ARENA;
+        res->flags |= FH_RES_CLOSE;
+    }
     int status = res->status;
     bool bodyless_status = status < 200 || status == 204 || status == 304;
     /* A stream's body follows the head later (stream.c): its length is

@@ -79,6 +79,10 @@ struct fh_server {
 /* conn.c */
 void fh__conn_on_connection(uv_stream_t *listener, int status);
 void fh__conn_sweep(fh_worker_t *w);
+/* Serves a connected stream socket (TCP, or one end of a socketpair) on
+ * w's loop, from w's thread, as if accepted. The fuzzers drive the real
+ * connection code this way. Returns 0 or a libuv error (fd not taken). */
+int fh__conn_open(fh_worker_t *w, uv_os_sock_t fd);
 void fh__worker_stop_conns(fh_worker_t *w, bool force);
 void fh__worker_try_resume_accept(fh_worker_t *w);
 void fh__request_release(fh_request_t *req);

@@ -715,3 +715,30 @@ void fh_static_free(fh_static_t *st) {
     free(st->root);
     free(st);
 }
+
+/* ------------------------------------------------------------ middleware */
+
+static int static_before(fh_request_t *req, fh_response_t *res, void *data) {
+    int r = fh_static_try(req, res, data);
+    return r < 0 ? r : r ? FH_STOP : FH_NEXT;
+}
+
+static void static_release(void *data) {
+    fh_static_free(data);
+}
+
+int fh_static(fh_middleware_t *out, const char *prefix, const char *root,
+              const fh_static_options_t *opts) {
+    if (!out)
+        return FH_EINVAL;
+    fh_static_t *st;
+    int err = fh_static_new(&st, prefix, root, opts);
+    if (err)
+        return err;
+    memset(out, 0, sizeof(*out));
+    out->name = "static";
+    out->before = static_before;
+    out->data = st;
+    out->release = static_release;
+    return 0;
+}

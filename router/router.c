@@ -23,6 +23,20 @@ struct fh_router {
     char error[512];
 };
 
+/* A route record: the public info first (radix.c and lookups see only
+ * that), then the chain wrapping the handler when the route has middleware
+ * (per mount or per route). */
+typedef struct route_rec {
+    fh_route_info_t info;
+    fh_chain_t *chain;
+} route_rec_t;
+
+static void record_free(fh_route_info_t *ri) {
+    if (ri)
+        fh_chain_free(((route_rec_t *)ri)->chain);
+    free(ri);
+}
+
 fh_router_config_t fh_router_config_default(void) {
     fh_router_config_t cfg;
     memset(&cfg, 0, sizeof(cfg));
@@ -51,7 +65,7 @@ void fh_router_free(fh_router_t *r) {
         return;
     fh__radix_free(r->tree);
     for (size_t i = 0; i < r->nroutes; i++)
-        free(r->routes[i]);
+        record_free(r->routes[i]);
     free(r->routes);
     for (size_t i = 0; i < r->nmounts; i++)
         free(r->mounts[i]);
@@ -82,10 +96,12 @@ static const char *method_label(fh_method_t m) {
 static fh_route_info_t *record_new(fh_method_t method, const char *prefix, const char *pattern,
                                    fh_handler_fn handler, void *data, const char *mount) {
     size_t pl = strlen(prefix), n = pattern ? strlen(pattern) : 0;
-    fh_route_info_t *ri = malloc(sizeof(*ri) + pl + n + 1);
-    if (!ri)
+    route_rec_t *rec = malloc(sizeof(*rec) + pl + n + 1);
+    if (!rec)
         return NULL;
-    char *p = (char *)(ri + 1);
+    rec->chain = NULL;
+    fh_route_info_t *ri = &rec->info;
+    char *p = (char *)(rec + 1);
     memcpy(p, prefix, pl);
     if (n)
         memcpy(p + pl, pattern, n);
@@ -113,7 +129,7 @@ static void fail(fh_router_t *r, const char *method, const char *pattern,
 static void rollback(fh_router_t *r, size_t from) {
     fh__radix_remove_from(r->tree, from);
     for (size_t i = from; i < r->nroutes; i++)
-        free(r->routes[i]);
+        record_free(r->routes[i]);
     r->nroutes = from;
 }
 
@@ -124,21 +140,47 @@ static void update_mask(fh_router_t *r) {
     r->all_mask = mask;
 }
 
+/* Wraps a route's handler in a chain of the mount's middleware, then the
+ * route's own. */
+static int route_chain(fh_router_t *r, route_rec_t *rec, const char *mname,
+                       const fh_middleware_t *const *mount_mw,
+                       const fh_middleware_t *const *route_mw) {
+    int err = fh_chain_new(&rec->chain, rec->info.handler, rec->info.data);
+    const fh_middleware_t *const *lists[2] = {mount_mw, route_mw};
+    for (int l = 0; l < 2 && !err; l++) {
+        for (size_t i = 0; lists[l] && lists[l][i] && !err; i++) {
+            err = fh_chain_use(rec->chain, lists[l][i]);
+            if (err == FH_EINVAL) {
+                const char *why = fh_middleware_error();
+                if (strncmp(why, "fasthttp: ", 10) == 0)
+                    why += 10;
+                snprintf(r->error, sizeof(r->error),
+                         "fasthttp: route \"%s %s\": %s middleware[%zu]: %s", mname,
+                         rec->info.pattern, l ? "route" : "mount", i, why);
+            }
+        }
+    }
+    if (err == FH_ENOMEM)
+        snprintf(r->error, sizeof(r->error), "fasthttp: route \"%s %s\": out of memory", mname,
+                 rec->info.pattern);
+    return err;
+}
+
 /* Validates and inserts one route, which becomes r->routes[r->nroutes]. */
 static int add_record(fh_router_t *r, fh_method_t method, const char *prefix, const char *pattern,
-                      fh_handler_fn handler, void *data, const void *middleware,
-                      const char *mount) {
+                      fh_handler_fn handler, void *data,
+                      const fh_middleware_t *const *mount_mw,
+                      const fh_middleware_t *const *middleware, const char *mount) {
     const char *mname = (method == FH_METHOD_ANY || (unsigned)method < FH__RMETHODS)
                             ? method_label(method)
                             : "?";
     if (!pattern)
         pattern = "";
-    if (mname[0] == '?' || !handler || middleware) {
+    if (mname[0] == '?' || !handler) {
         snprintf(r->error, sizeof(r->error), "fasthttp: route \"%s %s%s\": %s", mname, prefix,
                  pattern,
                  mname[0] == '?' ? "method must be FH_METHOD_GET..FH_METHOD_TRACE or FH_METHOD_ANY"
-                 : !handler      ? "a route needs a handler"
-                                 : "per-route middleware is not supported yet (leave it NULL)");
+                                 : "a route needs a handler");
         return FH_EINVAL;
     }
     /* Checked before joining: under "/api", "users" would read "/apiusers". */
@@ -158,6 +200,13 @@ static int add_record(fh_router_t *r, fh_method_t method, const char *prefix, co
     fh_route_info_t *ri = record_new(method, prefix, pattern, handler, data, mount);
     if (!ri)
         return FH_ENOMEM;
+    if ((mount_mw && mount_mw[0]) || (middleware && middleware[0])) {
+        int err = route_chain(r, (route_rec_t *)ri, mname, mount_mw, middleware);
+        if (err) {
+            record_free(ri);
+            return err;
+        }
+    }
     ri->index = r->nroutes;
     r->routes[r->nroutes++] = ri;
     fh__rerror_t e;
@@ -186,7 +235,7 @@ int fh_router_add(fh_router_t *r, fh_method_t method, const char *pattern, fh_ha
     if (rc)
         return rc;
     size_t before = r->nroutes;
-    rc = add_record(r, method, "", pattern, handler, data, NULL, "");
+    rc = add_record(r, method, "", pattern, handler, data, NULL, NULL, "");
     if (rc)
         rollback(r, before);
     update_mask(r);
@@ -195,6 +244,11 @@ int fh_router_add(fh_router_t *r, fh_method_t method, const char *pattern, fh_ha
 
 int fh_router_mount(fh_router_t *r, const char *prefix, const fh_route_t *routes,
                     void *mount_data) {
+    return fh_router_mount_mw(r, prefix, routes, mount_data, NULL);
+}
+
+int fh_router_mount_mw(fh_router_t *r, const char *prefix, const fh_route_t *routes,
+                       void *mount_data, const fh_middleware_t *const *middleware) {
     int rc = check_open(r);
     if (rc)
         return rc;
@@ -238,7 +292,7 @@ int fh_router_mount(fh_router_t *r, const char *prefix, const fh_route_t *routes
     size_t before = r->nroutes;
     for (const fh_route_t *rt = routes; rt->pattern; rt++) {
         rc = add_record(r, rt->method, pfx, rt->pattern, rt->handler,
-                        rt->data ? rt->data : mount_data, rt->middleware, pfx);
+                        rt->data ? rt->data : mount_data, middleware, rt->middleware, pfx);
         if (rc)
             break;
     }
@@ -490,6 +544,8 @@ int fh_router_handle(fh_request_t *req, fh_response_t *res, void *data) {
                 return rc;
             fh_request_set_params(req, names, values, m.nparams);
         }
+        if (((const route_rec_t *)m.route)->chain)
+            return fh_chain_handle(req, res, ((const route_rec_t *)m.route)->chain);
         return m.route->handler(req, res, m.route->data);
     case FH_ROUTE_NOT_FOUND:
         if (r->cfg.not_found)

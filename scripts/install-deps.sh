@@ -4,9 +4,9 @@
 #
 # Elsewhere (install by hand):
 #   macOS (Homebrew): brew install cmake pkg-config libuv llhttp jansson cmocka
-#                     gperftools zlib sqlite wrk nginx
+#                     gperftools zlib sqlite wrk nginx doxygen
 #   Fedora:           dnf install cmake libuv-devel jansson-devel libcmocka-devel
-#                     gperftools-devel zlib-devel sqlite-devel wrk nginx
+#                     gperftools-devel zlib-devel sqlite-devel wrk nginx doxygen
 #                     (llhttp: pass -DLLHTTP_SOURCE_DIR= to a checkout's C sources)
 set -eu
 
@@ -14,8 +14,9 @@ set -eu
 PKGS_BUILD="build-essential cmake pkg-config libuv1-dev node-llhttp libjansson-dev
   libcmocka-dev libgoogle-perftools-dev zlib1g-dev libsqlite3-dev curl python3
   nodejs node-eventsource"
-# Sanitizers and fuzzing (clang + libFuzzer runtime), leak checks.
-PKGS_CHECK="clang libclang-rt-14-dev valgrind"
+# Sanitizers and fuzzing (clang + libFuzzer runtime), leak checks, the API
+# reference (make docs).
+PKGS_CHECK="clang libclang-rt-14-dev valgrind doxygen"
 # Benchmarks (make bench): load generator, the peer libraries bench/peers/
 # builds against (libevhtp needs libevent's and OpenSSL's headers too), the
 # peer servers and gnuplot for the charts. bench/run starts its own instances

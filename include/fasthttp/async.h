@@ -1,4 +1,6 @@
-/* fasthttp — answering later: blocking work on the thread pool, and waking a
+/**
+ * @file
+ * fasthttp — answering later: blocking work on the thread pool, and waking a
  * worker loop from any thread.
  *
  * A handler that must wait (a database, a file, another service) defers its
@@ -52,14 +54,14 @@
 extern "C" {
 #endif
 
-/* Runs on a thread-pool thread. It may read what data points to and views
+/** Runs on a thread-pool thread. It may read what data points to and views
  * copied out of the request before fh_offload (they stay valid and unchanged
  * until `done` has run), but must not call any fh_* function on the request
  * or response, nor allocate from the request's arena: those belong to the
  * loop thread. */
 typedef void (*fh_offload_work_fn)(void *data);
 
-/* Runs on the request's loop thread once `work` has returned (status 0), or
+/** Runs on the request's loop thread once `work` has returned (status 0), or
  * instead of it when the work was canceled before it started (status
  * FH_ECANCELED: the client went away). Runs exactly once for every
  * fh_offload that returned 0, even when the client is gone: end the
@@ -69,7 +71,7 @@ typedef void (*fh_offload_work_fn)(void *data);
 typedef void (*fh_offload_done_fn)(fh_request_t *req, fh_response_t *res, int status,
                                    void *data);
 
-/* Runs work(data) on libuv's thread pool, then done(req, res, status, data)
+/** Runs work(data) on libuv's thread pool, then done(req, res, status, data)
  * on the request's loop thread. Call it from that loop thread: in the
  * handler, in a timer, in another offload's `done`...
  *
@@ -90,7 +92,7 @@ typedef void (*fh_offload_done_fn)(fh_request_t *req, fh_response_t *res, int st
 FH_API int fh_offload(fh_request_t *req, fh_offload_work_fn work, fh_offload_done_fn done,
                       void *data);
 
-/* Runs fn(data) on the thread of a worker loop, from any thread, in the
+/** Runs fn(data) on the thread of a worker loop, from any thread, in the
  * order posted; safe to call from the loop's own thread too (fn then runs
  * on a later turn of the loop). loop must be a fasthttp worker loop, as
  * given by fh_request_loop(req). data belongs to the caller.

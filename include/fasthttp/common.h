@@ -1,4 +1,6 @@
-/* fasthttp — common types: string views, error codes, export macro.
+/**
+ * @file
+ * fasthttp — common types: string views, error codes, export macro.
  *
  * Every public function returns 0 or a negative error code (FH_E* below,
  * which reuse libuv's values where one applies), unless its comment says
@@ -32,20 +34,20 @@ extern "C" {
 #define FH_PRINTF(fmt, args)
 #endif
 
-/* A view of bytes owned by someone else: never NUL-terminated by contract.
+/** A view of bytes owned by someone else: never NUL-terminated by contract.
  * A view whose ptr is NULL means "absent" (a missing header, query field or
  * param); an empty but present value has a non-NULL ptr and len 0. */
 typedef struct fh_str {
-    const char *ptr;
-    size_t len;
+    const char *ptr; /**< the first byte; NULL when absent */
+    size_t len;      /**< the number of bytes */
 } fh_str_t;
 
-/* printf helper: printf("%.*s", FH_STR_FMT(s)). */
+/** printf helper: printf("%.*s", FH_STR_FMT(s)). */
 #define FH_STR_FMT(s) (int)(s).len, (s).ptr
-/* A view of a string literal, computed at compile time. */
+/** A view of a string literal, computed at compile time. */
 #define FH_STR_LIT(lit) ((fh_str_t){"" lit, sizeof(lit) - 1})
 
-/* Error codes. The first group are libuv's codes; the rest are fasthttp's
+/** Error codes. The first group are libuv's codes; the rest are fasthttp's
  * own, below libuv's range. fh_strerror() names any of them. */
 enum {
     FH_OK = 0,
@@ -58,33 +60,33 @@ enum {
     FH_ECANCELED = UV_ECANCELED,
     FH_ENOTCONN = UV_ENOTCONN,
     FH_EADDRINUSE = UV_EADDRINUSE,
-    FH_EAGAIN = UV_EAGAIN,     /* try again later (a full stream buffer) */
-    FH_EHANDLER = -30001,      /* a handler returned an error */
-    FH_EALREADY_SENT = -30002, /* the response was already final */
+    FH_EAGAIN = UV_EAGAIN,     /**< try again later (a full stream buffer) */
+    FH_EHANDLER = -30001,      /**< a handler returned an error */
+    FH_EALREADY_SENT = -30002, /**< the response was already final */
     FH_EROUTE_CONFLICT = -30003,
     FH_EROUTE_PATTERN = -30004,
-    FH_EHEADER_VALUE = -30005, /* CR, LF or NUL in a header name or value */
-    FH_ECONFIG = -30006,       /* a bad configuration field (see fh_server_new) */
-    FH_ESTATE = -30007,        /* the call is not valid in the object's state */
+    FH_EHEADER_VALUE = -30005, /**< CR, LF or NUL in a header name or value */
+    FH_ECONFIG = -30006,       /**< a bad configuration field (see fh_server_new) */
+    FH_ESTATE = -30007,        /**< the call is not valid in the object's state */
 };
 
-/* A static, human-readable name for an error code. Never NULL. */
+/** A static, human-readable name for an error code. Never NULL. */
 FH_API const char *fh_strerror(int err);
 
-/* A view of a NUL-terminated string (NULL gives an absent view). */
+/** A view of a NUL-terminated string (NULL gives an absent view). */
 static inline fh_str_t fh_str(const char *cstr);
-/* true when the view holds exactly the bytes of cstr. */
+/** true when the view holds exactly the bytes of cstr. */
 static inline bool fh_str_eq(fh_str_t s, const char *cstr);
-/* true when the two views hold the same bytes. */
+/** true when the two views hold the same bytes. */
 static inline bool fh_str_equal(fh_str_t a, fh_str_t b);
-/* ASCII case-insensitive comparison (header names, tokens). */
+/** ASCII case-insensitive comparison (header names, tokens). */
 FH_API bool fh_str_ieq(fh_str_t a, fh_str_t b);
-/* true when the view starts with prefix. */
+/** true when the view starts with prefix. */
 static inline bool fh_str_starts_with(fh_str_t s, const char *prefix);
-/* true when the view is absent (ptr == NULL). */
+/** true when the view is absent (ptr == NULL). */
 static inline bool fh_str_absent(fh_str_t s);
 
-/* Percent-decodes src into dst (which may be src->ptr itself: decoding only
+/** Percent-decodes src into dst (which may be src->ptr itself: decoding only
  * shrinks). With plus_as_space, '+' becomes ' ' (query strings). Returns the
  * decoded length, or -1 if src holds a malformed escape or decodes to a NUL
  * byte. dst must have room for src.len bytes. */

@@ -1,4 +1,6 @@
-/* fasthttp — the router: a compressed radix tree of routes.
+/**
+ * @file
+ * fasthttp — the router: a compressed radix tree of routes.
  *
  *     static const fh_route_t api[] = {
  *         FH_GET("/users", list_users),
@@ -89,6 +91,7 @@
 #define FASTHTTP_ROUTER_H
 
 #include "common.h"
+#include "middleware.h"
 #include "request.h"
 #include "response.h"
 
@@ -96,26 +99,34 @@
 extern "C" {
 #endif
 
+/** A router (opaque): a radix tree of routes. */
 typedef struct fh_router fh_router_t;
 
-/* The most parameters (":name" and "*name") one pattern may hold. */
+/** The most parameters (":name" and "*name") one pattern may hold. */
 #define FH_ROUTER_MAX_PARAMS 16
 
-/* The method of a route that answers every method. */
+/** The method of a route that answers every method. */
 #define FH_METHOD_ANY ((fh_method_t)0xff)
 
-/* One route of a table. Tables are arrays ended by FH_ROUTES_END and are
+/** One route of a table. Tables are arrays ended by FH_ROUTES_END and are
  * usually const data; the router copies what it needs, so a table may be a
  * temporary. data is passed to the handler; NULL means "the mount's data". */
 typedef struct fh_route {
-    fh_method_t method;    /* an FH_METHOD_* up to FH_METHOD_TRACE, or FH_METHOD_ANY */
-    const char *pattern;   /* NULL ends the table */
-    fh_handler_fn handler;
-    void *data;
-    /* Reserved for per-route middleware; must be NULL for now. */
-    const void *middleware;
+    fh_method_t method;    /**< an FH_METHOD_* up to FH_METHOD_TRACE, or FH_METHOD_ANY */
+    const char *pattern;   /**< NULL ends the table */
+    fh_handler_fn handler; /**< required */
+    void *data;            /**< passed to the handler; NULL: the mount's data */
+    /** Per-route middleware: NULL, or a NULL-terminated array of pointers
+     * to middleware (middleware.h) that run around this route's handler,
+     * inside the mount's middleware (fh_router_mount_mw) and the global
+     * chain. The middleware values are copied when the route is added, so
+     * build them first; they must outlive the router. */
+    const fh_middleware_t *const *middleware;
 } fh_route_t;
 
+/** @{ */
+/** An entry of a route table: method m, pattern p, handler h and data d
+ * (FH_ROUTE_D); without data (FH_ROUTE, and one shorthand per method). */
 #define FH_ROUTE_D(m, p, h, d) {(m), (p), (h), (d), NULL}
 #define FH_ROUTE(m, p, h) FH_ROUTE_D(m, p, h, NULL)
 #define FH_GET(p, h) FH_ROUTE(FH_METHOD_GET, p, h)
@@ -126,7 +137,9 @@ typedef struct fh_route {
 #define FH_DELETE(p, h) FH_ROUTE(FH_METHOD_DELETE, p, h)
 #define FH_OPTIONS(p, h) FH_ROUTE(FH_METHOD_OPTIONS, p, h)
 #define FH_ANY(p, h) FH_ROUTE(FH_METHOD_ANY, p, h)
-/* The same with per-route data. */
+/** @} */
+/** @{ */
+/** The same with per-route data. */
 #define FH_GET_D(p, h, d) FH_ROUTE_D(FH_METHOD_GET, p, h, d)
 #define FH_HEAD_D(p, h, d) FH_ROUTE_D(FH_METHOD_HEAD, p, h, d)
 #define FH_POST_D(p, h, d) FH_ROUTE_D(FH_METHOD_POST, p, h, d)
@@ -135,49 +148,56 @@ typedef struct fh_route {
 #define FH_DELETE_D(p, h, d) FH_ROUTE_D(FH_METHOD_DELETE, p, h, d)
 #define FH_OPTIONS_D(p, h, d) FH_ROUTE_D(FH_METHOD_OPTIONS, p, h, d)
 #define FH_ANY_D(p, h, d) FH_ROUTE_D(FH_METHOD_ANY, p, h, d)
+/** @} */
+/** A route with per-route middleware: mws is a NULL-terminated array of
+ * `const fh_middleware_t *`, for example
+ *   FH_ROUTE_MW(FH_METHOD_DELETE, "/users/:id", delete_user, NULL,
+ *               ((const fh_middleware_t *const[]){&admin_auth, NULL})) */
+#define FH_ROUTE_MW(m, p, h, d, mws) {(m), (p), (h), (d), (mws)}
+/** The entry that ends a route table (its pattern is NULL). */
 #define FH_ROUTES_END {FH_METHOD_GET, NULL, NULL, NULL, NULL}
 
-/* What to do with a path that differs from a route only by slashes. */
+/** What to do with a path that differs from a route only by slashes. */
 typedef enum fh_slash_policy {
-    FH_SLASH_STRICT = 0, /* no match: 404 (default) */
-    FH_SLASH_REDIRECT,   /* 308 to the form that matches */
+    FH_SLASH_STRICT = 0, /**< no match: 404 (default) */
+    FH_SLASH_REDIRECT,   /**< 308 to the form that matches */
 } fh_slash_policy_t;
 
-/* Router configuration. A zeroed struct is the default configuration. */
+/** Router configuration. A zeroed struct is the default configuration. */
 typedef struct fh_router_config {
-    fh_slash_policy_t trailing_slash; /* "/users/" vs "/users" */
-    fh_slash_policy_t double_slash;   /* "/a//b" vs "/a/b" */
-    /* false (default): OPTIONS on a path without an OPTIONS route answers
+    fh_slash_policy_t trailing_slash; /**< "/users/" vs "/users" */
+    fh_slash_policy_t double_slash;   /**< "/a//b" vs "/a/b" */
+    /** false (default): OPTIONS on a path without an OPTIONS route answers
      * 204 with Allow. true: such requests get 405 like any other method. */
     bool manual_options;
-    /* Called for 404 instead of the plain "Not Found" answer. */
+    /** Called for 404 instead of the plain "Not Found" answer. */
     fh_handler_fn not_found;
-    void *not_found_data;
-    /* Called for 405 instead of the plain answer; the Allow header is
+    void *not_found_data; /**< passed to not_found */
+    /** Called for 405 instead of the plain answer; the Allow header is
      * already set on res when it runs. */
     fh_handler_fn method_not_allowed;
-    void *method_not_allowed_data;
+    void *method_not_allowed_data; /**< passed to method_not_allowed */
 } fh_router_config_t;
 
-/* The defaults (all fields zero). */
+/** The defaults (all fields zero). */
 FH_API fh_router_config_t fh_router_config_default(void);
 
-/* A new, empty router. cfg is copied; NULL means the defaults. Returns 0 or
+/** A new, empty router. cfg is copied; NULL means the defaults. Returns 0 or
  * FH_ENOMEM. Free it with fh_router_free. */
 FH_API int fh_router_new(fh_router_t **out, const fh_router_config_t *cfg);
-/* Frees the router, its tree and its copies of patterns. Every fh_route_info_t
+/** Frees the router, its tree and its copies of patterns. Every fh_route_info_t
  * and error message it handed out becomes invalid. NULL is a no-op. The
  * server using it must be freed first. */
 FH_API void fh_router_free(fh_router_t *router);
 
-/* Adds one route. pattern is copied; handler is required; data is passed to
+/** Adds one route. pattern is copied; handler is required; data is passed to
  * the handler (may be NULL). method is FH_METHOD_GET..FH_METHOD_TRACE or
  * FH_METHOD_ANY. Returns 0 or an error listed at the top (the router is then
  * unchanged; fh_router_error tells why). */
 FH_API int fh_router_add(fh_router_t *router, fh_method_t method, const char *pattern,
                          fh_handler_fn handler, void *data);
 
-/* Adds every route of a table (ended by FH_ROUTES_END) under prefix: the
+/** Adds every route of a table (ended by FH_ROUTES_END) under prefix: the
  * route "/users" mounted at "/api" is "/api/users", "/" is "/api/" (route
  * patterns start with '/' here too; add "/api" itself directly). prefix
  * is a pattern without a catch-all (it may hold parameters,
@@ -188,78 +208,93 @@ FH_API int fh_router_add(fh_router_t *router, fh_method_t method, const char *pa
 FH_API int fh_router_mount(fh_router_t *router, const char *prefix, const fh_route_t *routes,
                            void *mount_data);
 
-/* The message of the last failed fh_router_add/fh_router_mount, such as
+/** fh_router_mount with middleware around every route of the table:
+ * middleware is NULL or a NULL-terminated array of pointers to middleware,
+ * copied when the routes are added (build them first; they must outlive
+ * the router). For each route they run, in order, before the route's own
+ * middleware (fh_route_t.middleware); the router wraps the route's handler
+ * in a chain (middleware.h) at mount time, so a route without middleware
+ * costs nothing more. Requests the router answers itself (404, 405,
+ * automatic OPTIONS, 308, 400) match no route and meet only the global
+ * chain: put CORS there, since preflights are automatic OPTIONS. A
+ * middleware with no hook at all fails the mount with FH_EINVAL. */
+FH_API int fh_router_mount_mw(fh_router_t *router, const char *prefix, const fh_route_t *routes,
+                              void *mount_data, const fh_middleware_t *const *middleware);
+
+/** The message of the last failed fh_router_add/fh_router_mount, such as
  * `fasthttp: route "GET /u/:name" conflicts with "GET /u/:id": different
  * parameter names at the same place`; "" if none failed. Owned by the
  * router, valid until its next add, mount or free. */
 FH_API const char *fh_router_error(const fh_router_t *router);
 
-/* A registered route as the router sees it. */
+/** A registered route as the router sees it. */
 typedef struct fh_route_info {
-    fh_method_t method;    /* or FH_METHOD_ANY */
-    const char *pattern;   /* full pattern, mount prefix included */
-    const char *mount;     /* the mount prefix; "" for fh_router_add */
-    fh_handler_fn handler;
-    void *data;            /* the route's data, else the mount's */
-    size_t index;          /* registration order, from 0 */
+    fh_method_t method;    /**< or FH_METHOD_ANY */
+    const char *pattern;   /**< full pattern, mount prefix included */
+    const char *mount;     /**< the mount prefix; "" for fh_router_add */
+    fh_handler_fn handler; /**< the function answering the route */
+    void *data;            /**< the route's data, else the mount's */
+    size_t index;          /**< registration order, from 0 */
 } fh_route_info_t;
 
-/* Introspection: the routes in registration order (for logs, docs, OpenAPI
+/** @{ */
+/** Introspection: the routes in registration order (for logs, docs, OpenAPI
  * output). The pointer is owned by the router and valid until it is freed;
  * NULL when i is out of range. */
 FH_API size_t fh_router_route_count(const fh_router_t *router);
 FH_API const fh_route_info_t *fh_router_route_at(const fh_router_t *router, size_t i);
+/** @} */
 
-/* The outcome of a lookup. */
+/** The outcome of a lookup. */
 typedef enum fh_route_status {
-    FH_ROUTE_FOUND = 0,          /* route and params are set */
-    FH_ROUTE_NOT_FOUND,          /* 404 */
-    FH_ROUTE_METHOD_NOT_ALLOWED, /* 405; allowed lists the methods */
-    FH_ROUTE_OPTIONS,            /* automatic OPTIONS: 204; allowed is Allow */
-    FH_ROUTE_REDIRECT,           /* 308; redirect tells how to fix the path */
-    FH_ROUTE_BAD_PATH,           /* 400: bad escape, encoded NUL, dot segment */
+    FH_ROUTE_FOUND = 0,          /**< route and params are set */
+    FH_ROUTE_NOT_FOUND,          /**< 404 */
+    FH_ROUTE_METHOD_NOT_ALLOWED, /**< 405; allowed lists the methods */
+    FH_ROUTE_OPTIONS,            /**< automatic OPTIONS: 204; allowed is Allow */
+    FH_ROUTE_REDIRECT,           /**< 308; redirect tells how to fix the path */
+    FH_ROUTE_BAD_PATH,           /**< 400: bad escape, encoded NUL, dot segment */
 } fh_route_status_t;
 
-/* Flags of fh_route_match_t.redirect (see fh_router_redirect_path). */
+/** Flags of fh_route_match_t.redirect (see fh_router_redirect_path). */
 enum {
-    FH_REDIRECT_COLLAPSE = 1u << 0,     /* runs of '/' become one */
-    FH_REDIRECT_ADD_SLASH = 1u << 1,    /* append a '/' */
-    FH_REDIRECT_REMOVE_SLASH = 1u << 2, /* drop the trailing '/' */
+    FH_REDIRECT_COLLAPSE = 1u << 0,     /**< runs of '/' become one */
+    FH_REDIRECT_ADD_SLASH = 1u << 1,    /**< append a '/' */
+    FH_REDIRECT_REMOVE_SLASH = 1u << 2, /**< drop the trailing '/' */
 };
 
-/* A lookup's result. Every view points into the looked-up path (values,
+/** A lookup's result. Every view points into the looked-up path (values,
  * still percent-encoded) or into the router (names, route): valid while
  * both are. */
 typedef struct fh_route_match {
-    fh_route_status_t status;
-    const fh_route_info_t *route; /* FH_ROUTE_FOUND only, else NULL */
-    /* For 405 and automatic OPTIONS: bit (1u << method) for every method the
+    fh_route_status_t status; /**< the outcome of the lookup */
+    const fh_route_info_t *route; /**< FH_ROUTE_FOUND only, else NULL */
+    /** For 405 and automatic OPTIONS: bit (1u << method) for every method the
      * path accepts, HEAD included with GET, OPTIONS included unless
      * manual_options. */
     unsigned allowed;
-    unsigned redirect; /* FH_ROUTE_REDIRECT: FH_REDIRECT_* flags */
-    bool encoded;      /* the path holds %XX escapes (values may need decoding) */
-    size_t nparams;
-    fh_str_t names[FH_ROUTER_MAX_PARAMS];  /* "id" for ":id" */
-    fh_str_t values[FH_ROUTER_MAX_PARAMS]; /* raw: still percent-encoded */
+    unsigned redirect; /**< FH_ROUTE_REDIRECT: FH_REDIRECT_* flags */
+    bool encoded;      /**< the path holds %XX escapes (values may need decoding) */
+    size_t nparams; /**< entries used in names and values */
+    fh_str_t names[FH_ROUTER_MAX_PARAMS];  /**< "id" for ":id" */
+    fh_str_t values[FH_ROUTER_MAX_PARAMS]; /**< raw: still percent-encoded */
 } fh_route_match_t;
 
-/* Looks up a path (the raw path: fh_request_path) for a method. Allocates
+/** Looks up a path (the raw path: fh_request_path) for a method. Allocates
  * nothing and only reads the router, so any number of threads may call it
  * at once on a frozen router. Always fills out->status and returns it. */
 FH_API fh_route_status_t fh_router_lookup(const fh_router_t *router, fh_method_t method,
                                           fh_str_t path, fh_route_match_t *out);
 
-/* Writes the redirect target for a path and FH_REDIRECT_* flags into dst,
+/** Writes the redirect target for a path and FH_REDIRECT_* flags into dst,
  * which needs path.len + 1 bytes; returns its length (no NUL is written). */
 FH_API size_t fh_router_redirect_path(fh_str_t path, unsigned flags, char *dst);
 
-/* Writes the Allow header value for a method mask ("GET, HEAD, OPTIONS"),
+/** Writes the Allow header value for a method mask ("GET, HEAD, OPTIONS"),
  * methods in the order of fh_method_t, NUL-terminated, truncated to cap.
  * Returns the length it needs (like snprintf). */
 FH_API size_t fh_router_allow(unsigned allowed, char *buf, size_t cap);
 
-/* The server handler (fh_handler_fn) that dispatches through the router
+/** The server handler (fh_handler_fn) that dispatches through the router
  * given as data: cfg.handler = fh_router_handle; cfg.handler_data = router.
  * On a match it decodes the parameters into the request's arena, sets them
  * (fh_request_param) and returns what the route's handler returns. Else it

@@ -1,4 +1,6 @@
-/* fasthttp — the server: worker threads, listeners, limits, timeouts.
+/**
+ * @file
+ * fasthttp — the server: worker threads, listeners, limits, timeouts.
  *
  * Each worker thread runs its own uv_loop_t with its own listening socket
  * (SO_REUSEPORT, so the kernel balances accepted connections), its own
@@ -25,109 +27,126 @@
 extern "C" {
 #endif
 
+/** A server (opaque): its workers, listeners and connections. */
 typedef struct fh_server fh_server_t;
 
-/* Limits. A request over a limit gets the status in brackets, with
- * Connection: close. 0 in a field means "the default" (given here). */
+/** Limits. A request over a limit gets the status in brackets, with
+ * Connection: close, and the connection closes after it. 0 in a field means
+ * "the default" (given here). docs/conformance.md lists every rule the
+ * parser enforces and the status each breach gets. */
 typedef struct fh_limits {
-    size_t max_target;        /* request target bytes: 16384 [414] */
-    size_t max_header_bytes;  /* request line + header section: 32768 [431] */
-    size_t max_headers;       /* header fields: 100 [431] */
-    size_t max_body;          /* body bytes: 8 MiB [413, sent at once] */
-    size_t max_chunk_ext;     /* chunk-extension bytes per chunk: 4096 [400] */
-    size_t max_pipelined;     /* unanswered requests per connection: 64;
+    size_t max_target;        /**< request target bytes: 16384 [414] */
+    size_t max_header_bytes;  /**< request line + header section: 32768 [431] */
+    size_t max_headers;       /**< header fields: 100 [431] */
+    size_t max_body;          /**< body bytes: 8 MiB [413, sent at once] */
+    size_t max_chunk_ext;     /**< chunk-extension bytes per chunk: 4096 [400] */
+    size_t max_pipelined;     /**< unanswered requests per connection: 64;
                                  reading pauses at the cap */
-    size_t max_connections;   /* open connections per server: 10000;
+    size_t max_connections;   /**< open connections per server: 10000;
                                  accepting pauses at the cap */
-    size_t max_discard;       /* unread body bytes drained after an early
-                                 answer before closing instead: 65536 */
+    size_t max_discard;       /**< after an error response the socket is
+                                 shut for writing and up to this many
+                                 bytes the client still sends (the rest
+                                 of a body, pipelined requests) are read
+                                 and dropped, for at most 2 s, before it
+                                 is closed: the client then reads the
+                                 error instead of a reset: 65536 */
 } fh_limits_t;
 
-/* Timeouts in milliseconds. 0 in a field means "the default". A timed-out
+/** Timeouts in milliseconds. 0 in a field means "the default". A timed-out
  * connection is closed (header and body timeouts answer 408 first). */
 typedef struct fh_timeouts {
-    uint32_t header_ms;    /* request head must arrive within: 10000 */
-    uint32_t body_ms;      /* each body read must arrive within: 30000 */
-    uint32_t keepalive_ms; /* idle keep-alive connection: 60000 */
-    uint32_t write_ms;     /* a pending write must progress within: 30000 */
-    uint32_t drain_ms;     /* graceful stop waits for in-flight: 5000 */
+    uint32_t header_ms;    /**< request head must arrive within: 10000 */
+    uint32_t body_ms;      /**< each body read must arrive within: 30000 */
+    uint32_t keepalive_ms; /**< idle keep-alive connection: 60000 */
+    uint32_t write_ms;     /**< pending response bytes must start leaving
+                                within (a reader that stops; one that
+                                reads slowly but steadily is kept): 30000 */
+    uint32_t drain_ms;     /**< graceful stop waits for in-flight: 5000 */
 } fh_timeouts_t;
 
+/** Everything a server is told; start from fh_server_config_default(). */
 typedef struct fh_server_config {
-    /* Address to listen on: an IPv4 or IPv6 literal or "localhost".
+    /** Address to listen on: an IPv4 or IPv6 literal or "localhost".
      * NULL (default) = all interfaces, IPv6 and IPv4 ("::" dual-stack, or
      * "0.0.0.0" where IPv6 is unavailable). */
     const char *host;
-    int port;              /* 0 = an ephemeral port (see fh_server_port) */
-    int threads;           /* worker threads; 0 = one per CPU (default) */
-    int backlog;           /* listen backlog: 1024 */
-    fh_handler_fn handler; /* required */
-    void *handler_data;    /* passed to handler */
-    void *user_data;       /* fh_request_server_data() */
-    /* Server header value; default "fasthttp". "" sends none. */
+    int port;              /**< 0 = an ephemeral port (see fh_server_port) */
+    int threads;           /**< worker threads; 0 = one per CPU (default) */
+    int backlog;           /**< listen backlog: 1024 */
+    fh_handler_fn handler; /**< required */
+    void *handler_data;    /**< passed to handler */
+    void *user_data;       /**< fh_request_server_data() */
+    /** Server header value; default "fasthttp". "" sends none. */
     const char *server_name;
-    fh_limits_t limits;
-    fh_timeouts_t timeouts;
-    size_t arena_chunk_size;  /* bytes per arena chunk: 16384 */
-    size_t arena_cache_bytes; /* free chunks kept per thread: 8 MiB */
-    /* Print each request's arena use to stderr when it is released. Also
+    fh_limits_t limits;     /**< request size and connection limits */
+    fh_timeouts_t timeouts; /**< connection timeouts */
+    size_t arena_chunk_size;  /**< bytes per arena chunk: 16384 */
+    size_t arena_cache_bytes; /**< free chunks kept per thread: 8 MiB */
+    /** Print each request's arena use to stderr when it is released. Also
      * switched on by the environment variable FH_TRACE_ARENA=1. */
     bool trace_arena;
-    /* fh_server_run stops on SIGINT and SIGTERM (default true). */
+    /** fh_server_run stops on SIGINT and SIGTERM (default true). */
     bool handle_signals;
 } fh_server_config_t;
 
-/* The defaults listed above. */
+/** The defaults listed above. */
 FH_API fh_server_config_t fh_server_config_default(void);
 
-/* Validates cfg, binds every worker's listening socket and allocates the
+/** Validates cfg, binds every worker's listening socket and allocates the
  * server; nothing runs yet. The config is copied (host and server_name too).
  * Returns 0, FH_ECONFIG (fh_server_config_error names the field), or a
  * libuv error from binding (FH_EADDRINUSE...). */
 FH_API int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg);
-/* A message for an fh_server_new error, naming the bad field when it is a
+/** A message for an fh_server_new error, naming the bad field when it is a
  * config error ("fasthttp: config.port: must be 0..65535"). Static string
  * owned by the library, valid until the next fh_server_new in this thread. */
 FH_API const char *fh_server_config_error(const fh_server_config_t *cfg, int err);
 
-/* Starts the worker threads and returns once they accept connections. */
+/** Starts the worker threads and returns once they accept connections. */
 FH_API int fh_server_start(fh_server_t *server);
-/* fh_server_start, then waits until fh_server_stop is called (from any
+/** fh_server_start, then waits until fh_server_stop is called (from any
  * thread) or, with handle_signals, SIGINT/SIGTERM arrives; then stops
  * gracefully and returns 0. */
 FH_API int fh_server_run(fh_server_t *server);
-/* Graceful stop, callable from any thread, any number of times: listeners
+/** Graceful stop, callable from any thread, any number of times: listeners
  * close, in-flight requests finish within drain_ms, idle connections close,
  * threads join. Does not wait; fh_server_wait does. */
 FH_API void fh_server_stop(fh_server_t *server);
-/* Waits until a started server has fully stopped (threads joined). */
+/** Waits until a started server has fully stopped (threads joined). */
 FH_API int fh_server_wait(fh_server_t *server);
-/* Stops (if running), waits, frees everything. NULL is a no-op. */
+/** Stops (if running), waits, frees everything. NULL is a no-op. */
 FH_API void fh_server_free(fh_server_t *server);
 
-/* The bound port (useful with port 0). */
+/** The bound port (useful with port 0). */
 FH_API int fh_server_port(const fh_server_t *server);
-/* Number of worker threads. */
+/** Number of worker threads. */
 FH_API int fh_server_threads(const fh_server_t *server);
 
-/* Counters, summed over workers (approximate while running). */
+/** @{ */
+/** Counters, summed over workers (approximate while running). */
 typedef struct fh_server_stats {
-    uint64_t connections_accepted;
-    uint64_t connections_open;
-    uint64_t requests;
-    uint64_t errors_4xx; /* error responses produced by the framework */
-    uint64_t errors_5xx;
-    uint64_t timeouts;
-    uint64_t writes;     /* write system calls (uv_try_write + uv_write) */
-    /* Connections holding a read buffer of their own right now (only those
+    uint64_t connections_accepted; /**< connections accepted since the start */
+    uint64_t connections_open;     /**< connections open now */
+    uint64_t requests;             /**< requests handled */
+    uint64_t errors_4xx; /**< error responses produced by the framework */
+    uint64_t errors_5xx; /**< 5xx responses produced by the framework */
+    uint64_t timeouts;   /**< connections closed by a timeout */
+    uint64_t writes;     /**< write system calls (uv_try_write + uv_write) */
+    /** Connections holding a read buffer of their own right now (only those
      * with an incomplete or paused request: idle ones hold none). */
     uint64_t conn_buffers;
 } fh_server_stats_t;
+/** @copydoc fh_server_stats_t */
 FH_API void fh_server_stats(const fh_server_t *server, fh_server_stats_t *out);
+/** @} */
 
-/* Runs fn(data) on the loop thread of the given worker (index 0..threads-1),
+/** @{ */
+/** Runs fn(data) on the loop thread of the given worker (index 0..threads-1),
  * from any thread. Returns FH_ENOMEM or FH_ESTATE (server stopping). */
 typedef void (*fh_loop_fn)(void *data);
+/** @} */
+/** @copydoc fh_loop_fn */
 FH_API int fh_server_post(fh_server_t *server, int worker, fh_loop_fn fn,
                           void *data);
 

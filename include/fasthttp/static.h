@@ -1,4 +1,6 @@
-/* fasthttp — serving files from a directory.
+/**
+ * @file
+ * fasthttp — serving files from a directory.
  *
  *     fh_static_t *files;
  *     int err = fh_static_new(&files, "/static", "./public", NULL);
@@ -40,6 +42,7 @@
 #define FASTHTTP_STATIC_H
 
 #include "common.h"
+#include "middleware.h"
 #include "request.h"
 #include "response.h"
 
@@ -47,27 +50,29 @@
 extern "C" {
 #endif
 
+/** A static file server for one directory (opaque). */
 typedef struct fh_static fh_static_t;
 
-/* Symbolic links inside the root. */
+/** Symbolic links inside the root. */
 typedef enum fh_static_symlinks {
-    FH_STATIC_SYMLINKS_NEVER = 0, /* any link on the path: 404 (default) */
-    FH_STATIC_SYMLINKS_INSIDE,    /* follow links whose target stays under root */
+    FH_STATIC_SYMLINKS_NEVER = 0, /**< any link on the path: 404 (default) */
+    FH_STATIC_SYMLINKS_INSIDE,    /**< follow links whose target stays under root */
 } fh_static_symlinks_t;
 
+/** Options of a static file server. */
 typedef struct fh_static_options {
-    /* The file served for a directory; NULL = "index.html", "" = none. */
+    /** The file served for a directory; NULL = "index.html", "" = none. */
     const char *index;
-    bool list_directories;          /* HTML listing without index: off */
-    bool dotfiles;                  /* serve names beginning with '.': off */
-    fh_static_symlinks_t symlinks;  /* FH_STATIC_SYMLINKS_NEVER */
-    uint32_t max_age;               /* Cache-Control: max-age=N; 0 = none */
-    /* Bodies of at least this many bytes go by sendfile, smaller ones are
+    bool list_directories;          /**< HTML listing without index: off */
+    bool dotfiles;                  /**< serve names beginning with '.': off */
+    fh_static_symlinks_t symlinks;  /**< FH_STATIC_SYMLINKS_NEVER */
+    uint32_t max_age;               /**< Cache-Control: max-age=N; 0 = none */
+    /** Bodies of at least this many bytes go by sendfile, smaller ones are
      * read into the arena: 0 = 64 KiB. */
     size_t sendfile_min;
 } fh_static_options_t;
 
-/* Serves the directory root under the URL prefix ("/static": paths
+/** Serves the directory root under the URL prefix ("/static": paths
  * "/static" and "/static/..."; "" or "/" for every path). Both strings and
  * opts (NULL: the defaults above) are copied; root is resolved and opened
  * now, so it must exist and be a directory.
@@ -75,16 +80,16 @@ typedef struct fh_static_options {
  * libuv error of opening root (FH_ENOENT, UV_ENOTDIR, UV_EACCES...). */
 FH_API int fh_static_new(fh_static_t **out, const char *prefix, const char *root,
                          const fh_static_options_t *opts);
-/* Frees it. Every request it handles must be over (the server stopped).
+/** Frees it. Every request it handles must be over (the server stopped).
  * NULL is a no-op. */
 FH_API void fh_static_free(fh_static_t *st);
 
-/* A handler (fh_handler_fn) that answers req from the files of st (its
+/** A handler (fh_handler_fn) that answers req from the files of st (its
  * data). Paths outside the prefix get 404. Thread-safe: one fh_static_t
  * serves every worker. Returns 0 or a handler error (FH_ENOMEM). */
 FH_API int fh_static_handle(fh_request_t *req, fh_response_t *res, void *st);
 
-/* Like fh_static_handle, but leaves alone a request that is not for st:
+/** Like fh_static_handle, but leaves alone a request that is not for st:
  * outside the prefix, a method other than GET and HEAD, or naming nothing
  * that would be served (no such file, a refused link or dot-file, a
  * directory without index or listing). Returns 1 when it answered (the
@@ -94,7 +99,17 @@ FH_API int fh_static_handle(fh_request_t *req, fh_response_t *res, void *st);
  * 400. This is the shape of a middleware's before hook (FH_STOP / FH_NEXT). */
 FH_API int fh_static_try(fh_request_t *req, fh_response_t *res, const fh_static_t *st);
 
-/* The Content-Type fasthttp uses for a file name ("app.css" →
+/** The static files middleware: a before hook that serves GET and HEAD
+ * requests under prefix from root (see fh_static_new for the arguments and
+ * options) and passes every other request on (FH_NEXT), exactly like
+ * fh_static_try. Fills *out; add it with fh_chain_use or as a mount's or
+ * route's middleware. The files' state lives in out->data and is freed by
+ * fh_middleware_release(out), after the servers using it are freed.
+ * Returns 0, FH_EINVAL, FH_ENOMEM or the error opening root. */
+FH_API int fh_static(fh_middleware_t *out, const char *prefix, const char *root,
+                     const fh_static_options_t *opts);
+
+/** The Content-Type fasthttp uses for a file name ("app.css" →
  * "text/css; charset=utf-8"). Static string; never NULL. */
 FH_API const char *fh_static_mime_type(const char *name);
 

@@ -1,4 +1,6 @@
-/* fasthttp — responses produced over time: streams, files, Server-Sent
+/**
+ * @file
+ * fasthttp — responses produced over time: streams, files, Server-Sent
  * Events, and taking the connection over.
  *
  * A stream is a response whose head is sent first and whose body follows in
@@ -49,21 +51,23 @@
 extern "C" {
 #endif
 
+/** A streamed response (opaque). */
 typedef struct fh_stream fh_stream_t;
 
-/* Runs on the loop thread when a stream that refused a write (FH_EAGAIN)
+/** Runs on the loop thread when a stream that refused a write (FH_EAGAIN)
  * has drained to half its bound; it may write and end the stream. */
 typedef void (*fh_stream_drain_fn)(fh_stream_t *st, void *data);
 
+/** Options of fh_stream_begin. */
 typedef struct fh_stream_options {
-    /* Bytes the stream may hold before the socket takes them; 0 = 256 KiB.
+    /** Bytes the stream may hold before the socket takes them; 0 = 256 KiB.
      * Framing bytes count too. */
     size_t max_buffered;
-    fh_stream_drain_fn on_drain; /* optional */
-    void *data;                  /* passed to on_drain */
+    fh_stream_drain_fn on_drain; /**< optional */
+    void *data;                  /**< passed to on_drain */
 } fh_stream_options_t;
 
-/* Turns the response into a stream: its status and headers (as set so far
+/** Turns the response into a stream: its status and headers (as set so far
  * with the builder) are final, commit hooks run, and the head is sent when
  * every earlier response on the connection has left. Call it in the handler
  * or later on a deferred response. opts may be NULL (defaults) and is
@@ -75,31 +79,31 @@ typedef struct fh_stream_options {
 FH_API int fh_stream_begin(fh_response_t *res, fh_stream_t **out,
                            const fh_stream_options_t *opts);
 
-/* Appends len bytes (copied: the caller's buffer may be reused at once) as
+/** Appends len bytes (copied: the caller's buffer may be reused at once) as
  * one chunk. len 0 does nothing. Returns 0; FH_EAGAIN when the stream
  * already holds bytes and these would pass max_buffered (nothing was taken:
  * wait for on_drain, then write them again; a write into an empty stream is
  * always taken, whatever its size); FH_ECANCELED once the client left;
  * FH_ESTATE after fh_stream_end; FH_ENOMEM. */
 FH_API int fh_stream_write(fh_stream_t *st, const void *data, size_t len);
-/* printf into one chunk; same returns as fh_stream_write. */
+/** printf into one chunk; same returns as fh_stream_write. */
 FH_API int fh_stream_printf(fh_stream_t *st, const char *fmt, ...) FH_PRINTF(2, 3);
 
-/* Ends the body (the last chunk for chunked framing); the connection goes on
+/** Ends the body (the last chunk for chunked framing); the connection goes on
  * with the next response once every byte has left, or closes
  * (close-delimited, or Connection: close). Also required after the client
  * left. st must not be used afterwards. Returns 0 or FH_ESTATE (already
  * ended). */
 FH_API int fh_stream_end(fh_stream_t *st);
 
-/* Bytes written to the stream that the socket has not taken yet. */
+/** Bytes written to the stream that the socket has not taken yet. */
 FH_API size_t fh_stream_buffered(const fh_stream_t *st);
-/* The response and request the stream belongs to. */
+/** The response and request the stream belongs to. */
 FH_API fh_response_t *fh_stream_response(fh_stream_t *st);
 
 /* ---------------------------------------------------------------- files */
 
-/* Sends length bytes of the open file fd, from offset, as the body, without
+/** Sends length bytes of the open file fd, from offset, as the body, without
  * copying them through user space: the head is written, then the kernel
  * sends the file (sendfile(2), one bounded step at a time on libuv's thread
  * pool, so neither a slow disk nor a slow reader blocks the loop, and memory
@@ -114,67 +118,68 @@ FH_API int fh_send_fd(fh_response_t *res, int fd, int64_t offset, int64_t length
 
 /* ------------------------------------------------- Server-Sent Events */
 
+/** Options of fh_sse_begin. */
 typedef struct fh_sse_options {
-    /* A comment line is sent when nothing else was for this long, so that
+    /** A comment line is sent when nothing else was for this long, so that
      * proxies keep the connection and a gone client is noticed: 0 = 15000
      * ms; negative = never. */
     int32_t keepalive_ms;
-    /* Sent first as "retry:" (the client's reconnection delay); 0 = none. */
+    /** Sent first as "retry:" (the client's reconnection delay); 0 = none. */
     uint32_t retry_ms;
-    size_t max_buffered;         /* as for fh_stream_options_t */
-    fh_stream_drain_fn on_drain; /* as for fh_stream_options_t */
-    void *data;
+    size_t max_buffered;         /**< as for fh_stream_options_t */
+    fh_stream_drain_fn on_drain; /**< as for fh_stream_options_t */
+    void *data;                  /**< passed to on_drain */
 } fh_sse_options_t;
 
-/* One event. Fields that are NULL (or 0) are left out. */
+/** One event. Fields that are NULL (or 0) are left out. */
 typedef struct fh_sse_event {
-    const char *event; /* "event:" type; no CR or LF */
-    const char *id;    /* "id:" (the client's Last-Event-ID); no CR, LF or NUL */
-    const char *data;  /* split into "data:" lines at LF, CRLF or CR */
-    size_t data_len;   /* bytes of data; with data, 0 means strlen(data) */
-    uint32_t retry_ms; /* "retry:" */
+    const char *event; /**< "event:" type; no CR or LF */
+    const char *id;    /**< "id:" (the client's Last-Event-ID); no CR, LF or NUL */
+    const char *data;  /**< split into "data:" lines at LF, CRLF or CR */
+    size_t data_len;   /**< bytes of data; with data, 0 means strlen(data) */
+    uint32_t retry_ms; /**< "retry:" */
 } fh_sse_event_t;
 
-/* Begins a text/event-stream stream (Content-Type, Cache-Control: no-cache
+/** Begins a text/event-stream stream (Content-Type, Cache-Control: no-cache
  * and X-Accel-Buffering: no are set) with periodic keep-alive comments. The
  * stream is ended with fh_stream_end like any other. Same returns as
  * fh_stream_begin. */
 FH_API int fh_sse_begin(fh_response_t *res, fh_stream_t **out, const fh_sse_options_t *opts);
-/* Sends one event, whole or not at all. Returns as fh_stream_write, and
+/** Sends one event, whole or not at all. Returns as fh_stream_write, and
  * FH_EINVAL for CR/LF in event or id. */
 FH_API int fh_sse_send(fh_stream_t *st, const fh_sse_event_t *ev);
-/* Shorthand: an event with only data (and a type when event is not NULL). */
+/** Shorthand: an event with only data (and a type when event is not NULL). */
 FH_API int fh_sse_data(fh_stream_t *st, const char *event, const char *data);
-/* Sends a comment line (": text"), ignored by clients. FH_EINVAL for CR or
+/** Sends a comment line (": text"), ignored by clients. FH_EINVAL for CR or
  * LF in text. */
 FH_API int fh_sse_comment(fh_stream_t *st, const char *text);
 
 /* ------------------------------------------------------------ takeover */
 
-/* A connection handed over to user code (WebSocket, a custom protocol, a
+/** A connection handed over to user code (WebSocket, a custom protocol, a
  * long poll answered by hand). */
 typedef struct fh_takeover fh_takeover_t;
 
-/* Flags for fh_request_takeover. */
+/** Flags for fh_request_takeover. */
 enum {
-    /* Send the response built so far first (typically 101 Switching
+    /** Send the response built so far first (typically 101 Switching
      * Protocols with an Upgrade header: the framework adds "Connection:
      * upgrade"). The default. */
     FH_TAKEOVER_RESPONSE = 0,
-    /* Send nothing: user code writes every byte itself, like the V
+    /** Send nothing: user code writes every byte itself, like the V
      * module's takeover mode. */
     FH_TAKEOVER_SILENT = 1 << 0,
 };
 
-/* Called once on the loop thread: with status 0 and the takeover when the
+/** Called once on the loop thread: with status 0 and the takeover when the
  * connection is yours; with status FH_ECANCELED and tk NULL when the
  * connection was lost (or the server began to stop) before that. */
 typedef void (*fh_takeover_fn)(fh_takeover_t *tk, int status, void *data);
-/* Called once when a taken-over connection closes (fh_takeover_close, or the
+/** Called once when a taken-over connection closes (fh_takeover_close, or the
  * server stopping), before its handle and the request are freed. */
 typedef void (*fh_takeover_close_fn)(fh_takeover_t *tk, void *data);
 
-/* Asks for the connection. Call it in the handler. Parsing stops: this is
+/** Asks for the connection. Call it in the handler. Parsing stops: this is
  * the connection's last request. Its response (unless FH_TAKEOVER_SILENT)
  * and every earlier pipelined response are written first; then the socket
  * moves to a uv_tcp_t of the takeover on the same loop, and on_ready runs.
@@ -194,23 +199,23 @@ typedef void (*fh_takeover_close_fn)(fh_takeover_t *tk, void *data);
 FH_API int fh_request_takeover(fh_response_t *res, unsigned flags, fh_takeover_fn on_ready,
                                void *data);
 
-/* The connection's handle, on the request's loop. Valid until the close
+/** The connection's handle, on the request's loop. Valid until the close
  * callback has returned. */
 FH_API uv_tcp_t *fh_takeover_tcp(fh_takeover_t *tk);
-/* Bytes the client sent after the request that were already read (the
+/** Bytes the client sent after the request that were already read (the
  * first bytes of the new protocol): hand them to your parser before the
  * ones you read. Valid as long as the takeover. */
 FH_API fh_str_t fh_takeover_rest(const fh_takeover_t *tk);
-/* The request that took the connection (valid as long as the takeover). */
+/** The request that took the connection (valid as long as the takeover). */
 FH_API fh_request_t *fh_takeover_request(fh_takeover_t *tk);
-/* Sets the close callback (replacing any previous one). */
+/** Sets the close callback (replacing any previous one). */
 FH_API void fh_takeover_on_close(fh_takeover_t *tk, fh_takeover_close_fn fn, void *data);
-/* Closes the connection: the close callback runs now, then the handle is
+/** Closes the connection: the close callback runs now, then the handle is
  * closed (pending writes fail with UV_ECANCELED) and the request released.
  * tk must not be used after this call. Calling it again is a no-op until
  * then. */
 FH_API void fh_takeover_close(fh_takeover_t *tk);
-/* Gives the socket itself away: *fd is a new descriptor of the connection
+/** Gives the socket itself away: *fd is a new descriptor of the connection
  * (close-on-exec, non-blocking) that belongs to the caller, to use with any
  * event loop or thread; the server never touches it again, not even when it
  * stops. The takeover is then closed as by fh_takeover_close. Returns 0 or a

@@ -535,6 +535,44 @@ static void test_methods_and_setup_errors(void **state) {
     assert_int_equal(fh_static_new(&st, "/x", root, &o), FH_EINVAL);
 }
 
+static int fallback(fh_request_t *req, fh_response_t *res, void *data) {
+    (void)req;
+    (void)data;
+    return fh_send_text(res, 200, "fallback");
+}
+
+/* fh_static as a middleware in a chain: files under its prefix are served,
+ * everything else reaches the chain's handler. */
+static void test_static_middleware(void **state) {
+    (void)state;
+    fh_middleware_t mw;
+    assert_int_equal(fh_static(&mw, "/mw", root, NULL), 0);
+    assert_string_equal(mw.name, "static");
+    fh_chain_t *chain;
+    assert_int_equal(fh_chain_new(&chain, fallback, NULL), 0);
+    assert_int_equal(fh_chain_use(chain, &mw), 0);
+    fh_server_config_t cfg = fh_server_config_default();
+    cfg.handler = fh_chain_handle;
+    cfg.handler_data = chain;
+    cfg.threads = 1;
+    fh_server_t *s = fht_server_start(&cfg);
+    int saved = port;
+    port = fh_server_port(s);
+    expect("/mw/a.txt", NULL, 200, "alpha\n");
+    expect("/mw/sub/f.txt", NULL, 200, "in sub");
+    expect("/mw/missing.txt", NULL, 200, "fallback"); /* nothing to serve: passed on */
+    expect("/elsewhere", NULL, 200, "fallback");
+    fht_response_t r = get("GET", "/mw/%2e%2e/outside/secret.txt", NULL);
+    assert_int_equal(r.status, 400); /* malformed paths are answered, never passed on */
+    fht_response_free(&r);
+    port = saved;
+    fht_server_stop(s);
+    fh_chain_free(chain);
+    fh_middleware_release(&mw);
+    assert_null(mw.data);
+    assert_int_equal(fh_static(&mw, "/x", "/nonexistent/dir/for/sure", NULL), UV_ENOENT);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_file_types_and_validators),
@@ -548,6 +586,7 @@ int main(void) {
         cmocka_unit_test(test_traversal_attempts),
         cmocka_unit_test(test_try_falls_through),
         cmocka_unit_test(test_methods_and_setup_errors),
+        cmocka_unit_test(test_static_middleware),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -159,9 +159,11 @@ static void test_invalid_arguments(void **state) {
     assert_non_null(strstr(fh_router_error(r), "method must be"));
     assert_int_equal(fh_router_add(r, FH_METHOD_GET, NULL, fixture_handler, NULL),
                      FH_EROUTE_PATTERN);
-    static const int marker = 1;
+    /* A middleware with no hook at all is refused. */
+    static const fh_middleware_t hookless = {.name = "hookless"};
     const fh_route_t with_mw[] = {
-        {FH_METHOD_GET, "/a", fixture_handler, NULL, &marker},
+        FH_ROUTE_MW(FH_METHOD_GET, "/a", fixture_handler, NULL,
+                    ((const fh_middleware_t *const[]){&hookless, NULL})),
         FH_ROUTES_END,
     };
     assert_int_equal(fh_router_mount(r, "/", with_mw, NULL), FH_EINVAL);

@@ -1,0 +1,287 @@
+/* Strict HTTP/1.1 syntax checks (see http1.h for why and when they run). */
+#include "core/http1.h"
+
+/* RFC 9110 tchar as a 256-bit set: "!#$%&'*+-.^_`|~", digits, letters. */
+static const uint64_t tchar_set[4] = {0x03ff6cfa00000000ull, 0x57ffffffc7fffffeull, 0, 0};
+
+bool fh__h1_is_tchar(unsigned char c) {
+    return (tchar_set[c >> 6] >> (c & 63)) & 1;
+}
+
+static inline bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+static inline bool is_hex(unsigned char c) {
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* field-vchar, SP or HTAB: what a field value may hold (obs-text too). */
+static inline bool is_value_char(unsigned char c) {
+    return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+/* A request-target byte: visible ASCII, and no fragment. */
+static inline bool is_target_char(unsigned char c) {
+    return c > 0x20 && c < 0x7f && c != '#';
+}
+
+static inline bool is_crlf(const unsigned char *p, size_t i, size_t n) {
+    return i + 1 < n && p[i] == '\r' && p[i + 1] == '\n';
+}
+
+/* method SP request-target SP HTTP-version CRLF; *pos is set after CRLF. */
+static int request_line(const unsigned char *p, size_t n, size_t *pos) {
+    size_t i = 0;
+    while (i < n && fh__h1_is_tchar(p[i]))
+        i++;
+    if (i == 0 || i >= n || p[i] != ' ')
+        return 400;
+    size_t t = ++i;
+    while (i < n && is_target_char(p[i]))
+        i++;
+    if (i == t || i >= n || p[i] != ' ')
+        return 400;
+    i++;
+    if (n - i < 10 || memcmp(p + i, "HTTP/", 5) != 0 || !is_digit(p[i + 5]) || p[i + 6] != '.' ||
+        !is_digit(p[i + 7]) || !is_crlf(p, i + 8, n))
+        return 400;
+    if (p[i + 5] != '1' || (p[i + 7] != '0' && p[i + 7] != '1'))
+        return 505;
+    *pos = i + 10;
+    return 0;
+}
+
+int fh__h1_check_fields(const char *s, size_t n, size_t *len) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    for (;;) {
+        if (i < n && p[i] == '\r') {
+            if (!is_crlf(p, i, n))
+                return 400;
+            *len = i + 2;
+            return 0;
+        }
+        /* field-name ":" — a line starting with SP/HT (obs-fold, or
+         * whitespace before the first field), an empty name, whitespace
+         * before the colon or no colon at all stop here. */
+        size_t b = i;
+        while (i < n && fh__h1_is_tchar(p[i]))
+            i++;
+        if (i == b || i >= n || p[i] != ':')
+            return 400;
+        i++;
+        /* OWS field-value OWS: no CTL but HTAB, so no NUL and no bare CR
+         * or LF inside. */
+        while (i < n && is_value_char(p[i]))
+            i++;
+        if (!is_crlf(p, i, n))
+            return 400;
+        i += 2;
+    }
+}
+
+int fh__h1_check_head(const char *s, size_t n, size_t *len) {
+    size_t i = 0, flen = 0;
+    int st = request_line((const unsigned char *)s, n, &i);
+    if (st)
+        return st;
+    st = fh__h1_check_fields(s + i, n - i, &flen);
+    if (st)
+        return st;
+    *len = i + flen;
+    return 0;
+}
+
+int fh__h1_version_status(const char *s, size_t n) {
+    size_t pos;
+    return request_line((const unsigned char *)s, n, &pos) == 505 ? 505 : 400;
+}
+
+/* quoted-string starting at p[i] == '"'; returns the index after it, or 0. */
+static size_t quoted_string(const unsigned char *p, size_t i, size_t n) {
+    for (i++; i < n; i++) {
+        unsigned char c = p[i];
+        if (c == '"')
+            return i + 1;
+        if (c == '\\') {
+            if (++i >= n || !is_value_char(p[i]))
+                return 0;
+        } else if (!is_value_char(c)) {
+            return 0;
+        }
+    }
+    return 0;
+}
+
+int fh__h1_check_chunk_line(const char *s, size_t n, size_t *len) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n && is_hex(p[i]))
+        i++;
+    if (i == 0)
+        return 400;
+    while (i < n && p[i] == ';') {
+        size_t b = ++i;
+        while (i < n && fh__h1_is_tchar(p[i]))
+            i++;
+        if (i == b)
+            return 400;
+        if (i < n && p[i] == '=') {
+            i++;
+            if (i < n && p[i] == '"') {
+                i = quoted_string(p, i, n);
+                if (!i)
+                    return 400;
+            } else {
+                b = i;
+                while (i < n && fh__h1_is_tchar(p[i]))
+                    i++;
+                if (i == b)
+                    return 400;
+            }
+        }
+    }
+    if (!is_crlf(p, i, n))
+        return 400;
+    *len = i + 2;
+    return 0;
+}
+
+int fh__h1_content_length(fh_str_t v, uint64_t *out) {
+    if (v.len == 0)
+        return 400;
+    uint64_t x = 0;
+    for (size_t i = 0; i < v.len; i++) {
+        unsigned char c = (unsigned char)v.ptr[i];
+        if (!is_digit(c))
+            return 400;
+        if (x > (UINT64_C(0x7fffffffffffffff) - (c - '0')) / 10)
+            return 400;
+        x = x * 10 + (c - '0');
+    }
+    *out = x;
+    return 0;
+}
+
+static inline size_t skip_ows(const unsigned char *p, size_t i, size_t n) {
+    while (i < n && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    return i;
+}
+
+int fh__h1_transfer_encoding(const fh_str_t *values, size_t nvalues) {
+    size_t codings = 0, chunked = 0;
+    bool unknown = false, last_chunked = false;
+    for (size_t v = 0; v < nvalues; v++) {
+        const unsigned char *p = (const unsigned char *)values[v].ptr;
+        size_t n = values[v].len, i = 0;
+        for (;;) {
+            i = skip_ows(p, i, n);
+            if (i >= n)
+                break;
+            if (p[i] == ',') { /* empty list element */
+                i++;
+                continue;
+            }
+            size_t b = i;
+            while (i < n && fh__h1_is_tchar(p[i]))
+                i++;
+            if (i == b)
+                return 400;
+            bool is_chunked = i - b == 7 && fh_str_ieq((fh_str_t){(const char *)p + b, 7},
+                                                       FH_STR_LIT("chunked"));
+            /* transfer-parameters: *( OWS ";" OWS token BWS "=" BWS value ) */
+            for (;;) {
+                i = skip_ows(p, i, n);
+                if (i >= n || p[i] != ';')
+                    break;
+                if (is_chunked)
+                    return 400;
+                i = skip_ows(p, i + 1, n);
+                b = i;
+                while (i < n && fh__h1_is_tchar(p[i]))
+                    i++;
+                if (i == b)
+                    return 400;
+                i = skip_ows(p, i, n);
+                if (i >= n || p[i] != '=')
+                    return 400;
+                i = skip_ows(p, i + 1, n);
+                if (i < n && p[i] == '"') {
+                    i = quoted_string(p, i, n);
+                    if (!i)
+                        return 400;
+                } else {
+                    b = i;
+                    while (i < n && fh__h1_is_tchar(p[i]))
+                        i++;
+                    if (i == b)
+                        return 400;
+                }
+            }
+            if (i < n && p[i] != ',')
+                return 400;
+            codings++;
+            if (is_chunked)
+                chunked++;
+            else
+                unknown = true;
+            last_chunked = is_chunked;
+        }
+    }
+    if (codings == 0 || !last_chunked || chunked > 1)
+        return 400;
+    return unknown ? 501 : 0;
+}
+
+/* unreserved / sub-delims (RFC 3986), the characters of a reg-name. */
+static inline bool is_host_char(unsigned char c) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c))
+        return true;
+    switch (c) {
+    case '-': case '.': case '_': case '~':
+    case '!': case '$': case '&': case '\'': case '(': case ')':
+    case '*': case '+': case ',': case ';': case '=':
+        return true;
+    default:
+        return false;
+    }
+}
+
+int fh__h1_check_host(fh_str_t v) {
+    const unsigned char *p = (const unsigned char *)v.ptr;
+    size_t n = v.len, i = 0;
+    if (n && p[0] == '[') {
+        /* IP-literal: IPv6address or IPvFuture, checked for its alphabet. */
+        for (i = 1; i < n && p[i] != ']'; i++)
+            if (!is_host_char(p[i]) && p[i] != ':')
+                return 400;
+        if (i >= n || i == 1)
+            return 400;
+        i++;
+    } else {
+        while (i < n) {
+            if (p[i] == '%') {
+                if (i + 2 >= n || !is_hex(p[i + 1]) || !is_hex(p[i + 2]))
+                    return 400;
+                i += 3;
+            } else if (is_host_char(p[i])) {
+                i++;
+            } else {
+                break;
+            }
+        }
+    }
+    if (i == n)
+        return 0;
+    if (p[i] != ':')
+        return 400;
+    unsigned port = 0;
+    for (i++; i < n; i++) {
+        if (!is_digit(p[i]))
+            return 400;
+        port = port * 10 + (p[i] - '0');
+        if (port > 65535)
+            return 400;
+    }
+    return 0;
+}

@@ -1,0 +1,74 @@
+/* fh_bench_server: the endpoints every server in bench/ answers, routed.
+ *
+ *   GET /plaintext  -> text/plain "Hello, World!"
+ *   GET /json       -> {"message":"Hello, World!"}, a jansson object built
+ *                      and serialized on every request (never cached)
+ *   GET /user/:id   -> text/plain "User ID: <id>"
+ *   anything else   -> 404 (405 with Allow for another method)
+ *
+ * Usage: fh_bench_server [PORT [THREADS]] (or PORT/THREADS in the
+ * environment); listens on 127.0.0.1 unless HOST says otherwise.
+ */
+#include <fasthttp.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static int plaintext(fh_request_t *req, fh_response_t *res, void *data) {
+    (void)req;
+    (void)data;
+    return fh_send_text(res, 200, "Hello, World!");
+}
+
+static int json(fh_request_t *req, fh_response_t *res, void *data) {
+    (void)req;
+    (void)data;
+    return fh_send_json_new(res, 200, json_pack("{s:s}", "message", "Hello, World!"));
+}
+
+static int user(fh_request_t *req, fh_response_t *res, void *data) {
+    (void)data;
+    return fh_send_textf(res, 200, "User ID: %.*s", FH_STR_FMT(fh_request_param(req, "id")));
+}
+
+static const fh_route_t routes[] = {
+    FH_GET("/plaintext", plaintext),
+    FH_GET("/json", json),
+    FH_GET("/user/:id", user),
+    FH_ROUTES_END,
+};
+
+int main(int argc, char **argv) {
+    const char *port = argc > 1 ? argv[1] : getenv("PORT");
+    const char *threads = argc > 2 ? argv[2] : getenv("THREADS");
+    const char *host = getenv("HOST");
+
+    fh_router_t *router;
+    int err = fh_router_new(&router, NULL);
+    if (!err)
+        err = fh_router_mount(router, "", routes, NULL);
+    if (err) {
+        fprintf(stderr, "fh_bench_server: %s\n", router ? fh_router_error(router) : fh_strerror(err));
+        return 1;
+    }
+    fh_server_config_t cfg = fh_server_config_default();
+    cfg.port = port ? atoi(port) : 8080;
+    cfg.threads = threads ? atoi(threads) : 0;
+    cfg.host = host && *host ? host : "127.0.0.1";
+    cfg.handler = fh_router_handle;
+    cfg.handler_data = router;
+    cfg.limits.max_connections = 20000;
+    fh_server_t *server;
+    err = fh_server_new(&server, &cfg);
+    if (err) {
+        fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
+        fh_router_free(router);
+        return 1;
+    }
+    printf("fh_bench_server: listening on http://%s:%d with %d threads\n", cfg.host,
+           fh_server_port(server), fh_server_threads(server));
+    fflush(stdout);
+    err = fh_server_run(server);
+    fh_server_free(server);
+    fh_router_free(router);
+    return err ? 1 : 0;
+}

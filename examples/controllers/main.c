@@ -1,0 +1,171 @@
+/* controllers: the V fasthttp example app, in C, grown into a small API.
+ *
+ *   GET  /          -> 200 "Hello, World!"           (controllers/home.c)
+ *   GET  /user/:id  -> 200 "User ID: <id>"           (controllers/user.c)
+ *   POST /user      -> 201 "User created successfully"
+ *   /api/users...   -> a JSON resource               (controllers/users_api.c)
+ *   anything else   -> 404
+ *
+ * Around the router, a middleware chain: the access log (Common Log Format
+ * with latency and request id, on stdout), request ids (X-Request-ID, also
+ * in problem documents) and CORS for any origin.
+ *
+ * Usage: controllers [--host HOST] [--port PORT] [--threads N]
+ * Flags win over the environment: HOST (default 127.0.0.1; "" or "*" for
+ * every interface), PORT (default 3000; 0 picks a free port, printed on
+ * startup) and THREADS (default 0: one per CPU). SIGINT or SIGTERM stops
+ * the server gracefully.
+ */
+#include <errno.h>
+#include <fasthttp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "controllers/controllers.h"
+#include "store.h"
+
+static void usage(FILE *to) {
+    fprintf(to, "usage: controllers [--host HOST] [--port PORT] [--threads N]\n"
+                "  environment: HOST (127.0.0.1), PORT (3000), THREADS (0 = one per CPU)\n");
+}
+
+/* A whole decimal number in min..max, or -1. */
+static long parse_num(const char *s, long min, long max) {
+    if (!s || !*s)
+        return -1;
+    char *end;
+    errno = 0;
+    long n = strtol(s, &end, 10);
+    return errno || *end || n < min || n > max ? -1 : n;
+}
+
+typedef struct options {
+    const char *host, *port, *threads;
+} options_t;
+
+/* Reads --name VALUE and --name=VALUE flags over the environment's values.
+ * Returns 0, 1 for --help, -1 for a bad command line. */
+static int parse_args(int argc, char **argv, options_t *o) {
+    o->host = getenv("HOST");
+    o->port = getenv("PORT");
+    o->threads = getenv("THREADS");
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help"))
+            return 1;
+        static const char *const names[] = {"--host", "--port", "--threads"};
+        const char **slots[] = {&o->host, &o->port, &o->threads};
+        size_t k;
+        for (k = 0; k < 3; k++) {
+            size_t len = strlen(names[k]);
+            if (strncmp(arg, names[k], len) != 0)
+                continue;
+            if (arg[len] == '=') {
+                *slots[k] = arg + len + 1;
+                break;
+            }
+            if (arg[len] == '\0' && i + 1 < argc) {
+                *slots[k] = argv[++i];
+                break;
+            }
+        }
+        if (k == 3) {
+            fprintf(stderr, "controllers: bad argument \"%s\"\n", arg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    options_t opt;
+    int pa = parse_args(argc, argv, &opt);
+    if (pa) {
+        usage(pa > 0 ? stdout : stderr);
+        return pa > 0 ? 0 : 2;
+    }
+    long port = opt.port ? parse_num(opt.port, 0, 65535) : 3000;
+    long threads = opt.threads ? parse_num(opt.threads, 0, 1024) : 0;
+    if (port < 0 || threads < 0) {
+        fprintf(stderr, "controllers: %s must be a number from %s\n",
+                port < 0 ? "the port" : "the thread count", port < 0 ? "0 to 65535" : "0 to 1024");
+        return 2;
+    }
+
+    store_t store;
+    if (store_init(&store)) {
+        fprintf(stderr, "controllers: cannot create the store\n");
+        return 1;
+    }
+
+    /* The routes: one table per controller, all on one router. */
+    fh_router_config_t rcfg = fh_router_config_default();
+    rcfg.not_found = not_found_controller;
+    rcfg.method_not_allowed = method_not_allowed_controller;
+    fh_router_t *router;
+    if (fh_router_new(&router, &rcfg)) {
+        fprintf(stderr, "controllers: out of memory\n");
+        store_destroy(&store);
+        return 1;
+    }
+    if (fh_router_mount(router, "/", home_routes, NULL) ||
+        fh_router_mount(router, "/", user_routes, NULL) ||
+        fh_router_mount(router, "/api", users_api_routes, &store)) {
+        fprintf(stderr, "%s\n", fh_router_error(router));
+        fh_router_free(router);
+        store_destroy(&store);
+        return 1;
+    }
+
+    /* The middleware, outermost first: the access log sees every request. */
+    fh_access_log_options_t log_opt = {.latency = true, .request_id = true, .file = stdout};
+    static const char *const any_origin[] = {"*", NULL};
+    static const char *const exposed[] = {"Location", "Link", "X-Total-Count", "X-Request-ID",
+                                          NULL};
+    fh_cors_options_t cors_opt = {.origins = any_origin, .expose_headers = exposed};
+    fh_middleware_t access_log = {0}, request_id = {0}, cors = {0};
+    fh_chain_t *chain = NULL;
+    int err;
+    if ((err = fh_access_log_new(&access_log, &log_opt)) ||
+        (err = fh_request_id_new(&request_id, NULL)) || (err = fh_cors_new(&cors, &cors_opt)) ||
+        (err = fh_chain_new(&chain, fh_router_handle, router)) ||
+        (err = fh_chain_use(chain, &access_log)) || (err = fh_chain_use(chain, &request_id)) ||
+        (err = fh_chain_use(chain, &cors))) {
+        const char *why = fh_middleware_error();
+        fprintf(stderr, "controllers: %s\n", *why ? why : fh_strerror(err));
+        fh_chain_free(chain);
+        fh_middleware_release(&cors);
+        fh_middleware_release(&request_id);
+        fh_middleware_release(&access_log);
+        fh_router_free(router);
+        store_destroy(&store);
+        return 1;
+    }
+
+    fh_server_config_t cfg = fh_server_config_default();
+    cfg.host = !opt.host ? "127.0.0.1" : (!*opt.host || !strcmp(opt.host, "*")) ? NULL : opt.host;
+    cfg.port = (int)port;
+    cfg.threads = (int)threads;
+    cfg.handler = fh_chain_handle;
+    cfg.handler_data = chain;
+
+    fh_server_t *server = NULL;
+    err = fh_server_new(&server, &cfg);
+    if (err) {
+        fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
+    } else {
+        printf("controllers: listening on http://%s:%d with %d threads\n",
+               cfg.host ? cfg.host : "*", fh_server_port(server), fh_server_threads(server));
+        fflush(stdout);
+        err = fh_server_run(server); /* until SIGINT or SIGTERM */
+        fh_server_free(server);
+    }
+    /* After the server: the access log writes its last lines here. */
+    fh_chain_free(chain);
+    fh_middleware_release(&cors);
+    fh_middleware_release(&request_id);
+    fh_middleware_release(&access_log);
+    fh_router_free(router);
+    store_destroy(&store);
+    return err ? 1 : 0;
+}

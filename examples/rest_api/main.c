@@ -1,0 +1,531 @@
+/* rest_api: a todo service stored in SQLite.
+ *
+ *   GET    /todos            -> {"todos":[...],"total":N,"limit":L,"offset":O}
+ *                               ?done=true|false filters, ?limit=1..100
+ *                               (default 20) and ?offset=0.. paginate
+ *   POST   /todos            -> {"title", "done"?}: 201 with the todo, a
+ *                               Location and an ETag, or a 422 problem
+ *   GET    /todos/:id        -> the todo with an ETag; 304 when the request's
+ *                               If-None-Match names the current one
+ *   PATCH  /todos/:id        -> {"title"?, "done"?}: 200 with the new todo
+ *   DELETE /todos/:id        -> 204
+ * Errors are application/problem+json documents (400, 404, 405, 415, 422,
+ * 503 when the database fails).
+ *
+ * Every query runs on libuv's thread pool (fh_offload); the response is
+ * built in the `done` callback, on the request's loop thread. Each work item
+ * opens its own connection (see README.md for why), so no sqlite3 handle is
+ * ever shared between threads.
+ *
+ * Usage: rest_api [PORT [THREADS]], or PORT, THREADS, HOST (default
+ * 127.0.0.1) and DB (default ./todos.db) in the environment.
+ */
+#include <fasthttp.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TITLE_MAX 200
+#define LIMIT_DEFAULT 20
+#define LIMIT_MAX 100
+
+typedef struct todo {
+    sqlite3_int64 id;
+    char *title; /* malloc: filled on a pool thread, freed in `done` */
+    bool done;
+    sqlite3_int64 version; /* bumped by every change: the ETag */
+} todo_t;
+
+typedef enum op { OP_LIST, OP_GET, OP_CREATE, OP_UPDATE, OP_DELETE } op_t;
+typedef enum outcome { OK, NOT_FOUND, DB_FAILED } outcome_t;
+
+/* One request's work. Allocated in the request's arena on the loop thread;
+ * the pool thread reads the inputs and writes the outputs, and `done` reads
+ * the outputs once the work has returned. */
+typedef struct job {
+    const char *db_path;
+    op_t op;
+    /* inputs */
+    sqlite3_int64 id;
+    const char *title; /* NULL: unchanged (PATCH) */
+    int done;          /* -1: unchanged / no filter; 0 or 1 */
+    long limit, offset;
+    /* outputs */
+    outcome_t outcome;
+    todo_t one;
+    todo_t *items; /* malloc */
+    size_t count;
+    sqlite3_int64 total;
+} job_t;
+
+/* ------------------------------------------------------------ database */
+
+static const char SCHEMA[] =
+    "CREATE TABLE IF NOT EXISTS todos ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " title TEXT NOT NULL,"
+    " done INTEGER NOT NULL DEFAULT 0,"
+    " version INTEGER NOT NULL DEFAULT 1)";
+
+static sqlite3 *db_open(const char *path, int flags) {
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        fprintf(stderr, "rest_api: %s: %s\n", path, db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return NULL;
+    }
+    /* Writers from other pool threads hold the lock briefly: wait for it. */
+    sqlite3_busy_timeout(db, 5000);
+    return db;
+}
+
+/* Reads the todo row of stmt (columns id, title, done, version). */
+static bool read_todo(sqlite3_stmt *stmt, todo_t *t) {
+    const unsigned char *title = sqlite3_column_text(stmt, 1);
+    t->id = sqlite3_column_int64(stmt, 0);
+    t->title = strdup(title ? (const char *)title : "");
+    t->done = sqlite3_column_int(stmt, 2) != 0;
+    t->version = sqlite3_column_int64(stmt, 3);
+    return t->title != NULL;
+}
+
+/* Runs sql (binding the job's id as ?1 when it has one) and reads at most
+ * one todo into job->one. */
+static outcome_t query_one(sqlite3 *db, const char *sql, job_t *job) {
+    sqlite3_stmt *stmt;
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+        return DB_FAILED;
+    sqlite3_bind_int64(stmt, 1, job->id);
+    int rc = sqlite3_step(stmt);
+    outcome_t out = rc == SQLITE_ROW    ? (read_todo(stmt, &job->one) ? OK : DB_FAILED)
+                    : rc == SQLITE_DONE ? NOT_FOUND
+                                        : DB_FAILED;
+    sqlite3_finalize(stmt);
+    return out;
+}
+
+static outcome_t do_list(sqlite3 *db, job_t *job) {
+    sqlite3_stmt *count, *list;
+    const char *where = job->done < 0 ? "" : " WHERE done = ?1";
+    char sql[160];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM todos%s", where);
+    if (sqlite3_prepare_v2(db, sql, -1, &count, NULL) != SQLITE_OK)
+        return DB_FAILED;
+    snprintf(sql, sizeof(sql),
+             "SELECT id, title, done, version FROM todos%s ORDER BY id LIMIT ?2 OFFSET ?3",
+             where);
+    if (sqlite3_prepare_v2(db, sql, -1, &list, NULL) != SQLITE_OK) {
+        sqlite3_finalize(count);
+        return DB_FAILED;
+    }
+    if (job->done >= 0) {
+        sqlite3_bind_int(count, 1, job->done);
+        sqlite3_bind_int(list, 1, job->done);
+    }
+    sqlite3_bind_int64(list, 2, job->limit);
+    sqlite3_bind_int64(list, 3, job->offset);
+    outcome_t out = DB_FAILED;
+    /* Both reads in one transaction: the total matches the page. */
+    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        goto done;
+    if (sqlite3_step(count) != SQLITE_ROW)
+        goto end;
+    job->total = sqlite3_column_int64(count, 0);
+    job->items = calloc((size_t)job->limit, sizeof(todo_t));
+    if (!job->items)
+        goto end;
+    int rc;
+    while (job->count < (size_t)job->limit && (rc = sqlite3_step(list)) == SQLITE_ROW) {
+        if (!read_todo(list, &job->items[job->count]))
+            goto end;
+        job->count++;
+    }
+    if (job->count == (size_t)job->limit || rc == SQLITE_DONE)
+        out = OK;
+end:
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+done:
+    sqlite3_finalize(count);
+    sqlite3_finalize(list);
+    return out;
+}
+
+static outcome_t do_create(sqlite3 *db, job_t *job) {
+    sqlite3_stmt *stmt;
+    if (sqlite3_prepare_v2(db, "INSERT INTO todos (title, done) VALUES (?1, ?2)"
+                               " RETURNING id, title, done, version",
+                           -1, &stmt, NULL) != SQLITE_OK)
+        return DB_FAILED;
+    sqlite3_bind_text(stmt, 1, job->title, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 2, job->done > 0);
+    outcome_t out = sqlite3_step(stmt) == SQLITE_ROW && read_todo(stmt, &job->one) ? OK
+                                                                                   : DB_FAILED;
+    sqlite3_finalize(stmt);
+    return out;
+}
+
+static outcome_t do_update(sqlite3 *db, job_t *job) {
+    sqlite3_stmt *stmt;
+    if (sqlite3_prepare_v2(db, "UPDATE todos SET title = coalesce(?2, title),"
+                               " done = coalesce(?3, done), version = version + 1"
+                               " WHERE id = ?1 RETURNING id, title, done, version",
+                           -1, &stmt, NULL) != SQLITE_OK)
+        return DB_FAILED;
+    sqlite3_bind_int64(stmt, 1, job->id);
+    if (job->title)
+        sqlite3_bind_text(stmt, 2, job->title, -1, SQLITE_STATIC);
+    if (job->done >= 0)
+        sqlite3_bind_int(stmt, 3, job->done);
+    int rc = sqlite3_step(stmt);
+    outcome_t out = rc == SQLITE_ROW    ? (read_todo(stmt, &job->one) ? OK : DB_FAILED)
+                    : rc == SQLITE_DONE ? NOT_FOUND
+                                        : DB_FAILED;
+    sqlite3_finalize(stmt);
+    return out;
+}
+
+static outcome_t do_delete(sqlite3 *db, job_t *job) {
+    sqlite3_stmt *stmt;
+    if (sqlite3_prepare_v2(db, "DELETE FROM todos WHERE id = ?1", -1, &stmt, NULL) !=
+        SQLITE_OK)
+        return DB_FAILED;
+    sqlite3_bind_int64(stmt, 1, job->id);
+    outcome_t out = sqlite3_step(stmt) != SQLITE_DONE ? DB_FAILED
+                    : sqlite3_changes(db) == 0        ? NOT_FOUND
+                                                      : OK;
+    sqlite3_finalize(stmt);
+    return out;
+}
+
+/* On a pool thread: a connection of its own for this one work item. */
+static void run_job(void *data) {
+    job_t *job = data;
+    sqlite3 *db = db_open(job->db_path, SQLITE_OPEN_READWRITE);
+    if (!db) {
+        job->outcome = DB_FAILED;
+        return;
+    }
+    switch (job->op) {
+    case OP_LIST: job->outcome = do_list(db, job); break;
+    case OP_GET:
+        job->outcome = query_one(db, "SELECT id, title, done, version FROM todos WHERE id = ?1",
+                                 job);
+        break;
+    case OP_CREATE: job->outcome = do_create(db, job); break;
+    case OP_UPDATE: job->outcome = do_update(db, job); break;
+    case OP_DELETE: job->outcome = do_delete(db, job); break;
+    }
+    sqlite3_close(db);
+}
+
+/* ----------------------------------------------------------- responses */
+
+static json_t *todo_json(const todo_t *t) {
+    return json_pack("{s:I, s:s, s:b}", "id", (json_int_t)t->id, "title", t->title, "done",
+                     t->done);
+}
+
+static void set_etag(fh_response_t *res, const todo_t *t) {
+    fh_response_headerf(res, "ETag", "\"%lld-%lld\"", (long long)t->id, (long long)t->version);
+}
+
+/* Whether If-None-Match (a list of entity tags, or "*") names etag. Weak
+ * comparison, as RFC 9110 asks for If-None-Match. */
+static bool etag_matches(fh_str_t header, const char *etag) {
+    size_t elen = strlen(etag);
+    size_t i = 0;
+    while (i < header.len) {
+        while (i < header.len && (header.ptr[i] == ' ' || header.ptr[i] == '\t' ||
+                                  header.ptr[i] == ','))
+            i++;
+        size_t start = i;
+        while (i < header.len && header.ptr[i] != ',')
+            i++;
+        size_t end = i;
+        while (end > start && (header.ptr[end - 1] == ' ' || header.ptr[end - 1] == '\t'))
+            end--;
+        const char *tag = header.ptr + start;
+        size_t len = end - start;
+        if (len == 1 && tag[0] == '*')
+            return true;
+        if (len > 2 && tag[0] == 'W' && tag[1] == '/') {
+            tag += 2;
+            len -= 2;
+        }
+        if (len == elen && memcmp(tag, etag, elen) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void free_job(job_t *job) {
+    free(job->one.title);
+    for (size_t i = 0; i < job->count; i++)
+        free(job->items[i].title);
+    free(job->items);
+}
+
+static void answer_list(fh_response_t *res, job_t *job) {
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < job->count; i++)
+        json_array_append_new(list, todo_json(&job->items[i]));
+    fh_send_json_new(res, 200,
+                     json_pack("{s:o*, s:I, s:i, s:i}", "todos", list, "total",
+                               (json_int_t)job->total, "limit", (int)job->limit, "offset",
+                               (int)job->offset));
+}
+
+static void answer_one(fh_request_t *req, fh_response_t *res, job_t *job) {
+    set_etag(res, &job->one);
+    if (job->op == OP_GET) {
+        char etag[48];
+        snprintf(etag, sizeof(etag), "\"%lld-%lld\"", (long long)job->one.id,
+                 (long long)job->one.version);
+        fh_str_t inm = fh_request_header(req, "If-None-Match");
+        if (!fh_str_absent(inm) && etag_matches(inm, etag)) {
+            fh_response_status(res, 304); /* the ETag header only */
+            fh_response_end(res);
+            return;
+        }
+    }
+    if (job->op == OP_CREATE) {
+        fh_response_headerf(res, "Location", "/todos/%lld", (long long)job->one.id);
+        fh_send_json_new(res, 201, todo_json(&job->one));
+        return;
+    }
+    fh_send_json_new(res, 200, todo_json(&job->one));
+}
+
+/* On the loop thread, once run_job has returned (or was dropped). */
+static void job_done(fh_request_t *req, fh_response_t *res, int status, void *data) {
+    job_t *job = data;
+    /* Loop callbacks allocate JSON on the heap by default; this response's
+     * values may live in its arena, like a handler's. */
+    fh_json_scope_t scope = fh_json_arena_begin(fh_request_arena(req));
+    if (status == FH_ECANCELED) {
+        fh_response_end(res); /* the client left: only releases it */
+    } else if (job->outcome == DB_FAILED) {
+        fh_send_problem(res, 503, NULL, "the database is unavailable", NULL);
+    } else if (job->outcome == NOT_FOUND) {
+        fh_send_problem(res, 404, NULL, "no todo with this id", NULL);
+    } else if (job->op == OP_LIST) {
+        answer_list(res, job);
+    } else if (job->op == OP_DELETE) {
+        fh_response_status(res, 204); /* no body, no Content-Type */
+        fh_response_end(res);
+    } else {
+        answer_one(req, res, job);
+    }
+    fh_json_scope_end(scope);
+    free_job(job);
+}
+
+/* ------------------------------------------------------------ handlers */
+
+static job_t *new_job(fh_request_t *req, op_t op, void *data) {
+    job_t *job = fh_alloc(req, sizeof(*job));
+    if (job) {
+        memset(job, 0, sizeof(*job));
+        job->db_path = data;
+        job->op = op;
+        job->done = -1;
+    }
+    return job;
+}
+
+/* Parses a decimal in min..max; false for anything else. */
+static bool parse_long(fh_str_t s, long min, long max, long *out) {
+    if (s.len == 0 || s.len > 18)
+        return false;
+    long v = 0;
+    for (size_t i = 0; i < s.len; i++) {
+        if (s.ptr[i] < '0' || s.ptr[i] > '9')
+            return false;
+        v = v * 10 + (s.ptr[i] - '0');
+    }
+    if (v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* The :id parameter, or a 404 problem sent and false. */
+static bool todo_id(fh_request_t *req, fh_response_t *res, job_t *job) {
+    long id;
+    if (!parse_long(fh_request_param(req, "id"), 1, 999999999999999L, &id)) {
+        fh_send_problem(res, 404, NULL, "no todo with this id", NULL);
+        return false;
+    }
+    job->id = id;
+    return true;
+}
+
+static int list_todos(fh_request_t *req, fh_response_t *res, void *data) {
+    job_t *job = new_job(req, OP_LIST, data);
+    if (!job)
+        return FH_ENOMEM;
+    fh_str_t done = fh_request_query(req, "done");
+    fh_str_t limit = fh_request_query(req, "limit");
+    fh_str_t offset = fh_request_query(req, "offset");
+    job->limit = LIMIT_DEFAULT;
+    if (!fh_str_absent(done)) {
+        if (fh_str_eq(done, "true"))
+            job->done = 1;
+        else if (fh_str_eq(done, "false"))
+            job->done = 0;
+        else
+            return fh_send_problem(res, 400, NULL, "done must be true or false", NULL);
+    }
+    if (!fh_str_absent(limit) && !parse_long(limit, 1, LIMIT_MAX, &job->limit))
+        return fh_send_problem(res, 400, NULL, "limit must be an integer from 1 to 100", NULL);
+    if (!fh_str_absent(offset) && !parse_long(offset, 0, 1000000000L, &job->offset))
+        return fh_send_problem(res, 400, NULL, "offset must be a non-negative integer", NULL);
+    return fh_offload(req, run_job, job_done, job);
+}
+
+static int get_todo(fh_request_t *req, fh_response_t *res, void *data) {
+    job_t *job = new_job(req, OP_GET, data);
+    if (!job)
+        return FH_ENOMEM;
+    if (!todo_id(req, res, job))
+        return 0;
+    return fh_offload(req, run_job, job_done, job);
+}
+
+static int delete_todo(fh_request_t *req, fh_response_t *res, void *data) {
+    job_t *job = new_job(req, OP_DELETE, data);
+    if (!job)
+        return FH_ENOMEM;
+    if (!todo_id(req, res, job))
+        return 0;
+    return fh_offload(req, run_job, job_done, job);
+}
+
+/* Validates a POST (create) or PATCH body into job; false when a problem
+ * was sent. The title is copied into the arena: the JSON body is freed
+ * here, the job lives until `done`. */
+static bool read_body(fh_request_t *req, fh_response_t *res, job_t *job, bool create) {
+    json_t *body;
+    fh_json_error_t jerr;
+    if (fh_request_json(req, &body, &jerr)) {
+        fh_send_json_error(res, &jerr);
+        return false;
+    }
+    fh_json_validator_t v;
+    fh_json_validate_begin(&v, req, body);
+    const char *title = fh_json_field_string(
+        &v, "title", create ? FH_JSON_REQUIRED : FH_JSON_OPTIONAL, 1, TITLE_MAX);
+    bool has_done = json_is_object(body) && json_object_get(body, "done") != NULL;
+    bool done = fh_json_field_bool(&v, "done", FH_JSON_OPTIONAL, false);
+    fh_json_no_other_fields(&v);
+    if (!create && json_is_object(body) && json_object_size(body) == 0)
+        fh_json_invalid(&v, NULL, "must change \"title\" or \"done\"");
+    bool bad = fh_json_validate_end(&v, res);
+    if (!bad) {
+        job->title = title ? fh_strdup(req, title) : NULL;
+        job->done = has_done ? done : (create ? 0 : -1);
+    }
+    json_decref(body);
+    if (!bad && title && !job->title) {
+        fh_send_problem(res, 503, NULL, "out of memory", NULL);
+        return false;
+    }
+    return !bad;
+}
+
+static int create_todo(fh_request_t *req, fh_response_t *res, void *data) {
+    job_t *job = new_job(req, OP_CREATE, data);
+    if (!job)
+        return FH_ENOMEM;
+    if (!read_body(req, res, job, true))
+        return 0;
+    return fh_offload(req, run_job, job_done, job);
+}
+
+static int update_todo(fh_request_t *req, fh_response_t *res, void *data) {
+    job_t *job = new_job(req, OP_UPDATE, data);
+    if (!job)
+        return FH_ENOMEM;
+    if (!todo_id(req, res, job) || !read_body(req, res, job, false))
+        return 0;
+    return fh_offload(req, run_job, job_done, job);
+}
+
+static int not_found(fh_request_t *req, fh_response_t *res, void *data) {
+    (void)req, (void)data;
+    return fh_send_problem(res, 404, NULL, NULL, NULL);
+}
+
+static int not_allowed(fh_request_t *req, fh_response_t *res, void *data) {
+    (void)req, (void)data;
+    return fh_send_problem(res, 405, NULL, NULL, NULL); /* Allow is already set */
+}
+
+static const fh_route_t ROUTES[] = {
+    FH_GET("/todos", list_todos),
+    FH_POST("/todos", create_todo),
+    FH_GET("/todos/:id", get_todo),
+    FH_PATCH("/todos/:id", update_todo),
+    FH_DELETE("/todos/:id", delete_todo),
+    FH_ROUTES_END,
+};
+
+int main(int argc, char **argv) {
+    const char *port = argc > 1 ? argv[1] : getenv("PORT");
+    const char *threads = argc > 2 ? argv[2] : getenv("THREADS");
+    const char *host = getenv("HOST");
+    const char *db_path = getenv("DB");
+    if (!db_path || !*db_path)
+        db_path = "./todos.db";
+
+    /* The database and its table are created on first run. WAL lets readers
+     * on other pool threads go on while one writes; the mode is stored in
+     * the file. */
+    sqlite3 *db = db_open(db_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    if (!db)
+        return 1;
+    char *msg = NULL;
+    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(db, SCHEMA, NULL, NULL, &msg) != SQLITE_OK) {
+        fprintf(stderr, "rest_api: %s: %s\n", db_path, msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        sqlite3_close(db);
+        return 1;
+    }
+    sqlite3_close(db);
+
+    fh_router_config_t rcfg = fh_router_config_default();
+    rcfg.not_found = not_found;
+    rcfg.method_not_allowed = not_allowed;
+    fh_router_t *router;
+    if (fh_router_new(&router, &rcfg) ||
+        fh_router_mount(router, "", ROUTES, (void *)db_path)) {
+        fprintf(stderr, "rest_api: routes: %s\n", router ? fh_router_error(router) : "");
+        fh_router_free(router);
+        return 1;
+    }
+
+    fh_server_config_t cfg = fh_server_config_default();
+    cfg.port = port ? atoi(port) : 3000;
+    cfg.threads = threads ? atoi(threads) : 0;
+    cfg.host = !host ? "127.0.0.1" : (*host == '\0' || *host == '*') ? NULL : host;
+    cfg.handler = fh_router_handle;
+    cfg.handler_data = router;
+
+    fh_server_t *server;
+    int err = fh_server_new(&server, &cfg);
+    if (err) {
+        fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
+        fh_router_free(router);
+        return 1;
+    }
+    printf("rest_api: listening on http://%s:%d with %d threads, database %s\n",
+           cfg.host ? cfg.host : "*", fh_server_port(server), fh_server_threads(server),
+           db_path);
+    fflush(stdout);
+    err = fh_server_run(server); /* until SIGINT or SIGTERM */
+    fh_server_free(server);
+    fh_router_free(router);
+    return err ? 1 : 0;
+}

@@ -1,0 +1,104 @@
+/* fasthttp — access log middleware.
+ *
+ * One line per request, written once the response has been written to the
+ * socket (or the client went away), in one of three formats:
+ *
+ *   FH_LOG_COMMON    Apache's Common Log Format, "%h %l %u %t \"%r\" %>s %b":
+ *     127.0.0.1 - alice [10/Oct/2000:13:55:36 +0000] "GET /a?b=1 HTTP/1.1" 200 2326
+ *   FH_LOG_COMBINED  Common plus "\"%{Referer}i\" \"%{User-agent}i\"":
+ *     ... 200 2326 "http://example.com/" "curl/8.0"
+ *   FH_LOG_JSON      one JSON object per line:
+ *     {"time":"2000-10-10T13:55:36.123Z","remote":"127.0.0.1","method":"GET",
+ *      "target":"/a?b=1","proto":"HTTP/1.1","status":200,"bytes":2326,
+ *      "referer":"http://example.com/","user_agent":"curl/8.0",
+ *      "user":"alice","request_id":"...","latency_us":412}
+ *
+ * Fields, as Apache defines them:
+ *   %h  the client's IP address
+ *   %l  identd name: always "-"
+ *   %u  the authenticated user (fh_auth_user, see mw_auth.h) or "-"
+ *   %t  when the request's head arrived, [day/Mon/year:HH:MM:SS +0000] (UTC)
+ *   %r  the request line: method, target as sent, protocol
+ *   %>s the final status
+ *   %b  body bytes sent, headers excluded; "-" for none (HEAD, 204, 304)
+ * Raw responses (fh_send_raw) carry no parsed status: they are logged with
+ * the status set through fh_response_status (200 unless set) and "-" bytes.
+ * Streamed responses (stream.h) are logged when the stream has ended, with
+ * their status and latency; their body is not counted ("-"/0 bytes).
+ * In %r, %u and the quoted headers, '"' and '\\' are escaped with a
+ * backslash and bytes outside printable ASCII as \xhh (Apache's rules), so
+ * a line cannot be forged. JSON lines leave out absent fields (referer,
+ * user_agent, user, request_id) and escape strings per RFC 8259 (invalid
+ * UTF-8 becomes U+FFFD).
+ *
+ * Extras for Common and Combined, appended in this order when enabled:
+ *   latency     " 412": microseconds from the request's head to the end of
+ *               the write, like Apache's %D (JSON lines always carry it)
+ *   request_id  " \"9f86...\"" (fh_request_id, "-" without one; JSON lines
+ *               carry it whenever the request has one)
+ *
+ * Buffering: each worker thread appends to its own buffer, with no lock per
+ * request, and writes it out when the next line would not fit, every
+ * flush_ms, and when the middleware is released. Lines from different
+ * threads are therefore grouped by thread, in order within a thread; each
+ * write holds whole lines. Writes happen on the worker thread (a slow disk
+ * slows that worker), or in fh_middleware_release.
+ *
+ * Output, exactly one of:
+ *   path   a file opened for appending (created 0644), closed on release
+ *   file   a FILE * (stdout...) that stays the caller's; written with
+ *          fwrite + fflush, never closed
+ *   write  a callback given whole lines: write(lines, len, data). It runs on
+ *          worker threads, several at once when threads > 1, and must not
+ *          keep the pointer.
+ * None set: stdout.
+ *
+ * The access log should come first in the chain (outermost), so it sees
+ * every request, those answered by other middleware included. Release it
+ * after fh_server_free, or lines still buffered are lost and its flush
+ * timers would outlive their loops.
+ */
+#ifndef FASTHTTP_MW_ACCESS_LOG_H
+#define FASTHTTP_MW_ACCESS_LOG_H
+
+#include <stdio.h>
+
+#include "middleware.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum fh_log_format {
+    FH_LOG_COMMON = 0,
+    FH_LOG_COMBINED,
+    FH_LOG_JSON,
+} fh_log_format_t;
+
+typedef void (*fh_log_write_fn)(const char *lines, size_t len, void *data);
+
+typedef struct fh_access_log_options {
+    fh_log_format_t format;  /* default FH_LOG_COMMON */
+    const char *path;        /* output: see above */
+    FILE *file;
+    fh_log_write_fn write;
+    void *write_data;
+    bool latency;            /* Common/Combined: append microseconds */
+    bool request_id;         /* Common/Combined: append the request id */
+    size_t buffer_size;      /* bytes buffered per thread: 0 = 64 KiB;
+                                at least 4096 */
+    uint32_t flush_ms;       /* flush period: 0 = 1000 */
+} fh_access_log_options_t;
+
+/* Fills *out; opt may be NULL (Common format on stdout). FH_ECONFIG names
+ * a bad field; a path that cannot be opened returns the open error (as a
+ * negative errno) with a message naming access_log.path. Free with
+ * fh_middleware_release after the server is freed: that writes the lines
+ * still buffered. */
+FH_API int fh_access_log_new(fh_middleware_t *out,
+                             const fh_access_log_options_t *opt);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FASTHTTP_MW_ACCESS_LOG_H */

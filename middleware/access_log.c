@@ -1,0 +1,527 @@
+/* Access log: Common, Combined or JSON lines, formatted when the request is
+ * done into a per-thread buffer, written when full, on a timer and on
+ * release.
+ *
+ * The before hook copies what the line needs from the request (method,
+ * target, Referer, User-Agent, the peer's address) into the arena: the
+ * done hook runs after the write, when the request's views may point into
+ * a read buffer that holds other bytes already. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "middleware/mw.h"
+
+typedef struct access_log access_log_t;
+
+typedef struct log_buf {
+    access_log_t *log;
+    uv_timer_t timer;
+    bool timer_on;            /* timer initialized (it may be closed since) */
+    char *data;
+    size_t len;
+    int64_t clf_sec, iso_sec; /* second of the cached strings below */
+    uint64_t clock_at;        /* monotonic ns when wall_offset was taken */
+    int64_t wall_offset;      /* realtime - monotonic, in ns */
+    char clf_time[32];        /* "[10/Oct/2000:13:55:36 +0000]" */
+    char iso_time[24];        /* "2000-10-10T13:55:36" */
+    uint8_t clf_len, iso_len;
+} log_buf_t;
+
+struct access_log {
+    fh_log_format_t format;
+    int fd;
+    bool own_fd;
+    FILE *file;
+    fh_log_write_fn write;
+    void *write_data;
+    bool latency, request_id;
+    size_t cap;
+    uint32_t flush_ms;
+    fh__perloop_t loops;
+    pthread_mutex_t direct_lock; /* only when a thread has no buffer */
+};
+
+typedef struct log_entry {
+    access_log_t *log;
+    fh_response_t *res;
+    fh_str_t method, target, referer, ua;
+    uint8_t version;
+    uint8_t family;      /* AF_INET, AF_INET6, or 0: no peer address */
+    uint8_t addr[16];    /* the peer's address, formatted only when logged */
+} log_entry_t;
+
+/* ------------------------------------------------------------- output */
+
+static void output(access_log_t *log, const char *p, size_t n) {
+    if (n == 0)
+        return;
+    if (log->write) {
+        log->write(p, n, log->write_data);
+    } else if (log->file) {
+        fwrite(p, 1, n, log->file);
+        fflush(log->file);
+    } else {
+        while (n) {
+            ssize_t w = write(log->fd, p, n);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                return; /* a log that cannot be written drops lines */
+            p += w;
+            n -= (size_t)w;
+        }
+    }
+}
+
+static void buf_flush(log_buf_t *b) {
+    output(b->log, b->data, b->len);
+    b->len = 0;
+}
+
+static void on_flush_timer(uv_timer_t *t) {
+    buf_flush(t->data);
+}
+
+static void buf_start_timer(log_buf_t *b, uv_loop_t *loop) {
+    uv_timer_init(loop, &b->timer);
+    b->timer.data = b;
+    uv_timer_start(&b->timer, on_flush_timer, b->log->flush_ms, b->log->flush_ms);
+    /* The timer must not keep a stopping worker's loop alive: the server
+     * closes it with the loop's other leftovers. */
+    uv_unref((uv_handle_t *)&b->timer);
+    b->timer_on = true;
+}
+
+static void *buf_create(void *owner, uv_loop_t *loop) {
+    access_log_t *log = owner;
+    log_buf_t *b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    b->data = malloc(log->cap);
+    if (!b->data) {
+        free(b);
+        return NULL;
+    }
+    b->log = log;
+    b->clf_sec = b->iso_sec = -1;
+    (void)loop; /* buf_get starts the timer */
+    return b;
+}
+
+static void buf_destroy(void *owner, void *state) {
+    (void)owner;
+    log_buf_t *b = state;
+    buf_flush(b);
+    free(b->data);
+    free(b);
+}
+
+/* The buffer of the request's thread, with its flush timer started on first
+ * use. The timer is closed with the loop's
+ * leftovers when a server stops; a later server whose loop has the same
+ * address gets it restarted. A loop that is no longer alive (a request
+ * released while its worker shuts down) gets none: the lines wait for the
+ * release of the middleware. */
+static log_buf_t *buf_get(access_log_t *log, uv_loop_t *loop) {
+    log_buf_t *b = fh__perloop_get(&log->loops, loop);
+    if (b && (!b->timer_on || uv_is_closing((uv_handle_t *)&b->timer)) && uv_loop_alive(loop))
+        buf_start_timer(b, loop);
+    return b;
+}
+
+/* ---------------------------------------------------------- formatting */
+
+static char *put(char *p, const char *s, size_t n) {
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static char *put_u64(char *p, uint64_t v) {
+    char tmp[24];
+    int i = 0;
+    do {
+        tmp[i++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (i)
+        *p++ = tmp[--i];
+    return p;
+}
+
+/* The peer address as text: IPv4 by hand (the common case, without
+ * printf), IPv6 through libuv. */
+static char *put_addr(char *p, const log_entry_t *e) {
+    if (e->family == AF_INET) {
+        for (int i = 0; i < 4; i++) {
+            unsigned v = e->addr[i];
+            if (i)
+                *p++ = '.';
+            if (v >= 100)
+                *p++ = (char)('0' + v / 100);
+            if (v >= 10)
+                *p++ = (char)('0' + v / 10 % 10);
+            *p++ = (char)('0' + v % 10);
+        }
+        return p;
+    }
+    char tmp[64];
+    if (uv_inet_ntop(AF_INET6, e->addr, tmp, sizeof(tmp)) != 0)
+        return put(p, "-", 1);
+    return put(p, tmp, strlen(tmp));
+}
+
+static char *put_2(char *p, int v) {
+    *p++ = (char)('0' + v / 10 % 10);
+    *p++ = (char)('0' + v % 10);
+    return p;
+}
+
+/* Bytes Apache's escaping leaves alone: printable ASCII but '"' and '\\'. */
+static inline bool clf_plain(unsigned char c) {
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+/* Apache's escaping for %r and %{...}i: \" \\ and \xhh. Runs of plain
+ * bytes are copied at once. */
+static char *put_clf(char *p, fh_str_t s) {
+    static const char hex[] = "0123456789abcdef";
+    size_t i = 0;
+    while (i < s.len) {
+        size_t run = i;
+        while (run < s.len && clf_plain((unsigned char)s.ptr[run]))
+            run++;
+        if (run > i) {
+            p = put(p, s.ptr + i, run - i);
+            i = run;
+            if (i == s.len)
+                break;
+        }
+        unsigned char c = (unsigned char)s.ptr[i++];
+        *p++ = '\\';
+        if (c == '"' || c == '\\') {
+            *p++ = (char)c;
+        } else {
+            *p++ = 'x';
+            *p++ = hex[c >> 4];
+            *p++ = hex[c & 15];
+        }
+    }
+    return p;
+}
+
+/* A quoted Combined field: "value" or "-". */
+static char *put_clf_quoted(char *p, fh_str_t s) {
+    *p++ = '"';
+    p = s.ptr && s.len ? put_clf(p, s) : put(p, "-", 1);
+    *p++ = '"';
+    return p;
+}
+
+static char *put_json_field(char *p, const char *name, fh_str_t s) {
+    if (!s.ptr)
+        return p;
+    *p++ = ',';
+    *p++ = '"';
+    p = put(p, name, strlen(name));
+    p = put(p, "\":\"", 3);
+    p += fh__mw_json_escape(p, s);
+    *p++ = '"';
+    return p;
+}
+
+static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+static void time_strings(log_buf_t *b, int64_t sec, bool iso) {
+    if ((iso ? b->iso_sec : b->clf_sec) == sec)
+        return;
+    time_t t = (time_t)sec;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char *p;
+    if (iso) {
+        p = put_u64(b->iso_time, (uint64_t)(tm.tm_year + 1900));
+        *p++ = '-';
+        p = put_2(p, tm.tm_mon + 1);
+        *p++ = '-';
+        p = put_2(p, tm.tm_mday);
+        *p++ = 'T';
+        p = put_2(p, tm.tm_hour);
+        *p++ = ':';
+        p = put_2(p, tm.tm_min);
+        *p++ = ':';
+        p = put_2(p, tm.tm_sec);
+        *p = '\0';
+        b->iso_len = (uint8_t)(p - b->iso_time);
+        b->iso_sec = sec;
+    } else {
+        p = b->clf_time;
+        *p++ = '[';
+        p = put_2(p, tm.tm_mday);
+        *p++ = '/';
+        p = put(p, months[tm.tm_mon], 3);
+        *p++ = '/';
+        p = put_u64(p, (uint64_t)(tm.tm_year + 1900));
+        *p++ = ':';
+        p = put_2(p, tm.tm_hour);
+        *p++ = ':';
+        p = put_2(p, tm.tm_min);
+        *p++ = ':';
+        p = put_2(p, tm.tm_sec);
+        p = put(p, " +0000]", 7);
+        *p = '\0';
+        b->clf_len = (uint8_t)(p - b->clf_time);
+        b->clf_sec = sec;
+    }
+}
+
+/* The most bytes format_line writes for e. */
+static size_t line_bound(const log_entry_t *e, fh_str_t user, fh_str_t id) {
+    size_t strings = 46 /* an IPv6 address */ + e->method.len + e->target.len + e->referer.len + e->ua.len +
+                     user.len + id.len;
+    return 320 + 6 * strings;
+}
+
+static size_t format_line(const log_entry_t *e, log_buf_t *tc, char *dst, fh_str_t user,
+                          fh_str_t id, uint64_t latency_us, int64_t start_ms) {
+    const access_log_t *log = e->log;
+    int status = fh_response_get_status(e->res);
+    fh_request_t *req = fh_response_request(e->res);
+    bool bodyless = status < 200 || status == 204 || status == 304 ||
+                    fh_request_method_id(req) == FH_METHOD_HEAD;
+    uint64_t bytes = bodyless ? 0 : fh_response_get_body(e->res).len;
+    fh_str_t proto = e->version == 10 ? FH_STR_LIT("HTTP/1.0") : FH_STR_LIT("HTTP/1.1");
+    int64_t sec = start_ms / 1000;
+    char *p = dst;
+    if (log->format == FH_LOG_JSON) {
+        time_strings(tc, sec, true);
+        p = put(p, "{\"time\":\"", 9);
+        p = put(p, tc->iso_time, tc->iso_len);
+        int ms = (int)(start_ms % 1000);
+        *p++ = '.';
+        *p++ = (char)('0' + ms / 100);
+        p = put_2(p, ms % 100);
+        p = put(p, "Z\"", 2);
+        if (e->family) {
+            p = put(p, ",\"remote\":\"", 11);
+            p = put_addr(p, e);
+            *p++ = '"';
+        }
+        p = put_json_field(p, "method", e->method);
+        p = put_json_field(p, "target", e->target);
+        p = put_json_field(p, "proto", proto);
+        p = put(p, ",\"status\":", 10);
+        p = put_u64(p, (uint64_t)status);
+        p = put(p, ",\"bytes\":", 9);
+        p = put_u64(p, bytes);
+        p = put_json_field(p, "referer", e->referer);
+        p = put_json_field(p, "user_agent", e->ua);
+        p = put_json_field(p, "user", user);
+        p = put_json_field(p, "request_id", id);
+        p = put(p, ",\"latency_us\":", 14);
+        p = put_u64(p, latency_us);
+        *p++ = '}';
+        *p++ = '\n';
+        return (size_t)(p - dst);
+    }
+    time_strings(tc, sec, false);
+    p = e->family ? put_addr(p, e) : put(p, "-", 1);
+    p = put(p, " - ", 3);
+    p = user.ptr && user.len ? put_clf(p, user) : put(p, "-", 1);
+    *p++ = ' ';
+    p = put(p, tc->clf_time, tc->clf_len);
+    p = put(p, " \"", 2);
+    p = put_clf(p, e->method);
+    *p++ = ' ';
+    p = put_clf(p, e->target);
+    *p++ = ' ';
+    p = put(p, proto.ptr, proto.len);
+    p = put(p, "\" ", 2);
+    p = put_u64(p, (uint64_t)status);
+    *p++ = ' ';
+    p = bytes ? put_u64(p, bytes) : put(p, "-", 1);
+    if (log->format == FH_LOG_COMBINED) {
+        *p++ = ' ';
+        p = put_clf_quoted(p, e->referer);
+        *p++ = ' ';
+        p = put_clf_quoted(p, e->ua);
+    }
+    if (log->latency) {
+        *p++ = ' ';
+        p = put_u64(p, latency_us);
+    }
+    if (log->request_id) {
+        *p++ = ' ';
+        p = put_clf_quoted(p, id);
+    }
+    *p++ = '\n';
+    return (size_t)(p - dst);
+}
+
+/* -------------------------------------------------------------- hooks */
+
+/* Wall-clock minus monotonic time, in ns; b caches it for a second so a
+ * request needs one clock read, not two. */
+static int64_t wall_offset(log_buf_t *b, uint64_t now) {
+    if (b && b->clock_at && now - b->clock_at < 1000000000u)
+        return b->wall_offset;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t off = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - (int64_t)now;
+    if (b) {
+        b->clock_at = now;
+        b->wall_offset = off;
+    }
+    return off;
+}
+
+static void log_done(fh_request_t *req, void *data) {
+    log_entry_t *e = data;
+    access_log_t *log = e->log;
+    uint64_t start = fh_request_start_ns(req);
+    uint64_t now = uv_hrtime();
+    uint64_t latency_us = now > start ? (now - start) / 1000 : 0;
+    fh_str_t user = fh_auth_user(req), id = fh_request_id(req);
+    size_t bound = line_bound(e, user, id);
+    log_buf_t *b = buf_get(log, fh_request_loop(req));
+    /* Wall-clock time of the request's arrival. */
+    int64_t start_ms = ((int64_t)start + wall_offset(b, now)) / 1000000;
+    if (b && bound <= log->cap) {
+        if (b->len + bound > log->cap)
+            buf_flush(b);
+        b->len += format_line(e, b, b->data + b->len, user, id, latency_us, start_ms);
+        return;
+    }
+    /* A line longer than the buffer, or a thread without one. */
+    char *tmp = fh_alloc(req, bound);
+    if (!tmp)
+        return;
+    log_buf_t local = {.log = log, .clf_sec = -1, .iso_sec = -1};
+    size_t n = format_line(e, b ? b : &local, tmp, user, id, latency_us, start_ms);
+    if (b) {
+        buf_flush(b);
+        output(log, tmp, n);
+    } else {
+        pthread_mutex_lock(&log->direct_lock);
+        output(log, tmp, n);
+        pthread_mutex_unlock(&log->direct_lock);
+    }
+}
+
+static int log_before(fh_request_t *req, fh_response_t *res, void *data) {
+    access_log_t *log = data;
+    bool combined = log->format != FH_LOG_COMMON;
+    fh_str_t method = fh_request_method(req), target = fh_request_target(req);
+    fh_str_t referer = {NULL, 0}, ua = {NULL, 0};
+    if (combined) {
+        /* One pass for both headers (the first of each counts). */
+        fh_str_t name, value;
+        for (size_t i = 0; fh_request_header_at(req, i, &name, &value); i++) {
+            if (name.len == 7 && !referer.ptr && fh_str_ieq(name, FH_STR_LIT("Referer")))
+                referer = value;
+            else if (name.len == 10 && !ua.ptr && fh_str_ieq(name, FH_STR_LIT("User-Agent")))
+                ua = value;
+        }
+    }
+    size_t n = method.len + target.len + referer.len + ua.len;
+    log_entry_t *e = fh_alloc(req, sizeof(*e) + n);
+    if (!e)
+        return FH_ENOMEM;
+    char *p = (char *)(e + 1);
+    fh_str_t *dst[4] = {&e->method, &e->target, &e->referer, &e->ua};
+    fh_str_t src[4] = {method, target, referer, ua};
+    for (int i = 0; i < 4; i++) {
+        if (!src[i].ptr) {
+            *dst[i] = (fh_str_t){NULL, 0};
+            continue;
+        }
+        memcpy(p, src[i].ptr, src[i].len);
+        *dst[i] = (fh_str_t){p, src[i].len};
+        p += src[i].len;
+    }
+    e->log = log;
+    e->res = res;
+    struct sockaddr_storage ss;
+    e->family = 0;
+    if (fh_request_remote_addr(req, &ss) == 0) {
+        if (ss.ss_family == AF_INET) {
+            e->family = AF_INET;
+            memcpy(e->addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+        } else if (ss.ss_family == AF_INET6) {
+            e->family = AF_INET6;
+            memcpy(e->addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+        }
+    }
+    e->version = (uint8_t)fh_request_version(req);
+    int err = fh_request_on_done(req, log_done, e);
+    return err ? err : FH_NEXT;
+}
+
+/* ------------------------------------------------------------- set-up */
+
+static void log_release(void *data) {
+    access_log_t *log = data;
+    if (!log)
+        return;
+    fh__perloop_free(&log->loops); /* flushes every thread's buffer */
+    if (log->own_fd)
+        close(log->fd);
+    pthread_mutex_destroy(&log->direct_lock);
+    free(log);
+}
+
+int fh_access_log_new(fh_middleware_t *out, const fh_access_log_options_t *opt) {
+    static const fh_access_log_options_t defaults = {0};
+    memset(out, 0, sizeof(*out));
+    if (!opt)
+        opt = &defaults;
+    if (opt->format != FH_LOG_COMMON && opt->format != FH_LOG_COMBINED && opt->format != FH_LOG_JSON)
+        return fh__mw_fail(FH_ECONFIG, "access_log.format: %d is not a fh_log_format_t",
+                           (int)opt->format);
+    int outputs = (opt->path != NULL) + (opt->file != NULL) + (opt->write != NULL);
+    if (outputs > 1)
+        return fh__mw_fail(FH_ECONFIG, "access_log.path: set only one of path, file and write");
+    if (opt->path && !opt->path[0])
+        return fh__mw_fail(FH_ECONFIG, "access_log.path: empty");
+    if (opt->buffer_size && opt->buffer_size < 4096)
+        return fh__mw_fail(FH_ECONFIG, "access_log.buffer_size: %zu is under 4096", opt->buffer_size);
+    access_log_t *log = calloc(1, sizeof(*log));
+    if (!log)
+        return FH_ENOMEM;
+    log->format = opt->format;
+    log->fd = -1;
+    log->file = opt->file;
+    log->write = opt->write;
+    log->write_data = opt->write_data;
+    if (outputs == 0)
+        log->file = stdout;
+    log->latency = opt->latency;
+    log->request_id = opt->request_id;
+    log->cap = opt->buffer_size ? opt->buffer_size : 65536;
+    log->flush_ms = opt->flush_ms ? opt->flush_ms : 1000;
+    pthread_mutex_init(&log->direct_lock, NULL);
+    if (fh__perloop_init(&log->loops, 256, buf_create, buf_destroy, log) != 0) {
+        log_release(log);
+        return FH_ENOMEM;
+    }
+    if (opt->path) {
+        log->fd = open(opt->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (log->fd < 0) {
+            int e = errno;
+            log_release(log);
+            return fh__mw_fail(-e, "access_log.path: cannot open \"%s\": %s", opt->path,
+                               strerror(e));
+        }
+        log->own_fd = true;
+    }
+    out->name = "access_log";
+    out->before = log_before;
+    out->data = log;
+    out->release = log_release;
+    fh__mw_ok();
+    return 0;
+}

@@ -1,0 +1,178 @@
+/* The middleware chain: before hooks in order, the final handler, after
+ * hooks in reverse order from one commit hook, error hooks on failure.
+ *
+ * Per request, a chain with middleware allocates one run record in the
+ * arena. It counts how many middleware were entered, so the commit hook
+ * runs exactly those after hooks, and, when the chain has error hooks, it
+ * is linked into a request slot so fh_chain_fail can find the chains a
+ * deferred request went through. */
+#include <stdlib.h>
+
+#include "middleware/mw.h"
+
+struct fh_chain {
+    fh_handler_fn handler;
+    void *handler_data;
+    fh_middleware_t *mws;
+    uint32_t n, cap;
+    bool has_after, has_error;
+};
+
+typedef struct chain_run {
+    const fh_chain_t *chain;
+    struct chain_run *outer; /* the enclosing chain's run (error hooks) */
+    uint32_t entered;        /* middleware reached (before hook ran or runs) */
+} chain_run_t;
+
+/* Key of the request slot holding the innermost run with error hooks. */
+static const char run_key;
+
+int fh_chain_new(fh_chain_t **out, fh_handler_fn handler, void *handler_data) {
+    *out = NULL;
+    if (!handler)
+        return fh__mw_fail(FH_EINVAL, "chain.handler: required");
+    fh_chain_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        return FH_ENOMEM;
+    c->handler = handler;
+    c->handler_data = handler_data;
+    *out = c;
+    return 0;
+}
+
+int fh_chain_use(fh_chain_t *chain, const fh_middleware_t *mw) {
+    if (!mw || (!mw->before && !mw->after && !mw->error))
+        return fh__mw_fail(FH_EINVAL, "middleware%s%s%s: needs a before, after or error hook",
+                           mw && mw->name ? " \"" : "", mw && mw->name ? mw->name : "",
+                           mw && mw->name ? "\"" : "");
+    if (chain->n == chain->cap) {
+        uint32_t ncap = chain->cap ? chain->cap * 2 : 8;
+        fh_middleware_t *nm = realloc(chain->mws, ncap * sizeof(*nm));
+        if (!nm)
+            return FH_ENOMEM;
+        chain->mws = nm;
+        chain->cap = ncap;
+    }
+    chain->mws[chain->n++] = *mw;
+    if (mw->after)
+        chain->has_after = true;
+    if (mw->error)
+        chain->has_error = true;
+    return 0;
+}
+
+void fh_chain_set_handler(fh_chain_t *chain, fh_handler_fn handler, void *handler_data) {
+    chain->handler = handler;
+    chain->handler_data = handler_data;
+}
+
+size_t fh_chain_count(const fh_chain_t *chain) { return chain->n; }
+
+void fh_chain_free(fh_chain_t *chain) {
+    if (!chain)
+        return;
+    free(chain->mws);
+    free(chain);
+}
+
+/* Commit hook: the after hooks of the middleware entered, innermost first. */
+static void run_afters(fh_response_t *res, void *data) {
+    chain_run_t *run = data;
+    fh_request_t *req = fh_response_request(res);
+    const fh_middleware_t *m = run->chain->mws;
+    for (uint32_t i = run->entered; i-- > 0;)
+        if (m[i].after)
+            m[i].after(req, res, m[i].data);
+}
+
+/* Error hooks of middleware [0, upto), innermost first. Returns 0 when one
+ * answered, else the (possibly replaced) error. */
+static int run_errors(const fh_chain_t *c, uint32_t upto, fh_request_t *req, fh_response_t *res,
+                      int err) {
+    for (uint32_t i = upto; i-- > 0;) {
+        const fh_middleware_t *m = &c->mws[i];
+        if (!m->error)
+            continue;
+        int rc = m->error(req, res, err, m->data);
+        if (rc > 0 || fh_response_is_final(res))
+            return 0;
+        if (rc < 0)
+            err = rc;
+    }
+    return err;
+}
+
+static int chain_run(fh_chain_t *c, fh_request_t *req, fh_response_t *res) {
+    chain_run_t *run = NULL;
+    if (c->has_after || c->has_error) {
+        run = fh_alloc(req, sizeof(*run));
+        if (!run)
+            return FH_ENOMEM;
+        run->chain = c;
+        run->entered = 0;
+        run->outer = NULL;
+        if (c->has_after) {
+            int err = fh_response_on_commit(res, run_afters, run);
+            if (err)
+                return err;
+        }
+        if (c->has_error) {
+            run->outer = fh_request_get(req, &run_key);
+            int err = fh_request_set(req, &run_key, run);
+            if (err)
+                return err;
+        }
+    }
+    int rc = 0;
+    uint32_t i;
+    for (i = 0; i < c->n; i++) {
+        const fh_middleware_t *m = &c->mws[i];
+        /* Counted before the hook runs: a hook that sends a response
+         * triggers the commit hook from inside, and its own after hook
+         * belongs to that response. */
+        if (run)
+            run->entered = i + 1;
+        if (!m->before)
+            continue;
+        rc = m->before(req, res, m->data);
+        if (rc != FH_NEXT || fh_response_is_final(res))
+            break;
+    }
+    if (i == c->n) {
+        rc = c->handler(req, res, c->handler_data);
+    } else if (rc >= 0) {
+        return 0; /* a before hook answered */
+    }
+    if (rc < 0 && !fh_response_is_final(res) && c->has_error) {
+        /* A failing before hook's own error hook is not asked. */
+        rc = run_errors(c, i, req, res, rc);
+    }
+    return rc;
+}
+
+int fh_chain_handle(fh_request_t *req, fh_response_t *res, void *chain) {
+    fh_chain_t *c = chain;
+    if (c->n == 0)
+        return c->handler(req, res, c->handler_data);
+    return chain_run(c, req, res);
+}
+
+int fh_chain_fail(fh_response_t *res, int err) {
+    if (fh_response_is_final(res))
+        return FH_EALREADY_SENT;
+    if (err >= 0)
+        return FH_EINVAL;
+    fh_request_t *req = fh_response_request(res);
+    for (chain_run_t *run = fh_request_get(req, &run_key); run; run = run->outer) {
+        err = run_errors(run->chain, run->entered, req, res, err);
+        if (err == 0) {
+            /* Answered; a builder response left open is ended here, as the
+             * core does when a handler returns. */
+            if (!fh_response_is_final(res))
+                fh_response_end(res);
+            return 0;
+        }
+    }
+    fh_response_reset(res);
+    return fh_send_status(res, 500);
+}

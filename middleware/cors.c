@@ -1,0 +1,248 @@
+/* CORS: preflights answered in the before hook, Access-Control-* response
+ * headers and Vary: Origin added in the after hook. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "middleware/mw.h"
+
+typedef struct cors {
+    char **origins;
+    size_t norigins;
+    bool any;            /* origins is {"*"} */
+    fh_cors_origin_fn fn;
+    void *fn_data;
+    char *methods;
+    char *allow_headers; /* NULL: echo Access-Control-Request-Headers */
+    char *expose;        /* NULL: none */
+    bool credentials;
+    bool vary;           /* responses depend on Origin */
+    char max_age[16];    /* "" = none */
+} cors_t;
+
+static bool cors_allowed(const cors_t *c, fh_request_t *req, fh_str_t origin) {
+    if (c->any)
+        return true;
+    for (size_t i = 0; i < c->norigins; i++)
+        if (fh_str_ieq(origin, fh_str(c->origins[i])))
+            return true;
+    return c->fn && c->fn(req, origin, c->fn_data);
+}
+
+static bool is_preflight(fh_request_t *req) {
+    return fh_request_method_id(req) == FH_METHOD_OPTIONS &&
+           fh_request_header(req, "Origin").ptr &&
+           fh_request_header(req, "Access-Control-Request-Method").ptr;
+}
+
+/* Access-Control-Request-Headers is echoed only when it is a plain list of
+ * tokens: anything else could smuggle bytes into the response. */
+static bool token_list(fh_str_t s) {
+    for (size_t i = 0; i < s.len; i++) {
+        char ch = s.ptr[i];
+        if (ch != ',' && ch != ' ' && ch != '\t' && !fh__mw_is_token((fh_str_t){&ch, 1}))
+            return false;
+    }
+    return true;
+}
+
+/* Sets Allow-Origin (and Allow-Credentials) for an allowed origin. */
+static int allow_origin_headers(const cors_t *c, fh_request_t *req, fh_response_t *res,
+                                fh_str_t origin) {
+    int err;
+    if (c->any && !c->credentials) {
+        err = fh_response_header_set(res, "Access-Control-Allow-Origin", "*");
+    } else {
+        char *o = fh_strndup(req, origin);
+        if (!o)
+            return FH_ENOMEM;
+        err = fh_response_header_set(res, "Access-Control-Allow-Origin", o);
+    }
+    if (!err && c->credentials)
+        err = fh_response_header_set(res, "Access-Control-Allow-Credentials", "true");
+    return err;
+}
+
+static int cors_before(fh_request_t *req, fh_response_t *res, void *data) {
+    cors_t *c = data;
+    if (!is_preflight(req))
+        return FH_NEXT;
+    fh_str_t origin = fh_request_header(req, "Origin");
+    int err = 0;
+    if (cors_allowed(c, req, origin)) {
+        err = allow_origin_headers(c, req, res, origin);
+        if (!err)
+            err = fh_response_header(res, "Access-Control-Allow-Methods", c->methods);
+        if (!err) {
+            if (c->allow_headers) {
+                if (c->allow_headers[0]) /* an empty list allows none */
+                    err = fh_response_header(res, "Access-Control-Allow-Headers", c->allow_headers);
+            } else {
+                fh_str_t asked = fh_request_header(req, "Access-Control-Request-Headers");
+                if (asked.ptr && asked.len && token_list(asked))
+                    err = fh_response_header_str(res, FH_STR_LIT("Access-Control-Allow-Headers"),
+                                                 asked);
+            }
+        }
+        if (!err && c->max_age[0])
+            err = fh_response_header(res, "Access-Control-Max-Age", c->max_age);
+    }
+    if (!err)
+        err = fh__mw_vary_add(res, FH_STR_LIT("Origin"));
+    if (!err)
+        err = fh__mw_vary_add(res, FH_STR_LIT("Access-Control-Request-Method"));
+    if (!err)
+        err = fh__mw_vary_add(res, FH_STR_LIT("Access-Control-Request-Headers"));
+    if (!err)
+        err = fh_response_status(res, 204);
+    if (!err)
+        err = fh_response_end(res);
+    return err ? err : FH_STOP;
+}
+
+static void cors_after(fh_request_t *req, fh_response_t *res, void *data) {
+    cors_t *c = data;
+    fh_str_t origin = fh_request_header(req, "Origin");
+    if (origin.ptr && fh_request_method_id(req) == FH_METHOD_OPTIONS &&
+        fh_request_header(req, "Access-Control-Request-Method").ptr)
+        return; /* a preflight: the before hook built it */
+    if (c->vary)
+        fh__mw_vary_add(res, FH_STR_LIT("Origin"));
+    if (!origin.ptr || !cors_allowed(c, req, origin))
+        return;
+    if (allow_origin_headers(c, req, res, origin) == 0 && c->expose && c->expose[0])
+        fh_response_header_set(res, "Access-Control-Expose-Headers", c->expose);
+}
+
+static void cors_release(void *data) {
+    cors_t *c = data;
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->norigins; i++)
+        free(c->origins[i]);
+    free(c->origins);
+    free(c->methods);
+    free(c->allow_headers);
+    free(c->expose);
+    free(c);
+}
+
+/* "scheme://host[:port]" with nothing after, or the literal "null". */
+static bool origin_valid(const char *s) {
+    if (strcmp(s, "null") == 0)
+        return true;
+    const char *p = s;
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+        return false;
+    while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+           *p == '+' || *p == '-' || *p == '.')
+        p++;
+    if (strncmp(p, "://", 3) != 0)
+        return false;
+    p += 3;
+    if (*p == '[') {
+        const char *close = strchr(p, ']');
+        if (!close || close == p + 1)
+            return false;
+        for (const char *q = p + 1; q < close; q++)
+            if (!((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f') || (*q >= 'A' && *q <= 'F') ||
+                  *q == ':' || *q == '.'))
+                return false;
+        p = close + 1;
+    } else {
+        const char *h = p;
+        while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+               *p == '-' || *p == '.')
+            p++;
+        if (p == h)
+            return false;
+    }
+    if (*p == ':') {
+        const char *d = ++p;
+        while (*p >= '0' && *p <= '9')
+            p++;
+        if (p == d || p - d > 5)
+            return false;
+    }
+    return *p == '\0';
+}
+
+int fh_cors_new(fh_middleware_t *out, const fh_cors_options_t *opt) {
+    static const char *const default_methods[] = {"GET", "HEAD", "PUT", "PATCH", "POST", "DELETE",
+                                                  NULL};
+    memset(out, 0, sizeof(*out));
+    if (!opt || (!opt->origins && !opt->allow_origin))
+        return fh__mw_fail(FH_ECONFIG, "cors.origins: set origins or allow_origin");
+    if (opt->max_age < -1)
+        return fh__mw_fail(FH_ECONFIG, "cors.max_age: %d (seconds, 0 = 600, -1 = none)",
+                           opt->max_age);
+    cors_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        return FH_ENOMEM;
+    int err = 0;
+    size_t n = 0;
+    if (opt->origins) {
+        while (opt->origins[n])
+            n++;
+        if (n == 0 && !opt->allow_origin) {
+            err = fh__mw_fail(FH_ECONFIG, "cors.origins: the list is empty");
+            goto error;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const char *o = opt->origins[i];
+            if (strcmp(o, "*") == 0) {
+                if (n != 1) {
+                    err = fh__mw_fail(FH_ECONFIG, "cors.origins[%zu]: \"*\" must be the only entry", i);
+                    goto error;
+                }
+                if (opt->credentials) {
+                    err = fh__mw_fail(FH_ECONFIG,
+                                      "cors.credentials: not allowed with origins {\"*\"} "
+                                      "(list the origins or use allow_origin)");
+                    goto error;
+                }
+                c->any = true;
+            } else if (!origin_valid(o)) {
+                err = fh__mw_fail(FH_ECONFIG,
+                                  "cors.origins[%zu]: \"%s\" is not an origin (scheme://host[:port])",
+                                  i, o);
+                goto error;
+            }
+        }
+        if (!c->any) {
+            c->origins = calloc(n ? n : 1, sizeof(char *));
+            if (!c->origins) {
+                err = FH_ENOMEM;
+                goto error;
+            }
+            for (size_t i = 0; i < n; i++) {
+                c->origins[i] = strdup(opt->origins[i]);
+                if (!c->origins[i]) {
+                    err = FH_ENOMEM;
+                    goto error;
+                }
+                c->norigins++;
+            }
+        }
+    }
+    c->fn = opt->allow_origin;
+    c->fn_data = opt->allow_origin_data;
+    c->credentials = opt->credentials;
+    c->vary = !(c->any && !c->credentials);
+    if ((err = fh__mw_join_tokens(&c->methods, opt->methods ? opt->methods : default_methods,
+                                  "cors.methods")) != 0 ||
+        (err = fh__mw_join_tokens(&c->allow_headers, opt->allow_headers, "cors.allow_headers")) != 0 ||
+        (err = fh__mw_join_tokens(&c->expose, opt->expose_headers, "cors.expose_headers")) != 0)
+        goto error;
+    if (opt->max_age != -1)
+        snprintf(c->max_age, sizeof(c->max_age), "%d", opt->max_age ? opt->max_age : 600);
+    out->name = "cors";
+    out->before = cors_before;
+    out->after = cors_after;
+    out->data = c;
+    out->release = cors_release;
+    fh__mw_ok();
+    return 0;
+error:
+    cors_release(c);
+    return err;
+}

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# examples/controllers end to end: the V example's routes and the 404, then
+# the /api/users resource (create, 422 with its fields, read, pagination
+# with Link and X-Total-Count, PUT, PATCH, DELETE, 404 problems), the
+# request-id, CORS and access-log middleware, flags over the environment,
+# and SIGTERM with a clean exit.
+set -euo pipefail
+bin=$1/examples/controllers/controllers
+log=$(mktemp)
+out=$(mktemp)
+hdr=$(mktemp)
+trap 'rm -f "$log" "$out" "$hdr"; [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true' EXIT
+
+start() { # env/args for the binary; sets pid, port, url
+  "$@" >"$log" 2>&1 &
+  pid=$!
+  port=""
+  for _ in $(seq 100); do
+    port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$' | head -1 || true)
+    [ -n "$port" ] && break
+    sleep 0.05
+  done
+  [ -n "$port" ] || { echo "controllers did not start"; cat "$log"; exit 1; }
+  url="http://127.0.0.1:$port"
+}
+stop() {
+  kill -TERM "$pid"
+  local rc=0
+  wait "$pid" || rc=$?
+  pid=""
+  [ "$rc" = 0 ] || { echo "controllers exited $rc after SIGTERM"; cat "$log"; exit 1; }
+}
+expect() { # name, expected, actual
+  [ "$2" = "$3" ] || { echo "$1: expected '$2', got '$3'"; exit 1; }
+}
+# request METHOD PATH [JSON-BODY] -> "status content-type"; body in $out,
+# headers in $hdr
+request() {
+  local args=(-s -D "$hdr" -o "$out" -w '%{http_code} %{content_type}' -X "$1" "$url$2")
+  if [ $# -ge 3 ]; then args+=(-H "Content-Type: application/json" --data-binary "$3"); fi
+  curl "${args[@]}"
+}
+header() { # name -> value of that response header in $hdr
+  grep -i "^$1:" "$hdr" | head -1 | cut -d' ' -f2- | tr -d '\r'
+}
+jq_() { # python expression over the JSON body as j
+  python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$out" "$1"
+}
+
+start env HOST=127.0.0.1 PORT=0 THREADS=2 "$bin"
+expect "threads from THREADS" 1 "$(grep -c 'with 2 threads' "$log")"
+
+# The V example app.
+expect "GET /" "200 text/plain; charset=utf-8" "$(request GET /)"
+expect "GET / body" "Hello, World!" "$(cat "$out")"
+expect "GET /user/42" "200 text/plain; charset=utf-8" "$(request GET /user/42)"
+expect "GET /user/42 body" "User ID: 42" "$(cat "$out")"
+expect "GET /user/a%20b body" "User ID: a b" "$(request GET /user/a%20b >/dev/null; cat "$out")"
+expect "POST /user" "201 text/plain; charset=utf-8" "$(request POST /user)"
+expect "POST /user body" "User created successfully" "$(cat "$out")"
+expect "GET /missing" "404 text/plain; charset=utf-8" "$(request GET /missing)"
+expect "404 body" "404 Not Found" "$(cat "$out")"
+expect "GET /user" "405 text/plain; charset=utf-8" "$(request GET /user)"
+expect "405 Allow" "POST, OPTIONS" "$(header Allow)"
+
+# The JSON resource.
+expect "empty list" "200 application/json" "$(request GET /api/users)"
+expect "empty list body" '{"data":[],"page":1,"per_page":10,"total":0,"total_pages":0}' "$(cat "$out")"
+expect "empty X-Total-Count" 0 "$(header X-Total-Count)"
+
+expect "POST invalid" "422 application/problem+json" \
+  "$(request POST /api/users '{"name":"","email":"nope","age":200,"admin":true}')"
+expect "422 title" "Unprocessable Content 422 /api/users" "$(jq_ 'j["title"], j["status"], j["instance"]' | tr -d "(),'")"
+expect "422 pointers" "#/name #/age #/email #/admin" "$(jq_ '" ".join(e["pointer"] for e in j["errors"])')"
+expect "422 detail" "must be an email address" "$(jq_ '[e["detail"] for e in j["errors"] if e["field"]=="email"][0]')"
+expect "POST missing fields" "422 application/problem+json" "$(request POST /api/users '{}')"
+expect "required" "name:is required email:is required" \
+  "$(jq_ '" ".join(e["field"]+":"+e["detail"] for e in j["errors"])')"
+expect "POST not JSON" "400 application/problem+json" "$(request POST /api/users '{"name":')"
+
+for i in 1 2 3 4 5; do
+  expect "create $i" "201 application/json" \
+    "$(request POST /api/users "{\"name\":\"User $i\",\"email\":\"u$i@example.com\",\"age\":$((20 + i))}")"
+  expect "create $i body" "{\"id\":$i,\"name\":\"User $i\",\"email\":\"u$i@example.com\",\"age\":$((20 + i))}" "$(cat "$out")"
+  expect "create $i Location" "/api/users/$i" "$(header Location)"
+done
+expect "GET one" "200 application/json" "$(request GET /api/users/3)"
+expect "GET one body" '{"id":3,"name":"User 3","email":"u3@example.com","age":23}' "$(cat "$out")"
+
+expect "page 2" "200 application/json" "$(request GET '/api/users?page=2&per_page=2')"
+expect "page 2 ids" "[3 4] 2 2 5 3" "$(jq_ '[u["id"] for u in j["data"]], j["page"], j["per_page"], j["total"], j["total_pages"]' | tr -d "(),")"
+expect "X-Total-Count" 5 "$(header X-Total-Count)"
+expect "Link" '</api/users?page=1&per_page=2>; rel="first", </api/users?page=1&per_page=2>; rel="prev", </api/users?page=3&per_page=2>; rel="next", </api/users?page=3&per_page=2>; rel="last"' "$(header Link)"
+expect "last page" "200 application/json" "$(request GET '/api/users?page=3&per_page=2')"
+expect "last page ids" "[5]" "$(jq_ '[u["id"] for u in j["data"]]')"
+expect "past the end" "200 application/json" "$(request GET '/api/users?page=9&per_page=2')"
+expect "past the end ids" "[] 5" "$(jq_ '[u["id"] for u in j["data"]], j["total"]' | tr -d "(),")"
+expect "bad page" "400 application/problem+json" "$(request GET '/api/users?page=0')"
+expect "bad page param" "page" "$(jq_ '" ".join(e["parameter"] for e in j["errors"])')"
+expect "bad per_page" "400 application/problem+json" "$(request GET '/api/users?per_page=101')"
+expect "bad per_page param" "per_page" "$(jq_ '" ".join(e["parameter"] for e in j["errors"])')"
+
+expect "PUT" "200 application/json" "$(request PUT /api/users/2 '{"name":"Ada","email":"ada@example.com"}')"
+expect "PUT body (age gone)" '{"id":2,"name":"Ada","email":"ada@example.com"}' "$(cat "$out")"
+expect "PUT invalid" "422 application/problem+json" "$(request PUT /api/users/2 '{"name":"Ada"}')"
+expect "PUT invalid field" "email" "$(jq_ '" ".join(e["field"] for e in j["errors"])')"
+expect "PATCH" "200 application/json" "$(request PATCH /api/users/2 '{"age":36}')"
+expect "PATCH body" '{"id":2,"name":"Ada","email":"ada@example.com","age":36}' "$(cat "$out")"
+expect "PATCH null" "200 application/json" "$(request PATCH /api/users/2 '{"age":null,"name":"Ada L."}')"
+expect "PATCH null body" '{"id":2,"name":"Ada L.","email":"ada@example.com"}' "$(cat "$out")"
+expect "PATCH invalid" "422 application/problem+json" "$(request PATCH /api/users/2 '{"email":"no-at"}')"
+expect "after PATCH invalid" '{"id":2,"name":"Ada L.","email":"ada@example.com"}' "$(request GET /api/users/2 >/dev/null; cat "$out")"
+
+expect "DELETE" "204 " "$(request DELETE /api/users/2)"
+expect "DELETE body" "" "$(cat "$out")"
+expect "GET deleted" "404 application/problem+json" "$(request GET /api/users/2)"
+expect "404 problem" 'Not Found 404 /api/users/2 no user with id "2"' \
+  "$(jq_ '" ".join(str(j[k]) for k in ("title","status","instance","detail"))')"
+expect "DELETE again" "404 application/problem+json" "$(request DELETE /api/users/2)"
+expect "PUT deleted" "404 application/problem+json" "$(request PUT /api/users/2 '{"name":"X","email":"x@y.z"}')"
+expect "PATCH unknown" "404 application/problem+json" "$(request PATCH /api/users/abc '{}')"
+expect "list after delete" "[1 3 4 5] 4" "$(request GET /api/users >/dev/null; jq_ '[u["id"] for u in j["data"]], j["total"]' | tr -d "(),")"
+expect "unknown API path" "404 application/problem+json" "$(request GET /api/nothing)"
+expect "API 405" "405 application/problem+json" "$(request DELETE /api/users)"
+expect "API 405 Allow" "GET, HEAD, POST, OPTIONS" "$(header Allow)"
+
+# Middleware: request ids (kept or generated, in problems too), CORS, and
+# the access log on stdout.
+expect "client id" "404 application/problem+json" \
+  "$(curl -s -D "$hdr" -o "$out" -w '%{http_code} %{content_type}' -H 'X-Request-ID: test-id-1' "$url/api/users/77")"
+expect "X-Request-ID kept" "test-id-1" "$(header X-Request-ID)"
+expect "problem request_id" "test-id-1" "$(jq_ 'j["request_id"]')"
+request GET / >/dev/null
+expect "generated id" 1 "$(header X-Request-ID | grep -c '^[0-9a-f]\{16\}-[0-9a-f]\{12\}$')"
+expect "CORS" "200 *" "$(curl -s -D "$hdr" -o "$out" -w '%{http_code}' -H 'Origin: http://app.example' "$url/api/users") $(header Access-Control-Allow-Origin)"
+expect "CORS expose" "Location, Link, X-Total-Count, X-Request-ID" "$(header Access-Control-Expose-Headers)"
+expect "preflight" "204" "$(curl -s -D "$hdr" -o "$out" -w '%{http_code}' -X OPTIONS -H 'Origin: http://app.example' \
+  -H 'Access-Control-Request-Method: DELETE' "$url/api/users/1")"
+expect "preflight methods" "GET, HEAD, PUT, PATCH, POST, DELETE" "$(header Access-Control-Allow-Methods)"
+stop
+expect "access log line" 1 \
+  "$(grep -c '^127\.0\.0\.1 - - \[[^]]*\] "GET /api/users/77 HTTP/1\.1" 404 [0-9]* [0-9]* "test-id-1"$' "$log")"
+expect "access log lines" 1 "$(grep -c '"POST /api/users HTTP/1.1" 201 ' "$log" | awk '{print ($1 == 5)}')"
+
+# Flags win over the environment.
+start env HOST=127.0.0.1 PORT=1 THREADS=3 "$bin" --port 0 --threads=1
+expect "threads from --threads" 1 "$(grep -c 'with 1 threads' "$log")"
+expect "GET / with flags" "200 text/plain; charset=utf-8" "$(request GET /)"
+stop
+rc=0
+"$bin" --port nope >/dev/null 2>&1 || rc=$?
+expect "bad --port" 2 "$rc"
+echo "controllers: ok"

@@ -1,0 +1,530 @@
+/* The access log over real sockets: Common, Combined and JSON lines with
+ * their exact fields and escaping, HEAD and error responses, latency of a
+ * deferred response, the request id and auth user, output to a file, a
+ * FILE * and a callback, per-thread buffers flushed when full, on the timer
+ * and on release, many requests from two worker threads, and bad
+ * options. */
+#include <pthread.h>
+#include <regex.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+
+/* ----------------------------------------------------- captured output */
+
+static pthread_mutex_t cap_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *cap_buf;
+static size_t cap_len, cap_writes, cap_max_write;
+
+static void capture(const char *lines, size_t len, void *data) {
+    (void)data;
+    pthread_mutex_lock(&cap_lock);
+    cap_buf = realloc(cap_buf, cap_len + len + 1);
+    memcpy(cap_buf + cap_len, lines, len);
+    cap_len += len;
+    cap_buf[cap_len] = '\0';
+    cap_writes++;
+    if (len > cap_max_write)
+        cap_max_write = len;
+    pthread_mutex_unlock(&cap_lock);
+}
+
+static void capture_reset(void) {
+    pthread_mutex_lock(&cap_lock);
+    free(cap_buf);
+    cap_buf = NULL;
+    cap_len = cap_writes = cap_max_write = 0;
+    pthread_mutex_unlock(&cap_lock);
+}
+
+static size_t count_lines(const char *s) {
+    size_t n = 0;
+    for (; s && *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* ---------------------------------------------------------- the app */
+
+typedef struct later {
+    uv_timer_t timer;
+    fh_response_t *res;
+} later_t;
+
+static void later_closed(uv_handle_t *h) {
+    later_t *l = h->data;
+    fh_send_text(l->res, 200, "late");
+}
+
+static void later_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, later_closed); }
+
+/* A stream whose last chunk comes 60 ms after its head. */
+typedef struct slow_stream {
+    uv_timer_t timer;
+    fh_stream_t *st;
+} slow_stream_t;
+
+static void slow_closed(uv_handle_t *h) {
+    slow_stream_t *s = h->data;
+    fh_stream_write(s->st, "tail", 4);
+    fh_stream_end(s->st);
+}
+
+static void slow_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, slow_closed); }
+
+static int handler(fh_request_t *req, fh_response_t *res, void *data) {
+    (void)data;
+    fh_str_t path = fh_request_path(req);
+    if (fh_str_eq(path, "/stream")) {
+        slow_stream_t *s = fh_alloc(req, sizeof(*s));
+        if (fh_stream_begin(res, &s->st, NULL) != 0)
+            return -1;
+        fh_stream_write(s->st, "head", 4);
+        uv_timer_init(fh_request_loop(req), &s->timer);
+        s->timer.data = s;
+        uv_timer_start(&s->timer, slow_fire, 60, 0);
+        return 0;
+    }
+    if (fh_str_eq(path, "/fail"))
+        return -1;
+    if (fh_str_eq(path, "/empty"))
+        return fh_send_status(res, 204);
+    if (fh_str_eq(path, "/defer")) {
+        later_t *l = fh_alloc(req, sizeof(*l));
+        l->res = res;
+        fh_response_defer(res);
+        uv_timer_init(fh_request_loop(req), &l->timer);
+        l->timer.data = l;
+        uv_timer_start(&l->timer, later_fire, 60, 0);
+        return 0;
+    }
+    return fh_send_text(res, 200, "hello");
+}
+
+/* A before hook standing in for auth: the user is the X-User header. */
+static int fake_auth(fh_request_t *req, fh_response_t *res, void *data) {
+    (void)res;
+    (void)data;
+    fh_str_t u = fh_request_header(req, "X-User");
+    return u.ptr ? fh_auth_set_user(req, u) : FH_NEXT;
+}
+
+static fh_server_t *server;
+static fh_chain_t *chain;
+static fh_middleware_t log_mw, rid_mw;
+
+static void start(const fh_access_log_options_t *opt, int threads) {
+    assert_int_equal(fh_access_log_new(&log_mw, opt), 0);
+    assert_int_equal(fh_request_id_new(&rid_mw, NULL), 0);
+    fh_middleware_t auth = {.name = "fake_auth", .before = fake_auth};
+    assert_int_equal(fh_chain_new(&chain, handler, NULL), 0);
+    assert_int_equal(fh_chain_use(chain, &log_mw), 0);
+    assert_int_equal(fh_chain_use(chain, &rid_mw), 0);
+    assert_int_equal(fh_chain_use(chain, &auth), 0);
+    fh_server_config_t cfg = fh_server_config_default();
+    cfg.handler = fh_chain_handle;
+    cfg.handler_data = chain;
+    cfg.threads = threads;
+    server = fht_server_start(&cfg);
+}
+
+/* Stops the server and releases the log, which writes what is buffered. */
+static void stop(void) {
+    fht_server_stop(server);
+    fh_middleware_release(&log_mw);
+    fh_middleware_release(&rid_mw);
+    fh_chain_free(chain);
+}
+
+static void exchange(int fd, const char *req, int status, int head) {
+    fht_send_str(fd, req);
+    fht_response_t r;
+    assert_int_equal(fht_read_response(fd, &r, head), 0);
+    assert_int_equal(r.status, status);
+    fht_response_free(&r);
+}
+
+static void assert_matches(const char *line, const char *pattern) {
+    regex_t re;
+    assert_int_equal(regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB), 0);
+    int rc = regexec(&re, line, 0, NULL, 0);
+    regfree(&re);
+    if (rc != 0)
+        fail_msg("line\n  %s\ndoes not match\n  %s", line, pattern);
+}
+
+/* The n-th line (0-based) of s, copied. */
+static char *line_at(const char *s, size_t n) {
+    static char out[16384];
+    for (size_t i = 0; i < n && s; i++) {
+        s = strchr(s, '\n');
+        if (s)
+            s++;
+    }
+    assert_non_null(s);
+    const char *e = strchr(s, '\n');
+    assert_non_null(e);
+    size_t len = (size_t)(e - s);
+    assert_true(len < sizeof(out));
+    memcpy(out, s, len);
+    out[len] = '\0';
+    return out;
+}
+
+#define TIME_RE "\\[[0-3][0-9]/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/20[0-9]{2}:[0-2][0-9]:[0-5][0-9]:[0-6][0-9] \\+0000\\]"
+
+/* -------------------------------------------------------------- tests */
+
+static void test_common(void **state) {
+    (void)state;
+    capture_reset();
+    fh_access_log_options_t opt = {.format = FH_LOG_COMMON, .write = capture};
+    start(&opt, 1);
+    int fd = fht_connect(fh_server_port(server));
+    exchange(fd, "GET /a?b=1 HTTP/1.1\r\nHost: t\r\nX-User: alice\r\n\r\n", 200, 0);
+    exchange(fd, "HEAD /a HTTP/1.1\r\nHost: t\r\n\r\n", 200, 1);
+    exchange(fd, "GET /empty HTTP/1.1\r\nHost: t\r\n\r\n", 204, 0);
+    exchange(fd, "GET /fail HTTP/1.1\r\nHost: t\r\nX-User: b\"o\\b\r\n\r\n", 500, 0);
+    exchange(fd, "POST /x%20y HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi", 200, 0);
+    fht_close(fd);
+    stop();
+    assert_int_equal(count_lines(cap_buf), 5);
+    assert_matches(line_at(cap_buf, 0), "^127\\.0\\.0\\.1 - alice " TIME_RE " \"GET /a\\?b=1 HTTP/1\\.1\" 200 5$");
+    assert_matches(line_at(cap_buf, 1), "^127\\.0\\.0\\.1 - - " TIME_RE " \"HEAD /a HTTP/1\\.1\" 200 -$");
+    assert_matches(line_at(cap_buf, 2), "^127\\.0\\.0\\.1 - - " TIME_RE " \"GET /empty HTTP/1\\.1\" 204 -$");
+    /* A user name is escaped like Apache's %u: quote and backslash. */
+    assert_matches(line_at(cap_buf, 3),
+                   "^127\\.0\\.0\\.1 - b\\\\\"o\\\\\\\\b " TIME_RE " \"GET /fail HTTP/1\\.1\" 500 21$");
+    assert_matches(line_at(cap_buf, 4), "^127\\.0\\.0\\.1 - - " TIME_RE " \"POST /x%20y HTTP/1\\.0\" 200 5$");
+}
+
+static void test_combined_escaping_and_extras(void **state) {
+    (void)state;
+    capture_reset();
+    fh_access_log_options_t opt = {.format = FH_LOG_COMBINED, .write = capture, .latency = true,
+                                   .request_id = true};
+    start(&opt, 1);
+    int fd = fht_connect(fh_server_port(server));
+    exchange(fd,
+             "GET / HTTP/1.1\r\nHost: t\r\nReferer: http://r/\"x\"\r\n"
+             "User-Agent: caf\xc3\xa9\t\\o/\r\nX-Request-ID: abc-123\r\n\r\n",
+             200, 0);
+    exchange(fd, "GET /defer HTTP/1.1\r\nHost: t\r\n\r\n", 200, 0);
+    fht_close(fd);
+    stop();
+    assert_int_equal(count_lines(cap_buf), 2);
+    /* Referer and User-Agent quoted, with \" \\ and \xhh escapes; then the
+     * latency in microseconds and the request id. */
+    assert_matches(line_at(cap_buf, 0),
+                   "^127\\.0\\.0\\.1 - - " TIME_RE " \"GET / HTTP/1\\.1\" 200 5 "
+                   "\"http://r/\\\\\"x\\\\\"\" \"caf\\\\xc3\\\\xa9\\\\x09\\\\\\\\o/\" "
+                   "[0-9]+ \"abc-123\"$");
+    /* Absent headers are "-"; the deferred response took >= 60 ms, and the
+     * latency counts until it was written. */
+    char *l = line_at(cap_buf, 1);
+    assert_matches(l, "^127\\.0\\.0\\.1 - - " TIME_RE " \"GET /defer HTTP/1\\.1\" 200 4 \"-\" \"-\" "
+                      "[0-9]+ \"[0-9a-f]{16}-[0-9a-f]{12}\"$");
+    const char *lat = strstr(l, "\"-\" \"-\" ") + 8;
+    assert_true(strtoul(lat, NULL, 10) >= 55000);
+}
+
+static void test_json(void **state) {
+    (void)state;
+    capture_reset();
+    fh_access_log_options_t opt = {.format = FH_LOG_JSON, .write = capture};
+    start(&opt, 1);
+    int fd = fht_connect(fh_server_port(server));
+    exchange(fd,
+             "GET /j?q=\"1\" HTTP/1.1\r\nHost: t\r\nUser-Agent: ua\\\t\xff\r\nX-User: al\xc3\xa9\r\n"
+             "X-Request-ID: rid-1\r\n\r\n",
+             200, 0);
+    exchange(fd, "GET /empty HTTP/1.1\r\nHost: t\r\n\r\n", 204, 0);
+    fht_close(fd);
+    stop();
+    assert_int_equal(count_lines(cap_buf), 2);
+    assert_matches(line_at(cap_buf, 0),
+                   "^\\{\"time\":\"20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\\.[0-9]{3}Z\","
+                   "\"remote\":\"127\\.0\\.0\\.1\",\"method\":\"GET\",\"target\":\"/j\\?q=\\\\\"1\\\\\"\","
+                   "\"proto\":\"HTTP/1\\.1\",\"status\":200,\"bytes\":5,"
+                   "\"user_agent\":\"ua\\\\\\\\\\\\t\xef\xbf\xbd\",\"user\":\"al\xc3\xa9\","
+                   "\"request_id\":\"rid-1\",\"latency_us\":[0-9]+\\}$");
+    /* No referer, no user: left out; a generated id is there. */
+    assert_matches(line_at(cap_buf, 1),
+                   "^\\{\"time\":\"[^\"]+\",\"remote\":\"127\\.0\\.0\\.1\",\"method\":\"GET\","
+                   "\"target\":\"/empty\",\"proto\":\"HTTP/1\\.1\",\"status\":204,\"bytes\":0,"
+                   "\"request_id\":\"[0-9a-f]{16}-[0-9a-f]{12}\",\"latency_us\":[0-9]+\\}$");
+}
+
+/* A streamed response is logged once the stream has ended. */
+static void test_stream(void **state) {
+    (void)state;
+    capture_reset();
+    fh_access_log_options_t opt = {.format = FH_LOG_JSON, .write = capture};
+    start(&opt, 1);
+    int fd = fht_connect(fh_server_port(server));
+    fht_send_str(fd, "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n");
+    fht_response_t r;
+    assert_int_equal(fht_read_response(fd, &r, 0), 0);
+    assert_string_equal(r.body, "headtail");
+    fht_response_free(&r);
+    fht_close(fd);
+    stop();
+    assert_int_equal(count_lines(cap_buf), 1);
+    assert_non_null(strstr(cap_buf, "\"target\":\"/stream\",\"proto\":\"HTTP/1.1\",\"status\":200,"));
+    const char *lat = strstr(cap_buf, "\"latency_us\":");
+    assert_non_null(lat);
+    assert_true(strtoul(lat + 13, NULL, 10) >= 55000);
+}
+
+/* Requests that finish while the server stops are logged, and reach the
+ * output when the middleware is released. */
+static void test_logged_during_stop(void **state) {
+    (void)state;
+    capture_reset();
+    fh_access_log_options_t opt = {.write = capture, .flush_ms = 60000};
+    start(&opt, 2);
+    int fds[4];
+    for (int i = 0; i < 4; i++) {
+        fds[i] = fht_connect(fh_server_port(server));
+        fht_send_str(fds[i], "GET /defer HTTP/1.1\r\nHost: t\r\n\r\n");
+    }
+    usleep(20000);
+    fh_server_stop(server); /* the deferred answers still go out */
+    for (int i = 0; i < 4; i++) {
+        fht_response_t r;
+        assert_int_equal(fht_read_response(fds[i], &r, 0), 0);
+        assert_string_equal(r.body, "late");
+        fht_response_free(&r);
+        fht_close(fds[i]);
+    }
+    fh_server_wait(server);
+    fh_server_free(server);
+    assert_int_equal(count_lines(cap_buf), 0); /* still buffered */
+    fh_middleware_release(&log_mw);
+    fh_middleware_release(&rid_mw);
+    fh_chain_free(chain);
+    assert_int_equal(count_lines(cap_buf), 4);
+    assert_non_null(strstr(cap_buf, "\"GET /defer HTTP/1.1\" 200 4\n"));
+}
+
+/* The time field is when the request arrived, in UTC. */
+static void test_time_is_now(void **state) {
+    (void)state;
+    capture_reset();
+    fh_access_log_options_t opt = {.format = FH_LOG_JSON, .write = capture};
+    start(&opt, 1);
+    time_t before = time(NULL);
+    int fd = fht_connect(fh_server_port(server));
+    exchange(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n", 200, 0);
+    fht_close(fd);
+    time_t after = time(NULL);
+    stop();
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    assert_non_null(strptime(cap_buf, "{\"time\":\"%Y-%m-%dT%H:%M:%S", &tm));
+    time_t logged = timegm(&tm);
+    assert_true(logged >= before - 1 && logged <= after);
+}
+
+typedef struct client {
+    int port, n;
+} client_t;
+
+static void *client_main(void *p) {
+    client_t *c = p;
+    int fd = fht_connect(c->port);
+    char req[128];
+    for (int i = 0; i < c->n; i++) {
+        snprintf(req, sizeof(req), "GET /n/%d HTTP/1.1\r\nHost: t\r\n\r\n", i);
+        fht_send_str(fd, req);
+        fht_response_t r;
+        if (fht_read_response(fd, &r, 0) != 0)
+            break;
+        fht_response_free(&r);
+    }
+    fht_close(fd);
+    return NULL;
+}
+
+/* Two worker threads, a small buffer: lines are flushed while serving,
+ * none is lost or torn, and the rest comes out on release. */
+static void test_many_threads_small_buffer(void **state) {
+    (void)state;
+    capture_reset();
+    fh_access_log_options_t opt = {.format = FH_LOG_COMBINED, .write = capture,
+                                   .buffer_size = 4096, .flush_ms = 60000};
+    start(&opt, 2);
+    enum { CLIENTS = 16, EACH = 100 };
+    pthread_t th[CLIENTS];
+    client_t c = {fh_server_port(server), EACH};
+    for (int i = 0; i < CLIENTS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, client_main, &c), 0);
+    for (int i = 0; i < CLIENTS; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_lock(&cap_lock);
+    size_t during = count_lines(cap_buf), writes = cap_writes;
+    pthread_mutex_unlock(&cap_lock);
+    assert_true(during > 0 && during < CLIENTS * EACH); /* flushed when full... */
+    assert_true(writes >= 2 && cap_max_write <= 4096);  /* ...in 4 KiB pieces */
+    stop();
+    assert_int_equal(count_lines(cap_buf), CLIENTS * EACH); /* ...and all on release */
+    /* Every line is whole. */
+    for (size_t i = 0; i < CLIENTS * EACH; i++)
+        assert_matches(line_at(cap_buf, i), "^127\\.0\\.0\\.1 - - " TIME_RE
+                                            " \"GET /n/[0-9]+ HTTP/1\\.1\" 200 5 \"-\" \"-\"$");
+}
+
+/* Lines reach the file within flush_ms while the server runs. */
+static void test_file_and_timer(void **state) {
+    (void)state;
+    char path[] = "/tmp/fh_access_XXXXXX";
+    int tmp = mkstemp(path);
+    assert_true(tmp >= 0);
+    close(tmp);
+    fh_access_log_options_t opt = {.path = path, .flush_ms = 50};
+    start(&opt, 2);
+    int fd = fht_connect(fh_server_port(server));
+    exchange(fd, "GET /timer HTTP/1.1\r\nHost: t\r\n\r\n", 200, 0);
+    char buf[1024] = {0};
+    uint64_t t0 = fht_now_ms();
+    size_t n = 0;
+    while (fht_now_ms() - t0 < 2000) {
+        FILE *f = fopen(path, "r");
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        if (n)
+            break;
+        usleep(10000);
+    }
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, "\"GET /timer HTTP/1.1\" 200 5\n"));
+    /* The timer keeps working on the same thread. */
+    exchange(fd, "GET /timer2 HTTP/1.1\r\nHost: t\r\n\r\n", 200, 0);
+    fht_close(fd);
+    t0 = fht_now_ms();
+    while (fht_now_ms() - t0 < 2000) {
+        FILE *f = fopen(path, "r");
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        if (strstr(buf, "/timer2"))
+            break;
+        usleep(10000);
+    }
+    assert_non_null(strstr(buf, "\"GET /timer2 HTTP/1.1\" 200 5\n"));
+    stop();
+    unlink(path);
+}
+
+/* A FILE * output and a line longer than the whole buffer. */
+static void test_file_pointer_and_long_line(void **state) {
+    (void)state;
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    fh_access_log_options_t opt = {.file = f, .buffer_size = 4096};
+    start(&opt, 1);
+    int fd = fht_connect(fh_server_port(server));
+    char *req = malloc(8192);
+    strcpy(req, "GET /");
+    memset(req + 5, 'x', 6000);
+    strcpy(req + 6005, " HTTP/1.1\r\nHost: t\r\n\r\n");
+    exchange(fd, "GET /short HTTP/1.1\r\nHost: t\r\n\r\n", 200, 0);
+    exchange(fd, req, 200, 0);
+    fht_close(fd);
+    free(req);
+    stop();
+    rewind(f);
+    char *buf = calloc(1, 16384);
+    size_t n = fread(buf, 1, 16383, f);
+    fclose(f);
+    assert_true(n > 6000);
+    assert_int_equal(count_lines(buf), 2);
+    /* In order: the short line was flushed before the long one went out. */
+    assert_non_null(strstr(line_at(buf, 0), "\"GET /short HTTP/1.1\""));
+    assert_non_null(strstr(line_at(buf, 1), "xxxxxxxxxx HTTP/1.1\" 200 5"));
+    free(buf);
+}
+
+/* The log sees requests a later middleware answers, and 500s. */
+static int refuse(fh_request_t *req, fh_response_t *res, void *data) {
+    (void)req;
+    (void)data;
+    fh_send_status(res, 429);
+    return FH_STOP;
+}
+
+static void test_answered_by_middleware(void **state) {
+    (void)state;
+    capture_reset();
+    fh_access_log_options_t opt = {.write = capture};
+    assert_int_equal(fh_access_log_new(&log_mw, &opt), 0);
+    fh_middleware_t no = {.name = "refuse", .before = refuse};
+    assert_int_equal(fh_chain_new(&chain, handler, NULL), 0);
+    assert_int_equal(fh_chain_use(chain, &log_mw), 0);
+    assert_int_equal(fh_chain_use(chain, &no), 0);
+    fh_server_config_t cfg = fh_server_config_default();
+    cfg.handler = fh_chain_handle;
+    cfg.handler_data = chain;
+    cfg.threads = 1;
+    server = fht_server_start(&cfg);
+    int fd = fht_connect(fh_server_port(server));
+    exchange(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n", 429, 0);
+    fht_close(fd);
+    fht_server_stop(server);
+    fh_middleware_release(&log_mw);
+    fh_chain_free(chain);
+    assert_int_equal(count_lines(cap_buf), 1);
+    assert_non_null(strstr(cap_buf, "\"GET / HTTP/1.1\" 429 18\n"));
+}
+
+static void test_bad_options(void **state) {
+    (void)state;
+    fh_middleware_t m;
+    fh_access_log_options_t opt = {.path = "/tmp/x", .write = capture};
+    assert_int_equal(fh_access_log_new(&m, &opt), FH_ECONFIG);
+    assert_non_null(strstr(fh_middleware_error(), "access_log.path: set only one of path, file and write"));
+    opt = (fh_access_log_options_t){.format = (fh_log_format_t)7};
+    assert_int_equal(fh_access_log_new(&m, &opt), FH_ECONFIG);
+    assert_non_null(strstr(fh_middleware_error(), "access_log.format"));
+    opt = (fh_access_log_options_t){.buffer_size = 100};
+    assert_int_equal(fh_access_log_new(&m, &opt), FH_ECONFIG);
+    assert_non_null(strstr(fh_middleware_error(), "access_log.buffer_size: 100 is under 4096"));
+    opt = (fh_access_log_options_t){.path = "/nonexistent-dir/x.log"};
+    assert_int_equal(fh_access_log_new(&m, &opt), UV_ENOENT);
+    assert_non_null(strstr(fh_middleware_error(), "access_log.path: cannot open \"/nonexistent-dir/x.log\""));
+    /* Defaults: Common on stdout. */
+    assert_int_equal(fh_access_log_new(&m, NULL), 0);
+    assert_string_equal(fh_middleware_error(), "");
+    assert_string_equal(m.name, "access_log");
+    fh_middleware_release(&m);
+    assert_null(m.data);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_common),
+        cmocka_unit_test(test_combined_escaping_and_extras),
+        cmocka_unit_test(test_json),
+        cmocka_unit_test(test_stream),
+        cmocka_unit_test(test_logged_during_stop),
+        cmocka_unit_test(test_time_is_now),
+        cmocka_unit_test(test_many_threads_small_buffer),
+        cmocka_unit_test(test_file_and_timer),
+        cmocka_unit_test(test_file_pointer_and_long_line),
+        cmocka_unit_test(test_answered_by_middleware),
+        cmocka_unit_test(test_bad_options),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    capture_reset();
+    return rc;
+}
