@@ -7,6 +7,13 @@
  *       number of malloc/free calls made during all the timed lookups (this
  *       program counts every allocation in the process).
  *
+ *   bench_router profile [--routes N] [--set fixed|spread] [--rounds R]
+ *       R passes (default 7) over one request set and nothing else, for a
+ *       profiler or callgrind (instruction counts do not depend on the load
+ *       of a shared machine, unlike times): the API requests (N = 0, the
+ *       default) or a synthetic table of N routes with the fixed or spread
+ *       requests.
+ *
  *   bench_router serve --mode raw|routed [--port P] [--threads N]
  *       A hello server for the end-to-end comparison (bench/router_e2e):
  *       "raw" answers GET / from one handler, like examples/hello; "routed"
@@ -471,7 +478,9 @@ static result_t time_lookups(const fh_router_t *r, const request_t *reqs, size_t
 
 /* A synthetic table of n routes in the shapes APIs use: for resource i,
  * "/v1/res<i>", "/v1/res<i>/:id", "/v1/res<i>/:id/items" and
- * "/v1/res<i>/:id/items/:item" (so n/4 resources). */
+ * "/v1/res<i>/:id/items/:item" (so n/4 resources), <i> written with four
+ * digits so that the paths looked up have the same length in every table:
+ * what changes with n is only the number of routes around them. */
 static fh_router_t *synthetic(int n) {
     fh_router_t *r;
     if (fh_router_new(&r, NULL))
@@ -479,7 +488,7 @@ static fh_router_t *synthetic(int n) {
     static const char *const shapes[] = {"", "/:id", "/:id/items", "/:id/items/:item"};
     for (int i = 0; i < n; i++) {
         char pat[96];
-        snprintf(pat, sizeof(pat), "/v1/res%d%s", i / 4, shapes[i % 4]);
+        snprintf(pat, sizeof(pat), "/v1/res%04d%s", i / 4, shapes[i % 4]);
         if (fh_router_add(r, FH_METHOD_GET, pat, hello, NULL)) {
             fprintf(stderr, "%s\n", fh_router_error(r));
             exit(1);
@@ -492,7 +501,7 @@ static fh_router_t *synthetic(int n) {
 static void synthetic_paths(int res, char (*buf)[96], request_t *out) {
     static const char *const tails[] = {"", "/12345", "/12345/items", "/12345/items/678"};
     for (int s = 0; s < 4; s++) {
-        snprintf(buf[s], 96, "/v1/res%d%s", res, tails[s]);
+        snprintf(buf[s], 96, "/v1/res%04d%s", res, tails[s]);
         out[s].method = FH_METHOD_GET;
         out[s].path = buf[s];
     }
@@ -534,7 +543,7 @@ static int bench_lookup(int rounds, int millis) {
                 return 1;
             }
         }
-        printf("| synthetic | %d | 8 fixed (`/v1/res0`, `/v1/res1/12345/items/678`, ...) | %.1f "
+        printf("| synthetic | %d | 8 fixed (`/v1/res0000`, `/v1/res0001/12345/items/678`, ...) | %.1f "
                "[%.1f] | %lu in %lu |\n",
                n, a.ns, a.ns_min, a.allocs, a.lookups);
         printf("| synthetic | %d | 256 spread over the table | %.1f [%.1f] | %lu in %lu |\n", n,
@@ -565,6 +574,49 @@ static int bench_lookup(int rounds, int millis) {
                api_requests[i].path, outcome[st], st == FH_ROUTE_FOUND ? ": " : "",
                st == FH_ROUTE_FOUND ? m.route->pattern : "", one.ns);
     }
+    fh_router_free(r);
+    return 0;
+}
+
+/* Looks up one request set `passes` times and nothing else: with
+ * callgrind --toggle-collect=fh_router_lookup, the instructions counted
+ * divided by the lookups printed are the cost of one lookup. */
+static int profile(int routes, const char *set, int passes) {
+    static char buf[256][96];
+    static request_t reqs[256];
+    size_t n;
+    fh_router_t *r;
+    if (routes == 0) {
+        if (fh_router_new(&r, NULL) || fh_router_mount(r, NULL, code_host_api, NULL))
+            return 1;
+        n = sizeof(api_requests) / sizeof(api_requests[0]);
+        memcpy(reqs, api_requests, sizeof(api_requests));
+    } else {
+        r = synthetic(routes);
+        if (!r)
+            return 1;
+        int nres = (routes + 3) / 4;
+        if (strcmp(set, "spread") == 0) {
+            for (int i = 0; i < 64; i++)
+                synthetic_paths((int)((unsigned)i * 2654435761u % (unsigned)nres), buf + 4 * i,
+                                reqs + 4 * i);
+            n = 256;
+        } else {
+            synthetic_paths(0, buf, reqs);
+            synthetic_paths(1, buf + 4, reqs + 4);
+            n = 8;
+        }
+    }
+    fh_str_t paths[256];
+    for (size_t i = 0; i < n; i++)
+        paths[i] = fh_str(reqs[i].path);
+    fh_route_match_t m;
+    for (int k = 0; k < passes; k++)
+        for (size_t i = 0; i < n; i++) {
+            fh_router_lookup(r, reqs[i].method, paths[i], &m);
+            sink += (size_t)m.status + m.nparams;
+        }
+    printf("%zu lookups %zu routes\n", (size_t)passes * n, fh_router_route_count(r));
     fh_router_free(r);
     return 0;
 }
@@ -607,8 +659,8 @@ static int serve(const char *mode, int port, int threads) {
 }
 
 int main(int argc, char **argv) {
-    const char *cmd = "lookup", *mode = "routed";
-    int rounds = 7, millis = 200, port = 18090, threads = 1;
+    const char *cmd = "lookup", *mode = "routed", *set = "fixed";
+    int rounds = 7, millis = 200, port = 18090, threads = 1, routes = 0;
     int i = 1;
     if (argc > 1 && argv[1][0] != '-') {
         cmd = argv[1];
@@ -626,6 +678,10 @@ int main(int argc, char **argv) {
             millis = atoi(v);
         else if (strcmp(a, "--mode") == 0)
             mode = v;
+        else if (strcmp(a, "--set") == 0)
+            set = v;
+        else if (strcmp(a, "--routes") == 0)
+            routes = atoi(v);
         else if (strcmp(a, "--port") == 0)
             port = atoi(v);
         else if (strcmp(a, "--threads") == 0)
@@ -636,6 +692,8 @@ int main(int argc, char **argv) {
         }
         i++;
     }
+    if (strcmp(cmd, "profile") == 0)
+        return profile(routes, set, rounds);
     if (rounds < 1 || rounds > 64 || millis < 1) {
         fprintf(stderr, "bench_router: --rounds 1..64, --millis >= 1\n");
         return 2;

@@ -43,6 +43,25 @@ struct fh__rnode {
     const fh_route_info_t *origin; /* param, catch-all: the route that made it */
 };
 
+/* Routes without parameters are also kept in a hash table from their
+ * (decoded) path to their leaf. Static segments win over everything, so
+ * when a path without escapes is exactly such a route and the route takes
+ * the method, the tree search would end there too: the table answers in
+ * one probe what the tree answers in a walk. It only ever speeds a lookup
+ * up; a missing entry (no memory while rebuilding it) costs a tree walk. */
+typedef struct fh__rstatic {
+    uint64_t hash;
+    char *key; /* NULL: an empty slot */
+    size_t len;
+    const fh__rleaf_t *leaf;
+} fh__rstatic_t;
+
+struct fh__radix {
+    fh__rnode_t *root;
+    fh__rstatic_t *slots; /* open addressing, linear probing */
+    size_t cap, count;    /* cap is a power of two, at most half full */
+};
+
 /* A parsed pattern: static runs (decoded, into a buffer), params and an
  * optional final catch-all. */
 typedef struct fh__rtok {
@@ -189,13 +208,13 @@ int fh__radix_check_pattern(const char *pattern, bool allow_catchall, fh__rerror
 /* --------------------------------------------------------------- nodes */
 
 
-void fh__radix_free(fh__rnode_t *n) {
+static void node_free(fh__rnode_t *n) {
     if (!n)
         return;
     for (uint32_t i = 0; i < n->nchildren; i++)
-        fh__radix_free(n->children[i]);
-    fh__radix_free(n->param);
-    fh__radix_free(n->catchall);
+        node_free(n->children[i]);
+    node_free(n->param);
+    node_free(n->catchall);
     free(n->children);
     free(n->first);
     free(n->label);
@@ -218,8 +237,135 @@ static fh__rnode_t *node_new(uint8_t kind, const char *label, size_t len) {
     return n;
 }
 
-fh__rnode_t *fh__radix_new(void) {
-    return node_new(FH__RSTATIC, "", 0);
+fh__radix_t *fh__radix_new(void) {
+    fh__radix_t *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->root = node_new(FH__RSTATIC, "", 0);
+    if (!t->root) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+static void statics_clear(fh__radix_t *t) {
+    for (size_t i = 0; i < t->cap; i++)
+        free(t->slots[i].key);
+    free(t->slots);
+    t->slots = NULL;
+    t->cap = t->count = 0;
+}
+
+void fh__radix_free(fh__radix_t *t) {
+    if (!t)
+        return;
+    node_free(t->root);
+    statics_clear(t);
+    free(t);
+}
+
+/* A fast hash for short strings: eight bytes per multiply, then a full
+ * finaliser (MurmurHash3's fmix64), because the table indexes by the low
+ * bits and paths often differ only in their last bytes ("/v1/res0001"),
+ * which a multiply alone carries to the high bits only. */
+static inline uint64_t hash_bytes(const char *p, size_t n) {
+    const uint64_t k = 0x9e3779b97f4a7c15u;
+    uint64_t h = n * k, w;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * k;
+        h ^= h >> 29;
+    }
+    if (i < n) {
+        /* The tail: the last eight bytes (overlapping) when there are that
+         * many, else byte by byte. Either way a function of the bytes. */
+        if (n >= 8) {
+            memcpy(&w, p + n - 8, 8);
+        } else {
+            w = 0;
+            for (size_t j = 0; j < n; j++)
+                w |= (uint64_t)(unsigned char)p[j] << (8 * j);
+        }
+        h = (h ^ w) * k;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdu;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53u;
+    h ^= h >> 33;
+    return h;
+}
+
+static void statics_put(fh__rstatic_t *slots, size_t cap, fh__rstatic_t e) {
+    size_t i = e.hash & (cap - 1);
+    while (slots[i].key)
+        i = (i + 1) & (cap - 1);
+    slots[i] = e;
+}
+
+/* Adds key -> leaf unless the key is there already (a second method of the
+ * same pattern shares the leaf). Returns 0 or FH_ENOMEM. */
+static int statics_add(fh__radix_t *t, const char *key, size_t len, const fh__rleaf_t *leaf) {
+    uint64_t h = hash_bytes(key, len);
+    for (size_t i = t->cap ? (h & (t->cap - 1)) : 0; t->cap && t->slots[i].key;
+         i = (i + 1) & (t->cap - 1))
+        if (t->slots[i].hash == h && t->slots[i].len == len && memcmp(t->slots[i].key, key, len) == 0)
+            return 0;
+    if (2 * (t->count + 1) > t->cap) {
+        size_t ncap = t->cap ? 2 * t->cap : 16;
+        fh__rstatic_t *ns = calloc(ncap, sizeof(*ns));
+        if (!ns)
+            return FH_ENOMEM;
+        for (size_t i = 0; i < t->cap; i++)
+            if (t->slots[i].key)
+                statics_put(ns, ncap, t->slots[i]);
+        free(t->slots);
+        t->slots = ns;
+        t->cap = ncap;
+    }
+    fh__rstatic_t e = {h, malloc(len ? len : 1), len, leaf};
+    if (!e.key)
+        return FH_ENOMEM;
+    memcpy(e.key, key, len);
+    statics_put(t->slots, t->cap, e);
+    t->count++;
+    return 0;
+}
+
+static inline bool same_bytes(const char *a, const char *b, size_t n);
+
+static inline const fh__rleaf_t *statics_find(const fh__radix_t *t, const char *p, size_t len) {
+    uint64_t h = hash_bytes(p, len);
+    for (size_t i = h & (t->cap - 1); t->slots[i].key; i = (i + 1) & (t->cap - 1)) {
+        const fh__rstatic_t *e = &t->slots[i];
+        if (e->hash == h && e->len == len && same_bytes(e->key, p, len))
+            return e->leaf;
+    }
+    return NULL;
+}
+
+/* The longest path spelled by static nodes from n down. */
+static size_t static_depth(const fh__rnode_t *n) {
+    size_t most = 0;
+    for (uint32_t i = 0; i < n->nchildren; i++) {
+        size_t d = static_depth(n->children[i]);
+        if (d > most)
+            most = d;
+    }
+    return n->label_len + most;
+}
+
+/* Refills the table from the tree: every leaf reached through static
+ * nodes only; buf holds the path so far. */
+static void statics_collect(fh__radix_t *t, const fh__rnode_t *n, char *buf, size_t at) {
+    memcpy(buf + at, n->label, n->label_len);
+    at += n->label_len;
+    if (n->leaf)
+        (void)statics_add(t, buf, at, n->leaf); /* no memory: a slower lookup, still right */
+    for (uint32_t i = 0; i < n->nchildren; i++)
+        statics_collect(t, n->children[i], buf, at);
 }
 
 /* Index of the static child starting with byte b, or -1. Few children:
@@ -280,7 +426,7 @@ static int split(fh__rnode_t *c, size_t k) {
     if (!first || !children) {
         free(first);
         free(children);
-        fh__radix_free(tail);
+        node_free(tail);
         return FH_ENOMEM;
     }
     tail->nchildren = c->nchildren;
@@ -313,7 +459,7 @@ static fh__rnode_t *insert_static(fh__rnode_t *n, const char *s, size_t len) {
             if (!c)
                 return NULL;
             if (add_child(n, c)) {
-                fh__radix_free(c);
+                node_free(c);
                 return NULL;
             }
             return c;
@@ -331,7 +477,7 @@ static fh__rnode_t *insert_static(fh__rnode_t *n, const char *s, size_t len) {
     return n;
 }
 
-int fh__radix_insert(fh__rnode_t *root, const fh_route_info_t *route, fh__rerror_t *err) {
+int fh__radix_insert(fh__radix_t *t, const fh_route_info_t *route, fh__rerror_t *err) {
     fh__rtok_t toks[FH__RMAX_TOKENS];
     size_t nt = 0;
     err->why = NULL;
@@ -344,9 +490,9 @@ int fh__radix_insert(fh__rnode_t *root, const fh_route_info_t *route, fh__rerror
     if (!buf)
         return FH_ENOMEM;
     int rc = parse_pattern(route->pattern, true, buf, toks, &nt, &err->why);
-    fh__rnode_t *n = root;
-    for (size_t t = 0; rc == 0 && t < nt; t++) {
-        const fh__rtok_t *tk = &toks[t];
+    fh__rnode_t *n = t->root;
+    for (size_t k = 0; rc == 0 && k < nt; k++) {
+        const fh__rtok_t *tk = &toks[k];
         if (tk->kind == FH__RSTATIC) {
             n = insert_static(n, tk->s, tk->len);
             if (!n)
@@ -372,11 +518,14 @@ int fh__radix_insert(fh__rnode_t *root, const fh_route_info_t *route, fh__rerror
         }
         n = *slot;
     }
+    if (rc == 0 && !n->leaf && !(n->leaf = calloc(1, sizeof(*n->leaf))))
+        rc = FH_ENOMEM;
+    /* A pattern of one static run goes into the table of static routes. */
+    if (rc == 0 && nt == 1)
+        rc = statics_add(t, toks[0].s, toks[0].len, n->leaf);
     free(buf);
     if (rc)
         return rc;
-    if (!n->leaf && !(n->leaf = calloc(1, sizeof(*n->leaf))))
-        return FH_ENOMEM;
     bool any = route->method == FH_METHOD_ANY;
     const fh_route_info_t **slot = any ? &n->leaf->any : &n->leaf->routes[route->method];
     if (*slot) {
@@ -391,13 +540,8 @@ int fh__radix_insert(fh__rnode_t *root, const fh_route_info_t *route, fh__rerror
 
 /* --------------------------------------------------------------- paths */
 
-bool fh__radix_path_ok(const char *p, size_t len, bool *has_escape) {
-    const char *pct = memchr(p, '%', len);
-    *has_escape = pct != NULL;
-    /* Without '%' or '.', there is neither a bad escape nor a dot segment:
-     * the common case costs two memchr. */
-    if (!pct && !memchr(p, '.', len))
-        return true;
+bool fh__radix_path_check(const char *p, size_t len, bool *has_escape) {
+    *has_escape = memchr(p, '%', len) != NULL;
     size_t seg = 0, dots = 0, i = 0;
     for (;;) {
         int c;
@@ -465,17 +609,53 @@ static inline int rp_byte(const fh__rpath_t *rp, size_t pos, size_t *next) {
 
 /* ------------------------------------------------------------- search */
 
+/* A search's state, flattened so that the hot loop reads the path with one
+ * load instead of two. */
 typedef struct fh__rctx {
-    const fh__rpath_t *rp;
+    const char *p;
+    size_t len;   /* rp->len */
     size_t end;   /* rp->len + rp->vslash */
     bool slow;    /* decode, vslash or collapse: read byte by byte */
+    const fh__rpath_t *rp;
     fh__rsearch_t *s;
 } fh__rctx_t;
+
+/* Equality of n bytes, for the short labels of a tree: word loads instead
+ * of a call to memcmp, which costs more than the comparison itself here.
+ * The last word overlaps the previous one rather than reading past n. */
+static inline bool same_bytes(const char *a, const char *b, size_t n) {
+    uint64_t x, y;
+    uint32_t u, v;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 <= n; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y)
+                return false;
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        memcpy(&u, a, 4);
+        memcpy(&v, b, 4);
+        if (u != v)
+            return false;
+        memcpy(&u, a + n - 4, 4);
+        memcpy(&v, b + n - 4, 4);
+        return u == v;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
 
 static inline bool label_match(const fh__rctx_t *x, const fh__rnode_t *n, size_t *pos) {
     size_t len = n->label_len;
     if (!x->slow) {
-        if (x->rp->len - *pos < len || memcmp(x->rp->p + *pos, n->label, len) != 0)
+        if (x->len - *pos < len || !same_bytes(x->p + *pos, n->label, len))
             return false;
         *pos += len;
         return true;
@@ -497,7 +677,7 @@ static inline const fh__rnode_t *static_child(const fh__rctx_t *x, const fh__rno
         return NULL;
     int b;
     if (!x->slow) {
-        b = (unsigned char)x->rp->p[pos];
+        b = (unsigned char)x->p[pos];
     } else {
         size_t next;
         b = rp_byte(x->rp, pos, &next);
@@ -526,12 +706,37 @@ static inline const fh_route_info_t *match_leaf(fh__rctx_t *x, const fh__rnode_t
     return leaf_pick(n->leaf, x->s->method);
 }
 
+/* The index of the first '/' in p[from, len), or len: eight bytes at a
+ * time where the byte order allows (parameters are short, and a memchr
+ * call costs more than scanning them). */
+static inline size_t find_slash(const char *p, size_t from, size_t len) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    size_t i = from;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        w ^= ones * '/';
+        uint64_t z = (w - ones) & ~w & highs;
+        if (z)
+            return i + (size_t)(__builtin_ctzll(z) >> 3);
+    }
+    for (; i < len; i++)
+        if (p[i] == '/')
+            return i;
+    return len;
+#else
+    const char *s = memchr(p + from, '/', len - from);
+    return s ? (size_t)(s - p) : len;
+#endif
+}
+
 static inline bool push_param(fh__rctx_t *x, const fh__rnode_t *n, size_t from, size_t to) {
     fh_route_match_t *m = x->s->m;
     if (m->nparams >= FH_ROUTER_MAX_PARAMS)
         return false; /* cannot happen: patterns hold at most that many */
     m->names[m->nparams] = (fh_str_t){n->label, n->label_len};
-    m->values[m->nparams] = (fh_str_t){x->rp->p + from, to - from};
+    m->values[m->nparams] = (fh_str_t){x->p + from, to - from};
     m->nparams++;
     return true;
 }
@@ -539,9 +744,9 @@ static inline bool push_param(fh__rctx_t *x, const fh__rnode_t *n, size_t from, 
 static const fh_route_info_t *search_static(fh__rctx_t *x, const fh__rnode_t *n, size_t pos);
 
 static const fh_route_info_t *search_catchall(fh__rctx_t *x, const fh__rnode_t *c, size_t pos) {
-    size_t from = pos < x->rp->len ? pos : x->rp->len;
+    size_t from = pos < x->len ? pos : x->len;
     size_t saved = x->s->m->nparams;
-    if (!push_param(x, c, from, x->rp->len))
+    if (!push_param(x, c, from, x->len))
         return NULL;
     const fh_route_info_t *r = match_leaf(x, c);
     if (!r)
@@ -550,11 +755,9 @@ static const fh_route_info_t *search_catchall(fh__rctx_t *x, const fh__rnode_t *
 }
 
 static const fh_route_info_t *search_param(fh__rctx_t *x, const fh__rnode_t *p, size_t pos) {
-    const fh__rpath_t *rp = x->rp;
-    if (pos >= rp->len)
+    if (pos >= x->len)
         return NULL; /* a parameter is never empty */
-    const char *slash = memchr(rp->p + pos, '/', rp->len - pos);
-    size_t e = slash ? (size_t)(slash - rp->p) : rp->len;
+    size_t e = find_slash(x->p, pos, x->len);
     if (e == pos)
         return NULL;
     size_t saved = x->s->m->nparams;
@@ -606,15 +809,25 @@ static const fh_route_info_t *search_static(fh__rctx_t *x, const fh__rnode_t *n,
     }
 }
 
-const fh_route_info_t *fh__radix_search(const fh__rnode_t *root, fh__rsearch_t *s) {
+const fh_route_info_t *fh__radix_search(const fh__radix_t *t, fh__rsearch_t *s) {
     fh__rctx_t x;
+    x.p = s->path.p;
+    x.len = s->path.len;
     x.rp = &s->path;
     x.end = s->path.len + (s->path.vslash ? 1 : 0);
     x.slow = s->path.decode || s->path.vslash || s->path.collapse;
     x.s = s;
     s->mask = 0;
     s->m->nparams = 0;
-    return search_static(&x, root, 0);
+    return search_static(&x, t->root, 0);
+}
+
+const fh_route_info_t *fh__radix_find_static(const fh__radix_t *t, fh_method_t method,
+                                             const char *p, size_t len) {
+    if (!t->count)
+        return NULL;
+    const fh__rleaf_t *leaf = statics_find(t, p, len);
+    return leaf ? leaf_pick(leaf, method) : NULL;
 }
 
 /* ------------------------------------------------------------ removal */
@@ -670,7 +883,7 @@ static void prune(fh__rnode_t *n, size_t from, bool root) {
             i++;
             continue;
         }
-        fh__radix_free(n->children[i]);
+        node_free(n->children[i]);
         n->nchildren--;
         memmove(n->first + i, n->first + i + 1, n->nchildren - i);
         memmove(n->children + i, n->children + i + 1, (n->nchildren - i) * sizeof(*n->children));
@@ -678,14 +891,14 @@ static void prune(fh__rnode_t *n, size_t from, bool root) {
     if (n->param) {
         prune(n->param, from, false);
         if (node_empty(n->param)) {
-            fh__radix_free(n->param);
+            node_free(n->param);
             n->param = NULL;
         }
     }
     if (n->catchall) {
         prune(n->catchall, from, false);
         if (node_empty(n->catchall)) {
-            fh__radix_free(n->catchall);
+            node_free(n->catchall);
             n->catchall = NULL;
         }
     }
@@ -694,15 +907,29 @@ static void prune(fh__rnode_t *n, size_t from, bool root) {
         merge_child(n);
 }
 
-void fh__radix_remove_from(fh__rnode_t *root, size_t from) {
-    prune(root, from, true);
+void fh__radix_remove_from(fh__radix_t *t, size_t from) {
+    prune(t->root, from, true);
+    /* Pruning freed leaves and merging moved nodes: refill the table. */
+    statics_clear(t);
+    char *buf = malloc(static_depth(t->root) + 1);
+    if (buf)
+        statics_collect(t, t->root, buf, 0);
+    free(buf);
 }
 
-size_t fh__radix_node_count(const fh__rnode_t *n) {
+static size_t node_count(const fh__rnode_t *n) {
     if (!n)
         return 0;
-    size_t c = 1 + fh__radix_node_count(n->param) + fh__radix_node_count(n->catchall);
+    size_t c = 1 + node_count(n->param) + node_count(n->catchall);
     for (uint32_t i = 0; i < n->nchildren; i++)
-        c += fh__radix_node_count(n->children[i]);
+        c += node_count(n->children[i]);
     return c;
+}
+
+size_t fh__radix_node_count(const fh__radix_t *t) {
+    return node_count(t->root);
+}
+
+size_t fh__radix_static_count(const fh__radix_t *t) {
+    return t->count;
 }

@@ -11,7 +11,7 @@
 
 struct fh_router {
     fh_router_config_t cfg;
-    fh__rnode_t *root;
+    fh__radix_t *tree;
     fh_route_info_t **routes; /* registration order; each owns its pattern */
     size_t nroutes, cap;
     char **mounts;            /* mount prefixes, shared by their routes */
@@ -48,8 +48,8 @@ int fh_router_new(fh_router_t **out, const fh_router_config_t *cfg) {
     fh_router_t *r = calloc(1, sizeof(*r));
     if (!r)
         return FH_ENOMEM;
-    r->root = fh__radix_new();
-    if (!r->root) {
+    r->tree = fh__radix_new();
+    if (!r->tree) {
         free(r);
         return FH_ENOMEM;
     }
@@ -63,7 +63,7 @@ int fh_router_new(fh_router_t **out, const fh_router_config_t *cfg) {
 void fh_router_free(fh_router_t *r) {
     if (!r)
         return;
-    fh__radix_free(r->root);
+    fh__radix_free(r->tree);
     for (size_t i = 0; i < r->nroutes; i++)
         record_free(r->routes[i]);
     free(r->routes);
@@ -127,7 +127,7 @@ static void fail(fh_router_t *r, const char *method, const char *pattern,
 
 /* Takes back everything added since the router held `from` routes. */
 static void rollback(fh_router_t *r, size_t from) {
-    fh__radix_remove_from(r->root, from);
+    fh__radix_remove_from(r->tree, from);
     for (size_t i = from; i < r->nroutes; i++)
         record_free(r->routes[i]);
     r->nroutes = from;
@@ -174,13 +174,20 @@ static int add_record(fh_router_t *r, fh_method_t method, const char *prefix, co
     const char *mname = (method == FH_METHOD_ANY || (unsigned)method < FH__RMETHODS)
                             ? method_label(method)
                             : "?";
-    const char *shown = pattern ? pattern : "(null)";
+    if (!pattern)
+        pattern = "";
     if (mname[0] == '?' || !handler) {
         snprintf(r->error, sizeof(r->error), "fasthttp: route \"%s %s%s\": %s", mname, prefix,
-                 shown,
+                 pattern,
                  mname[0] == '?' ? "method must be FH_METHOD_GET..FH_METHOD_TRACE or FH_METHOD_ANY"
                                  : "a route needs a handler");
         return FH_EINVAL;
+    }
+    /* Checked before joining: under "/api", "users" would read "/apiusers". */
+    if (pattern[0] != '/') {
+        snprintf(r->error, sizeof(r->error), "fasthttp: route \"%s %s\"%s%s%s: a pattern must start with '/'",
+                 mname, pattern, prefix[0] ? " under \"" : "", prefix, prefix[0] ? "\"" : "");
+        return FH_EROUTE_PATTERN;
     }
     if (r->nroutes == r->cap) {
         size_t ncap = r->cap ? r->cap * 2 : 16;
@@ -203,7 +210,7 @@ static int add_record(fh_router_t *r, fh_method_t method, const char *prefix, co
     ri->index = r->nroutes;
     r->routes[r->nroutes++] = ri;
     fh__rerror_t e;
-    int rc = fh__radix_insert(r->root, ri, &e);
+    int rc = fh__radix_insert(r->tree, ri, &e);
     if (rc == FH_ENOMEM)
         snprintf(r->error, sizeof(r->error), "fasthttp: route \"%s %s\": out of memory", mname,
                  ri->pattern);
@@ -408,7 +415,7 @@ static unsigned probe(const fh_router_t *r, fh_method_t method, fh_str_t path, b
         s.path.collapse = (f & FH_REDIRECT_COLLAPSE) != 0;
         s.method = method;
         s.m = &scratch;
-        if (fh__radix_search(r->root, &s) || s.mask)
+        if (fh__radix_search(r->tree, &s) || s.mask)
             return f;
     }
     return 0;
@@ -419,6 +426,7 @@ fh_route_status_t fh_router_lookup(const fh_router_t *r, fh_method_t method, fh_
     m->route = NULL;
     m->allowed = 0;
     m->redirect = 0;
+    m->encoded = false;
     m->nparams = 0;
     if (!path.ptr || path.len == 0 || path.ptr[0] != '/') {
         /* "OPTIONS *" asks about the server as a whole. */
@@ -433,6 +441,14 @@ fh_route_status_t fh_router_lookup(const fh_router_t *r, fh_method_t method, fh_
     bool esc;
     if (!fh__radix_path_ok(path.ptr, path.len, &esc))
         return m->status = FH_ROUTE_BAD_PATH;
+    m->encoded = esc;
+    if (!esc) {
+        const fh_route_info_t *hit = fh__radix_find_static(r->tree, method, path.ptr, path.len);
+        if (hit) {
+            m->route = hit;
+            return m->status = FH_ROUTE_FOUND;
+        }
+    }
     fh__rsearch_t s;
     s.path.p = path.ptr;
     s.path.len = path.len;
@@ -441,7 +457,7 @@ fh_route_status_t fh_router_lookup(const fh_router_t *r, fh_method_t method, fh_
     s.path.collapse = false;
     s.method = method;
     s.m = m;
-    const fh_route_info_t *ri = fh__radix_search(r->root, &s);
+    const fh_route_info_t *ri = fh__radix_search(r->tree, &s);
     if (ri) {
         m->route = ri;
         return m->status = FH_ROUTE_FOUND;
@@ -473,7 +489,7 @@ int fh__router_decode_params(const fh_route_match_t *m, fh_arena_t *arena, fh_st
         fh_str_t raw = m->values[i];
         v[i] = m->names[i];
         v[n + i] = raw;
-        if (raw.len == 0 || !memchr(raw.ptr, '%', raw.len))
+        if (!m->encoded || raw.len == 0 || !memchr(raw.ptr, '%', raw.len))
             continue;
         char *d = fh_arena_alloc(arena, raw.len);
         if (!d)
@@ -557,5 +573,9 @@ int fh_router_handle(fh_request_t *req, fh_response_t *res, void *data) {
 }
 
 size_t fh__router_node_count(const fh_router_t *r) {
-    return fh__radix_node_count(r->root);
+    return fh__radix_node_count(r->tree);
+}
+
+size_t fh__router_static_count(const fh_router_t *r) {
+    return fh__radix_static_count(r->tree);
 }

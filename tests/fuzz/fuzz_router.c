@@ -23,7 +23,10 @@
  *     parameter filled in is FOUND, and an all-static pattern finds exactly
  *     its own route for its own method;
  *   - a failed add or mount leaves the tree a fresh build of the accepted
- *     routes would give.
+ *     routes would give;
+ *   - with routes from the input, the lookup agrees with a slow reference
+ *     matcher that states the priority rules directly (which route, which
+ *     params, which Allow set).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -203,17 +206,176 @@ static void check_reachable(const fh_router_t *r) {
     }
 }
 
-/* Builds a router from the accepted routes alone, for the node count. */
-static size_t fresh_nodes(const fh_router_t *r) {
+/* Builds a router from the accepted routes alone: the same node count and
+ * the same number of routes without parameters in the fast table. */
+static void check_fresh(const fh_router_t *r) {
     fh_router_t *f;
     CHECK(fh_router_new(&f, NULL) == 0);
     for (size_t i = 0; i < fh_router_route_count(r); i++) {
         const fh_route_info_t *ri = fh_router_route_at(r, i);
         CHECK(fh_router_add(f, ri->method, ri->pattern, ri->handler, ri->data) == 0);
     }
-    size_t nodes = fh__router_node_count(f);
+    CHECK(fh__router_node_count(r) == fh__router_node_count(f));
+    CHECK(fh__router_static_count(r) == fh__router_static_count(f));
     fh_router_free(f);
-    return nodes;
+}
+
+/* ------------------------------------------------- reference matcher
+ *
+ * A slow, obvious statement of the matching rules, to compare the tree
+ * with: split the pattern and the raw path at '/', match segment by segment
+ * (static: decoded bytes equal; param: non-empty; catch-all: the rest), rank
+ * each matching route by its segment kinds from the left (static < param <
+ * catch-all), and take the first rank whose routes accept the method
+ * (exact, then GET for HEAD, then ANY). */
+
+enum { REF_STATIC, REF_PARAM, REF_CATCHALL };
+
+typedef struct ref_match {
+    const fh_route_info_t *route;
+    uint8_t rank[FH_ROUTER_MAX_PARAMS * 4 + 64];
+    size_t nrank;
+    size_t nvalues;
+    fh_str_t values[FH_ROUTER_MAX_PARAMS];
+} ref_match_t;
+
+/* Start offsets of the path's segments (after each raw '/'). */
+static size_t path_segments(const char *p, size_t n, size_t *starts, size_t cap) {
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < cap; i++)
+        if (p[i] == '/')
+            starts[k++] = i + 1;
+    return k;
+}
+
+/* starts has room for n entries (a path of n bytes has at most n
+ * segments). */
+static bool ref_match(const fh_route_info_t *ri, const char *p, size_t n, const size_t *starts,
+                      size_t ns, ref_match_t *out) {
+    const char *pat = ri->pattern + 1;
+    size_t i = 0;
+    out->route = ri;
+    out->nrank = 0;
+    out->nvalues = 0;
+    for (;;) {
+        const char *e = strchr(pat, '/');
+        size_t plen = e ? (size_t)(e - pat) : strlen(pat);
+        if (out->nrank >= sizeof(out->rank))
+            return false;
+        if (plen > 0 && pat[0] == '*') {
+            if (i >= ns)
+                return false;
+            out->rank[out->nrank++] = REF_CATCHALL;
+            out->values[out->nvalues++] = (fh_str_t){p + starts[i], n - starts[i]};
+            return true;
+        }
+        if (i >= ns)
+            return false;
+        size_t send = i + 1 < ns ? starts[i + 1] - 1 : n;
+        fh_str_t seg = {p + starts[i], send - starts[i]};
+        if (plen > 0 && pat[0] == ':') {
+            if (seg.len == 0)
+                return false;
+            out->rank[out->nrank++] = REF_PARAM;
+            out->values[out->nvalues++] = seg;
+        } else {
+            char a[4096], b[4096];
+            if (seg.len >= sizeof(a) || plen >= sizeof(b))
+                return false;
+            ptrdiff_t la = fh_percent_decode(a, seg, false);
+            ptrdiff_t lb = fh_percent_decode(b, (fh_str_t){pat, plen}, false);
+            CHECK(la >= 0 && lb >= 0);
+            if (la != lb || memcmp(a, b, (size_t)la) != 0 || memchr(a, '/', (size_t)la))
+                return false;
+            out->rank[out->nrank++] = REF_STATIC;
+        }
+        i++;
+        if (!e)
+            return i == ns;
+        pat = e + 1;
+    }
+}
+
+static int rank_cmp(const ref_match_t *a, const ref_match_t *b) {
+    size_t n = a->nrank < b->nrank ? a->nrank : b->nrank;
+    for (size_t i = 0; i < n; i++)
+        if (a->rank[i] != b->rank[i])
+            return a->rank[i] < b->rank[i] ? -1 : 1;
+    return a->nrank < b->nrank ? -1 : a->nrank > b->nrank;
+}
+
+static void check_reference(const fh_router_t *r, const fh_router_config_t *cfg,
+                            fh_method_t method, const char *p, size_t n) {
+    fh_route_match_t m;
+    fh_route_status_t st = fh_router_lookup(r, method, (fh_str_t){p, n}, &m);
+    if (st == FH_ROUTE_BAD_PATH || n == 0 || p[0] != '/')
+        return;
+    size_t count = fh_router_route_count(r);
+    ref_match_t *all = malloc((count + 1) * sizeof(*all));
+    CHECK(all);
+    size_t *starts = malloc(n * sizeof(*starts));
+    CHECK(starts);
+    size_t ns = path_segments(p, n, starts, n);
+    size_t nm = 0;
+    unsigned bits = 0;
+    for (size_t i = 0; i < count; i++) {
+        const fh_route_info_t *ri = fh_router_route_at(r, i);
+        if (ref_match(ri, p, n, starts, ns, &all[nm])) {
+            bits |= ri->method == FH_METHOD_ANY ? 0x1ffu : 1u << ri->method;
+            nm++;
+        }
+    }
+    /* The best-ranked matching route that accepts the method. */
+    const ref_match_t *best = NULL;
+    int best_pref = 0;
+    for (size_t i = 0; i < nm; i++) {
+        const ref_match_t *c = &all[i];
+        fh_method_t rm = c->route->method;
+        int pref = rm == method ? 3
+                   : (method == FH_METHOD_HEAD && rm == FH_METHOD_GET) ? 2
+                   : rm == FH_METHOD_ANY ? 1
+                                         : 0;
+        if (!pref)
+            continue;
+        int cmp = best ? rank_cmp(c, best) : -1;
+        if (cmp < 0 || (cmp == 0 && pref > best_pref)) {
+            best = c;
+            best_pref = pref;
+        }
+    }
+    if ((best && (st != FH_ROUTE_FOUND || m.route != best->route)) ||
+        (!best && st == FH_ROUTE_FOUND)) {
+        fprintf(stderr, "fuzz_router: %s \"%.*s\": tree says %d %s, reference says %s\n",
+                fh_method_name(method), (int)n, p, (int)st, m.route ? m.route->pattern : "-",
+                best ? best->route->pattern : "-");
+        for (size_t i = 0; i < count; i++)
+            fprintf(stderr, "  route %s %s\n",
+                    fh_router_route_at(r, i)->method == FH_METHOD_ANY
+                        ? "ANY"
+                        : fh_method_name(fh_router_route_at(r, i)->method),
+                    fh_router_route_at(r, i)->pattern);
+    }
+    if (best) {
+        CHECK(st == FH_ROUTE_FOUND);
+        CHECK(m.route == best->route);
+        CHECK(m.nparams == best->nvalues);
+        for (size_t i = 0; i < m.nparams; i++)
+            CHECK(m.values[i].ptr == best->values[i].ptr && m.values[i].len == best->values[i].len);
+    } else if (nm) {
+        unsigned allow = bits;
+        if (allow & (1u << FH_METHOD_GET))
+            allow |= 1u << FH_METHOD_HEAD;
+        if (!cfg->manual_options)
+            allow |= 1u << FH_METHOD_OPTIONS;
+        CHECK(st == (method == FH_METHOD_OPTIONS && !cfg->manual_options
+                         ? FH_ROUTE_OPTIONS
+                         : FH_ROUTE_METHOD_NOT_ALLOWED));
+        CHECK(m.allowed == allow);
+    } else {
+        CHECK(st == FH_ROUTE_NOT_FOUND || st == FH_ROUTE_REDIRECT);
+    }
+    free(starts);
+    free(all);
 }
 
 static void fuzz_routes(uint8_t opts, fh_method_t method, const char *data, size_t size) {
@@ -265,9 +427,10 @@ static void fuzz_routes(uint8_t opts, fh_method_t method, const char *data, size
                 CHECK(fh__router_node_count(r) == nodes && fh_router_error(r)[0] != '\0');
         }
     }
-    CHECK(fh__router_node_count(r) == fresh_nodes(r));
+    check_fresh(r);
     check_reachable(r);
     check_lookup(r, method, path, path_len);
+    check_reference(r, &cfg, method, path, path_len);
     fh_router_free(r);
     free(buf);
 }

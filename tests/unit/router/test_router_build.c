@@ -304,6 +304,9 @@ static void test_mount_all_or_nothing(void **state) {
                         "different parameter names at the same place");
     assert_int_equal(fh_router_route_count(r), 3);
     assert_int_equal(fh__router_node_count(r), nodes);
+    /* The table of routes without parameters holds "/m/abc" and "/q" only. */
+    assert_int_equal(fh__router_static_count(r), 2);
+    assert_int_equal(fh__router_static_count(fresh), 2);
     static const lookup_case_t after[] = {
         {"GET", "/m/abd", FH_ROUTE_NOT_FOUND, NULL, NULL},
         {"GET", "/m/ab", FH_ROUTE_NOT_FOUND, NULL, NULL},
@@ -340,6 +343,14 @@ static void test_mount_all_or_nothing(void **state) {
     assert_string_equal(fh_router_error(r),
                         "fasthttp: mount prefix \"/x/*p\": a mount prefix cannot hold a catch-all");
     assert_int_equal(fh_router_mount(r, "api", twice, NULL), FH_EROUTE_PATTERN);
+    /* A route of a table starts with '/' too: "users" under "/api" is not
+     * "/apiusers". */
+    static const fh_route_t no_slash[] = {FH_GET("users", fixture_handler), FH_ROUTES_END};
+    assert_int_equal(fh_router_mount(r, "/api", no_slash, NULL), FH_EROUTE_PATTERN);
+    assert_string_equal(fh_router_error(r), "fasthttp: route \"GET users\" under \"/api\": a "
+                                            "pattern must start with '/'");
+    static const fh_route_t empty[] = {FH_GET("", fixture_handler), FH_ROUTES_END};
+    assert_int_equal(fh_router_mount(r, "/api", empty, NULL), FH_EROUTE_PATTERN);
     assert_int_equal(fh_router_route_count(r), 6);
     fh_router_free(r);
     fh_router_free(fresh);
@@ -416,6 +427,7 @@ static void test_decode_params(void **state) {
     /* Lookups refuse what decoding would refuse; a match built by hand
      * shows decoding would say so too. */
     m.nparams = 1;
+    m.encoded = true;
     m.values[0] = fh_str("%4");
     assert_int_equal(fh__router_decode_params(&m, arena, &names, &values), FH_EINVAL);
     m.values[0] = fh_str("a%00");
