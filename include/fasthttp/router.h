@@ -148,11 +148,13 @@ typedef struct fh_route {
 #define FH_DELETE_D(p, h, d) FH_ROUTE_D(FH_METHOD_DELETE, p, h, d)
 #define FH_OPTIONS_D(p, h, d) FH_ROUTE_D(FH_METHOD_OPTIONS, p, h, d)
 #define FH_ANY_D(p, h, d) FH_ROUTE_D(FH_METHOD_ANY, p, h, d)
+/** @} */
 /** A route with per-route middleware: mws is a NULL-terminated array of
  * `const fh_middleware_t *`, for example
  *   FH_ROUTE_MW(FH_METHOD_DELETE, "/users/:id", delete_user, NULL,
  *               ((const fh_middleware_t *const[]){&admin_auth, NULL})) */
 #define FH_ROUTE_MW(m, p, h, d, mws) {(m), (p), (h), (d), (mws)}
+/** The entry that ends a route table (its pattern is NULL). */
 #define FH_ROUTES_END {FH_METHOD_GET, NULL, NULL, NULL, NULL}
 
 /** What to do with a path that differs from a route only by slashes. */
@@ -196,7 +198,8 @@ FH_API int fh_router_add(fh_router_t *router, fh_method_t method, const char *pa
                          fh_handler_fn handler, void *data);
 
 /** Adds every route of a table (ended by FH_ROUTES_END) under prefix: the
- * route "/users" mounted at "/api" is "/api/users", "/" is "/api/". prefix
+ * route "/users" mounted at "/api" is "/api/users", "/" is "/api/" (route
+ * patterns start with '/' here too; add "/api" itself directly). prefix
  * is a pattern without a catch-all (it may hold parameters,
  * "/orgs/:org"); NULL, "" and "/" mean the root. A route whose data is NULL
  * gets mount_data. The table and prefix are copied. All or nothing: on
@@ -270,6 +273,7 @@ typedef struct fh_route_match {
      * manual_options. */
     unsigned allowed;
     unsigned redirect; /**< FH_ROUTE_REDIRECT: FH_REDIRECT_* flags */
+    bool encoded;      /**< the path holds %XX escapes (values may need decoding) */
     size_t nparams; /**< entries used in names and values */
     fh_str_t names[FH_ROUTER_MAX_PARAMS];  /**< "id" for ":id" */
     fh_str_t values[FH_ROUTER_MAX_PARAMS]; /**< raw: still percent-encoded */
