@@ -30,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <errno.h>
+#include <unistd.h>
 
 #include "core/arena.h"
 #include "core/http1.h"
@@ -914,48 +916,75 @@ static int conn_start(fh_worker_t *w, int (*fill)(fh_worker_t *, uv_tcp_t *, uv_
     return 0;
 }
 
-static int fill_accept(fh_worker_t *w, uv_tcp_t *tcp, uv_os_sock_t fd) {
-    (void)fd;
-    return uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)tcp);
-}
-
 static int fill_open(fh_worker_t *w, uv_tcp_t *tcp, uv_os_sock_t fd) {
     (void)w;
     return uv_tcp_open(tcp, fd);
-}
-
-static int accept_one(fh_worker_t *w) {
-    return conn_start(w, fill_accept, -1);
 }
 
 int fh__conn_open(fh_worker_t *w, uv_os_sock_t fd) {
     return conn_start(w, fill_open, fd);
 }
 
-void fh__conn_on_connection(uv_stream_t *listener, int status) {
-    fh_worker_t *w = listener->data;
-    if (status < 0 || w->stopping)
+/* The listening socket is watched with a uv_poll_t and accepted from here,
+ * not through uv_listen, so that accepting can pause: at the connection cap,
+ * and when the process is out of descriptors (EMFILE, ENFILE) or of memory.
+ * Paused, the watcher is stopped and pending connections wait in the
+ * kernel's queue; a closing connection or the next tick resumes. (libuv's
+ * listener cannot pause on an accept error: its spare-descriptor trick is
+ * one per loop, threads race for the freed slot, and a loop that loses it
+ * gets the error back on every turn of a level-triggered poll: a spin.) */
+enum { ACCEPT_BATCH = 64 };
+
+static void accept_pause(fh_worker_t *w) {
+    if (w->accept_paused)
         return;
-    size_t cap = w->server->cfg.limits.max_connections;
-    if (atomic_load_explicit(&w->server->nconns, memory_order_relaxed) >= cap) {
-        /* Not calling uv_accept makes libuv stop polling the listener until
-         * we do: the pending socket waits, nothing spins. */
-        w->accept_paused = true;
+    w->accept_paused = true;
+    uv_poll_stop(&w->listener);
+}
+
+static bool at_cap(const fh_worker_t *w) {
+    return atomic_load_explicit(&w->server->nconns, memory_order_relaxed) >=
+           w->server->cfg.limits.max_connections;
+}
+
+void fh__conn_on_listen(uv_poll_t *p, int status, int events) {
+    fh_worker_t *w = p->data;
+    (void)events;
+    if (w->stopping)
+        return;
+    if (status < 0) {
+        accept_pause(w);
         return;
     }
-    if (accept_one(w) == FH_ENOMEM)
-        w->accept_paused = true;
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        if (at_cap(w)) {
+            accept_pause(w);
+            return;
+        }
+        int fd = accept4(w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                accept_pause(w); /* EMFILE, ENFILE, ENOBUFS, ENOMEM */
+            return;
+        }
+        int err = conn_start(w, fill_open, fd);
+        if (err) {
+            close(fd);
+            if (err == FH_ENOMEM) {
+                accept_pause(w);
+                return;
+            }
+        }
+    }
 }
 
 void fh__worker_try_resume_accept(fh_worker_t *w) {
-    if (!w->accept_paused || w->stopping || !w->listener_open)
-        return;
-    if (atomic_load_explicit(&w->server->nconns, memory_order_relaxed) >=
-        w->server->cfg.limits.max_connections)
+    if (!w->accept_paused || w->stopping || !w->listener_open || at_cap(w))
         return;
     w->accept_paused = false;
-    if (accept_one(w) == FH_ENOMEM)
-        w->accept_paused = true;
+    uv_poll_start(&w->listener, UV_READABLE, fh__conn_on_listen);
 }
 
 void fh__worker_stop_conns(fh_worker_t *w, bool force) {

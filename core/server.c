@@ -253,6 +253,8 @@ static void worker_maybe_finish(fh_worker_t *w) {
 static void on_listener_closed(uv_handle_t *h) {
     fh_worker_t *w = h->data;
     w->listener_open = false;
+    close(w->listen_fd); /* a uv_poll_t leaves its descriptor open */
+    w->listen_fd = -1;
     worker_maybe_finish(w);
 }
 
@@ -338,14 +340,12 @@ static int worker_init(fh_worker_t *w) {
     if (err)
         return err;
     w->loop.data = w;
-    uv_tcp_init(&w->loop, &w->listener);
-    w->listener.data = w;
-    err = uv_tcp_open(&w->listener, w->listen_fd);
+    err = uv_poll_init_socket(&w->loop, &w->listener, w->listen_fd);
     if (err)
         return err;
-    w->listen_fd = -1; /* owned by libuv now */
-    w->listener_open = true;
-    err = uv_listen((uv_stream_t *)&w->listener, w->server->cfg.backlog, fh__conn_on_connection);
+    w->listener.data = w;
+    w->listener_open = true; /* listen_fd is closed with the handle */
+    err = uv_poll_start(&w->listener, UV_READABLE, fh__conn_on_listen);
     if (err)
         return err;
     uv_timer_init(&w->loop, &w->tick);

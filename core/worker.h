@@ -31,7 +31,7 @@ struct fh_worker {
     fh_server_t *server;
     int index;
     uv_loop_t loop;
-    uv_tcp_t listener;
+    uv_poll_t listener;   /* readable: connections to accept (conn.c) */
     uv_timer_t tick;      /* Date refresh and timeout sweep */
     uv_timer_t drain;     /* graceful stop deadline */
     uv_async_t wakeup;    /* stop requests and posted callbacks */
@@ -77,7 +77,7 @@ struct fh_server {
 };
 
 /* conn.c */
-void fh__conn_on_connection(uv_stream_t *listener, int status);
+void fh__conn_on_listen(uv_poll_t *listener, int status, int events);
 void fh__conn_sweep(fh_worker_t *w);
 /* Serves a connected stream socket (TCP, or one end of a socketpair) on
  * w's loop, from w's thread, as if accepted. The fuzzers drive the real

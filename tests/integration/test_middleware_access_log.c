@@ -297,7 +297,15 @@ static void test_logged_during_stop(void **state) {
         fds[i] = fht_connect(fh_server_port(server));
         fht_send_str(fds[i], "GET /defer HTTP/1.1\r\nHost: t\r\n\r\n");
     }
-    usleep(20000);
+    /* Stop only once all four are being handled: a connection whose
+     * request has not arrived yet is idle, and stopping closes it. */
+    uint64_t t0 = fht_now_ms();
+    fh_server_stats_t st;
+    do {
+        usleep(2000);
+        fh_server_stats(server, &st);
+    } while (st.requests < 4 && fht_now_ms() - t0 < 5000);
+    assert_true(st.requests >= 4);
     fh_server_stop(server); /* the deferred answers still go out */
     for (int i = 0; i < 4; i++) {
         fht_response_t r;
