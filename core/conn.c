@@ -47,23 +47,20 @@ struct fh_conn {
     uv_tcp_t tcp;
     fh_worker_t *w;
     fh_conn_t *prev, *next;
-    llhttp_t parser;
+    llhttp_t *parser;     /* from the worker's pool, only while parsing */
     char *buf;            /* own buffer, only while bytes must be kept */
     size_t cap, len;      /* capacity and bytes held */
     size_t parsed;        /* bytes of buf already fed to the parser */
     fh_request_t *cur;    /* request being parsed */
     fh_request_t *q_head, *q_tail; /* dispatched, not yet written */
-    size_t nqueued;
-    size_t writes_pending;
+    uint32_t nqueued;
+    uint32_t writes_pending;
     uint64_t deadline;    /* uv_now() ms, 0 = none */
     uint8_t to_kind;
     uint8_t lead;         /* bytes of the empty line before a request: 0..2 */
     int err_status;       /* status chosen by a callback that failed */
-    const char *exec_end; /* end of the bytes given to llhttp_execute */
-    const char *msg_start; /* where a message not yet begun would start */
     size_t discarded;     /* bytes dropped while lingering */
     size_t wq_seen;       /* bytes waiting to be written at the last check */
-    uint64_t batch_ns;    /* clock at the first dispatch of this read */
     bool linger;          /* a parse error: linger before closing */
     bool lingering;       /* shut for writing, draining what comes */
     bool closing;
@@ -90,6 +87,7 @@ typedef struct fh_write {
 
 static const llhttp_settings_t parser_settings;
 static void conn_close(fh_conn_t *c);
+static void parser_put(fh_conn_t *c);
 static void conn_flush(fh_conn_t *c);
 static void conn_process(fh_conn_t *c, const char *p, const char *end);
 static void conn_update_deadline(fh_conn_t *c);
@@ -309,6 +307,8 @@ static void conn_close(fh_conn_t *c) {
     if (c->closing)
         return;
     c->closing = true;
+    if (!c->in_batch)
+        parser_put(c); /* inside a batch, the batch's end puts it back */
     fh_worker_t *w = c->w;
     uv_read_stop((uv_stream_t *)&c->tcp);
     if (c->cur) {
@@ -584,9 +584,9 @@ static void dispatch(fh_conn_t *c, fh_request_t *req) {
     if (s->trace_arena)
         req->trace_path = fh_arena_strndup(req->arena, req->path.ptr, req->path.len);
     /* Requests of one read arrived together: one clock read serves them. */
-    if (!c->batch_ns)
-        c->batch_ns = uv_hrtime();
-    req->start_ns = c->batch_ns;
+    if (!c->w->batch_ns)
+        c->w->batch_ns = uv_hrtime();
+    req->start_ns = c->w->batch_ns;
     /* jansson values the handler makes live in the request's arena. */
     fh_json_scope_t json_scope = fh_json_arena_begin(req->arena);
     int rc = s->cfg.handler(req, &req->res, s->cfg.handler_data);
@@ -637,7 +637,7 @@ static void conn_fail(fh_conn_t *c, int status) {
 static const char *failed_start(const fh_conn_t *c) {
     if (c->cur && c->cur->raw_begin)
         return c->cur->raw_begin;
-    return c->msg_start;
+    return c->w->msg_start;
 }
 
 static int parse_error_status(const fh_conn_t *c, llhttp_errno_t err) {
@@ -648,16 +648,16 @@ static int parse_error_status(const fh_conn_t *c, llhttp_errno_t err) {
     case HPE_INVALID_METHOD:
         /* A method token llhttp does not know is 501 (RFC 9110 9.1); bytes
          * that are no token at all (a TLS hello, garbage) are 400. */
-        if (b && b < c->exec_end) {
+        if (b && b < c->w->exec_end) {
             const char *q = b;
-            while (q < c->exec_end && fh__h1_is_tchar((unsigned char)*q))
+            while (q < c->w->exec_end && fh__h1_is_tchar((unsigned char)*q))
                 q++;
-            if (q > b && (q == c->exec_end || *q == ' '))
+            if (q > b && (q == c->w->exec_end || *q == ' '))
                 return 501;
         }
         return 400;
     case HPE_INVALID_VERSION:
-        return b && b < c->exec_end ? fh__h1_version_status(b, (size_t)(c->exec_end - b)) : 400;
+        return b && b < c->w->exec_end ? fh__h1_version_status(b, (size_t)(c->w->exec_end - b)) : 400;
     case HPE_PAUSED_H2_UPGRADE:
         /* The HTTP/2 connection preface: we speak HTTP/1.1 only. */
         return 505;
@@ -689,10 +689,68 @@ static bool skip_empty_line(fh_conn_t *c, const char **pp, const char *end) {
     return true;
 }
 
+/* Parsers. An llhttp_t is only needed while bytes are being parsed or a
+ * request is half read; idle keep-alive connections hold none, which keeps
+ * them small. The worker keeps the released ones for reuse. */
+enum { PARSER_POOL_MAX = 1024 };
+
+static llhttp_t *parser_get(fh_conn_t *c) {
+    fh_worker_t *w = c->w;
+    llhttp_t *p = w->parsers;
+    if (p) {
+        w->parsers = p->data;
+        w->nparsers--;
+    } else if (!(p = malloc(sizeof(*p)))) {
+        return NULL;
+    }
+    llhttp_init(p, HTTP_REQUEST, &parser_settings);
+    p->data = c;
+    return p;
+}
+
+static void parser_put(fh_conn_t *c) {
+    llhttp_t *p = c->parser;
+    if (!p)
+        return;
+    c->parser = NULL;
+    fh_worker_t *w = c->w;
+    if (w->nparsers >= PARSER_POOL_MAX) {
+        free(p);
+        return;
+    }
+    p->data = w->parsers;
+    w->parsers = p;
+    w->nparsers++;
+}
+
+void fh__worker_free_parsers(fh_worker_t *w) {
+    while (w->parsers) {
+        llhttp_t *next = w->parsers->data;
+        free(w->parsers);
+        w->parsers = next;
+    }
+    w->nparsers = 0;
+}
+
+static void conn_process_batch(fh_conn_t *c, const char *p, const char *end);
+
+/* The worker's per-batch fields (exec_end, msg_start, batch_ns) are saved
+ * around a batch: a handler may finish another connection's response and
+ * so start that connection's batch inside this one. */
 static void conn_process(fh_conn_t *c, const char *p, const char *end) {
+    fh_worker_t *w = c->w;
+    const char *exec_end = w->exec_end, *msg_start = w->msg_start;
+    uint64_t batch_ns = w->batch_ns;
+    conn_process_batch(c, p, end);
+    w->exec_end = exec_end;
+    w->msg_start = msg_start;
+    w->batch_ns = batch_ns;
+}
+
+static void conn_process_batch(fh_conn_t *c, const char *p, const char *end) {
     const fh_limits_t *l = limits(c);
     c->in_batch = true;
-    c->batch_ns = 0;
+    c->w->batch_ns = 0;
     while (p < end && !c->no_more && !c->closing) {
         if (c->nqueued >= l->max_pipelined) {
             c->read_paused = true;
@@ -706,18 +764,22 @@ static void conn_process(fh_conn_t *c, const char *p, const char *end) {
             }
             if (p == end)
                 break;
-            c->msg_start = p;
+            c->w->msg_start = p;
         }
-        c->exec_end = end;
-        llhttp_errno_t err = llhttp_execute(&c->parser, p, (size_t)(end - p));
+        if (!c->parser && !(c->parser = parser_get(c))) {
+            conn_fail(c, 503);
+            break;
+        }
+        c->w->exec_end = end;
+        llhttp_errno_t err = llhttp_execute(c->parser, p, (size_t)(end - p));
         if (err == HPE_OK) {
             p = end;
             break;
         }
         if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
-            const char *pos = llhttp_get_error_pos(&c->parser);
+            const char *pos = llhttp_get_error_pos(c->parser);
             if (err == HPE_PAUSED)
-                llhttp_resume(&c->parser);
+                llhttp_resume(c->parser);
             fh_request_t *req = c->cur;
             c->cur = NULL;
             p = pos ? pos : end;
@@ -734,6 +796,8 @@ static void conn_process(fh_conn_t *c, const char *p, const char *end) {
         break;
     }
     c->in_batch = false;
+    if (!c->cur || c->closing)
+        parser_put(c);
     if (c->closing)
         return;
     /* Bytes after a takeover request belong to whoever takes the socket. */
@@ -744,6 +808,7 @@ static void conn_process(fh_conn_t *c, const char *p, const char *end) {
     if (!c->no_more && c->cur && !(c->cur->flags & FH_REQ_HEAD_DONE) && c->cur->raw_begin &&
         (size_t)(end - c->cur->raw_begin) > l->max_header_bytes) {
         conn_fail(c, 431);
+        parser_put(c);
     }
 
     if (c->no_more) {
@@ -900,8 +965,6 @@ static int conn_start(fh_worker_t *w, int (*fill)(fh_worker_t *, uv_tcp_t *, uv_
     }
     c->w = w;
     uv_tcp_nodelay(&c->tcp, 1);
-    llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
-    c->parser.data = c;
     c->next = w->conns;
     if (w->conns)
         w->conns->prev = c;
@@ -1286,9 +1349,9 @@ static int on_headers_complete(llhttp_t *p) {
     req->flags |= FH_REQ_HEAD_DONE;
     /* The whole head, strictly: this is where bare CRs and LFs, obs-fold,
      * whitespace before a colon and malformed request lines are refused. */
-    if (!req->raw_begin || req->raw_begin >= c->exec_end)
+    if (!req->raw_begin || req->raw_begin >= c->w->exec_end)
         return reject(c, 400);
-    size_t avail = (size_t)(c->exec_end - req->raw_begin);
+    size_t avail = (size_t)(c->w->exec_end - req->raw_begin);
     int st = fh__h1_check_head(req->raw_begin, avail, &req->head_len);
     if (st)
         return reject(c, st);
@@ -1414,7 +1477,7 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
 
 /* Bytes from raw_begin that llhttp has been given, for the checks below. */
 static inline size_t raw_avail(const fh_conn_t *c) {
-    return (size_t)(c->exec_end - c->cur->raw_begin);
+    return (size_t)(c->w->exec_end - c->cur->raw_begin);
 }
 
 /* A chunk-size line is complete: check it strictly (llhttp 8.1.0 takes any

@@ -132,6 +132,7 @@ static int make_listener(const char *host, int port, int backlog, uv_os_sock_t *
 }
 
 static void worker_cleanup_memory(fh_worker_t *w) {
+    fh__worker_free_parsers(w);
     fh_arena_cache_free(w->arena_cache);
     w->arena_cache = NULL;
     free(w->loop_buf);

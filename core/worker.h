@@ -43,6 +43,14 @@ struct fh_worker {
     bool listener_open;
     bool wakeup_closed;   /* guarded by post_lock */
     fh_arena_cache_t *arena_cache;
+    llhttp_t *parsers;    /* released parsers, linked through ->data */
+    size_t nparsers;
+    /* The batch being parsed (conn.c): end of the bytes given to llhttp,
+     * where a message not yet begun would start, the clock at its first
+     * dispatch. */
+    const char *exec_end;
+    const char *msg_start;
+    uint64_t batch_ns;
     char *loop_buf;       /* shared read buffer of the loop */
     bool loop_buf_busy;   /* handed to a read not yet consumed */
     fh_date_cache_t date;
@@ -85,6 +93,7 @@ void fh__conn_sweep(fh_worker_t *w);
 int fh__conn_open(fh_worker_t *w, uv_os_sock_t fd);
 void fh__worker_stop_conns(fh_worker_t *w, bool force);
 void fh__worker_try_resume_accept(fh_worker_t *w);
+void fh__worker_free_parsers(fh_worker_t *w);
 void fh__request_release(fh_request_t *req);
 
 /* server.c: queues fn(data) for w's loop thread, from any thread. While the
