@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -707,6 +708,20 @@ static void test_hook_borrows_request_bytes(void **state) {
     assert_int_equal(r.body_len, 3000);
     assert_memory_equal(r.body, big, 3000);
     fht_response_free(&r);
+    /* In two reads: the bytes then sit in the connection's own buffer,
+     * which is freed as soon as the refusal is queued. */
+    int fd = fht_connect(port);
+    size_t half = strlen(raw) / 2;
+    fht_send(fd, raw, half);
+    usleep(100 * 1000);
+    fht_send(fd, raw + half, strlen(raw) - half);
+    assert_int_equal(fht_read_response(fd, &r, 0), 0);
+    assert_int_equal(r.status, 431);
+    assert_int_equal(r.body_len, 3000);
+    assert_memory_equal(r.body, big, 3000);
+    fht_response_free(&r);
+    assert_int_equal(fht_wait_closed(fd, 3000), 1);
+    fht_close(fd);
     free(big);
     stop();
 }
@@ -764,7 +779,16 @@ static void test_hostile_input(void **state) {
             }
         }
         int fd = fht_connect(port);
-        fht_send(fd, buf, n);
+        if (i % 5 == 1 && n > 1) {
+            /* In two reads: the first part waits in the connection's own
+             * buffer. */
+            size_t part = 1 + next_rand() % (n - 1);
+            fht_send(fd, buf, part);
+            usleep(5 * 1000);
+            fht_send(fd, buf + part, n - part);
+        } else {
+            fht_send(fd, buf, n);
+        }
         shutdown(fd, SHUT_WR);
         fht_response_t r;
         while (fht_read_response(fd, &r, 0) == 0) {
