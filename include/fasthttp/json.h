@@ -242,9 +242,10 @@ FH_API int fh_send_problem(fh_response_t *res, int status, const char *title,
  * fh_send_problem, so `return fh_send_json_error(res, &err);` answers. */
 FH_API int fh_send_json_error(fh_response_t *res, const fh_json_error_t *err);
 /** A handler that answers with the problem document of the status already
- * set on res: application/problem+json {"type":"about:blank","title":
- * <reason phrase>,"status":N}, plus "instance" (the path, when the request
- * has one) and "request_id" as fh_json_problem adds them. The headers
+ * set on res: application/problem+json with "type" "about:blank", the
+ * status's reason phrase as "title" and the status as "status", plus
+ * "instance" (the path, when the request has one) and "request_id" as
+ * fh_json_problem adds them. The headers
  * already on res stay (Allow on a 405, a request id...); the body and
  * Content-Type are replaced. data is ignored. Returns 0 when res was final
  * already, else as fh_send_problem. It fits wherever an error's status is
