@@ -122,8 +122,10 @@ static fh_request_t *request_new(fh_conn_t *c) {
     req->id = ++c->w->next_req_id;
     /* When its first byte arrived, to the loop's millisecond: dispatch
      * replaces it by the precise time its head was complete; a request the
-     * core refuses keeps it (latency in the access log). */
-    req->start_ns = uv_now(&c->w->loop) * 1000000u;
+     * core refuses keeps it, for the error handler (the access log's
+     * latency). Nobody else sees a refused request. */
+    if (c->w->server->cfg.error_handler)
+        req->start_ns = uv_now(&c->w->loop) * 1000000u;
     fh__response_init(req);
     return req;
 }
