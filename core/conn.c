@@ -92,6 +92,7 @@ static void conn_flush(fh_conn_t *c);
 static void conn_process(fh_conn_t *c, const char *p, const char *end);
 static void conn_update_deadline(fh_conn_t *c);
 static void conn_fail(fh_conn_t *c, int status);
+static void core_error(fh_conn_t *c, fh_request_t *req, int status, bool close);
 static void conn_continue(fh_conn_t *c);
 static void conn_after_progress(fh_conn_t *c);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
@@ -119,6 +120,12 @@ static fh_request_t *request_new(fh_conn_t *c) {
     req->version = 11;
     req->method = FH_METHOD_OTHER;
     req->id = ++c->w->next_req_id;
+    /* When its first byte arrived, to the loop's millisecond: dispatch
+     * replaces it by the precise time its head was complete; a request the
+     * core refuses keeps it, for the error handler (the access log's
+     * latency). Nobody else sees a refused request. */
+    if (c->w->server->cfg.error_handler)
+        req->start_ns = uv_now(&c->w->loop) * 1000000u;
     fh__response_init(req);
     return req;
 }
@@ -556,6 +563,63 @@ static void conn_flush(fh_conn_t *c) {
 
 /* ---------------------------------------------------------------- dispatch */
 
+/* Copies into the arena a response buffer that points into a read buffer:
+ * those are reused (or freed, after a refusal) before the write is done. */
+static void copy_out_of_read_buffers(fh_conn_t *c, fh_request_t *req) {
+    fh_response_t *res = &req->res;
+    for (unsigned i = 0; i < res->nout; i++) {
+        uv_buf_t *b = &res->out[i];
+        if (!b->len || !in_read_buffers(c, b->base))
+            continue;
+        char *copy = fh_arena_alloc(req->arena, b->len);
+        if (!copy) {
+            fh__response_error(req, res->status, true);
+            return;
+        }
+        memcpy(copy, b->base, b->len);
+        b->base = copy;
+    }
+}
+
+/* Answers a request with an error response of the core's own: the short
+ * text answer, reshaped by the server's error_handler when there is one
+ * (see server.h for what it may do). The response is final afterwards;
+ * the caller tells the connection (fh__conn_request_finished). */
+static void core_error(fh_conn_t *c, fh_request_t *req, int status, bool close) {
+    fh_server_t *s = c->w->server;
+    if (!s->cfg.error_handler) {
+        fh__response_error(req, status, close);
+        return;
+    }
+    fh_response_t *res = &req->res;
+    fh__response_error_prepare(req, status, close);
+    /* Refuses defer, stream and takeover while the handler runs. */
+    req->state = FH_RS_CORE_ERROR;
+    fh_json_scope_t json_scope = fh_json_arena_begin(req->arena);
+    int rc = s->cfg.error_handler(req, res, s->cfg.error_handler_data);
+    fh_json_scope_end(json_scope);
+    req->state = FH_RS_HANDLING;
+    if ((res->flags & FH_RES_RAW) || (rc < 0 && !(res->flags & FH_RES_FINAL))) {
+        /* Raw bytes cannot be checked, and a failure leaves a half-built
+         * response: the core's own answer goes instead. */
+        fh__response_error(req, status, close);
+        return;
+    }
+    if (close)
+        res->flags |= FH_RES_CLOSE;
+    if (!(res->flags & FH_RES_FINAL)) {
+        res->status = status;
+        fh__response_finalize(req);
+    } else if (res->status != status) {
+        /* Ended with another status: serialized again with the core's
+         * (the commit hooks have run already and do not run twice). */
+        res->status = status;
+        res->flags &= ~(unsigned)FH_RES_FINAL;
+        fh__response_finalize(req);
+    }
+    copy_out_of_read_buffers(c, req);
+}
+
 static void dispatch(fh_conn_t *c, fh_request_t *req) {
     fh_server_t *s = c->w->server;
     queue_append(c, req);
@@ -576,7 +640,7 @@ static void dispatch(fh_conn_t *c, fh_request_t *req) {
         req->flags &= ~(unsigned)FH_REQ_CONTINUE;
     }
     if (req->method == FH_METHOD_OTHER) {
-        fh__response_error(req, 501, false);
+        core_error(c, req, 501, false);
         FH_COUNT(c->w->stats.errors_5xx);
         fh__conn_request_finished(req);
         return;
@@ -623,7 +687,10 @@ static void conn_fail(fh_conn_t *c, int status) {
     }
     queue_append(c, req);
     req->state = FH_RS_HANDLING;
-    fh__response_error(req, status, true);
+    /* Nothing follows this response: the request does not keep the
+     * connection alive, whatever it asked for. */
+    req->flags &= ~(unsigned)FH_REQ_KEEP_ALIVE;
+    core_error(c, req, status, true);
     if (status >= 500)
         FH_COUNT(c->w->stats.errors_5xx);
     else
@@ -1358,6 +1425,7 @@ static int on_headers_complete(llhttp_t *p) {
     if (p->http_major != 1 || p->http_minor > 1)
         return reject(c, 505);
     req->version = (uint8_t)(p->http_major * 10 + p->http_minor);
+    req->flags |= FH_REQ_VERSION;
     req->method = (uint8_t)map_method(p->method);
     /* We open no tunnels. */
     if (p->method == HTTP_CONNECT)

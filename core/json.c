@@ -539,6 +539,15 @@ int fh_send_problem(fh_response_t *res, int status, const char *title, const cha
                              ct_problem);
 }
 
+int fh_json_error_handler(fh_request_t *req, fh_response_t *res, void *data) {
+    (void)data;
+    if (res->flags & FH_RES_FINAL)
+        return 0;
+    int status = res->status;
+    return fh__json_send_doc(res, status, fh_json_problem(req, status, NULL, NULL, NULL),
+                             ct_problem);
+}
+
 int fh_send_json_error(fh_response_t *res, const fh_json_error_t *err) {
     if (res->flags & FH_RES_FINAL)
         return FH_EALREADY_SENT;

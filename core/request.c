@@ -9,7 +9,9 @@ fh_method_t fh_request_method_id(const fh_request_t *req) { return (fh_method_t)
 fh_str_t fh_request_target(const fh_request_t *req) { return req->target; }
 fh_str_t fh_request_path(const fh_request_t *req) { return req->path; }
 fh_str_t fh_request_query_string(const fh_request_t *req) { return req->query; }
-int fh_request_version(const fh_request_t *req) { return req->version; }
+int fh_request_version(const fh_request_t *req) {
+    return (req->flags & FH_REQ_VERSION) ? req->version : 0;
+}
 fh_str_t fh_request_body(const fh_request_t *req) { return req->body; }
 bool fh_request_keep_alive(const fh_request_t *req) { return req->flags & FH_REQ_KEEP_ALIVE; }
 fh_arena_t *fh_request_arena(fh_request_t *req) { return req->arena; }

@@ -68,11 +68,16 @@ enum {
     FH_REQ_RELEASE_PENDING = 1u << 7, /* released by the connection, users remain */
     FH_REQ_CHUNKED = 1u << 8,    /* chunked body: framing checked by conn.c */
     FH_REQ_LAST_CHUNK = 1u << 9, /* the zero-size chunk was seen */
+    FH_REQ_VERSION = 1u << 10,   /* version parsed and accepted */
 };
 
 /* Request states (conn.c). */
 enum { FH_RS_PARSING, FH_RS_HANDLING, FH_RS_DEFERRED, FH_RS_READY, FH_RS_WRITING,
-       FH_RS_STREAMING /* a stream at (or waiting for) the head of the queue */ };
+       FH_RS_STREAMING, /* a stream at (or waiting for) the head of the queue */
+       /* The server's error_handler shapes a response the core produced:
+        * defer, stream and takeover are refused (they check for
+        * FH_RS_HANDLING). */
+       FH_RS_CORE_ERROR };
 
 /* Parser state for header callbacks. */
 enum { FH_HP_NONE, FH_HP_FIELD, FH_HP_VALUE_START, FH_HP_VALUE };
@@ -126,6 +131,12 @@ int fh__response_serialize(fh_request_t *req);
  * (the response is then final); close adds Connection: close. The commit
  * hooks registered so far run, so after-middleware sees the error. */
 void fh__response_error(fh_request_t *req, int status, bool close);
+/* The two halves of fh__response_error: prepare builds the text error
+ * response without ending it (commit hooks stay), finalize serializes
+ * whatever the builder holds (a static 500 when out of memory) and marks
+ * it final without telling the connection. */
+void fh__response_error_prepare(fh_request_t *req, int status, bool close);
+void fh__response_finalize(fh_request_t *req);
 /* Tells the connection that req's response is final (conn.c). */
 void fh__conn_request_finished(fh_request_t *req);
 /* Response state reset for a fresh request. */

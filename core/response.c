@@ -430,7 +430,7 @@ int fh_response_defer(fh_response_t *res) {
     return 0;
 }
 
-void fh__response_error(fh_request_t *req, int status, bool close) {
+void fh__response_error_prepare(fh_request_t *req, int status, bool close) {
     fh_response_t *res = &req->res;
     res->flags &= ~(unsigned)(FH_RES_FINAL | FH_RES_RAW | FH_RES_DEFERRED);
     if (close)
@@ -442,13 +442,23 @@ void fh__response_error(fh_request_t *req, int status, bool close) {
     const char *reason = fh_status_reason(status);
     res->body = reason;
     res->body_len = strlen(reason);
+    res->body_cap = 0;
     res->flags &= ~(unsigned)FH_RES_BODY_ARENA;
+}
+
+void fh__response_finalize(fh_request_t *req) {
+    fh_response_t *res = &req->res;
     if (fh__response_serialize(req) != 0) {
         res->out[0] = uv_buf_init((char *)fallback_500, sizeof(fallback_500) - 1);
         res->nout = 1;
         res->flags |= FH_RES_CLOSE;
     }
     res->flags |= FH_RES_FINAL;
+}
+
+void fh__response_error(fh_request_t *req, int status, bool close) {
+    fh__response_error_prepare(req, status, close);
+    fh__response_finalize(req);
 }
 
 /* ------------------------------------------------------- serialization */

@@ -21,6 +21,13 @@ fh_server_config_t fh_server_config_default(void) {
     return c;
 }
 
+int fh_error_keep(fh_request_t *req, fh_response_t *res, void *data) {
+    (void)req;
+    (void)res;
+    (void)data;
+    return 0;
+}
+
 /* Fills zero fields with their defaults. */
 static void apply_defaults(fh_server_config_t *c) {
     fh_limits_t *l = &c->limits;

@@ -213,6 +213,11 @@ static char *put_clf(char *p, fh_str_t s) {
     return p;
 }
 
+/* A part of %r: escaped, or "-" when absent or empty. */
+static char *put_clf_or_dash(char *p, fh_str_t s) {
+    return s.len ? put_clf(p, s) : put(p, "-", 1);
+}
+
 /* A quoted Combined field: "value" or "-". */
 static char *put_clf_quoted(char *p, fh_str_t s) {
     *p++ = '"';
@@ -294,7 +299,11 @@ static size_t format_line(const log_entry_t *e, log_buf_t *tc, char *dst, fh_str
     bool bodyless = status < 200 || status == 204 || status == 304 ||
                     fh_request_method_id(req) == FH_METHOD_HEAD;
     uint64_t bytes = bodyless ? 0 : fh_response_get_body(e->res).len;
-    fh_str_t proto = e->version == 10 ? FH_STR_LIT("HTTP/1.0") : FH_STR_LIT("HTTP/1.1");
+    /* Version 0: the core refused the request before its version was
+     * known (see "Requests the core refused" in mw_access_log.h). */
+    fh_str_t proto = e->version == 10   ? FH_STR_LIT("HTTP/1.0")
+                     : e->version == 11 ? FH_STR_LIT("HTTP/1.1")
+                                        : (fh_str_t){NULL, 0};
     int64_t sec = start_ms / 1000;
     char *p = dst;
     if (log->format == FH_LOG_JSON) {
@@ -335,11 +344,16 @@ static size_t format_line(const log_entry_t *e, log_buf_t *tc, char *dst, fh_str
     *p++ = ' ';
     p = put(p, tc->clf_time, tc->clf_len);
     p = put(p, " \"", 2);
-    p = put_clf(p, e->method);
-    *p++ = ' ';
-    p = put_clf(p, e->target);
-    *p++ = ' ';
-    p = put(p, proto.ptr, proto.len);
+    if (!e->method.len && !e->target.len && !proto.ptr) {
+        /* No request line at all (garbage): "-", as Apache logs it. */
+        *p++ = '-';
+    } else {
+        p = put_clf_or_dash(p, e->method);
+        *p++ = ' ';
+        p = put_clf_or_dash(p, e->target);
+        *p++ = ' ';
+        p = proto.ptr ? put(p, proto.ptr, proto.len) : put(p, "-", 1);
+    }
     p = put(p, "\" ", 2);
     p = put_u64(p, (uint64_t)status);
     *p++ = ' ';

@@ -9,6 +9,14 @@
 
 #include "router/radix.h"
 
+/* A mount with its own 404 or 405 handler (fh_mount_options_t). */
+typedef struct error_mount {
+    const char *prefix;  /* the mount's prefix (one of mounts), "" = root */
+    size_t depth;        /* its segments: the deepest covering prefix wins */
+    fh_handler_fn not_found, method_not_allowed;
+    void *not_found_data, *method_not_allowed_data;
+} error_mount_t;
+
 struct fh_router {
     fh_router_config_t cfg;
     fh__radix_t *tree;
@@ -16,6 +24,8 @@ struct fh_router {
     size_t nroutes, cap;
     char **mounts;            /* mount prefixes, shared by their routes */
     size_t nmounts, mcap;
+    error_mount_t *emounts;   /* mounts with 404/405 handlers, in order */
+    size_t nemounts, ecap;
     unsigned all_mask;        /* method bits of every route ("OPTIONS *") */
     /* Set by the first dispatch. Workers only read it once set, so the flag
      * costs one shared load per request. */
@@ -70,6 +80,7 @@ void fh_router_free(fh_router_t *r) {
     for (size_t i = 0; i < r->nmounts; i++)
         free(r->mounts[i]);
     free(r->mounts);
+    free(r->emounts);
     free(r);
 }
 
@@ -244,11 +255,22 @@ int fh_router_add(fh_router_t *r, fh_method_t method, const char *pattern, fh_ha
 
 int fh_router_mount(fh_router_t *r, const char *prefix, const fh_route_t *routes,
                     void *mount_data) {
-    return fh_router_mount_mw(r, prefix, routes, mount_data, NULL);
+    return fh_router_mount_opts(r, prefix, routes, mount_data, NULL);
 }
 
 int fh_router_mount_mw(fh_router_t *r, const char *prefix, const fh_route_t *routes,
                        void *mount_data, const fh_middleware_t *const *middleware) {
+    fh_mount_options_t opt = {.middleware = middleware};
+    return fh_router_mount_opts(r, prefix, routes, mount_data, &opt);
+}
+
+int fh_router_mount_opts(fh_router_t *r, const char *prefix, const fh_route_t *routes,
+                         void *mount_data, const fh_mount_options_t *opt) {
+    static const fh_mount_options_t none = {0};
+    if (!opt)
+        opt = &none;
+    const fh_middleware_t *const *middleware = opt->middleware;
+    bool errors = opt->not_found || opt->method_not_allowed;
     int rc = check_open(r);
     if (rc)
         return rc;
@@ -289,6 +311,16 @@ int fh_router_mount_mw(fh_router_t *r, const char *prefix, const fh_route_t *rou
         r->mounts = v;
         r->mcap = ncap;
     }
+    if (errors && r->nemounts == r->ecap) {
+        size_t ncap = r->ecap ? r->ecap * 2 : 4;
+        error_mount_t *v = realloc(r->emounts, ncap * sizeof(*v));
+        if (!v) {
+            free(pfx);
+            return FH_ENOMEM;
+        }
+        r->emounts = v;
+        r->ecap = ncap;
+    }
     size_t before = r->nroutes;
     for (const fh_route_t *rt = routes; rt->pattern; rt++) {
         rc = add_record(r, rt->method, pfx, rt->pattern, rt->handler,
@@ -301,6 +333,17 @@ int fh_router_mount_mw(fh_router_t *r, const char *prefix, const fh_route_t *rou
         free(pfx);
     } else {
         r->mounts[r->nmounts++] = pfx;
+        if (errors) {
+            error_mount_t *em = &r->emounts[r->nemounts++];
+            em->prefix = pfx;
+            em->depth = 0;
+            for (const char *p = pfx; *p; p++)
+                em->depth += *p == '/';
+            em->not_found = opt->not_found;
+            em->not_found_data = opt->not_found_data;
+            em->method_not_allowed = opt->method_not_allowed;
+            em->method_not_allowed_data = opt->method_not_allowed_data;
+        }
     }
     update_mask(r);
     return rc;
@@ -479,6 +522,77 @@ fh_route_status_t fh_router_lookup(const fh_router_t *r, fh_method_t method, fh_
 
 /* ----------------------------------------------------------- dispatch */
 
+static int hex_digit(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The byte at s[*i], a %XX escape decoded, before end; advances *i. */
+static int take_byte(const char *s, size_t end, size_t *i) {
+    size_t k = *i;
+    if (s[k] == '%' && end - k >= 3) {
+        int h = hex_digit(s[k + 1]), l = hex_digit(s[k + 2]);
+        if (h >= 0 && l >= 0) {
+            *i = k + 3;
+            return h * 16 + l;
+        }
+    }
+    *i = k + 1;
+    return (unsigned char)s[k];
+}
+
+/* Whether path (raw) is under a mount prefix (a pattern without its
+ * trailing slash, "" for the root): segment by segment, split at raw '/',
+ * static segments compared decoded as the tree does, a ":param" matching
+ * any non-empty segment; the path then ends or goes on with '/'. */
+static bool under_prefix(const char *pfx, fh_str_t path) {
+    if (!pfx[0])
+        return true;
+    size_t i = 0, j = 0, pn = strlen(pfx);
+    while (i < pn) {
+        if (j >= path.len || path.ptr[j] != '/')
+            return false;
+        i++;
+        j++;
+        size_t se = i, pe = j;
+        while (se < pn && pfx[se] != '/')
+            se++;
+        while (pe < path.len && path.ptr[pe] != '/')
+            pe++;
+        if (pfx[i] == ':') {
+            if (pe == j)
+                return false;
+        } else {
+            while (i < se && j < pe)
+                if (take_byte(pfx, se, &i) != take_byte(path.ptr, pe, &j))
+                    return false;
+            if (i < se || j < pe)
+                return false;
+        }
+        i = se;
+        j = pe;
+    }
+    return j == path.len || path.ptr[j] == '/';
+}
+
+/* The deepest mount covering path with a handler for 404 (nf) or 405. */
+static const error_mount_t *error_mount(const fh_router_t *r, fh_str_t path, bool nf) {
+    const error_mount_t *best = NULL;
+    for (size_t i = 0; i < r->nemounts; i++) {
+        const error_mount_t *em = &r->emounts[i];
+        if (!(nf ? em->not_found : em->method_not_allowed))
+            continue;
+        if ((!best || em->depth > best->depth) && under_prefix(em->prefix, path))
+            best = em;
+    }
+    return best;
+}
+
 int fh__router_decode_params(const fh_route_match_t *m, fh_arena_t *arena, fh_str_t **names,
                              fh_str_t **values) {
     size_t n = m->nparams;
@@ -547,17 +661,29 @@ int fh_router_handle(fh_request_t *req, fh_response_t *res, void *data) {
         if (((const route_rec_t *)m.route)->chain)
             return fh_chain_handle(req, res, ((const route_rec_t *)m.route)->chain);
         return m.route->handler(req, res, m.route->data);
-    case FH_ROUTE_NOT_FOUND:
-        if (r->cfg.not_found)
-            return r->cfg.not_found(req, res, r->cfg.not_found_data);
-        return fh_send_status(res, 404);
-    case FH_ROUTE_METHOD_NOT_ALLOWED:
+    case FH_ROUTE_NOT_FOUND: {
+        const error_mount_t *em = r->nemounts ? error_mount(r, path, true) : NULL;
+        fh_handler_fn h = em ? em->not_found : r->cfg.not_found;
+        if (!h)
+            return fh_send_status(res, 404);
+        rc = fh_response_status(res, 404);
+        if (rc)
+            return rc;
+        return h(req, res, em ? em->not_found_data : r->cfg.not_found_data);
+    }
+    case FH_ROUTE_METHOD_NOT_ALLOWED: {
         rc = set_allow(res, m.allowed);
         if (rc)
             return rc;
-        if (r->cfg.method_not_allowed)
-            return r->cfg.method_not_allowed(req, res, r->cfg.method_not_allowed_data);
-        return fh_send_status(res, 405);
+        const error_mount_t *em = r->nemounts ? error_mount(r, path, false) : NULL;
+        fh_handler_fn h = em ? em->method_not_allowed : r->cfg.method_not_allowed;
+        if (!h)
+            return fh_send_status(res, 405);
+        rc = fh_response_status(res, 405);
+        if (rc)
+            return rc;
+        return h(req, res, em ? em->method_not_allowed_data : r->cfg.method_not_allowed_data);
+    }
     case FH_ROUTE_OPTIONS:
         rc = set_allow(res, m.allowed);
         if (rc)

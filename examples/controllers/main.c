@@ -8,7 +8,10 @@
  *
  * Around the router, a middleware chain: the access log (Common Log Format
  * with latency and request id, on stdout), request ids (X-Request-ID, also
- * in problem documents) and CORS for any origin.
+ * in problem documents) and CORS for any origin. Errors are problem
+ * documents under /api (the mount's 404 and 405) and for every request the
+ * server refuses itself (malformed, too large, too slow...), which an
+ * error chain with the same access log and request ids logs too.
  *
  * Usage: controllers [--host HOST] [--port PORT] [--threads N]
  * Flags win over the environment: HOST (default 127.0.0.1; "" or "*" for
@@ -108,9 +111,12 @@ int main(int argc, char **argv) {
         store_destroy(&store);
         return 1;
     }
+    /* The JSON API answers its own 404 and 405 as problem documents. */
+    fh_mount_options_t api_opt = {.not_found = fh_json_error_handler,
+                                  .method_not_allowed = fh_json_error_handler};
     if (fh_router_mount(router, "/", home_routes, NULL) ||
         fh_router_mount(router, "/", user_routes, NULL) ||
-        fh_router_mount(router, "/api", users_api_routes, &store)) {
+        fh_router_mount_opts(router, "/api", users_api_routes, &store, &api_opt)) {
         fprintf(stderr, "%s\n", fh_router_error(router));
         fh_router_free(router);
         store_destroy(&store);
@@ -124,15 +130,20 @@ int main(int argc, char **argv) {
                                           NULL};
     fh_cors_options_t cors_opt = {.origins = any_origin, .expose_headers = exposed};
     fh_middleware_t access_log = {0}, request_id = {0}, cors = {0};
-    fh_chain_t *chain = NULL;
+    fh_chain_t *chain = NULL, *errors = NULL;
     int err;
     if ((err = fh_access_log_new(&access_log, &log_opt)) ||
         (err = fh_request_id_new(&request_id, NULL)) || (err = fh_cors_new(&cors, &cors_opt)) ||
         (err = fh_chain_new(&chain, fh_router_handle, router)) ||
         (err = fh_chain_use(chain, &access_log)) || (err = fh_chain_use(chain, &request_id)) ||
-        (err = fh_chain_use(chain, &cors))) {
+        (err = fh_chain_use(chain, &cors)) ||
+        /* The server's own refusals: logged, with a request id, answered
+         * as problem documents. */
+        (err = fh_chain_new(&errors, fh_json_error_handler, NULL)) ||
+        (err = fh_chain_use(errors, &access_log)) || (err = fh_chain_use(errors, &request_id))) {
         const char *why = fh_middleware_error();
         fprintf(stderr, "controllers: %s\n", *why ? why : fh_strerror(err));
+        fh_chain_free(errors);
         fh_chain_free(chain);
         fh_middleware_release(&cors);
         fh_middleware_release(&request_id);
@@ -148,6 +159,8 @@ int main(int argc, char **argv) {
     cfg.threads = (int)threads;
     cfg.handler = fh_chain_handle;
     cfg.handler_data = chain;
+    cfg.error_handler = fh_chain_handle;
+    cfg.error_handler_data = errors;
 
     fh_server_t *server = NULL;
     err = fh_server_new(&server, &cfg);
@@ -161,6 +174,7 @@ int main(int argc, char **argv) {
         fh_server_free(server);
     }
     /* After the server: the access log writes its last lines here. */
+    fh_chain_free(errors);
     fh_chain_free(chain);
     fh_middleware_release(&cors);
     fh_middleware_release(&request_id);

@@ -241,6 +241,22 @@ FH_API int fh_send_problem(fh_response_t *res, int status, const char *title,
  * for syntax errors; 415 also gets "Accept: application/json". Returns as
  * fh_send_problem, so `return fh_send_json_error(res, &err);` answers. */
 FH_API int fh_send_json_error(fh_response_t *res, const fh_json_error_t *err);
+/** A handler that answers with the problem document of the status already
+ * set on res: application/problem+json with "type" "about:blank", the
+ * status's reason phrase as "title" and the status as "status", plus
+ * "instance" (the path, when the request has one) and "request_id" as
+ * fh_json_problem adds them. The headers
+ * already on res stay (Allow on a 405, a request id...); the body and
+ * Content-Type are replaced. data is ignored. Returns 0 when res was final
+ * already, else as fh_send_problem. It fits wherever an error's status is
+ * decided before the handler runs:
+ *   - the server's error handler (cfg.error_handler, server.h), alone or as
+ *     the final handler of an error chain, so the core's own refusals
+ *     (400, 408, 413, 431, 505...) are problem documents;
+ *   - the router's not_found and method_not_allowed handlers, router-wide
+ *     (fh_router_config_t) or for one mount (fh_mount_options_t): the
+ *     router sets 404, or 405 and Allow, before calling them. */
+FH_API int fh_json_error_handler(fh_request_t *req, fh_response_t *res, void *data);
 /** The fh_request_set key under which the request-id middleware stores the
  * request's id as a NUL-terminated string (arena or static memory). When
  * set, problem documents carry it as "request_id". Without a key, or when

@@ -53,6 +53,20 @@
  *          keep the pointer.
  * None set: stdout.
  *
+ * Requests the core refused (a malformed request, a limit, a timeout: see
+ * the error handler in server.h) reach no middleware unless the server's
+ * error_handler is a chain holding the access log (the same value as in
+ * the main chain is fine). They are then logged like any other request,
+ * with what was parsed of them: a part of the request line that is
+ * missing is "-" (the method, the target, or the protocol when the version
+ * was not read or not accepted), and a request line missing altogether
+ * (garbage) is logged as "-":
+ *     127.0.0.1 - - [10/Oct/2000:13:55:36 +0000] "-" 400 11
+ *     127.0.0.1 - - [10/Oct/2000:13:55:36 +0000] "GET /big -" 431 31
+ * JSON lines leave the missing fields out. Their latency counts from the
+ * request's first byte (to the millisecond) to the end of the write, so a
+ * 408 shows how long the client held the connection.
+ *
  * The access log should come first in the chain (outermost), so it sees
  * every request, those answered by other middleware included. Release it
  * after fh_server_free, or lines still buffered are lost and its flush

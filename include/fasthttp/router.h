@@ -74,6 +74,29 @@
  *   - parameters are percent-decoded ('+' stays '+') into the request's
  *     arena before the handler runs.
  *
+ * Not found and method not allowed. By default a 404 or 405 is a short
+ * text answer ("Not Found", and Allow on a 405). A handler set for them
+ * replaces it: router-wide in fh_router_config_t, or for the paths under
+ * one mount's prefix with fh_router_mount_opts (fh_mount_options_t), so a
+ * JSON API mounted at "/api" answers problem documents while the pages
+ * elsewhere keep text errors:
+ *
+ *     fh_mount_options_t json = {.not_found = fh_json_error_handler,
+ *                                .method_not_allowed = fh_json_error_handler};
+ *     fh_router_mount_opts(router, "/api", api, app_state, &json);
+ *
+ * A path is under a mount's prefix when it is the prefix or continues it
+ * with '/' ("/api", "/api/", "/api/nope", not "/apis"), a parameter of the
+ * prefix matching any one segment. Where several mounts with such a handler
+ * cover a path, the prefix with the most segments wins (the first mounted
+ * of equal ones); a mount's handler wins over the router-wide one. Before
+ * the handler runs, the status is set on res (404 or 405) and, for 405, the
+ * Allow header, so the handler only decides the body
+ * (fh_json_error_handler in json.h reads both); it may still set another
+ * status. It runs outside every route's and mount's middleware, in the
+ * global chain only. Looking for the handler costs nothing on matched
+ * requests and allocates nothing.
+ *
  * Threads and lifetime. Add every route before fh_server_start. Once the
  * router has dispatched a request it is frozen: fh_router_add and
  * fh_router_mount then return FH_ESTATE. Lookups only read the tree, so
@@ -170,11 +193,12 @@ typedef struct fh_router_config {
     /** false (default): OPTIONS on a path without an OPTIONS route answers
      * 204 with Allow. true: such requests get 405 like any other method. */
     bool manual_options;
-    /** Called for 404 instead of the plain "Not Found" answer. */
+    /** Called for 404 instead of the plain "Not Found" answer; the status
+     * 404 is already set on res when it runs. */
     fh_handler_fn not_found;
     void *not_found_data; /**< passed to not_found */
-    /** Called for 405 instead of the plain answer; the Allow header is
-     * already set on res when it runs. */
+    /** Called for 405 instead of the plain answer; the status 405 and the
+     * Allow header are already set on res when it runs. */
     fh_handler_fn method_not_allowed;
     void *method_not_allowed_data; /**< passed to method_not_allowed */
 } fh_router_config_t;
@@ -220,6 +244,32 @@ FH_API int fh_router_mount(fh_router_t *router, const char *prefix, const fh_rou
  * middleware with no hook at all fails the mount with FH_EINVAL. */
 FH_API int fh_router_mount_mw(fh_router_t *router, const char *prefix, const fh_route_t *routes,
                               void *mount_data, const fh_middleware_t *const *middleware);
+
+/** Options of fh_router_mount_opts. A zeroed struct (or NULL) mounts like
+ * fh_router_mount. */
+typedef struct fh_mount_options {
+    /** As in fh_router_mount_mw: NULL or a NULL-terminated array of
+     * pointers to middleware around every route of the table. */
+    const fh_middleware_t *const *middleware;
+    /** Called, instead of the router-wide not_found or the plain answer,
+     * for a 404 whose path is under this mount's prefix (see "Not found
+     * and method not allowed" above); status 404 is set on res. NULL: this
+     * mount changes nothing for 404s. */
+    fh_handler_fn not_found;
+    void *not_found_data; /**< passed to not_found */
+    /** The same for a 405 under the prefix; status 405 and Allow are set on
+     * res. */
+    fh_handler_fn method_not_allowed;
+    void *method_not_allowed_data; /**< passed to method_not_allowed */
+} fh_mount_options_t;
+
+/** fh_router_mount with options: middleware around the table's routes, and
+ * handlers for the 404 and 405 answers on paths under prefix. opt may be
+ * NULL. A table may be empty (just FH_ROUTES_END) to set those handlers
+ * for a prefix alone. Errors as fh_router_mount. */
+FH_API int fh_router_mount_opts(fh_router_t *router, const char *prefix,
+                                const fh_route_t *routes, void *mount_data,
+                                const fh_mount_options_t *opt);
 
 /** The message of the last failed fh_router_add/fh_router_mount, such as
  * `fasthttp: route "GET /u/:name" conflicts with "GET /u/:id": different
@@ -299,8 +349,9 @@ FH_API size_t fh_router_allow(unsigned allowed, char *buf, size_t cap);
  * On a match it decodes the parameters into the request's arena, sets them
  * (fh_request_param) and returns what the route's handler returns. Else it
  * answers 400, 404, 405 (with Allow), 204 (automatic OPTIONS, with Allow)
- * or 308 (with Location), calling the configured not_found /
- * method_not_allowed handler where one is set, and returns 0, or the
+ * or 308 (with Location), calling the not_found / method_not_allowed
+ * handler of the mount covering the path, else the router-wide one, where
+ * one is set (status, and Allow, already on res), and returns 0, or the
  * error of a failed allocation or custom handler. */
 FH_API int fh_router_handle(fh_request_t *req, fh_response_t *res, void *router);
 

@@ -16,6 +16,44 @@
  *     if (err) { fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err)); ... }
  *     err = fh_server_run(server);   // returns after SIGINT/SIGTERM
  *     fh_server_free(server);
+ *
+ * The error handler. Requests the core refuses never reach cfg.handler, so
+ * by default no middleware sees them: the access log does not log them and
+ * a JSON service answers them in text. cfg.error_handler, when set, is
+ * called for each of them. When it runs, res already holds the core's
+ * answer: the status, a text/plain body naming it ("Bad Request") and, for
+ * refusals while reading, Connection: close. It may
+ *   - replace the body and its Content-Type, add headers (a problem+json
+ *     body, a request id), and end the response (fh_send_*, fh_response_end)
+ *     or just return 0, which ends it as built;
+ *   - read whatever of the request was parsed: for garbage the method and
+ *     target are absent views, fh_request_method_id is FH_METHOD_OTHER and
+ *     fh_request_version is 0; headers may be missing or cut short, the
+ *     body partial or absent. Every request accessor is safe on such a
+ *     request. Views stay valid while the handler runs only: copy what a
+ *     done hook needs (the access log does);
+ *   - not change the status: a status set by the handler (fh_send_problem
+ *     with another code, fh_send_status...) is put back to the core's;
+ *   - not keep the connection open: it closes when the core said so;
+ *   - not defer, stream or take over the response (fh_response_defer,
+ *     fh_stream_begin, fh_request_takeover and fh_offload return
+ *     FH_ESTATE), nor send raw bytes: after fh_send_raw, or a negative
+ *     return with the response not ended, the core's own answer is sent.
+ * Since fh_chain_handle (middleware.h) has the handler signature, the error
+ * handler can be a chain: the access log and request id middleware around
+ * a final handler that keeps the core's answer (fh_error_keep) or turns it
+ * into problem+json (fh_json_error_handler, json.h):
+ *
+ *     fh_chain_new(&errors, fh_json_error_handler, NULL);
+ *     fh_chain_use(errors, &access_log);   // the same middleware values
+ *     fh_chain_use(errors, &request_id);   // as in the main chain
+ *     cfg.error_handler = fh_chain_handle;
+ *     cfg.error_handler_data = errors;
+ *
+ * It runs on the loop thread, inside a JSON arena scope as handlers do, and
+ * costs nothing when NULL. It is not called for the 500 the core sends when
+ * a handler fails: that request went through the handler's chain, whose
+ * error and after hooks see it.
  */
 #ifndef FASTHTTP_SERVER_H
 #define FASTHTTP_SERVER_H
@@ -76,6 +114,14 @@ typedef struct fh_server_config {
     int backlog;           /**< listen backlog: 1024 */
     fh_handler_fn handler; /**< required */
     void *handler_data;    /**< passed to handler */
+    /** Called for every response the core produces itself, which no
+     * handler or middleware sees otherwise: a request refused while it was
+     * read (malformed [400], over a limit [413, 414, 431], a timeout
+     * [408], an unknown method [501], an unsupported version [505], an
+     * expectation [417]...). NULL (default): the core sends its short
+     * text answer and nothing is called. See "The error handler" above. */
+    fh_handler_fn error_handler;
+    void *error_handler_data; /**< passed to error_handler */
     void *user_data;       /**< fh_request_server_data() */
     /** Server header value; default "fasthttp". "" sends none. */
     const char *server_name;
@@ -92,6 +138,12 @@ typedef struct fh_server_config {
 
 /** The defaults listed above. */
 FH_API fh_server_config_t fh_server_config_default(void);
+
+/** A final handler for an error chain (cfg.error_handler) that leaves the
+ * core's answer as it is: returns 0 and touches nothing, so the middleware
+ * around it (access log, request id) see and decorate the core's text
+ * response. data is ignored. */
+FH_API int fh_error_keep(fh_request_t *req, fh_response_t *res, void *data);
 
 /** Validates cfg, binds every worker's listening socket and allocates the
  * server; nothing runs yet. The config is copied (host and server_name too).

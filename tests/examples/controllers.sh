@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # examples/controllers end to end: the V example's routes and the 404, then
 # the /api/users resource (create, 422 with its fields, read, pagination
-# with Link and X-Total-Count, PUT, PATCH, DELETE, 404 problems), the
-# request-id, CORS and access-log middleware, flags over the environment,
-# and SIGTERM with a clean exit.
+# with Link and X-Total-Count, PUT, PATCH, DELETE, 404 problems), 404 and
+# 405 problems under /api only, the server's own refusals (400, 413, 431,
+# 505) as problem documents in the access log, the request-id, CORS and
+# access-log middleware, flags over the environment, and SIGTERM with a
+# clean exit.
 set -euo pipefail
 bin=$1/examples/controllers/controllers
 log=$(mktemp)
@@ -42,6 +44,27 @@ request() {
 }
 header() { # name -> value of that response header in $hdr
   grep -i "^$1:" "$hdr" | head -1 | cut -d' ' -f2- | tr -d '\r'
+}
+# raw BYTES (a Python bytes literal) sent as is on a new connection, read
+# to EOF -> "status content-type connection"; body in $out, headers in $hdr
+raw() {
+  python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(eval(sys.argv[2]))
+data = b""
+while True:
+    c = s.recv(65536)
+    if not c:
+        break
+    data += c
+head, _, body = data.partition(b"\r\n\r\n")
+lines = head.decode("latin-1").split("\r\n")
+open(sys.argv[4], "w").write("\n".join(lines[1:]) + "\n")
+open(sys.argv[3], "wb").write(body)
+h = {l.split(":", 1)[0].lower(): l.split(":", 1)[1].strip() for l in lines[1:] if ":" in l}
+print(lines[0].split(" ")[1], h.get("content-type", ""), h.get("connection", ""))
+' "$port" "$1" "$out" "$hdr"
 }
 jq_() { # python expression over the JSON body as j
   python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$out" "$1"
@@ -121,8 +144,31 @@ expect "PUT deleted" "404 application/problem+json" "$(request PUT /api/users/2 
 expect "PATCH unknown" "404 application/problem+json" "$(request PATCH /api/users/abc '{}')"
 expect "list after delete" "[1 3 4 5] 4" "$(request GET /api/users >/dev/null; jq_ '[u["id"] for u in j["data"]], j["total"]' | tr -d "(),")"
 expect "unknown API path" "404 application/problem+json" "$(request GET /api/nothing)"
+expect "unknown API path problem" "about:blank Not Found 404 /api/nothing" \
+  "$(jq_ '" ".join(str(j[k]) for k in ("type","title","status","instance"))')"
+expect "API root" "404 application/problem+json" "$(request GET /api)"
 expect "API 405" "405 application/problem+json" "$(request DELETE /api/users)"
 expect "API 405 Allow" "GET, HEAD, POST, OPTIONS" "$(header Allow)"
+expect "API 405 problem" "Method Not Allowed 405 /api/users" \
+  "$(jq_ '" ".join(str(j[k]) for k in ("title","status","instance"))')"
+expect "API 405 on an item" "405 application/problem+json" "$(request POST /api/users/1)"
+expect "API 405 item Allow" "GET, HEAD, PUT, DELETE, PATCH, OPTIONS" "$(header Allow)"
+# Outside the mount the site's errors stay text, /apis included.
+expect "not under /api" "404 text/plain; charset=utf-8" "$(request GET /apis/users)"
+
+# Requests the server refuses itself: problem documents, Connection: close,
+# a request id, and a line in the access log (checked below).
+expect "garbage" "400 application/problem+json close" "$(raw 'b"\x16\x03\x01garbage\r\n\r\n"')"
+expect "garbage problem" "Bad Request 400 True" \
+  "$(jq_ '" ".join(str(x) for x in (j["title"], j["status"], "instance" not in j))')"
+expect "garbage request id" 1 "$(header X-Request-ID | grep -c '^[0-9a-f]\{16\}-[0-9a-f]\{12\}$')"
+expect "body over the limit" "413 application/problem+json close" \
+  "$(raw 'b"POST /api/users HTTP/1.1\r\nHost: a\r\nX-Request-ID: big-body\r\nContent-Type: application/json\r\nContent-Length: 99999999999\r\n\r\n"')"
+expect "413 problem" "413 /api/users big-body" \
+  "$(jq_ '" ".join(str(j[k]) for k in ("status","instance","request_id"))')"
+expect "header too large" "431 application/problem+json close" \
+  "$(raw 'b"GET /api/users HTTP/1.1\r\nHost: a\r\nX-Big: " + b"x" * 40000 + b"\r\n\r\n"')"
+expect "HTTP/1.2" "505 application/problem+json close" "$(raw 'b"GET /api/users HTTP/1.2\r\nHost: a\r\n\r\n"')"
 
 # Middleware: request ids (kept or generated, in problems too), CORS, and
 # the access log on stdout.
@@ -141,6 +187,10 @@ stop
 expect "access log line" 1 \
   "$(grep -c '^127\.0\.0\.1 - - \[[^]]*\] "GET /api/users/77 HTTP/1\.1" 404 [0-9]* [0-9]* "test-id-1"$' "$log")"
 expect "access log lines" 1 "$(grep -c '"POST /api/users HTTP/1.1" 201 ' "$log" | awk '{print ($1 == 5)}')"
+expect "log: garbage" 1 "$(grep -c '^127\.0\.0\.1 - - \[[^]]*\] "-" 400 [0-9]* [0-9]* "[0-9a-f-]*"$' "$log")"
+expect "log: 413" 1 "$(grep -c '"POST /api/users HTTP/1\.1" 413 [0-9]* [0-9]* "big-body"$' "$log")"
+expect "log: 431" 1 "$(grep -c '"GET /api/users -" 431 ' "$log")"
+expect "log: 505" 1 "$(grep -c '"GET /api/users -" 505 ' "$log")"
 
 # Flags win over the environment.
 start env HOST=127.0.0.1 PORT=1 THREADS=3 "$bin" --port 0 --threads=1

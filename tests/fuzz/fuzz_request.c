@@ -6,7 +6,9 @@
  * pointing at a reused buffer shows up as a non-token name or a CR in a
  * value, or as a sanitizer report), defers some responses, fails some, and
  * the bytes that come back must parse as a sequence of HTTP/1.1 responses
- * with correct lengths.
+ * with correct lengths. The server's error handler reads every view of each
+ * request the core refuses, half-parsed as it is, checks that it cannot
+ * defer, and answers a problem document.
  *
  * Paths the handler knows: /d (deferred to the next loop turn), /e (echo the
  * body), /f (handler error: 500), /c (close after), /r (raw response),
@@ -120,6 +122,37 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     return fh_send_text(res, 200, "ok");
 }
 
+/* The server's error handler, for every request the core refuses: reads
+ * each view of the half-parsed request (AddressSanitizer checks every byte
+ * is live), checks that the response cannot be deferred, and answers a
+ * problem document. */
+static unsigned touch(fh_str_t s) {
+    unsigned sum = 0;
+    for (size_t i = 0; s.ptr && i < s.len; i++)
+        sum += (unsigned char)s.ptr[i];
+    return sum;
+}
+
+static int error_handler(fh_request_t *req, fh_response_t *res, void *data) {
+    (void)data;
+    volatile unsigned sum = 0;
+    sum += touch(fh_request_method(req)) + touch(fh_request_target(req));
+    sum += touch(fh_request_path(req)) + touch(fh_request_path_decoded(req));
+    sum += touch(fh_request_query_string(req)) + touch(fh_request_query(req, "a"));
+    sum += touch(fh_request_body(req)) + touch(fh_request_header(req, "Host"));
+    fh_str_t name, value;
+    for (size_t i = 0; fh_request_header_at(req, i, &name, &value); i++)
+        sum += touch(name) + touch(value);
+    sum += touch(fh_request_remote_ip(req));
+    (void)sum;
+    int v = fh_request_version(req);
+    if (v != 0 && v != 10 && v != 11)
+        abort();
+    if (fh_response_get_status(res) < 400 || fh_response_defer(res) != FH_ESTATE)
+        abort();
+    return fh_json_error_handler(req, res, NULL);
+}
+
 /* Walks the response stream: each response is a status line, fields with
  * Date and (but on 1xx/204/304) a Content-Length, then exactly that many
  * body bytes (none for HEAD, marked X-Head). Only the last response, a
@@ -165,6 +198,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!fz_server) {
         fh_server_config_t cfg = fh_server_config_default();
         cfg.handler = handler;
+        cfg.error_handler = error_handler;
         /* Small limits, so that inputs reach them. */
         cfg.limits.max_target = 256;
         cfg.limits.max_header_bytes = 2048;

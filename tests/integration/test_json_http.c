@@ -337,6 +337,13 @@ static void test_refused_bodies(void **state) {
     assert_int_equal(r.status, 415);
     assert_true(fht_header(&r, "Accept", v, sizeof(v)));
     assert_string_equal(v, "application/json");
+    assert_true(fht_header(&r, "Content-Type", v, sizeof(v)));
+    assert_string_equal(v, "application/problem+json");
+    p = body_json(&r);
+    assert_int_equal(json_integer_value(json_object_get(p, "status")), 415);
+    assert_string_equal(str_member(p, "title"), "Unsupported Media Type");
+    assert_string_equal(str_member(p, "instance"), "/echo");
+    json_decref(p);
     fht_response_free(&r);
     /* 413 over the route's own limit; the connection stays usable. */
     int fd = fht_connect(port);
@@ -344,8 +351,11 @@ static void test_refused_bodies(void **state) {
                           "{\"text\":\"this is longer than 32 bytes\"}"));
     assert_int_equal(fht_read_response(fd, &r, 0), 0);
     assert_int_equal(r.status, 413);
+    assert_true(fht_header(&r, "Content-Type", v, sizeof(v)));
+    assert_string_equal(v, "application/problem+json");
     p = body_json(&r);
     assert_int_equal(json_integer_value(json_object_get(p, "status")), 413);
+    assert_string_equal(str_member(p, "title"), fh_status_reason(413));
     json_decref(p);
     fht_response_free(&r);
     fht_send_str(fd, post(buf, sizeof(buf), "POST", "/echo-small", "application/json", "[1]"));

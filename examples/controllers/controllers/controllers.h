@@ -16,8 +16,9 @@ extern const fh_route_t user_routes[];
  * store_t). */
 extern const fh_route_t users_api_routes[];
 
-/* The router's 404 and 405 answers: problem+json under /api/, plain text
- * elsewhere (like the V example). */
+/* The router's 404 and 405 answers in plain text, like the V example's.
+ * Under /api the mount answers them with problem documents instead
+ * (fh_json_error_handler, see main.c). */
 int not_found_controller(fh_request_t *req, fh_response_t *res, void *data);
 int method_not_allowed_controller(fh_request_t *req, fh_response_t *res, void *data);
 

@@ -54,7 +54,7 @@ static fh_request_t *make_request(const char *raw, fh_method_t m, int version) {
     req->worker = &worker;
     req->method = (uint8_t)m;
     req->version = (uint8_t)version;
-    req->flags = FH_REQ_KEEP_ALIVE;
+    req->flags = FH_REQ_KEEP_ALIVE | FH_REQ_VERSION;
     req->state = FH_RS_HANDLING;
     fh__response_init(req);
     req->raw_begin = raw;

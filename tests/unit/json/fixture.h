@@ -68,7 +68,7 @@ static inline fh_request_t *fx_request(fh_method_t m, const char *path, const ch
     req->method = (uint8_t)m;
     req->method_str = fh_str(fh_method_name(m));
     req->version = 11;
-    req->flags = FH_REQ_KEEP_ALIVE;
+    req->flags = FH_REQ_KEEP_ALIVE | FH_REQ_VERSION;
     req->state = FH_RS_HANDLING;
     fh__response_init(req);
     req->target = fh_str(path);
