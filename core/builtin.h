@@ -15,8 +15,8 @@
 #include "core/request.h"
 
 /* The first request header called name (case-insensitive), as
- * fh_request_header, for a name whose length is known. */
-fh_str_t fh__request_header_find(const fh_request_t *req, fh_str_t name);
+ * fh_request_header, for a name whose length is known (inline, below). */
+static inline fh_str_t fh__request_header_find(const fh_request_t *req, fh_str_t name);
 /* The request's header fields in arrival order; *n gets their count. The
  * array stays valid as long as the request's views. */
 const fh__header_t *fh__request_headers(const fh_request_t *req, size_t *n);
@@ -76,6 +76,19 @@ static inline fh_method_t fh__request_method_of(const fh_request_t *req) {
     return (fh_method_t)req->method;
 }
 static inline uint64_t fh__request_start_of(const fh_request_t *req) { return req->start_ns; }
+static inline fh_str_t fh__request_header_find(const fh_request_t *req, fh_str_t name) {
+    for (uint32_t i = 0; i < req->nheaders; i++)
+        if (req->headers[i].name.len == name.len && fh_str_ieq(req->headers[i].name, name))
+            return req->headers[i].value;
+    return (fh_str_t){NULL, 0};
+}
+/* fh_request_get, inline. */
+static inline void *fh__request_get(const fh_request_t *req, const void *key) {
+    for (const fh__slot_t *s = req->slots; s; s = s->next)
+        if (s->key == key)
+            return s->value;
+    return NULL;
+}
 
 /* ---- eight bytes at a time ----
  *
@@ -104,24 +117,29 @@ static inline uint64_t fh__has8(uint64_t x, unsigned char c) {
  * or written beyond its n bytes. */
 static inline char *fh__put(char *p, const void *src, size_t n) {
     const char *s = src;
-    if (n >= 8 && n <= 32) {
-        if (n <= 16) {
-            uint64_t a = fh__load8(s), b = fh__load8(s + n - 8);
-            memcpy(p, &a, 8);
-            memcpy(p + n - 8, &b, 8);
-        } else {
-            uint64_t a = fh__load8(s), b = fh__load8(s + 8);
-            uint64_t c = fh__load8(s + n - 16), d = fh__load8(s + n - 8);
-            memcpy(p, &a, 8);
-            memcpy(p + 8, &b, 8);
-            memcpy(p + n - 16, &c, 8);
-            memcpy(p + n - 8, &d, 8);
-        }
-    } else if (n < 8) {
-        for (size_t i = 0; i < n; i++)
-            p[i] = s[i];
-    } else {
+    if (n > 32) {
         memcpy(p, s, n);
+    } else if (n >= 16) {
+        uint64_t a = fh__load8(s), b = fh__load8(s + 8);
+        uint64_t c = fh__load8(s + n - 16), d = fh__load8(s + n - 8);
+        memcpy(p, &a, 8);
+        memcpy(p + 8, &b, 8);
+        memcpy(p + n - 16, &c, 8);
+        memcpy(p + n - 8, &d, 8);
+    } else if (n >= 8) {
+        uint64_t a = fh__load8(s), b = fh__load8(s + n - 8);
+        memcpy(p, &a, 8);
+        memcpy(p + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(p, &a, 4);
+        memcpy(p + n - 4, &b, 4);
+    } else if (n) {
+        p[0] = s[0];
+        p[n / 2] = s[n / 2];
+        p[n - 1] = s[n - 1];
     }
     return p + n;
 }

@@ -91,13 +91,6 @@ fh_str_t fh_request_header_nth(const fh_request_t *req, const char *name, size_t
     return (fh_str_t){NULL, 0};
 }
 
-fh_str_t fh__request_header_find(const fh_request_t *req, fh_str_t name) {
-    for (uint32_t i = 0; i < req->nheaders; i++)
-        if (req->headers[i].name.len == name.len && fh_str_ieq(req->headers[i].name, name))
-            return req->headers[i].value;
-    return (fh_str_t){NULL, 0};
-}
-
 const fh__header_t *fh__request_headers(const fh_request_t *req, size_t *n) {
     *n = req->nheaders;
     return req->headers;

@@ -12,9 +12,11 @@ static const fh_str_t text_plain = FH_STR_LIT("text/plain; charset=utf-8");
 
 void fh__response_init(fh_request_t *req) {
     fh_response_t *res = &req->res;
-    memset(res, 0, sizeof(*res));
+    memset(res, 0, offsetof(fh_response_t, header_space));
     res->req = req;
     res->status = 200;
+    res->headers = res->header_space;
+    res->cap_headers = (uint32_t)(sizeof(res->header_space) / sizeof(res->header_space[0]));
 }
 
 fh_request_t *fh_response_request(fh_response_t *res) { return res->req; }

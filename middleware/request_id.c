@@ -94,8 +94,8 @@ static const char rec_key;
 
 /* The id, from the record when the public slot still holds its text. */
 static fh_str_t id_get(const fh_request_t *req, bool *checked) {
-    const char *id = fh_request_get(req, &id_key);
-    const rid_record_t *rec = fh_request_get(req, &rec_key);
+    const char *id = fh__request_get(req, &id_key);
+    const rid_record_t *rec = fh__request_get(req, &rec_key);
     *checked = id && rec && id == rec->text;
     return *checked ? (fh_str_t){rec->text, rec->len} : fh_str(id);
 }
