@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "core/arena.h"
+#include "core/builtin.h"
 #include "core/http1.h"
 
 enum { FH_TO_NONE, FH_TO_FRESH, FH_TO_HEADER, FH_TO_BODY, FH_TO_KEEPALIVE, FH_TO_WRITE, FH_TO_LINGER };
@@ -405,11 +406,23 @@ static void conn_after_progress(fh_conn_t *c) {
 /* ------------------------------------------------------------------ writes */
 
 static void group_release(fh_request_t *req) {
+    if (!req)
+        return;
+    /* The group's bytes left together: its done hooks share one clock
+     * reading (fh__request_done_ns) instead of one each. */
+    fh_worker_t *w = req->worker;
+    bool outer = !w->releasing_group;
+    if (outer) {
+        w->releasing_group = true;
+        w->group_done_ns = 0;
+    }
     while (req) {
         fh_request_t *next = req->next;
         fh__request_release(req);
         req = next;
     }
+    if (outer)
+        w->releasing_group = false;
 }
 
 /* A group's bytes were written (ok) or failed: a takeover gets the socket,
@@ -1693,12 +1706,12 @@ int fh__conn_takeover_prepare(fh_request_t *req) {
 
 /* ------------------------------------------------------ request accessors */
 
-int fh_request_remote_addr(const fh_request_t *req, struct sockaddr_storage *out) {
-    fh_conn_t *c = req->conn;
+/* The connection's peer address, read once per connection, not per
+ * request. Returns 0 or an error. */
+static int conn_peer(fh_conn_t *c) {
     if (!c || c->closing)
         return FH_ENOTCONN;
     if (!c->peer_known) {
-        /* One getpeername per connection, not per request. */
         struct sockaddr_storage ss;
         int len = sizeof(ss);
         int err = uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len);
@@ -1709,6 +1722,27 @@ int fh_request_remote_addr(const fh_request_t *req, struct sockaddr_storage *out
         memcpy(&c->peer, &ss, (size_t)len);
         c->peer_known = true;
     }
+    return 0;
+}
+
+const struct sockaddr *fh__request_peer(const fh_request_t *req) {
+    return conn_peer(req->conn) == 0 ? &req->conn->peer.sa : NULL;
+}
+
+uint64_t fh__request_done_ns(const fh_request_t *req) {
+    fh_worker_t *w = req->worker;
+    if (!w->releasing_group)
+        return uv_hrtime();
+    if (!w->group_done_ns)
+        w->group_done_ns = uv_hrtime();
+    return w->group_done_ns;
+}
+
+int fh_request_remote_addr(const fh_request_t *req, struct sockaddr_storage *out) {
+    fh_conn_t *c = req->conn;
+    int err = conn_peer(c);
+    if (err)
+        return err;
     memset(out, 0, sizeof(*out));
     memcpy(out, &c->peer, c->peer.sa.sa_family == AF_INET6 ? sizeof(c->peer.in6) : sizeof(c->peer.in4));
     return 0;

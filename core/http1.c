@@ -5,7 +5,7 @@
  * obs-text), C_TARGET (visible ASCII but '#'), C_HOST (RFC 3986 unreserved
  * and sub-delims: a reg-name). One table lookup per byte. */
 enum { C_TOKEN = 1, C_VALUE = 2, C_TARGET = 4, C_HOST = 8 };
-static const uint8_t cls[256] = {
+const uint8_t fh__h1_class[256] = {
      0,  0,  0,  0,  0,  0,  0,  0,  0,  2,  0,  0,  0,  0,  0,  0,
      0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
      2, 15,  6,  3, 15,  7, 15, 15, 14, 14, 15, 15, 14, 15, 15,  6,
@@ -24,11 +24,7 @@ static const uint8_t cls[256] = {
      2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,
 };
 
-bool fh__h1_is_tchar(unsigned char c) {
-    return cls[c] & C_TOKEN;
-}
-
-static inline bool is_token(unsigned char c) { return cls[c] & C_TOKEN; }
+static inline bool is_token(unsigned char c) { return fh__h1_class[c] & C_TOKEN; }
 
 static inline bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
@@ -37,10 +33,10 @@ static inline bool is_hex(unsigned char c) {
 }
 
 /* field-vchar, SP or HTAB: what a field value may hold (obs-text too). */
-static inline bool is_value_char(unsigned char c) { return cls[c] & C_VALUE; }
+static inline bool is_value_char(unsigned char c) { return fh__h1_class[c] & C_VALUE; }
 
 /* A request-target byte: visible ASCII, and no fragment. */
-static inline bool is_target_char(unsigned char c) { return cls[c] & C_TARGET; }
+static inline bool is_target_char(unsigned char c) { return fh__h1_class[c] & C_TARGET; }
 
 /* Word-at-a-time scans: 8 bytes per step while all are plain printable
  * ASCII (0x20..0x7e), byte by byte from the first word that is not. A borrow
@@ -292,7 +288,7 @@ int fh__h1_transfer_encoding(const fh_str_t *values, size_t nvalues) {
 }
 
 /* unreserved / sub-delims (RFC 3986), the characters of a reg-name. */
-static inline bool is_host_char(unsigned char c) { return cls[c] & C_HOST; }
+static inline bool is_host_char(unsigned char c) { return fh__h1_class[c] & C_HOST; }
 
 int fh__h1_check_host(fh_str_t v) {
     const unsigned char *p = (const unsigned char *)v.ptr;

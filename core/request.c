@@ -2,6 +2,7 @@
  * bytes (rebase, pin). */
 #include <stdio.h>
 
+#include "core/builtin.h"
 #include "core/worker.h"
 
 fh_str_t fh_request_method(const fh_request_t *req) { return req->method_str; }
@@ -84,10 +85,17 @@ fh_str_t fh_request_header(const fh_request_t *req, const char *name) {
 fh_str_t fh_request_header_nth(const fh_request_t *req, const char *name, size_t nth) {
     fh_str_t n = fh_str(name);
     for (uint32_t i = 0; i < req->nheaders; i++) {
-        if (fh_str_ieq(req->headers[i].name, n) && nth-- == 0)
+        /* Lengths first: most names differ there, without a call. */
+        if (req->headers[i].name.len == n.len && fh_str_ieq(req->headers[i].name, n) &&
+            nth-- == 0)
             return req->headers[i].value;
     }
     return (fh_str_t){NULL, 0};
+}
+
+const fh__header_t *fh__request_headers(const fh_request_t *req, size_t *n) {
+    *n = req->nheaders;
+    return req->headers;
 }
 
 bool fh_request_header_at(const fh_request_t *req, size_t i, fh_str_t *name, fh_str_t *value) {
@@ -157,6 +165,19 @@ int fh_request_set(fh_request_t *req, const void *key, void *value) {
     return 0;
 }
 
+void fh__request_set_node(fh_request_t *req, fh__slot_t *node, const void *key, void *value) {
+    for (fh__slot_t *s = req->slots; s; s = s->next) {
+        if (s->key == key) {
+            s->value = value;
+            return;
+        }
+    }
+    node->key = key;
+    node->value = value;
+    node->next = req->slots;
+    req->slots = node;
+}
+
 void *fh_request_get(const fh_request_t *req, const void *key) {
     for (fh__slot_t *s = req->slots; s; s = s->next)
         if (s->key == key)
@@ -173,6 +194,14 @@ int fh_request_on_done(fh_request_t *req, fh_request_done_fn fn, void *data) {
     h->next = req->done_hooks;
     req->done_hooks = h;
     return 0;
+}
+
+void fh__request_on_done_node(fh_request_t *req, fh__hook_t *node, fh_request_done_fn fn,
+                              void *data) {
+    node->fn = (void (*)(void))fn;
+    node->data = data;
+    node->next = req->done_hooks;
+    req->done_hooks = node;
 }
 
 void *fh_alloc(fh_request_t *req, size_t size) { return fh_arena_alloc(req->arena, size); }

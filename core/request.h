@@ -54,6 +54,10 @@ struct fh_response {
     int64_t stream_len;        /* stream body length, or -1: chunked/close */
     uv_buf_t out[2]; /* serialized bytes: head (+ small body), large body */
     unsigned nout;
+    /* Room for the first headers, so that a response with a few needs no
+     * allocation for them (headers points here until it outgrows it).
+     * Last: fh__response_init clears what comes before it. */
+    fh__header_t header_space[4];
 };
 
 /* Request flags. */

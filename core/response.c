@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/builtin.h"
+#include "core/http1.h"
 #include "core/worker.h"
 
 #define FH_INLINE_BODY_MAX 2048
@@ -10,9 +12,11 @@ static const fh_str_t text_plain = FH_STR_LIT("text/plain; charset=utf-8");
 
 void fh__response_init(fh_request_t *req) {
     fh_response_t *res = &req->res;
-    memset(res, 0, sizeof(*res));
+    memset(res, 0, offsetof(fh_response_t, header_space));
     res->req = req;
     res->status = 200;
+    res->headers = res->header_space;
+    res->cap_headers = (uint32_t)(sizeof(res->header_space) / sizeof(res->header_space[0]));
 }
 
 fh_request_t *fh_response_request(fh_response_t *res) { return res->req; }
@@ -53,6 +57,17 @@ int fh_response_on_commit(fh_response_t *res, fh_response_hook_fn fn, void *data
     return 0;
 }
 
+int fh__response_on_commit_node(fh_response_t *res, fh__hook_t *node, fh_response_hook_fn fn,
+                                void *data) {
+    if (res->flags & FH_RES_FINAL)
+        return FH_EALREADY_SENT;
+    node->fn = (void (*)(void))fn;
+    node->data = data;
+    node->next = res->commit_hooks;
+    res->commit_hooks = node;
+    return 0;
+}
+
 int fh_response_reset(fh_response_t *res) {
     if (res->flags & FH_RES_FINAL)
         return FH_EALREADY_SENT;
@@ -76,25 +91,13 @@ int fh_response_status(fh_response_t *res, int status) {
 
 /* ------------------------------------------------------------- headers */
 
-static bool is_tchar(unsigned char c) {
-    /* RFC 9110 token characters. */
-    static const char extra[] = "!#$%&'*+-.^_`|~";
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c && memchr(extra, c, sizeof(extra) - 1));
-}
-
 static int check_header(fh_str_t name, fh_str_t value) {
     if (!name.ptr || name.len == 0)
         return FH_EHEADER_VALUE;
     for (size_t i = 0; i < name.len; i++)
-        if (!is_tchar((unsigned char)name.ptr[i]))
+        if (!fh__h1_is_tchar((unsigned char)name.ptr[i]))
             return FH_EHEADER_VALUE;
-    for (size_t i = 0; i < value.len; i++) {
-        char c = value.ptr[i];
-        if (c == '\r' || c == '\n' || c == '\0')
-            return FH_EHEADER_VALUE;
-    }
-    return 0;
+    return fh__header_value_ok(value) ? 0 : FH_EHEADER_VALUE;
 }
 
 /* Header fields the framework writes itself. */
@@ -112,6 +115,58 @@ static bool is_content_type(fh_str_t name) {
     return name.len == 12 && fh_str_ieq(name, FH_STR_LIT("content-type"));
 }
 
+bool fh__response_header_plain(fh_str_t name) {
+    return !is_managed(name) && !is_content_type(name);
+}
+
+/* Appends a field whose bytes are stored (or copied by the caller): one
+ * slot in the header array, grown in the arena. */
+static int header_append(fh_response_t *res, fh_str_t name, fh_str_t value) {
+    if (res->nheaders == res->cap_headers) {
+        uint32_t ncap = res->cap_headers ? res->cap_headers * 2 : 8;
+        fh__header_t *nh = fh_arena_alloc(res->req->arena, ncap * sizeof(*nh));
+        if (!nh)
+            return FH_ENOMEM;
+        if (res->nheaders)
+            memcpy(nh, res->headers, res->nheaders * sizeof(*nh));
+        res->headers = nh;
+        res->cap_headers = ncap;
+    }
+    res->headers[res->nheaders].name = name;
+    res->headers[res->nheaders].value = value;
+    res->nheaders++;
+    return 0;
+}
+
+/* Stores a checked field: the managed ones only set flags, Content-Type has
+ * its own place, the others get a copy of name and value (one allocation,
+ * both NUL-terminated). */
+static int header_store(fh_response_t *res, fh_str_t name, fh_str_t value) {
+    if (is_managed(name)) {
+        if (name.len == 10 && value.len == 5 && fh_str_ieq(value, FH_STR_LIT("close")))
+            res->flags |= FH_RES_CLOSE;
+        return 0;
+    }
+    fh_arena_t *a = res->req->arena;
+    if (is_content_type(name)) {
+        char *v = fh_arena_strndup(a, value.ptr, value.len);
+        if (!v)
+            return FH_ENOMEM;
+        res->content_type = (fh_str_t){v, value.len};
+        return 0;
+    }
+    char *n = fh_arena_alloc(a, name.len + value.len + 2);
+    if (!n)
+        return FH_ENOMEM;
+    memcpy(n, name.ptr, name.len);
+    n[name.len] = '\0';
+    char *v = n + name.len + 1;
+    if (value.len)
+        memcpy(v, value.ptr, value.len);
+    v[value.len] = '\0';
+    return header_append(res, (fh_str_t){n, name.len}, (fh_str_t){v, value.len});
+}
+
 int fh_response_header_str(fh_response_t *res, fh_str_t name, fh_str_t value) {
     if (res->flags & FH_RES_FINAL)
         return FH_EALREADY_SENT;
@@ -120,35 +175,31 @@ int fh_response_header_str(fh_response_t *res, fh_str_t name, fh_str_t value) {
     int err = check_header(name, value);
     if (err)
         return err;
-    fh_arena_t *a = res->req->arena;
-    if (is_managed(name)) {
-        if (name.len == 10 && value.len == 5 && fh_str_ieq(value, FH_STR_LIT("close")))
-            res->flags |= FH_RES_CLOSE;
-        return 0;
-    }
-    char *v = fh_arena_strndup(a, value.ptr, value.len);
-    if (!v)
-        return FH_ENOMEM;
-    if (is_content_type(name)) {
-        res->content_type = (fh_str_t){v, value.len};
-        return 0;
-    }
-    char *n = fh_arena_strndup(a, name.ptr, name.len);
-    if (!n)
-        return FH_ENOMEM;
-    if (res->nheaders == res->cap_headers) {
-        uint32_t ncap = res->cap_headers ? res->cap_headers * 2 : 8;
-        fh__header_t *nh = fh_arena_alloc(a, ncap * sizeof(*nh));
-        if (!nh)
-            return FH_ENOMEM;
-        if (res->nheaders)
-            memcpy(nh, res->headers, res->nheaders * sizeof(*nh));
-        res->headers = nh;
-        res->cap_headers = ncap;
-    }
-    res->headers[res->nheaders].name = (fh_str_t){n, name.len};
-    res->headers[res->nheaders].value = (fh_str_t){v, value.len};
-    res->nheaders++;
+    return header_store(res, name, value);
+}
+
+int fh__response_header_add_view(fh_response_t *res, fh_str_t name, fh_str_t value) {
+    if (res->flags & FH_RES_FINAL)
+        return FH_EALREADY_SENT;
+    return header_append(res, name, value);
+}
+
+int fh__response_header_set_view(fh_response_t *res, fh_str_t name, fh_str_t value) {
+    if (res->flags & FH_RES_FINAL)
+        return FH_EALREADY_SENT;
+    uint32_t i = 0;
+    while (i < res->nheaders &&
+           !(res->headers[i].name.len == name.len && fh_str_ieq(res->headers[i].name, name)))
+        i++;
+    if (i == res->nheaders)
+        return header_append(res, name, value);
+    res->headers[i].value = value;
+    /* Later fields of that name go. */
+    uint32_t o = ++i;
+    for (; i < res->nheaders; i++)
+        if (!(res->headers[i].name.len == name.len && fh_str_ieq(res->headers[i].name, name)))
+            res->headers[o++] = res->headers[i];
+    res->nheaders = o;
     return 0;
 }
 
@@ -180,7 +231,7 @@ int fh_response_header_remove(fh_response_t *res, const char *name) {
     uint32_t o = 0;
     int removed = 0;
     for (uint32_t i = 0; i < res->nheaders; i++) {
-        if (fh_str_ieq(res->headers[i].name, n))
+        if (res->headers[i].name.len == n.len && fh_str_ieq(res->headers[i].name, n))
             removed++;
         else
             res->headers[o++] = res->headers[i];
@@ -192,21 +243,25 @@ int fh_response_header_remove(fh_response_t *res, const char *name) {
 int fh_response_header_set(fh_response_t *res, const char *name, const char *value) {
     if (res->flags & FH_RES_FINAL)
         return FH_EALREADY_SENT;
-    int err = check_header(fh_str(name), fh_str(value ? value : ""));
+    fh_str_t n = fh_str(name), v = fh_str(value ? value : "");
+    int err = check_header(n, v);
     if (err)
         return err;
     fh_response_header_remove(res, name);
-    return fh_response_header(res, name, value);
+    return header_store(res, n, v);
+}
+
+fh_str_t fh__response_header_find(const fh_response_t *res, fh_str_t name) {
+    if (is_content_type(name))
+        return res->content_type;
+    for (uint32_t i = 0; i < res->nheaders; i++)
+        if (res->headers[i].name.len == name.len && fh_str_ieq(res->headers[i].name, name))
+            return res->headers[i].value;
+    return (fh_str_t){NULL, 0};
 }
 
 fh_str_t fh_response_header_get(const fh_response_t *res, const char *name) {
-    fh_str_t n = fh_str(name);
-    if (is_content_type(n))
-        return res->content_type;
-    for (uint32_t i = 0; i < res->nheaders; i++)
-        if (fh_str_ieq(res->headers[i].name, n))
-            return res->headers[i].value;
-    return (fh_str_t){NULL, 0};
+    return fh__response_header_find(res, fh_str(name));
 }
 
 /* ---------------------------------------------------------------- body */
@@ -463,10 +518,7 @@ void fh__response_error(fh_request_t *req, int status, bool close) {
 
 /* ------------------------------------------------------- serialization */
 
-static char *put(char *p, const char *s, size_t n) {
-    memcpy(p, s, n);
-    return p + n;
-}
+static inline char *put(char *p, const char *s, size_t n) { return fh__put(p, s, n); }
 
 static char *put_u(char *p, size_t v) {
     char tmp[24];

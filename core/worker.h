@@ -57,6 +57,10 @@ struct fh_worker {
     fh_conn_t *conns;     /* all open connections (doubly linked) */
     size_t nconns;
     uint64_t next_req_id;
+    /* While a written group's requests are released: the clock reading
+     * their done hooks share (fh__request_done_ns), 0 until one asks. */
+    bool releasing_group;
+    uint64_t group_done_ns;
     uv_buf_t iov[FH_MAX_IOV];
     pthread_mutex_t post_lock;
     fh_post_t *posts;

@@ -29,6 +29,12 @@ typedef struct log_buf {
     char clf_time[32];        /* "[10/Oct/2000:13:55:36 +0000]" */
     char iso_time[24];        /* "2000-10-10T13:55:36" */
     uint8_t clf_len, iso_len;
+    /* The last peer address formatted: a thread's lines mostly come from
+     * a few clients, often one. */
+    uint8_t addr_family;      /* 0: none yet */
+    uint8_t addr_len;
+    uint8_t addr[16];
+    char addr_text[48];
 } log_buf_t;
 
 struct access_log {
@@ -48,8 +54,10 @@ struct access_log {
 typedef struct log_entry {
     access_log_t *log;
     fh_response_t *res;
+    fh__hook_t done;     /* the done hook's storage */
     fh_str_t method, target, referer, ua;
     uint8_t version;
+    bool method_known;   /* method is a static name (fh_method_name) */
     uint8_t family;      /* AF_INET, AF_INET6, or 0: no peer address */
     uint8_t addr[16];    /* the peer's address, formatted only when logged */
 } log_entry_t;
@@ -135,26 +143,35 @@ static log_buf_t *buf_get(access_log_t *log, uv_loop_t *loop) {
 
 /* ---------------------------------------------------------- formatting */
 
-static char *put(char *p, const char *s, size_t n) {
-    memcpy(p, s, n);
-    return p + n;
-}
+static inline char *put(char *p, const char *s, size_t n) { return fh__put(p, s, n); }
 
 static char *put_u64(char *p, uint64_t v) {
-    char tmp[24];
-    int i = 0;
-    do {
-        tmp[i++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (i)
-        *p++ = tmp[--i];
-    return p;
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+                                "25262728293031323334353637383940414243444546474849"
+                                "50515253545556575859606162636465666768697071727374"
+                                "75767778798081828384858687888990919293949596979899";
+    size_t n = 1;
+    for (uint64_t t = v; t >= 10; t /= 10)
+        n++;
+    char *q = p + n;
+    while (v >= 100) {
+        q -= 2;
+        memcpy(q, pairs + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    if (v >= 10) {
+        q -= 2;
+        memcpy(q, pairs + 2 * v, 2);
+    } else {
+        *--q = (char)('0' + v);
+    }
+    return p + n;
 }
 
 /* The peer address as text: IPv4 by hand (the common case, without
  * printf), IPv6 through libuv. */
-static char *put_addr(char *p, const log_entry_t *e) {
+static size_t format_addr(char *p, const log_entry_t *e) {
+    char *start = p;
     if (e->family == AF_INET) {
         for (int i = 0; i < 4; i++) {
             unsigned v = e->addr[i];
@@ -166,12 +183,32 @@ static char *put_addr(char *p, const log_entry_t *e) {
                 *p++ = (char)('0' + v / 10 % 10);
             *p++ = (char)('0' + v % 10);
         }
-        return p;
+        return (size_t)(p - start);
     }
     char tmp[64];
     if (uv_inet_ntop(AF_INET6, e->addr, tmp, sizeof(tmp)) != 0)
-        return put(p, "-", 1);
-    return put(p, tmp, strlen(tmp));
+        return (size_t)(put(p, "-", 1) - start);
+    return (size_t)(put(p, tmp, strlen(tmp)) - start);
+}
+
+/* The peer address, from the thread's copy of the last one formatted when
+ * it is the same. */
+static char *put_addr(char *p, const log_entry_t *e, log_buf_t *b) {
+    size_t n = e->family == AF_INET ? 4 : 16;
+    if (b->addr_family != e->family || memcmp(b->addr, e->addr, n) != 0) {
+        b->addr_len = (uint8_t)format_addr(b->addr_text, e);
+        memcpy(b->addr, e->addr, n);
+        b->addr_family = e->family;
+    }
+    return put(p, b->addr_text, b->addr_len);
+}
+
+/* A status code: three digits (fh_response_status keeps it in 100..999). */
+static char *put_status(char *p, int v) {
+    *p++ = (char)('0' + v / 100 % 10);
+    *p++ = (char)('0' + v / 10 % 10);
+    *p++ = (char)('0' + v % 10);
+    return p;
 }
 
 static char *put_2(char *p, int v) {
@@ -181,35 +218,67 @@ static char *put_2(char *p, int v) {
 }
 
 /* Bytes Apache's escaping leaves alone: printable ASCII but '"' and '\\'. */
-static inline bool clf_plain(unsigned char c) {
-    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+static const uint8_t clf_plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+/* Some byte of the word x needs Apache's escaping: under 0x20, 0x7f and
+ * up, '"' or '\\'. */
+static inline uint64_t clf_escape8(uint64_t x) {
+    return fh__below8(x, 0x20) | (((x + FH__ONES) | x) & FH__HIGH) | fh__has8(x, '"') |
+           fh__has8(x, '\\');
 }
 
-/* Apache's escaping for %r and %{...}i: \" \\ and \xhh. Runs of plain
- * bytes are copied at once. */
-static char *put_clf(char *p, fh_str_t s) {
+/* One byte, escaped when it must be. */
+static inline char *put_clf_byte(char *p, unsigned char c) {
     static const char hex[] = "0123456789abcdef";
-    size_t i = 0;
-    while (i < s.len) {
-        size_t run = i;
-        while (run < s.len && clf_plain((unsigned char)s.ptr[run]))
-            run++;
-        if (run > i) {
-            p = put(p, s.ptr + i, run - i);
-            i = run;
-            if (i == s.len)
-                break;
-        }
-        unsigned char c = (unsigned char)s.ptr[i++];
+    if (clf_plain[c]) {
+        *p++ = (char)c;
+    } else if (c == '"' || c == '\\') {
         *p++ = '\\';
-        if (c == '"' || c == '\\') {
-            *p++ = (char)c;
-        } else {
-            *p++ = 'x';
-            *p++ = hex[c >> 4];
-            *p++ = hex[c & 15];
-        }
+        *p++ = (char)c;
+    } else {
+        *p++ = '\\';
+        *p++ = 'x';
+        *p++ = hex[c >> 4];
+        *p++ = hex[c & 15];
     }
+    return p;
+}
+
+/* Apache's escaping for %r and %{...}i: \" \\ and \xhh. Eight bytes at a
+ * time are tested and copied as they are when none needs escaping, which
+ * is nearly always. */
+static char *put_clf(char *p, fh_str_t s) {
+    const unsigned char *u = (const unsigned char *)s.ptr;
+    size_t i = 0;
+    for (; i + 8 <= s.len; i += 8) {
+        uint64_t x = fh__load8(u + i);
+        if (!clf_escape8(x)) {
+            memcpy(p, &x, 8);
+            p += 8;
+            continue;
+        }
+        for (size_t k = i; k < i + 8; k++)
+            p = put_clf_byte(p, u[k]);
+    }
+    for (; i < s.len; i++)
+        p = put_clf_byte(p, u[i]);
     return p;
 }
 
@@ -292,13 +361,13 @@ static size_t line_bound(const log_entry_t *e, fh_str_t user, fh_str_t id) {
 }
 
 static size_t format_line(const log_entry_t *e, log_buf_t *tc, char *dst, fh_str_t user,
-                          fh_str_t id, uint64_t latency_us, int64_t start_ms) {
+                          fh_str_t id, bool id_plain, uint64_t latency_us, int64_t start_ms) {
     const access_log_t *log = e->log;
-    int status = fh_response_get_status(e->res);
-    fh_request_t *req = fh_response_request(e->res);
+    int status = fh__response_status_of(e->res);
+    fh_request_t *req = fh__response_req(e->res);
     bool bodyless = status < 200 || status == 204 || status == 304 ||
-                    fh_request_method_id(req) == FH_METHOD_HEAD;
-    uint64_t bytes = bodyless ? 0 : fh_response_get_body(e->res).len;
+                    fh__request_method_of(req) == FH_METHOD_HEAD;
+    uint64_t bytes = bodyless ? 0 : fh__response_body_len(e->res);
     /* Version 0: the core refused the request before its version was
      * known (see "Requests the core refused" in mw_access_log.h). */
     fh_str_t proto = e->version == 10   ? FH_STR_LIT("HTTP/1.0")
@@ -317,14 +386,14 @@ static size_t format_line(const log_entry_t *e, log_buf_t *tc, char *dst, fh_str
         p = put(p, "Z\"", 2);
         if (e->family) {
             p = put(p, ",\"remote\":\"", 11);
-            p = put_addr(p, e);
+            p = put_addr(p, e, tc);
             *p++ = '"';
         }
         p = put_json_field(p, "method", e->method);
         p = put_json_field(p, "target", e->target);
         p = put_json_field(p, "proto", proto);
         p = put(p, ",\"status\":", 10);
-        p = put_u64(p, (uint64_t)status);
+        p = put_status(p, status);
         p = put(p, ",\"bytes\":", 9);
         p = put_u64(p, bytes);
         p = put_json_field(p, "referer", e->referer);
@@ -338,24 +407,28 @@ static size_t format_line(const log_entry_t *e, log_buf_t *tc, char *dst, fh_str
         return (size_t)(p - dst);
     }
     time_strings(tc, sec, false);
-    p = e->family ? put_addr(p, e) : put(p, "-", 1);
+    p = e->family ? put_addr(p, e, tc) : put(p, "-", 1);
     p = put(p, " - ", 3);
     p = user.ptr && user.len ? put_clf(p, user) : put(p, "-", 1);
     *p++ = ' ';
-    p = put(p, tc->clf_time, tc->clf_len);
+    /* The whole array (a fixed-size copy; line_bound has room), then only
+     * its length counts. */
+    memcpy(p, tc->clf_time, sizeof(tc->clf_time));
+    p += tc->clf_len;
     p = put(p, " \"", 2);
     if (!e->method.len && !e->target.len && !proto.ptr) {
         /* No request line at all (garbage): "-", as Apache logs it. */
         *p++ = '-';
     } else {
-        p = put_clf_or_dash(p, e->method);
+        /* A known method's name holds nothing to escape. */
+        p = e->method_known ? put(p, e->method.ptr, e->method.len) : put_clf_or_dash(p, e->method);
         *p++ = ' ';
         p = put_clf_or_dash(p, e->target);
         *p++ = ' ';
-        p = proto.ptr ? put(p, proto.ptr, proto.len) : put(p, "-", 1);
+        p = proto.ptr ? put(p, proto.ptr, 8) : put(p, "-", 1);
     }
     p = put(p, "\" ", 2);
-    p = put_u64(p, (uint64_t)status);
+    p = put_status(p, status);
     *p++ = ' ';
     p = bytes ? put_u64(p, bytes) : put(p, "-", 1);
     if (log->format == FH_LOG_COMBINED) {
@@ -370,7 +443,13 @@ static size_t format_line(const log_entry_t *e, log_buf_t *tc, char *dst, fh_str
     }
     if (log->request_id) {
         *p++ = ' ';
-        p = put_clf_quoted(p, id);
+        if (id_plain && id.len) {
+            *p++ = '"';
+            p = put(p, id.ptr, id.len);
+            *p++ = '"';
+        } else {
+            p = put_clf_quoted(p, id);
+        }
     }
     *p++ = '\n';
     return (size_t)(p - dst);
@@ -396,10 +475,11 @@ static int64_t wall_offset(log_buf_t *b, uint64_t now) {
 static void log_done(fh_request_t *req, void *data) {
     log_entry_t *e = data;
     access_log_t *log = e->log;
-    uint64_t start = fh_request_start_ns(req);
-    uint64_t now = uv_hrtime();
+    uint64_t start = fh__request_start_of(req);
+    uint64_t now = fh__request_done_ns(req);
     uint64_t latency_us = now > start ? (now - start) / 1000 : 0;
-    fh_str_t user = fh_auth_user(req), id = fh_request_id(req);
+    bool id_plain;
+    fh_str_t user = fh_auth_user(req), id = fh__mw_request_id(req, &id_plain);
     size_t bound = line_bound(e, user, id);
     log_buf_t *b = buf_get(log, fh_request_loop(req));
     /* Wall-clock time of the request's arrival. */
@@ -407,7 +487,7 @@ static void log_done(fh_request_t *req, void *data) {
     if (b && bound <= log->cap) {
         if (b->len + bound > log->cap)
             buf_flush(b);
-        b->len += format_line(e, b, b->data + b->len, user, id, latency_us, start_ms);
+        b->len += format_line(e, b, b->data + b->len, user, id, id_plain, latency_us, start_ms);
         return;
     }
     /* A line longer than the buffer, or a thread without one. */
@@ -415,7 +495,7 @@ static void log_done(fh_request_t *req, void *data) {
     if (!tmp)
         return;
     log_buf_t local = {.log = log, .clf_sec = -1, .iso_sec = -1};
-    size_t n = format_line(e, b ? b : &local, tmp, user, id, latency_us, start_ms);
+    size_t n = format_line(e, b ? b : &local, tmp, user, id, id_plain, latency_us, start_ms);
     if (b) {
         buf_flush(b);
         output(log, tmp, n);
@@ -426,53 +506,61 @@ static void log_done(fh_request_t *req, void *data) {
     }
 }
 
+/* Copies s to *p (advanced past it); an absent view stays absent. */
+static inline fh_str_t copy_str(char **p, fh_str_t s) {
+    if (!s.ptr)
+        return s;
+    char *d = *p;
+    memcpy(d, s.ptr, s.len);
+    *p = d + s.len;
+    return (fh_str_t){d, s.len};
+}
+
 static int log_before(fh_request_t *req, fh_response_t *res, void *data) {
     access_log_t *log = data;
     bool combined = log->format != FH_LOG_COMMON;
-    fh_str_t method = fh_request_method(req), target = fh_request_target(req);
+    fh_method_t mid = fh__request_method_of(req);
+    /* A known method's name is static text: only other tokens are copied. */
+    fh_str_t method = mid != FH_METHOD_OTHER ? fh_str(fh_method_name(mid)) : fh_request_method(req);
+    fh_str_t target = fh_request_target(req);
     fh_str_t referer = {NULL, 0}, ua = {NULL, 0};
     if (combined) {
         /* One pass for both headers (the first of each counts). */
-        fh_str_t name, value;
-        for (size_t i = 0; fh_request_header_at(req, i, &name, &value); i++) {
-            if (name.len == 7 && !referer.ptr && fh_str_ieq(name, FH_STR_LIT("Referer")))
-                referer = value;
-            else if (name.len == 10 && !ua.ptr && fh_str_ieq(name, FH_STR_LIT("User-Agent")))
-                ua = value;
+        size_t nh;
+        const fh__header_t *h = fh__request_headers(req, &nh);
+        for (size_t i = 0; i < nh; i++) {
+            if (h[i].name.len == 7 && !referer.ptr && fh_str_ieq(h[i].name, FH_STR_LIT("Referer")))
+                referer = h[i].value;
+            else if (h[i].name.len == 10 && !ua.ptr &&
+                     fh_str_ieq(h[i].name, FH_STR_LIT("User-Agent")))
+                ua = h[i].value;
         }
     }
-    size_t n = method.len + target.len + referer.len + ua.len;
+    bool copy_method = mid == FH_METHOD_OTHER;
+    size_t n = (copy_method ? method.len : 0) + target.len + referer.len + ua.len;
     log_entry_t *e = fh_alloc(req, sizeof(*e) + n);
     if (!e)
         return FH_ENOMEM;
     char *p = (char *)(e + 1);
-    fh_str_t *dst[4] = {&e->method, &e->target, &e->referer, &e->ua};
-    fh_str_t src[4] = {method, target, referer, ua};
-    for (int i = 0; i < 4; i++) {
-        if (!src[i].ptr) {
-            *dst[i] = (fh_str_t){NULL, 0};
-            continue;
-        }
-        memcpy(p, src[i].ptr, src[i].len);
-        *dst[i] = (fh_str_t){p, src[i].len};
-        p += src[i].len;
-    }
+    e->method = copy_method ? copy_str(&p, method) : method;
+    e->method_known = !copy_method;
+    e->target = copy_str(&p, target);
+    e->referer = copy_str(&p, referer);
+    e->ua = copy_str(&p, ua);
     e->log = log;
     e->res = res;
-    struct sockaddr_storage ss;
     e->family = 0;
-    if (fh_request_remote_addr(req, &ss) == 0) {
-        if (ss.ss_family == AF_INET) {
-            e->family = AF_INET;
-            memcpy(e->addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
-        } else if (ss.ss_family == AF_INET6) {
-            e->family = AF_INET6;
-            memcpy(e->addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
-        }
+    const struct sockaddr *peer = fh__request_peer(req);
+    if (peer && peer->sa_family == AF_INET) {
+        e->family = AF_INET;
+        memcpy(e->addr, &((const struct sockaddr_in *)peer)->sin_addr, 4);
+    } else if (peer && peer->sa_family == AF_INET6) {
+        e->family = AF_INET6;
+        memcpy(e->addr, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);
     }
     e->version = (uint8_t)fh_request_version(req);
-    int err = fh_request_on_done(req, log_done, e);
-    return err ? err : FH_NEXT;
+    fh__request_on_done_node(req, &e->done, log_done, e);
+    return FH_NEXT;
 }
 
 /* ------------------------------------------------------------- set-up */

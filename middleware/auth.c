@@ -19,7 +19,7 @@ typedef struct auth {
 static const char user_key;
 
 fh_str_t fh_auth_user(const fh_request_t *req) {
-    const fh_str_t *u = fh_request_get(req, &user_key);
+    const fh_str_t *u = fh__request_get(req, &user_key);
     return u ? *u : (fh_str_t){NULL, 0};
 }
 

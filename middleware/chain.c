@@ -22,6 +22,8 @@ typedef struct chain_run {
     const fh_chain_t *chain;
     struct chain_run *outer; /* the enclosing chain's run (error hooks) */
     uint32_t entered;        /* middleware reached (before hook ran or runs) */
+    fh__hook_t commit;       /* the commit hook's storage */
+    fh__slot_t slot;         /* the run slot's storage */
 } chain_run_t;
 
 /* Key of the request slot holding the innermost run with error hooks. */
@@ -78,7 +80,7 @@ void fh_chain_free(fh_chain_t *chain) {
 /* Commit hook: the after hooks of the middleware entered, innermost first. */
 static void run_afters(fh_response_t *res, void *data) {
     chain_run_t *run = data;
-    fh_request_t *req = fh_response_request(res);
+    fh_request_t *req = fh__response_req(res);
     const fh_middleware_t *m = run->chain->mws;
     for (uint32_t i = run->entered; i-- > 0;)
         if (m[i].after)
@@ -112,15 +114,13 @@ static int chain_run(fh_chain_t *c, fh_request_t *req, fh_response_t *res) {
         run->entered = 0;
         run->outer = NULL;
         if (c->has_after) {
-            int err = fh_response_on_commit(res, run_afters, run);
+            int err = fh__response_on_commit_node(res, &run->commit, run_afters, run);
             if (err)
                 return err;
         }
         if (c->has_error) {
             run->outer = fh_request_get(req, &run_key);
-            int err = fh_request_set(req, &run_key, run);
-            if (err)
-                return err;
+            fh__request_set_node(req, &run->slot, &run_key, run);
         }
     }
     int rc = 0;
@@ -135,7 +135,7 @@ static int chain_run(fh_chain_t *c, fh_request_t *req, fh_response_t *res) {
         if (!m->before)
             continue;
         rc = m->before(req, res, m->data);
-        if (rc != FH_NEXT || fh_response_is_final(res))
+        if (rc != FH_NEXT || fh__response_final(res))
             break;
     }
     if (i == c->n) {

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/http1.h"
 #include "middleware/mw.h"
 
 typedef struct cors {
@@ -28,70 +29,84 @@ static bool cors_allowed(const cors_t *c, fh_request_t *req, fh_str_t origin) {
     return c->fn && c->fn(req, origin, c->fn_data);
 }
 
-static bool is_preflight(fh_request_t *req) {
-    return fh_request_method_id(req) == FH_METHOD_OPTIONS &&
-           fh_request_header(req, "Origin").ptr &&
-           fh_request_header(req, "Access-Control-Request-Method").ptr;
+static const fh_str_t h_origin = FH_STR_LIT("Origin");
+static const fh_str_t h_request_method = FH_STR_LIT("Access-Control-Request-Method");
+static const fh_str_t h_request_headers = FH_STR_LIT("Access-Control-Request-Headers");
+static const fh_str_t h_allow_origin = FH_STR_LIT("Access-Control-Allow-Origin");
+static const fh_str_t h_allow_credentials = FH_STR_LIT("Access-Control-Allow-Credentials");
+static const fh_str_t h_allow_methods = FH_STR_LIT("Access-Control-Allow-Methods");
+static const fh_str_t h_allow_headers = FH_STR_LIT("Access-Control-Allow-Headers");
+static const fh_str_t h_max_age = FH_STR_LIT("Access-Control-Max-Age");
+static const fh_str_t h_expose = FH_STR_LIT("Access-Control-Expose-Headers");
+
+/* A preflight: OPTIONS with Origin and Access-Control-Request-Method. The
+ * method is compared first, so other requests cost no header scan. */
+static bool is_preflight(fh_request_t *req, fh_str_t origin) {
+    return fh__request_method_of(req) == FH_METHOD_OPTIONS && origin.ptr &&
+           fh__request_header_find(req, h_request_method).ptr;
 }
 
 /* Access-Control-Request-Headers is echoed only when it is a plain list of
  * tokens: anything else could smuggle bytes into the response. */
 static bool token_list(fh_str_t s) {
     for (size_t i = 0; i < s.len; i++) {
-        char ch = s.ptr[i];
-        if (ch != ',' && ch != ' ' && ch != '\t' && !fh__mw_is_token((fh_str_t){&ch, 1}))
+        unsigned char ch = (unsigned char)s.ptr[i];
+        if (ch != ',' && ch != ' ' && ch != '\t' && !fh__h1_is_tchar(ch))
             return false;
     }
     return true;
 }
 
+/* The headers below are stored as views (fh__response_header_set_view):
+ * the middleware's own strings, literals, and request fields, which the
+ * parser checked, read while the response is being committed (or ended
+ * in the same hook), so they are still valid when it is serialized right
+ * after. */
+
 /* Sets Allow-Origin (and Allow-Credentials) for an allowed origin. */
-static int allow_origin_headers(const cors_t *c, fh_request_t *req, fh_response_t *res,
-                                fh_str_t origin) {
+static int allow_origin_headers(const cors_t *c, fh_response_t *res, fh_str_t origin) {
     int err;
-    if (c->any && !c->credentials) {
-        err = fh_response_header_set(res, "Access-Control-Allow-Origin", "*");
-    } else {
-        char *o = fh_strndup(req, origin);
-        if (!o)
-            return FH_ENOMEM;
-        err = fh_response_header_set(res, "Access-Control-Allow-Origin", o);
-    }
+    if (c->any && !c->credentials)
+        err = fh__response_header_set_view(res, h_allow_origin, FH_STR_LIT("*"));
+    else
+        err = fh__response_header_set_view(res, h_allow_origin, origin);
     if (!err && c->credentials)
-        err = fh_response_header_set(res, "Access-Control-Allow-Credentials", "true");
+        err = fh__response_header_set_view(res, h_allow_credentials, FH_STR_LIT("true"));
     return err;
 }
 
 static int cors_before(fh_request_t *req, fh_response_t *res, void *data) {
     cors_t *c = data;
-    if (!is_preflight(req))
+    if (fh__request_method_of(req) != FH_METHOD_OPTIONS)
         return FH_NEXT;
-    fh_str_t origin = fh_request_header(req, "Origin");
+    fh_str_t origin = fh__request_header_find(req, h_origin);
+    if (!is_preflight(req, origin))
+        return FH_NEXT;
     int err = 0;
     if (cors_allowed(c, req, origin)) {
-        err = allow_origin_headers(c, req, res, origin);
+        err = allow_origin_headers(c, res, origin);
         if (!err)
-            err = fh_response_header(res, "Access-Control-Allow-Methods", c->methods);
+            err = fh__response_header_add_view(res, h_allow_methods, fh_str(c->methods));
         if (!err) {
             if (c->allow_headers) {
                 if (c->allow_headers[0]) /* an empty list allows none */
-                    err = fh_response_header(res, "Access-Control-Allow-Headers", c->allow_headers);
+                    err = fh__response_header_add_view(res, h_allow_headers,
+                                                       fh_str(c->allow_headers));
             } else {
-                fh_str_t asked = fh_request_header(req, "Access-Control-Request-Headers");
+                fh_str_t asked = fh__request_header_find(req, h_request_headers);
                 if (asked.ptr && asked.len && token_list(asked))
-                    err = fh_response_header_str(res, FH_STR_LIT("Access-Control-Allow-Headers"),
-                                                 asked);
+                    err = fh__response_header_add_view(res, h_allow_headers, asked);
             }
         }
         if (!err && c->max_age[0])
-            err = fh_response_header(res, "Access-Control-Max-Age", c->max_age);
+            err = fh__response_header_add_view(res, h_max_age, fh_str(c->max_age));
     }
     if (!err)
-        err = fh__mw_vary_add(res, FH_STR_LIT("Origin"));
+        err = fh__mw_vary_add(res, h_origin);
     if (!err)
-        err = fh__mw_vary_add(res, FH_STR_LIT("Access-Control-Request-Method"));
+        err = fh__mw_vary_add(res, h_request_method);
     if (!err)
-        err = fh__mw_vary_add(res, FH_STR_LIT("Access-Control-Request-Headers"));
+        err = fh__mw_vary_add(res, h_request_headers);
     if (!err)
         err = fh_response_status(res, 204);
     if (!err)
@@ -101,16 +116,15 @@ static int cors_before(fh_request_t *req, fh_response_t *res, void *data) {
 
 static void cors_after(fh_request_t *req, fh_response_t *res, void *data) {
     cors_t *c = data;
-    fh_str_t origin = fh_request_header(req, "Origin");
-    if (origin.ptr && fh_request_method_id(req) == FH_METHOD_OPTIONS &&
-        fh_request_header(req, "Access-Control-Request-Method").ptr)
-        return; /* a preflight: the before hook built it */
+    fh_str_t origin = fh__request_header_find(req, h_origin);
+    if (is_preflight(req, origin))
+        return; /* the before hook built it */
     if (c->vary)
-        fh__mw_vary_add(res, FH_STR_LIT("Origin"));
+        fh__mw_vary_add(res, h_origin);
     if (!origin.ptr || !cors_allowed(c, req, origin))
         return;
-    if (allow_origin_headers(c, req, res, origin) == 0 && c->expose && c->expose[0])
-        fh_response_header_set(res, "Access-Control-Expose-Headers", c->expose);
+    if (allow_origin_headers(c, res, origin) == 0 && c->expose && c->expose[0])
+        fh__response_header_set_view(res, h_expose, fh_str(c->expose));
 }
 
 static void cors_release(void *data) {

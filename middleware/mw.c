@@ -99,16 +99,23 @@ bool fh__mw_list_has(fh_str_t list, fh_str_t token) {
 }
 
 int fh__mw_vary_add(fh_response_t *res, fh_str_t token) {
-    fh_str_t vary = fh_response_header_get(res, "Vary");
-    if (!vary.ptr || vary.len == 0)
-        return fh_response_header_str(res, FH_STR_LIT("Vary"), token);
+    static const fh_str_t name = FH_STR_LIT("Vary");
+    fh_str_t vary = fh__response_header_find(res, name);
+    if (!vary.ptr)
+        return fh__response_header_add_view(res, name, token);
+    if (vary.len == 0)
+        return fh__response_header_set_view(res, name, token);
     if (fh__mw_list_has(vary, FH_STR_LIT("*")) || fh__mw_list_has(vary, token))
         return 0;
-    char *v = fh_sprintf(fh_response_request(res), "%.*s, %.*s", FH_STR_FMT(vary),
-                         FH_STR_FMT(token));
+    size_t n = vary.len + 2 + token.len;
+    char *v = fh_alloc(fh_response_request(res), n + 1);
     if (!v)
         return FH_ENOMEM;
-    return fh_response_header_set(res, "Vary", v);
+    memcpy(v, vary.ptr, vary.len);
+    memcpy(v + vary.len, ", ", 2);
+    memcpy(v + vary.len + 2, token.ptr, token.len);
+    v[n] = '\0';
+    return fh__response_header_set_view(res, name, (fh_str_t){v, n});
 }
 
 /* -------------------------------------------------------------- JSON */

@@ -6,6 +6,8 @@
 #include <fasthttp.h>
 #include <stdatomic.h>
 
+#include "core/builtin.h"
+
 /* Records "fasthttp: <printf>" as this thread's fh_middleware_error() and
  * returns err (FH_ECONFIG or FH_EINVAL). */
 int fh__mw_fail(int err, const char *fmt, ...) FH_PRINTF(2, 3);
@@ -27,7 +29,8 @@ int fh__mw_join_tokens(char **out, const char *const *list, const char *field);
  * (case-insensitive). */
 bool fh__mw_list_has(fh_str_t list, fh_str_t token);
 /* Adds token to the response's Vary header unless it is already listed (or
- * Vary is "*"). Returns 0 or an error from the response functions. */
+ * Vary is "*"). token must be static text (it may be stored as is).
+ * Returns 0 or an error from the response functions. */
 int fh__mw_vary_add(fh_response_t *res, fh_str_t token);
 
 /* Writes s as the inside of a JSON string (no quotes) at dst, which has
@@ -36,6 +39,12 @@ int fh__mw_vary_add(fh_response_t *res, fh_str_t token);
 size_t fh__mw_json_escape(char *dst, fh_str_t s);
 /* The most bytes fh__mw_json_escape may write for s. */
 static inline size_t fh__mw_json_len(fh_str_t s) { return s.len * 6; }
+
+/* The request's id (fh_request_id), and whether it is known to consist of
+ * the characters the request id middleware accepts (letters, digits and
+ * "-_.:+/=@"): true for ids that middleware set, false for text another
+ * hand put in its slot. */
+fh_str_t fh__mw_request_id(const fh_request_t *req, bool *plain);
 
 /* ---- per-loop state ----
  *

@@ -7,7 +7,8 @@
 
 typedef struct request_id {
     char *header;
-    size_t header_len;
+    fh_str_t name; /* header, with its length */
+    bool plain;    /* name is stored as a field (fh__response_header_plain) */
     size_t max_length;
     bool ignore_incoming;
     bool echo;
@@ -18,15 +19,20 @@ static const char id_key;
 
 const void *fh_request_id_key(void) { return &id_key; }
 
-/* Per-thread generator state: a random prefix drawn on first use. */
+/* Per-thread generator state: the next id to hand out, "<16 hex digits of
+ * a random prefix drawn on first use>-<12 hex digits of a counter>", and
+ * the counter. Each id is a copy of text, whose counter digits are
+ * incremented in place. */
+#define ID_LEN 29
 static _Thread_local struct {
     bool ready;
     uint64_t counter;
-    char prefix[17];
+    char text[ID_LEN + 1];
 } gen;
 
+static const char hex[] = "0123456789abcdef";
+
 static void gen_init(void) {
-    static const char hex[] = "0123456789abcdef";
     unsigned char rnd[8];
     if (uv_random(NULL, NULL, rnd, sizeof(rnd), 0, NULL) != 0) {
         /* No entropy source: mix the clock, the thread's stack address
@@ -37,11 +43,26 @@ static void gen_init(void) {
         memcpy(rnd, &x, sizeof(rnd));
     }
     for (int i = 0; i < 8; i++) {
-        gen.prefix[2 * i] = hex[rnd[i] >> 4];
-        gen.prefix[2 * i + 1] = hex[rnd[i] & 15];
+        gen.text[2 * i] = hex[rnd[i] >> 4];
+        gen.text[2 * i + 1] = hex[rnd[i] & 15];
     }
-    gen.prefix[16] = '\0';
+    gen.text[16] = '-';
+    memset(gen.text + 17, '0', 12);
+    gen.text[ID_LEN] = '\0';
+    gen.counter = 0;
     gen.ready = true;
+}
+
+/* Advances the counter and its 12 hex digits: the last digit, and the
+ * ones before it that wrap (one in sixteen ids touches a second digit). */
+static void gen_next(void) {
+    uint64_t n = ++gen.counter;
+    for (int i = ID_LEN - 1; i > 16; i--) {
+        gen.text[i] = hex[n & 15];
+        if (n & 15)
+            break;
+        n >>= 4;
+    }
 }
 
 static bool id_char(unsigned char c) {
@@ -59,49 +80,77 @@ static bool id_valid(fh_str_t s, size_t max) {
     return true;
 }
 
+/* What rid_before leaves, in one arena allocation: the public slot (the
+ * id's text), a private one pointing at this record, and the text with its
+ * length. While the public slot still holds this text, the id is known to
+ * be valid and its length need not be counted again. */
+typedef struct rid_record {
+    fh__slot_t id_slot, rec_slot;
+    size_t len;
+    char text[];
+} rid_record_t;
+
+static const char rec_key;
+
+/* The id, from the record when the public slot still holds its text. */
+static fh_str_t id_get(const fh_request_t *req, bool *checked) {
+    const char *id = fh__request_get(req, &id_key);
+    const rid_record_t *rec = fh__request_get(req, &rec_key);
+    *checked = id && rec && id == rec->text;
+    return *checked ? (fh_str_t){rec->text, rec->len} : fh_str(id);
+}
+
 static int rid_before(fh_request_t *req, fh_response_t *res, void *data) {
     (void)res;
     request_id_t *r = data;
-    char *id;
-    fh_str_t in = r->ignore_incoming ? (fh_str_t){NULL, 0} : fh_request_header(req, r->header);
+    fh_str_t in = r->ignore_incoming ? (fh_str_t){NULL, 0}
+                                     : fh__request_header_find(req, r->name);
+    rid_record_t *rec;
     if (id_valid(in, r->max_length)) {
         /* Copied: request views may not outlive a written response. */
-        id = fh_strndup(req, in);
-        if (!id)
+        rec = fh_alloc(req, sizeof(*rec) + in.len + 1);
+        if (!rec)
             return FH_ENOMEM;
+        memcpy(rec->text, in.ptr, in.len);
+        rec->text[in.len] = '\0';
+        rec->len = in.len;
     } else {
-        static const char hex[] = "0123456789abcdef";
         if (!gen.ready)
             gen_init();
-        uint64_t n = ++gen.counter;
-        char *p = id = fh_alloc(req, 30);
-        if (!p)
+        gen_next();
+        rec = fh_alloc(req, sizeof(*rec) + ID_LEN + 1);
+        if (!rec)
             return FH_ENOMEM;
-        memcpy(p, gen.prefix, 16);
-        p[16] = '-';
-        for (int i = 28; i > 16; i--) {
-            p[i] = hex[n & 15];
-            n >>= 4;
-        }
-        p[29] = '\0';
+        memcpy(rec->text, gen.text, ID_LEN + 1);
+        rec->len = ID_LEN;
     }
-    return fh_request_set(req, &id_key, id);
+    fh__request_set_node(req, &rec->id_slot, &id_key, rec->text);
+    fh__request_set_node(req, &rec->rec_slot, &rec_key, rec);
+    return FH_NEXT;
 }
 
 static void rid_after(fh_request_t *req, fh_response_t *res, void *data) {
     request_id_t *r = data;
-    const char *id = fh_request_get(req, &id_key);
-    if (!id)
+    bool checked;
+    fh_str_t id = id_get(req, &checked);
+    /* The slot is public: text that another hand put there is checked
+     * before it becomes a header. The id is in the arena, so a view of it
+     * is kept. */
+    if (!id.ptr || (!checked && !fh__header_value_ok(id)))
         return;
-    fh_str_t name = {r->header, r->header_len};
-    if (fh_response_header_get(res, r->header).ptr)
-        fh_response_header_set(res, r->header, id);
+    if (r->plain)
+        fh__response_header_set_view(res, r->name, id);
     else
-        fh_response_header_str(res, name, fh_str(id));
+        fh_response_header_set(res, r->header, id.ptr);
 }
 
 fh_str_t fh_request_id(const fh_request_t *req) {
-    return fh_str(fh_request_get(req, &id_key));
+    bool checked;
+    return id_get(req, &checked);
+}
+
+fh_str_t fh__mw_request_id(const fh_request_t *req, bool *plain) {
+    return id_get(req, plain);
 }
 
 static void rid_release(void *data) {
@@ -128,7 +177,8 @@ int fh_request_id_new(fh_middleware_t *out, const fh_request_id_options_t *opt) 
         free(r);
         return FH_ENOMEM;
     }
-    r->header_len = strlen(header);
+    r->name = (fh_str_t){r->header, strlen(header)};
+    r->plain = fh__response_header_plain(r->name);
     r->max_length = opt->max_length ? opt->max_length : 128;
     r->ignore_incoming = opt->ignore_incoming;
     r->echo = !opt->no_response_header;

@@ -1,0 +1,162 @@
+/* Internal: what the core offers the built-in middleware beyond the public
+ * API, for the steps they take on every request.
+ *
+ * Each call does what a public one does, minus work its caller has already
+ * done or does not need: a name whose length is known, a hook or slot whose
+ * storage the caller allocated with its own record, a header whose bytes
+ * the caller vouches for. Nothing here is installed. */
+#ifndef FH_CORE_BUILTIN_H
+#define FH_CORE_BUILTIN_H
+
+#include <fasthttp.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/request.h"
+
+/* The first request header called name (case-insensitive), as
+ * fh_request_header, for a name whose length is known (inline, below). */
+static inline fh_str_t fh__request_header_find(const fh_request_t *req, fh_str_t name);
+/* The request's header fields in arrival order; *n gets their count. The
+ * array stays valid as long as the request's views. */
+const fh__header_t *fh__request_headers(const fh_request_t *req, size_t *n);
+
+/* fh_request_on_done with the hook's storage supplied by the caller, which
+ * must live as long as the request (the request's arena). Never fails. */
+void fh__request_on_done_node(fh_request_t *req, fh__hook_t *node, fh_request_done_fn fn,
+                              void *data);
+/* fh_request_set with the slot's storage supplied by the caller (used only
+ * when key is not set yet), which must live as long as the request. Never
+ * fails. */
+void fh__request_set_node(fh_request_t *req, fh__slot_t *node, const void *key, void *value);
+
+/* The peer's address, read once per connection (fh_request_remote_addr
+ * without the copy), or NULL when the connection is gone or the address
+ * cannot be read. Valid until the handler returns. */
+const struct sockaddr *fh__request_peer(const fh_request_t *req);
+
+/* The monotonic clock (uv_hrtime) for a done hook: the requests released
+ * together after one write share one reading, the others each read it. */
+uint64_t fh__request_done_ns(const fh_request_t *req);
+
+/* The first response header called name (case-insensitive), as
+ * fh_response_header_get, for a name whose length is known. */
+fh_str_t fh__response_header_find(const fh_response_t *res, fh_str_t name);
+/* Appends a header without checking or copying it: name must be a token
+ * that fh_response_header_str would store as a field (not Content-Type nor a
+ * field the core writes itself), value must hold no CR, LF or NUL, and both
+ * must stay valid and unchanged until the response is serialized (static
+ * text, the middleware's own configuration, or the request's arena).
+ * Returns 0, FH_EALREADY_SENT or FH_ENOMEM. */
+int fh__response_header_add_view(fh_response_t *res, fh_str_t name, fh_str_t value);
+/* Whether a field called name is stored as one (true), or handled by the
+ * core instead (Content-Type, Date, Connection, Content-Length,
+ * Transfer-Encoding): only the former may go through the view calls. */
+bool fh__response_header_plain(fh_str_t name);
+/* Replaces the value of the first header called name, or appends it, under
+ * the contract of fh__response_header_add_view. Later headers of the same
+ * name are removed, as fh_response_header_set does. */
+int fh__response_header_set_view(fh_response_t *res, fh_str_t name, fh_str_t value);
+/* fh_response_on_commit with the hook's storage supplied by the caller,
+ * which must live as long as the request. Returns 0 or FH_EALREADY_SENT. */
+int fh__response_on_commit_node(fh_response_t *res, fh__hook_t *node, fh_response_hook_fn fn,
+                                void *data);
+
+/* ---- inline reads ----
+ *
+ * The public accessors a middleware calls on every request, inline: the
+ * same fields, without a call into another file. */
+static inline bool fh__response_final(const fh_response_t *res) {
+    return res->flags & FH_RES_FINAL;
+}
+static inline fh_request_t *fh__response_req(const fh_response_t *res) { return res->req; }
+static inline int fh__response_status_of(const fh_response_t *res) { return res->status; }
+static inline size_t fh__response_body_len(const fh_response_t *res) { return res->body_len; }
+static inline fh_method_t fh__request_method_of(const fh_request_t *req) {
+    return (fh_method_t)req->method;
+}
+static inline uint64_t fh__request_start_of(const fh_request_t *req) { return req->start_ns; }
+static inline fh_str_t fh__request_header_find(const fh_request_t *req, fh_str_t name) {
+    for (uint32_t i = 0; i < req->nheaders; i++)
+        if (req->headers[i].name.len == name.len && fh_str_ieq(req->headers[i].name, name))
+            return req->headers[i].value;
+    return (fh_str_t){NULL, 0};
+}
+/* fh_request_get, inline. */
+static inline void *fh__request_get(const fh_request_t *req, const void *key) {
+    for (const fh__slot_t *s = req->slots; s; s = s->next)
+        if (s->key == key)
+            return s->value;
+    return NULL;
+}
+
+/* ---- eight bytes at a time ----
+ *
+ * Tests over a 64-bit word of text (any byte order): each is nonzero
+ * exactly when some byte of x has the property. */
+#define FH__ONES 0x0101010101010101ull
+#define FH__HIGH 0x8080808080808080ull
+
+static inline uint64_t fh__load8(const void *p) {
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return x;
+}
+/* A byte of x is below n (n <= 128). */
+static inline uint64_t fh__below8(uint64_t x, unsigned char n) {
+    return (x - FH__ONES * n) & ~x & FH__HIGH;
+}
+/* A byte of x is c. */
+static inline uint64_t fh__has8(uint64_t x, unsigned char c) {
+    return fh__below8(x ^ (FH__ONES * c), 1);
+}
+
+/* Copies n bytes from s to p and returns p + n. Runs of up to 32 bytes,
+ * the usual header names, values and log fields, are copied inline with
+ * two overlapping moves instead of a call to memcpy; neither side is read
+ * or written beyond its n bytes. */
+static inline char *fh__put(char *p, const void *src, size_t n) {
+    const char *s = src;
+    if (n > 32) {
+        memcpy(p, s, n);
+    } else if (n >= 16) {
+        uint64_t a = fh__load8(s), b = fh__load8(s + 8);
+        uint64_t c = fh__load8(s + n - 16), d = fh__load8(s + n - 8);
+        memcpy(p, &a, 8);
+        memcpy(p + 8, &b, 8);
+        memcpy(p + n - 16, &c, 8);
+        memcpy(p + n - 8, &d, 8);
+    } else if (n >= 8) {
+        uint64_t a = fh__load8(s), b = fh__load8(s + n - 8);
+        memcpy(p, &a, 8);
+        memcpy(p + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(p, &a, 4);
+        memcpy(p + n - 4, &b, 4);
+    } else if (n) {
+        p[0] = s[0];
+        p[n / 2] = s[n / 2];
+        p[n - 1] = s[n - 1];
+    }
+    return p + n;
+}
+
+/* true when value may be a header value: no CR, LF or NUL. */
+static inline bool fh__header_value_ok(fh_str_t value) {
+    const unsigned char *p = (const unsigned char *)value.ptr;
+    size_t i = 0;
+    for (; i + 8 <= value.len; i += 8) {
+        uint64_t x = fh__load8(p + i);
+        if (fh__below8(x, 1) | fh__has8(x, '\r') | fh__has8(x, '\n'))
+            return false;
+    }
+    for (; i < value.len; i++)
+        if (p[i] == '\r' || p[i] == '\n' || p[i] == '\0')
+            return false;
+    return true;
+}
+
+#endif
