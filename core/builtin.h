@@ -40,15 +40,20 @@ const struct sockaddr *fh__request_peer(const fh_request_t *req);
 uint64_t fh__request_done_ns(const fh_request_t *req);
 
 /* The first response header called name (case-insensitive), as
- * fh_response_header_get, for a name whose length is known. */
-fh_str_t fh__response_header_find(const fh_response_t *res, fh_str_t name);
+ * fh_response_header_get, for a name whose length is known (inline,
+ * below). */
+static inline fh_str_t fh__response_header_find(const fh_response_t *res, fh_str_t name);
 /* Appends a header without checking or copying it: name must be a token
  * that fh_response_header_str would store as a field (not Content-Type nor a
  * field the core writes itself), value must hold no CR, LF or NUL, and both
  * must stay valid and unchanged until the response is serialized (static
  * text, the middleware's own configuration, or the request's arena).
  * Returns 0, FH_EALREADY_SENT or FH_ENOMEM. */
-int fh__response_header_add_view(fh_response_t *res, fh_str_t name, fh_str_t value);
+static inline int fh__response_header_add_view(fh_response_t *res, fh_str_t name,
+                                               fh_str_t value);
+/* fh__response_header_add_view when the inline room is used up or the
+ * response is final (response.c). */
+int fh__response_header_add_view_slow(fh_response_t *res, fh_str_t name, fh_str_t value);
 /* Whether a field called name is stored as one (true), or handled by the
  * core instead (Content-Type, Date, Connection, Content-Length,
  * Transfer-Encoding): only the former may go through the view calls. */
@@ -56,7 +61,11 @@ bool fh__response_header_plain(fh_str_t name);
 /* Replaces the value of the first header called name, or appends it, under
  * the contract of fh__response_header_add_view. Later headers of the same
  * name are removed, as fh_response_header_set does. */
-int fh__response_header_set_view(fh_response_t *res, fh_str_t name, fh_str_t value);
+static inline int fh__response_header_set_view(fh_response_t *res, fh_str_t name,
+                                               fh_str_t value);
+/* fh__response_header_set_view when a field called name is there already
+ * (response.c). */
+int fh__response_header_set_view_slow(fh_response_t *res, fh_str_t name, fh_str_t value);
 /* fh_response_on_commit with the hook's storage supplied by the caller,
  * which must live as long as the request. Returns 0 or FH_EALREADY_SENT. */
 int fh__response_on_commit_node(fh_response_t *res, fh__hook_t *node, fh_response_hook_fn fn,
@@ -76,6 +85,44 @@ static inline fh_method_t fh__request_method_of(const fh_request_t *req) {
     return (fh_method_t)req->method;
 }
 static inline uint64_t fh__request_start_of(const fh_request_t *req) { return req->start_ns; }
+static inline fh_str_t fh__request_target_of(const fh_request_t *req) { return req->target; }
+/* fh_request_version, inline. */
+static inline int fh__request_version_of(const fh_request_t *req) {
+    return (req->flags & FH_REQ_VERSION) ? req->version : 0;
+}
+static inline const fh__header_t *fh__request_headers_of(const fh_request_t *req, size_t *n) {
+    *n = req->nheaders;
+    return req->headers;
+}
+/* The index of the first response field called name, or nheaders. */
+static inline uint32_t fh__response_header_index(const fh_response_t *res, fh_str_t name) {
+    uint32_t i = 0;
+    while (i < res->nheaders &&
+           !(res->headers[i].name.len == name.len && fh_str_ieq(res->headers[i].name, name)))
+        i++;
+    return i;
+}
+static inline fh_str_t fh__response_header_find(const fh_response_t *res, fh_str_t name) {
+    if (name.len == 12 && fh_str_ieq(name, FH_STR_LIT("content-type")))
+        return res->content_type;
+    uint32_t i = fh__response_header_index(res, name);
+    return i < res->nheaders ? res->headers[i].value : (fh_str_t){NULL, 0};
+}
+static inline int fh__response_header_add_view(fh_response_t *res, fh_str_t name,
+                                               fh_str_t value) {
+    if ((res->flags & FH_RES_FINAL) || res->nheaders == res->cap_headers)
+        return fh__response_header_add_view_slow(res, name, value);
+    res->headers[res->nheaders].name = name;
+    res->headers[res->nheaders].value = value;
+    res->nheaders++;
+    return 0;
+}
+static inline int fh__response_header_set_view(fh_response_t *res, fh_str_t name,
+                                               fh_str_t value) {
+    if (fh__response_header_index(res, name) == res->nheaders)
+        return fh__response_header_add_view(res, name, value);
+    return fh__response_header_set_view_slow(res, name, value);
+}
 static inline fh_str_t fh__request_header_find(const fh_request_t *req, fh_str_t name) {
     for (uint32_t i = 0; i < req->nheaders; i++)
         if (req->headers[i].name.len == name.len && fh_str_ieq(req->headers[i].name, name))

@@ -178,13 +178,13 @@ int fh_response_header_str(fh_response_t *res, fh_str_t name, fh_str_t value) {
     return header_store(res, name, value);
 }
 
-int fh__response_header_add_view(fh_response_t *res, fh_str_t name, fh_str_t value) {
+int fh__response_header_add_view_slow(fh_response_t *res, fh_str_t name, fh_str_t value) {
     if (res->flags & FH_RES_FINAL)
         return FH_EALREADY_SENT;
     return header_append(res, name, value);
 }
 
-int fh__response_header_set_view(fh_response_t *res, fh_str_t name, fh_str_t value) {
+int fh__response_header_set_view_slow(fh_response_t *res, fh_str_t name, fh_str_t value) {
     if (res->flags & FH_RES_FINAL)
         return FH_EALREADY_SENT;
     uint32_t i = 0;
@@ -249,15 +249,6 @@ int fh_response_header_set(fh_response_t *res, const char *name, const char *val
         return err;
     fh_response_header_remove(res, name);
     return header_store(res, n, v);
-}
-
-fh_str_t fh__response_header_find(const fh_response_t *res, fh_str_t name) {
-    if (is_content_type(name))
-        return res->content_type;
-    for (uint32_t i = 0; i < res->nheaders; i++)
-        if (res->headers[i].name.len == name.len && fh_str_ieq(res->headers[i].name, name))
-            return res->headers[i].value;
-    return (fh_str_t){NULL, 0};
 }
 
 fh_str_t fh_response_header_get(const fh_response_t *res, const char *name) {

@@ -17,6 +17,10 @@
 
 typedef struct access_log access_log_t;
 
+/* Sizes of the per-thread copy of the last line's start (log_buf_t). */
+#define LAST_KEY 256
+#define LAST_TEXT 512
+
 typedef struct log_buf {
     access_log_t *log;
     uv_timer_t timer;
@@ -35,6 +39,23 @@ typedef struct log_buf {
     uint8_t addr_len;
     uint8_t addr[16];
     char addr_text[48];
+    /* The last Common or Combined line up to its latency field, and what
+     * it was made of: a line of the same peer, second, request line,
+     * status, size, Referer and User-Agent, with no user, starts with the
+     * same bytes. Requests that repeat (health checks, load, pipelined
+     * batches) copy them instead of formatting them again. */
+    bool last_ok;
+    uint8_t last_method;      /* fh_method_t, a known one */
+    uint8_t last_version;
+    uint8_t last_family;
+    uint8_t last_addr[16];
+    int last_status;
+    int64_t last_sec;
+    uint64_t last_bytes;
+    uint16_t last_target_len, last_referer_len, last_ua_len;
+    uint16_t last_len;        /* bytes of last_text */
+    char last_key[LAST_KEY];  /* target, Referer and User-Agent, as copied */
+    char last_text[LAST_TEXT];
 } log_buf_t;
 
 struct access_log {
@@ -56,7 +77,10 @@ typedef struct log_entry {
     fh_response_t *res;
     fh__hook_t done;     /* the done hook's storage */
     fh_str_t method, target, referer, ua;
+    const char *key;     /* the copies of target, Referer and User-Agent, */
+    size_t key_len;      /* one after the other */
     uint8_t version;
+    uint8_t mid;         /* fh_method_t */
     bool method_known;   /* method is a static name (fh_method_name) */
     uint8_t family;      /* AF_INET, AF_INET6, or 0: no peer address */
     uint8_t addr[16];    /* the peer's address, formatted only when logged */
@@ -353,12 +377,24 @@ static void time_strings(log_buf_t *b, int64_t sec, bool iso) {
     }
 }
 
+/* The request's method: a known one's static name, else the copy. */
+static fh_str_t entry_method(const log_entry_t *e) {
+    return e->method_known ? fh_str(fh_method_name((fh_method_t)e->mid)) : e->method;
+}
+
 /* The most bytes format_line writes for e. */
 static size_t line_bound(const log_entry_t *e, fh_str_t user, fh_str_t id) {
-    size_t strings = 46 /* an IPv6 address */ + e->method.len + e->target.len + e->referer.len + e->ua.len +
+    size_t strings = 46 /* an IPv6 address */ + (e->method_known ? 32 : e->method.len) + e->target.len + e->referer.len + e->ua.len +
                      user.len + id.len;
     return 320 + 6 * strings;
 }
+
+static bool last_same(const log_buf_t *b, const log_entry_t *e, int64_t sec, int status,
+                      uint64_t bytes);
+static void last_keep(log_buf_t *b, const log_entry_t *e, const char *p, size_t n, int64_t sec,
+                      int status, uint64_t bytes);
+static char *format_start(const log_entry_t *e, log_buf_t *tc, char *p, fh_str_t user,
+                          fh_str_t proto, int64_t sec, int status, uint64_t bytes);
 
 static size_t format_line(const log_entry_t *e, log_buf_t *tc, char *dst, fh_str_t user,
                           fh_str_t id, bool id_plain, uint64_t latency_us, int64_t start_ms) {
@@ -389,7 +425,7 @@ static size_t format_line(const log_entry_t *e, log_buf_t *tc, char *dst, fh_str
             p = put_addr(p, e, tc);
             *p++ = '"';
         }
-        p = put_json_field(p, "method", e->method);
+        p = put_json_field(p, "method", entry_method(e));
         p = put_json_field(p, "target", e->target);
         p = put_json_field(p, "proto", proto);
         p = put(p, ",\"status\":", 10);
@@ -406,36 +442,13 @@ static size_t format_line(const log_entry_t *e, log_buf_t *tc, char *dst, fh_str
         *p++ = '\n';
         return (size_t)(p - dst);
     }
-    time_strings(tc, sec, false);
-    p = e->family ? put_addr(p, e, tc) : put(p, "-", 1);
-    p = put(p, " - ", 3);
-    p = user.ptr && user.len ? put_clf(p, user) : put(p, "-", 1);
-    *p++ = ' ';
-    /* The whole array (a fixed-size copy; line_bound has room), then only
-     * its length counts. */
-    memcpy(p, tc->clf_time, sizeof(tc->clf_time));
-    p += tc->clf_len;
-    p = put(p, " \"", 2);
-    if (!e->method.len && !e->target.len && !proto.ptr) {
-        /* No request line at all (garbage): "-", as Apache logs it. */
-        *p++ = '-';
+    bool cacheable = e->method_known && !(user.ptr && user.len) && e->key_len <= LAST_KEY;
+    if (cacheable && last_same(tc, e, sec, status, bytes)) {
+        p = put(p, tc->last_text, tc->last_len);
     } else {
-        /* A known method's name holds nothing to escape. */
-        p = e->method_known ? put(p, e->method.ptr, e->method.len) : put_clf_or_dash(p, e->method);
-        *p++ = ' ';
-        p = put_clf_or_dash(p, e->target);
-        *p++ = ' ';
-        p = proto.ptr ? put(p, proto.ptr, 8) : put(p, "-", 1);
-    }
-    p = put(p, "\" ", 2);
-    p = put_status(p, status);
-    *p++ = ' ';
-    p = bytes ? put_u64(p, bytes) : put(p, "-", 1);
-    if (log->format == FH_LOG_COMBINED) {
-        *p++ = ' ';
-        p = put_clf_quoted(p, e->referer);
-        *p++ = ' ';
-        p = put_clf_quoted(p, e->ua);
+        p = format_start(e, tc, p, user, proto, sec, status, bytes);
+        if (cacheable && (size_t)(p - dst) <= LAST_TEXT)
+            last_keep(tc, e, dst, (size_t)(p - dst), sec, status, bytes);
     }
     if (log->latency) {
         *p++ = ' ';
@@ -453,6 +466,81 @@ static size_t format_line(const log_entry_t *e, log_buf_t *tc, char *dst, fh_str
     }
     *p++ = '\n';
     return (size_t)(p - dst);
+}
+
+/* Whether a Common or Combined line for e starts as the thread's last one:
+ * the same request line, peer, second, status, size and headers, and no
+ * user (the caller checks that). */
+static bool last_same(const log_buf_t *b, const log_entry_t *e, int64_t sec, int status,
+                      uint64_t bytes) {
+    if (!b->last_ok || b->last_sec != sec || b->last_status != status ||
+        b->last_bytes != bytes || b->last_method != e->mid || b->last_version != e->version ||
+        b->last_family != e->family || b->last_target_len != e->target.len ||
+        b->last_referer_len != e->referer.len || b->last_ua_len != e->ua.len)
+        return false;
+    if (e->family == AF_INET ? memcmp(b->last_addr, e->addr, 4) != 0
+        : e->family == AF_INET6 ? memcmp(b->last_addr, e->addr, 16) != 0
+                                : false)
+        return false;
+    return memcmp(b->last_key, e->key, e->key_len) == 0;
+}
+
+/* Keeps the n bytes of text at p as the start of the lines like e's. */
+static void last_keep(log_buf_t *b, const log_entry_t *e, const char *p, size_t n, int64_t sec,
+                      int status, uint64_t bytes) {
+    b->last_ok = true;
+    b->last_sec = sec;
+    b->last_status = status;
+    b->last_bytes = bytes;
+    b->last_method = e->mid;
+    b->last_version = e->version;
+    b->last_family = e->family;
+    memcpy(b->last_addr, e->addr, sizeof(b->last_addr));
+    b->last_target_len = (uint16_t)e->target.len;
+    b->last_referer_len = (uint16_t)e->referer.len;
+    b->last_ua_len = (uint16_t)e->ua.len;
+    memcpy(b->last_key, e->key, e->key_len);
+    memcpy(b->last_text, p, n);
+    b->last_len = (uint16_t)n;
+}
+
+/* A Common or Combined line up to its latency field. */
+static char *format_start(const log_entry_t *e, log_buf_t *tc, char *p, fh_str_t user,
+                          fh_str_t proto, int64_t sec, int status, uint64_t bytes) {
+    const access_log_t *log = e->log;
+    time_strings(tc, sec, false);
+    p = e->family ? put_addr(p, e, tc) : put(p, "-", 1);
+    p = put(p, " - ", 3);
+    p = user.ptr && user.len ? put_clf(p, user) : put(p, "-", 1);
+    *p++ = ' ';
+    /* The whole array (a fixed-size copy; line_bound has room), then only
+     * its length counts. */
+    memcpy(p, tc->clf_time, sizeof(tc->clf_time));
+    p += tc->clf_len;
+    p = put(p, " \"", 2);
+    fh_str_t method = entry_method(e);
+    if (!method.len && !e->target.len && !proto.ptr) {
+        /* No request line at all (garbage): "-", as Apache logs it. */
+        *p++ = '-';
+    } else {
+        /* A known method's name holds nothing to escape. */
+        p = e->method_known ? put(p, method.ptr, method.len) : put_clf_or_dash(p, method);
+        *p++ = ' ';
+        p = put_clf_or_dash(p, e->target);
+        *p++ = ' ';
+        p = proto.ptr ? put(p, proto.ptr, 8) : put(p, "-", 1);
+    }
+    p = put(p, "\" ", 2);
+    p = put_status(p, status);
+    *p++ = ' ';
+    p = bytes ? put_u64(p, bytes) : put(p, "-", 1);
+    if (log->format == FH_LOG_COMBINED) {
+        *p++ = ' ';
+        p = put_clf_quoted(p, e->referer);
+        *p++ = ' ';
+        p = put_clf_quoted(p, e->ua);
+    }
+    return p;
 }
 
 /* -------------------------------------------------------------- hooks */
@@ -511,8 +599,7 @@ static inline fh_str_t copy_str(char **p, fh_str_t s) {
     if (!s.ptr)
         return s;
     char *d = *p;
-    memcpy(d, s.ptr, s.len);
-    *p = d + s.len;
+    *p = fh__put(d, s.ptr, s.len);
     return (fh_str_t){d, s.len};
 }
 
@@ -521,13 +608,14 @@ static int log_before(fh_request_t *req, fh_response_t *res, void *data) {
     bool combined = log->format != FH_LOG_COMMON;
     fh_method_t mid = fh__request_method_of(req);
     /* A known method's name is static text: only other tokens are copied. */
-    fh_str_t method = mid != FH_METHOD_OTHER ? fh_str(fh_method_name(mid)) : fh_request_method(req);
-    fh_str_t target = fh_request_target(req);
+    /* A known method's name is looked up when a line needs it. */
+    fh_str_t method = mid != FH_METHOD_OTHER ? (fh_str_t){NULL, 0} : fh_request_method(req);
+    fh_str_t target = fh__request_target_of(req);
     fh_str_t referer = {NULL, 0}, ua = {NULL, 0};
     if (combined) {
         /* One pass for both headers (the first of each counts). */
         size_t nh;
-        const fh__header_t *h = fh__request_headers(req, &nh);
+        const fh__header_t *h = fh__request_headers_of(req, &nh);
         for (size_t i = 0; i < nh; i++) {
             if (h[i].name.len == 7 && !referer.ptr && fh_str_ieq(h[i].name, FH_STR_LIT("Referer")))
                 referer = h[i].value;
@@ -544,9 +632,12 @@ static int log_before(fh_request_t *req, fh_response_t *res, void *data) {
     char *p = (char *)(e + 1);
     e->method = copy_method ? copy_str(&p, method) : method;
     e->method_known = !copy_method;
+    e->key = p;
     e->target = copy_str(&p, target);
     e->referer = copy_str(&p, referer);
     e->ua = copy_str(&p, ua);
+    e->key_len = (size_t)(p - e->key);
+    e->mid = (uint8_t)mid;
     e->log = log;
     e->res = res;
     e->family = 0;
@@ -558,7 +649,7 @@ static int log_before(fh_request_t *req, fh_response_t *res, void *data) {
         e->family = AF_INET6;
         memcpy(e->addr, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);
     }
-    e->version = (uint8_t)fh_request_version(req);
+    e->version = (uint8_t)fh__request_version_of(req);
     fh__request_on_done_node(req, &e->done, log_done, e);
     return FH_NEXT;
 }

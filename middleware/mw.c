@@ -210,6 +210,8 @@ int fh__perloop_init(fh__perloop_t *pl, size_t cap, void *(*create)(void *, uv_l
     pl->create = create;
     pl->destroy = destroy;
     pl->owner = owner;
+    static _Atomic uint64_t ids;
+    pl->id = atomic_fetch_add(&ids, 1) + 1;
     return 0;
 }
 
@@ -221,7 +223,19 @@ static inline size_t loop_hash(const uv_loop_t *loop) {
     return (size_t)x;
 }
 
+/* The thread's last lookups, two tables' worth (an access log and a rate
+ * limit in one chain): a request's lookup is then a compare. A table's id
+ * is never reused, so an entry cannot name a freed table's state. */
+static _Thread_local struct {
+    uint64_t id;
+    uv_loop_t *loop;
+    void *state;
+} perloop_last[2];
+
 void *fh__perloop_get(fh__perloop_t *pl, uv_loop_t *loop) {
+    unsigned k = (unsigned)(pl->id & 1);
+    if (perloop_last[k].id == pl->id && perloop_last[k].loop == loop)
+        return perloop_last[k].state;
     size_t mask = pl->cap - 1;
     size_t i = loop_hash(loop) & mask;
     for (size_t probes = 0; probes < pl->cap; probes++, i = (i + 1) & mask) {
@@ -240,6 +254,11 @@ void *fh__perloop_get(fh__perloop_t *pl, uv_loop_t *loop) {
             /* Only loop's thread touches states[i] while serving. */
             if (!pl->states[i])
                 pl->states[i] = pl->create(pl->owner, loop);
+            if (pl->states[i]) {
+                perloop_last[k].id = pl->id;
+                perloop_last[k].loop = loop;
+                perloop_last[k].state = pl->states[i];
+            }
             return pl->states[i];
         }
     }

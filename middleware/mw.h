@@ -63,6 +63,7 @@ typedef struct fh__perloop {
     void *(*create)(void *owner, uv_loop_t *loop);
     void (*destroy)(void *owner, void *state);
     void *owner;
+    uint64_t id; /* unique per table: keys the thread's last lookup */
 } fh__perloop_t;
 
 int fh__perloop_init(fh__perloop_t *pl, size_t cap, void *(*create)(void *, uv_loop_t *),
