@@ -12,48 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define FH_ALIGN 16u
-#define FH_ALIGN_UP(n) (((n) + (FH_ALIGN - 1)) & ~(size_t)(FH_ALIGN - 1))
-
-typedef struct fh_chunk {
-    struct fh_chunk *next;
-    size_t size; /* total bytes including this header */
-    /* payload follows, aligned */
-} fh_chunk_t;
-
-#define FH_CHUNK_HDR FH_ALIGN_UP(sizeof(fh_chunk_t))
-
-typedef struct fh_large {
-    struct fh_large *next;
-    size_t size;
-} fh_large_t;
-
-#define FH_LARGE_HDR FH_ALIGN_UP(sizeof(fh_large_t))
-
-typedef struct fh_cleanup {
-    struct fh_cleanup *next;
-    fh_arena_cleanup_fn fn;
-    void *data;
-} fh_cleanup_t;
-
 struct fh_arena_cache {
     size_t chunk_size;
     size_t max_free;   /* chunks kept at most */
     size_t nfree;
     fh_chunk_t *free;
-};
-
-struct fh_arena {
-    fh_arena_cache_t *cache;
-    fh_chunk_t *chunks; /* current chunk first */
-    char *cur;          /* next free byte in the current chunk */
-    char *end;          /* end of the current chunk */
-    char *last;         /* start of the most recent allocation (for realloc) */
-    fh_large_t *large;
-    fh_cleanup_t *cleanups;
-    size_t used;
-    size_t nchunks;
-    size_t large_bytes;
 };
 
 int fh_arena_cache_new(fh_arena_cache_t **out, size_t chunk_size, size_t max_cached_bytes) {

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/arena.h"
 #include "core/request.h"
 
 /* The first request header called name (case-insensitive), as
@@ -22,13 +23,17 @@ static inline fh_str_t fh__request_header_find(const fh_request_t *req, fh_str_t
 const fh__header_t *fh__request_headers(const fh_request_t *req, size_t *n);
 
 /* fh_request_on_done with the hook's storage supplied by the caller, which
- * must live as long as the request (the request's arena). Never fails. */
-void fh__request_on_done_node(fh_request_t *req, fh__hook_t *node, fh_request_done_fn fn,
-                              void *data);
+ * must live as long as the request (the request's arena). Never fails.
+ * (Inline, below, as are the other calls marked so.) */
+static inline void fh__request_on_done_node(fh_request_t *req, fh__hook_t *node,
+                                            fh_request_done_fn fn, void *data);
 /* fh_request_set with the slot's storage supplied by the caller (used only
  * when key is not set yet), which must live as long as the request. Never
- * fails. */
-void fh__request_set_node(fh_request_t *req, fh__slot_t *node, const void *key, void *value);
+ * fails. (Inline.) */
+static inline void fh__request_set_node(fh_request_t *req, fh__slot_t *node, const void *key,
+                                        void *value);
+/* fh_alloc, inline when the arena's current chunk has room. */
+static inline void *fh__alloc(fh_request_t *req, size_t size);
 
 /* The peer's address, read once per connection (fh_request_remote_addr
  * without the copy), or NULL when the connection is gone or the address
@@ -67,9 +72,10 @@ static inline int fh__response_header_set_view(fh_response_t *res, fh_str_t name
  * (response.c). */
 int fh__response_header_set_view_slow(fh_response_t *res, fh_str_t name, fh_str_t value);
 /* fh_response_on_commit with the hook's storage supplied by the caller,
- * which must live as long as the request. Returns 0 or FH_EALREADY_SENT. */
-int fh__response_on_commit_node(fh_response_t *res, fh__hook_t *node, fh_response_hook_fn fn,
-                                void *data);
+ * which must live as long as the request. Returns 0 or FH_EALREADY_SENT.
+ * (Inline.) */
+static inline int fh__response_on_commit_node(fh_response_t *res, fh__hook_t *node,
+                                              fh_response_hook_fn fn, void *data);
 
 /* ---- inline reads ----
  *
@@ -128,6 +134,39 @@ static inline fh_str_t fh__request_header_find(const fh_request_t *req, fh_str_t
         if (req->headers[i].name.len == name.len && fh_str_ieq(req->headers[i].name, name))
             return req->headers[i].value;
     return (fh_str_t){NULL, 0};
+}
+static inline void fh__request_on_done_node(fh_request_t *req, fh__hook_t *node,
+                                            fh_request_done_fn fn, void *data) {
+    node->fn = (void (*)(void))fn;
+    node->data = data;
+    node->next = req->done_hooks;
+    req->done_hooks = node;
+}
+static inline void fh__request_set_node(fh_request_t *req, fh__slot_t *node, const void *key,
+                                        void *value) {
+    for (fh__slot_t *s = req->slots; s; s = s->next) {
+        if (s->key == key) {
+            s->value = value;
+            return;
+        }
+    }
+    node->key = key;
+    node->value = value;
+    node->next = req->slots;
+    req->slots = node;
+}
+static inline void *fh__alloc(fh_request_t *req, size_t size) {
+    return fh__arena_alloc_fast(req->arena, size);
+}
+static inline int fh__response_on_commit_node(fh_response_t *res, fh__hook_t *node,
+                                              fh_response_hook_fn fn, void *data) {
+    if (res->flags & FH_RES_FINAL)
+        return FH_EALREADY_SENT;
+    node->fn = (void (*)(void))fn;
+    node->data = data;
+    node->next = res->commit_hooks;
+    res->commit_hooks = node;
+    return 0;
 }
 /* fh_request_get, inline. */
 static inline void *fh__request_get(const fh_request_t *req, const void *key) {

@@ -165,19 +165,6 @@ int fh_request_set(fh_request_t *req, const void *key, void *value) {
     return 0;
 }
 
-void fh__request_set_node(fh_request_t *req, fh__slot_t *node, const void *key, void *value) {
-    for (fh__slot_t *s = req->slots; s; s = s->next) {
-        if (s->key == key) {
-            s->value = value;
-            return;
-        }
-    }
-    node->key = key;
-    node->value = value;
-    node->next = req->slots;
-    req->slots = node;
-}
-
 void *fh_request_get(const fh_request_t *req, const void *key) {
     for (fh__slot_t *s = req->slots; s; s = s->next)
         if (s->key == key)
@@ -194,14 +181,6 @@ int fh_request_on_done(fh_request_t *req, fh_request_done_fn fn, void *data) {
     h->next = req->done_hooks;
     req->done_hooks = h;
     return 0;
-}
-
-void fh__request_on_done_node(fh_request_t *req, fh__hook_t *node, fh_request_done_fn fn,
-                              void *data) {
-    node->fn = (void (*)(void))fn;
-    node->data = data;
-    node->next = req->done_hooks;
-    req->done_hooks = node;
 }
 
 void *fh_alloc(fh_request_t *req, size_t size) { return fh_arena_alloc(req->arena, size); }

@@ -57,17 +57,6 @@ int fh_response_on_commit(fh_response_t *res, fh_response_hook_fn fn, void *data
     return 0;
 }
 
-int fh__response_on_commit_node(fh_response_t *res, fh__hook_t *node, fh_response_hook_fn fn,
-                                void *data) {
-    if (res->flags & FH_RES_FINAL)
-        return FH_EALREADY_SENT;
-    node->fn = (void (*)(void))fn;
-    node->data = data;
-    node->next = res->commit_hooks;
-    res->commit_hooks = node;
-    return 0;
-}
-
 int fh_response_reset(fh_response_t *res) {
     if (res->flags & FH_RES_FINAL)
         return FH_EALREADY_SENT;

@@ -626,7 +626,7 @@ static int log_before(fh_request_t *req, fh_response_t *res, void *data) {
     }
     bool copy_method = mid == FH_METHOD_OTHER;
     size_t n = (copy_method ? method.len : 0) + target.len + referer.len + ua.len;
-    log_entry_t *e = fh_alloc(req, sizeof(*e) + n);
+    log_entry_t *e = fh__alloc(req, sizeof(*e) + n);
     if (!e)
         return FH_ENOMEM;
     char *p = (char *)(e + 1);

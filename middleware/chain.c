@@ -10,11 +10,21 @@
 
 #include "middleware/mw.h"
 
+/* A before or after hook with its data and the position of its
+ * middleware: the chain keeps the hooks that are set in two compact lists,
+ * so a request calls them without looking at the middleware lacking one. */
+typedef struct chain_hook {
+    void (*fn)(void);
+    void *data;
+    uint32_t at;
+} chain_hook_t;
+
 struct fh_chain {
     fh_handler_fn handler;
     void *handler_data;
     fh_middleware_t *mws;
-    uint32_t n, cap;
+    chain_hook_t *befores, *afters; /* capacity cap each */
+    uint32_t n, cap, nbefore, nafter;
     bool has_after, has_error;
 };
 
@@ -53,8 +63,22 @@ int fh_chain_use(fh_chain_t *chain, const fh_middleware_t *mw) {
         if (!nm)
             return FH_ENOMEM;
         chain->mws = nm;
+        chain_hook_t *nb = realloc(chain->befores, ncap * sizeof(*nb));
+        if (!nb)
+            return FH_ENOMEM;
+        chain->befores = nb;
+        chain_hook_t *na = realloc(chain->afters, ncap * sizeof(*na));
+        if (!na)
+            return FH_ENOMEM;
+        chain->afters = na;
         chain->cap = ncap;
     }
+    if (mw->before)
+        chain->befores[chain->nbefore++] =
+            (chain_hook_t){(void (*)(void))mw->before, mw->data, chain->n};
+    if (mw->after)
+        chain->afters[chain->nafter++] =
+            (chain_hook_t){(void (*)(void))mw->after, mw->data, chain->n};
     chain->mws[chain->n++] = *mw;
     if (mw->after)
         chain->has_after = true;
@@ -74,6 +98,8 @@ void fh_chain_free(fh_chain_t *chain) {
     if (!chain)
         return;
     free(chain->mws);
+    free(chain->befores);
+    free(chain->afters);
     free(chain);
 }
 
@@ -81,10 +107,12 @@ void fh_chain_free(fh_chain_t *chain) {
 static void run_afters(fh_response_t *res, void *data) {
     chain_run_t *run = data;
     fh_request_t *req = fh__response_req(res);
-    const fh_middleware_t *m = run->chain->mws;
-    for (uint32_t i = run->entered; i-- > 0;)
-        if (m[i].after)
-            m[i].after(req, res, m[i].data);
+    const fh_chain_t *c = run->chain;
+    for (uint32_t k = c->nafter; k-- > 0;) {
+        const chain_hook_t *h = &c->afters[k];
+        if (h->at < run->entered)
+            ((fh_after_fn)h->fn)(req, res, h->data);
+    }
 }
 
 /* Error hooks of middleware [0, upto), innermost first. Returns 0 when one
@@ -107,7 +135,7 @@ static int run_errors(const fh_chain_t *c, uint32_t upto, fh_request_t *req, fh_
 static int chain_run(fh_chain_t *c, fh_request_t *req, fh_response_t *res) {
     chain_run_t *run = NULL;
     if (c->has_after || c->has_error) {
-        run = fh_alloc(req, sizeof(*run));
+        run = fh__alloc(req, sizeof(*run));
         if (!run)
             return FH_ENOMEM;
         run->chain = c;
@@ -124,21 +152,24 @@ static int chain_run(fh_chain_t *c, fh_request_t *req, fh_response_t *res) {
         }
     }
     int rc = 0;
-    uint32_t i;
-    for (i = 0; i < c->n; i++) {
-        const fh_middleware_t *m = &c->mws[i];
+    uint32_t i = c->n; /* the middleware whose before hook stopped, or n */
+    for (uint32_t k = 0; k < c->nbefore; k++) {
+        const chain_hook_t *h = &c->befores[k];
         /* Counted before the hook runs: a hook that sends a response
          * triggers the commit hook from inside, and its own after hook
-         * belongs to that response. */
+         * belongs to that response. Middleware without a before hook
+         * ahead of it count as entered too. */
         if (run)
-            run->entered = i + 1;
-        if (!m->before)
-            continue;
-        rc = m->before(req, res, m->data);
-        if (rc != FH_NEXT || fh__response_final(res))
+            run->entered = h->at + 1;
+        rc = ((fh_before_fn)h->fn)(req, res, h->data);
+        if (rc != FH_NEXT || fh__response_final(res)) {
+            i = h->at;
             break;
+        }
     }
     if (i == c->n) {
+        if (run)
+            run->entered = c->n;
         rc = c->handler(req, res, c->handler_data);
     } else if (rc >= 0) {
         return 0; /* a before hook answered */

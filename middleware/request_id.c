@@ -108,7 +108,7 @@ static int rid_before(fh_request_t *req, fh_response_t *res, void *data) {
     rid_record_t *rec;
     if (id_valid(in, r->max_length)) {
         /* Copied: request views may not outlive a written response. */
-        rec = fh_alloc(req, sizeof(*rec) + in.len + 1);
+        rec = fh__alloc(req, sizeof(*rec) + in.len + 1);
         if (!rec)
             return FH_ENOMEM;
         memcpy(rec->text, in.ptr, in.len);
@@ -118,7 +118,7 @@ static int rid_before(fh_request_t *req, fh_response_t *res, void *data) {
         if (!gen.ready)
             gen_init();
         gen_next();
-        rec = fh_alloc(req, sizeof(*rec) + ID_LEN + 1);
+        rec = fh__alloc(req, sizeof(*rec) + ID_LEN + 1);
         if (!rec)
             return FH_ENOMEM;
         memcpy(rec->text, gen.text, ID_LEN + 1);
