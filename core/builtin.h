@@ -77,6 +77,16 @@ int fh__response_header_set_view_slow(fh_response_t *res, fh_str_t name, fh_str_
 static inline int fh__response_on_commit_node(fh_response_t *res, fh__hook_t *node,
                                               fh_response_hook_fn fn, void *data);
 
+/* Thread-local state read on every request: the initial-exec model reads
+ * it at a fixed offset from the thread pointer instead of through a call. */
+#ifndef FH_TLS_FAST
+#if defined(__GNUC__)
+#define FH_TLS_FAST __attribute__((tls_model("initial-exec")))
+#else
+#define FH_TLS_FAST
+#endif
+#endif
+
 /* ---- inline reads ----
  *
  * The public accessors a middleware calls on every request, inline: the

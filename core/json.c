@@ -33,10 +33,12 @@ typedef struct track {
     tag_hdr_t *blocks;
 } track_t;
 
+#ifndef FH_TLS_FAST
 #if defined(__GNUC__)
 #define FH_TLS_FAST __attribute__((tls_model("initial-exec")))
 #else
 #define FH_TLS_FAST
+#endif
 #endif
 
 /* The current scope of this thread: arena NULL = heap. */

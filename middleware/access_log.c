@@ -567,7 +567,7 @@ static void log_done(fh_request_t *req, void *data) {
     uint64_t now = fh__request_done_ns(req);
     uint64_t latency_us = now > start ? (now - start) / 1000 : 0;
     bool id_plain;
-    fh_str_t user = fh_auth_user(req), id = fh__mw_request_id(req, &id_plain);
+    fh_str_t user, id = fh__mw_request_id_user(req, &id_plain, &user);
     size_t bound = line_bound(e, user, id);
     log_buf_t *b = buf_get(log, fh_request_loop(req));
     /* Wall-clock time of the request's arrival. */

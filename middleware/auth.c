@@ -16,10 +16,10 @@ typedef struct auth {
     void *fn_data;
 } auth_t;
 
-static const char user_key;
+const char fh__mw_user_key;
 
 fh_str_t fh_auth_user(const fh_request_t *req) {
-    const fh_str_t *u = fh__request_get(req, &user_key);
+    const fh_str_t *u = fh__request_get(req, &fh__mw_user_key);
     return u ? *u : (fh_str_t){NULL, 0};
 }
 
@@ -29,7 +29,7 @@ int fh_auth_set_user(fh_request_t *req, fh_str_t user) {
     if (!copy)
         return FH_ENOMEM;
     *u = (fh_str_t){copy, user.len};
-    return fh_request_set(req, &user_key, u);
+    return fh_request_set(req, &fh__mw_user_key, u);
 }
 
 bool fh_auth_equal(fh_str_t a, fh_str_t b) {

@@ -223,19 +223,11 @@ static inline size_t loop_hash(const uv_loop_t *loop) {
     return (size_t)x;
 }
 
-/* The thread's last lookups, two tables' worth (an access log and a rate
- * limit in one chain): a request's lookup is then a compare. A table's id
- * is never reused, so an entry cannot name a freed table's state. */
-static _Thread_local struct {
-    uint64_t id;
-    uv_loop_t *loop;
-    void *state;
-} perloop_last[2];
+_Thread_local fh__perloop_hit_t fh__perloop_last[2] FH_TLS_FAST;
 
-void *fh__perloop_get(fh__perloop_t *pl, uv_loop_t *loop) {
+void *fh__perloop_find(fh__perloop_t *pl, uv_loop_t *loop) {
     unsigned k = (unsigned)(pl->id & 1);
-    if (perloop_last[k].id == pl->id && perloop_last[k].loop == loop)
-        return perloop_last[k].state;
+    fh__perloop_hit_t *perloop_last = fh__perloop_last;
     size_t mask = pl->cap - 1;
     size_t i = loop_hash(loop) & mask;
     for (size_t probes = 0; probes < pl->cap; probes++, i = (i + 1) & mask) {

@@ -40,11 +40,47 @@ size_t fh__mw_json_escape(char *dst, fh_str_t s);
 /* The most bytes fh__mw_json_escape may write for s. */
 static inline size_t fh__mw_json_len(fh_str_t s) { return s.len * 6; }
 
-/* The request's id (fh_request_id), and whether it is known to consist of
- * the characters the request id middleware accepts (letters, digits and
+/* Request slot keys of the built-ins: the authenticated user (auth.c, an
+ * fh_str_t), the request id (request_id.c, its NUL-terminated text: the
+ * public fh_request_id_key) and the request id middleware's own record. */
+extern const char fh__mw_user_key, fh__mw_id_key, fh__mw_id_rec_key;
+
+/* What the request id middleware leaves, in one arena allocation: the
+ * public slot (the id's text), a private one pointing at this record, and
+ * the text with its length. While the public slot still holds this text,
+ * the id is known to be valid and its length need not be counted again. */
+typedef struct fh__mw_rid_record {
+    fh__slot_t id_slot, rec_slot;
+    size_t len;
+    char text[];
+} fh__mw_rid_record_t;
+
+/* The request's id (fh_request_id) and user (fh_auth_user), from one walk
+ * over its slots. *plain tells whether the id is known to consist of the
+ * characters the request id middleware accepts (letters, digits and
  * "-_.:+/=@"): true for ids that middleware set, false for text another
- * hand put in its slot. */
-fh_str_t fh__mw_request_id(const fh_request_t *req, bool *plain);
+ * hand put in its slot. user may be NULL. */
+static inline fh_str_t fh__mw_request_id_user(const fh_request_t *req, bool *plain,
+                                              fh_str_t *user) {
+    const char *id = NULL;
+    const fh__mw_rid_record_t *rec = NULL;
+    if (user)
+        *user = (fh_str_t){NULL, 0};
+    for (const fh__slot_t *s = req->slots; s; s = s->next) {
+        if (s->key == &fh__mw_id_key)
+            id = s->value;
+        else if (s->key == &fh__mw_id_rec_key)
+            rec = s->value;
+        else if (user && s->key == &fh__mw_user_key)
+            *user = *(const fh_str_t *)s->value;
+    }
+    *plain = id && rec && id == rec->text;
+    return *plain ? (fh_str_t){rec->text, rec->len} : fh_str(id);
+}
+/* The request's id, as above. */
+static inline fh_str_t fh__mw_request_id(const fh_request_t *req, bool *plain) {
+    return fh__mw_request_id_user(req, plain, NULL);
+}
 
 /* ---- per-loop state ----
  *
@@ -68,9 +104,25 @@ typedef struct fh__perloop {
 
 int fh__perloop_init(fh__perloop_t *pl, size_t cap, void *(*create)(void *, uv_loop_t *),
                      void (*destroy)(void *, void *), void *owner);
+/* The thread's last lookups, two tables' worth (an access log and a rate
+ * limit in one chain): a request's lookup is then a compare. A table's id
+ * is never reused, so an entry cannot name a freed table's state. */
+typedef struct fh__perloop_hit {
+    uint64_t id;
+    uv_loop_t *loop;
+    void *state;
+} fh__perloop_hit_t;
+extern _Thread_local fh__perloop_hit_t fh__perloop_last[2] FH_TLS_FAST;
+/* fh__perloop_get past the thread's last lookups. */
+void *fh__perloop_find(fh__perloop_t *pl, uv_loop_t *loop);
 /* The state of loop, created on first use. NULL when the table is full or
  * create failed (the caller falls back). Call on loop's thread only. */
-void *fh__perloop_get(fh__perloop_t *pl, uv_loop_t *loop);
+static inline void *fh__perloop_get(fh__perloop_t *pl, uv_loop_t *loop) {
+    const fh__perloop_hit_t *h = &fh__perloop_last[pl->id & 1];
+    if (h->id == pl->id && h->loop == loop)
+        return h->state;
+    return fh__perloop_find(pl, loop);
+}
 /* Destroys every state and the table. */
 void fh__perloop_free(fh__perloop_t *pl);
 

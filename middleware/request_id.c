@@ -15,9 +15,9 @@ typedef struct request_id {
 } request_id_t;
 
 /* The slot holds the id as a NUL-terminated string in the arena. */
-static const char id_key;
+const char fh__mw_id_key, fh__mw_id_rec_key;
 
-const void *fh_request_id_key(void) { return &id_key; }
+const void *fh_request_id_key(void) { return &fh__mw_id_key; }
 
 /* Per-thread generator state: the next id to hand out, "<16 hex digits of
  * a random prefix drawn on first use>-<12 hex digits of a counter>", and
@@ -28,7 +28,7 @@ static _Thread_local struct {
     bool ready;
     uint64_t counter;
     char text[ID_LEN + 1];
-} gen;
+} gen FH_TLS_FAST;
 
 static const char hex[] = "0123456789abcdef";
 
@@ -80,32 +80,12 @@ static bool id_valid(fh_str_t s, size_t max) {
     return true;
 }
 
-/* What rid_before leaves, in one arena allocation: the public slot (the
- * id's text), a private one pointing at this record, and the text with its
- * length. While the public slot still holds this text, the id is known to
- * be valid and its length need not be counted again. */
-typedef struct rid_record {
-    fh__slot_t id_slot, rec_slot;
-    size_t len;
-    char text[];
-} rid_record_t;
-
-static const char rec_key;
-
-/* The id, from the record when the public slot still holds its text. */
-static fh_str_t id_get(const fh_request_t *req, bool *checked) {
-    const char *id = fh__request_get(req, &id_key);
-    const rid_record_t *rec = fh__request_get(req, &rec_key);
-    *checked = id && rec && id == rec->text;
-    return *checked ? (fh_str_t){rec->text, rec->len} : fh_str(id);
-}
-
 static int rid_before(fh_request_t *req, fh_response_t *res, void *data) {
     (void)res;
     request_id_t *r = data;
     fh_str_t in = r->ignore_incoming ? (fh_str_t){NULL, 0}
                                      : fh__request_header_find(req, r->name);
-    rid_record_t *rec;
+    fh__mw_rid_record_t *rec;
     if (id_valid(in, r->max_length)) {
         /* Copied: request views may not outlive a written response. */
         rec = fh__alloc(req, sizeof(*rec) + in.len + 1);
@@ -124,15 +104,15 @@ static int rid_before(fh_request_t *req, fh_response_t *res, void *data) {
         memcpy(rec->text, gen.text, ID_LEN + 1);
         rec->len = ID_LEN;
     }
-    fh__request_set_node(req, &rec->id_slot, &id_key, rec->text);
-    fh__request_set_node(req, &rec->rec_slot, &rec_key, rec);
+    fh__request_set_node(req, &rec->id_slot, &fh__mw_id_key, rec->text);
+    fh__request_set_node(req, &rec->rec_slot, &fh__mw_id_rec_key, rec);
     return FH_NEXT;
 }
 
 static void rid_after(fh_request_t *req, fh_response_t *res, void *data) {
     request_id_t *r = data;
     bool checked;
-    fh_str_t id = id_get(req, &checked);
+    fh_str_t id = fh__mw_request_id(req, &checked);
     /* The slot is public: text that another hand put there is checked
      * before it becomes a header. The id is in the arena, so a view of it
      * is kept. */
@@ -146,11 +126,7 @@ static void rid_after(fh_request_t *req, fh_response_t *res, void *data) {
 
 fh_str_t fh_request_id(const fh_request_t *req) {
     bool checked;
-    return id_get(req, &checked);
-}
-
-fh_str_t fh__mw_request_id(const fh_request_t *req, bool *plain) {
-    return id_get(req, plain);
+    return fh__mw_request_id(req, &checked);
 }
 
 static void rid_release(void *data) {
@@ -183,7 +159,7 @@ int fh_request_id_new(fh_middleware_t *out, const fh_request_id_options_t *opt) 
     r->ignore_incoming = opt->ignore_incoming;
     r->echo = !opt->no_response_header;
     /* Problem documents (json.h) carry the id from now on. */
-    fh_problem_set_request_id_key(&id_key);
+    fh_problem_set_request_id_key(&fh__mw_id_key);
     out->name = "request_id";
     out->before = rid_before;
     out->after = r->echo ? rid_after : NULL;
