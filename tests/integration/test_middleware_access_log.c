@@ -237,6 +237,60 @@ static void test_combined_escaping_and_extras(void **state) {
     assert_true(strtoul(lat, NULL, 10) >= 55000);
 }
 
+/* Lines that repeat the start of the previous one (a thread keeps it) and
+ * lines that differ from it in one field each, of the same length where a
+ * field can have one: every line shows its own request. */
+static void test_repeated_and_near_lines(void **state) {
+    (void)state;
+    capture_reset();
+    fh_access_log_options_t opt = {.format = FH_LOG_COMBINED, .write = capture, .latency = true,
+                                   .request_id = true};
+    start(&opt, 1);
+    int fd = fht_connect(fh_server_port(server));
+    static const struct {
+        const char *req;
+        int status, head;
+        const char *line; /* after the time */
+    } steps[] = {
+        {"GET /aa HTTP/1.1\r\nHost: t\r\n\r\n", 200, 0, "\"GET /aa HTTP/1\\.1\" 200 5 \"-\" \"-\""},
+        {"GET /aa HTTP/1.1\r\nHost: t\r\n\r\n", 200, 0, "\"GET /aa HTTP/1\\.1\" 200 5 \"-\" \"-\""},
+        {"GET /ab HTTP/1.1\r\nHost: t\r\n\r\n", 200, 0, "\"GET /ab HTTP/1\\.1\" 200 5 \"-\" \"-\""},
+        {"GET /ab HTTP/1.1\r\nHost: t\r\nReferer: z\r\n\r\n", 200, 0,
+         "\"GET /ab HTTP/1\\.1\" 200 5 \"z\" \"-\""},
+        {"GET /ab HTTP/1.1\r\nHost: t\r\nUser-Agent: z\r\n\r\n", 200, 0,
+         "\"GET /ab HTTP/1\\.1\" 200 5 \"-\" \"z\""},
+        {"GET /ab HTTP/1.1\r\nHost: t\r\nUser-Agent: y\r\n\r\n", 200, 0,
+         "\"GET /ab HTTP/1\\.1\" 200 5 \"-\" \"y\""},
+        {"GET /ab HTTP/1.1\r\nHost: t\r\nUser-Agent: y\r\nX-User: u\r\n\r\n", 200, 0,
+         "\"GET /ab HTTP/1\\.1\" 200 5 \"-\" \"y\""},
+        {"GET /ab HTTP/1.1\r\nHost: t\r\nUser-Agent: y\r\n\r\n", 200, 0,
+         "\"GET /ab HTTP/1\\.1\" 200 5 \"-\" \"y\""},
+        {"PUT /ab HTTP/1.1\r\nHost: t\r\nUser-Agent: y\r\nContent-Length: 0\r\n\r\n", 200, 0,
+         "\"PUT /ab HTTP/1\\.1\" 200 5 \"-\" \"y\""},
+        {"HEAD /ab HTTP/1.1\r\nHost: t\r\nUser-Agent: y\r\n\r\n", 200, 1,
+         "\"HEAD /ab HTTP/1\\.1\" 200 - \"-\" \"y\""},
+        {"GET /ab HTTP/1.0\r\nHost: t\r\nUser-Agent: y\r\nConnection: keep-alive\r\n\r\n", 200, 0,
+         "\"GET /ab HTTP/1\\.0\" 200 5 \"-\" \"y\""},
+        {"GET /fail HTTP/1.1\r\nHost: t\r\n\r\n", 500, 0, "\"GET /fail HTTP/1\\.1\" 500 21 \"-\" \"-\""},
+        {"GET /fail HTTP/1.1\r\nHost: t\r\n\r\n", 500, 0, "\"GET /fail HTTP/1\\.1\" 500 21 \"-\" \"-\""},
+        {"GET /empty HTTP/1.1\r\nHost: t\r\n\r\n", 204, 0, "\"GET /empty HTTP/1\\.1\" 204 - \"-\" \"-\""},
+        {"GET /aa HTTP/1.1\r\nHost: t\r\n\r\n", 200, 0, "\"GET /aa HTTP/1\\.1\" 200 5 \"-\" \"-\""},
+    };
+    size_t n = sizeof(steps) / sizeof(steps[0]);
+    for (size_t i = 0; i < n; i++)
+        exchange(fd, steps[i].req, steps[i].status, steps[i].head);
+    fht_close(fd);
+    stop();
+    assert_int_equal(count_lines(cap_buf), n);
+    for (size_t i = 0; i < n; i++) {
+        char pattern[512];
+        snprintf(pattern, sizeof(pattern),
+                 "^127\\.0\\.0\\.1 - %s " TIME_RE " %s [0-9]+ \"[0-9a-f]{16}-[0-9a-f]{12}\"$",
+                 i == 6 ? "u" : "-", steps[i].line);
+        assert_matches(line_at(cap_buf, i), pattern);
+    }
+}
+
 static void test_json(void **state) {
     (void)state;
     capture_reset();
@@ -522,6 +576,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_common),
         cmocka_unit_test(test_combined_escaping_and_extras),
+        cmocka_unit_test(test_repeated_and_near_lines),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_stream),
         cmocka_unit_test(test_logged_during_stop),
