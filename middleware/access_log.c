@@ -396,14 +396,22 @@ static void last_keep(log_buf_t *b, const log_entry_t *e, const char *p, size_t 
 static char *format_start(const log_entry_t *e, log_buf_t *tc, char *p, fh_str_t user,
                           fh_str_t proto, int64_t sec, int status, uint64_t bytes);
 
+static char *put_tail(const access_log_t *log, char *p, uint64_t latency_us, fh_str_t id,
+                      bool id_plain);
+static inline size_t tail_bound(fh_str_t id) { return 1 + 20 + 1 + 4 * id.len + 2 + 1; }
+
+/* The size of e's response as logged: none for responses without a body. */
+static inline uint64_t logged_bytes(const log_entry_t *e, int status) {
+    bool bodyless = status < 200 || status == 204 || status == 304 ||
+                    fh__request_method_of(fh__response_req(e->res)) == FH_METHOD_HEAD;
+    return bodyless ? 0 : fh__response_body_len(e->res);
+}
+
 static size_t format_line(const log_entry_t *e, log_buf_t *tc, char *dst, fh_str_t user,
                           fh_str_t id, bool id_plain, uint64_t latency_us, int64_t start_ms) {
     const access_log_t *log = e->log;
     int status = fh__response_status_of(e->res);
-    fh_request_t *req = fh__response_req(e->res);
-    bool bodyless = status < 200 || status == 204 || status == 304 ||
-                    fh__request_method_of(req) == FH_METHOD_HEAD;
-    uint64_t bytes = bodyless ? 0 : fh__response_body_len(e->res);
+    uint64_t bytes = logged_bytes(e, status);
     /* Version 0: the core refused the request before its version was
      * known (see "Requests the core refused" in mw_access_log.h). */
     fh_str_t proto = e->version == 10   ? FH_STR_LIT("HTTP/1.0")
@@ -450,6 +458,13 @@ static size_t format_line(const log_entry_t *e, log_buf_t *tc, char *dst, fh_str
         if (cacheable && (size_t)(p - dst) <= LAST_TEXT)
             last_keep(tc, e, dst, (size_t)(p - dst), sec, status, bytes);
     }
+    return (size_t)(put_tail(log, p, latency_us, id, id_plain) - dst);
+}
+
+/* What a Common or Combined line has after its start: the latency and the
+ * request id when asked for, and the newline. At most tail_bound bytes. */
+static char *put_tail(const access_log_t *log, char *p, uint64_t latency_us, fh_str_t id,
+                      bool id_plain) {
     if (log->latency) {
         *p++ = ' ';
         p = put_u64(p, latency_us);
@@ -465,7 +480,7 @@ static size_t format_line(const log_entry_t *e, log_buf_t *tc, char *dst, fh_str
         }
     }
     *p++ = '\n';
-    return (size_t)(p - dst);
+    return p;
 }
 
 /* Whether a Common or Combined line for e starts as the thread's last one:
@@ -568,10 +583,25 @@ static void log_done(fh_request_t *req, void *data) {
     uint64_t latency_us = now > start ? (now - start) / 1000 : 0;
     bool id_plain;
     fh_str_t user, id = fh__mw_request_id_user(req, &id_plain, &user);
-    size_t bound = line_bound(e, user, id);
     log_buf_t *b = buf_get(log, fh_request_loop(req));
     /* Wall-clock time of the request's arrival. */
     int64_t start_ms = ((int64_t)start + wall_offset(b, now)) / 1000000;
+    if (b && b->last_ok && e->method_known && !(user.ptr && user.len) &&
+        e->key_len <= LAST_KEY) {
+        /* The line may start as the thread's last one: copied, then only
+         * the tail is formatted. */
+        int status = fh__response_status_of(e->res);
+        size_t need = b->last_len + tail_bound(id);
+        if (need <= log->cap &&
+            last_same(b, e, start_ms / 1000, status, logged_bytes(e, status))) {
+            if (b->len + need > log->cap)
+                buf_flush(b);
+            char *p = put(b->data + b->len, b->last_text, b->last_len);
+            b->len = (size_t)(put_tail(log, p, latency_us, id, id_plain) - b->data);
+            return;
+        }
+    }
+    size_t bound = line_bound(e, user, id);
     if (b && bound <= log->cap) {
         if (b->len + bound > log->cap)
             buf_flush(b);

@@ -30,6 +30,7 @@ static bool cors_allowed(const cors_t *c, fh_request_t *req, fh_str_t origin) {
 }
 
 static const fh_str_t h_origin = FH_STR_LIT("Origin");
+static const fh_str_t h_vary = FH_STR_LIT("Vary");
 static const fh_str_t h_request_method = FH_STR_LIT("Access-Control-Request-Method");
 static const fh_str_t h_request_headers = FH_STR_LIT("Access-Control-Request-Headers");
 static const fh_str_t h_allow_origin = FH_STR_LIT("Access-Control-Allow-Origin");
@@ -119,8 +120,13 @@ static void cors_after(fh_request_t *req, fh_response_t *res, void *data) {
     fh_str_t origin = fh__request_header_find(req, h_origin);
     if (is_preflight(req, origin))
         return; /* the before hook built it */
-    if (c->vary)
-        fh__mw_vary_add(res, h_origin);
+    if (c->vary) {
+        /* Usually no Vary yet: one static field, appended. */
+        if (fh__response_header_index(res, h_vary) == res->nheaders)
+            fh__response_header_add_view(res, h_vary, h_origin);
+        else
+            fh__mw_vary_add(res, h_origin);
+    }
     if (!origin.ptr || !cors_allowed(c, req, origin))
         return;
     if (allow_origin_headers(c, res, origin) == 0 && c->expose && c->expose[0])
