@@ -108,9 +108,11 @@ static void run_afters(fh_response_t *res, void *data) {
     chain_run_t *run = data;
     fh_request_t *req = fh__response_req(res);
     const fh_chain_t *c = run->chain;
+    uint32_t entered = run->entered;
+    const chain_hook_t *afters = c->afters;
     for (uint32_t k = c->nafter; k-- > 0;) {
-        const chain_hook_t *h = &c->afters[k];
-        if (h->at < run->entered)
+        const chain_hook_t *h = &afters[k];
+        if (h->at < entered)
             ((fh_after_fn)h->fn)(req, res, h->data);
     }
 }
@@ -153,8 +155,8 @@ static int chain_run(fh_chain_t *c, fh_request_t *req, fh_response_t *res) {
     }
     int rc = 0;
     uint32_t i = c->n; /* the middleware whose before hook stopped, or n */
-    for (uint32_t k = 0; k < c->nbefore; k++) {
-        const chain_hook_t *h = &c->befores[k];
+    /* The list is read once: hooks cannot change the chain. */
+    for (const chain_hook_t *h = c->befores, *end = h + c->nbefore; h < end; h++) {
         /* Counted before the hook runs: a hook that sends a response
          * triggers the commit hook from inside, and its own after hook
          * belongs to that response. Middleware without a before hook
