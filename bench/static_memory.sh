@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Memory of serving a 1 GB file: examples/static_files serves a file made
+# Memory of serving a 1 GB file: examples/static serves a file made
 # with fallocate under /tmp, curl downloads it to /dev/null (once, then four
 # times at once), and the server's peak resident memory (VmHWM in
 # /proc/PID/status) is read before and after. The file is deleted at the end.
@@ -13,10 +13,10 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build-release}
 SIZE=${SIZE:-1G}
 PORT=${PORT:-3917}
-bin=$BUILD/examples/static_files/static_files
+bin=$BUILD/examples/static/static
 if [ ! -x "$bin" ]; then
   cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DFH_BUILD_TESTS=OFF >/dev/null
-  cmake --build "$BUILD" -j 2 --target static_files >/dev/null
+  cmake --build "$BUILD" -j 2 --target static >/dev/null
 fi
 
 dir=$(mktemp -d /tmp/fh_static_mem_XXXXXX)

@@ -1,4 +1,4 @@
-/* static_files: serves a directory, like `python3 -m http.server`.
+/* static: serves a directory, like `python3 -m http.server`.
  *
  *   ROOT     the directory to serve (default ".")
  *   LIST=1   HTML listings for directories without index.html
@@ -19,7 +19,7 @@ int main(void) {
     fh_static_t *files;
     int err = fh_static_new(&files, "/", root ? root : ".", &opts);
     if (err) {
-        fprintf(stderr, "static_files: %s: %s\n", root ? root : ".", fh_strerror(err));
+        fprintf(stderr, "static: %s: %s\n", root ? root : ".", fh_strerror(err));
         return 1;
     }
     fh_server_config_t cfg = fh_server_config_default();
@@ -36,7 +36,7 @@ int main(void) {
         fh_static_free(files);
         return 1;
     }
-    printf("static_files: serving %s on http://%s:%d with %d threads\n", root ? root : ".",
+    printf("static: serving %s on http://%s:%d with %d threads\n", root ? root : ".",
            cfg.host ? cfg.host : "*", fh_server_port(server), fh_server_threads(server));
     fflush(stdout);
     err = fh_server_run(server); /* until SIGINT or SIGTERM */
