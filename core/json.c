@@ -11,6 +11,7 @@
  * them all: sanitizers then see a request's JSON die with the request.
  */
 #include "core/json.h"
+#include "core/builtin.h" /* FH_TLS_FAST */
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -32,14 +33,6 @@ _Static_assert(sizeof(tag_hdr_t) <= HDR, "the tag header must fit in 16 bytes");
 typedef struct track {
     tag_hdr_t *blocks;
 } track_t;
-
-#ifndef FH_TLS_FAST
-#if defined(__GNUC__)
-#define FH_TLS_FAST __attribute__((tls_model("initial-exec")))
-#else
-#define FH_TLS_FAST
-#endif
-#endif
 
 /* The current scope of this thread: arena NULL = heap. */
 static _Thread_local struct {

@@ -13,25 +13,9 @@ out=$(mktemp)
 hdr=$(mktemp)
 trap 'rm -f "$log" "$out" "$hdr"; [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true' EXIT
 
-start() { # env/args for the binary; sets pid, port, url
-  "$@" >"$log" 2>&1 &
-  pid=$!
-  port=""
-  for _ in $(seq 100); do
-    port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$' | head -1 || true)
-    [ -n "$port" ] && break
-    sleep 0.05
-  done
-  [ -n "$port" ] || { echo "controllers did not start"; cat "$log"; exit 1; }
-  url="http://127.0.0.1:$port"
-}
-stop() {
-  kill -TERM "$pid"
-  local rc=0
-  wait "$pid" || rc=$?
-  pid=""
-  [ "$rc" = 0 ] || { echo "controllers exited $rc after SIGTERM"; cat "$log"; exit 1; }
-}
+. "$(dirname "$0")/lib.bash"
+start() { start_example controllers "$@"; } # env/args for the binary
+stop() { stop_example controllers; }
 expect() { # name, expected, actual
   [ "$2" = "$3" ] || { echo "$1: expected '$2', got '$3'"; exit 1; }
 }

@@ -8,16 +8,8 @@ log=$(mktemp)
 out=$(mktemp)
 hdr=$(mktemp)
 trap 'rm -f "$log" "$out" "$hdr"; [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true' EXIT
-HOST=127.0.0.1 PORT=0 "$bin" --threads 2 >"$log" 2>&1 &
-pid=$!
-port=""
-for _ in $(seq 100); do
-  port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$' | head -1 || true)
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-[ -n "$port" ] || { echo "echo did not start"; cat "$log"; exit 1; }
-url="http://127.0.0.1:$port"
+. "$(dirname "$0")/lib.bash"
+start_example echo env HOST=127.0.0.1 PORT=0 "$bin" --threads 2
 
 expect() { # name, expected, actual
   [ "$2" = "$3" ] || { echo "$1: expected '$2', got '$3'"; exit 1; }
@@ -61,9 +53,5 @@ expect "GET /echo is JSON" '200 "/echo"' "$code $(field 'j["path"]')"
 code=$(curl -s -I -o "$hdr" -w '%{http_code} %{content_type}' "$url/head")
 expect "HEAD" "200 application/json" "$code"
 
-kill -TERM "$pid"
-rc=0
-wait "$pid" || rc=$?
-pid=""
-[ "$rc" = 0 ] || { echo "echo exited $rc after SIGTERM"; cat "$log"; exit 1; }
+stop_example echo
 echo "echo: ok"

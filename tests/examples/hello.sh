@@ -6,25 +6,15 @@ set -euo pipefail
 bin=$1
 log=$(mktemp)
 trap 'rm -f "$log"; [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true' EXIT
+. "$(dirname "$0")/lib.bash"
 for prog in hello hello_raw; do
-  PORT=0 THREADS=2 HOST=127.0.0.1 "$bin/examples/hello/$prog" >"$log" 2>&1 &
-  pid=$!
-  port=""
-  for _ in $(seq 100); do
-    port=$(grep -o 'port [0-9]*\|:[0-9]* with' "$log" | grep -o '[0-9]\+' | head -1 || true)
-    [ -n "$port" ] && break
-    sleep 0.05
-  done
-  [ -n "$port" ] || { echo "$prog did not start"; cat "$log"; exit 1; }
+  start_example "$prog" env PORT=0 THREADS=2 HOST=127.0.0.1 "$bin/examples/hello/$prog"
   body=$(curl -s "http://127.0.0.1:$port/")
   [ "$body" = "Hello, World!" ] || { echo "$prog GET /: '$body'"; exit 1; }
   code=$(curl -s -o /tmp/fh-hello-404 -w '%{http_code}' "http://127.0.0.1:$port/missing/page")
   [ "$code" = 404 ] || { echo "$prog 404 expected, got $code"; exit 1; }
   [ "$(cat /tmp/fh-hello-404)" = "/missing/page not found" ] || { echo "$prog 404 body: $(cat /tmp/fh-hello-404)"; exit 1; }
   rm -f /tmp/fh-hello-404
-  kill -TERM "$pid"
-  wait "$pid"; rc=$?
-  pid=""
-  [ "$rc" = 0 ] || { echo "$prog exited $rc after SIGTERM"; exit 1; }
+  stop_example "$prog"
   echo "$prog: ok"
 done

@@ -7,16 +7,8 @@ bin=$1
 log=$(mktemp)
 out=$(mktemp)
 trap 'rm -f "$log" "$out"; [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true' EXIT
-PORT=0 THREADS=2 HOST=127.0.0.1 "$bin/examples/json/json" >"$log" 2>&1 &
-pid=$!
-port=""
-for _ in $(seq 100); do
-  port=$(grep -o ':[0-9]* with' "$log" | grep -o '[0-9]\+' | head -1 || true)
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-[ -n "$port" ] || { echo "json did not start"; cat "$log"; exit 1; }
-url="http://127.0.0.1:$port"
+. "$(dirname "$0")/lib.bash"
+start_example json env PORT=0 THREADS=2 HOST=127.0.0.1 "$bin/examples/json/json"
 
 expect() { # name, expected, actual
   [ "$2" = "$3" ] || { echo "$1: expected '$2', got '$3'"; exit 1; }
@@ -49,8 +41,5 @@ expect "415" "415 application/problem+json" "$(request POST /users 'name=Ada' ap
 expect "bad JSON" "400 application/problem+json" "$(request POST /users '{"name":')"
 expect "405" "405 application/problem+json" "$(request PUT /users '{}')"
 
-kill -TERM "$pid"
-wait "$pid"; rc=$?
-pid=""
-[ "$rc" = 0 ] || { echo "json exited $rc after SIGTERM"; exit 1; }
+stop_example json
 echo "json: ok"

@@ -12,25 +12,9 @@ out="$dir/out"
 hdr="$dir/hdr"
 trap 'rm -rf "$dir"; [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true' EXIT
 
-start() {
-  DB="$dir/todos.db" PORT=0 THREADS=2 HOST=127.0.0.1 "$prog" >"$log" 2>&1 &
-  pid=$!
-  port=""
-  for _ in $(seq 100); do
-    port=$(grep -o ':[0-9]* with' "$log" | grep -o '[0-9]\+' | head -1 || true)
-    [ -n "$port" ] && break
-    sleep 0.05
-  done
-  [ -n "$port" ] || { echo "rest_api did not start"; cat "$log"; exit 1; }
-  url="http://127.0.0.1:$port"
-}
-stop() {
-  kill -TERM "$pid"
-  local rc=0
-  wait "$pid" || rc=$?
-  pid=""
-  [ "$rc" = 0 ] || { echo "rest_api exited $rc after SIGTERM"; cat "$log"; exit 1; }
-}
+. "$(dirname "$0")/lib.bash"
+start() { start_example rest_api env DB="$dir/todos.db" PORT=0 THREADS=2 HOST=127.0.0.1 "$prog"; }
+stop() { stop_example rest_api; }
 expect() { # name, expected, actual
   [ "$2" = "$3" ] || { echo "$1: expected '$2', got '$3'"; exit 1; }
 }

@@ -8,16 +8,8 @@ bin=$1
 dir=$(mktemp -d)
 log="$dir/log"
 trap 'rm -rf "$dir"; [ -n "${cpid:-}" ] && kill "$cpid" 2>/dev/null; [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true' EXIT
-PORT=0 THREADS=2 HOST=127.0.0.1 TICK_MS=200 "$bin/examples/sse/sse" >"$log" 2>&1 &
-pid=$!
-port=""
-for _ in $(seq 100); do
-  port=$(grep -o ':[0-9]* with' "$log" | grep -o '[0-9]\+' | head -1 || true)
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-[ -n "$port" ] || { echo "sse did not start"; cat "$log"; exit 1; }
-url="http://127.0.0.1:$port"
+. "$(dirname "$0")/lib.bash"
+start_example sse env PORT=0 THREADS=2 HOST=127.0.0.1 TICK_MS=200 "$bin/examples/sse/sse"
 fail() { echo "$1"; exit 1; }
 
 # The page subscribes to /events.
@@ -58,11 +50,7 @@ for _ in $(seq 100); do
   sleep 0.05
 done
 grep -q '^id: 1' "$dir/open" || fail "subscriber got nothing"
-kill -TERM "$pid"
-rc=0
-wait "$pid" || rc=$?
-pid=""
-[ "$rc" = 0 ] || fail "sse exited $rc after SIGTERM"
+stop_example sse
 wait "$cpid" || true
 cpid=""
 echo "sse: ok"

@@ -18,26 +18,10 @@ printf 'hidden\n' >"$root/.env"
 printf 'TOP SECRET\n' >"$dir/secret.txt"
 head -c 3000000 /dev/urandom >"$root/big.bin"
 fail() { echo "$1"; exit 1; }
-
-start() { # start [ENV=VALUE...]: runs the example, sets pid and url
-  env PORT=0 THREADS=2 HOST=127.0.0.1 ROOT="$root" "$@" "$bin/examples/static/static" >"$dir/log" 2>&1 &
-  pid=$!
-  local port=""
-  for _ in $(seq 100); do
-    port=$(grep -o ':[0-9]* with' "$dir/log" | grep -o '[0-9]\+' | head -1 || true)
-    [ -n "$port" ] && break
-    sleep 0.05
-  done
-  [ -n "$port" ] || { echo "static did not start"; cat "$dir/log"; exit 1; }
-  url="http://127.0.0.1:$port"
-}
-stop() {
-  kill -TERM "$pid"
-  local rc=0
-  wait "$pid" || rc=$?
-  pid=""
-  [ "$rc" = 0 ] || fail "static exited $rc after SIGTERM"
-}
+log="$dir/log"
+. "$(dirname "$0")/lib.bash"
+start() { start_example static env PORT=0 THREADS=2 HOST=127.0.0.1 ROOT="$root" "$@" "$bin/examples/static/static"; }
+stop() { stop_example static; }
 code() { rm -f "$dir/body"; : >"$dir/body"; curl -s -o "$dir/body" -D "$dir/h" -w '%{http_code}' "$@"; }
 header() { grep -i "^$1:" "$dir/h" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
 
