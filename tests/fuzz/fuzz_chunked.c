@@ -160,7 +160,9 @@ static void reference(const uint8_t *p, size_t n, ref_t *r) {
         i += 2;
         if (size == 0)
             break;
-        if (r->len + size > MAX_BODY) {
+        /* Compared without adding: a size near UINT64_MAX ("0FFFFFFFFFFFFFFFF")
+         * must not wrap the sum into a small number. */
+        if (size > MAX_BODY - r->len) {
             r->verdict = REF_TOO_BIG;
             return;
         }
