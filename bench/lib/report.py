@@ -263,6 +263,9 @@ def render(results, summary, drawn):
     L.append(f"- **Command:** `{results['command']}` (took {results.get('elapsed_s', 0) / 60:.1f} min)")
     pin = (f"servers pinned to CPUs {st['server_cpus']}, wrk to {st['client_cpus']}"
            if st.get("pin") else "servers and wrk share all CPUs (no pinning)")
+    if st.get("sched") == "batch":
+        pin += ("; every server under SCHED_BATCH (`chrt --batch 0`: a server thread that "
+                "wakes does not preempt wrk), wrk under the default policy")
     L.append(f"- **Settings:** {st['threads']} thread(s)/worker(s) per server; wrk with "
              f"{st['wrk_threads']} thread(s) on 127.0.0.1; {pin}; {st['rounds']} interleaved "
              f"round(s) of {st['duration_s']} s per test after a {st['warmup_s']} s warm-up, "
