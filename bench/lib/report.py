@@ -263,6 +263,9 @@ def render(results, summary, drawn):
     L.append(f"- **Command:** `{results['command']}` (took {results.get('elapsed_s', 0) / 60:.1f} min)")
     pin = (f"servers pinned to CPUs {st['server_cpus']}, wrk to {st['client_cpus']}"
            if st.get("pin") else "servers and wrk share all CPUs (no pinning)")
+    if st.get("order") == "test":
+        pin += ("; every server started once and kept running, the servers taking turns on "
+                "each test (`--order test`)")
     if st.get("sched") == "batch":
         pin += ("; every server under SCHED_BATCH (`chrt --batch 0`: a server thread that "
                 "wakes does not preempt wrk), wrk under the default policy")
