@@ -17,6 +17,7 @@
  * gives the same output or the same error as it always would.
  */
 #include "core/json.h"
+#include "core/builtin.h"
 
 #include <stdio.h>
 
@@ -60,6 +61,12 @@ static inline bool plain(unsigned char c) {
     return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
 }
 
+/* Some byte of the word x is not plain: under 0x20, '"', '\\' or 0x80 and
+ * up. */
+static inline uint64_t json_special8(uint64_t x) {
+    return fh__below8(x, 0x20) | (x & FH__HIGH) | fh__has8(x, '"') | fh__has8(x, '\\');
+}
+
 static bool put_string(out_t *o, const char *s, size_t n) {
     static const char hex[] = "0123456789ABCDEF";
     if (n > SIZE_MAX / 8 || !room(o, n + 2))
@@ -68,10 +75,24 @@ static bool put_string(out_t *o, const char *s, size_t n) {
     size_t i = 0;
     while (i < n) {
         size_t run = i;
+        /* Eight bytes at a time while none needs a look of its own. */
+        while (run + 8 <= n && !json_special8(fh__load8(s + run)))
+            run += 8;
+        if (run < n && n - run < 8) {
+            /* The last bytes, in one word: the string's last eight when it
+             * has eight (those before run are plain, or were escaped and
+             * send this to the loop below), else padded with plain ones. */
+            uint64_t x = FH__ONES * 'a';
+            if (n >= 8)
+                x = fh__load8(s + n - 8);
+            else
+                memcpy(&x, s + run, n - run);
+            if (!json_special8(x))
+                run = n;
+        }
         while (run < n && plain((unsigned char)s[run]))
             run++;
-        memcpy(o->p, s + i, run - i);
-        o->p += run - i;
+        o->p = fh__put(o->p, s + i, run - i);
         i = run;
         if (i == n)
             break;

@@ -87,6 +87,41 @@ static void test_strings(void **state) {
     json_decref(v);
 }
 
+/* The serializer checks eight bytes at a time and the last few in one
+ * word: a byte that needs escaping (or starts a UTF-8 sequence) at every
+ * position of strings of every length up to 24, alone and after an earlier
+ * escape, must come out as jansson writes it. */
+static void test_string_positions(void **state) {
+    (void)state;
+    static const char *const specials[] = {"\"", "\\", "\n", "\x01", "\x1f", "\xc3\xa9",
+                                           "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\x7f", " "};
+    char buf[40];
+    for (size_t k = 0; k < sizeof(specials) / sizeof(specials[0]); k++) {
+        size_t sl = strlen(specials[k]);
+        for (size_t len = 0; len <= 24; len++) {
+            for (size_t at = 0; at <= len; at++) {
+                for (int early = 0; early < 2; early++) {
+                    /* len plain letters, the special inserted at `at`, and
+                     * with `early` a tab (escaped) in front of them. */
+                    size_t n = 0;
+                    if (early)
+                        buf[n++] = '\t';
+                    for (size_t i = 0; i < at; i++)
+                        buf[n++] = (char)('a' + i % 26);
+                    memcpy(buf + n, specials[k], sl);
+                    n += sl;
+                    for (size_t i = at; i < len; i++)
+                        buf[n++] = (char)('A' + i % 26);
+                    json_t *v = json_stringn(buf, n);
+                    assert_non_null(v);
+                    assert_same(v);
+                    json_decref(v);
+                }
+            }
+        }
+    }
+}
+
 /* ---- random documents -------------------------------------------------- */
 
 static uint64_t rng = 0x9e3779b97f4a7c15u;
@@ -219,6 +254,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scalars),
         cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_string_positions),
         cmocka_unit_test(test_random_documents),
         cmocka_unit_test(test_fallbacks),
     };
