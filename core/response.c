@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "core/builtin.h"
+#include "core/format.h"
 #include "core/http1.h"
 #include "core/worker.h"
 
@@ -309,10 +310,24 @@ int fh_response_write(fh_response_t *res, const void *data, size_t len) {
 }
 
 static int body_vprintf(fh_response_t *res, const char *fmt, va_list ap) {
+    char small[256];
+    /* The common conversions first (core/format.c); the C library for the
+     * rest, from the start again. */
+    va_list ap1;
+    va_copy(ap1, ap);
+    int n = fh__vformat(small, sizeof(small), fmt, ap1);
+    va_end(ap1);
+    if (n >= 0) {
+        char *dst = body_reserve(res, (size_t)n + 1);
+        if (!dst)
+            return FH_ENOMEM;
+        memcpy(dst, small, (size_t)n);
+        res->body_len += (size_t)n;
+        return 0;
+    }
     va_list ap2;
     va_copy(ap2, ap);
-    char small[256];
-    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    n = vsnprintf(small, sizeof(small), fmt, ap);
     if (n < 0) {
         va_end(ap2);
         return FH_EINVAL;

@@ -1,6 +1,7 @@
 /* Request accessors and response serialization, on requests built by hand
  * (no socket): query decoding, header lookup, rebase/pin, the builder's
  * output byte for byte, HEAD and bodyless statuses, header validation. */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -209,6 +210,29 @@ static void test_body_append_and_large(void **state) {
     assert_int_equal(captured_len, strstr(captured, "\r\n\r\n") - captured + 4 + 5000);
 }
 
+/* fh_response_printf formats the common conversions itself and hands the
+ * rest, and output over 255 bytes, to vsnprintf: both kinds, mixed. */
+static void test_body_printf_paths(void **state) {
+    (void)state;
+    fh_request_t *req = make_request("GET / HTTP/1.1\r\nHost: h\r\n\r\n", FH_METHOD_GET, 11);
+    fh_response_t *res = &req->res;
+    char big[300];
+    memset(big, 'b', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(fh_response_printf(res, "id=%.*s;", 2, "42xyz"), 0);
+    assert_int_equal(fh_response_printf(res, "%5.1f;", 2.25), 0);
+    assert_int_equal(fh_response_printf(res, "%lld;%zu;%x;", LLONG_MIN, (size_t)7, 255u), 0);
+    assert_int_equal(fh_response_printf(res, "%s;", big), 0);
+    assert_int_equal(fh_response_printf(res, "%s|%-3s|", "a", "b"), 0);
+    char want[512];
+    int n = snprintf(want, sizeof(want), "id=42;%5.1f;%lld;7;ff;%s;a|b  |", 2.25, LLONG_MIN, big);
+    fh_str_t b = fh_response_get_body(res);
+    assert_int_equal(b.len, (size_t)n);
+    assert_memory_equal(b.ptr, want, (size_t)n);
+    assert_int_equal(fh_send_textf(res, 200, "User ID: %.*s", 3, "123"), 0);
+    assert_non_null(strstr(captured, "Content-Length: 12\r\n\r\nUser ID: 123"));
+}
+
 static int commit_calls;
 static void on_commit(fh_response_t *res, void *data) {
     commit_calls++;
@@ -238,6 +262,7 @@ int main(void) {
         cmocka_unit_test(test_connection_headers),
         cmocka_unit_test(test_header_validation),
         cmocka_unit_test(test_body_append_and_large),
+        cmocka_unit_test(test_body_printf_paths),
         cmocka_unit_test(test_commit_hook_and_raw),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
