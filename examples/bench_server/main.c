@@ -22,7 +22,13 @@ static int plaintext(fh_request_t *req, fh_response_t *res, void *data) {
 static int json(fh_request_t *req, fh_response_t *res, void *data) {
     (void)req;
     (void)data;
-    return fh_send_json_new(res, 200, json_pack("{s:s}", "message", "Hello, World!"));
+    /* Built as the peers build it (bench/peers/common/peer.h). */
+    json_t *obj = json_object();
+    if (obj && json_object_set_new(obj, "message", json_string("Hello, World!")) != 0) {
+        json_decref(obj);
+        obj = NULL;
+    }
+    return fh_send_json_new(res, 200, obj);
 }
 
 static int user(fh_request_t *req, fh_response_t *res, void *data) {
