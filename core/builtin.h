@@ -240,6 +240,11 @@ static inline char *fh__put(char *p, const void *src, size_t n) {
     return p + n;
 }
 
+/* Writes v in decimal at p (at most FH__U64_DIGITS bytes, no NUL) and
+ * returns the end. Two digits per division, from a table (str.c). */
+#define FH__U64_DIGITS 20
+char *fh__put_u64(char *p, uint64_t v);
+
 /* true when value may be a header value: no CR, LF or NUL. */
 static inline bool fh__header_value_ok(fh_str_t value) {
     const unsigned char *p = (const unsigned char *)value.ptr;

@@ -3,6 +3,7 @@
  * engine: about 800 instructions for "User ID: %.*s". The common
  * conversions written straight into the buffer take a tenth of that. */
 #include "core/format.h"
+#include "core/builtin.h" /* fh__put_u64 */
 
 #include <limits.h>
 #include <stdbool.h>
@@ -18,18 +19,25 @@ static inline bool put(char **p, char *end, const char *s, size_t n) {
     return true;
 }
 
-/* v in base 10 or 16 (upper: "0123456789ABCDEF"), after a '-' when neg. */
-static bool put_unsigned(char **p, char *end, unsigned long long v, unsigned base, bool upper,
-                         bool neg) {
+/* v in decimal, after a '-' when neg. */
+static bool put_decimal(char **p, char *end, unsigned long long v, bool neg) {
+    if ((size_t)(end - *p) < 1 + FH__U64_DIGITS)
+        return false; /* maybe enough, but the caller's vsnprintf will know */
+    if (neg)
+        *(*p)++ = '-';
+    *p = fh__put_u64(*p, v);
+    return true;
+}
+
+/* v in hexadecimal, lower or upper case. */
+static bool put_hex(char **p, char *end, unsigned long long v, bool upper) {
     const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
-    char tmp[24];
+    char tmp[16];
     size_t i = sizeof(tmp);
     do {
-        tmp[--i] = digits[v % base];
-        v /= base;
+        tmp[--i] = digits[v & 15];
+        v >>= 4;
     } while (v);
-    if (neg)
-        tmp[--i] = '-';
     return put(p, end, tmp + i, sizeof(tmp) - i);
 }
 
@@ -116,7 +124,7 @@ int fh__vformat(char *dst, size_t cap, const char *fmt, va_list ap) {
             /* The magnitude as unsigned: the most negative value has none
              * as signed. */
             unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-            if (!put_unsigned(&p, end, u, 10, false, v < 0))
+            if (!put_decimal(&p, end, u, v < 0))
                 return -1;
             break;
         }
@@ -127,7 +135,7 @@ int fh__vformat(char *dst, size_t cap, const char *fmt, va_list ap) {
                                    : len == 1 ? va_arg(ap, unsigned long)
                                    : len == 2 ? va_arg(ap, unsigned long long)
                                               : va_arg(ap, size_t);
-            if (!put_unsigned(&p, end, v, conv == 'u' ? 10 : 16, conv == 'X', false))
+            if (!(conv == 'u' ? put_decimal(&p, end, v, false) : put_hex(&p, end, v, conv == 'X')))
                 return -1;
             break;
         }

@@ -11,8 +11,10 @@
  * %d, %i, %u, %x, %X and %%, with the length modifiers l, ll and z and,
  * for %s, a precision (".N" or ".*"). Anything else — a flag, a width,
  * another conversion or modifier, a NULL string, a negative precision —
- * and output longer than cap return -1: ap may then have been partly
- * consumed, and the caller formats from its own copy with vsnprintf. */
+ * and output that may not fit in cap (an integer needs 21 bytes of room
+ * left, whatever its length) return -1: ap may then have been partly
+ * consumed and dst partly written, and the caller formats from its own
+ * copy with vsnprintf. */
 int fh__vformat(char *dst, size_t cap, const char *fmt, va_list ap);
 
 #endif

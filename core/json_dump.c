@@ -134,22 +134,13 @@ static bool put_string(out_t *o, const char *s, size_t n) {
 }
 
 static bool put_integer(out_t *o, json_int_t v) {
-    char tmp[24];
-    int i = 0;
-    /* Negative values are handled as negatives so that the most negative
-     * one needs no overflowing negation. */
-    bool neg = v < 0;
-    do {
-        int d = (int)(v % 10);
-        tmp[i++] = (char)('0' + (neg ? -d : d));
-        v /= 10;
-    } while (v);
-    if (!room(o, (size_t)i + 1))
+    if (!room(o, 1 + FH__U64_DIGITS))
         return false;
-    if (neg)
+    if (v < 0)
         *o->p++ = '-';
-    while (i)
-        *o->p++ = tmp[--i];
+    /* The magnitude as unsigned: the most negative value has none as
+     * signed. */
+    o->p = fh__put_u64(o->p, v < 0 ? 0ull - (uint64_t)v : (uint64_t)v);
     return true;
 }
 

@@ -310,38 +310,30 @@ int fh_response_write(fh_response_t *res, const void *data, size_t len) {
 }
 
 static int body_vprintf(fh_response_t *res, const char *fmt, va_list ap) {
-    char small[256];
-    /* The common conversions first (core/format.c); the C library for the
-     * rest, from the start again. */
+    /* Straight into the body's room (256 bytes at least): the common
+     * conversions through core/format.c, the rest through the C library;
+     * output longer than the room is formatted again into a larger one. */
+    char *room = body_reserve(res, 256);
+    if (!room)
+        return FH_ENOMEM;
+    size_t cap = res->body_cap - res->body_len;
     va_list ap1;
     va_copy(ap1, ap);
-    int n = fh__vformat(small, sizeof(small), fmt, ap1);
+    int n = fh__vformat(room, cap, fmt, ap1);
     va_end(ap1);
-    if (n >= 0) {
-        char *dst = body_reserve(res, (size_t)n + 1);
-        if (!dst)
-            return FH_ENOMEM;
-        memcpy(dst, small, (size_t)n);
-        res->body_len += (size_t)n;
-        return 0;
-    }
-    va_list ap2;
-    va_copy(ap2, ap);
-    n = vsnprintf(small, sizeof(small), fmt, ap);
     if (n < 0) {
-        va_end(ap2);
-        return FH_EINVAL;
+        va_copy(ap1, ap);
+        n = vsnprintf(room, cap, fmt, ap1);
+        va_end(ap1);
+        if (n < 0)
+            return FH_EINVAL;
+        if ((size_t)n >= cap) {
+            room = body_reserve(res, (size_t)n + 1);
+            if (!room)
+                return FH_ENOMEM;
+            vsnprintf(room, (size_t)n + 1, fmt, ap);
+        }
     }
-    char *dst = body_reserve(res, (size_t)n + 1);
-    if (!dst) {
-        va_end(ap2);
-        return FH_ENOMEM;
-    }
-    if ((size_t)n < sizeof(small))
-        memcpy(dst, small, (size_t)n);
-    else
-        vsnprintf(dst, (size_t)n + 1, fmt, ap2);
-    va_end(ap2);
     res->body_len += (size_t)n;
     return 0;
 }
@@ -515,27 +507,6 @@ void fh__response_error(fh_request_t *req, int status, bool close) {
 
 static inline char *put(char *p, const char *s, size_t n) { return fh__put(p, s, n); }
 
-static char *put_u(char *p, size_t v) {
-    char tmp[24];
-    int i = 0;
-    do {
-        tmp[i++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (i)
-        *p++ = tmp[--i];
-    return p;
-}
-
-static size_t digits(size_t v) {
-    size_t n = 1;
-    while (v >= 10) {
-        v /= 10;
-        n++;
-    }
-    return n;
-}
-
 int fh__response_serialize(fh_request_t *req) {
     fh_response_t *res = &req->res;
     for (fh__hook_t *h = res->commit_hooks; h; h = h->next)
@@ -592,7 +563,7 @@ int fh__response_serialize(fh_request_t *req) {
     if (chunked)
         n += 28;
     else if (!bodyless_status && !unframed)
-        n += 16 + digits(length) + 2;
+        n += 16 + FH__U64_DIGITS + 2; /* a bound: the buffer's used length is what counts */
     if (upgrade)
         n += 21;
     else if (close)
@@ -630,7 +601,7 @@ int fh__response_serialize(fh_request_t *req) {
         p = put(p, "Transfer-Encoding: chunked\r\n", 28);
     } else if (!bodyless_status && !unframed) {
         p = put(p, "Content-Length: ", 16);
-        p = put_u(p, length);
+        p = fh__put_u64(p, length);
         p = put(p, "\r\n", 2);
     }
     if (upgrade)

@@ -1,6 +1,8 @@
 /* Strings, errors, methods and status phrases. */
 #include <fasthttp.h>
 
+#include "core/builtin.h" /* fh__put_u64 */
+
 const char *fh_strerror(int err) {
     switch (err) {
     case 0: return "success";
@@ -124,4 +126,27 @@ const char *fh_status_reason(int s) {
     case 505: return "HTTP Version Not Supported";
     default: return "Unknown";
     }
+}
+
+char *fh__put_u64(char *p, uint64_t v) {
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+                                "25262728293031323334353637383940414243444546474849"
+                                "50515253545556575859606162636465666768697071727374"
+                                "75767778798081828384858687888990919293949596979899";
+    size_t n = 1;
+    for (uint64_t t = v; t >= 10; t /= 10)
+        n++;
+    char *q = p + n;
+    while (v >= 100) {
+        q -= 2;
+        memcpy(q, pairs + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    if (v >= 10) {
+        q -= 2;
+        memcpy(q, pairs + 2 * v, 2);
+    } else {
+        *--q = (char)('0' + v);
+    }
+    return p + n;
 }

@@ -169,29 +169,6 @@ static log_buf_t *buf_get(access_log_t *log, uv_loop_t *loop) {
 
 static inline char *put(char *p, const char *s, size_t n) { return fh__put(p, s, n); }
 
-static char *put_u64(char *p, uint64_t v) {
-    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
-                                "25262728293031323334353637383940414243444546474849"
-                                "50515253545556575859606162636465666768697071727374"
-                                "75767778798081828384858687888990919293949596979899";
-    size_t n = 1;
-    for (uint64_t t = v; t >= 10; t /= 10)
-        n++;
-    char *q = p + n;
-    while (v >= 100) {
-        q -= 2;
-        memcpy(q, pairs + 2 * (v % 100), 2);
-        v /= 100;
-    }
-    if (v >= 10) {
-        q -= 2;
-        memcpy(q, pairs + 2 * v, 2);
-    } else {
-        *--q = (char)('0' + v);
-    }
-    return p + n;
-}
-
 /* The peer address as text: IPv4 by hand (the common case, without
  * printf), IPv6 through libuv. */
 static size_t format_addr(char *p, const log_entry_t *e) {
@@ -342,7 +319,7 @@ static void time_strings(log_buf_t *b, int64_t sec, bool iso) {
     gmtime_r(&t, &tm);
     char *p;
     if (iso) {
-        p = put_u64(b->iso_time, (uint64_t)(tm.tm_year + 1900));
+        p = fh__put_u64(b->iso_time, (uint64_t)(tm.tm_year + 1900));
         *p++ = '-';
         p = put_2(p, tm.tm_mon + 1);
         *p++ = '-';
@@ -363,7 +340,7 @@ static void time_strings(log_buf_t *b, int64_t sec, bool iso) {
         *p++ = '/';
         p = put(p, months[tm.tm_mon], 3);
         *p++ = '/';
-        p = put_u64(p, (uint64_t)(tm.tm_year + 1900));
+        p = fh__put_u64(p, (uint64_t)(tm.tm_year + 1900));
         *p++ = ':';
         p = put_2(p, tm.tm_hour);
         *p++ = ':';
@@ -439,13 +416,13 @@ static size_t format_line(const log_entry_t *e, log_buf_t *tc, char *dst, fh_str
         p = put(p, ",\"status\":", 10);
         p = put_status(p, status);
         p = put(p, ",\"bytes\":", 9);
-        p = put_u64(p, bytes);
+        p = fh__put_u64(p, bytes);
         p = put_json_field(p, "referer", e->referer);
         p = put_json_field(p, "user_agent", e->ua);
         p = put_json_field(p, "user", user);
         p = put_json_field(p, "request_id", id);
         p = put(p, ",\"latency_us\":", 14);
-        p = put_u64(p, latency_us);
+        p = fh__put_u64(p, latency_us);
         *p++ = '}';
         *p++ = '\n';
         return (size_t)(p - dst);
@@ -467,7 +444,7 @@ static char *put_tail(const access_log_t *log, char *p, uint64_t latency_us, fh_
                       bool id_plain) {
     if (log->latency) {
         *p++ = ' ';
-        p = put_u64(p, latency_us);
+        p = fh__put_u64(p, latency_us);
     }
     if (log->request_id) {
         *p++ = ' ';
@@ -548,7 +525,7 @@ static char *format_start(const log_entry_t *e, log_buf_t *tc, char *p, fh_str_t
     p = put(p, "\" ", 2);
     p = put_status(p, status);
     *p++ = ' ';
-    p = bytes ? put_u64(p, bytes) : put(p, "-", 1);
+    p = bytes ? fh__put_u64(p, bytes) : put(p, "-", 1);
     if (log->format == FH_LOG_COMBINED) {
         *p++ = ' ';
         p = put_clf_quoted(p, e->referer);
