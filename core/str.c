@@ -20,17 +20,57 @@ const char *fh_strerror(int err) {
     return "unknown error";
 }
 
-static inline unsigned char lower(unsigned char c) {
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c;
+/* The eight bytes of x with each of 'A'..'Z' turned into its lower case,
+ * every other byte unchanged: bit 7 of ge is set where the byte's low seven
+ * bits are >= 'A', of gt where they are > 'Z' (no carry crosses a byte:
+ * 0x7f + 0x3f < 0x100), and bytes >= 0x80 are left out. */
+static inline uint64_t fold8(uint64_t x) {
+    uint64_t h = x & 0x7f7f7f7f7f7f7f7full;
+    uint64_t ge = h + 0x3f3f3f3f3f3f3f3full;
+    uint64_t gt = h + 0x2525252525252525ull;
+    uint64_t upper = ge & ~gt & ~x & 0x8080808080808080ull;
+    return x | (upper >> 2);
 }
 
+static inline uint64_t load8(const char *p) {
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return x;
+}
+
+static inline uint64_t load4(const char *p) {
+    uint32_t x;
+    memcpy(&x, p, 4);
+    return x;
+}
+
+/* Eight bytes at a time, the last group overlapping the one before it;
+ * under eight, the bytes of both ends packed into one word (header names,
+ * the common case, are 4 to 19 bytes). */
 bool fh_str_ieq(fh_str_t a, fh_str_t b) {
-    if (a.len != b.len)
+    size_t n = a.len;
+    if (n != b.len)
         return false;
-    for (size_t i = 0; i < a.len; i++)
-        if (lower((unsigned char)a.ptr[i]) != lower((unsigned char)b.ptr[i]))
-            return false;
-    return true;
+    const char *x = a.ptr, *y = b.ptr;
+    if (n >= 8) {
+        size_t i = 0;
+        for (; i + 8 < n; i += 8)
+            if (fold8(load8(x + i)) != fold8(load8(y + i)))
+                return false;
+        return fold8(load8(x + n - 8)) == fold8(load8(y + n - 8));
+    }
+    uint64_t u, v;
+    if (n >= 4) {
+        u = load4(x) | load4(x + n - 4) << 32;
+        v = load4(y) | load4(y + n - 4) << 32;
+    } else if (n) {
+        const unsigned char *p = (const unsigned char *)x, *q = (const unsigned char *)y;
+        u = p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)p[n - 1] << 16;
+        v = q[0] | (uint64_t)q[n / 2] << 8 | (uint64_t)q[n - 1] << 16;
+    } else {
+        return true;
+    }
+    return fold8(u) == fold8(v);
 }
 
 static int hexval(int c) {
