@@ -26,6 +26,24 @@ OURS = "fasthttp"
 
 # ---------------------------------------------------------------- summary ---
 
+def head_to_head(results, cells, t, winner):
+    """A row fasthttp lost: the medians, and what the rounds say beside them:
+    how many rounds fasthttp won against the winner's run of the same round,
+    both servers' ranges over the rounds, and their server CPU per request."""
+    ours, theirs = cells[OURS][t], cells[winner][t]
+    by_round = {}
+    for r in results["runs"]:
+        if r["test"] == t and r.get("ok") and r["server"] in (OURS, winner):
+            by_round.setdefault(r.get("round"), {})[r["server"]] = r["rps"]
+    pairs = [v for v in by_round.values() if OURS in v and winner in v]
+    return {"test": t, "winner": winner, "ours": ours["rps"], "theirs": theirs["rps"],
+            "rounds_won": sum(1 for v in pairs if v[OURS] > v[winner]),
+            "rounds_paired": len(pairs),
+            "ours_range": (ours["rps_min"], ours["rps_max"]),
+            "theirs_range": (theirs["rps_min"], theirs["rps_max"]),
+            "ours_cpu": ours.get("cpu_us_per_req"), "theirs_cpu": theirs.get("cpu_us_per_req")}
+
+
 def summarize(results):
     tests = [t["name"] for t in results["tests"]]
     servers = [s["name"] for s in results["servers"]]
@@ -83,7 +101,7 @@ def summarize(results):
             if mine is None:
                 lost.append({"test": t, "why": cells[OURS][t].get("reason", "no result")})
             elif best[1] and best[0] > mine:
-                lost.append({"test": t, "winner": best[1], "ours": mine, "theirs": best[0]})
+                lost.append(head_to_head(results, cells, t, best[1]))
     return {"tests": tests, "servers": servers, "cells": cells, "memory": memory,
             "scaling": scaling, "lost": lost}
 
@@ -411,9 +429,20 @@ def render(results, summary, drawn):
         L.append("")
         for x in summary["lost"]:
             if "winner" in x:
-                L.append(f"- {test_title(results, x['test'])}: {label(results, x['winner'])} "
-                         f"{fmt_rps(x['theirs'])}/s against {fmt_rps(x['ours'])}/s "
-                         f"({x['ours'] / x['theirs']:.2f}×)")
+                w = label(results, x["winner"])
+                line = (f"- {test_title(results, x['test'])}: {w} "
+                        f"{fmt_rps(x['theirs'])}/s against {fmt_rps(x['ours'])}/s "
+                        f"({x['ours'] / x['theirs']:.2f}×)")
+                if x["rounds_paired"] > 1:
+                    line += (f"; {OURS} had more in {x['rounds_won']} of the "
+                             f"{x['rounds_paired']} rounds, its runs ranging "
+                             f"{fmt_rps(x['ours_range'][0])}–{fmt_rps(x['ours_range'][1])}/s "
+                             f"against {fmt_rps(x['theirs_range'][0])}–"
+                             f"{fmt_rps(x['theirs_range'][1])}/s")
+                if x["ours_cpu"] is not None and x["theirs_cpu"] is not None:
+                    line += (f"; server CPU {x['ours_cpu']:.2f} against {x['theirs_cpu']:.2f} "
+                             f"µs/request")
+                L.append(line)
             else:
                 L.append(f"- {test_title(results, x['test'])}: no result ({x['why']})")
     L.append("")
