@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -54,16 +55,57 @@ static void apply_defaults(fh_server_config_t *c) {
 static _Thread_local char config_msg[256];
 static _Thread_local const char *config_field;
 static _Thread_local const char *config_why;
+static _Thread_local bool config_from_env; /* config_field names a variable */
+static _Thread_local char config_env_why[128];
 
 static int config_error(const char *field, const char *why) {
     config_field = field;
     config_why = why;
+    config_from_env = false;
     return FH_ECONFIG;
+}
+
+/* The environment variable name, when set, as a whole decimal number in
+ * 0..max (digits only: no sign, space or suffix) into *out. */
+static int env_number(const char *name, long max, int *out) {
+    const char *s = getenv(name);
+    if (!s)
+        return 0;
+    char *end;
+    errno = 0;
+    long v = s[0] >= '0' && s[0] <= '9' ? strtol(s, &end, 10) : -1;
+    if (v < 0 || errno || *end || v > max) {
+        snprintf(config_env_why, sizeof(config_env_why), "\"%.48s%s\" is not a whole number in 0..%ld",
+                 s, strlen(s) > 48 ? "..." : "", max);
+        config_error(name, config_env_why);
+        config_from_env = true;
+        return FH_ECONFIG;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int fh_server_config_env(fh_server_config_t *cfg) {
+    int port = cfg->port, threads = cfg->threads;
+    int err = env_number("PORT", 65535, &port);
+    if (!err)
+        err = env_number("THREADS", 1024, &threads);
+    if (err)
+        return err; /* cfg untouched */
+    cfg->port = port;
+    cfg->threads = threads;
+    const char *host = getenv("HOST");
+    if (host)
+        cfg->host = host[0] == '\0' || strcmp(host, "*") == 0 ? NULL : host;
+    return 0;
 }
 
 const char *fh_server_config_error(const fh_server_config_t *cfg, int err) {
     (void)cfg;
-    if (err == FH_ECONFIG && config_field)
+    if (err == FH_ECONFIG && config_field && config_from_env)
+        snprintf(config_msg, sizeof(config_msg), "fasthttp: environment variable %s: %s",
+                 config_field, config_why);
+    else if (err == FH_ECONFIG && config_field)
         snprintf(config_msg, sizeof(config_msg), "fasthttp: config.%s: %s", config_field, config_why);
     else
         snprintf(config_msg, sizeof(config_msg), "fasthttp: %s", fh_strerror(err));

@@ -44,9 +44,11 @@ static const fh_route_t routes[] = {
 };
 
 int main(int argc, char **argv) {
-    const char *port = argc > 1 ? argv[1] : getenv("PORT");
-    const char *threads = argc > 2 ? argv[2] : getenv("THREADS");
-    const char *host = getenv("HOST");
+    /* The arguments win over the environment. */
+    if (argc > 1)
+        setenv("PORT", argv[1], 1);
+    if (argc > 2)
+        setenv("THREADS", argv[2], 1);
 
     fh_router_t *router;
     int err = fh_router_new(&router, NULL);
@@ -57,14 +59,15 @@ int main(int argc, char **argv) {
         return 1;
     }
     fh_server_config_t cfg = fh_server_config_default();
-    cfg.port = port ? atoi(port) : 8080;
-    cfg.threads = threads ? atoi(threads) : 0;
-    cfg.host = host && *host ? host : "127.0.0.1";
+    cfg.port = 8080;
+    cfg.host = "127.0.0.1";
     cfg.handler = fh_router_handle;
     cfg.handler_data = router;
     cfg.limits.max_connections = 20000;
+    err = fh_server_config_env(&cfg); /* PORT, THREADS and HOST, when set */
     fh_server_t *server;
-    err = fh_server_new(&server, &cfg);
+    if (!err)
+        err = fh_server_new(&server, &cfg);
     if (err) {
         fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
         fh_router_free(router);

@@ -31,14 +31,14 @@ static int hello_raw(fh_request_t *req, fh_response_t *res, void *data) {
 
 int main(void) {
     fh_server_config_t cfg = fh_server_config_default();
-    const char *port = getenv("PORT"), *threads = getenv("THREADS"), *host = getenv("HOST");
-    cfg.port = port ? atoi(port) : 3000;
-    cfg.threads = threads ? atoi(threads) : 0;
-    cfg.host = !host ? "127.0.0.1" : (*host == '\0' || *host == '*') ? NULL : host;
+    cfg.port = 3000;
+    cfg.host = "127.0.0.1";
     cfg.handler = hello_raw;
+    int err = fh_server_config_env(&cfg); /* PORT, THREADS and HOST, when set */
 
     fh_server_t *server;
-    int err = fh_server_new(&server, &cfg);
+    if (!err)
+        err = fh_server_new(&server, &cfg);
     if (err) {
         fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
         return 1;

@@ -139,22 +139,25 @@ static int route(fh_request_t *req, fh_response_t *res, void *data) {
 }
 
 int main(int argc, char **argv) {
-    const char *port = argc > 1 ? argv[1] : getenv("PORT");
-    const char *threads = argc > 2 ? argv[2] : getenv("THREADS");
-    const char *host = getenv("HOST");
+    /* json [PORT [THREADS]]: the arguments win over the environment. */
+    if (argc > 1)
+        setenv("PORT", argv[1], 1);
+    if (argc > 2)
+        setenv("THREADS", argv[2], 1);
     app_t app = {.next_id = 0};
     pthread_mutex_init(&app.lock, NULL);
     app.users = json_object(); /* before the server: on the heap */
 
     fh_server_config_t cfg = fh_server_config_default();
-    cfg.port = port ? atoi(port) : 3000;
-    cfg.threads = threads ? atoi(threads) : 0;
-    cfg.host = !host ? "127.0.0.1" : (*host == '\0' || *host == '*') ? NULL : host;
+    cfg.port = 3000;
+    cfg.host = "127.0.0.1";
     cfg.handler = route;
     cfg.handler_data = &app;
+    int err = fh_server_config_env(&cfg); /* PORT, THREADS and HOST, when set */
 
     fh_server_t *server;
-    int err = fh_server_new(&server, &cfg);
+    if (!err)
+        err = fh_server_new(&server, &cfg);
     if (err) {
         fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
         return 1;

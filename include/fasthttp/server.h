@@ -139,6 +139,18 @@ typedef struct fh_server_config {
 /** The defaults listed above. */
 FH_API fh_server_config_t fh_server_config_default(void);
 
+/** Reads the environment variables a deployment sets into cfg, those that
+ * are set; the others leave cfg's fields as they are:
+ * - PORT: a whole decimal number 0..65535 (0: an ephemeral port);
+ * - THREADS: a whole decimal number 0..1024 (0: one per CPU);
+ * - HOST: the address to listen on; "" or "*" for every interface (NULL).
+ *   cfg->host then points into the environment.
+ * Returns 0, or FH_ECONFIG with cfg unchanged when PORT or THREADS is not
+ * such a number: fh_server_config_error then names the variable and its
+ * value ("fasthttp: environment variable PORT: "80a" is not a whole number
+ * in 0..65535"). */
+FH_API int fh_server_config_env(fh_server_config_t *cfg);
+
 /** A final handler for an error chain (cfg.error_handler) that leaves the
  * core's answer as it is: returns 0 and touches nothing, so the middleware
  * around it (access log, request id) see and decorate the core's text

@@ -16,5 +16,19 @@ for prog in hello hello_raw; do
   [ "$(cat /tmp/fh-hello-404)" = "/missing/page not found" ] || { echo "$prog 404 body: $(cat /tmp/fh-hello-404)"; exit 1; }
   rm -f /tmp/fh-hello-404
   stop_example "$prog"
+  # A bad PORT or THREADS is refused by name, before anything listens.
+  set +e
+  out=$(PORT=80a THREADS=2 HOST=127.0.0.1 timeout 10 "$bin/examples/hello/$prog" 2>&1)
+  rc=$?
+  set -e
+  [ "$rc" = 1 ] || { echo "$prog with PORT=80a: exit $rc, expected 1"; exit 1; }
+  [ "$out" = 'fasthttp: environment variable PORT: "80a" is not a whole number in 0..65535' ] ||
+    { echo "$prog with PORT=80a said: $out"; exit 1; }
+  set +e
+  out=$(PORT=0 THREADS=two HOST=127.0.0.1 timeout 10 "$bin/examples/hello/$prog" 2>&1)
+  rc=$?
+  set -e
+  [ "$rc" = 1 ] && [[ "$out" == *'environment variable THREADS: "two"'* ]] ||
+    { echo "$prog with THREADS=two: exit $rc, said: $out"; exit 1; }
   echo "$prog: ok"
 done

@@ -410,6 +410,91 @@ static void test_trace_arena(void **state) {
     assert_non_null(strstr(buf, "GET /traced status=404 used="));
 }
 
+/* PORT, THREADS and HOST from the environment: whole numbers only, every
+ * refusal names the variable and leaves the config as it was. */
+static void test_config_env(void **state) {
+    (void)state;
+    unsetenv("PORT");
+    unsetenv("THREADS");
+    unsetenv("HOST");
+    fh_server_config_t cfg = fh_server_config_default();
+    cfg.port = 3000;
+    cfg.threads = 2;
+    cfg.host = "127.0.0.1";
+    assert_int_equal(fh_server_config_env(&cfg), 0); /* nothing set: unchanged */
+    assert_int_equal(cfg.port, 3000);
+    assert_int_equal(cfg.threads, 2);
+    assert_string_equal(cfg.host, "127.0.0.1");
+
+    setenv("PORT", "8081", 1);
+    setenv("THREADS", "0", 1);
+    setenv("HOST", "::1", 1);
+    assert_int_equal(fh_server_config_env(&cfg), 0);
+    assert_int_equal(cfg.port, 8081);
+    assert_int_equal(cfg.threads, 0);
+    assert_string_equal(cfg.host, "::1");
+    setenv("HOST", "*", 1);
+    assert_int_equal(fh_server_config_env(&cfg), 0);
+    assert_null(cfg.host);
+    setenv("HOST", "", 1);
+    cfg.host = "127.0.0.1";
+    assert_int_equal(fh_server_config_env(&cfg), 0);
+    assert_null(cfg.host);
+    setenv("PORT", "65535", 1);
+    setenv("THREADS", "1024", 1);
+    assert_int_equal(fh_server_config_env(&cfg), 0);
+    assert_int_equal(cfg.port, 65535);
+    assert_int_equal(cfg.threads, 1024);
+
+    static const char *const bad_ports[] = {"", "80a", "-1", "+80", " 80", "80 ", "0x50",
+                                            "65536", "99999999999999999999999", "8.0"};
+    cfg.port = 3000;
+    cfg.threads = 2;
+    cfg.host = "127.0.0.1";
+    unsetenv("THREADS");
+    unsetenv("HOST");
+    for (size_t i = 0; i < sizeof(bad_ports) / sizeof(bad_ports[0]); i++) {
+        setenv("PORT", bad_ports[i], 1);
+        assert_int_equal(fh_server_config_env(&cfg), FH_ECONFIG);
+        const char *msg = fh_server_config_error(&cfg, FH_ECONFIG);
+        assert_non_null(strstr(msg, "fasthttp: environment variable PORT: \""));
+        assert_non_null(strstr(msg, "is not a whole number in 0..65535"));
+        assert_int_equal(cfg.port, 3000);
+    }
+    setenv("PORT", "80a", 1);
+    assert_int_equal(fh_server_config_env(&cfg), FH_ECONFIG);
+    assert_string_equal(fh_server_config_error(&cfg, FH_ECONFIG),
+                        "fasthttp: environment variable PORT: \"80a\" is not a whole number "
+                        "in 0..65535");
+    /* A good PORT and a bad THREADS: neither is taken. */
+    setenv("PORT", "8082", 1);
+    setenv("THREADS", "1025", 1);
+    setenv("HOST", "::1", 1);
+    assert_int_equal(fh_server_config_env(&cfg), FH_ECONFIG);
+    assert_string_equal(fh_server_config_error(&cfg, FH_ECONFIG),
+                        "fasthttp: environment variable THREADS: \"1025\" is not a whole number "
+                        "in 0..1024");
+    assert_int_equal(cfg.port, 3000);
+    assert_int_equal(cfg.threads, 2);
+    assert_string_equal(cfg.host, "127.0.0.1");
+    /* A long value is cut in the message. */
+    char big[200];
+    memset(big, '7', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    setenv("THREADS", big, 1);
+    assert_int_equal(fh_server_config_env(&cfg), FH_ECONFIG);
+    assert_non_null(strstr(fh_server_config_error(&cfg, FH_ECONFIG), "...\" is not"));
+    /* A config error afterwards names its field again, not a variable. */
+    unsetenv("THREADS");
+    fh_server_t *s = NULL;
+    cfg.port = 70000;
+    cfg.handler = handler;
+    assert_int_equal(fh_server_new(&s, &cfg), FH_ECONFIG);
+    assert_string_equal(fh_server_config_error(&cfg, FH_ECONFIG), "fasthttp: config.port: must be 0..65535");
+    unsetenv("PORT");
+    unsetenv("HOST");
+}
+
 static void test_config_errors_name_the_field(void **state) {
     (void)state;
     fh_server_t *s = NULL;
@@ -495,6 +580,7 @@ int main(void) {
         cmocka_unit_test(test_stop_with_requests_in_flight),
         cmocka_unit_test(test_idle_holds_no_buffer),
         cmocka_unit_test(test_config_errors_name_the_field),
+        cmocka_unit_test(test_config_env),
         cmocka_unit_test(test_ipv6_loopback),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
