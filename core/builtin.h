@@ -198,6 +198,23 @@ static inline uint64_t fh__load8(const void *p) {
     memcpy(&x, p, 8);
     return x;
 }
+/* The n < 8 bytes at s in one word, for the tests below and for compares:
+ * 4 to 7 bytes as two overlapping 4-byte loads, 1 to 3 as the first,
+ * middle and last byte over pad's upper five bytes; every byte of the
+ * word is one of s's (some twice) or pad's. No byte beyond s[n - 1] is
+ * read. The same s and n give the same word. */
+static inline uint64_t fh__load_short(const void *src, size_t n, uint64_t pad) {
+    const unsigned char *s = src;
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        return a | (uint64_t)b << 32;
+    }
+    if (n == 0)
+        return pad;
+    return (pad & ~0xffffffull) | s[0] | (uint64_t)s[n / 2] << 8 | (uint64_t)s[n - 1] << 16;
+}
 /* A byte of x is below n (n <= 128). */
 static inline uint64_t fh__below8(uint64_t x, unsigned char n) {
     return (x - FH__ONES * n) & ~x & FH__HIGH;

@@ -86,7 +86,7 @@ static bool put_string(out_t *o, const char *s, size_t n) {
             if (n >= 8)
                 x = fh__load8(s + n - 8);
             else
-                memcpy(&x, s + run, n - run);
+                x = fh__load_short(s + run, n - run, x);
             if (!json_special8(x))
                 run = n;
         }

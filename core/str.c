@@ -1,7 +1,7 @@
 /* Strings, errors, methods and status phrases. */
 #include <fasthttp.h>
 
-#include "core/builtin.h" /* fh__put_u64 */
+#include "core/builtin.h" /* fh__put_u64, fh__load8, fh__load_short */
 
 const char *fh_strerror(int err) {
     switch (err) {
@@ -32,18 +32,6 @@ static inline uint64_t fold8(uint64_t x) {
     return x | (upper >> 2);
 }
 
-static inline uint64_t load8(const char *p) {
-    uint64_t x;
-    memcpy(&x, p, 8);
-    return x;
-}
-
-static inline uint64_t load4(const char *p) {
-    uint32_t x;
-    memcpy(&x, p, 4);
-    return x;
-}
-
 /* Eight bytes at a time, the last group overlapping the one before it;
  * under eight, the bytes of both ends packed into one word (header names,
  * the common case, are 4 to 19 bytes). */
@@ -55,22 +43,11 @@ bool fh_str_ieq(fh_str_t a, fh_str_t b) {
     if (n >= 8) {
         size_t i = 0;
         for (; i + 8 < n; i += 8)
-            if (fold8(load8(x + i)) != fold8(load8(y + i)))
+            if (fold8(fh__load8(x + i)) != fold8(fh__load8(y + i)))
                 return false;
-        return fold8(load8(x + n - 8)) == fold8(load8(y + n - 8));
+        return fold8(fh__load8(x + n - 8)) == fold8(fh__load8(y + n - 8));
     }
-    uint64_t u, v;
-    if (n >= 4) {
-        u = load4(x) | load4(x + n - 4) << 32;
-        v = load4(y) | load4(y + n - 4) << 32;
-    } else if (n) {
-        const unsigned char *p = (const unsigned char *)x, *q = (const unsigned char *)y;
-        u = p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)p[n - 1] << 16;
-        v = q[0] | (uint64_t)q[n / 2] << 8 | (uint64_t)q[n - 1] << 16;
-    } else {
-        return true;
-    }
-    return fold8(u) == fold8(v);
+    return fold8(fh__load_short(x, n, 0)) == fold8(fh__load_short(y, n, 0));
 }
 
 static int hexval(int c) {
