@@ -55,13 +55,13 @@ static void apply_defaults(fh_server_config_t *c) {
 static _Thread_local char config_msg[256];
 static _Thread_local const char *config_field;
 static _Thread_local const char *config_why;
-static _Thread_local bool config_from_env; /* config_field names a variable */
+/* An environment variable's refusal: config_why points here, and
+ * config_field is then the variable's name. */
 static _Thread_local char config_env_why[128];
 
 static int config_error(const char *field, const char *why) {
     config_field = field;
     config_why = why;
-    config_from_env = false;
     return FH_ECONFIG;
 }
 
@@ -77,9 +77,7 @@ static int env_number(const char *name, long max, int *out) {
     if (v < 0 || errno || *end || v > max) {
         snprintf(config_env_why, sizeof(config_env_why), "\"%.48s%s\" is not a whole number in 0..%ld",
                  s, strlen(s) > 48 ? "..." : "", max);
-        config_error(name, config_env_why);
-        config_from_env = true;
-        return FH_ECONFIG;
+        return config_error(name, config_env_why);
     }
     *out = (int)v;
     return 0;
@@ -102,7 +100,7 @@ int fh_server_config_env(fh_server_config_t *cfg) {
 
 const char *fh_server_config_error(const fh_server_config_t *cfg, int err) {
     (void)cfg;
-    if (err == FH_ECONFIG && config_field && config_from_env)
+    if (err == FH_ECONFIG && config_field && config_why == config_env_why)
         snprintf(config_msg, sizeof(config_msg), "fasthttp: environment variable %s: %s",
                  config_field, config_why);
     else if (err == FH_ECONFIG && config_field)

@@ -144,7 +144,8 @@ FH_API fh_server_config_t fh_server_config_default(void);
  * - PORT: a whole decimal number 0..65535 (0: an ephemeral port);
  * - THREADS: a whole decimal number 0..1024 (0: one per CPU);
  * - HOST: the address to listen on; "" or "*" for every interface (NULL).
- *   cfg->host then points into the environment.
+ *   cfg->host then points into the environment: valid until HOST is set
+ *   or unset again (fh_server_new copies it).
  * Returns 0, or FH_ECONFIG with cfg unchanged when PORT or THREADS is not
  * such a number: fh_server_config_error then names the variable and its
  * value ("fasthttp: environment variable PORT: "80a" is not a whole number
@@ -163,8 +164,10 @@ FH_API int fh_error_keep(fh_request_t *req, fh_response_t *res, void *data);
  * libuv error from binding (FH_EADDRINUSE...). */
 FH_API int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg);
 /** A message for an fh_server_new error, naming the bad field when it is a
- * config error ("fasthttp: config.port: must be 0..65535"). Static string
- * owned by the library, valid until the next fh_server_new in this thread. */
+ * config error ("fasthttp: config.port: must be 0..65535"), or the
+ * environment variable fh_server_config_env refused. Static string owned by
+ * the library, valid until the next fh_server_new, fh_server_config_env or
+ * fh_server_config_error in this thread. */
 FH_API const char *fh_server_config_error(const fh_server_config_t *cfg, int err);
 
 /** Starts the worker threads and returns once they accept connections. */
