@@ -92,18 +92,48 @@ def summarize(results):
         if not r.get("ok"):
             d.setdefault("_reasons", {})[r["threads"]] = r.get("reason")
 
+    refs = references(results)
+    peers = [s for s in servers if s != OURS and s not in refs]
     lost = []
     if any(s == OURS for s in servers):
         for t in tests:
             mine = cells[OURS][t].get("rps")
-            best = max(((cells[s][t].get("rps") or 0, s) for s in servers if s != OURS),
-                       default=(0, None))
+            best = max(((cells[s][t].get("rps") or 0, s) for s in peers), default=(0, None))
             if mine is None:
                 lost.append({"test": t, "why": cells[OURS][t].get("reason", "no result")})
             elif best[1] and best[0] > mine:
                 lost.append(head_to_head(results, cells, t, best[1]))
     return {"tests": tests, "servers": servers, "cells": cells, "memory": memory,
-            "scaling": scaling, "lost": lost}
+            "scaling": scaling, "lost": lost, "floor": against_floor(cells, tests, refs, peers)}
+
+
+def references(results):
+    """Names of the reference rows (the floor): shown, never ranked."""
+    return [s["name"] for s in results["servers"] if s.get("kind") == "reference"]
+
+
+def against_floor(cells, tests, refs, peers):
+    """Per test: the floor's rate and CPU per request, fasthttp's and the best
+    peer's rate as a fraction of the floor's. Empty without a floor."""
+    if not refs:
+        return {}
+    ref = refs[0]
+    out = {}
+    for t in tests:
+        f = cells[ref][t]
+        if not f.get("rps"):
+            continue
+        row = {"floor": ref, "floor_rps": f["rps"], "floor_cpu": f.get("cpu_us_per_req")}
+        mine = cells.get(OURS, {}).get(t, {})
+        if mine.get("rps"):
+            row["ours"] = mine["rps"] / f["rps"]
+            row["ours_cpu"] = mine.get("cpu_us_per_req")
+        best = max(((cells[s][t].get("rps") or 0, s) for s in peers), default=(0, None))
+        if best[1] and best[0]:
+            row["peer"] = best[1]
+            row["peer_ratio"] = best[0] / f["rps"]
+        out[t] = row
+    return out
 
 
 def write_csv(summary, path):
@@ -350,6 +380,33 @@ def render(results, summary, drawn):
                                                   for t in summary["tests"]] for s in shown]))
         L.append("")
 
+    if summary["floor"]:
+        ref = next(iter(summary["floor"].values()))["floor"]
+        L.append("### Against the floor")
+        L.append("")
+        L.append(f"{label(results, ref)} is `bench/peers/floor`: a bare epoll loop that answers "
+                 "each request head with bytes built in advance (one read and one write per "
+                 "batch of requests, no header parsing, `/json` a fixed string). It is not "
+                 "ranked. Its rate is what wrk and the kernel leave on this machine to a server "
+                 "that does almost nothing: where every server is near it, the row is decided "
+                 "by the machine, not by the servers.")
+        L.append("")
+        rows = []
+        for t in summary["tests"]:
+            fl = summary["floor"].get(t)
+            if not fl:
+                continue
+            rows.append([test_title(results, t), fmt_rps(fl["floor_rps"]),
+                         f"{fl['ours']:.0%}" if "ours" in fl else "–",
+                         f"{label(results, fl['peer'])} {fl['peer_ratio']:.0%}"
+                         if "peer" in fl else "–",
+                         f"{fl['floor_cpu']:.2f}" if fl.get("floor_cpu") is not None else "–",
+                         f"{fl['ours_cpu']:.2f}" if fl.get("ours_cpu") is not None else "–"])
+        L.append(md_table(["test", "floor, req/s", f"{OURS}, share of the floor",
+                           "best peer, share of the floor", "floor CPU µs/request",
+                           f"{OURS} CPU µs/request"], rows))
+        L.append("")
+
     L.append("### Memory")
     L.append("")
     idle_target = st.get("idle")
@@ -362,6 +419,8 @@ def render(results, summary, drawn):
     L.append("")
     rows = []
     for s in servers:
+        if s in references(results):
+            continue
         mm = summary["memory"][s]
         if mm["peak_rss_kib"] is None and mm["idle_bytes_per_conn"] is None and not mm["idle_reason"]:
             continue
@@ -442,6 +501,11 @@ def render(results, summary, drawn):
                 if x["ours_cpu"] is not None and x["theirs_cpu"] is not None:
                     line += (f"; server CPU {x['ours_cpu']:.2f} against {x['theirs_cpu']:.2f} "
                              f"µs/request")
+                fl = summary["floor"].get(x["test"])
+                if fl:
+                    line += (f"; the floor had {fmt_rps(fl['floor_rps'])}/s "
+                             f"({OURS} {fl['ours']:.0%} of it, {w} "
+                             f"{x['theirs'] / fl['floor_rps']:.0%})")
                 L.append(line)
             else:
                 L.append(f"- {test_title(results, x['test'])}: no result ({x['why']})")

@@ -26,8 +26,10 @@ def results(rps):
              {"name": "json-keepalive-c512", "endpoint": "json", "path": "/json",
               "pipeline": 1, "conns": 512, "mode": "keepalive"}]
     servers = []
-    for name in ("fasthttp", "nginx", "h2o"):
-        servers.append({"name": name, "label": name, "kind": name, "notes": [],
+    names = ("fasthttp", "nginx", "h2o") + (("floor",) if any(k[0] == "floor" for k in rps) else ())
+    for name in names:
+        servers.append({"name": name, "label": name,
+                        "kind": "reference" if name == "floor" else name, "notes": [],
                         "json_static": name != "fasthttp", "thread_per_conn": False,
                         "command": name, "available": True, "reason": None,
                         "checks": {"plaintext": {"ok": True, "detail": "ok"}},
@@ -103,6 +105,61 @@ class LostRows(unittest.TestCase):
         self.assertEqual(s["lost"], [])
         self.assertIn("Nowhere in this run: fasthttp has the most requests per second on "
                       "every test.", report.render(r, s, {}))
+
+
+class Floor(unittest.TestCase):
+    """The reference row: shown, never the winner of a row, measured against."""
+
+    def rows(self):
+        return results({
+            ("fasthttp", "plaintext-keepalive-c64"): [100e3, 100e3, 100e3],
+            ("nginx", "plaintext-keepalive-c64"): [95e3, 95e3, 95e3],
+            ("h2o", "plaintext-keepalive-c64"): [90e3, 90e3, 90e3],
+            ("floor", "plaintext-keepalive-c64"): [125e3, 125e3, 125e3],
+            ("fasthttp", "json-keepalive-c512"): [90e3, 90e3, 90e3],
+            ("nginx", "json-keepalive-c512"): [96e3, 96e3, 96e3],
+            ("h2o", "json-keepalive-c512"): [80e3, 80e3, 80e3],
+            ("floor", "json-keepalive-c512"): [100e3, 100e3, 100e3],
+        })
+
+    def test_floor_is_not_ranked(self):
+        s = report.summarize(self.rows())
+        # Ahead of every peer on plaintext though under the floor; behind nginx on JSON.
+        self.assertEqual([(x["test"], x["winner"]) for x in s["lost"]],
+                         [("json-keepalive-c512", "nginx")])
+
+    def test_shares_of_the_floor(self):
+        s = report.summarize(self.rows())
+        p, j = s["floor"]["plaintext-keepalive-c64"], s["floor"]["json-keepalive-c512"]
+        self.assertEqual((p["floor"], p["floor_rps"], p["peer"]), ("floor", 125e3, "nginx"))
+        self.assertAlmostEqual(p["ours"], 0.8)
+        self.assertAlmostEqual(p["peer_ratio"], 0.76)
+        self.assertAlmostEqual(j["ours"], 0.9)
+        self.assertAlmostEqual(j["peer_ratio"], 0.96)
+        self.assertAlmostEqual(p["floor_cpu"], 1e6 / 125e3 / 10)
+
+    def test_report_shows_the_floor(self):
+        r = self.rows()
+        r["idle"] = {n: {"target": 10, "alive": 10, "bytes_per_conn": 500.0}
+                     for n in ("fasthttp", "nginx", "h2o", "floor")}
+        s = report.summarize(r)
+        text = report.render(r, s, {})
+        self.assertIn("### Against the floor", text)
+        self.assertIn("| plaintext, keep-alive, 64 conns | 125,000 | 80% | nginx 76% | 0.80 | 1.00 |",
+                      text)
+        self.assertIn("nginx 96,000/s against 90,000/s (0.94×)", text)
+        self.assertIn("; the floor had 100,000/s (fasthttp 90% of it, nginx 96%)", text)
+        memory = text.split("### Memory", 1)[1].split("###", 1)[0]
+        self.assertIn("| fasthttp |", memory)
+        self.assertNotIn("| floor |", memory)
+
+    def test_no_floor_no_section(self):
+        r = results({(s, t): [v, v, v]
+                     for t in ("plaintext-keepalive-c64", "json-keepalive-c512")
+                     for s, v in (("fasthttp", 100e3), ("nginx", 90e3), ("h2o", 80e3))})
+        s = report.summarize(r)
+        self.assertEqual(s["floor"], {})
+        self.assertNotIn("Against the floor", report.render(r, s, {}))
 
 
 if __name__ == "__main__":
