@@ -132,6 +132,10 @@ def against_floor(cells, tests, refs, peers):
         if best[1] and best[0]:
             row["peer"] = best[1]
             row["peer_ratio"] = best[0] / f["rps"]
+        # Someone beat the floor: servers that do more work than it cannot be
+        # told apart on this row by this run.
+        row["floor_beaten"] = [s for s in peers + [OURS]
+                               if (cells.get(s, {}).get(t, {}).get("rps") or 0) > f["rps"]]
         out[t] = row
     return out
 
@@ -405,6 +409,19 @@ def render(results, summary, drawn):
         L.append(md_table(["test", "floor, req/s", f"{OURS}, share of the floor",
                            "best peer, share of the floor", "floor CPU µs/request",
                            f"{OURS} CPU µs/request"], rows))
+        L.append("")
+        beaten = [(t, fl["floor_beaten"]) for t, fl in summary["floor"].items()
+                  if fl["floor_beaten"]]
+        if beaten:
+            L.append(f"On {len(beaten)} of the {len(summary['floor'])} rows a server had more "
+                     "requests per second than the floor, which does less work per request "
+                     "than any of them: there the differences between servers are within this "
+                     "run's noise (" + "; ".join(
+                         f"{test_title(results, t)}: "
+                         + ", ".join(label(results, x) for x in who) for t, who in beaten)
+                     + ").")
+        else:
+            L.append("The floor had the most requests per second on every row.")
         L.append("")
 
     L.append("### Memory")

@@ -149,9 +149,23 @@ class Floor(unittest.TestCase):
                       text)
         self.assertIn("nginx 96,000/s against 90,000/s (0.94×)", text)
         self.assertIn("; the floor had 100,000/s (fasthttp 90% of it, nginx 96%)", text)
+        self.assertIn("The floor had the most requests per second on every row.", text)
         memory = text.split("### Memory", 1)[1].split("###", 1)[0]
         self.assertIn("| fasthttp |", memory)
         self.assertNotIn("| floor |", memory)
+
+    def test_rows_where_the_floor_is_beaten(self):
+        r = self.rows()
+        for x in r["runs"]:
+            if x["test"] == "json-keepalive-c512" and x["server"] in ("nginx", "fasthttp"):
+                x["rps"] += 20e3  # nginx 116e3, fasthttp 110e3: both above the floor's 100e3
+        s = report.summarize(r)
+        self.assertEqual(s["floor"]["json-keepalive-c512"]["floor_beaten"], ["nginx", "fasthttp"])
+        self.assertEqual(s["floor"]["plaintext-keepalive-c64"]["floor_beaten"], [])
+        self.assertIn("On 1 of the 2 rows a server had more requests per second than the floor, "
+                      "which does less work per request than any of them: there the differences "
+                      "between servers are within this run's noise (JSON, keep-alive, 512 conns: "
+                      "nginx, fasthttp).", report.render(r, s, {}))
 
     def test_no_floor_no_section(self):
         r = results({(s, t): [v, v, v]
