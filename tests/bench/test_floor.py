@@ -48,11 +48,15 @@ class Floor(unittest.TestCase):
     def tearDownClass(cls):
         cls.proc.terminate()
         try:
-            cls.proc.wait(timeout=10)
+            rc = cls.proc.wait(timeout=10)
+            err = cls.proc.stderr.read().decode(errors="replace")
         finally:
             if cls.proc.poll() is None:
                 cls.proc.kill()
             cls.proc.stderr.close()
+        # SIGTERM is a clean stop; a sanitizer build reports here if it found anything.
+        if rc != 0 or "Sanitizer" in err:
+            raise AssertionError(f"floor exited {rc}: {err[-2000:]}")
 
     def connect(self):
         s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
