@@ -435,8 +435,9 @@ def render(results, summary, drawn):
         L.append(f" {st['idle_note']}.")
     L.append("")
     rows = []
+    refs = references(results)
     for s in servers:
-        if s in references(results):
+        if s in refs:
             continue
         mm = summary["memory"][s]
         if mm["peak_rss_kib"] is None and mm["idle_bytes_per_conn"] is None and not mm["idle_reason"]:

@@ -138,6 +138,21 @@ class Floor(unittest.TestCase):
             buf = buf[pos:]
         self.assertEqual(buf, b"")
 
+    def test_answers_of_one_read_outgrow_the_gathering_buffer(self):
+        # 2,000 minimal heads (14 bytes, 140-byte answers) in one write: a
+        # read of 8 KB holds about 585 of them, more answers than the 64 KB
+        # gathered before a write, so the floor writes in the middle of a read.
+        n = 2000
+        s = self.connect()
+        s.sendall(b"GET /json \r\n\r\n" * n)
+        buf, answered = b"", 0
+        while answered < n:
+            st, hd, body, buf = bench_run.read_response(s, buf)
+            self.assertEqual((st, hd["content-type"], body),
+                             (200, "application/json", b'{"message":"Hello, World!"}'))
+            answered += 1
+        self.assertEqual(buf, b"")
+
     def test_other_method_and_path_get_404(self):
         s = self.connect()
         s.sendall(b"POST /plaintext HTTP/1.1\r\nHost: x\r\n\r\nGET /user/ HTTP/1.1\r\n\r\n")

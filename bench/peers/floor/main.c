@@ -28,9 +28,9 @@
 
 typedef struct {
     int fd;
-    int want_out;          /* waiting for EPOLLOUT: out holds unsent bytes */
     size_t have;           /* bytes in in[] not yet answered */
-    char *out;             /* unsent answer bytes (malloc), or NULL */
+    char *out;             /* unsent answer bytes (malloc) while waiting for
+                            * EPOLLOUT (reading stops), or NULL */
     size_t out_len, out_off;
     char in[IN_CAP];
 } conn_t;
@@ -128,30 +128,25 @@ static int flush(int ep, worker_t *w, conn_t *c) {
         return -1;
     }
     if (!len) {
-        free(c->out);
-        c->out = NULL;
-        if (c->want_out) {
+        if (c->out) { /* drained: read again */
+            free(c->out);
+            c->out = NULL;
             struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
             if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev)) return -1;
-            c->want_out = 0;
         }
         return 0;
     }
-    if (!c->out) {
-        c->out = malloc(len);
-        if (!c->out) return -1;
-        memcpy(c->out, p, len);
-        c->out_len = len;
-        c->out_off = 0;
-    } else {
+    if (c->out) {
         c->out_off = c->out_len - len;
+        return 1;
     }
-    if (!c->want_out) {
-        struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
-        if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev)) return -1;
-        c->want_out = 1;
-    }
-    return 1;
+    c->out = malloc(len);
+    if (!c->out) return -1;
+    memcpy(c->out, p, len);
+    c->out_len = len;
+    c->out_off = 0;
+    struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
+    return epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) ? -1 : 1;
 }
 
 /* Answers every complete request in c->in, stopping early when the answers
@@ -238,14 +233,13 @@ static void *worker_main(void *arg) {
                         continue;
                     }
                     nc->fd = fd;
-                    nc->want_out = 0;
                     nc->have = 0;
                     nc->out = NULL;
                 }
                 continue;
             }
             int r;
-            if (c->want_out) {
+            if (c->out) {
                 r = flush(ep, w, c);
                 /* Drained: answer the requests read before the answers waited. */
                 if (r == 0 && c->have) r = process(ep, w, c);
