@@ -98,7 +98,7 @@ int main(int argc, char **argv) {
     static const struct {
         const char *name;
         doc_fn fn;
-    } docs[] = {{"hello", doc_hello}, {"list20", doc_list}};
+    } docs[] = { { "hello", doc_hello }, { "list20", doc_list } };
 
     printf("%-8s %12s %12s %12s %10s\n", "document", "plain ns", "heap ns", "arena ns",
            "plain/arena");

@@ -124,8 +124,9 @@ int main(int argc, char **argv) {
     fh_middleware_t mws[8];
     int n = 0;
     if (log) {
-        fh_access_log_options_t lo = {.format = FH_LOG_COMBINED, .path = log_path,
-                                      .latency = true, .request_id = true};
+        fh_access_log_options_t lo = {
+            .format = FH_LOG_COMBINED, .path = log_path, .latency = true, .request_id = true
+        };
         if (triocb) {
             lo.path = NULL;
             lo.write = count_lines;
@@ -137,13 +138,13 @@ int main(int argc, char **argv) {
     if (rid)
         check(fh_request_id_new(&mws[n++], NULL), "request id");
     if (cors) {
-        static const char *const origins[] = {"https://app.example", NULL};
-        fh_cors_options_t co = {.origins = origins};
+        static const char *const origins[] = { "https://app.example", NULL };
+        fh_cors_options_t co = { .origins = origins };
         check(fh_cors_new(&mws[n++], &co), "cors");
     }
     if (all) {
         check(fh_security_headers_new(&mws[n++], NULL), "security headers");
-        fh_rate_limit_options_t ro = {.rate = 1e9, .burst = 1000000000u};
+        fh_rate_limit_options_t ro = { .rate = 1e9, .burst = 1000000000u };
         check(fh_rate_limit_new(&mws[n++], &ro), "rate limit");
         check(fh_compress_new(&mws[n++], NULL), "compress");
     }

@@ -385,34 +385,34 @@ typedef struct request {
 } request_t;
 
 static const request_t api_requests[] = {
-    {FH_METHOD_GET, "/"},
-    {FH_METHOD_GET, "/rate_limit"},
-    {FH_METHOD_GET, "/user"},
-    {FH_METHOD_GET, "/user/repos"},
-    {FH_METHOD_GET, "/users/octocat"},
-    {FH_METHOD_GET, "/users/octocat/repos"},
-    {FH_METHOD_GET, "/gists/starred"},
-    {FH_METHOD_GET, "/gists/aa5a315d61ae9438b18d"},
-    {FH_METHOD_GET, "/gists/aa5a315d61ae9438b18d/comments/42"},
-    {FH_METHOD_GET, "/orgs/acme/teams/platform/members"},
-    {FH_METHOD_GET, "/repos/acme/web"},
-    {FH_METHOD_PATCH, "/repos/acme/web"},
-    {FH_METHOD_GET, "/repos/acme/web/issues"},
-    {FH_METHOD_POST, "/repos/acme/web/issues"},
-    {FH_METHOD_GET, "/repos/acme/web/issues/1347"},
-    {FH_METHOD_GET, "/repos/acme/web/issues/comments/99"},
-    {FH_METHOD_POST, "/repos/acme/web/issues/1347/comments"},
-    {FH_METHOD_GET, "/repos/acme/web/pulls/88/reviews/5"},
-    {FH_METHOD_GET, "/repos/acme/web/pulls/88/files"},
-    {FH_METHOD_GET, "/repos/acme/web/contents/src/server/main.c"},
-    {FH_METHOD_GET, "/repos/acme/web/git/ref/heads/main"},
-    {FH_METHOD_GET, "/repos/acme/web/commits/6dcb09b5b5/status"},
-    {FH_METHOD_GET, "/repos/acme/web/releases/latest"},
-    {FH_METHOD_GET, "/repos/acme/web/actions/runs/30433642/jobs"},
-    {FH_METHOD_GET, "/search/repositories"},
-    {FH_METHOD_GET, "/notifications/threads/1/subscription"},
-    {FH_METHOD_GET, "/repos/acme/web/nothing"},  /* 404 */
-    {FH_METHOD_DELETE, "/repos/acme/web/issues"}, /* 405 */
+    { FH_METHOD_GET, "/" },
+    { FH_METHOD_GET, "/rate_limit" },
+    { FH_METHOD_GET, "/user" },
+    { FH_METHOD_GET, "/user/repos" },
+    { FH_METHOD_GET, "/users/octocat" },
+    { FH_METHOD_GET, "/users/octocat/repos" },
+    { FH_METHOD_GET, "/gists/starred" },
+    { FH_METHOD_GET, "/gists/aa5a315d61ae9438b18d" },
+    { FH_METHOD_GET, "/gists/aa5a315d61ae9438b18d/comments/42" },
+    { FH_METHOD_GET, "/orgs/acme/teams/platform/members" },
+    { FH_METHOD_GET, "/repos/acme/web" },
+    { FH_METHOD_PATCH, "/repos/acme/web" },
+    { FH_METHOD_GET, "/repos/acme/web/issues" },
+    { FH_METHOD_POST, "/repos/acme/web/issues" },
+    { FH_METHOD_GET, "/repos/acme/web/issues/1347" },
+    { FH_METHOD_GET, "/repos/acme/web/issues/comments/99" },
+    { FH_METHOD_POST, "/repos/acme/web/issues/1347/comments" },
+    { FH_METHOD_GET, "/repos/acme/web/pulls/88/reviews/5" },
+    { FH_METHOD_GET, "/repos/acme/web/pulls/88/files" },
+    { FH_METHOD_GET, "/repos/acme/web/contents/src/server/main.c" },
+    { FH_METHOD_GET, "/repos/acme/web/git/ref/heads/main" },
+    { FH_METHOD_GET, "/repos/acme/web/commits/6dcb09b5b5/status" },
+    { FH_METHOD_GET, "/repos/acme/web/releases/latest" },
+    { FH_METHOD_GET, "/repos/acme/web/actions/runs/30433642/jobs" },
+    { FH_METHOD_GET, "/search/repositories" },
+    { FH_METHOD_GET, "/notifications/threads/1/subscription" },
+    { FH_METHOD_GET, "/repos/acme/web/nothing" },   /* 404 */
+    { FH_METHOD_DELETE, "/repos/acme/web/issues" }, /* 405 */
 };
 
 /* ---------------------------------------------------------- lookup bench */
@@ -431,8 +431,8 @@ static int cmp_double(const void *a, const void *b) {
 static volatile size_t sink;
 
 typedef struct result {
-    double ns;          /* median ns per lookup */
-    double ns_min;      /* best round */
+    double ns;     /* median ns per lookup */
+    double ns_min; /* best round */
     unsigned long lookups;
     unsigned long allocs;
 } result_t;
@@ -442,7 +442,7 @@ typedef struct result {
 static result_t time_lookups(const fh_router_t *r, const request_t *reqs, size_t n, int rounds,
                              int millis) {
     double per[64];
-    result_t out = {0, 0, 0, 0};
+    result_t out = { 0, 0, 0, 0 };
     fh_route_match_t m;
     /* Path lengths are computed once: the timing is the lookup's alone. */
     fh_str_t paths[256];
@@ -485,7 +485,7 @@ static fh_router_t *synthetic(int n) {
     fh_router_t *r;
     if (fh_router_new(&r, NULL))
         return NULL;
-    static const char *const shapes[] = {"", "/:id", "/:id/items", "/:id/items/:item"};
+    static const char *const shapes[] = { "", "/:id", "/:id/items", "/:id/items/:item" };
     for (int i = 0; i < n; i++) {
         char pat[96];
         snprintf(pat, sizeof(pat), "/v1/res%04d%s", i / 4, shapes[i % 4]);
@@ -499,7 +499,7 @@ static fh_router_t *synthetic(int n) {
 
 /* Paths for resource `res` in the four shapes. */
 static void synthetic_paths(int res, char (*buf)[96], request_t *out) {
-    static const char *const tails[] = {"", "/12345", "/12345/items", "/12345/items/678"};
+    static const char *const tails[] = { "", "/12345", "/12345/items", "/12345/items/678" };
     for (int s = 0; s < 4; s++) {
         snprintf(buf[s], 96, "/v1/res%04d%s", res, tails[s]);
         out[s].method = FH_METHOD_GET;
@@ -511,11 +511,10 @@ static int bench_lookup(int rounds, int millis) {
     printf("Router lookup, ns per fh_router_lookup (median of %d rounds of %d ms; best round in "
            "brackets)\n\n",
            rounds, millis);
-    printf("| table | routes | requests | ns/lookup | allocations during %s lookups |\n",
-           "all");
+    printf("| table | routes | requests | ns/lookup | allocations during %s lookups |\n", "all");
     printf("|---|---:|---|---:|---:|\n");
 
-    static const int sizes[] = {10, 100, 1000, 10000};
+    static const int sizes[] = { 10, 100, 1000, 10000 };
     for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
         int n = sizes[s];
         fh_router_t *r = synthetic(n);
@@ -543,9 +542,10 @@ static int bench_lookup(int rounds, int millis) {
                 return 1;
             }
         }
-        printf("| synthetic | %d | 8 fixed (`/v1/res0000`, `/v1/res0001/12345/items/678`, ...) | %.1f "
-               "[%.1f] | %lu in %lu |\n",
-               n, a.ns, a.ns_min, a.allocs, a.lookups);
+        printf(
+            "| synthetic | %d | 8 fixed (`/v1/res0000`, `/v1/res0001/12345/items/678`, ...) | %.1f "
+            "[%.1f] | %lu in %lu |\n",
+            n, a.ns, a.ns_min, a.allocs, a.lookups);
         printf("| synthetic | %d | 256 spread over the table | %.1f [%.1f] | %lu in %lu |\n", n,
                b.ns, b.ns_min, b.allocs, b.lookups);
         fh_router_free(r);
@@ -564,7 +564,7 @@ static int bench_lookup(int rounds, int millis) {
     /* Per request, to show where the time goes. */
     printf("\nPer request in the code-hosting API:\n\n| request | outcome | ns/lookup |\n"
            "|---|---|---:|\n");
-    static const char *const outcome[] = {"found", "404", "405", "options", "308", "400"};
+    static const char *const outcome[] = { "found", "404", "405", "options", "308", "400" };
     for (size_t i = 0; i < nreq; i++) {
         fh_route_match_t m;
         fh_route_status_t st =

@@ -14,7 +14,7 @@
 
 struct fh_arena_cache {
     size_t chunk_size;
-    size_t max_free;   /* chunks kept at most */
+    size_t max_free; /* chunks kept at most */
     size_t nfree;
     fh_chunk_t *free;
 };
@@ -51,9 +51,7 @@ size_t fh__arena_chunk_payload(const fh_arena_cache_t *cache) {
     return cache->chunk_size - FH_CHUNK_HDR;
 }
 
-size_t fh__arena_cache_free_chunks(const fh_arena_cache_t *cache) {
-    return cache->nfree;
-}
+size_t fh__arena_cache_free_chunks(const fh_arena_cache_t *cache) { return cache->nfree; }
 
 static fh_chunk_t *chunk_get(fh_arena_cache_t *cache) {
     fh_chunk_t *ch = cache->free;

@@ -54,8 +54,7 @@ static inline fh_str_t fh__response_header_find(const fh_response_t *res, fh_str
  * must stay valid and unchanged until the response is serialized (static
  * text, the middleware's own configuration, or the request's arena).
  * Returns 0, FH_EALREADY_SENT or FH_ENOMEM. */
-static inline int fh__response_header_add_view(fh_response_t *res, fh_str_t name,
-                                               fh_str_t value);
+static inline int fh__response_header_add_view(fh_response_t *res, fh_str_t name, fh_str_t value);
 /* fh__response_header_add_view when the inline room is used up or the
  * response is final (response.c). */
 int fh__response_header_add_view_slow(fh_response_t *res, fh_str_t name, fh_str_t value);
@@ -66,8 +65,7 @@ bool fh__response_header_plain(fh_str_t name);
 /* Replaces the value of the first header called name, or appends it, under
  * the contract of fh__response_header_add_view. Later headers of the same
  * name are removed, as fh_response_header_set does. */
-static inline int fh__response_header_set_view(fh_response_t *res, fh_str_t name,
-                                               fh_str_t value);
+static inline int fh__response_header_set_view(fh_response_t *res, fh_str_t name, fh_str_t value);
 /* fh__response_header_set_view when a field called name is there already
  * (response.c). */
 int fh__response_header_set_view_slow(fh_response_t *res, fh_str_t name, fh_str_t value);
@@ -122,10 +120,9 @@ static inline fh_str_t fh__response_header_find(const fh_response_t *res, fh_str
     if (name.len == 12 && fh_str_ieq(name, FH_STR_LIT("content-type")))
         return res->content_type;
     uint32_t i = fh__response_header_index(res, name);
-    return i < res->nheaders ? res->headers[i].value : (fh_str_t){NULL, 0};
+    return i < res->nheaders ? res->headers[i].value : (fh_str_t){ NULL, 0 };
 }
-static inline int fh__response_header_add_view(fh_response_t *res, fh_str_t name,
-                                               fh_str_t value) {
+static inline int fh__response_header_add_view(fh_response_t *res, fh_str_t name, fh_str_t value) {
     if ((res->flags & FH_RES_FINAL) || res->nheaders == res->cap_headers)
         return fh__response_header_add_view_slow(res, name, value);
     res->headers[res->nheaders].name = name;
@@ -133,8 +130,7 @@ static inline int fh__response_header_add_view(fh_response_t *res, fh_str_t name
     res->nheaders++;
     return 0;
 }
-static inline int fh__response_header_set_view(fh_response_t *res, fh_str_t name,
-                                               fh_str_t value) {
+static inline int fh__response_header_set_view(fh_response_t *res, fh_str_t name, fh_str_t value) {
     if (fh__response_header_index(res, name) == res->nheaders)
         return fh__response_header_add_view(res, name, value);
     return fh__response_header_set_view_slow(res, name, value);
@@ -143,7 +139,7 @@ static inline fh_str_t fh__request_header_find(const fh_request_t *req, fh_str_t
     for (uint32_t i = 0; i < req->nheaders; i++)
         if (req->headers[i].name.len == name.len && fh_str_ieq(req->headers[i].name, name))
             return req->headers[i].value;
-    return (fh_str_t){NULL, 0};
+    return (fh_str_t){ NULL, 0 };
 }
 static inline void fh__request_on_done_node(fh_request_t *req, fh__hook_t *node,
                                             fh_request_done_fn fn, void *data) {

@@ -37,7 +37,15 @@
 #include "core/builtin.h"
 #include "core/http1.h"
 
-enum { FH_TO_NONE, FH_TO_FRESH, FH_TO_HEADER, FH_TO_BODY, FH_TO_KEEPALIVE, FH_TO_WRITE, FH_TO_LINGER };
+enum {
+    FH_TO_NONE,
+    FH_TO_FRESH,
+    FH_TO_HEADER,
+    FH_TO_BODY,
+    FH_TO_KEEPALIVE,
+    FH_TO_WRITE,
+    FH_TO_LINGER
+};
 
 /* After an error response the socket is shut for writing and what the
  * client still sends is read and dropped, up to limits.max_discard bytes
@@ -48,38 +56,38 @@ struct fh_conn {
     uv_tcp_t tcp;
     fh_worker_t *w;
     fh_conn_t *prev, *next;
-    llhttp_t *parser;     /* from the worker's pool, only while parsing */
-    char *buf;            /* own buffer, only while bytes must be kept */
-    size_t cap, len;      /* capacity and bytes held */
-    size_t parsed;        /* bytes of buf already fed to the parser */
-    fh_request_t *cur;    /* request being parsed */
+    llhttp_t *parser;              /* from the worker's pool, only while parsing */
+    char *buf;                     /* own buffer, only while bytes must be kept */
+    size_t cap, len;               /* capacity and bytes held */
+    size_t parsed;                 /* bytes of buf already fed to the parser */
+    fh_request_t *cur;             /* request being parsed */
     fh_request_t *q_head, *q_tail; /* dispatched, not yet written */
     uint32_t nqueued;
     uint32_t writes_pending;
-    uint64_t deadline;    /* uv_now() ms, 0 = none */
+    uint64_t deadline; /* uv_now() ms, 0 = none */
     uint8_t to_kind;
-    uint8_t lead;         /* bytes of the empty line before a request: 0..2 */
-    int err_status;       /* status chosen by a callback that failed */
-    size_t discarded;     /* bytes dropped while lingering */
-    size_t wq_seen;       /* bytes waiting to be written at the last check */
-    bool linger;          /* a parse error: linger before closing */
-    bool lingering;       /* shut for writing, draining what comes */
+    uint8_t lead;     /* bytes of the empty line before a request: 0..2 */
+    int err_status;   /* status chosen by a callback that failed */
+    size_t discarded; /* bytes dropped while lingering */
+    size_t wq_seen;   /* bytes waiting to be written at the last check */
+    bool linger;      /* a parse error: linger before closing */
+    bool lingering;   /* shut for writing, draining what comes */
     bool closing;
-    bool no_more;         /* parse no further requests */
-    bool in_batch;        /* inside process(): defer flushing */
-    bool read_paused;     /* reading stopped at the pipelining cap */
+    bool no_more;     /* parse no further requests */
+    bool in_batch;    /* inside process(): defer flushing */
+    bool read_paused; /* reading stopped at the pipelining cap */
     bool eof;
-    bool peer_known;      /* peer below holds the peer's address */
+    bool peer_known; /* peer below holds the peer's address */
     union {
         struct sockaddr sa;
         struct sockaddr_in in4;
         struct sockaddr_in6 in6;
-    } peer;               /* cached: middleware asks for it on every request */
+    } peer; /* cached: middleware asks for it on every request */
 };
 
 typedef struct fh_write {
     uv_write_t req;
-    fh_request_t *group;  /* requests whose bytes this write carries */
+    fh_request_t *group;    /* requests whose bytes this write carries */
     fh_request_t *takeover; /* its last request, when it takes the connection */
     bool close_after;
     unsigned nbufs;
@@ -99,9 +107,7 @@ static void conn_after_progress(fh_conn_t *c);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 
-static inline const fh_limits_t *limits(const fh_conn_t *c) {
-    return &c->w->server->cfg.limits;
-}
+static inline const fh_limits_t *limits(const fh_conn_t *c) { return &c->w->server->cfg.limits; }
 
 /* ---------------------------------------------------------------- requests */
 
@@ -145,10 +151,11 @@ void fh__request_release(fh_request_t *req) {
     if (req->worker->server->trace_arena) {
         fh_arena_stats_t st;
         fh_arena_stats(req->arena, &st);
-        fprintf(stderr, "fasthttp: arena: worker=%d req=%llu %s %s status=%d used=%zu chunks=%zu large=%zu\n",
-                req->worker->index, (unsigned long long)req->id, fh_method_name(req->method),
-                req->trace_path ? req->trace_path : "-", req->res.status, st.used, st.chunks,
-                st.large);
+        fprintf(
+            stderr,
+            "fasthttp: arena: worker=%d req=%llu %s %s status=%d used=%zu chunks=%zu large=%zu\n",
+            req->worker->index, (unsigned long long)req->id, fh_method_name(req->method),
+            req->trace_path ? req->trace_path : "-", req->res.status, st.used, st.chunks, st.large);
     }
     fh_arena_release(req->arena);
 }
@@ -307,9 +314,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 
 /* ------------------------------------------------------------- lifecycle */
 
-static void on_close(uv_handle_t *h) {
-    free(h);
-}
+static void on_close(uv_handle_t *h) { free(h); }
 
 static void conn_close(fh_conn_t *c) {
     if (c->closing)
@@ -346,9 +351,7 @@ static void conn_close(fh_conn_t *c) {
         fh__worker_stop_conns(w, false);
 }
 
-static bool conn_idle(const fh_conn_t *c) {
-    return c->nqueued == 0 && c->writes_pending == 0;
-}
+static bool conn_idle(const fh_conn_t *c) { return c->nqueued == 0 && c->writes_pending == 0; }
 
 /* The last response has been written and the connection is to end. After a
  * parse error the client may still be sending (the rest of a body, more
@@ -428,8 +431,8 @@ static void group_release(fh_request_t *req) {
 /* A group's bytes were written (ok) or failed: a takeover gets the socket,
  * the group is released, and the connection closes if nothing more will be
  * sent. Returns whether the connection stays open. */
-static bool group_done(fh_conn_t *c, fh_request_t *group, fh_request_t *takeover,
-                       bool close_after, bool ok) {
+static bool group_done(fh_conn_t *c, fh_request_t *group, fh_request_t *takeover, bool close_after,
+                       bool ok) {
     if (takeover && ok && !c->closing)
         fh__takeover_handover(takeover, &c->tcp);
     group_release(group);
@@ -737,14 +740,13 @@ static int parse_error_status(const fh_conn_t *c, llhttp_errno_t err) {
         }
         return 400;
     case HPE_INVALID_VERSION:
-        return b && b < c->w->exec_end ? fh__h1_version_status(b, (size_t)(c->w->exec_end - b)) : 400;
+        return b && b < c->w->exec_end ? fh__h1_version_status(b, (size_t)(c->w->exec_end - b))
+                                       : 400;
     case HPE_PAUSED_H2_UPGRADE:
         /* The HTTP/2 connection preface: we speak HTTP/1.1 only. */
         return 505;
-    case HPE_CB_MESSAGE_BEGIN:
-        return 503;
-    default:
-        return 400;
+    case HPE_CB_MESSAGE_BEGIN: return 503;
+    default: return 400;
     }
 }
 
@@ -1006,7 +1008,8 @@ void fh__conn_sweep(fh_worker_t *w) {
         } else if (c->deadline && now >= c->deadline && !c->closing) {
             FH_COUNT(w->stats.timeouts);
             c->deadline = 0;
-            if ((c->to_kind == FH_TO_HEADER || c->to_kind == FH_TO_BODY) && c->writes_pending == 0) {
+            if ((c->to_kind == FH_TO_HEADER || c->to_kind == FH_TO_BODY) &&
+                c->writes_pending == 0) {
                 conn_fail(c, 408);
                 conn_flush(c);
                 if (!c->closing && conn_idle(c))
@@ -1064,9 +1067,7 @@ static int fill_open(fh_worker_t *w, uv_tcp_t *tcp, uv_os_sock_t fd) {
     return uv_tcp_open(tcp, fd);
 }
 
-int fh__conn_open(fh_worker_t *w, uv_os_sock_t fd) {
-    return conn_start(w, fill_open, fd);
-}
+int fh__conn_open(fh_worker_t *w, uv_os_sock_t fd) { return conn_start(w, fill_open, fd); }
 
 /* The listening socket is watched with a uv_poll_t and accepted from here,
  * not through uv_listen, so that accepting can pause: at the connection cap,
@@ -1149,9 +1150,7 @@ void fh__worker_stop_conns(fh_worker_t *w, bool force) {
 
 /* ------------------------------------------------------- llhttp callbacks */
 
-static inline fh_conn_t *conn_of(llhttp_t *p) {
-    return p->data;
-}
+static inline fh_conn_t *conn_of(llhttp_t *p) { return p->data; }
 
 static int on_message_begin(llhttp_t *p) {
     fh_conn_t *c = conn_of(p);
@@ -1211,7 +1210,8 @@ static int trailer_bytes(fh_conn_t *c, size_t len, bool new_field) {
     fh_request_t *req = c->cur;
     const fh_limits_t *l = limits(c);
     req->trailer_bytes += len;
-    if ((new_field && ++req->ntrailers > l->max_headers) || req->trailer_bytes > l->max_header_bytes) {
+    if ((new_field && ++req->ntrailers > l->max_headers) ||
+        req->trailer_bytes > l->max_header_bytes) {
         c->err_status = 431;
         return HPE_USER;
     }
@@ -1237,9 +1237,9 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
     }
     if (req->nheaders == req->cap_headers) {
         uint32_t ncap = req->cap_headers ? req->cap_headers * 2 : 16;
-        fh__header_t *nh = fh_arena_realloc(req->arena, req->headers,
-                                            req->cap_headers * sizeof(fh__header_t),
-                                            ncap * sizeof(fh__header_t));
+        fh__header_t *nh =
+            fh_arena_realloc(req->arena, req->headers, req->cap_headers * sizeof(fh__header_t),
+                             ncap * sizeof(fh__header_t));
         if (!nh) {
             c->err_status = 503;
             return HPE_USER;
@@ -1292,7 +1292,8 @@ static int on_header_value_complete(llhttp_t *p) {
     if (req->flags & FH_REQ_HEAD_DONE)
         return 0;
     fh__header_t *h = &req->headers[req->nheaders - 1];
-    while (h->value.len && (h->value.ptr[h->value.len - 1] == ' ' || h->value.ptr[h->value.len - 1] == '\t'))
+    while (h->value.len &&
+           (h->value.ptr[h->value.len - 1] == ' ' || h->value.ptr[h->value.len - 1] == '\t'))
         h->value.len--;
     return 0;
 }
@@ -1329,9 +1330,9 @@ static int split_target(fh_request_t *req, fh_str_t *authority) {
             return 0;
         }
         size_t s;
-        if (n > 7 && fh_str_ieq((fh_str_t){t, 7}, FH_STR_LIT("http://")))
+        if (n > 7 && fh_str_ieq((fh_str_t){ t, 7 }, FH_STR_LIT("http://")))
             s = 7;
-        else if (n > 8 && fh_str_ieq((fh_str_t){t, 8}, FH_STR_LIT("https://")))
+        else if (n > 8 && fh_str_ieq((fh_str_t){ t, 8 }, FH_STR_LIT("https://")))
             s = 8;
         else
             return 400;
@@ -1339,7 +1340,7 @@ static int split_target(fh_request_t *req, fh_str_t *authority) {
         while (i < n && t[i] != '/' && t[i] != '?')
             i++;
         /* No empty authority, and no userinfo (RFC 9110 4.2.4). */
-        fh_str_t auth = {t + s, i - s};
+        fh_str_t auth = { t + s, i - s };
         if (auth.len == 0 || memchr(auth.ptr, '@', auth.len) || fh__h1_check_host(auth))
             return 400;
         *authority = auth;
@@ -1447,7 +1448,7 @@ static int on_headers_complete(llhttp_t *p) {
         req->flags |= FH_REQ_KEEP_ALIVE;
     if (p->upgrade)
         req->flags |= FH_REQ_UPGRADE;
-    fh_str_t authority = {NULL, 0};
+    fh_str_t authority = { NULL, 0 };
     st = split_target(req, &authority);
     if (st)
         return reject(c, st);
@@ -1491,8 +1492,7 @@ static int on_headers_complete(llhttp_t *p) {
                 te[nte++] = h->value;
             }
             break;
-        default:
-            break;
+        default: break;
         }
     }
     if (hosts > 1 || (hosts == 0 && req->version == 11))
@@ -1650,9 +1650,7 @@ static const llhttp_settings_t parser_settings = {
 
 /* --------------------------------------- hooks for stream.c and takeover.c */
 
-uv_stream_t *fh__conn_stream(fh_conn_t *c) {
-    return (uv_stream_t *)&c->tcp;
-}
+uv_stream_t *fh__conn_stream(fh_conn_t *c) { return (uv_stream_t *)&c->tcp; }
 
 void fh__conn_write_pending(fh_conn_t *c, int delta) {
     if (c->closing)
@@ -1691,9 +1689,7 @@ void fh__conn_stream_finished(fh_request_t *req) {
         conn_after_progress(c);
 }
 
-void fh__conn_abort(fh_conn_t *c) {
-    conn_close(c);
-}
+void fh__conn_abort(fh_conn_t *c) { conn_close(c); }
 
 int fh__conn_takeover_prepare(fh_request_t *req) {
     fh_conn_t *c = req->conn;
@@ -1744,6 +1740,7 @@ int fh_request_remote_addr(const fh_request_t *req, struct sockaddr_storage *out
     if (err)
         return err;
     memset(out, 0, sizeof(*out));
-    memcpy(out, &c->peer, c->peer.sa.sa_family == AF_INET6 ? sizeof(c->peer.in6) : sizeof(c->peer.in4));
+    memcpy(out, &c->peer,
+           c->peer.sa.sa_family == AF_INET6 ? sizeof(c->peer.in6) : sizeof(c->peer.in4));
     return 0;
 }

@@ -101,8 +101,7 @@ static void json_release(void *p) {
         free(h);
         return;
     case TAG_ARENA:
-    case TAG_TRACKED:
-        return; /* its arena frees it */
+    case TAG_TRACKED: return; /* its arena frees it */
     default:
         fprintf(stderr,
                 "fasthttp: jansson freed %p, which fasthttp's allocator hooks did not hand out "
@@ -128,15 +127,13 @@ __attribute__((constructor)) static void json_install(void) {
 /* --------------------------------------------------------------- scopes */
 
 fh_json_scope_t fh_json_arena_begin(fh_arena_t *arena) {
-    fh_json_scope_t prev = {tl.arena, tl.track};
+    fh_json_scope_t prev = { tl.arena, tl.track };
     tl.arena = arena;
     tl.track = NULL;
     return prev;
 }
 
-fh_json_scope_t fh_json_heap_begin(void) {
-    return fh_json_arena_begin(NULL);
-}
+fh_json_scope_t fh_json_heap_begin(void) { return fh_json_arena_begin(NULL); }
 
 void fh_json_scope_end(fh_json_scope_t prev) {
     tl.arena = prev._arena;
@@ -241,7 +238,7 @@ static fh_str_t trim(const char *p, const char *end) {
         p++;
     while (end > p && is_ows(end[-1]))
         end--;
-    return (fh_str_t){p, (size_t)(end - p)};
+    return (fh_str_t){ p, (size_t)(end - p) };
 }
 
 /* application/json or application/<x>+json, case-insensitive. */
@@ -249,9 +246,8 @@ static bool json_media_type(fh_str_t mt) {
     static const fh_str_t app = FH_STR_LIT("application/"), suffix = FH_STR_LIT("+json");
     if (fh_str_ieq(mt, FH_STR_LIT("application/json")))
         return true;
-    return mt.len > app.len + suffix.len &&
-           fh_str_ieq((fh_str_t){mt.ptr, app.len}, app) &&
-           fh_str_ieq((fh_str_t){mt.ptr + mt.len - suffix.len, suffix.len}, suffix);
+    return mt.len > app.len + suffix.len && fh_str_ieq((fh_str_t){ mt.ptr, app.len }, app) &&
+           fh_str_ieq((fh_str_t){ mt.ptr + mt.len - suffix.len, suffix.len }, suffix);
 }
 
 /* Checks a Content-Type for JSON: the media type, then a charset
@@ -280,7 +276,7 @@ static bool check_content_type(fh_str_t ct, char *text, size_t cap) {
         fh_str_t name = trim(param.ptr, eq);
         fh_str_t value = trim(eq + 1, param.ptr + param.len);
         if (value.len >= 2 && value.ptr[0] == '"' && value.ptr[value.len - 1] == '"')
-            value = (fh_str_t){value.ptr + 1, value.len - 2};
+            value = (fh_str_t){ value.ptr + 1, value.len - 2 };
         if (fh_str_ieq(name, FH_STR_LIT("charset")) && !fh_str_ieq(value, FH_STR_LIT("utf-8")) &&
             !fh_str_ieq(value, FH_STR_LIT("utf8"))) {
             snprintf(text, cap, "JSON must be UTF-8, not charset=%.*s",
@@ -394,7 +390,7 @@ static int sink_write(const char *s, size_t n, void *data) {
 #define FAST_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER)
 
 static int dump(fh_arena_t *arena, const json_t *value, size_t flags, fh_str_t *out) {
-    *out = (fh_str_t){NULL, 0};
+    *out = (fh_str_t){ NULL, 0 };
     if (!value || !arena)
         return FH_EINVAL;
     if ((flags & JSON_COMPACT) && (flags & ~(size_t)FAST_FLAGS) == 0) {
@@ -402,7 +398,7 @@ static int dump(fh_arena_t *arena, const json_t *value, size_t flags, fh_str_t *
         if (err != FH__DUMP_UNSUPPORTED)
             return err;
     }
-    sink_t k = {arena, NULL, 0, 0, false};
+    sink_t k = { arena, NULL, 0, 0, false };
     /* jansson's working memory (the cycle-check table) goes to the arena. */
     fh_json_scope_t s = fh_json_arena_begin(arena);
     int r = json_dump_callback(value, sink_write, &k, flags | JSON_ENCODE_ANY);
@@ -410,7 +406,7 @@ static int dump(fh_arena_t *arena, const json_t *value, size_t flags, fh_str_t *
     if (r != 0 || !k.buf)
         return k.oom ? FH_ENOMEM : FH_EINVAL;
     k.buf[k.len] = '\0';
-    *out = (fh_str_t){k.buf, k.len};
+    *out = (fh_str_t){ k.buf, k.len };
     return 0;
 }
 

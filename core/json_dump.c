@@ -51,15 +51,11 @@ static bool grow(out_t *o, size_t n) {
     return true;
 }
 
-static inline bool room(out_t *o, size_t n) {
-    return (size_t)(o->end - o->p) >= n || grow(o, n);
-}
+static inline bool room(out_t *o, size_t n) { return (size_t)(o->end - o->p) >= n || grow(o, n); }
 
 /* Bytes a JSON string may hold as they are (ASCII, not a control
  * character, quote or backslash). */
-static inline bool plain(unsigned char c) {
-    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
-}
+static inline bool plain(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
 
 /* Some byte of the word x is not plain: under 0x20, '"', '\\' or 0x80 and
  * up. */
@@ -238,12 +234,9 @@ static bool put_value(out_t *o, const json_t *v, int depth) {
         *o->p++ = ']';
         return true;
     }
-    case JSON_STRING:
-        return put_string(o, json_string_value(v), json_string_length(v));
-    case JSON_INTEGER:
-        return put_integer(o, json_integer_value(v));
-    case JSON_REAL:
-        return put_real(o, json_real_value(v));
+    case JSON_STRING: return put_string(o, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER: return put_integer(o, json_integer_value(v));
+    case JSON_REAL: return put_real(o, json_real_value(v));
     case JSON_TRUE:
         if (!room(o, 4))
             return false;
@@ -268,10 +261,10 @@ static bool put_value(out_t *o, const json_t *v, int depth) {
 }
 
 int fh__json_dump_compact(fh_arena_t *arena, const json_t *value, fh_str_t *out) {
-    out_t o = {arena, NULL, NULL, NULL, 0};
+    out_t o = { arena, NULL, NULL, NULL, 0 };
     if (!put_value(&o, value, 0) || !room(&o, 1))
         return o.err ? o.err : FH_ENOMEM;
     *o.p = '\0';
-    *out = (fh_str_t){o.buf, (size_t)(o.p - o.buf)};
+    *out = (fh_str_t){ o.buf, (size_t)(o.p - o.buf) };
     return 0;
 }

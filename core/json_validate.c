@@ -145,8 +145,8 @@ void fh_json_validate_begin(fh_json_validator_t *v, fh_request_t *req, const jso
 static void remember(fh_json_validator_t *v, const char *name) {
     if (v->_nseen == v->_capseen) {
         size_t ncap = v->_capseen ? v->_capseen * 2 : 16;
-        const char **n = fh_arena_realloc(arena_of(v), (void *)v->_seen,
-                                          v->_capseen * sizeof(*n), ncap * sizeof(*n));
+        const char **n = fh_arena_realloc(arena_of(v), (void *)v->_seen, v->_capseen * sizeof(*n),
+                                          ncap * sizeof(*n));
         if (!n) {
             v->_root->_oom = true;
             return;
@@ -405,12 +405,13 @@ bool fh_json_validate_end(fh_json_validator_t *v, fh_response_t *res) {
             fh_json_scope_end(s);
         }
     }
-    if (fh__json_send_doc(res, status, p, fh__json_problem_type) != 0 && !fh_response_is_final(res)) {
+    if (fh__json_send_doc(res, status, p, fh__json_problem_type) != 0 &&
+        !fh_response_is_final(res)) {
         /* Out of memory: the status alone still answers (and should even
          * that fail, fh_response_end sends the core's static 500). */
         fh_response_status(res, status);
         fh_response_body_borrow(res, "", 0);
-        res->content_type = (fh_str_t){NULL, 0};
+        res->content_type = (fh_str_t){ NULL, 0 };
         fh_response_end(res);
     }
     return true;

@@ -31,12 +31,12 @@ fh_str_t fh_request_path_decoded(fh_request_t *req) {
     }
     char *dst = fh_arena_alloc(req->arena, req->path.len + 1);
     if (!dst)
-        return (fh_str_t){NULL, 0};
+        return (fh_str_t){ NULL, 0 };
     ptrdiff_t n = fh_percent_decode(dst, req->path, false);
     if (n < 0)
-        return (fh_str_t){NULL, 0};
+        return (fh_str_t){ NULL, 0 };
     dst[n] = '\0';
-    req->path_decoded = (fh_str_t){dst, (size_t)n};
+    req->path_decoded = (fh_str_t){ dst, (size_t)n };
     return req->path_decoded;
 }
 
@@ -51,7 +51,7 @@ fh_str_t fh_request_query(fh_request_t *req, const char *name) {
         size_t eq = i;
         while (eq < end && q.ptr[eq] != '=')
             eq++;
-        fh_str_t key = {q.ptr + i, eq - i};
+        fh_str_t key = { q.ptr + i, eq - i };
         bool match;
         if (memchr(key.ptr, '%', key.len) || memchr(key.ptr, '+', key.len)) {
             char tmp[256];
@@ -61,21 +61,21 @@ fh_str_t fh_request_query(fh_request_t *req, const char *name) {
             match = key.len == nlen && memcmp(key.ptr, name, nlen) == 0;
         }
         if (match) {
-            fh_str_t raw = {q.ptr + (eq < end ? eq + 1 : end), eq < end ? end - eq - 1 : 0};
+            fh_str_t raw = { q.ptr + (eq < end ? eq + 1 : end), eq < end ? end - eq - 1 : 0 };
             if (!memchr(raw.ptr, '%', raw.len) && !memchr(raw.ptr, '+', raw.len))
                 return raw;
             char *dst = fh_arena_alloc(req->arena, raw.len + 1);
             if (!dst)
-                return (fh_str_t){NULL, 0};
+                return (fh_str_t){ NULL, 0 };
             ptrdiff_t n = fh_percent_decode(dst, raw, true);
             if (n < 0)
-                return (fh_str_t){NULL, 0};
+                return (fh_str_t){ NULL, 0 };
             dst[n] = '\0';
-            return (fh_str_t){dst, (size_t)n};
+            return (fh_str_t){ dst, (size_t)n };
         }
         i = end + 1;
     }
-    return (fh_str_t){NULL, 0};
+    return (fh_str_t){ NULL, 0 };
 }
 
 fh_str_t fh_request_header(const fh_request_t *req, const char *name) {
@@ -86,11 +86,10 @@ fh_str_t fh_request_header_nth(const fh_request_t *req, const char *name, size_t
     fh_str_t n = fh_str(name);
     for (uint32_t i = 0; i < req->nheaders; i++) {
         /* Lengths first: most names differ there, without a call. */
-        if (req->headers[i].name.len == n.len && fh_str_ieq(req->headers[i].name, n) &&
-            nth-- == 0)
+        if (req->headers[i].name.len == n.len && fh_str_ieq(req->headers[i].name, n) && nth-- == 0)
             return req->headers[i].value;
     }
-    return (fh_str_t){NULL, 0};
+    return (fh_str_t){ NULL, 0 };
 }
 
 const fh__header_t *fh__request_headers(const fh_request_t *req, size_t *n) {
@@ -112,15 +111,14 @@ fh_str_t fh_request_remote_ip(fh_request_t *req) {
     struct sockaddr_storage ss;
     char buf[64];
     if (fh_request_remote_addr(req, &ss) != 0)
-        return (fh_str_t){NULL, 0};
-    int err = ss.ss_family == AF_INET6
-                  ? uv_ip6_name((struct sockaddr_in6 *)&ss, buf, sizeof(buf))
-                  : uv_ip4_name((struct sockaddr_in *)&ss, buf, sizeof(buf));
+        return (fh_str_t){ NULL, 0 };
+    int err = ss.ss_family == AF_INET6 ? uv_ip6_name((struct sockaddr_in6 *)&ss, buf, sizeof(buf))
+                                       : uv_ip4_name((struct sockaddr_in *)&ss, buf, sizeof(buf));
     if (err)
-        return (fh_str_t){NULL, 0};
+        return (fh_str_t){ NULL, 0 };
     size_t n = strlen(buf);
     char *p = fh_arena_strndup(req->arena, buf, n);
-    return p ? (fh_str_t){p, n} : (fh_str_t){NULL, 0};
+    return p ? (fh_str_t){ p, n } : (fh_str_t){ NULL, 0 };
 }
 
 fh_str_t fh_request_param(const fh_request_t *req, const char *name) {
@@ -128,7 +126,7 @@ fh_str_t fh_request_param(const fh_request_t *req, const char *name) {
     for (size_t i = 0; i < req->nparams; i++)
         if (fh_str_equal(req->param_names[i], n))
             return req->param_values[i];
-    return (fh_str_t){NULL, 0};
+    return (fh_str_t){ NULL, 0 };
 }
 
 bool fh_request_param_at(const fh_request_t *req, size_t i, fh_str_t *name, fh_str_t *value) {

@@ -29,13 +29,13 @@ enum {
     FH_RES_FINAL = 1u << 0,    /* serialized, waiting to be written */
     FH_RES_DEFERRED = 1u << 1, /* handler returned without answering */
     FH_RES_RAW = 1u << 2,
-    FH_RES_CLOSE = 1u << 3,    /* close the connection after this response */
-    FH_RES_CANCELED = 1u << 4, /* the client went away */
+    FH_RES_CLOSE = 1u << 3,      /* close the connection after this response */
+    FH_RES_CANCELED = 1u << 4,   /* the client went away */
     FH_RES_BODY_ARENA = 1u << 5, /* body is a growable arena buffer */
-    FH_RES_NO_BODY = 1u << 6,  /* send headers only (HEAD) */
-    FH_RES_STREAM = 1u << 7,   /* body produced over time by stream.c */
-    FH_RES_CHUNKED = 1u << 8,  /* stream framed with chunked coding */
-    FH_RES_TAKEOVER = 1u << 9, /* hand the connection over once written */
+    FH_RES_NO_BODY = 1u << 6,    /* send headers only (HEAD) */
+    FH_RES_STREAM = 1u << 7,     /* body produced over time by stream.c */
+    FH_RES_CHUNKED = 1u << 8,    /* stream framed with chunked coding */
+    FH_RES_TAKEOVER = 1u << 9,   /* hand the connection over once written */
 };
 
 struct fh_response {
@@ -50,9 +50,9 @@ struct fh_response {
     fh__hook_t *commit_hooks;
     fh_response_cancel_fn cancel_fn;
     void *cancel_data;
-    struct fh_stream *stream;  /* FH_RES_STREAM (stream.c) */
-    int64_t stream_len;        /* stream body length, or -1: chunked/close */
-    uv_buf_t out[2]; /* serialized bytes: head (+ small body), large body */
+    struct fh_stream *stream; /* FH_RES_STREAM (stream.c) */
+    int64_t stream_len;       /* stream body length, or -1: chunked/close */
+    uv_buf_t out[2];          /* serialized bytes: head (+ small body), large body */
     unsigned nout;
     /* Room for the first headers, so that a response with a few needs no
      * allocation for them (headers points here until it outgrows it).
@@ -63,40 +63,46 @@ struct fh_response {
 /* Request flags. */
 enum {
     FH_REQ_KEEP_ALIVE = 1u << 0,
-    FH_REQ_HEAD_DONE = 1u << 1,  /* header section complete */
-    FH_REQ_COMPLETE = 1u << 2,   /* message complete */
-    FH_REQ_PINNED = 1u << 3,     /* bytes copied into the arena */
-    FH_REQ_CONTINUE = 1u << 4,   /* 100 Continue owed before reading body */
+    FH_REQ_HEAD_DONE = 1u << 1, /* header section complete */
+    FH_REQ_COMPLETE = 1u << 2,  /* message complete */
+    FH_REQ_PINNED = 1u << 3,    /* bytes copied into the arena */
+    FH_REQ_CONTINUE = 1u << 4,  /* 100 Continue owed before reading body */
     FH_REQ_UPGRADE = 1u << 5,
     FH_REQ_HAS_HOST = 1u << 6,
     FH_REQ_RELEASE_PENDING = 1u << 7, /* released by the connection, users remain */
-    FH_REQ_CHUNKED = 1u << 8,    /* chunked body: framing checked by conn.c */
-    FH_REQ_LAST_CHUNK = 1u << 9, /* the zero-size chunk was seen */
-    FH_REQ_VERSION = 1u << 10,   /* version parsed and accepted */
+    FH_REQ_CHUNKED = 1u << 8,         /* chunked body: framing checked by conn.c */
+    FH_REQ_LAST_CHUNK = 1u << 9,      /* the zero-size chunk was seen */
+    FH_REQ_VERSION = 1u << 10,        /* version parsed and accepted */
 };
 
 /* Request states (conn.c). */
-enum { FH_RS_PARSING, FH_RS_HANDLING, FH_RS_DEFERRED, FH_RS_READY, FH_RS_WRITING,
-       FH_RS_STREAMING, /* a stream at (or waiting for) the head of the queue */
-       /* The server's error_handler shapes a response the core produced:
+enum {
+    FH_RS_PARSING,
+    FH_RS_HANDLING,
+    FH_RS_DEFERRED,
+    FH_RS_READY,
+    FH_RS_WRITING,
+    FH_RS_STREAMING, /* a stream at (or waiting for) the head of the queue */
+    /* The server's error_handler shapes a response the core produced:
         * defer, stream and takeover are refused (they check for
         * FH_RS_HANDLING). */
-       FH_RS_CORE_ERROR };
+    FH_RS_CORE_ERROR
+};
 
 /* Parser state for header callbacks. */
 enum { FH_HP_NONE, FH_HP_FIELD, FH_HP_VALUE_START, FH_HP_VALUE };
 
 struct fh_request {
-    fh_conn_t *conn;     /* NULL once the connection is gone */
+    fh_conn_t *conn; /* NULL once the connection is gone */
     fh_worker_t *worker;
     fh_arena_t *arena;
-    fh_request_t *next;  /* in the connection's response queue */
+    fh_request_t *next; /* in the connection's response queue */
     fh_response_t res;
     unsigned flags;
-    uint8_t method;      /* fh_method_t */
-    uint8_t version;     /* 10 or 11 */
-    uint8_t hstate;      /* FH_HP_* */
-    uint8_t state;       /* FH_RS_* (conn.c) */
+    uint8_t method;  /* fh_method_t */
+    uint8_t version; /* 10 or 11 */
+    uint8_t hstate;  /* FH_HP_* */
+    uint8_t state;   /* FH_RS_* (conn.c) */
     fh_str_t method_str, target, path, query, body;
     fh_str_t path_decoded;
     fh__header_t *headers;
@@ -107,14 +113,14 @@ struct fh_request {
     fh__hook_t *done_hooks;
     const char *raw_begin, *raw_end; /* the request's bytes, head to body */
     uint64_t start_ns;
-    size_t head_len;     /* bytes of the head, request line to empty line */
+    size_t head_len;      /* bytes of the head, request line to empty line */
     size_t trailer_bytes; /* bytes of trailer fields seen so far */
     uint32_t ntrailers;
-    size_t chunk_ext;    /* chunk-extension bytes in the current chunk */
+    size_t chunk_ext; /* chunk-extension bytes in the current chunk */
     /* Offset from raw_begin of the next chunk-size line (or, after the last
      * chunk, of the trailer section): offsets survive buffer moves. */
     size_t chunk_line;
-    uint64_t id;         /* per-worker sequence number */
+    uint64_t id;            /* per-worker sequence number */
     const char *trace_path; /* copy for FH_TRACE_ARENA */
     /* Holders besides the connection (offloads in flight, a stream, a
      * takeover): the arena is released when the connection is done with the

@@ -26,7 +26,7 @@ bool fh_response_is_final(const fh_response_t *res) { return res->flags & FH_RES
 bool fh_response_is_canceled(const fh_response_t *res) { return res->flags & FH_RES_CANCELED; }
 void fh_response_close(fh_response_t *res) { res->flags |= FH_RES_CLOSE; }
 fh_str_t fh_response_get_body(const fh_response_t *res) {
-    return (fh_str_t){res->body ? res->body : "", res->body_len};
+    return (fh_str_t){ res->body ? res->body : "", res->body_len };
 }
 size_t fh_response_header_count(const fh_response_t *res) { return res->nheaders; }
 
@@ -62,7 +62,7 @@ int fh_response_reset(fh_response_t *res) {
     if (res->flags & FH_RES_FINAL)
         return FH_EALREADY_SENT;
     res->status = 200;
-    res->content_type = (fh_str_t){NULL, 0};
+    res->content_type = (fh_str_t){ NULL, 0 };
     res->nheaders = 0;
     res->body = NULL;
     res->body_len = res->body_cap = 0;
@@ -142,7 +142,7 @@ static int header_store(fh_response_t *res, fh_str_t name, fh_str_t value) {
         char *v = fh_arena_strndup(a, value.ptr, value.len);
         if (!v)
             return FH_ENOMEM;
-        res->content_type = (fh_str_t){v, value.len};
+        res->content_type = (fh_str_t){ v, value.len };
         return 0;
     }
     char *n = fh_arena_alloc(a, name.len + value.len + 2);
@@ -154,7 +154,7 @@ static int header_store(fh_response_t *res, fh_str_t name, fh_str_t value) {
     if (value.len)
         memcpy(v, value.ptr, value.len);
     v[value.len] = '\0';
-    return header_append(res, (fh_str_t){n, name.len}, (fh_str_t){v, value.len});
+    return header_append(res, (fh_str_t){ n, name.len }, (fh_str_t){ v, value.len });
 }
 
 int fh_response_header_str(fh_response_t *res, fh_str_t name, fh_str_t value) {
@@ -215,7 +215,7 @@ int fh_response_header_remove(fh_response_t *res, const char *name) {
     fh_str_t n = fh_str(name);
     if (is_content_type(n)) {
         int had = res->content_type.ptr != NULL;
-        res->content_type = (fh_str_t){NULL, 0};
+        res->content_type = (fh_str_t){ NULL, 0 };
         return had;
     }
     uint32_t o = 0;
@@ -384,7 +384,8 @@ int fh_send_raw(fh_response_t *res, const void *bytes, size_t len, unsigned flag
         p = copy;
     }
     res->flags |= FH_RES_RAW;
-    if ((flags & FH_RAW_CLOSE) || !(res->req->flags & FH_REQ_KEEP_ALIVE) || res->req->worker->stopping)
+    if ((flags & FH_RAW_CLOSE) || !(res->req->flags & FH_REQ_KEEP_ALIVE) ||
+        res->req->worker->stopping)
         res->flags |= FH_RES_CLOSE;
     res->out[0] = uv_buf_init((char *)p, (unsigned)len);
     res->nout = 1;
@@ -392,7 +393,8 @@ int fh_send_raw(fh_response_t *res, const void *bytes, size_t len, unsigned flag
     return 0;
 }
 
-int fh_send(fh_response_t *res, int status, const char *content_type, const void *body, size_t len) {
+int fh_send(fh_response_t *res, int status, const char *content_type, const void *body,
+            size_t len) {
     if (res->flags & FH_RES_FINAL)
         return FH_EALREADY_SENT;
     int err = fh_response_status(res, status);

@@ -32,24 +32,41 @@ int fh_error_keep(fh_request_t *req, fh_response_t *res, void *data) {
 /* Fills zero fields with their defaults. */
 static void apply_defaults(fh_server_config_t *c) {
     fh_limits_t *l = &c->limits;
-    if (!l->max_target) l->max_target = 16384;
-    if (!l->max_header_bytes) l->max_header_bytes = 32768;
-    if (!l->max_headers) l->max_headers = 100;
-    if (!l->max_body) l->max_body = 8u << 20;
-    if (!l->max_chunk_ext) l->max_chunk_ext = 4096;
-    if (!l->max_pipelined) l->max_pipelined = 64;
-    if (!l->max_connections) l->max_connections = 10000;
-    if (!l->max_discard) l->max_discard = 65536;
+    if (!l->max_target)
+        l->max_target = 16384;
+    if (!l->max_header_bytes)
+        l->max_header_bytes = 32768;
+    if (!l->max_headers)
+        l->max_headers = 100;
+    if (!l->max_body)
+        l->max_body = 8u << 20;
+    if (!l->max_chunk_ext)
+        l->max_chunk_ext = 4096;
+    if (!l->max_pipelined)
+        l->max_pipelined = 64;
+    if (!l->max_connections)
+        l->max_connections = 10000;
+    if (!l->max_discard)
+        l->max_discard = 65536;
     fh_timeouts_t *t = &c->timeouts;
-    if (!t->header_ms) t->header_ms = 10000;
-    if (!t->body_ms) t->body_ms = 30000;
-    if (!t->keepalive_ms) t->keepalive_ms = 60000;
-    if (!t->write_ms) t->write_ms = 30000;
-    if (!t->drain_ms) t->drain_ms = 5000;
-    if (!c->backlog) c->backlog = 1024;
-    if (!c->arena_chunk_size) c->arena_chunk_size = 16384;
-    if (!c->arena_cache_bytes) c->arena_cache_bytes = 8u << 20;
-    if (!c->server_name) c->server_name = "fasthttp";
+    if (!t->header_ms)
+        t->header_ms = 10000;
+    if (!t->body_ms)
+        t->body_ms = 30000;
+    if (!t->keepalive_ms)
+        t->keepalive_ms = 60000;
+    if (!t->write_ms)
+        t->write_ms = 30000;
+    if (!t->drain_ms)
+        t->drain_ms = 5000;
+    if (!c->backlog)
+        c->backlog = 1024;
+    if (!c->arena_chunk_size)
+        c->arena_chunk_size = 16384;
+    if (!c->arena_cache_bytes)
+        c->arena_cache_bytes = 8u << 20;
+    if (!c->server_name)
+        c->server_name = "fasthttp";
 }
 
 static _Thread_local char config_msg[256];
@@ -75,8 +92,9 @@ static int env_number(const char *name, long max, int *out) {
     errno = 0;
     long v = s[0] >= '0' && s[0] <= '9' ? strtol(s, &end, 10) : -1;
     if (v < 0 || errno || *end || v > max) {
-        snprintf(config_env_why, sizeof(config_env_why), "\"%.48s%s\" is not a whole number in 0..%ld",
-                 s, strlen(s) > 48 ? "..." : "", max);
+        snprintf(config_env_why, sizeof(config_env_why),
+                 "\"%.48s%s\" is not a whole number in 0..%ld", s, strlen(s) > 48 ? "..." : "",
+                 max);
         return config_error(name, config_env_why);
     }
     *out = (int)v;
@@ -104,7 +122,8 @@ const char *fh_server_config_error(const fh_server_config_t *cfg, int err) {
         snprintf(config_msg, sizeof(config_msg), "fasthttp: environment variable %s: %s",
                  config_field, config_why);
     else if (err == FH_ECONFIG && config_field)
-        snprintf(config_msg, sizeof(config_msg), "fasthttp: config.%s: %s", config_field, config_why);
+        snprintf(config_msg, sizeof(config_msg), "fasthttp: config.%s: %s", config_field,
+                 config_why);
     else
         snprintf(config_msg, sizeof(config_msg), "fasthttp: %s", fh_strerror(err));
     return config_msg;
@@ -163,7 +182,8 @@ static int make_listener(const char *host, int port, int backlog, uv_os_sock_t *
 #endif
     if (dual)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-    socklen_t slen = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    socklen_t slen =
+        ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     if (bind(fd, (struct sockaddr *)&ss, slen) != 0 || listen(fd, backlog) != 0) {
         int err = uv_translate_sys_error(errno);
         close(fd);
@@ -374,12 +394,17 @@ static void *worker_main(void *arg) {
 
 static uint64_t tick_interval(const fh_timeouts_t *t) {
     uint32_t m = t->header_ms;
-    if (t->body_ms < m) m = t->body_ms;
-    if (t->keepalive_ms < m) m = t->keepalive_ms;
-    if (t->write_ms < m) m = t->write_ms;
+    if (t->body_ms < m)
+        m = t->body_ms;
+    if (t->keepalive_ms < m)
+        m = t->keepalive_ms;
+    if (t->write_ms < m)
+        m = t->write_ms;
     uint64_t iv = m / 4;
-    if (iv < 10) iv = 10;
-    if (iv > 1000) iv = 1000;
+    if (iv < 10)
+        iv = 10;
+    if (iv > 1000)
+        iv = 1000;
     return iv;
 }
 
@@ -457,8 +482,7 @@ int fh__worker_post(fh_worker_t *w, fh_loop_fn fn, void *data, bool while_stoppi
     p->fn = fn;
     p->data = data;
     pthread_mutex_lock(&w->post_lock);
-    if (!s->started || w->wakeup_closed ||
-        (!while_stopping && atomic_load(&s->stop_requested))) {
+    if (!s->started || w->wakeup_closed || (!while_stopping && atomic_load(&s->stop_requested))) {
         pthread_mutex_unlock(&w->post_lock);
         free(p);
         return FH_ESTATE;
@@ -496,9 +520,7 @@ int fh_server_wait(fh_server_t *s) {
     return 0;
 }
 
-static void on_run_wake(uv_async_t *a) {
-    uv_stop(a->loop);
-}
+static void on_run_wake(uv_async_t *a) { uv_stop(a->loop); }
 
 static void on_signal(uv_signal_t *sig, int signum) {
     (void)signum;

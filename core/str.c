@@ -51,9 +51,12 @@ bool fh_str_ieq(fh_str_t a, fh_str_t b) {
 }
 
 static int hexval(int c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
     return -1;
 }
 
@@ -81,11 +84,10 @@ ptrdiff_t fh_percent_decode(char *dst, fh_str_t src, bool plus_as_space) {
 }
 
 static const char *const method_names[FH_METHOD__COUNT] = {
-    [FH_METHOD_GET] = "GET",         [FH_METHOD_HEAD] = "HEAD",
-    [FH_METHOD_POST] = "POST",       [FH_METHOD_PUT] = "PUT",
-    [FH_METHOD_DELETE] = "DELETE",   [FH_METHOD_PATCH] = "PATCH",
-    [FH_METHOD_OPTIONS] = "OPTIONS", [FH_METHOD_CONNECT] = "CONNECT",
-    [FH_METHOD_TRACE] = "TRACE",     [FH_METHOD_OTHER] = "OTHER",
+    [FH_METHOD_GET] = "GET",         [FH_METHOD_HEAD] = "HEAD",       [FH_METHOD_POST] = "POST",
+    [FH_METHOD_PUT] = "PUT",         [FH_METHOD_DELETE] = "DELETE",   [FH_METHOD_PATCH] = "PATCH",
+    [FH_METHOD_OPTIONS] = "OPTIONS", [FH_METHOD_CONNECT] = "CONNECT", [FH_METHOD_TRACE] = "TRACE",
+    [FH_METHOD_OTHER] = "OTHER",
 };
 
 const char *fh_method_name(fh_method_t m) {

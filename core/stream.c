@@ -59,27 +59,27 @@ struct fh_stream {
     block_t *inflight;               /* carried by the write in flight */
     block_t *spare;                  /* recycled blocks */
     size_t nspare;
-    size_t buffered;                 /* bytes in pending and inflight */
+    size_t buffered; /* bytes in pending and inflight */
     size_t max_buffered;
     fh_stream_drain_fn on_drain;
     void *data;
-    uint8_t body;      /* BODY_* */
-    uint8_t busy;      /* IDLE, or the I/O in flight */
-    bool no_body;      /* HEAD or a bodyless status: writes are dropped */
-    bool active;       /* at the head of the connection's queue */
+    uint8_t body; /* BODY_* */
+    uint8_t busy; /* IDLE, or the I/O in flight */
+    bool no_body; /* HEAD or a bodyless status: writes are dropped */
+    bool active;  /* at the head of the connection's queue */
     bool head_sent;
     bool ended;
     bool canceled;
-    bool want_drain;   /* a write was refused: call on_drain */
+    bool want_drain; /* a write was refused: call on_drain */
     bool finished;
-    bool wrote;        /* bytes written since the last keep-alive tick */
-    unsigned handles;  /* open handles (keep-alive timer, poll) */
+    bool wrote;       /* bytes written since the last keep-alive tick */
+    unsigned handles; /* open handles (keep-alive timer, poll) */
     /* BODY_FILE */
     int fd, sock;
     int64_t off, left;
     size_t step_sent;
     int step_err;
-    bool step_full;    /* the last step stopped at a full socket */
+    bool step_full; /* the last step stopped at a full socket */
     uv_work_t work;
     uv_poll_t *poll;
     /* Server-Sent Events */
@@ -459,8 +459,7 @@ void fh__stream_cancel(fh_request_t *req) {
 /* Makes res a stream of the given body length (-1: chunked or
  * close-delimited) and serializes its head. The caller finishes setting the
  * stream up, then calls stream_start. */
-static int stream_new(fh_response_t *res, fh_stream_t **out, size_t max_buffered,
-                      int64_t length) {
+static int stream_new(fh_response_t *res, fh_stream_t **out, size_t max_buffered, int64_t length) {
     fh_request_t *req = res->req;
     if (res->flags & FH_RES_FINAL)
         return FH_EALREADY_SENT;
@@ -503,7 +502,7 @@ static void stream_start(fh_stream_t *st) {
 }
 
 int fh_stream_begin(fh_response_t *res, fh_stream_t **out, const fh_stream_options_t *opts) {
-    fh_stream_options_t o = {0};
+    fh_stream_options_t o = { 0 };
     if (opts)
         o = *opts;
     fh_stream_t *st;
@@ -518,7 +517,7 @@ int fh_stream_begin(fh_response_t *res, fh_stream_t **out, const fh_stream_optio
 }
 
 int fh_stream_write(fh_stream_t *st, const void *data, size_t len) {
-    bytes_arg_t b = {data, len};
+    bytes_arg_t b = { data, len };
     return stream_put(st, produce_bytes, &b);
 }
 
@@ -563,13 +562,9 @@ int fh_stream_end(fh_stream_t *st) {
     return 0;
 }
 
-size_t fh_stream_buffered(const fh_stream_t *st) {
-    return st->buffered;
-}
+size_t fh_stream_buffered(const fh_stream_t *st) { return st->buffered; }
 
-fh_response_t *fh_stream_response(fh_stream_t *st) {
-    return &st->req->res;
-}
+fh_response_t *fh_stream_response(fh_stream_t *st) { return &st->req->res; }
 
 int fh_send_fd(fh_response_t *res, int fd, int64_t offset, int64_t length) {
     if (fd < 0 || offset < 0 || length < 0 || offset > INT64_MAX - length ||
@@ -589,9 +584,7 @@ int fh_send_fd(fh_response_t *res, int fd, int64_t offset, int64_t length) {
 
 /* ---------------------------------------------------- Server-Sent Events */
 
-static bool has_line_break(const char *s) {
-    return s && strpbrk(s, "\r\n") != NULL;
-}
+static bool has_line_break(const char *s) { return s && strpbrk(s, "\r\n") != NULL; }
 
 typedef struct sse_arg {
     const fh_sse_event_t *ev;
@@ -658,7 +651,7 @@ static void on_sse_tick(uv_timer_t *t) {
 }
 
 int fh_sse_begin(fh_response_t *res, fh_stream_t **out, const fh_sse_options_t *opts) {
-    fh_sse_options_t o = {0};
+    fh_sse_options_t o = { 0 };
     if (opts)
         o = *opts;
     int err = fh_response_header_set(res, "Content-Type", "text/event-stream");
@@ -688,7 +681,7 @@ int fh_sse_begin(fh_response_t *res, fh_stream_t **out, const fh_sse_options_t *
     }
     stream_start(st);
     if (o.retry_ms) {
-        fh_sse_event_t ev = {.retry_ms = o.retry_ms};
+        fh_sse_event_t ev = { .retry_ms = o.retry_ms };
         fh_sse_send(st, &ev); /* the first write of an empty stream: taken */
     }
     *out = st;
@@ -698,18 +691,18 @@ int fh_sse_begin(fh_response_t *res, fh_stream_t **out, const fh_sse_options_t *
 int fh_sse_send(fh_stream_t *st, const fh_sse_event_t *ev) {
     if (!ev || has_line_break(ev->event) || has_line_break(ev->id))
         return FH_EINVAL;
-    sse_arg_t a = {ev, NULL};
+    sse_arg_t a = { ev, NULL };
     return stream_put(st, produce_sse, &a);
 }
 
 int fh_sse_data(fh_stream_t *st, const char *event, const char *data) {
-    fh_sse_event_t ev = {.event = event, .data = data};
+    fh_sse_event_t ev = { .event = event, .data = data };
     return fh_sse_send(st, &ev);
 }
 
 int fh_sse_comment(fh_stream_t *st, const char *text) {
     if (!text || has_line_break(text))
         return FH_EINVAL;
-    sse_arg_t a = {NULL, text};
+    sse_arg_t a = { NULL, text };
     return stream_put(st, produce_sse, &a);
 }

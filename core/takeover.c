@@ -84,14 +84,12 @@ void fh__takeover_keep(fh_request_t *req, const char *p, size_t n) {
     fh_takeover_t *tk = takeover_of(req);
     char *copy = fh_arena_strndup(req->arena, p, n);
     if (copy)
-        tk->rest = (fh_str_t){copy, n};
+        tk->rest = (fh_str_t){ copy, n };
     else
-        tk->rest = (fh_str_t){NULL, 0}; /* handover is refused below */
+        tk->rest = (fh_str_t){ NULL, 0 }; /* handover is refused below */
 }
 
-static void on_failed_open(uv_handle_t *h) {
-    fh__request_unref(((fh_takeover_t *)h)->req);
-}
+static void on_failed_open(uv_handle_t *h) { fh__request_unref(((fh_takeover_t *)h)->req); }
 
 void fh__takeover_handover(fh_request_t *req, uv_tcp_t *from) {
     fh_takeover_t *tk = takeover_of(req);

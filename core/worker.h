@@ -16,9 +16,15 @@
 /* A per-thread counter that other threads may read: relaxed atomics, which
  * compile to plain loads and stores on the owning thread. */
 typedef _Atomic uint64_t fh_counter_t;
-#define FH_COUNT(c) atomic_store_explicit(&(c), atomic_load_explicit(&(c), memory_order_relaxed) + 1, memory_order_relaxed)
-#define FH_COUNT_ADD(c, n) atomic_store_explicit(&(c), atomic_load_explicit(&(c), memory_order_relaxed) + (n), memory_order_relaxed)
-#define FH_COUNT_SUB(c, n) atomic_store_explicit(&(c), atomic_load_explicit(&(c), memory_order_relaxed) - (n), memory_order_relaxed)
+#define FH_COUNT(c)                                                                                \
+    atomic_store_explicit(&(c), atomic_load_explicit(&(c), memory_order_relaxed) + 1,              \
+                          memory_order_relaxed)
+#define FH_COUNT_ADD(c, n)                                                                         \
+    atomic_store_explicit(&(c), atomic_load_explicit(&(c), memory_order_relaxed) + (n),            \
+                          memory_order_relaxed)
+#define FH_COUNT_SUB(c, n)                                                                         \
+    atomic_store_explicit(&(c), atomic_load_explicit(&(c), memory_order_relaxed) - (n),            \
+                          memory_order_relaxed)
 #define FH_COUNT_GET(c) atomic_load_explicit(&(c), memory_order_relaxed)
 
 typedef struct fh_post {
@@ -31,19 +37,19 @@ struct fh_worker {
     fh_server_t *server;
     int index;
     uv_loop_t loop;
-    uv_poll_t listener;   /* readable: connections to accept (conn.c) */
-    uv_timer_t tick;      /* Date refresh and timeout sweep */
-    uv_timer_t drain;     /* graceful stop deadline */
-    uv_async_t wakeup;    /* stop requests and posted callbacks */
+    uv_poll_t listener; /* readable: connections to accept (conn.c) */
+    uv_timer_t tick;    /* Date refresh and timeout sweep */
+    uv_timer_t drain;   /* graceful stop deadline */
+    uv_async_t wakeup;  /* stop requests and posted callbacks */
     uv_os_sock_t listen_fd;
     pthread_t thread;
     bool thread_started;
     bool stopping;
     bool accept_paused;
     bool listener_open;
-    bool wakeup_closed;   /* guarded by post_lock */
+    bool wakeup_closed; /* guarded by post_lock */
     fh_arena_cache_t *arena_cache;
-    llhttp_t *parsers;    /* released parsers, linked through ->data */
+    llhttp_t *parsers; /* released parsers, linked through ->data */
     size_t nparsers;
     /* The batch being parsed (conn.c): end of the bytes given to llhttp,
      * where a message not yet begun would start, the clock at its first
@@ -51,10 +57,10 @@ struct fh_worker {
     const char *exec_end;
     const char *msg_start;
     uint64_t batch_ns;
-    char *loop_buf;       /* shared read buffer of the loop */
-    bool loop_buf_busy;   /* handed to a read not yet consumed */
+    char *loop_buf;     /* shared read buffer of the loop */
+    bool loop_buf_busy; /* handed to a read not yet consumed */
     fh_date_cache_t date;
-    fh_conn_t *conns;     /* all open connections (doubly linked) */
+    fh_conn_t *conns; /* all open connections (doubly linked) */
     size_t nconns;
     uint64_t next_req_id;
     /* While a written group's requests are released: the clock reading
@@ -74,7 +80,7 @@ struct fh_server {
     fh_server_config_t cfg;
     char *host;
     char *server_name;
-    char *server_line;    /* "Server: fasthttp\r\n" or "" */
+    char *server_line; /* "Server: fasthttp\r\n" or "" */
     size_t server_line_len;
     int port;
     int nworkers;

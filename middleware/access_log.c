@@ -24,7 +24,7 @@ typedef struct access_log access_log_t;
 typedef struct log_buf {
     access_log_t *log;
     uv_timer_t timer;
-    bool timer_on;            /* timer initialized (it may be closed since) */
+    bool timer_on; /* timer initialized (it may be closed since) */
     char *data;
     size_t len;
     int64_t clf_sec, iso_sec; /* second of the cached strings below */
@@ -35,7 +35,7 @@ typedef struct log_buf {
     uint8_t clf_len, iso_len;
     /* The last peer address formatted: a thread's lines mostly come from
      * a few clients, often one. */
-    uint8_t addr_family;      /* 0: none yet */
+    uint8_t addr_family; /* 0: none yet */
     uint8_t addr_len;
     uint8_t addr[16];
     char addr_text[48];
@@ -45,7 +45,7 @@ typedef struct log_buf {
      * same bytes. Requests that repeat (health checks, load, pipelined
      * batches) copy them instead of formatting them again. */
     bool last_ok;
-    uint8_t last_method;      /* fh_method_t, a known one */
+    uint8_t last_method; /* fh_method_t, a known one */
     uint8_t last_version;
     uint8_t last_family;
     uint8_t last_addr[16];
@@ -53,8 +53,8 @@ typedef struct log_buf {
     int64_t last_sec;
     uint64_t last_bytes;
     uint16_t last_target_len, last_referer_len, last_ua_len;
-    uint16_t last_len;        /* bytes of last_text */
-    char last_key[LAST_KEY];  /* target, Referer and User-Agent, as copied */
+    uint16_t last_len;       /* bytes of last_text */
+    char last_key[LAST_KEY]; /* target, Referer and User-Agent, as copied */
     char last_text[LAST_TEXT];
 } log_buf_t;
 
@@ -75,15 +75,15 @@ struct access_log {
 typedef struct log_entry {
     access_log_t *log;
     fh_response_t *res;
-    fh__hook_t done;     /* the done hook's storage */
+    fh__hook_t done; /* the done hook's storage */
     fh_str_t method, target, referer, ua;
-    const char *key;     /* the copies of target, Referer and User-Agent, */
-    size_t key_len;      /* one after the other */
+    const char *key; /* the copies of target, Referer and User-Agent, */
+    size_t key_len;  /* one after the other */
     uint8_t version;
-    uint8_t mid;         /* fh_method_t */
-    bool method_known;   /* method is a static name (fh_method_name) */
-    uint8_t family;      /* AF_INET, AF_INET6, or 0: no peer address */
-    uint8_t addr[16];    /* the peer's address, formatted only when logged */
+    uint8_t mid;       /* fh_method_t */
+    bool method_known; /* method is a static name (fh_method_name) */
+    uint8_t family;    /* AF_INET, AF_INET6, or 0: no peer address */
+    uint8_t addr[16];  /* the peer's address, formatted only when logged */
 } log_entry_t;
 
 /* ------------------------------------------------------------- output */
@@ -114,9 +114,7 @@ static void buf_flush(log_buf_t *b) {
     b->len = 0;
 }
 
-static void on_flush_timer(uv_timer_t *t) {
-    buf_flush(t->data);
-}
+static void on_flush_timer(uv_timer_t *t) { buf_flush(t->data); }
 
 static void buf_start_timer(log_buf_t *b, uv_loop_t *loop) {
     uv_timer_init(loop, &b->timer);
@@ -220,22 +218,14 @@ static char *put_2(char *p, int v) {
 
 /* Bytes Apache's escaping leaves alone: printable ASCII but '"' and '\\'. */
 static const uint8_t clf_plain[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
 /* Some byte of the word x needs Apache's escaping: under 0x20, 0x7f and
@@ -284,9 +274,7 @@ static char *put_clf(char *p, fh_str_t s) {
 }
 
 /* A part of %r: escaped, or "-" when absent or empty. */
-static char *put_clf_or_dash(char *p, fh_str_t s) {
-    return s.len ? put_clf(p, s) : put(p, "-", 1);
-}
+static char *put_clf_or_dash(char *p, fh_str_t s) { return s.len ? put_clf(p, s) : put(p, "-", 1); }
 
 /* A quoted Combined field: "value" or "-". */
 static char *put_clf_quoted(char *p, fh_str_t s) {
@@ -308,8 +296,8 @@ static char *put_json_field(char *p, const char *name, fh_str_t s) {
     return p;
 }
 
-static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 
 static void time_strings(log_buf_t *b, int64_t sec, bool iso) {
     if ((iso ? b->iso_sec : b->clf_sec) == sec)
@@ -361,8 +349,8 @@ static fh_str_t entry_method(const log_entry_t *e) {
 
 /* The most bytes format_line writes for e. */
 static size_t line_bound(const log_entry_t *e, fh_str_t user, fh_str_t id) {
-    size_t strings = 46 /* an IPv6 address */ + (e->method_known ? 32 : e->method.len) + e->target.len + e->referer.len + e->ua.len +
-                     user.len + id.len;
+    size_t strings = 46 /* an IPv6 address */ + (e->method_known ? 32 : e->method.len) +
+                     e->target.len + e->referer.len + e->ua.len + user.len + id.len;
     return 320 + 6 * strings;
 }
 
@@ -393,7 +381,7 @@ static size_t format_line(const log_entry_t *e, log_buf_t *tc, char *dst, fh_str
      * known (see "Requests the core refused" in mw_access_log.h). */
     fh_str_t proto = e->version == 10   ? FH_STR_LIT("HTTP/1.0")
                      : e->version == 11 ? FH_STR_LIT("HTTP/1.1")
-                                        : (fh_str_t){NULL, 0};
+                                        : (fh_str_t){ NULL, 0 };
     int64_t sec = start_ms / 1000;
     char *p = dst;
     if (log->format == FH_LOG_JSON) {
@@ -465,12 +453,12 @@ static char *put_tail(const access_log_t *log, char *p, uint64_t latency_us, fh_
  * user (the caller checks that). */
 static bool last_same(const log_buf_t *b, const log_entry_t *e, int64_t sec, int status,
                       uint64_t bytes) {
-    if (!b->last_ok || b->last_sec != sec || b->last_status != status ||
-        b->last_bytes != bytes || b->last_method != e->mid || b->last_version != e->version ||
-        b->last_family != e->family || b->last_target_len != e->target.len ||
-        b->last_referer_len != e->referer.len || b->last_ua_len != e->ua.len)
+    if (!b->last_ok || b->last_sec != sec || b->last_status != status || b->last_bytes != bytes ||
+        b->last_method != e->mid || b->last_version != e->version || b->last_family != e->family ||
+        b->last_target_len != e->target.len || b->last_referer_len != e->referer.len ||
+        b->last_ua_len != e->ua.len)
         return false;
-    if (e->family == AF_INET ? memcmp(b->last_addr, e->addr, 4) != 0
+    if (e->family == AF_INET    ? memcmp(b->last_addr, e->addr, 4) != 0
         : e->family == AF_INET6 ? memcmp(b->last_addr, e->addr, 16) != 0
                                 : false)
         return false;
@@ -563,14 +551,12 @@ static void log_done(fh_request_t *req, void *data) {
     log_buf_t *b = buf_get(log, fh_request_loop(req));
     /* Wall-clock time of the request's arrival. */
     int64_t start_ms = ((int64_t)start + wall_offset(b, now)) / 1000000;
-    if (b && b->last_ok && e->method_known && !(user.ptr && user.len) &&
-        e->key_len <= LAST_KEY) {
+    if (b && b->last_ok && e->method_known && !(user.ptr && user.len) && e->key_len <= LAST_KEY) {
         /* The line may start as the thread's last one: copied, then only
          * the tail is formatted. */
         int status = fh__response_status_of(e->res);
         size_t need = b->last_len + tail_bound(id);
-        if (need <= log->cap &&
-            last_same(b, e, start_ms / 1000, status, logged_bytes(e, status))) {
+        if (need <= log->cap && last_same(b, e, start_ms / 1000, status, logged_bytes(e, status))) {
             if (b->len + need > log->cap)
                 buf_flush(b);
             char *p = put(b->data + b->len, b->last_text, b->last_len);
@@ -589,7 +575,7 @@ static void log_done(fh_request_t *req, void *data) {
     char *tmp = fh_alloc(req, bound);
     if (!tmp)
         return;
-    log_buf_t local = {.log = log, .clf_sec = -1, .iso_sec = -1};
+    log_buf_t local = { .log = log, .clf_sec = -1, .iso_sec = -1 };
     size_t n = format_line(e, b ? b : &local, tmp, user, id, id_plain, latency_us, start_ms);
     if (b) {
         buf_flush(b);
@@ -607,7 +593,7 @@ static inline fh_str_t copy_str(char **p, fh_str_t s) {
         return s;
     char *d = *p;
     *p = fh__put(d, s.ptr, s.len);
-    return (fh_str_t){d, s.len};
+    return (fh_str_t){ d, s.len };
 }
 
 static int log_before(fh_request_t *req, fh_response_t *res, void *data) {
@@ -616,9 +602,9 @@ static int log_before(fh_request_t *req, fh_response_t *res, void *data) {
     fh_method_t mid = fh__request_method_of(req);
     /* A known method's name is static text: only other tokens are copied. */
     /* A known method's name is looked up when a line needs it. */
-    fh_str_t method = mid != FH_METHOD_OTHER ? (fh_str_t){NULL, 0} : fh_request_method(req);
+    fh_str_t method = mid != FH_METHOD_OTHER ? (fh_str_t){ NULL, 0 } : fh_request_method(req);
     fh_str_t target = fh__request_target_of(req);
-    fh_str_t referer = {NULL, 0}, ua = {NULL, 0};
+    fh_str_t referer = { NULL, 0 }, ua = { NULL, 0 };
     if (combined) {
         /* One pass for both headers (the first of each counts). */
         size_t nh;
@@ -675,11 +661,12 @@ static void log_release(void *data) {
 }
 
 int fh_access_log_new(fh_middleware_t *out, const fh_access_log_options_t *opt) {
-    static const fh_access_log_options_t defaults = {0};
+    static const fh_access_log_options_t defaults = { 0 };
     memset(out, 0, sizeof(*out));
     if (!opt)
         opt = &defaults;
-    if (opt->format != FH_LOG_COMMON && opt->format != FH_LOG_COMBINED && opt->format != FH_LOG_JSON)
+    if (opt->format != FH_LOG_COMMON && opt->format != FH_LOG_COMBINED &&
+        opt->format != FH_LOG_JSON)
         return fh__mw_fail(FH_ECONFIG, "access_log.format: %d is not a fh_log_format_t",
                            (int)opt->format);
     int outputs = (opt->path != NULL) + (opt->file != NULL) + (opt->write != NULL);
@@ -688,7 +675,8 @@ int fh_access_log_new(fh_middleware_t *out, const fh_access_log_options_t *opt) 
     if (opt->path && !opt->path[0])
         return fh__mw_fail(FH_ECONFIG, "access_log.path: empty");
     if (opt->buffer_size && opt->buffer_size < 4096)
-        return fh__mw_fail(FH_ECONFIG, "access_log.buffer_size: %zu is under 4096", opt->buffer_size);
+        return fh__mw_fail(FH_ECONFIG, "access_log.buffer_size: %zu is under 4096",
+                           opt->buffer_size);
     access_log_t *log = calloc(1, sizeof(*log));
     if (!log)
         return FH_ENOMEM;

@@ -6,9 +6,9 @@
 
 typedef struct auth {
     bool bearer;
-    char *challenge;         /* WWW-Authenticate for "no or wrong credentials" */
-    char *challenge_invalid; /* Bearer: error="invalid_token" */
-    char *challenge_bad;     /* Bearer: error="invalid_request" */
+    char *challenge;             /* WWW-Authenticate for "no or wrong credentials" */
+    char *challenge_invalid;     /* Bearer: error="invalid_token" */
+    char *challenge_bad;         /* Bearer: error="invalid_request" */
     fh_str_t *users, *passwords; /* Basic list; or tokens (Bearer) in users */
     size_t n;
     fh_basic_auth_fn basic_fn;
@@ -20,7 +20,7 @@ const char fh__mw_user_key;
 
 fh_str_t fh_auth_user(const fh_request_t *req) {
     const fh_str_t *u = fh__request_get(req, &fh__mw_user_key);
-    return u ? *u : (fh_str_t){NULL, 0};
+    return u ? *u : (fh_str_t){ NULL, 0 };
 }
 
 int fh_auth_set_user(fh_request_t *req, fh_str_t user) {
@@ -28,7 +28,7 @@ int fh_auth_set_user(fh_request_t *req, fh_str_t user) {
     char *copy = u ? fh_strndup(req, user) : NULL;
     if (!copy)
         return FH_ENOMEM;
-    *u = (fh_str_t){copy, user.len};
+    *u = (fh_str_t){ copy, user.len };
     return fh_request_set(req, &fh__mw_user_key, u);
 }
 
@@ -66,14 +66,14 @@ static bool token68(fh_str_t s) {
 /* Splits "Scheme credentials"; false when the scheme differs. */
 static bool auth_scheme(fh_str_t h, const char *scheme, fh_str_t *cred) {
     size_t n = strlen(scheme);
-    if (h.len < n || !fh_str_ieq((fh_str_t){h.ptr, n}, (fh_str_t){scheme, n}))
+    if (h.len < n || !fh_str_ieq((fh_str_t){ h.ptr, n }, (fh_str_t){ scheme, n }))
         return false;
     if (h.len > n && h.ptr[n] != ' ')
         return false;
     size_t i = n;
     while (i < h.len && h.ptr[i] == ' ')
         i++;
-    *cred = (fh_str_t){h.ptr + i, h.len - i};
+    *cred = (fh_str_t){ h.ptr + i, h.len - i };
     return true;
 }
 
@@ -132,8 +132,8 @@ static int basic_before(fh_request_t *req, fh_response_t *res, void *data) {
     char *colon = len > 0 ? memchr(buf, ':', (size_t)len) : NULL;
     if (!colon)
         return refuse(res, 401, a->challenge);
-    fh_str_t user = {buf, (size_t)(colon - buf)};
-    fh_str_t pass = {colon + 1, (size_t)(buf + len - colon - 1)};
+    fh_str_t user = { buf, (size_t)(colon - buf) };
+    fh_str_t pass = { colon + 1, (size_t)(buf + len - colon - 1) };
     bool ok = false;
     for (size_t i = 0; i < a->n; i++) {
         /* Both compared for every entry: no early exit to time. */
@@ -189,8 +189,8 @@ static int realm_check(const char *realm, const char *field) {
     for (const char *p = realm; *p; p++) {
         unsigned char c = (unsigned char)*p;
         if (c == '"' || c == '\\' || c < 0x20 || c == 0x7f)
-            return fh__mw_fail(FH_ECONFIG, "%s.realm: '\"', '\\\\' and control characters are not allowed",
-                               field);
+            return fh__mw_fail(
+                FH_ECONFIG, "%s.realm: '\"', '\\\\' and control characters are not allowed", field);
     }
     return 0;
 }
@@ -201,7 +201,7 @@ static int dup_str(fh_str_t *out, const char *s) {
     if (!c)
         return FH_ENOMEM;
     memcpy(c, s, n + 1);
-    *out = (fh_str_t){c, n};
+    *out = (fh_str_t){ c, n };
     return 0;
 }
 

@@ -75,10 +75,10 @@ int fh_chain_use(fh_chain_t *chain, const fh_middleware_t *mw) {
     }
     if (mw->before)
         chain->befores[chain->nbefore++] =
-            (chain_hook_t){(void (*)(void))mw->before, mw->data, chain->n};
+            (chain_hook_t){ (void (*)(void))mw->before, mw->data, chain->n };
     if (mw->after)
         chain->afters[chain->nafter++] =
-            (chain_hook_t){(void (*)(void))mw->after, mw->data, chain->n};
+            (chain_hook_t){ (void (*)(void))mw->after, mw->data, chain->n };
     chain->mws[chain->n++] = *mw;
     if (mw->after)
         chain->has_after = true;

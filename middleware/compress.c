@@ -17,10 +17,22 @@ typedef struct compress {
 } compress_t;
 
 static const char *const default_skip[] = {
-    "image/", "audio/", "video/", "font/woff", "font/woff2", "application/zip",
-    "application/gzip", "application/x-gzip", "application/x-bzip2", "application/x-xz",
-    "application/zstd", "application/x-7z-compressed", "application/x-rar-compressed",
-    "application/pdf", "application/octet-stream", NULL,
+    "image/",
+    "audio/",
+    "video/",
+    "font/woff",
+    "font/woff2",
+    "application/zip",
+    "application/gzip",
+    "application/x-gzip",
+    "application/x-bzip2",
+    "application/x-xz",
+    "application/zstd",
+    "application/x-7z-compressed",
+    "application/x-rar-compressed",
+    "application/pdf",
+    "application/octet-stream",
+    NULL,
 };
 
 static void *stream_create(void *owner, uv_loop_t *loop) {
@@ -78,19 +90,20 @@ static bool accepts_gzip(fh_str_t ae) {
         size_t end = i;
         while (end < ae.len && ae.ptr[end] != ',')
             end++;
-        fh_str_t item = {ae.ptr + i, end - i};
+        fh_str_t item = { ae.ptr + i, end - i };
         i = end + 1;
         const char *semi = memchr(item.ptr, ';', item.len);
-        fh_str_t coding = trim((fh_str_t){item.ptr, semi ? (size_t)(semi - item.ptr) : item.len});
+        fh_str_t coding = trim((fh_str_t){ item.ptr, semi ? (size_t)(semi - item.ptr) : item.len });
         int q = 1000;
         while (semi) {
             /* Parameters: only q matters. */
             const char *p = semi + 1;
             const char *stop = item.ptr + item.len;
             const char *next = memchr(p, ';', (size_t)(stop - p));
-            fh_str_t param = trim((fh_str_t){p, (size_t)((next ? next : stop) - p)});
-            if (param.len >= 2 && (param.ptr[0] == 'q' || param.ptr[0] == 'Q') && param.ptr[1] == '=')
-                q = parse_q(trim((fh_str_t){param.ptr + 2, param.len - 2}));
+            fh_str_t param = trim((fh_str_t){ p, (size_t)((next ? next : stop) - p) });
+            if (param.len >= 2 && (param.ptr[0] == 'q' || param.ptr[0] == 'Q') &&
+                param.ptr[1] == '=')
+                q = parse_q(trim((fh_str_t){ param.ptr + 2, param.len - 2 }));
             semi = next;
         }
         if (q < 0)
@@ -108,11 +121,12 @@ static bool accepts_gzip(fh_str_t ae) {
 static bool type_skipped(const compress_t *c, fh_str_t type) {
     if (!type.ptr)
         return false;
-    if (c->builtin_skip && type.len >= 13 && fh_str_ieq((fh_str_t){type.ptr, 13}, FH_STR_LIT("image/svg+xml")))
+    if (c->builtin_skip && type.len >= 13 &&
+        fh_str_ieq((fh_str_t){ type.ptr, 13 }, FH_STR_LIT("image/svg+xml")))
         return false;
     for (size_t i = 0; i < c->nskip; i++) {
         size_t n = strlen(c->skip[i]);
-        if (type.len >= n && fh_str_ieq((fh_str_t){type.ptr, n}, (fh_str_t){c->skip[i], n}))
+        if (type.len >= n && fh_str_ieq((fh_str_t){ type.ptr, n }, (fh_str_t){ c->skip[i], n }))
             return true;
     }
     return false;
@@ -172,7 +186,7 @@ static void compress_release(void *data) {
 }
 
 int fh_compress_new(fh_middleware_t *out, const fh_compress_options_t *opt) {
-    static const fh_compress_options_t defaults = {0};
+    static const fh_compress_options_t defaults = { 0 };
     memset(out, 0, sizeof(*out));
     if (!opt)
         opt = &defaults;
@@ -215,7 +229,8 @@ nomem:
 int fh_compress_new(fh_middleware_t *out, const fh_compress_options_t *opt) {
     (void)opt;
     memset(out, 0, sizeof(*out));
-    return fh__mw_fail(FH_ECONFIG, "compress: fasthttp was built without zlib (install zlib1g-dev)");
+    return fh__mw_fail(FH_ECONFIG,
+                       "compress: fasthttp was built without zlib (install zlib1g-dev)");
 }
 
 #endif

@@ -9,15 +9,15 @@
 typedef struct cors {
     char **origins;
     size_t norigins;
-    bool any;            /* origins is {"*"} */
+    bool any; /* origins is {"*"} */
     fh_cors_origin_fn fn;
     void *fn_data;
     char *methods;
     char *allow_headers; /* NULL: echo Access-Control-Request-Headers */
     char *expose;        /* NULL: none */
     bool credentials;
-    bool vary;           /* responses depend on Origin */
-    char max_age[16];    /* "" = none */
+    bool vary;        /* responses depend on Origin */
+    char max_age[16]; /* "" = none */
 } cors_t;
 
 static bool cors_allowed(const cors_t *c, fh_request_t *req, fh_str_t origin) {
@@ -164,8 +164,8 @@ static bool origin_valid(const char *s) {
         if (!close || close == p + 1)
             return false;
         for (const char *q = p + 1; q < close; q++)
-            if (!((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f') || (*q >= 'A' && *q <= 'F') ||
-                  *q == ':' || *q == '.'))
+            if (!((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f') ||
+                  (*q >= 'A' && *q <= 'F') || *q == ':' || *q == '.'))
                 return false;
         p = close + 1;
     } else {
@@ -187,8 +187,8 @@ static bool origin_valid(const char *s) {
 }
 
 int fh_cors_new(fh_middleware_t *out, const fh_cors_options_t *opt) {
-    static const char *const default_methods[] = {"GET", "HEAD", "PUT", "PATCH", "POST", "DELETE",
-                                                  NULL};
+    static const char *const default_methods[] = { "GET",  "HEAD",   "PUT", "PATCH",
+                                                   "POST", "DELETE", NULL };
     memset(out, 0, sizeof(*out));
     if (!opt || (!opt->origins && !opt->allow_origin))
         return fh__mw_fail(FH_ECONFIG, "cors.origins: set origins or allow_origin");
@@ -211,7 +211,8 @@ int fh_cors_new(fh_middleware_t *out, const fh_cors_options_t *opt) {
             const char *o = opt->origins[i];
             if (strcmp(o, "*") == 0) {
                 if (n != 1) {
-                    err = fh__mw_fail(FH_ECONFIG, "cors.origins[%zu]: \"*\" must be the only entry", i);
+                    err = fh__mw_fail(FH_ECONFIG, "cors.origins[%zu]: \"*\" must be the only entry",
+                                      i);
                     goto error;
                 }
                 if (opt->credentials) {
@@ -222,9 +223,9 @@ int fh_cors_new(fh_middleware_t *out, const fh_cors_options_t *opt) {
                 }
                 c->any = true;
             } else if (!origin_valid(o)) {
-                err = fh__mw_fail(FH_ECONFIG,
-                                  "cors.origins[%zu]: \"%s\" is not an origin (scheme://host[:port])",
-                                  i, o);
+                err = fh__mw_fail(
+                    FH_ECONFIG, "cors.origins[%zu]: \"%s\" is not an origin (scheme://host[:port])",
+                    i, o);
                 goto error;
             }
         }
@@ -250,7 +251,8 @@ int fh_cors_new(fh_middleware_t *out, const fh_cors_options_t *opt) {
     c->vary = !(c->any && !c->credentials);
     if ((err = fh__mw_join_tokens(&c->methods, opt->methods ? opt->methods : default_methods,
                                   "cors.methods")) != 0 ||
-        (err = fh__mw_join_tokens(&c->allow_headers, opt->allow_headers, "cors.allow_headers")) != 0 ||
+        (err = fh__mw_join_tokens(&c->allow_headers, opt->allow_headers, "cors.allow_headers")) !=
+            0 ||
         (err = fh__mw_join_tokens(&c->expose, opt->expose_headers, "cors.expose_headers")) != 0)
         goto error;
     if (opt->max_age != -1)

@@ -92,7 +92,7 @@ bool fh__mw_list_has(fh_str_t list, fh_str_t token) {
         size_t end = i;
         while (end > start && (list.ptr[end - 1] == ' ' || list.ptr[end - 1] == '\t'))
             end--;
-        if (end > start && fh_str_ieq((fh_str_t){list.ptr + start, end - start}, token))
+        if (end > start && fh_str_ieq((fh_str_t){ list.ptr + start, end - start }, token))
             return true;
     }
     return false;
@@ -115,7 +115,7 @@ int fh__mw_vary_add(fh_response_t *res, fh_str_t token) {
     memcpy(v + vary.len, ", ", 2);
     memcpy(v + vary.len + 2, token.ptr, token.len);
     v[n] = '\0';
-    return fh__response_header_set_view(res, name, (fh_str_t){v, n});
+    return fh__response_header_set_view(res, name, (fh_str_t){ v, n });
 }
 
 /* -------------------------------------------------------------- JSON */
@@ -158,9 +158,18 @@ size_t fh__mw_json_escape(char *dst, fh_str_t s) {
             i++;
         } else if (c < 0x20 || c == 0x7f) {
             switch (c) {
-            case '\n': *p++ = '\\'; *p++ = 'n'; break;
-            case '\r': *p++ = '\\'; *p++ = 'r'; break;
-            case '\t': *p++ = '\\'; *p++ = 't'; break;
+            case '\n':
+                *p++ = '\\';
+                *p++ = 'n';
+                break;
+            case '\r':
+                *p++ = '\\';
+                *p++ = 'r';
+                break;
+            case '\t':
+                *p++ = '\\';
+                *p++ = 't';
+                break;
             default:
                 memcpy(p, "\\u00", 4);
                 p[4] = hex[c >> 4];
@@ -234,9 +243,8 @@ void *fh__perloop_find(fh__perloop_t *pl, uv_loop_t *loop) {
         uv_loop_t *l = atomic_load_explicit(&pl->loops[i], memory_order_acquire);
         if (l == NULL) {
             uv_loop_t *expected = NULL;
-            if (!atomic_compare_exchange_strong_explicit(&pl->loops[i], &expected, loop,
-                                                         memory_order_acq_rel,
-                                                         memory_order_acquire)) {
+            if (!atomic_compare_exchange_strong_explicit(
+                    &pl->loops[i], &expected, loop, memory_order_acq_rel, memory_order_acquire)) {
                 if (expected != loop)
                     continue; /* another thread took this entry */
             }

@@ -65,7 +65,7 @@ static inline fh_str_t fh__mw_request_id_user(const fh_request_t *req, bool *pla
     const char *id = NULL;
     const fh__mw_rid_record_t *rec = NULL;
     if (user)
-        *user = (fh_str_t){NULL, 0};
+        *user = (fh_str_t){ NULL, 0 };
     for (const fh__slot_t *s = req->slots; s; s = s->next) {
         if (s->key == &fh__mw_id_key)
             id = s->value;
@@ -75,7 +75,7 @@ static inline fh_str_t fh__mw_request_id_user(const fh_request_t *req, bool *pla
             *user = *(const fh_str_t *)s->value;
     }
     *plain = id && rec && id == rec->text;
-    return *plain ? (fh_str_t){rec->text, rec->len} : fh_str(id);
+    return *plain ? (fh_str_t){ rec->text, rec->len } : fh_str(id);
 }
 /* The request's id, as above. */
 static inline fh_str_t fh__mw_request_id(const fh_request_t *req, bool *plain) {

@@ -9,29 +9,29 @@
 #define WAYS 8
 
 typedef struct bucket {
-    uint8_t key[16];  /* IPv6, or IPv4 mapped into ::ffff:0:0/96 */
+    uint8_t key[16]; /* IPv6, or IPv4 mapped into ::ffff:0:0/96 */
     double tokens;
-    uint64_t seen;    /* uv_now() + 1 of the last request; 0 = free */
-    uint64_t used;    /* table->clock at the last request: exact LRU order */
+    uint64_t seen; /* uv_now() + 1 of the last request; 0 = free */
+    uint64_t used; /* table->clock at the last request: exact LRU order */
 } bucket_t;
 
 typedef struct table {
     bucket_t *buckets;
     size_t nsets;
-    uint64_t clock;   /* counts requests */
+    uint64_t clock; /* counts requests */
     uint64_t seed[2];
 } table_t;
 
 typedef struct rate_limit {
-    double rate;          /* tokens per second */
+    double rate; /* tokens per second */
     double burst;
     uint32_t burst_u;
     size_t max_clients;
     char *trusted_header;
     int ipv6_prefix;
     bool headers;
-    char limit[16];       /* RateLimit-Limit value */
-    char policy[48];      /* RateLimit-Policy value */
+    char limit[16];  /* RateLimit-Limit value */
+    char policy[48]; /* RateLimit-Policy value */
     fh__perloop_t loops;
 } rate_limit_t;
 
@@ -118,7 +118,7 @@ static void key_from_v4(uint8_t key[16], const void *addr4) {
 }
 
 static void key_from_v6(const rate_limit_t *rl, uint8_t key[16], const void *addr6) {
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
     memcpy(key, addr6, 16);
     if (memcmp(key, mapped, 12) == 0)
         return; /* an IPv4 client on a dual-stack socket */
@@ -139,7 +139,7 @@ static bool key_from_header(const rate_limit_t *rl, fh_str_t v, uint8_t key[16])
     size_t start = v.len;
     while (start > 0 && v.ptr[start - 1] != ',')
         start--;
-    fh_str_t s = {v.ptr + start, v.len - start};
+    fh_str_t s = { v.ptr + start, v.len - start };
     while (s.len && (s.ptr[0] == ' ' || s.ptr[0] == '\t'))
         s.ptr++, s.len--;
     while (s.len && (s.ptr[s.len - 1] == ' ' || s.ptr[s.len - 1] == '\t'))
@@ -255,8 +255,8 @@ static void rl_after(fh_request_t *req, fh_response_t *res, void *data) {
     if (!st)
         return;
     char remaining[10], reset[10];
-    fh_str_t rem = {remaining, fmt_u32(remaining, st->remaining)};
-    fh_str_t rst = {reset, fmt_u32(reset, st->reset)};
+    fh_str_t rem = { remaining, fmt_u32(remaining, st->remaining) };
+    fh_str_t rst = { reset, fmt_u32(reset, st->reset) };
     /* Added, not replaced: only this middleware sets these on an allowed
      * response. */
     fh_response_header_str(res, FH_STR_LIT("RateLimit-Limit"), fh_str(rl->limit));
@@ -282,7 +282,8 @@ int fh_rate_limit_new(fh_middleware_t *out, const fh_rate_limit_options_t *opt) 
         return fh__mw_fail(FH_ECONFIG, "rate_limit.max_clients: %zu is over %u", opt->max_clients,
                            1u << 24);
     if (opt->ipv6_prefix < 0 || opt->ipv6_prefix > 128)
-        return fh__mw_fail(FH_ECONFIG, "rate_limit.ipv6_prefix: %d is not 0..128", opt->ipv6_prefix);
+        return fh__mw_fail(FH_ECONFIG, "rate_limit.ipv6_prefix: %d is not 0..128",
+                           opt->ipv6_prefix);
     if (opt->trusted_header && !fh__mw_is_token(fh_str(opt->trusted_header)))
         return fh__mw_fail(FH_ECONFIG, "rate_limit.trusted_header: \"%s\" is not a header name",
                            opt->trusted_header);

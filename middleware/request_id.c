@@ -66,9 +66,8 @@ static void gen_next(void) {
 }
 
 static bool id_char(unsigned char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           c == '-' || c == '_' || c == '.' || c == ':' || c == '+' || c == '/' || c == '=' ||
-           c == '@';
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+           c == '_' || c == '.' || c == ':' || c == '+' || c == '/' || c == '=' || c == '@';
 }
 
 static bool id_valid(fh_str_t s, size_t max) {
@@ -83,8 +82,8 @@ static bool id_valid(fh_str_t s, size_t max) {
 static int rid_before(fh_request_t *req, fh_response_t *res, void *data) {
     (void)res;
     request_id_t *r = data;
-    fh_str_t in = r->ignore_incoming ? (fh_str_t){NULL, 0}
-                                     : fh__request_header_find(req, r->name);
+    fh_str_t in =
+        r->ignore_incoming ? (fh_str_t){ NULL, 0 } : fh__request_header_find(req, r->name);
     fh__mw_rid_record_t *rec;
     if (id_valid(in, r->max_length)) {
         /* Copied: request views may not outlive a written response. */
@@ -136,7 +135,7 @@ static void rid_release(void *data) {
 }
 
 int fh_request_id_new(fh_middleware_t *out, const fh_request_id_options_t *opt) {
-    static const fh_request_id_options_t defaults = {0};
+    static const fh_request_id_options_t defaults = { 0 };
     memset(out, 0, sizeof(*out));
     if (!opt)
         opt = &defaults;
@@ -153,7 +152,7 @@ int fh_request_id_new(fh_middleware_t *out, const fh_request_id_options_t *opt) 
         free(r);
         return FH_ENOMEM;
     }
-    r->name = (fh_str_t){r->header, strlen(header)};
+    r->name = (fh_str_t){ r->header, strlen(header) };
     r->plain = fh__response_header_plain(r->name);
     r->max_length = opt->max_length ? opt->max_length : 128;
     r->ignore_incoming = opt->ignore_incoming;

@@ -31,21 +31,21 @@ static void security_release(void *data) {
 }
 
 int fh_security_headers_new(fh_middleware_t *out, const fh_security_options_t *opt) {
-    static const fh_security_options_t none = {0};
+    static const fh_security_options_t none = { 0 };
     memset(out, 0, sizeof(*out));
     if (!opt)
         opt = &none;
     const struct {
         const char *field, *header, *value, *def;
     } table[SEC_MAX] = {
-        {"hsts", "Strict-Transport-Security", opt->hsts, "max-age=31536000; includeSubDomains"},
-        {"content_type_options", "X-Content-Type-Options", opt->content_type_options, "nosniff"},
-        {"frame_options", "X-Frame-Options", opt->frame_options, "SAMEORIGIN"},
-        {"referrer_policy", "Referrer-Policy", opt->referrer_policy, "no-referrer"},
-        {"content_security_policy", "Content-Security-Policy", opt->content_security_policy, ""},
-        {"cross_origin_opener_policy", "Cross-Origin-Opener-Policy",
-         opt->cross_origin_opener_policy, ""},
-        {"permissions_policy", "Permissions-Policy", opt->permissions_policy, ""},
+        { "hsts", "Strict-Transport-Security", opt->hsts, "max-age=31536000; includeSubDomains" },
+        { "content_type_options", "X-Content-Type-Options", opt->content_type_options, "nosniff" },
+        { "frame_options", "X-Frame-Options", opt->frame_options, "SAMEORIGIN" },
+        { "referrer_policy", "Referrer-Policy", opt->referrer_policy, "no-referrer" },
+        { "content_security_policy", "Content-Security-Policy", opt->content_security_policy, "" },
+        { "cross_origin_opener_policy", "Cross-Origin-Opener-Policy",
+          opt->cross_origin_opener_policy, "" },
+        { "permissions_policy", "Permissions-Policy", opt->permissions_policy, "" },
     };
     for (size_t i = 0; i < SEC_MAX; i++)
         if (table[i].value && !fh__mw_is_field_value(table[i].value))

@@ -27,12 +27,12 @@
 #define MAX_LISTING 10000
 
 struct fh_static {
-    char *prefix;      /* without a trailing slash: "" serves every path */
+    char *prefix; /* without a trailing slash: "" serves every path */
     size_t prefix_len;
-    char *root;        /* resolved (realpath) */
+    char *root; /* resolved (realpath) */
     size_t root_len;
     int root_fd;
-    char *index;       /* "" = none */
+    char *index; /* "" = none */
     fh_static_options_t opts;
 };
 
@@ -42,40 +42,40 @@ static const struct {
     const char *ext;
     const char *type;
 } mime_types[] = {
-    {"html", "text/html; charset=utf-8"},
-    {"htm", "text/html; charset=utf-8"},
-    {"css", "text/css; charset=utf-8"},
-    {"js", "text/javascript; charset=utf-8"},
-    {"mjs", "text/javascript; charset=utf-8"},
-    {"json", "application/json"},
-    {"map", "application/json"},
-    {"txt", "text/plain; charset=utf-8"},
-    {"md", "text/markdown; charset=utf-8"},
-    {"csv", "text/csv; charset=utf-8"},
-    {"xml", "application/xml"},
-    {"svg", "image/svg+xml"},
-    {"png", "image/png"},
-    {"jpg", "image/jpeg"},
-    {"jpeg", "image/jpeg"},
-    {"gif", "image/gif"},
-    {"webp", "image/webp"},
-    {"avif", "image/avif"},
-    {"ico", "image/x-icon"},
-    {"bmp", "image/bmp"},
-    {"woff", "font/woff"},
-    {"woff2", "font/woff2"},
-    {"ttf", "font/ttf"},
-    {"otf", "font/otf"},
-    {"wasm", "application/wasm"},
-    {"pdf", "application/pdf"},
-    {"zip", "application/zip"},
-    {"gz", "application/gzip"},
-    {"tar", "application/x-tar"},
-    {"mp3", "audio/mpeg"},
-    {"ogg", "audio/ogg"},
-    {"wav", "audio/wav"},
-    {"mp4", "video/mp4"},
-    {"webm", "video/webm"},
+    { "html", "text/html; charset=utf-8" },
+    { "htm", "text/html; charset=utf-8" },
+    { "css", "text/css; charset=utf-8" },
+    { "js", "text/javascript; charset=utf-8" },
+    { "mjs", "text/javascript; charset=utf-8" },
+    { "json", "application/json" },
+    { "map", "application/json" },
+    { "txt", "text/plain; charset=utf-8" },
+    { "md", "text/markdown; charset=utf-8" },
+    { "csv", "text/csv; charset=utf-8" },
+    { "xml", "application/xml" },
+    { "svg", "image/svg+xml" },
+    { "png", "image/png" },
+    { "jpg", "image/jpeg" },
+    { "jpeg", "image/jpeg" },
+    { "gif", "image/gif" },
+    { "webp", "image/webp" },
+    { "avif", "image/avif" },
+    { "ico", "image/x-icon" },
+    { "bmp", "image/bmp" },
+    { "woff", "font/woff" },
+    { "woff2", "font/woff2" },
+    { "ttf", "font/ttf" },
+    { "otf", "font/otf" },
+    { "wasm", "application/wasm" },
+    { "pdf", "application/pdf" },
+    { "zip", "application/zip" },
+    { "gz", "application/gzip" },
+    { "tar", "application/x-tar" },
+    { "mp3", "audio/mpeg" },
+    { "ogg", "audio/ogg" },
+    { "wav", "audio/wav" },
+    { "mp4", "video/mp4" },
+    { "webm", "video/webm" },
 };
 
 const char *fh_static_mime_type(const char *name) {
@@ -93,9 +93,9 @@ const char *fh_static_mime_type(const char *name) {
 
 /* ------------------------------------------------------------ HTTP dates */
 
-static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 
 /* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" (29 bytes and a NUL; out has
  * room for any int the compiler imagines). */
@@ -121,7 +121,8 @@ static bool digits(const char *p, int n, int *out) {
  * anything else, which the caller then ignores. */
 static bool parse_http_date(fh_str_t s, time_t *out) {
     if (s.len != 29 || s.ptr[3] != ',' || s.ptr[4] != ' ' || s.ptr[7] != ' ' || s.ptr[11] != ' ' ||
-        s.ptr[16] != ' ' || s.ptr[19] != ':' || s.ptr[22] != ':' || memcmp(s.ptr + 25, " GMT", 4) != 0)
+        s.ptr[16] != ' ' || s.ptr[19] != ':' || s.ptr[22] != ':' ||
+        memcmp(s.ptr + 25, " GMT", 4) != 0)
         return false;
     struct tm tm;
     memset(&tm, 0, sizeof(tm));
@@ -163,7 +164,7 @@ static bool etag_list_matches(fh_str_t list, fh_str_t etag, bool weak) {
         size_t j = i;
         while (j < list.len && list.ptr[j] != ',')
             j++;
-        fh_str_t t = trim((fh_str_t){list.ptr + i, j - i});
+        fh_str_t t = trim((fh_str_t){ list.ptr + i, j - i });
         if (t.len == 1 && t.ptr[0] == '*')
             return true;
         bool is_weak = t.len > 2 && t.ptr[0] == 'W' && t.ptr[1] == '/';
@@ -197,7 +198,7 @@ static bool parse_pos(const char **p, const char *end, int64_t *out) {
  * well-formed byte range is ignored (the whole file is sent). */
 static int parse_range(fh_str_t h, int64_t size, int64_t *first, int64_t *last) {
     h = trim(h);
-    if (h.len < 6 || !fh_str_ieq((fh_str_t){h.ptr, 6}, FH_STR_LIT("bytes=")))
+    if (h.len < 6 || !fh_str_ieq((fh_str_t){ h.ptr, 6 }, FH_STR_LIT("bytes=")))
         return RANGE_IGNORE;
     const char *p = h.ptr + 6, *end = h.ptr + h.len;
     if (memchr(p, ',', (size_t)(end - p)))
@@ -274,7 +275,8 @@ static bool segment_ok(const fh_static_t *st, const char *s, size_t n) {
 
 /* Validates a decoded path and writes its segments, joined by '/', into
  * out (room for n + 1 bytes). 0, or the status to answer. */
-static int normalize(const fh_static_t *st, const char *path, size_t n, char *out, size_t *out_len) {
+static int normalize(const fh_static_t *st, const char *path, size_t n, char *out,
+                     size_t *out_len) {
     size_t o = 0, i = 0;
     while (i < n) {
         size_t j = i;
@@ -372,7 +374,7 @@ static int url_escaped(fh_response_t *res, const char *s) {
         if (plain) {
             err = fh_response_write(res, p, 1);
         } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            char e[3] = { '%', hex[c >> 4], hex[c & 15] };
             err = fh_response_write(res, e, 3);
         }
     }
@@ -444,7 +446,8 @@ static int send_listing(const fh_static_t *st, fh_request_t *req, fh_response_t 
     qsort(list, n, sizeof(*list), entry_cmp);
     err = fh_response_header(res, "Content-Type", "text/html; charset=utf-8");
     if (!err)
-        err = fh_response_printf(res, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of ");
+        err = fh_response_printf(
+            res, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of ");
     if (!err)
         err = html_escaped(res, shown.ptr, shown.len);
     if (!err)
@@ -452,7 +455,8 @@ static int send_listing(const fh_static_t *st, fh_request_t *req, fh_response_t 
     if (!err)
         err = html_escaped(res, shown.ptr, shown.len);
     if (!err)
-        err = fh_response_printf(res, "</h1>\n<ul>\n%s", *rel ? "<li><a href=\"../\">../</a></li>\n" : "");
+        err = fh_response_printf(res, "</h1>\n<ul>\n%s",
+                                 *rel ? "<li><a href=\"../\">../</a></li>\n" : "");
     for (size_t i = 0; i < n && !err; i++) {
         err = fh_response_printf(res, "<li><a href=\"");
         if (!err)
@@ -493,9 +497,9 @@ static int send_file(const fh_static_t *st, fh_request_t *req, fh_response_t *re
     int64_t size = (int64_t)sb->st_size;
     uint64_t mtime_ns = (uint64_t)sb->st_mtim.tv_sec * 1000000000u + (uint64_t)sb->st_mtim.tv_nsec;
     char etag_buf[48], date[64];
-    int etag_len = snprintf(etag_buf, sizeof(etag_buf), "\"%llx-%llx\"", (unsigned long long)mtime_ns,
-                            (unsigned long long)size);
-    fh_str_t etag = {etag_buf, (size_t)etag_len};
+    int etag_len = snprintf(etag_buf, sizeof(etag_buf), "\"%llx-%llx\"",
+                            (unsigned long long)mtime_ns, (unsigned long long)size);
+    fh_str_t etag = { etag_buf, (size_t)etag_len };
     http_date(date, sb->st_mtim.tv_sec);
     bool get = fh_request_method_id(req) == FH_METHOD_GET;
     int status = 200, err = 0;
@@ -524,7 +528,7 @@ static int send_file(const fh_static_t *st, fh_request_t *req, fh_response_t *re
     }
 
     int64_t first = 0, last = size - 1;
-    fh_str_t range = get ? fh_request_header(req, "Range") : (fh_str_t){NULL, 0};
+    fh_str_t range = get ? fh_request_header(req, "Range") : (fh_str_t){ NULL, 0 };
     fh_str_t if_range = fh_request_header(req, "If-Range");
     if (range.ptr && if_range.ptr) {
         /* The range applies only to the representation the client has. */
@@ -540,15 +544,14 @@ static int send_file(const fh_static_t *st, fh_request_t *req, fh_response_t *re
         switch (parse_range(range, size, &first, &last)) {
         case RANGE_OK:
             status = 206;
-            err = fh_response_headerf(res, "Content-Range", "bytes %lld-%lld/%lld", (long long)first,
-                                      (long long)last, (long long)size);
+            err = fh_response_headerf(res, "Content-Range", "bytes %lld-%lld/%lld",
+                                      (long long)first, (long long)last, (long long)size);
             break;
         case RANGE_UNSATISFIABLE:
             close(fd);
             err = fh_response_headerf(res, "Content-Range", "bytes */%lld", (long long)size);
             return err ? err : fh_send_status(res, 416);
-        default:
-            break;
+        default: break;
         }
     }
     if (!err)
@@ -587,7 +590,7 @@ static int serve(const fh_static_t *st, fh_request_t *req, fh_response_t *res, b
         int err = fh_response_header(res, "Allow", "GET, HEAD");
         return err ? err : fh_send_status(res, 405);
     }
-    fh_str_t raw = {path.ptr + st->prefix_len, path.len - st->prefix_len};
+    fh_str_t raw = { path.ptr + st->prefix_len, path.len - st->prefix_len };
     char *decoded = fh_alloc(req, raw.len + 1);
     char *rel = fh_alloc(req, raw.len + strlen(st->index) + 2); /* room to add the index */
     if (!decoded || !rel)
@@ -723,9 +726,7 @@ static int static_before(fh_request_t *req, fh_response_t *res, void *data) {
     return r < 0 ? r : r ? FH_STOP : FH_NEXT;
 }
 
-static void static_release(void *data) {
-    fh_static_free(data);
-}
+static void static_release(void *data) { fh_static_free(data); }
 
 int fh_static(fh_middleware_t *out, const char *prefix, const char *root,
               const fh_static_options_t *opts) {

@@ -34,9 +34,9 @@ struct fh__rnode {
     uint8_t kind;
     uint32_t label_len;
     uint32_t nchildren, cap;
-    char *label;                  /* static: bytes; param, catch-all: the name */
-    uint8_t *first;               /* first byte of each static child, ascending */
-    fh__rnode_t **children;       /* static children, same order as first */
+    char *label;            /* static: bytes; param, catch-all: the name */
+    uint8_t *first;         /* first byte of each static child, ascending */
+    fh__rnode_t **children; /* static children, same order as first */
     fh__rnode_t *param;
     fh__rnode_t *catchall;
     fh__rleaf_t *leaf;
@@ -144,8 +144,9 @@ static int parse_pattern(const char *pat, bool allow_catchall, char *buf, fh__rt
                 }
             }
             buf[o++] = '/';
-            toks[nt++] = (fh__rtok_t){FH__RSTATIC, buf + run, o - run};
-            toks[nt++] = (fh__rtok_t){catchall ? FH__RCATCHALL : FH__RPARAM, pat + s + 1, e - s - 1};
+            toks[nt++] = (fh__rtok_t){ FH__RSTATIC, buf + run, o - run };
+            toks[nt++] =
+                (fh__rtok_t){ catchall ? FH__RCATCHALL : FH__RPARAM, pat + s + 1, e - s - 1 };
             run = o;
             i = e;
             continue;
@@ -183,7 +184,7 @@ static int parse_pattern(const char *pat, bool allow_catchall, char *buf, fh__rt
         i = e;
     }
     if (o > run)
-        toks[nt++] = (fh__rtok_t){FH__RSTATIC, buf + run, o - run};
+        toks[nt++] = (fh__rtok_t){ FH__RSTATIC, buf + run, o - run };
     *ntoks = nt;
     return 0;
 }
@@ -206,7 +207,6 @@ int fh__radix_check_pattern(const char *pattern, bool allow_catchall, fh__rerror
 }
 
 /* --------------------------------------------------------------- nodes */
-
 
 static void node_free(fh__rnode_t *n) {
     if (!n)
@@ -311,7 +311,8 @@ static int statics_add(fh__radix_t *t, const char *key, size_t len, const fh__rl
     uint64_t h = hash_bytes(key, len);
     for (size_t i = t->cap ? (h & (t->cap - 1)) : 0; t->cap && t->slots[i].key;
          i = (i + 1) & (t->cap - 1))
-        if (t->slots[i].hash == h && t->slots[i].len == len && memcmp(t->slots[i].key, key, len) == 0)
+        if (t->slots[i].hash == h && t->slots[i].len == len &&
+            memcmp(t->slots[i].key, key, len) == 0)
             return 0;
     if (2 * (t->count + 1) > t->cap) {
         size_t ncap = t->cap ? 2 * t->cap : 16;
@@ -325,7 +326,7 @@ static int statics_add(fh__radix_t *t, const char *key, size_t len, const fh__rl
         t->slots = ns;
         t->cap = ncap;
     }
-    fh__rstatic_t e = {h, malloc(len ? len : 1), len, leaf};
+    fh__rstatic_t e = { h, malloc(len ? len : 1), len, leaf };
     if (!e.key)
         return FH_ENOMEM;
     memcpy(e.key, key, len);
@@ -613,9 +614,9 @@ static inline int rp_byte(const fh__rpath_t *rp, size_t pos, size_t *next) {
  * load instead of two. */
 typedef struct fh__rctx {
     const char *p;
-    size_t len;   /* rp->len */
-    size_t end;   /* rp->len + rp->vslash */
-    bool slow;    /* decode, vslash or collapse: read byte by byte */
+    size_t len; /* rp->len */
+    size_t end; /* rp->len + rp->vslash */
+    bool slow;  /* decode, vslash or collapse: read byte by byte */
     const fh__rpath_t *rp;
     fh__rsearch_t *s;
 } fh__rctx_t;
@@ -735,8 +736,8 @@ static inline bool push_param(fh__rctx_t *x, const fh__rnode_t *n, size_t from, 
     fh_route_match_t *m = x->s->m;
     if (m->nparams >= FH_ROUTER_MAX_PARAMS)
         return false; /* cannot happen: patterns hold at most that many */
-    m->names[m->nparams] = (fh_str_t){n->label, n->label_len};
-    m->values[m->nparams] = (fh_str_t){x->p + from, to - from};
+    m->names[m->nparams] = (fh_str_t){ n->label, n->label_len };
+    m->values[m->nparams] = (fh_str_t){ x->p + from, to - from };
     m->nparams++;
     return true;
 }
@@ -926,10 +927,6 @@ static size_t node_count(const fh__rnode_t *n) {
     return c;
 }
 
-size_t fh__radix_node_count(const fh__radix_t *t) {
-    return node_count(t->root);
-}
+size_t fh__radix_node_count(const fh__radix_t *t) { return node_count(t->root); }
 
-size_t fh__radix_static_count(const fh__radix_t *t) {
-    return t->count;
-}
+size_t fh__radix_static_count(const fh__radix_t *t) { return t->count; }

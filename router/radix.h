@@ -28,17 +28,17 @@ typedef struct fh__rerror {
  * redirect target read the same bytes differently instead of copying them. */
 typedef struct fh__rpath {
     const char *p;
-    size_t len;       /* raw bytes to read (a removed trailing slash is not) */
-    bool decode;      /* the path holds escapes: compare decoded bytes */
-    bool vslash;      /* read one more '/' after the last byte */
-    bool collapse;    /* read a run of '/' as one */
+    size_t len;    /* raw bytes to read (a removed trailing slash is not) */
+    bool decode;   /* the path holds escapes: compare decoded bytes */
+    bool vslash;   /* read one more '/' after the last byte */
+    bool collapse; /* read a run of '/' as one */
 } fh__rpath_t;
 
 /* What a search needs and fills. */
 typedef struct fh__rsearch {
     fh__rpath_t path;
-    unsigned method;  /* fh_method_t, or FH__RMETHODS for "only collect" */
-    unsigned mask;    /* union of the method bits of leaves matching the path */
+    unsigned method;     /* fh_method_t, or FH__RMETHODS for "only collect" */
+    unsigned mask;       /* union of the method bits of leaves matching the path */
     fh_route_match_t *m; /* receives params; may be a scratch struct */
 } fh__rsearch_t;
 

@@ -11,8 +11,8 @@
 
 /* A mount with its own 404 or 405 handler (fh_mount_options_t). */
 typedef struct error_mount {
-    const char *prefix;  /* the mount's prefix (one of mounts), "" = root */
-    size_t depth;        /* its segments: the deepest covering prefix wins */
+    const char *prefix; /* the mount's prefix (one of mounts), "" = root */
+    size_t depth;       /* its segments: the deepest covering prefix wins */
     fh_handler_fn not_found, method_not_allowed;
     void *not_found_data, *method_not_allowed_data;
 } error_mount_t;
@@ -22,11 +22,11 @@ struct fh_router {
     fh__radix_t *tree;
     fh_route_info_t **routes; /* registration order; each owns its pattern */
     size_t nroutes, cap;
-    char **mounts;            /* mount prefixes, shared by their routes */
+    char **mounts; /* mount prefixes, shared by their routes */
     size_t nmounts, mcap;
-    error_mount_t *emounts;   /* mounts with 404/405 handlers, in order */
+    error_mount_t *emounts; /* mounts with 404/405 handlers, in order */
     size_t nemounts, ecap;
-    unsigned all_mask;        /* method bits of every route ("OPTIONS *") */
+    unsigned all_mask; /* method bits of every route ("OPTIONS *") */
     /* Set by the first dispatch. Workers only read it once set, so the flag
      * costs one shared load per request. */
     atomic_bool frozen;
@@ -84,13 +84,9 @@ void fh_router_free(fh_router_t *r) {
     free(r);
 }
 
-const char *fh_router_error(const fh_router_t *r) {
-    return r->error;
-}
+const char *fh_router_error(const fh_router_t *r) { return r->error; }
 
-size_t fh_router_route_count(const fh_router_t *r) {
-    return r->nroutes;
-}
+size_t fh_router_route_count(const fh_router_t *r) { return r->nroutes; }
 
 const fh_route_info_t *fh_router_route_at(const fh_router_t *r, size_t i) {
     return i < r->nroutes ? r->routes[i] : NULL;
@@ -126,11 +122,11 @@ static fh_route_info_t *record_new(fh_method_t method, const char *prefix, const
     return ri;
 }
 
-static void fail(fh_router_t *r, const char *method, const char *pattern,
-                 const fh__rerror_t *e) {
+static void fail(fh_router_t *r, const char *method, const char *pattern, const fh__rerror_t *e) {
     if (e->other)
-        snprintf(r->error, sizeof(r->error), "fasthttp: route \"%s %s\" conflicts with \"%s %s\": %s",
-                 method, pattern, method_label(e->other->method), e->other->pattern, e->why);
+        snprintf(r->error, sizeof(r->error),
+                 "fasthttp: route \"%s %s\" conflicts with \"%s %s\": %s", method, pattern,
+                 method_label(e->other->method), e->other->pattern, e->why);
     else
         snprintf(r->error, sizeof(r->error), "fasthttp: route \"%s %s\": %s", method, pattern,
                  e->why);
@@ -157,7 +153,7 @@ static int route_chain(fh_router_t *r, route_rec_t *rec, const char *mname,
                        const fh_middleware_t *const *mount_mw,
                        const fh_middleware_t *const *route_mw) {
     int err = fh_chain_new(&rec->chain, rec->info.handler, rec->info.data);
-    const fh_middleware_t *const *lists[2] = {mount_mw, route_mw};
+    const fh_middleware_t *const *lists[2] = { mount_mw, route_mw };
     for (int l = 0; l < 2 && !err; l++) {
         for (size_t i = 0; lists[l] && lists[l][i] && !err; i++) {
             err = fh_chain_use(rec->chain, lists[l][i]);
@@ -179,12 +175,10 @@ static int route_chain(fh_router_t *r, route_rec_t *rec, const char *mname,
 
 /* Validates and inserts one route, which becomes r->routes[r->nroutes]. */
 static int add_record(fh_router_t *r, fh_method_t method, const char *prefix, const char *pattern,
-                      fh_handler_fn handler, void *data,
-                      const fh_middleware_t *const *mount_mw,
+                      fh_handler_fn handler, void *data, const fh_middleware_t *const *mount_mw,
                       const fh_middleware_t *const *middleware, const char *mount) {
-    const char *mname = (method == FH_METHOD_ANY || (unsigned)method < FH__RMETHODS)
-                            ? method_label(method)
-                            : "?";
+    const char *mname =
+        (method == FH_METHOD_ANY || (unsigned)method < FH__RMETHODS) ? method_label(method) : "?";
     if (!pattern)
         pattern = "";
     if (mname[0] == '?' || !handler) {
@@ -196,8 +190,9 @@ static int add_record(fh_router_t *r, fh_method_t method, const char *prefix, co
     }
     /* Checked before joining: under "/api", "users" would read "/apiusers". */
     if (pattern[0] != '/') {
-        snprintf(r->error, sizeof(r->error), "fasthttp: route \"%s %s\"%s%s%s: a pattern must start with '/'",
-                 mname, pattern, prefix[0] ? " under \"" : "", prefix, prefix[0] ? "\"" : "");
+        snprintf(r->error, sizeof(r->error),
+                 "fasthttp: route \"%s %s\"%s%s%s: a pattern must start with '/'", mname, pattern,
+                 prefix[0] ? " under \"" : "", prefix, prefix[0] ? "\"" : "");
         return FH_EROUTE_PATTERN;
     }
     if (r->nroutes == r->cap) {
@@ -260,13 +255,13 @@ int fh_router_mount(fh_router_t *r, const char *prefix, const fh_route_t *routes
 
 int fh_router_mount_mw(fh_router_t *r, const char *prefix, const fh_route_t *routes,
                        void *mount_data, const fh_middleware_t *const *middleware) {
-    fh_mount_options_t opt = {.middleware = middleware};
+    fh_mount_options_t opt = { .middleware = middleware };
     return fh_router_mount_opts(r, prefix, routes, mount_data, &opt);
 }
 
 int fh_router_mount_opts(fh_router_t *r, const char *prefix, const fh_route_t *routes,
                          void *mount_data, const fh_mount_options_t *opt) {
-    static const fh_mount_options_t none = {0};
+    static const fh_mount_options_t none = { 0 };
     if (!opt)
         opt = &none;
     const fh_middleware_t *const *middleware = opt->middleware;
@@ -611,7 +606,7 @@ int fh__router_decode_params(const fh_route_match_t *m, fh_arena_t *arena, fh_st
         ptrdiff_t k = fh_percent_decode(d, raw, false);
         if (k < 0)
             return FH_EINVAL;
-        v[n + i] = (fh_str_t){d, (size_t)k};
+        v[n + i] = (fh_str_t){ d, (size_t)k };
     }
     *names = v;
     *values = v + n;
@@ -690,18 +685,12 @@ int fh_router_handle(fh_request_t *req, fh_response_t *res, void *data) {
             return rc;
         rc = fh_response_status(res, 204);
         return rc ? rc : fh_response_end(res);
-    case FH_ROUTE_REDIRECT:
-        return redirect(req, res, path, m.redirect);
+    case FH_ROUTE_REDIRECT: return redirect(req, res, path, m.redirect);
     case FH_ROUTE_BAD_PATH:
-    default:
-        return fh_send_status(res, 400);
+    default: return fh_send_status(res, 400);
     }
 }
 
-size_t fh__router_node_count(const fh_router_t *r) {
-    return fh__radix_node_count(r->tree);
-}
+size_t fh__router_node_count(const fh_router_t *r) { return fh__radix_node_count(r->tree); }
 
-size_t fh__router_static_count(const fh_router_t *r) {
-    return fh__radix_static_count(r->tree);
-}
+size_t fh__router_static_count(const fh_router_t *r) { return fh__radix_static_count(r->tree); }

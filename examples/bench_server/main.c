@@ -55,7 +55,8 @@ int main(int argc, char **argv) {
     if (!err)
         err = fh_router_mount(router, "", routes, NULL);
     if (err) {
-        fprintf(stderr, "fh_bench_server: %s\n", router ? fh_router_error(router) : fh_strerror(err));
+        fprintf(stderr, "fh_bench_server: %s\n",
+                router ? fh_router_error(router) : fh_strerror(err));
         return 1;
     }
     fh_server_config_t cfg = fh_server_config_default();

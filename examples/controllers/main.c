@@ -56,8 +56,8 @@ static int parse_args(int argc, char **argv, options_t *o) {
         const char *arg = argv[i];
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help"))
             return 1;
-        static const char *const names[] = {"--host", "--port", "--threads"};
-        const char **slots[] = {&o->host, &o->port, &o->threads};
+        static const char *const names[] = { "--host", "--port", "--threads" };
+        const char **slots[] = { &o->host, &o->port, &o->threads };
         size_t k;
         for (k = 0; k < 3; k++) {
             size_t len = strlen(names[k]);
@@ -112,8 +112,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     /* The JSON API answers its own 404 and 405 as problem documents. */
-    fh_mount_options_t api_opt = {.not_found = fh_json_error_handler,
-                                  .method_not_allowed = fh_json_error_handler};
+    fh_mount_options_t api_opt = { .not_found = fh_json_error_handler,
+                                   .method_not_allowed = fh_json_error_handler };
     if (fh_router_mount(router, "/", home_routes, NULL) ||
         fh_router_mount(router, "/", user_routes, NULL) ||
         fh_router_mount_opts(router, "/api", users_api_routes, &store, &api_opt)) {
@@ -124,12 +124,12 @@ int main(int argc, char **argv) {
     }
 
     /* The middleware, outermost first: the access log sees every request. */
-    fh_access_log_options_t log_opt = {.latency = true, .request_id = true, .file = stdout};
-    static const char *const any_origin[] = {"*", NULL};
-    static const char *const exposed[] = {"Location", "Link", "X-Total-Count", "X-Request-ID",
-                                          NULL};
-    fh_cors_options_t cors_opt = {.origins = any_origin, .expose_headers = exposed};
-    fh_middleware_t access_log = {0}, request_id = {0}, cors = {0};
+    fh_access_log_options_t log_opt = { .latency = true, .request_id = true, .file = stdout };
+    static const char *const any_origin[] = { "*", NULL };
+    static const char *const exposed[] = { "Location", "Link", "X-Total-Count", "X-Request-ID",
+                                           NULL };
+    fh_cors_options_t cors_opt = { .origins = any_origin, .expose_headers = exposed };
+    fh_middleware_t access_log = { 0 }, request_id = { 0 }, cors = { 0 };
     fh_chain_t *chain = NULL, *errors = NULL;
     int err;
     if ((err = fh_access_log_new(&access_log, &log_opt)) ||

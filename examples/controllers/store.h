@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define USER_NAME_MAX 400  /* bytes: 100 code points of up to 4 bytes */
+#define USER_NAME_MAX 400 /* bytes: 100 code points of up to 4 bytes */
 #define USER_EMAIL_MAX 254
 
 typedef struct user {

@@ -76,7 +76,7 @@ static fh_str_t decode(fh_request_t *req, fh_str_t s) {
     if (!d)
         return s;
     ptrdiff_t n = fh_percent_decode(d, s, true);
-    return n < 0 ? s : (fh_str_t){d, (size_t)n};
+    return n < 0 ? s : (fh_str_t){ d, (size_t)n };
 }
 
 /* The query string as an object: name -> value, or -> [values] when the
@@ -92,12 +92,12 @@ static json_t *query_object(fh_request_t *req) {
         const char *stop = amp ? amp : end;
         if (stop > p) {
             const char *eq = memchr(p, '=', (size_t)(stop - p));
-            fh_str_t name = decode(req, (fh_str_t){p, (size_t)((eq ? eq : stop) - p)});
-            fh_str_t value = eq ? decode(req, (fh_str_t){eq + 1, (size_t)(stop - eq - 1)})
-                                : (fh_str_t){"", 0};
+            fh_str_t name = decode(req, (fh_str_t){ p, (size_t)((eq ? eq : stop) - p) });
+            fh_str_t value = eq ? decode(req, (fh_str_t){ eq + 1, (size_t)(stop - eq - 1) })
+                                : (fh_str_t){ "", 0 };
             json_t *key = text(req, name), *val = text(req, value);
             if (!key || !val)
-                return NULL; /* out of memory: the arena takes the rest */
+                return NULL;                        /* out of memory: the arena takes the rest */
             const char *k = json_string_value(key); /* NUL-free unless name had one */
             json_t *prev = json_object_get(q, k);
             if (!prev) {
@@ -119,8 +119,8 @@ static int echo_json(fh_request_t *req, fh_response_t *res) {
     for (size_t i = 0; headers && i < fh_request_header_count(req); i++) {
         fh_str_t name, value;
         fh_request_header_at(req, i, &name, &value);
-        json_array_append_new(headers, json_pack("{s:o,s:o}", "name", text(req, name), "value",
-                                                 text(req, value)));
+        json_array_append_new(
+            headers, json_pack("{s:o,s:o}", "name", text(req, name), "value", text(req, value)));
     }
     fh_str_t body = fh_request_body(req);
     json_t *body_text = json_stringn(body.ptr ? body.ptr : "", body.len); /* NULL: not UTF-8 */
@@ -151,8 +151,8 @@ static int echo(fh_request_t *req, fh_response_t *res, void *data) {
 /* --name VALUE or --name=VALUE for one of the three flags; 0, or -1. */
 static int flag(int argc, char **argv, int *i, const char **host, const char **port,
                 const char **threads) {
-    static const char *const names[] = {"--host", "--port", "--threads"};
-    const char **slots[] = {host, port, threads};
+    static const char *const names[] = { "--host", "--port", "--threads" };
+    const char **slots[] = { host, port, threads };
     for (size_t k = 0; k < 3; k++) {
         size_t len = strlen(names[k]);
         const char *arg = argv[*i];

@@ -131,7 +131,8 @@ static int route(fh_request_t *req, fh_response_t *res, void *data) {
     }
     if (fh_str_starts_with(path, "/users/") && path.len > 7 && path.len < 27) {
         if (get || m == FH_METHOD_DELETE)
-            return user_by_id(app, req, res, fh_strndup(req, (fh_str_t){path.ptr + 7, path.len - 7}));
+            return user_by_id(app, req, res,
+                              fh_strndup(req, (fh_str_t){ path.ptr + 7, path.len - 7 }));
         fh_response_header(res, "Allow", "GET, HEAD, DELETE");
         return fh_send_problem(res, 405, NULL, NULL, NULL);
     }
@@ -144,7 +145,7 @@ int main(int argc, char **argv) {
         setenv("PORT", argv[1], 1);
     if (argc > 2)
         setenv("THREADS", argv[2], 1);
-    app_t app = {.next_id = 0};
+    app_t app = { .next_id = 0 };
     pthread_mutex_init(&app.lock, NULL);
     app.users = json_object(); /* before the server: on the heap */
 

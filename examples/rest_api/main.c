@@ -61,12 +61,11 @@ typedef struct job {
 
 /* ------------------------------------------------------------ database */
 
-static const char SCHEMA[] =
-    "CREATE TABLE IF NOT EXISTS todos ("
-    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " title TEXT NOT NULL,"
-    " done INTEGER NOT NULL DEFAULT 0,"
-    " version INTEGER NOT NULL DEFAULT 1)";
+static const char SCHEMA[] = "CREATE TABLE IF NOT EXISTS todos ("
+                             " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                             " title TEXT NOT NULL,"
+                             " done INTEGER NOT NULL DEFAULT 0,"
+                             " version INTEGER NOT NULL DEFAULT 1)";
 
 static sqlite3 *db_open(const char *path, int flags) {
     sqlite3 *db = NULL;
@@ -113,8 +112,7 @@ static outcome_t do_list(sqlite3 *db, job_t *job) {
     if (sqlite3_prepare_v2(db, sql, -1, &count, NULL) != SQLITE_OK)
         return DB_FAILED;
     snprintf(sql, sizeof(sql),
-             "SELECT id, title, done, version FROM todos%s ORDER BY id LIMIT ?2 OFFSET ?3",
-             where);
+             "SELECT id, title, done, version FROM todos%s ORDER BY id LIMIT ?2 OFFSET ?3", where);
     if (sqlite3_prepare_v2(db, sql, -1, &list, NULL) != SQLITE_OK) {
         sqlite3_finalize(count);
         return DB_FAILED;
@@ -153,23 +151,24 @@ done:
 
 static outcome_t do_create(sqlite3 *db, job_t *job) {
     sqlite3_stmt *stmt;
-    if (sqlite3_prepare_v2(db, "INSERT INTO todos (title, done) VALUES (?1, ?2)"
-                               " RETURNING id, title, done, version",
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO todos (title, done) VALUES (?1, ?2)"
+                           " RETURNING id, title, done, version",
                            -1, &stmt, NULL) != SQLITE_OK)
         return DB_FAILED;
     sqlite3_bind_text(stmt, 1, job->title, -1, SQLITE_STATIC);
     sqlite3_bind_int(stmt, 2, job->done > 0);
-    outcome_t out = sqlite3_step(stmt) == SQLITE_ROW && read_todo(stmt, &job->one) ? OK
-                                                                                   : DB_FAILED;
+    outcome_t out = sqlite3_step(stmt) == SQLITE_ROW && read_todo(stmt, &job->one) ? OK : DB_FAILED;
     sqlite3_finalize(stmt);
     return out;
 }
 
 static outcome_t do_update(sqlite3 *db, job_t *job) {
     sqlite3_stmt *stmt;
-    if (sqlite3_prepare_v2(db, "UPDATE todos SET title = coalesce(?2, title),"
-                               " done = coalesce(?3, done), version = version + 1"
-                               " WHERE id = ?1 RETURNING id, title, done, version",
+    if (sqlite3_prepare_v2(db,
+                           "UPDATE todos SET title = coalesce(?2, title),"
+                           " done = coalesce(?3, done), version = version + 1"
+                           " WHERE id = ?1 RETURNING id, title, done, version",
                            -1, &stmt, NULL) != SQLITE_OK)
         return DB_FAILED;
     sqlite3_bind_int64(stmt, 1, job->id);
@@ -187,8 +186,7 @@ static outcome_t do_update(sqlite3 *db, job_t *job) {
 
 static outcome_t do_delete(sqlite3 *db, job_t *job) {
     sqlite3_stmt *stmt;
-    if (sqlite3_prepare_v2(db, "DELETE FROM todos WHERE id = ?1", -1, &stmt, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "DELETE FROM todos WHERE id = ?1", -1, &stmt, NULL) != SQLITE_OK)
         return DB_FAILED;
     sqlite3_bind_int64(stmt, 1, job->id);
     outcome_t out = sqlite3_step(stmt) != SQLITE_DONE ? DB_FAILED
@@ -209,8 +207,8 @@ static void run_job(void *data) {
     switch (job->op) {
     case OP_LIST: job->outcome = do_list(db, job); break;
     case OP_GET:
-        job->outcome = query_one(db, "SELECT id, title, done, version FROM todos WHERE id = ?1",
-                                 job);
+        job->outcome =
+            query_one(db, "SELECT id, title, done, version FROM todos WHERE id = ?1", job);
         break;
     case OP_CREATE: job->outcome = do_create(db, job); break;
     case OP_UPDATE: job->outcome = do_update(db, job); break;
@@ -236,8 +234,8 @@ static bool etag_matches(fh_str_t header, const char *etag) {
     size_t elen = strlen(etag);
     size_t i = 0;
     while (i < header.len) {
-        while (i < header.len && (header.ptr[i] == ' ' || header.ptr[i] == '\t' ||
-                                  header.ptr[i] == ','))
+        while (i < header.len &&
+               (header.ptr[i] == ' ' || header.ptr[i] == '\t' || header.ptr[i] == ','))
             i++;
         size_t start = i;
         while (i < header.len && header.ptr[i] != ',')
@@ -463,12 +461,9 @@ static int not_allowed(fh_request_t *req, fh_response_t *res, void *data) {
 }
 
 static const fh_route_t ROUTES[] = {
-    FH_GET("/todos", list_todos),
-    FH_POST("/todos", create_todo),
-    FH_GET("/todos/:id", get_todo),
-    FH_PATCH("/todos/:id", update_todo),
-    FH_DELETE("/todos/:id", delete_todo),
-    FH_ROUTES_END,
+    FH_GET("/todos", list_todos),         FH_POST("/todos", create_todo),
+    FH_GET("/todos/:id", get_todo),       FH_PATCH("/todos/:id", update_todo),
+    FH_DELETE("/todos/:id", delete_todo), FH_ROUTES_END,
 };
 
 int main(int argc, char **argv) {
@@ -499,8 +494,7 @@ int main(int argc, char **argv) {
     rcfg.not_found = not_found;
     rcfg.method_not_allowed = not_allowed;
     fh_router_t *router;
-    if (fh_router_new(&router, &rcfg) ||
-        fh_router_mount(router, "", ROUTES, (void *)db_path)) {
+    if (fh_router_new(&router, &rcfg) || fh_router_mount(router, "", ROUTES, (void *)db_path)) {
         fprintf(stderr, "rest_api: routes: %s\n", router ? fh_router_error(router) : "");
         fh_router_free(router);
         return 1;
@@ -521,8 +515,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     printf("rest_api: listening on http://%s:%d with %d threads, database %s\n",
-           cfg.host ? cfg.host : "*", fh_server_port(server), fh_server_threads(server),
-           db_path);
+           cfg.host ? cfg.host : "*", fh_server_port(server), fh_server_threads(server), db_path);
     fflush(stdout);
     err = fh_server_run(server); /* until SIGINT or SIGTERM */
     fh_server_free(server);

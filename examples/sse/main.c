@@ -20,29 +20,28 @@
 #include <string.h>
 #include <time.h>
 
-static const char PAGE[] =
-    "<!doctype html>\n"
-    "<html lang=\"en\">\n"
-    "<meta charset=\"utf-8\">\n"
-    "<title>fasthttp SSE</title>\n"
-    "<h1>Ticks: <span id=\"n\">-</span></h1>\n"
-    "<p id=\"state\">connecting...</p>\n"
-    "<ol id=\"log\" reversed></ol>\n"
-    "<script>\n"
-    "const events = new EventSource('/events');\n"
-    "const state = document.getElementById('state');\n"
-    "events.onopen = () => { state.textContent = 'connected'; };\n"
-    "events.onerror = () => { state.textContent = 'reconnecting...'; };\n"
-    "events.addEventListener('tick', (e) => {\n"
-    "  const tick = JSON.parse(e.data);\n"
-    "  document.getElementById('n').textContent = tick.n;\n"
-    "  const item = document.createElement('li');\n"
-    "  item.textContent = tick.time;\n"
-    "  const log = document.getElementById('log');\n"
-    "  log.prepend(item);\n"
-    "  while (log.children.length > 10) log.lastChild.remove();\n"
-    "});\n"
-    "</script>\n";
+static const char PAGE[] = "<!doctype html>\n"
+                           "<html lang=\"en\">\n"
+                           "<meta charset=\"utf-8\">\n"
+                           "<title>fasthttp SSE</title>\n"
+                           "<h1>Ticks: <span id=\"n\">-</span></h1>\n"
+                           "<p id=\"state\">connecting...</p>\n"
+                           "<ol id=\"log\" reversed></ol>\n"
+                           "<script>\n"
+                           "const events = new EventSource('/events');\n"
+                           "const state = document.getElementById('state');\n"
+                           "events.onopen = () => { state.textContent = 'connected'; };\n"
+                           "events.onerror = () => { state.textContent = 'reconnecting...'; };\n"
+                           "events.addEventListener('tick', (e) => {\n"
+                           "  const tick = JSON.parse(e.data);\n"
+                           "  document.getElementById('n').textContent = tick.n;\n"
+                           "  const item = document.createElement('li');\n"
+                           "  item.textContent = tick.time;\n"
+                           "  const log = document.getElementById('log');\n"
+                           "  log.prepend(item);\n"
+                           "  while (log.children.length > 10) log.lastChild.remove();\n"
+                           "});\n"
+                           "</script>\n";
 
 /* One open stream and its timer; freed when the timer handle is closed. */
 typedef struct ticker {
@@ -54,9 +53,7 @@ typedef struct ticker {
 
 static uint64_t tick_ms = 1000;
 
-static void ticker_free(uv_handle_t *h) {
-    free(h->data);
-}
+static void ticker_free(uv_handle_t *h) { free(h->data); }
 
 /* Ends the stream and releases the ticker. The cancel callback is removed
  * first: after fh_stream_end the request may be gone. */
@@ -81,7 +78,7 @@ static void on_tick(uv_timer_t *timer) {
     strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
     snprintf(id, sizeof(id), "%llu", t->next);
     snprintf(data, sizeof(data), "{\"n\":%llu,\"time\":\"%s\"}", t->next, stamp);
-    fh_sse_event_t ev = {.event = "tick", .id = id, .data = data};
+    fh_sse_event_t ev = { .event = "tick", .id = id, .data = data };
     int err = fh_sse_send(t->st, &ev);
     if (err == FH_EAGAIN)
         return; /* a slow reader: this tick is skipped, the next one tries again */
@@ -114,7 +111,7 @@ static int events(fh_request_t *req, fh_response_t *res, void *data) {
         return FH_ENOMEM;
     t->next = number(fh_request_header(req, "Last-Event-ID"), 0) + 1;
     t->left = number(fh_request_query(req, "count"), 0);
-    fh_sse_options_t opts = {.retry_ms = 3000};
+    fh_sse_options_t opts = { .retry_ms = 3000 };
     int err = fh_sse_begin(res, &t->st, &opts);
     if (err) {
         free(t);

@@ -15,7 +15,7 @@
 int main(void) {
     const char *root = getenv("ROOT"), *list = getenv("LIST");
     const char *port = getenv("PORT"), *threads = getenv("THREADS"), *host = getenv("HOST");
-    fh_static_options_t opts = {.list_directories = list && *list == '1'};
+    fh_static_options_t opts = { .list_directories = list && *list == '1' };
     fh_static_t *files;
     int err = fh_static_new(&files, "/", root ? root : ".", &opts);
     if (err) {

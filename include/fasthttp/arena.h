@@ -38,8 +38,7 @@ typedef void (*fh_arena_cleanup_fn)(void *data);
 /** A chunk cache: chunk_size bytes per chunk (0 = 16 KiB), keeping at most
  * max_cached_bytes of free chunks (0 = 4 MiB). The cache must outlive every
  * arena made from it. */
-FH_API int fh_arena_cache_new(fh_arena_cache_t **out, size_t chunk_size,
-                              size_t max_cached_bytes);
+FH_API int fh_arena_cache_new(fh_arena_cache_t **out, size_t chunk_size, size_t max_cached_bytes);
 /** Frees the cached chunks and the cache. Every arena must be released. */
 FH_API void fh_arena_cache_free(fh_arena_cache_t *cache);
 
@@ -56,27 +55,24 @@ FH_API void *fh_arena_alloc(fh_arena_t *arena, size_t size);
 FH_API void *fh_arena_calloc(fh_arena_t *arena, size_t n, size_t size);
 /** Grows the most recent allocation p (of old_size bytes) in place when it is
  * the last one made, else copies. NULL when out of memory (p stays valid). */
-FH_API void *fh_arena_realloc(fh_arena_t *arena, void *p, size_t old_size,
-                              size_t new_size);
+FH_API void *fh_arena_realloc(fh_arena_t *arena, void *p, size_t old_size, size_t new_size);
 /** A NUL-terminated copy of the view in the arena; NULL when out of memory.
  * An absent view gives an empty string. */
 FH_API char *fh_arena_strndup(fh_arena_t *arena, const char *s, size_t len);
 /** @{ */
 /** printf into the arena; NULL when out of memory or on a format error. */
-FH_API char *fh_arena_sprintf(fh_arena_t *arena, const char *fmt, ...)
-    FH_PRINTF(2, 3);
+FH_API char *fh_arena_sprintf(fh_arena_t *arena, const char *fmt, ...) FH_PRINTF(2, 3);
 FH_API char *fh_arena_vsprintf(fh_arena_t *arena, const char *fmt, va_list ap);
 /** @} */
 /** Registers fn(data) to run when the arena is released. */
-FH_API int fh_arena_on_release(fh_arena_t *arena, fh_arena_cleanup_fn fn,
-                               void *data);
+FH_API int fh_arena_on_release(fh_arena_t *arena, fh_arena_cleanup_fn fn, void *data);
 
 /** @{ */
 /** Usage counters, for tracing and tests. */
 typedef struct fh_arena_stats {
-    size_t used;      /**< bytes handed out, alignment included */
-    size_t chunks;    /**< chunks held */
-    size_t large;     /**< bytes in dedicated large blocks */
+    size_t used;   /**< bytes handed out, alignment included */
+    size_t chunks; /**< chunks held */
+    size_t large;  /**< bytes in dedicated large blocks */
 } fh_arena_stats_t;
 /** @copydoc fh_arena_stats_t */
 FH_API void fh_arena_stats(const fh_arena_t *arena, fh_arena_stats_t *out);

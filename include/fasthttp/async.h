@@ -68,8 +68,7 @@ typedef void (*fh_offload_work_fn)(void *data);
  * response here (fh_send_*, fh_response_end, a stream...) — ending a
  * canceled response is required too, and then only releases it — or keep it
  * deferred for later. The request is valid during the call. */
-typedef void (*fh_offload_done_fn)(fh_request_t *req, fh_response_t *res, int status,
-                                   void *data);
+typedef void (*fh_offload_done_fn)(fh_request_t *req, fh_response_t *res, int status, void *data);
 
 /** Runs work(data) on libuv's thread pool, then done(req, res, status, data)
  * on the request's loop thread. Call it from that loop thread: in the

@@ -45,7 +45,7 @@ typedef struct fh_str {
 /** printf helper: printf("%.*s", FH_STR_FMT(s)). */
 #define FH_STR_FMT(s) (int)(s).len, (s).ptr
 /** A view of a string literal, computed at compile time. */
-#define FH_STR_LIT(lit) ((fh_str_t){"" lit, sizeof(lit) - 1})
+#define FH_STR_LIT(lit) ((fh_str_t){ "" lit, sizeof(lit) - 1 })
 
 /** Error codes. The first group are libuv's codes; the rest are fasthttp's
  * own, below libuv's range. fh_strerror() names any of them. */
@@ -95,7 +95,7 @@ FH_API ptrdiff_t fh_percent_decode(char *dst, fh_str_t src, bool plus_as_space);
 /* ---- inline definitions ---- */
 
 static inline fh_str_t fh_str(const char *cstr) {
-    fh_str_t s = {cstr, cstr ? strlen(cstr) : 0};
+    fh_str_t s = { cstr, cstr ? strlen(cstr) : 0 };
     return s;
 }
 
@@ -113,9 +113,7 @@ static inline bool fh_str_starts_with(fh_str_t s, const char *prefix) {
     return s.len >= n && memcmp(s.ptr, prefix, n) == 0;
 }
 
-static inline bool fh_str_absent(fh_str_t s) {
-    return s.ptr == NULL;
-}
+static inline bool fh_str_absent(fh_str_t s) { return s.ptr == NULL; }
 
 #ifdef __cplusplus
 }

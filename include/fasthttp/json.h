@@ -140,11 +140,11 @@ FH_API void fh_json_free(void *ptr);
 
 /** Why a body was refused, with the HTTP status that says it. */
 typedef struct fh_json_error {
-    int status;       /**< 400 bad JSON or empty body, 413 too large,
+    int status;                        /**< 400 bad JSON or empty body, 413 too large,
                          415 not JSON (Content-Type), 500 out of memory */
-    int line;         /**< jansson's position of a syntax error (1-based); */
-    int column;       /**<   -1 when the error is not about the JSON text */
-    size_t position;  /**< byte offset of the syntax error in the body */
+    int line;                          /**< jansson's position of a syntax error (1-based); */
+    int column;                        /**<   -1 when the error is not about the JSON text */
+    size_t position;                   /**< byte offset of the syntax error in the body */
     char text[JSON_ERROR_TEXT_LENGTH]; /**< jansson's message, or ours */
 } fh_json_error_t;
 
@@ -227,15 +227,15 @@ FH_API int fh_send_json_new(fh_response_t *res, int status, json_t *value);
  * extra (borrowed, may be NULL) must be an object; its members are added
  * after these and replace a standard member of the same name. Returns a new
  * reference allocated in the request's arena, or NULL when out of memory. */
-FH_API json_t *fh_json_problem(fh_request_t *req, int status, const char *title,
-                               const char *detail, const json_t *extra);
+FH_API json_t *fh_json_problem(fh_request_t *req, int status, const char *title, const char *detail,
+                               const json_t *extra);
 /** Sends fh_json_problem(...) as application/problem+json with that status;
  * the response is final. Every error fasthttp's JSON helpers produce goes
  * through here, and routers or middleware answering JSON routes should too.
  * extra is borrowed. Returns 0, FH_EALREADY_SENT, FH_EINVAL (status) or
  * FH_ENOMEM. */
-FH_API int fh_send_problem(fh_response_t *res, int status, const char *title,
-                           const char *detail, const json_t *extra);
+FH_API int fh_send_problem(fh_response_t *res, int status, const char *title, const char *detail,
+                           const json_t *extra);
 /** Sends the problem that describes a refused body (fh_request_json): its
  * status, err->text as detail, and "line", "column" and "position" members
  * for syntax errors; 415 also gets "Accept: application/json". Returns as
@@ -281,12 +281,12 @@ enum {
  * fh_json_validate_end is never reached. The fields are private. */
 typedef struct fh_json_validator {
     fh_request_t *_req;
-    const json_t *_object;  /**< the object checked; NULL if it is not one */
+    const json_t *_object;           /**< the object checked; NULL if it is not one */
     struct fh_json_validator *_root; /**< where violations are collected */
-    const char *_pointer;   /**< JSON Pointer of _object ("" for the body) */
-    json_t *_errors;        /**< [{"pointer","field","detail"}], in the arena */
+    const char *_pointer;            /**< JSON Pointer of _object ("" for the body) */
+    json_t *_errors;                 /**< [{"pointer","field","detail"}], in the arena */
     size_t _count;
-    const char **_seen;     /**< member names looked at (fh_json_no_other_fields) */
+    const char **_seen; /**< member names looked at (fh_json_no_other_fields) */
     size_t _nseen, _capseen;
     bool _oom;
 } fh_json_validator_t;
@@ -295,8 +295,7 @@ typedef struct fh_json_validator {
  * which must stay alive until fh_json_validate_end). A value that is not an
  * object is itself one violation, and the field calls then return their
  * defaults without adding more. */
-FH_API void fh_json_validate_begin(fh_json_validator_t *v, fh_request_t *req,
-                                   const json_t *value);
+FH_API void fh_json_validate_begin(fh_json_validator_t *v, fh_request_t *req, const json_t *value);
 
 /* Each fh_json_field_* call looks up member name (a string that stays valid
  * until fh_json_validate_end: a literal), checks it and returns its value,
@@ -308,27 +307,24 @@ FH_API void fh_json_validate_begin(fh_json_validator_t *v, fh_request_t *req,
 /** A string of min_len..max_len Unicode code points (max_len 0: no upper
  * bound). Returns the value's bytes (borrowed from the JSON value, valid as
  * long as it; NUL-terminated) or NULL. */
-FH_API const char *fh_json_field_string(fh_json_validator_t *v, const char *name,
-                                        unsigned flags, size_t min_len, size_t max_len);
+FH_API const char *fh_json_field_string(fh_json_validator_t *v, const char *name, unsigned flags,
+                                        size_t min_len, size_t max_len);
 /** An integer (a JSON number without fraction or exponent) in min..max. */
-FH_API json_int_t fh_json_field_int(fh_json_validator_t *v, const char *name,
-                                    unsigned flags, json_int_t min, json_int_t max,
-                                    json_int_t def);
+FH_API json_int_t fh_json_field_int(fh_json_validator_t *v, const char *name, unsigned flags,
+                                    json_int_t min, json_int_t max, json_int_t def);
 /** Any JSON number in min..max. */
-FH_API double fh_json_field_number(fh_json_validator_t *v, const char *name,
-                                   unsigned flags, double min, double max, double def);
+FH_API double fh_json_field_number(fh_json_validator_t *v, const char *name, unsigned flags,
+                                   double min, double max, double def);
 /** true or false. */
-FH_API bool fh_json_field_bool(fh_json_validator_t *v, const char *name, unsigned flags,
-                               bool def);
+FH_API bool fh_json_field_bool(fh_json_validator_t *v, const char *name, unsigned flags, bool def);
 /** A string equal to one of choices (a NULL-terminated array). Returns its
  * index in choices, or def. */
 FH_API int fh_json_field_enum(fh_json_validator_t *v, const char *name, unsigned flags,
                               const char *const *choices, int def);
 /** An array of min_items..max_items items (max_items 0: no upper bound).
  * Returns it (borrowed) or NULL. Check its items with fh_json_validate_item. */
-FH_API const json_t *fh_json_field_array(fh_json_validator_t *v, const char *name,
-                                         unsigned flags, size_t min_items,
-                                         size_t max_items);
+FH_API const json_t *fh_json_field_array(fh_json_validator_t *v, const char *name, unsigned flags,
+                                         size_t min_items, size_t max_items);
 /** A nested object: on success starts child on it — its violations join v's
  * list with pointers like "#/address/city" — and returns true. child needs
  * no end call. */

@@ -99,8 +99,7 @@ enum {
 
 typedef int (*fh_before_fn)(fh_request_t *req, fh_response_t *res, void *data);
 typedef void (*fh_after_fn)(fh_request_t *req, fh_response_t *res, void *data);
-typedef int (*fh_error_fn)(fh_request_t *req, fh_response_t *res, int err,
-                           void *data);
+typedef int (*fh_error_fn)(fh_request_t *req, fh_response_t *res, int err, void *data);
 
 /** A middleware: up to three hooks around a handler, plus their data.
  * Built by the mw_*.h constructors or by hand. */
@@ -130,14 +129,12 @@ typedef struct fh_chain fh_chain_t;
 
 /** A chain with no middleware around handler (required), which gets
  * handler_data. */
-FH_API int fh_chain_new(fh_chain_t **out, fh_handler_fn handler,
-                        void *handler_data);
+FH_API int fh_chain_new(fh_chain_t **out, fh_handler_fn handler, void *handler_data);
 /** Appends a middleware (copied by value; the chain does not own mw->data).
  * FH_EINVAL when all three hooks are NULL. Not while serving. */
 FH_API int fh_chain_use(fh_chain_t *chain, const fh_middleware_t *mw);
 /** Replaces the final handler (for a router built after the chain). */
-FH_API void fh_chain_set_handler(fh_chain_t *chain, fh_handler_fn handler,
-                                 void *handler_data);
+FH_API void fh_chain_set_handler(fh_chain_t *chain, fh_handler_fn handler, void *handler_data);
 /** Number of middleware in the chain. */
 FH_API size_t fh_chain_count(const fh_chain_t *chain);
 /** Frees the chain (not the middleware's data). NULL is a no-op. */
@@ -161,13 +158,13 @@ FH_API int fh_chain_fail(fh_response_t *res, int err);
  * the value or NULL when unset; the key is a static variable the macro
  * defines. To share a slot between files, wrap these two in ordinary
  * functions (as fh_request_id does). */
-#define FH_REQUEST_KEY(name, type)                                           \
-    static const char name##_slot_key_;                                      \
-    static inline int name##_set(fh_request_t *req_, type *value_) {         \
-        return fh_request_set(req_, &name##_slot_key_, (void *)value_);      \
-    }                                                                        \
-    static inline type *name##_get(const fh_request_t *req_) {               \
-        return (type *)fh_request_get(req_, &name##_slot_key_);              \
+#define FH_REQUEST_KEY(name, type)                                                                 \
+    static const char name##_slot_key_;                                                            \
+    static inline int name##_set(fh_request_t *req_, type *value_) {                               \
+        return fh_request_set(req_, &name##_slot_key_, (void *)value_);                            \
+    }                                                                                              \
+    static inline type *name##_get(const fh_request_t *req_) {                                     \
+        return (type *)fh_request_get(req_, &name##_slot_key_);                                    \
     }
 
 #ifdef __cplusplus

@@ -94,16 +94,16 @@ typedef void (*fh_log_write_fn)(const char *lines, size_t len, void *data);
 /** Options of fh_access_log_new; all zero (or NULL) = Common format on
  * stdout. Set at most one of path, file and write. */
 typedef struct fh_access_log_options {
-    fh_log_format_t format;  /**< default FH_LOG_COMMON */
-    const char *path;        /**< output: see above */
-    FILE *file;              /**< output: a stream the caller keeps open */
-    fh_log_write_fn write;   /**< output: a callback given whole lines */
-    void *write_data;        /**< passed to write */
-    bool latency;            /**< Common/Combined: append microseconds */
-    bool request_id;         /**< Common/Combined: append the request id */
-    size_t buffer_size;      /**< bytes buffered per thread: 0 = 64 KiB;
+    fh_log_format_t format; /**< default FH_LOG_COMMON */
+    const char *path;       /**< output: see above */
+    FILE *file;             /**< output: a stream the caller keeps open */
+    fh_log_write_fn write;  /**< output: a callback given whole lines */
+    void *write_data;       /**< passed to write */
+    bool latency;           /**< Common/Combined: append microseconds */
+    bool request_id;        /**< Common/Combined: append the request id */
+    size_t buffer_size;     /**< bytes buffered per thread: 0 = 64 KiB;
                                 at least 4096 */
-    uint32_t flush_ms;       /**< flush period: 0 = 1000 */
+    uint32_t flush_ms;      /**< flush period: 0 = 1000 */
 } fh_access_log_options_t;
 
 /** Fills *out; opt may be NULL (Common format on stdout). FH_ECONFIG names
@@ -111,8 +111,7 @@ typedef struct fh_access_log_options {
  * negative errno) with a message naming access_log.path. Free with
  * fh_middleware_release after the server is freed: that writes the lines
  * still buffered. */
-FH_API int fh_access_log_new(fh_middleware_t *out,
-                             const fh_access_log_options_t *opt);
+FH_API int fh_access_log_new(fh_middleware_t *out, const fh_access_log_options_t *opt);
 
 #ifdef __cplusplus
 }

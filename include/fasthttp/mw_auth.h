@@ -31,8 +31,7 @@ extern "C" {
 /** Returns true to accept user and password (decoded, not NUL-terminated,
  * valid during the call only). Runs on the request's thread; it may call
  * fh_auth_set_user to record another name than user. */
-typedef bool (*fh_basic_auth_fn)(fh_request_t *req, fh_str_t user,
-                                 fh_str_t password, void *data);
+typedef bool (*fh_basic_auth_fn)(fh_request_t *req, fh_str_t user, fh_str_t password, void *data);
 
 /** One accepted Basic credential (user name and password). */
 typedef struct fh_basic_user {
@@ -71,10 +70,8 @@ typedef struct fh_bearer_auth_options {
 
 /** Fill *out. FH_ECONFIG names a bad field. Free with
  * fh_middleware_release. */
-FH_API int fh_basic_auth_new(fh_middleware_t *out,
-                             const fh_basic_auth_options_t *opt);
-FH_API int fh_bearer_auth_new(fh_middleware_t *out,
-                              const fh_bearer_auth_options_t *opt);
+FH_API int fh_basic_auth_new(fh_middleware_t *out, const fh_basic_auth_options_t *opt);
+FH_API int fh_bearer_auth_new(fh_middleware_t *out, const fh_bearer_auth_options_t *opt);
 
 /** The authenticated user of the request (arena copy), or absent: the
  * Basic user name, or what a validation callback recorded. */

@@ -64,8 +64,7 @@ typedef struct fh_rate_limit_options {
 
 /** Fills *out. FH_ECONFIG names a bad field. Free with
  * fh_middleware_release after the server is freed. */
-FH_API int fh_rate_limit_new(fh_middleware_t *out,
-                             const fh_rate_limit_options_t *opt);
+FH_API int fh_rate_limit_new(fh_middleware_t *out, const fh_rate_limit_options_t *opt);
 
 #ifdef __cplusplus
 }

@@ -48,8 +48,7 @@ typedef struct fh_request_id_options {
  * the id as "request_id" (fh_problem_set_request_id_key). opt may be NULL
  * for the defaults. FH_ECONFIG names a bad field (fh_middleware_error).
  * Free with fh_middleware_release. */
-FH_API int fh_request_id_new(fh_middleware_t *out,
-                             const fh_request_id_options_t *opt);
+FH_API int fh_request_id_new(fh_middleware_t *out, const fh_request_id_options_t *opt);
 
 /** The request's id (in its arena, valid as long as the request), or an
  * absent view when no request id middleware has run for it. */

@@ -32,7 +32,7 @@ extern "C" {
 /** Options of fh_security_headers_new: each field is the header's value,
  * NULL for the default, "" to leave the header out. */
 typedef struct fh_security_options {
-    const char *hsts;                       /**< Strict-Transport-Security [max-age=31536000; includeSubDomains] */
+    const char *hsts; /**< Strict-Transport-Security [max-age=31536000; includeSubDomains] */
     const char *content_type_options;       /**< X-Content-Type-Options [nosniff] */
     const char *frame_options;              /**< X-Frame-Options [SAMEORIGIN] */
     const char *referrer_policy;            /**< Referrer-Policy [no-referrer] */
@@ -43,8 +43,7 @@ typedef struct fh_security_options {
 
 /** Fills *out; opt may be NULL for the defaults. Values are copied. Free
  * with fh_middleware_release. */
-FH_API int fh_security_headers_new(fh_middleware_t *out,
-                                   const fh_security_options_t *opt);
+FH_API int fh_security_headers_new(fh_middleware_t *out, const fh_security_options_t *opt);
 
 #ifdef __cplusplus
 }

@@ -80,13 +80,12 @@ FH_API fh_str_t fh_request_header(const fh_request_t *req, const char *name);
 /** Iteration over all header fields in the order received; repeated fields
  * appear repeatedly. Returns false when i is out of range. */
 FH_API size_t fh_request_header_count(const fh_request_t *req);
-FH_API bool fh_request_header_at(const fh_request_t *req, size_t i,
-                                 fh_str_t *name, fh_str_t *value);
+FH_API bool fh_request_header_at(const fh_request_t *req, size_t i, fh_str_t *name,
+                                 fh_str_t *value);
 /** @} */
 /** Number of header fields called name, and the i-th one (repeated fields
  * such as Cookie or Forwarded). */
-FH_API fh_str_t fh_request_header_nth(const fh_request_t *req, const char *name,
-                                      size_t nth);
+FH_API fh_str_t fh_request_header_nth(const fh_request_t *req, const char *name, size_t nth);
 
 /** The body, de-chunked. Present and empty when there is none. */
 FH_API fh_str_t fh_request_body(const fh_request_t *req);
@@ -94,8 +93,7 @@ FH_API fh_str_t fh_request_body(const fh_request_t *req);
  * "Connection: close"; HTTP/1.0 only with "Connection: keep-alive"). */
 FH_API bool fh_request_keep_alive(const fh_request_t *req);
 /** The peer's address. Returns 0 or FH_ENOTCONN. */
-FH_API int fh_request_remote_addr(const fh_request_t *req,
-                                  struct sockaddr_storage *out);
+FH_API int fh_request_remote_addr(const fh_request_t *req, struct sockaddr_storage *out);
 /** The peer's IP address as text ("127.0.0.1", "::1"), in the arena. */
 FH_API fh_str_t fh_request_remote_ip(fh_request_t *req);
 
@@ -105,13 +103,12 @@ FH_API fh_str_t fh_request_param(const fh_request_t *req, const char *name);
 /** @{ */
 /** Iteration over route parameters in pattern order. */
 FH_API size_t fh_request_param_count(const fh_request_t *req);
-FH_API bool fh_request_param_at(const fh_request_t *req, size_t i,
-                                fh_str_t *name, fh_str_t *value);
+FH_API bool fh_request_param_at(const fh_request_t *req, size_t i, fh_str_t *name, fh_str_t *value);
 /** @} */
 /** Sets the route parameters (used by routers). names and values must stay
  * valid as long as the request (arena or static memory). */
-FH_API void fh_request_set_params(fh_request_t *req, const fh_str_t *names,
-                                  const fh_str_t *values, size_t count);
+FH_API void fh_request_set_params(fh_request_t *req, const fh_str_t *names, const fh_str_t *values,
+                                  size_t count);
 
 /** @{ */
 /** Per-request slots where middleware keeps state for later hooks or for
@@ -145,8 +142,7 @@ FH_API uint64_t fh_request_start_ns(const fh_request_t *req);
 typedef void (*fh_request_done_fn)(fh_request_t *req, void *data);
 /** @} */
 /** @copydoc fh_request_done_fn */
-FH_API int fh_request_on_done(fh_request_t *req, fh_request_done_fn fn,
-                              void *data);
+FH_API int fh_request_on_done(fh_request_t *req, fh_request_done_fn fn, void *data);
 
 #ifdef __cplusplus
 }

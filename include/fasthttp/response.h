@@ -44,8 +44,7 @@ enum {
 /** Sends len bytes exactly as given: a complete HTTP response. Nothing is
  * added or checked. The connection stays open if the request allows it,
  * unless flags has FH_RAW_CLOSE. */
-FH_API int fh_send_raw(fh_response_t *res, const void *bytes, size_t len,
-                       unsigned flags);
+FH_API int fh_send_raw(fh_response_t *res, const void *bytes, size_t len, unsigned flags);
 
 /** Sets the status code (100..999; default 200). */
 FH_API int fh_response_status(fh_response_t *res, int status);
@@ -57,52 +56,45 @@ FH_API int fh_response_get_status(const fh_response_t *res);
  * splitting). Content-Length, Date and Connection set here are ignored in
  * favour of the framework's own, except Connection: close, which closes
  * the connection after this response. Both are copied. */
-FH_API int fh_response_header(fh_response_t *res, const char *name,
-                              const char *value);
-FH_API int fh_response_header_str(fh_response_t *res, fh_str_t name,
-                                  fh_str_t value);
+FH_API int fh_response_header(fh_response_t *res, const char *name, const char *value);
+FH_API int fh_response_header_str(fh_response_t *res, fh_str_t name, fh_str_t value);
 /** @} */
 /** printf-formatted header value. */
-FH_API int fh_response_headerf(fh_response_t *res, const char *name,
-                               const char *fmt, ...) FH_PRINTF(3, 4);
+FH_API int fh_response_headerf(fh_response_t *res, const char *name, const char *fmt, ...)
+    FH_PRINTF(3, 4);
 /** Replaces every field called name (case-insensitive) by one with value, or
  * adds it. */
-FH_API int fh_response_header_set(fh_response_t *res, const char *name,
-                                  const char *value);
+FH_API int fh_response_header_set(fh_response_t *res, const char *name, const char *value);
 /** The first response header called name (case-insensitive); absent if none. */
-FH_API fh_str_t fh_response_header_get(const fh_response_t *res,
-                                       const char *name);
+FH_API fh_str_t fh_response_header_get(const fh_response_t *res, const char *name);
 /** Removes every field called name; returns how many were removed. */
 FH_API int fh_response_header_remove(fh_response_t *res, const char *name);
 /** @{ */
 /** Iteration over the headers set so far. */
 FH_API size_t fh_response_header_count(const fh_response_t *res);
-FH_API bool fh_response_header_at(const fh_response_t *res, size_t i,
-                                  fh_str_t *name, fh_str_t *value);
+FH_API bool fh_response_header_at(const fh_response_t *res, size_t i, fh_str_t *name,
+                                  fh_str_t *value);
 /** @} */
 
 /** Sets the body to a copy of len bytes (replacing any previous body). */
 FH_API int fh_response_body(fh_response_t *res, const void *body, size_t len);
 /** Sets the body to borrowed bytes that stay valid and unchanged until the
  * response is written (static data, or memory in the request's arena). */
-FH_API int fh_response_body_borrow(fh_response_t *res, const void *body,
-                                   size_t len);
+FH_API int fh_response_body_borrow(fh_response_t *res, const void *body, size_t len);
 /** Appends a copy of len bytes to the body. */
 FH_API int fh_response_write(fh_response_t *res, const void *data, size_t len);
 /** Appends printf output to the body. */
-FH_API int fh_response_printf(fh_response_t *res, const char *fmt, ...)
-    FH_PRINTF(2, 3);
+FH_API int fh_response_printf(fh_response_t *res, const char *fmt, ...) FH_PRINTF(2, 3);
 /** The body set so far (a view into the arena or borrowed memory). */
 FH_API fh_str_t fh_response_get_body(const fh_response_t *res);
 
 /** status + Content-Type + a copy of the body, and the response is final. */
-FH_API int fh_send(fh_response_t *res, int status, const char *content_type,
-                   const void *body, size_t len);
+FH_API int fh_send(fh_response_t *res, int status, const char *content_type, const void *body,
+                   size_t len);
 /** @{ */
 /** text/plain; charset=utf-8 */
 FH_API int fh_send_text(fh_response_t *res, int status, const char *text);
-FH_API int fh_send_textf(fh_response_t *res, int status, const char *fmt, ...)
-    FH_PRINTF(3, 4);
+FH_API int fh_send_textf(fh_response_t *res, int status, const char *fmt, ...) FH_PRINTF(3, 4);
 /** @} */
 /** A response with the status's reason phrase as a text body ("Not Found"). */
 FH_API int fh_send_status(fh_response_t *res, int status);
@@ -138,8 +130,7 @@ FH_API int fh_response_end(fh_response_t *res);
 typedef void (*fh_response_cancel_fn)(fh_response_t *res, void *data);
 /** @} */
 /** @copydoc fh_response_cancel_fn */
-FH_API void fh_response_on_cancel(fh_response_t *res, fh_response_cancel_fn fn,
-                                  void *data);
+FH_API void fh_response_on_cancel(fh_response_t *res, fh_response_cancel_fn fn, void *data);
 /** Whether the client went away (a deferred response will not be sent). */
 FH_API bool fh_response_is_canceled(const fh_response_t *res);
 
@@ -150,8 +141,7 @@ FH_API bool fh_response_is_canceled(const fh_response_t *res);
 typedef void (*fh_response_hook_fn)(fh_response_t *res, void *data);
 /** @} */
 /** @copydoc fh_response_hook_fn */
-FH_API int fh_response_on_commit(fh_response_t *res, fh_response_hook_fn fn,
-                                 void *data);
+FH_API int fh_response_on_commit(fh_response_t *res, fh_response_hook_fn fn, void *data);
 
 /** The request this response answers. */
 FH_API fh_request_t *fh_response_request(fh_response_t *res);

@@ -150,7 +150,8 @@ typedef struct fh_route {
 /** @{ */
 /** An entry of a route table: method m, pattern p, handler h and data d
  * (FH_ROUTE_D); without data (FH_ROUTE, and one shorthand per method). */
-#define FH_ROUTE_D(m, p, h, d) {(m), (p), (h), (d), NULL}
+#define FH_ROUTE_D(m, p, h, d)                                                                     \
+    { (m), (p), (h), (d), NULL }
 #define FH_ROUTE(m, p, h) FH_ROUTE_D(m, p, h, NULL)
 #define FH_GET(p, h) FH_ROUTE(FH_METHOD_GET, p, h)
 #define FH_HEAD(p, h) FH_ROUTE(FH_METHOD_HEAD, p, h)
@@ -176,9 +177,11 @@ typedef struct fh_route {
  * `const fh_middleware_t *`, for example
  *   FH_ROUTE_MW(FH_METHOD_DELETE, "/users/:id", delete_user, NULL,
  *               ((const fh_middleware_t *const[]){&admin_auth, NULL})) */
-#define FH_ROUTE_MW(m, p, h, d, mws) {(m), (p), (h), (d), (mws)}
+#define FH_ROUTE_MW(m, p, h, d, mws)                                                               \
+    { (m), (p), (h), (d), (mws) }
 /** The entry that ends a route table (its pattern is NULL). */
-#define FH_ROUTES_END {FH_METHOD_GET, NULL, NULL, NULL, NULL}
+#define FH_ROUTES_END                                                                              \
+    { FH_METHOD_GET, NULL, NULL, NULL, NULL }
 
 /** What to do with a path that differs from a route only by slashes. */
 typedef enum fh_slash_policy {
@@ -267,9 +270,8 @@ typedef struct fh_mount_options {
  * handlers for the 404 and 405 answers on paths under prefix. opt may be
  * NULL. A table may be empty (just FH_ROUTES_END) to set those handlers
  * for a prefix alone. Errors as fh_router_mount. */
-FH_API int fh_router_mount_opts(fh_router_t *router, const char *prefix,
-                                const fh_route_t *routes, void *mount_data,
-                                const fh_mount_options_t *opt);
+FH_API int fh_router_mount_opts(fh_router_t *router, const char *prefix, const fh_route_t *routes,
+                                void *mount_data, const fh_mount_options_t *opt);
 
 /** The message of the last failed fh_router_add/fh_router_mount, such as
  * `fasthttp: route "GET /u/:name" conflicts with "GET /u/:id": different
@@ -316,7 +318,7 @@ enum {
  * still percent-encoded) or into the router (names, route): valid while
  * both are. */
 typedef struct fh_route_match {
-    fh_route_status_t status; /**< the outcome of the lookup */
+    fh_route_status_t status;     /**< the outcome of the lookup */
     const fh_route_info_t *route; /**< FH_ROUTE_FOUND only, else NULL */
     /** For 405 and automatic OPTIONS: bit (1u << method) for every method the
      * path accepts, HEAD included with GET, OPTIONS included unless
@@ -324,7 +326,7 @@ typedef struct fh_route_match {
     unsigned allowed;
     unsigned redirect; /**< FH_ROUTE_REDIRECT: FH_REDIRECT_* flags */
     bool encoded;      /**< the path holds %XX escapes (values may need decoding) */
-    size_t nparams; /**< entries used in names and values */
+    size_t nparams;    /**< entries used in names and values */
     fh_str_t names[FH_ROUTER_MAX_PARAMS];  /**< "id" for ":id" */
     fh_str_t values[FH_ROUTER_MAX_PARAMS]; /**< raw: still percent-encoded */
 } fh_route_match_t;

@@ -73,16 +73,16 @@ typedef struct fh_server fh_server_t;
  * "the default" (given here). docs/conformance.md lists every rule the
  * parser enforces and the status each breach gets. */
 typedef struct fh_limits {
-    size_t max_target;        /**< request target bytes: 16384 [414] */
-    size_t max_header_bytes;  /**< request line + header section: 32768 [431] */
-    size_t max_headers;       /**< header fields: 100 [431] */
-    size_t max_body;          /**< body bytes: 8 MiB [413, sent at once] */
-    size_t max_chunk_ext;     /**< chunk-extension bytes per chunk: 4096 [400] */
-    size_t max_pipelined;     /**< unanswered requests per connection: 64;
+    size_t max_target;       /**< request target bytes: 16384 [414] */
+    size_t max_header_bytes; /**< request line + header section: 32768 [431] */
+    size_t max_headers;      /**< header fields: 100 [431] */
+    size_t max_body;         /**< body bytes: 8 MiB [413, sent at once] */
+    size_t max_chunk_ext;    /**< chunk-extension bytes per chunk: 4096 [400] */
+    size_t max_pipelined;    /**< unanswered requests per connection: 64;
                                  reading pauses at the cap */
-    size_t max_connections;   /**< open connections per server: 10000;
+    size_t max_connections;  /**< open connections per server: 10000;
                                  accepting pauses at the cap */
-    size_t max_discard;       /**< after an error response the socket is
+    size_t max_discard;      /**< after an error response the socket is
                                  shut for writing and up to this many
                                  bytes the client still sends (the rest
                                  of a body, pipelined requests) are read
@@ -122,11 +122,11 @@ typedef struct fh_server_config {
      * text answer and nothing is called. See "The error handler" above. */
     fh_handler_fn error_handler;
     void *error_handler_data; /**< passed to error_handler */
-    void *user_data;       /**< fh_request_server_data() */
+    void *user_data;          /**< fh_request_server_data() */
     /** Server header value; default "fasthttp". "" sends none. */
     const char *server_name;
-    fh_limits_t limits;     /**< request size and connection limits */
-    fh_timeouts_t timeouts; /**< connection timeouts */
+    fh_limits_t limits;       /**< request size and connection limits */
+    fh_timeouts_t timeouts;   /**< connection timeouts */
     size_t arena_chunk_size;  /**< bytes per arena chunk: 16384 */
     size_t arena_cache_bytes; /**< free chunks kept per thread: 8 MiB */
     /** Print each request's arena use to stderr when it is released. Also
@@ -196,10 +196,10 @@ typedef struct fh_server_stats {
     uint64_t connections_accepted; /**< connections accepted since the start */
     uint64_t connections_open;     /**< connections open now */
     uint64_t requests;             /**< requests handled */
-    uint64_t errors_4xx; /**< error responses produced by the framework */
-    uint64_t errors_5xx; /**< 5xx responses produced by the framework */
-    uint64_t timeouts;   /**< connections closed by a timeout */
-    uint64_t writes;     /**< write system calls (uv_try_write + uv_write) */
+    uint64_t errors_4xx;           /**< error responses produced by the framework */
+    uint64_t errors_5xx;           /**< 5xx responses produced by the framework */
+    uint64_t timeouts;             /**< connections closed by a timeout */
+    uint64_t writes;               /**< write system calls (uv_try_write + uv_write) */
     /** Connections holding a read buffer of their own right now (only those
      * with an incomplete or paused request: idle ones hold none). */
     uint64_t conn_buffers;
@@ -214,8 +214,7 @@ FH_API void fh_server_stats(const fh_server_t *server, fh_server_stats_t *out);
 typedef void (*fh_loop_fn)(void *data);
 /** @} */
 /** @copydoc fh_loop_fn */
-FH_API int fh_server_post(fh_server_t *server, int worker, fh_loop_fn fn,
-                          void *data);
+FH_API int fh_server_post(fh_server_t *server, int worker, fh_loop_fn fn, void *data);
 
 #ifdef __cplusplus
 }

@@ -63,10 +63,10 @@ typedef enum fh_static_symlinks {
 typedef struct fh_static_options {
     /** The file served for a directory; NULL = "index.html", "" = none. */
     const char *index;
-    bool list_directories;          /**< HTML listing without index: off */
-    bool dotfiles;                  /**< serve names beginning with '.': off */
-    fh_static_symlinks_t symlinks;  /**< FH_STATIC_SYMLINKS_NEVER */
-    uint32_t max_age;               /**< Cache-Control: max-age=N; 0 = none */
+    bool list_directories;         /**< HTML listing without index: off */
+    bool dotfiles;                 /**< serve names beginning with '.': off */
+    fh_static_symlinks_t symlinks; /**< FH_STATIC_SYMLINKS_NEVER */
+    uint32_t max_age;              /**< Cache-Control: max-age=N; 0 = none */
     /** Bodies of at least this many bytes go by sendfile, smaller ones are
      * read into the arena: 0 = 64 KiB. */
     size_t sendfile_min;

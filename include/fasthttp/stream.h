@@ -76,8 +76,7 @@ typedef struct fh_stream_options {
  * Returns 0, FH_EALREADY_SENT (the response is final), FH_ECANCELED (the
  * client already left: end the deferred response with fh_response_end),
  * FH_ESTATE (not from the handler or a deferred response) or FH_ENOMEM. */
-FH_API int fh_stream_begin(fh_response_t *res, fh_stream_t **out,
-                           const fh_stream_options_t *opts);
+FH_API int fh_stream_begin(fh_response_t *res, fh_stream_t **out, const fh_stream_options_t *opts);
 
 /** Appends len bytes (copied: the caller's buffer may be reused at once) as
  * one chunk. len 0 does nothing. Returns 0; FH_EAGAIN when the stream

@@ -47,9 +47,7 @@ static void deferred_closed(uv_handle_t *h) {
     fh_send_textf(d->res, 200, "late %.*s", FH_STR_FMT(fh_request_path(req)));
 }
 
-static void deferred_fire(uv_timer_t *t) {
-    uv_close((uv_handle_t *)t, deferred_closed);
-}
+static void deferred_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, deferred_closed); }
 
 /* /r/... goes through a router: GET and POST /r/item exist. */
 static fh_router_t *router;
@@ -172,15 +170,25 @@ static void server_stop(server_t *srv) {
 
 /* ----------------------------------------------------------- the cases */
 
-enum { ST_SEND, ST_PAUSE, ST_EXPECT, ST_CLOSED, ST_OPEN, ST_SILENT, ST_CONN, ST_CLOSE,
-       ST_SHUTDOWN, ST_DRAIN };
+enum {
+    ST_SEND,
+    ST_PAUSE,
+    ST_EXPECT,
+    ST_CLOSED,
+    ST_OPEN,
+    ST_SILENT,
+    ST_CONN,
+    ST_CLOSE,
+    ST_SHUTDOWN,
+    ST_DRAIN
+};
 
 typedef struct step {
     int kind;
     int line;
     char *bytes; /* ST_SEND */
     size_t len;
-    long arg;    /* ms, status, connection index, byte bound */
+    long arg; /* ms, status, connection index, byte bound */
     long arg2;
     char **checks; /* ST_EXPECT: check words */
     int nchecks;
@@ -259,9 +267,7 @@ static void unescape(const char *s, buf_t *out, const char *file, int line) {
                 s += 2;
                 break;
             }
-            default:
-                die(file, line, "unknown escape \\%c", c);
-                return;
+            default: die(file, line, "unknown escape \\%c", c); return;
             }
             buf_put(out, &ch, 1);
             s += 2;
@@ -274,7 +280,7 @@ static void unescape(const char *s, buf_t *out, const char *file, int line) {
             if (!close)
                 die(file, line, "unclosed repetition");
             char *inner = strndup(end + 1, (size_t)(close - end - 1));
-            buf_t one = {0};
+            buf_t one = { 0 };
             unescape(inner, &one, file, line);
             for (long i = 0; i < n; i++)
                 buf_put(out, one.p ? one.p : "", one.len);
@@ -345,12 +351,12 @@ static void load_file(const char *path) {
         if (strcmp(s, "config") == 0) {
             snprintf(c->config, sizeof(c->config), "%s", arg);
         } else if (strcmp(s, "send") == 0) {
-            buf_t b = {0};
+            buf_t b = { 0 };
             unescape(arg, &b, path, lineno);
             step_t *st = c->nsteps ? &c->steps[c->nsteps - 1] : NULL;
             if (!st || st->kind != ST_SEND)
                 st = add_step(c, ST_SEND, lineno);
-            buf_t all = {st->bytes, st->len, st->len + 1};
+            buf_t all = { st->bytes, st->len, st->len + 1 };
             if (!all.p)
                 all.cap = 0;
             buf_put(&all, b.p ? b.p : "", b.len);
@@ -378,7 +384,7 @@ static void load_file(const char *path) {
                 st->arg = atol(w);
                 while ((w = strtok_r(NULL, " ", &save))) {
                     st->checks = realloc(st->checks, (size_t)(st->nchecks + 1) * sizeof(char *));
-                    buf_t b = {0};
+                    buf_t b = { 0 };
                     unescape(w, &b, path, lineno);
                     st->checks[st->nchecks++] = b.p;
                 }
@@ -404,7 +410,7 @@ static void load_file(const char *path) {
             if (sscanf(arg, "%ld %ld", &st->arg, &st->arg2) != 2)
                 die(path, lineno, "expected: drain MS MAX_BYTES");
         } else if (strcmp(s, "never") == 0) {
-            buf_t b = {0};
+            buf_t b = { 0 };
             unescape(arg, &b, path, lineno);
             c->never = realloc(c->never, (size_t)(c->nnever + 1) * sizeof(char *));
             c->never_len = realloc(c->never_len, (size_t)(c->nnever + 1) * sizeof(size_t));
@@ -460,7 +466,7 @@ static void load_path(const char *path) {
 
 typedef struct conn {
     int fd;
-    buf_t in;       /* received, not yet consumed */
+    buf_t in; /* received, not yet consumed */
     bool eof;
     bool reset;
 } conn_t;
@@ -470,7 +476,7 @@ typedef struct run {
     server_t *srv;
     conn_t conns[MAX_CONNS];
     int cur;
-    buf_t all;      /* everything received, for 'never' */
+    buf_t all; /* everything received, for 'never' */
     int framework_errors;
     bool shut[MAX_CONNS]; /* the client shut its side: the close is its doing */
     char why[2048];
@@ -507,7 +513,7 @@ static int conn_open(run_t *r, int k) {
         return fail(r, NULL, "connect: %s", strerror(errno));
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    struct timeval tv = {3, 0};
+    struct timeval tv = { 3, 0 };
     setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     return 0;
 }
@@ -517,7 +523,7 @@ static int conn_open(run_t *r, int k) {
 static ssize_t conn_fill(run_t *r, conn_t *c, int ms) {
     if (c->eof)
         return 0;
-    struct pollfd pfd = {c->fd, POLLIN, 0};
+    struct pollfd pfd = { c->fd, POLLIN, 0 };
     int pr = poll(&pfd, 1, ms);
     if (pr <= 0)
         return 0;
@@ -574,10 +580,16 @@ static void printable(const char *p, size_t n, char *out, size_t cap) {
     size_t o = 0;
     for (size_t i = 0; i < n && o + 5 < cap; i++) {
         unsigned char c = (unsigned char)p[i];
-        if (c == '\r') { out[o++] = '\\'; out[o++] = 'r'; }
-        else if (c == '\n') { out[o++] = '\\'; out[o++] = 'n'; }
-        else if (c < 0x20 || c >= 0x7f) o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
-        else out[o++] = (char)c;
+        if (c == '\r') {
+            out[o++] = '\\';
+            out[o++] = 'r';
+        } else if (c == '\n') {
+            out[o++] = '\\';
+            out[o++] = 'n';
+        } else if (c < 0x20 || c >= 0x7f)
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+        else
+            out[o++] = (char)c;
     }
     out[o] = '\0';
 }
@@ -657,7 +669,8 @@ static int expect_response(run_t *r, const step_t *st, bool closes_after) {
         if (blen > 64)
             rc = fail(r, st, "a framework %d response of %zu bytes", status, blen);
     }
-    if (closes_after && !r->shut[r->cur] && (!header(head, "Connection", v, sizeof(v)) || strcasecmp(v, "close") != 0))
+    if (closes_after && !r->shut[r->cur] &&
+        (!header(head, "Connection", v, sizeof(v)) || strcasecmp(v, "close") != 0))
         rc = fail(r, st, "the %d response before the close lacks Connection: close", status);
     if (status != st->arg && rc == 0) {
         char got[400];
@@ -749,7 +762,7 @@ static int do_drain(run_t *r, const step_t *st) {
     c->in.len = 0;
     while (!c->eof && now_ms() < deadline) {
         char tmp[65536];
-        struct pollfd pfd = {c->fd, POLLIN, 0};
+        struct pollfd pfd = { c->fd, POLLIN, 0 };
         if (poll(&pfd, 1, (int)(deadline - now_ms())) <= 0)
             continue;
         ssize_t n = recv(c->fd, tmp, sizeof(tmp), MSG_DONTWAIT);
@@ -779,20 +792,34 @@ static int apply_config(fh_server_config_t *cfg, const char *spec, const case_t 
         unsigned long v = strtoul(eq + 1, NULL, 10);
         fh_limits_t *l = &cfg->limits;
         fh_timeouts_t *t = &cfg->timeouts;
-        if (!strcmp(w, "threads")) cfg->threads = (int)v;
-        else if (!strcmp(w, "max_target")) l->max_target = v;
-        else if (!strcmp(w, "max_header_bytes")) l->max_header_bytes = v;
-        else if (!strcmp(w, "max_headers")) l->max_headers = v;
-        else if (!strcmp(w, "max_body")) l->max_body = v;
-        else if (!strcmp(w, "max_chunk_ext")) l->max_chunk_ext = v;
-        else if (!strcmp(w, "max_pipelined")) l->max_pipelined = v;
-        else if (!strcmp(w, "max_connections")) l->max_connections = v;
-        else if (!strcmp(w, "max_discard")) l->max_discard = v;
-        else if (!strcmp(w, "header_ms")) t->header_ms = (uint32_t)v;
-        else if (!strcmp(w, "body_ms")) t->body_ms = (uint32_t)v;
-        else if (!strcmp(w, "keepalive_ms")) t->keepalive_ms = (uint32_t)v;
-        else if (!strcmp(w, "write_ms")) t->write_ms = (uint32_t)v;
-        else die(c->file, c->line, "unknown config key %s", w);
+        if (!strcmp(w, "threads"))
+            cfg->threads = (int)v;
+        else if (!strcmp(w, "max_target"))
+            l->max_target = v;
+        else if (!strcmp(w, "max_header_bytes"))
+            l->max_header_bytes = v;
+        else if (!strcmp(w, "max_headers"))
+            l->max_headers = v;
+        else if (!strcmp(w, "max_body"))
+            l->max_body = v;
+        else if (!strcmp(w, "max_chunk_ext"))
+            l->max_chunk_ext = v;
+        else if (!strcmp(w, "max_pipelined"))
+            l->max_pipelined = v;
+        else if (!strcmp(w, "max_connections"))
+            l->max_connections = v;
+        else if (!strcmp(w, "max_discard"))
+            l->max_discard = v;
+        else if (!strcmp(w, "header_ms"))
+            t->header_ms = (uint32_t)v;
+        else if (!strcmp(w, "body_ms"))
+            t->body_ms = (uint32_t)v;
+        else if (!strcmp(w, "keepalive_ms"))
+            t->keepalive_ms = (uint32_t)v;
+        else if (!strcmp(w, "write_ms"))
+            t->write_ms = (uint32_t)v;
+        else
+            die(c->file, c->line, "unknown config key %s", w);
     }
     free(copy);
     return 0;
@@ -808,7 +835,7 @@ static int run_case(case_t *c, server_t *shared) {
     run_t r;
     memset(&r, 0, sizeof(r));
     r.c = c;
-    server_t own = {0};
+    server_t own = { 0 };
     r.srv = shared;
     if (c->config[0]) {
         fh_server_config_t cfg = fh_server_config_default();
@@ -881,16 +908,16 @@ static const struct {
     const char *name;
     int first, last;
 } sections[] = {
-    {"llhttp as shipped by Debian", 0, 0},
-    {"Framing and smuggling", 1, 6},
-    {"Syntax", 7, 12},
-    {"Limits and time", 13, 16},
-    {"Connection", 17, 19},
-    {"Responses", 20, 20},
+    { "llhttp as shipped by Debian", 0, 0 },
+    { "Framing and smuggling", 1, 6 },
+    { "Syntax", 7, 12 },
+    { "Limits and time", 13, 16 },
+    { "Connection", 17, 19 },
+    { "Responses", 20, 20 },
 };
 
 static void print_counts(void) {
-    int per_rule[21] = {0};
+    int per_rule[21] = { 0 };
     for (int i = 0; i < ncases; i++)
         if (cases[i].rule >= 0 && cases[i].rule <= 20)
             per_rule[cases[i].rule]++;
@@ -915,9 +942,7 @@ int main(int argc, char **argv) {
         case 'v': verbose = true; break;
         case 'l': list = true; break;
         case 'k': only = optarg; break;
-        default:
-            fprintf(stderr, "usage: %s [-v] [-l] [-k ID] CASES...\n", argv[0]);
-            return 2;
+        default: fprintf(stderr, "usage: %s [-v] [-l] [-k ID] CASES...\n", argv[0]); return 2;
         }
     }
     if (optind >= argc) {
@@ -940,7 +965,7 @@ int main(int argc, char **argv) {
     }
     fh_server_config_t cfg = fh_server_config_default();
     cfg.threads = 2;
-    server_t shared = {0};
+    server_t shared = { 0 };
     if (server_start(&shared, &cfg) != 0)
         return 1;
     int failed = 0, ran = 0;

@@ -125,7 +125,7 @@ static void fz_connection(const uint8_t *data, size_t size, uint32_t seed, fz_ou
     if (fh__conn_open(fz_worker, sv[0]) != 0)
         abort();
     size_t off = 0;
-    fz_cuts_t cuts = {seed * 2654435761u + 1, seed ? 1 + (int)(seed % 4) : 0};
+    fz_cuts_t cuts = { seed * 2654435761u + 1, seed ? 1 + (int)(seed % 4) : 0 };
     while (off < size) {
         size_t n = fz_next_fragment(&cuts, size - off);
         ssize_t w = send(sv[1], data + off, n, MSG_NOSIGNAL);

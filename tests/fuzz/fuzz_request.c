@@ -83,9 +83,7 @@ static void later_closed(uv_handle_t *h) {
     fh_send_text(l->res, 200, "later");
 }
 
-static void later_fire(uv_timer_t *t) {
-    uv_close((uv_handle_t *)t, later_closed);
-}
+static void later_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, later_closed); }
 
 static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;

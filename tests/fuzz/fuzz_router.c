@@ -37,12 +37,12 @@
 
 #include "router/router.h"
 
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf(stderr, "fuzz_router: check failed at line %d: %s\n", __LINE__, #cond); \
-            abort();                                                                   \
-        }                                                                              \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_router: check failed at line %d: %s\n", __LINE__, #cond);        \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static int noop(fh_request_t *req, fh_response_t *res, void *data) {
@@ -108,7 +108,7 @@ static fh_router_config_t options(uint8_t b) {
 static bool naive_bad_path(const char *p, size_t n) {
     char *d = malloc(n + 1);
     CHECK(d);
-    ptrdiff_t k = fh_percent_decode(d, (fh_str_t){p, n}, false);
+    ptrdiff_t k = fh_percent_decode(d, (fh_str_t){ p, n }, false);
     bool bad = k < 0;
     for (ptrdiff_t i = 0, seg = 0; !bad && i <= k; i++) {
         if (i == k || d[i] == '/') {
@@ -124,7 +124,7 @@ static bool naive_bad_path(const char *p, size_t n) {
 
 static void check_lookup(const fh_router_t *r, fh_method_t method, const char *p, size_t n) {
     fh_route_match_t m;
-    fh_str_t path = {p, n};
+    fh_str_t path = { p, n };
     fh_route_status_t st = fh_router_lookup(r, method, path, &m);
     CHECK(st == m.status);
     bool slash = n > 0 && p[0] == '/';
@@ -156,7 +156,7 @@ static void check_lookup(const fh_router_t *r, fh_method_t method, const char *p
         CHECK(len >= 1 && len <= n + 1 && to[0] == '/');
         CHECK(len < 2 || (to[1] != '/' && to[1] != '\\'));
         fh_route_match_t again;
-        fh_route_status_t st2 = fh_router_lookup(r, method, (fh_str_t){to, len}, &again);
+        fh_route_status_t st2 = fh_router_lookup(r, method, (fh_str_t){ to, len }, &again);
         CHECK(st2 == FH_ROUTE_FOUND || st2 == FH_ROUTE_METHOD_NOT_ALLOWED ||
               st2 == FH_ROUTE_OPTIONS);
         free(to);
@@ -198,7 +198,7 @@ static void check_reachable(const fh_router_t *r) {
         size_t len = instantiate(ri->pattern, path);
         fh_method_t method = ri->method == FH_METHOD_ANY ? FH_METHOD_PATCH : ri->method;
         fh_route_match_t m;
-        fh_route_status_t st = fh_router_lookup(r, method, (fh_str_t){path, len}, &m);
+        fh_route_status_t st = fh_router_lookup(r, method, (fh_str_t){ path, len }, &m);
         CHECK(st == FH_ROUTE_FOUND);
         if (all_static(ri->pattern) && ri->method != FH_METHOD_ANY)
             CHECK(m.route == ri);
@@ -266,13 +266,13 @@ static bool ref_match(const fh_route_info_t *ri, const char *p, size_t n, const 
             if (i >= ns)
                 return false;
             out->rank[out->nrank++] = REF_CATCHALL;
-            out->values[out->nvalues++] = (fh_str_t){p + starts[i], n - starts[i]};
+            out->values[out->nvalues++] = (fh_str_t){ p + starts[i], n - starts[i] };
             return true;
         }
         if (i >= ns)
             return false;
         size_t send = i + 1 < ns ? starts[i + 1] - 1 : n;
-        fh_str_t seg = {p + starts[i], send - starts[i]};
+        fh_str_t seg = { p + starts[i], send - starts[i] };
         if (plen > 0 && pat[0] == ':') {
             if (seg.len == 0)
                 return false;
@@ -283,7 +283,7 @@ static bool ref_match(const fh_route_info_t *ri, const char *p, size_t n, const 
             if (seg.len >= sizeof(a) || plen >= sizeof(b))
                 return false;
             ptrdiff_t la = fh_percent_decode(a, seg, false);
-            ptrdiff_t lb = fh_percent_decode(b, (fh_str_t){pat, plen}, false);
+            ptrdiff_t lb = fh_percent_decode(b, (fh_str_t){ pat, plen }, false);
             CHECK(la >= 0 && lb >= 0);
             if (la != lb || memcmp(a, b, (size_t)la) != 0 || memchr(a, '/', (size_t)la))
                 return false;
@@ -304,10 +304,10 @@ static int rank_cmp(const ref_match_t *a, const ref_match_t *b) {
     return a->nrank < b->nrank ? -1 : a->nrank > b->nrank;
 }
 
-static void check_reference(const fh_router_t *r, const fh_router_config_t *cfg,
-                            fh_method_t method, const char *p, size_t n) {
+static void check_reference(const fh_router_t *r, const fh_router_config_t *cfg, fh_method_t method,
+                            const char *p, size_t n) {
     fh_route_match_t m;
-    fh_route_status_t st = fh_router_lookup(r, method, (fh_str_t){p, n}, &m);
+    fh_route_status_t st = fh_router_lookup(r, method, (fh_str_t){ p, n }, &m);
     if (st == FH_ROUTE_BAD_PATH || n == 0 || p[0] != '/')
         return;
     size_t count = fh_router_route_count(r);
@@ -331,10 +331,10 @@ static void check_reference(const fh_router_t *r, const fh_router_config_t *cfg,
     for (size_t i = 0; i < nm; i++) {
         const ref_match_t *c = &all[i];
         fh_method_t rm = c->route->method;
-        int pref = rm == method ? 3
+        int pref = rm == method                                        ? 3
                    : (method == FH_METHOD_HEAD && rm == FH_METHOD_GET) ? 2
-                   : rm == FH_METHOD_ANY ? 1
-                                         : 0;
+                   : rm == FH_METHOD_ANY                               ? 1
+                                                                       : 0;
         if (!pref)
             continue;
         int cmp = best ? rank_cmp(c, best) : -1;

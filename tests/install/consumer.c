@@ -24,14 +24,15 @@ int main(void) {
     if (fh_server_new(&s, &cfg) || fh_server_start(s))
         return 1;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)fh_server_port(s))};
+    struct sockaddr_in sa = { .sin_family = AF_INET,
+                              .sin_port = htons((uint16_t)fh_server_port(s)) };
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
         return 2;
     const char *req = "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     if (write(fd, req, strlen(req)) < 0)
         return 3;
-    char buf[1024] = {0};
+    char buf[1024] = { 0 };
     size_t n = 0;
     ssize_t r;
     while (n < sizeof(buf) - 1 && (r = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)

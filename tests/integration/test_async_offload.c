@@ -21,14 +21,14 @@
 #include "testutil.h"
 
 /* Counters the loop threads write and the test thread reads. */
-static atomic_int n_released;  /* tracked requests (?track=1) released */
-static atomic_int n_canceled;  /* cancel callbacks */
+static atomic_int n_released; /* tracked requests (?track=1) released */
+static atomic_int n_canceled; /* cancel callbacks */
 static atomic_int n_done_canceled, n_done_ok, n_work_ran;
-static atomic_int n_late_end;  /* ends of already-canceled responses */
+static atomic_int n_late_end; /* ends of already-canceled responses */
 static atomic_int n_forget_done, n_forget_released_after_done;
 static atomic_int post_seq, post_errors;
 static atomic_int n_wrong_thread, n_final_estate, n_gates_running;
-static sem_t pool_gate;        /* holds the blocking jobs */
+static sem_t pool_gate; /* holds the blocking jobs */
 static uv_loop_t *_Atomic some_loop;
 
 typedef struct job {
@@ -75,9 +75,7 @@ static void timer_closed(uv_handle_t *h) {
     fh_send_textf(j->res, 200, "timer %s", j->id);
 }
 
-static void timer_fire(uv_timer_t *t) {
-    uv_close((uv_handle_t *)t, timer_closed);
-}
+static void timer_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, timer_closed); }
 
 static void on_cancel(fh_response_t *res, void *data) {
     (void)res;
@@ -297,10 +295,10 @@ static void test_client_leaves_during_deferral(void **state) {
     fht_send_str(fd, "GET /timer?ms=500&id=gone&track=1 HTTP/1.1\r\nHost: t\r\n\r\n");
     usleep(30000); /* dispatched and deferred */
     fht_close(fd);
-    wait_for(&n_canceled, canceled + 1);          /* the handler is told */
+    wait_for(&n_canceled, canceled + 1);                  /* the handler is told */
     assert_int_equal(atomic_load(&n_released), released); /* still held */
-    wait_for(&n_late_end, late + 1);              /* the timer ended it later */
-    wait_for(&n_released, released + 1);          /* and it was released once */
+    wait_for(&n_late_end, late + 1);                      /* the timer ended it later */
+    wait_for(&n_released, released + 1);                  /* and it was released once */
     usleep(50000);
     assert_int_equal(atomic_load(&n_released), released + 1);
 }

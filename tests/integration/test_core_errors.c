@@ -201,9 +201,7 @@ static void ask(const char *raw, size_t len, fht_response_t *r, bool close) {
 }
 
 /* ask for a refusal: the connection closes. */
-static void ask_str(const char *raw, fht_response_t *r) {
-    ask(raw, strlen(raw), r, true);
-}
+static void ask_str(const char *raw, fht_response_t *r) { ask(raw, strlen(raw), r, true); }
 
 static const char *hdr(const fht_response_t *r, const char *name) {
     static char v[4][512];
@@ -306,8 +304,8 @@ static void test_json_refusals(void **state) {
 
     /* 431: too many header fields. */
     ask_str("GET /h HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n"
-                        "F: 6\r\nG: 7\r\nH: 8\r\n\r\n",
-                        &r);
+            "F: 6\r\nG: 7\r\nH: 8\r\n\r\n",
+            &r);
     json_decref(expect_problem(&r, 431, true));
     fht_response_free(&r);
     s = seen_get();
@@ -377,8 +375,8 @@ static void test_json_refusals(void **state) {
 
     /* A bad chunk after a partial body. */
     ask_str("POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
-                        "3\r\nabc\r\nzz\r\n",
-                        &r);
+            "3\r\nabc\r\nzz\r\n",
+            &r);
     json_decref(expect_problem(&r, 400, true));
     fht_response_free(&r);
     s = seen_get();
@@ -424,7 +422,8 @@ static fh_chain_t *errors;
 static void start_chain(fh_handler_fn final, fh_log_format_t format, uint32_t header_ms) {
     capture_reset();
     fh_access_log_options_t lo = {
-        .format = format, .write = capture, .latency = true, .request_id = true};
+        .format = format, .write = capture, .latency = true, .request_id = true
+    };
     assert_int_equal(fh_access_log_new(&access_log, &lo), 0);
     assert_int_equal(fh_request_id_new(&request_id, NULL), 0);
     assert_int_equal(fh_chain_new(&errors, final, NULL), 0);
@@ -473,8 +472,8 @@ static void test_chain_logs_refusals(void **state) {
     json_decref(p);
     fht_response_free(&r);
     ask_str("POST /up HTTP/1.1\r\nHost: a\r\nX-Request-ID: big-1\r\n"
-                        "Content-Length: 100000\r\n\r\n",
-                        &r);
+            "Content-Length: 100000\r\n\r\n",
+            &r);
     p = expect_problem(&r, 413, true);
     assert_string_equal(hdr(&r, "X-Request-ID"), "big-1");
     assert_string_equal(json_string_value(json_object_get(p, "request_id")), "big-1");
@@ -503,9 +502,9 @@ static void test_chain_logs_refusals(void **state) {
     log_line("\"-\" 400 ", line, sizeof(line));
     unsigned long bytes, latency;
     char id[64];
-    assert_int_equal(sscanf(strstr(line, "\"-\" 400 "), "\"-\" 400 %lu %lu \"%63[^\"]\"", &bytes,
-                            &latency, id),
-                     3);
+    assert_int_equal(
+        sscanf(strstr(line, "\"-\" 400 "), "\"-\" 400 %lu %lu \"%63[^\"]\"", &bytes, &latency, id),
+        3);
     assert_true(bytes > 20); /* the problem document */
     assert_int_equal(strlen(id), 29);
     assert_int_equal(strncmp(line, "127.0.0.1 - - [", 15), 0);
@@ -562,8 +561,16 @@ static void test_chain_json_log(void **state) {
 /* ----------------------------------------------- a hook that misbehaves */
 
 enum {
-    MODE_DEFER, MODE_STREAM, MODE_TAKEOVER, MODE_OFFLOAD, MODE_STATUS, MODE_RAW,
-    MODE_FAIL, MODE_OPEN, MODE_RESET, MODE_BORROW
+    MODE_DEFER,
+    MODE_STREAM,
+    MODE_TAKEOVER,
+    MODE_OFFLOAD,
+    MODE_STATUS,
+    MODE_RAW,
+    MODE_FAIL,
+    MODE_OPEN,
+    MODE_RESET,
+    MODE_BORROW
 };
 static int mode;
 static int mode_rc; /* what the refused call returned */
@@ -585,23 +592,14 @@ static int bad_hook(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;
     fh_stream_t *st;
     switch (mode) {
-    case MODE_DEFER:
-        mode_rc = fh_response_defer(res);
-        return mode_rc;
-    case MODE_STREAM:
-        mode_rc = fh_stream_begin(res, &st, NULL);
-        return 0;
-    case MODE_TAKEOVER:
-        mode_rc = fh_request_takeover(res, 0, never_ready, NULL);
-        return 0;
-    case MODE_OFFLOAD:
-        mode_rc = fh_offload(req, never_work, never_done, NULL);
-        return 0;
+    case MODE_DEFER: mode_rc = fh_response_defer(res); return mode_rc;
+    case MODE_STREAM: mode_rc = fh_stream_begin(res, &st, NULL); return 0;
+    case MODE_TAKEOVER: mode_rc = fh_request_takeover(res, 0, never_ready, NULL); return 0;
+    case MODE_OFFLOAD: mode_rc = fh_offload(req, never_work, never_done, NULL); return 0;
     case MODE_STATUS:
         fh_response_header(res, "X-Hook", "1");
         return fh_send_problem(res, 418, "teapot", NULL, NULL);
-    case MODE_RAW:
-        return fh_send_raw(res, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 40, 0);
+    case MODE_RAW: return fh_send_raw(res, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 40, 0);
     case MODE_FAIL:
         fh_response_header(res, "X-Hook", "1");
         fh_response_body(res, "half", 4);
@@ -612,16 +610,13 @@ static int bad_hook(fh_request_t *req, fh_response_t *res, void *data) {
         fh_response_printf(res, "refused: %d", fh_response_get_status(res));
         fh_response_status(res, 200);
         return 0;
-    case MODE_RESET:
-        fh_response_reset(res);
-        return fh_send_text(res, 201, "reset");
+    case MODE_RESET: fh_response_reset(res); return fh_send_text(res, 201, "reset");
     case MODE_BORROW: {
         fh_str_t v = fh_request_header(req, "X-Big");
         fh_response_body_borrow(res, v.ptr, v.len);
         return 0;
     }
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -630,7 +625,7 @@ static void test_hook_limits(void **state) {
     start(bad_hook, NULL, 0);
     static const char garbage[] = "\x05\x05\x05\r\n\r\n";
     fht_response_t r;
-    int refused[] = {MODE_DEFER, MODE_STREAM, MODE_TAKEOVER, MODE_OFFLOAD};
+    int refused[] = { MODE_DEFER, MODE_STREAM, MODE_TAKEOVER, MODE_OFFLOAD };
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
         mode = refused[i];
         mode_rc = 0;
@@ -770,7 +765,7 @@ static void test_hostile_input(void **state) {
                 case 0: buf[at] = (char)next_rand(); break;
                 case 1: buf[at] = "\r\n :\0%/"[next_rand() % 7]; break;
                 case 2: n = at + 1; break; /* cut short */
-                default: /* duplicate a slice */
+                default:                   /* duplicate a slice */
                     if (n + 40 < sizeof(buf)) {
                         memmove(buf + at + 20, buf + at, n - at);
                         n += 20;

@@ -30,9 +30,7 @@ static void deferred_closed(uv_handle_t *h) {
     fh_send_text(d->res, 200, d->text);
 }
 
-static void deferred_fire(uv_timer_t *t) {
-    uv_close((uv_handle_t *)t, deferred_closed);
-}
+static void deferred_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, deferred_closed); }
 
 static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;
@@ -116,7 +114,8 @@ static void test_pipelined_16_one_write(void **state) {
     char buf[4096];
     size_t n = 0;
     for (int i = 0; i < 16; i++)
-        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "GET /header HTTP/1.1\r\nHost: t\r\nX-Test: %d\r\n\r\n", i);
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+                              "GET /header HTTP/1.1\r\nHost: t\r\nX-Test: %d\r\n\r\n", i);
     int fd = fht_connect(port);
     /* Warm the connection so the 16 arrive in one read. */
     fht_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -137,9 +136,10 @@ static void test_pipelined_16_one_write(void **state) {
 
 static void test_one_byte_at_a_time(void **state) {
     (void)state;
-    const char *req = "POST /echo?x=1 HTTP/1.1\r\nHost: t\r\nX-Long-Header: abcdefghijklmnopqrstuvwxyz\r\n"
-                      "Content-Length: 11\r\n\r\nhello world"
-                      "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+    const char *req =
+        "POST /echo?x=1 HTTP/1.1\r\nHost: t\r\nX-Long-Header: abcdefghijklmnopqrstuvwxyz\r\n"
+        "Content-Length: 11\r\n\r\nhello world"
+        "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
     int fd = fht_connect(port);
     for (size_t i = 0; req[i]; i++) {
         fht_send(fd, req + i, 1);
@@ -200,8 +200,12 @@ static void test_chunked_body(void **state) {
                      "5\r\nhello\r\n1;ext=1\r\n \r\n6\r\nworld!\r\n0\r\n\r\n");
     expect(fd, 200, "hello world!");
     /* The same, split in odd places across several sends. */
-    const char *parts[] = {"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-", "Encoding: chunked\r\n\r\n3\r",
-                           "\nabc\r\n", "A\r\n0123", "456789\r\n0\r\n", "\r\n"};
+    const char *parts[] = { "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-",
+                            "Encoding: chunked\r\n\r\n3\r",
+                            "\nabc\r\n",
+                            "A\r\n0123",
+                            "456789\r\n0\r\n",
+                            "\r\n" };
     for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
         fht_send_str(fd, parts[i]);
         usleep(2000);
@@ -217,7 +221,8 @@ static void test_large_body_across_reads(void **state) {
     for (size_t i = 0; i < n; i++)
         body[i] = (char)('a' + i % 26);
     char head[128];
-    snprintf(head, sizeof(head), "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n", n);
+    snprintf(head, sizeof(head), "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n",
+             n);
     int fd = fht_connect(port);
     fht_send_str(fd, head);
     fht_send(fd, body, n);
@@ -257,7 +262,8 @@ static void test_errors_and_raw(void **state) {
 static void test_bad_request_closes(void **state) {
     (void)state;
     int fd = fht_connect(port);
-    fht_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    fht_send_str(
+        fd, "GET / HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n");
     fht_response_t r;
     assert_int_equal(fht_read_response(fd, &r, 0), 0);
     assert_int_equal(r.status, 400);
@@ -401,7 +407,7 @@ static void test_trace_arena(void **state) {
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
-    char buf[4096] = {0};
+    char buf[4096] = { 0 };
     ssize_t n = pread(tmp, buf, sizeof(buf) - 1, 0);
     close(tmp);
     unlink(path);
@@ -446,8 +452,9 @@ static void test_config_env(void **state) {
     assert_int_equal(cfg.port, 65535);
     assert_int_equal(cfg.threads, 1024);
 
-    static const char *const bad_ports[] = {"", "80a", "-1", "+80", " 80", "80 ", "0x50",
-                                            "65536", "99999999999999999999999", "8.0"};
+    static const char *const bad_ports[] = {
+        "", "80a", "-1", "+80", " 80", "80 ", "0x50", "65536", "99999999999999999999999", "8.0"
+    };
     cfg.port = 3000;
     cfg.threads = 2;
     cfg.host = "127.0.0.1";
@@ -490,7 +497,8 @@ static void test_config_env(void **state) {
     cfg.port = 70000;
     cfg.handler = handler;
     assert_int_equal(fh_server_new(&s, &cfg), FH_ECONFIG);
-    assert_string_equal(fh_server_config_error(&cfg, FH_ECONFIG), "fasthttp: config.port: must be 0..65535");
+    assert_string_equal(fh_server_config_error(&cfg, FH_ECONFIG),
+                        "fasthttp: config.port: must be 0..65535");
     unsetenv("PORT");
     unsetenv("HOST");
 }
@@ -504,7 +512,8 @@ static void test_config_errors_name_the_field(void **state) {
     cfg.handler = handler;
     cfg.port = 70000;
     assert_int_equal(fh_server_new(&s, &cfg), FH_ECONFIG);
-    assert_string_equal(fh_server_config_error(&cfg, FH_ECONFIG), "fasthttp: config.port: must be 0..65535");
+    assert_string_equal(fh_server_config_error(&cfg, FH_ECONFIG),
+                        "fasthttp: config.port: must be 0..65535");
     cfg.port = 0;
     cfg.host = "not-an-address";
     assert_int_equal(fh_server_new(&s, &cfg), FH_ECONFIG);
@@ -516,7 +525,8 @@ static void test_config_errors_name_the_field(void **state) {
     cfg.threads = 1;
     cfg.limits.max_header_bytes = 100;
     assert_int_equal(fh_server_new(&s, &cfg), FH_ECONFIG);
-    assert_non_null(strstr(fh_server_config_error(&cfg, FH_ECONFIG), "config.limits.max_header_bytes"));
+    assert_non_null(
+        strstr(fh_server_config_error(&cfg, FH_ECONFIG), "config.limits.max_header_bytes"));
     cfg.limits.max_header_bytes = 0;
     cfg.server_name = "evil\r\nX: y";
     assert_int_equal(fh_server_new(&s, &cfg), FH_ECONFIG);

@@ -49,7 +49,7 @@ static int create_user(fh_request_t *req, fh_response_t *res) {
     fh_json_error_t jerr;
     if (fh_request_json(req, &body, &jerr))
         return fh_send_json_error(res, &jerr);
-    static const char *const roles[] = {"admin", "editor", "viewer", NULL};
+    static const char *const roles[] = { "admin", "editor", "viewer", NULL };
     fh_json_validator_t v;
     fh_json_validate_begin(&v, req, body);
     const char *name = fh_json_field_string(&v, "name", FH_JSON_REQUIRED, 1, 40);
@@ -64,8 +64,8 @@ static int create_user(fh_request_t *req, fh_response_t *res) {
         json_decref(body);
         return 0;
     }
-    json_t *user = json_pack("{s:s, s:I, s:s, s:s?}", "name", name, "age", age, "role",
-                             roles[role], "city", city);
+    json_t *user = json_pack("{s:s, s:I, s:s, s:s?}", "name", name, "age", age, "role", roles[role],
+                             "city", city);
     json_decref(body);
     return fh_send_json_new(res, 201, user);
 }
@@ -93,7 +93,7 @@ static int store_put(fh_request_t *req, fh_response_t *res, const char *key) {
 static int store_get(fh_response_t *res, const char *key) {
     pthread_mutex_lock(&store_lock);
     json_t *v = json_object_get(store, key); /* borrowed, heap */
-    int rc = v ? fh_send_json(res, 200, v)    /* serialized now, under the lock */
+    int rc = v ? fh_send_json(res, 200, v)   /* serialized now, under the lock */
                : fh_send_problem(res, 404, NULL, "no such key", NULL);
     pthread_mutex_unlock(&store_lock);
     return rc;
@@ -143,13 +143,14 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
         return fh_send_json_new(res, 200, json_pack("{s:s}", "message", "Hello, World!"));
     if (fh_str_eq(path, "/where")) {
         json_t *probe = json_object();
-        json_t *out = json_pack("{s:b, s:b}", "handler_in_arena", fh_json_in_arena(probe),
-                                "arena_is_request", fh_json_current_arena() == fh_request_arena(req));
+        json_t *out =
+            json_pack("{s:b, s:b}", "handler_in_arena", fh_json_in_arena(probe), "arena_is_request",
+                      fh_json_current_arena() == fh_request_arena(req));
         json_decref(probe);
         return fh_send_json_new(res, 200, out);
     }
     if (fh_str_eq(path, "/echo") || fh_str_eq(path, "/echo-small")) {
-        fh_json_parse_opts_t opts = {.max_bytes = fh_str_eq(path, "/echo-small") ? 32 : 0};
+        fh_json_parse_opts_t opts = { .max_bytes = fh_str_eq(path, "/echo-small") ? 32 : 0 };
         json_t *body;
         fh_json_error_t jerr;
         if (fh_request_json_opts(req, &body, &jerr, &opts))
@@ -162,7 +163,8 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
         return create_user(req, res);
     if (fh_str_eq(path, "/problem")) {
         fh_request_set(req, &request_id_key, "rid-0042"); /* as the middleware would */
-        json_t *extra = json_pack("{s:s, s:i}", "type", "https://example.com/probs/quota", "left", 0);
+        json_t *extra =
+            json_pack("{s:s, s:i}", "type", "https://example.com/probs/quota", "left", 0);
         int rc = fh_send_problem(res, 429, NULL, "quota exhausted", extra);
         json_decref(extra);
         return rc;
@@ -178,7 +180,7 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
         return 0;
     }
     if (fh_str_starts_with(path, "/store/") && path.len > 7) {
-        char *key = fh_strndup(req, (fh_str_t){path.ptr + 7, path.len - 7});
+        char *key = fh_strndup(req, (fh_str_t){ path.ptr + 7, path.len - 7 });
         switch (m) {
         case FH_METHOD_PUT: return store_put(req, res, key);
         case FH_METHOD_GET: return store_get(res, key);
@@ -239,12 +241,11 @@ static const char *str_member(const json_t *o, const char *k) {
     return s;
 }
 
-static char *post(char *buf, size_t cap, const char *method, const char *path,
-                  const char *ctype, const char *body) {
-    snprintf(buf, cap,
-             "%s %s HTTP/1.1\r\nHost: t\r\n%s%s%sContent-Length: %zu\r\n\r\n%s", method, path,
-             ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "", strlen(body),
-             body);
+static char *post(char *buf, size_t cap, const char *method, const char *path, const char *ctype,
+                  const char *body) {
+    snprintf(buf, cap, "%s %s HTTP/1.1\r\nHost: t\r\n%s%s%sContent-Length: %zu\r\n\r\n%s", method,
+             path, ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
+             strlen(body), body);
     return buf;
 }
 
@@ -333,7 +334,8 @@ static void test_refused_bodies(void **state) {
     json_decref(p);
     fht_response_free(&r);
     /* 415 for a form post, with Accept. */
-    exchange(post(buf, sizeof(buf), "POST", "/echo", "application/x-www-form-urlencoded", "a=1"), &r);
+    exchange(post(buf, sizeof(buf), "POST", "/echo", "application/x-www-form-urlencoded", "a=1"),
+             &r);
     assert_int_equal(r.status, 415);
     assert_true(fht_header(&r, "Accept", v, sizeof(v)));
     assert_string_equal(v, "application/json");
@@ -379,7 +381,8 @@ static void test_validation_problem(void **state) {
     assert_string_equal(str_member(p, "detail"), "5 validation errors");
     json_t *errors = json_object_get(p, "errors");
     assert_int_equal(json_array_size(errors), 5);
-    static const char *const pointers[] = {"#/name", "#/age", "#/role", "#/address/city", "#/extra"};
+    static const char *const pointers[] = { "#/name", "#/age", "#/role", "#/address/city",
+                                            "#/extra" };
     for (size_t i = 0; i < 5; i++)
         assert_string_equal(str_member(json_array_get(errors, i), "pointer"), pointers[i]);
     json_decref(p);
@@ -389,7 +392,8 @@ static void test_validation_problem(void **state) {
                   "{\"name\":\"Ada\",\"age\":36,\"address\":{\"city\":\"London\"}}"),
              &r);
     assert_int_equal(r.status, 201);
-    assert_string_equal(r.body, "{\"name\":\"Ada\",\"age\":36,\"role\":\"viewer\",\"city\":\"London\"}");
+    assert_string_equal(r.body,
+                        "{\"name\":\"Ada\",\"age\":36,\"role\":\"viewer\",\"city\":\"London\"}");
     fht_response_free(&r);
 }
 
@@ -415,7 +419,8 @@ static void test_deferred_json(void **state) {
     (void)state;
     int fd = fht_connect(port);
     /* The deferred one first: the second waits for it (request order). */
-    fht_send_str(fd, "GET /deferred HTTP/1.1\r\nHost: t\r\n\r\nGET /json HTTP/1.1\r\nHost: t\r\n\r\n");
+    fht_send_str(fd,
+                 "GET /deferred HTTP/1.1\r\nHost: t\r\n\r\nGET /json HTTP/1.1\r\nHost: t\r\n\r\n");
     fht_response_t r;
     assert_int_equal(fht_read_response(fd, &r, 0), 0);
     assert_int_equal(r.status, 200);
@@ -484,14 +489,10 @@ static void test_store_across_requests(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_get_json),
-        cmocka_unit_test(test_handler_scope),
-        cmocka_unit_test(test_echo_bodies),
-        cmocka_unit_test(test_refused_bodies),
-        cmocka_unit_test(test_validation_problem),
-        cmocka_unit_test(test_problem_with_request_id),
-        cmocka_unit_test(test_deferred_json),
-        cmocka_unit_test(test_store_across_requests),
+        cmocka_unit_test(test_get_json),           cmocka_unit_test(test_handler_scope),
+        cmocka_unit_test(test_echo_bodies),        cmocka_unit_test(test_refused_bodies),
+        cmocka_unit_test(test_validation_problem), cmocka_unit_test(test_problem_with_request_id),
+        cmocka_unit_test(test_deferred_json),      cmocka_unit_test(test_store_across_requests),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

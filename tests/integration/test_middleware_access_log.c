@@ -125,7 +125,7 @@ static fh_middleware_t log_mw, rid_mw;
 static void start(const fh_access_log_options_t *opt, int threads) {
     assert_int_equal(fh_access_log_new(&log_mw, opt), 0);
     assert_int_equal(fh_request_id_new(&rid_mw, NULL), 0);
-    fh_middleware_t auth = {.name = "fake_auth", .before = fake_auth};
+    fh_middleware_t auth = { .name = "fake_auth", .before = fake_auth };
     assert_int_equal(fh_chain_new(&chain, handler, NULL), 0);
     assert_int_equal(fh_chain_use(chain, &log_mw), 0);
     assert_int_equal(fh_chain_use(chain, &rid_mw), 0);
@@ -180,14 +180,16 @@ static char *line_at(const char *s, size_t n) {
     return out;
 }
 
-#define TIME_RE "\\[[0-3][0-9]/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/20[0-9]{2}:[0-2][0-9]:[0-5][0-9]:[0-6][0-9] \\+0000\\]"
+#define TIME_RE                                                                                    \
+    "\\[[0-3][0-9]/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/"                             \
+    "20[0-9]{2}:[0-2][0-9]:[0-5][0-9]:[0-6][0-9] \\+0000\\]"
 
 /* -------------------------------------------------------------- tests */
 
 static void test_common(void **state) {
     (void)state;
     capture_reset();
-    fh_access_log_options_t opt = {.format = FH_LOG_COMMON, .write = capture};
+    fh_access_log_options_t opt = { .format = FH_LOG_COMMON, .write = capture };
     start(&opt, 1);
     int fd = fht_connect(fh_server_port(server));
     exchange(fd, "GET /a?b=1 HTTP/1.1\r\nHost: t\r\nX-User: alice\r\n\r\n", 200, 0);
@@ -198,20 +200,25 @@ static void test_common(void **state) {
     fht_close(fd);
     stop();
     assert_int_equal(count_lines(cap_buf), 5);
-    assert_matches(line_at(cap_buf, 0), "^127\\.0\\.0\\.1 - alice " TIME_RE " \"GET /a\\?b=1 HTTP/1\\.1\" 200 5$");
-    assert_matches(line_at(cap_buf, 1), "^127\\.0\\.0\\.1 - - " TIME_RE " \"HEAD /a HTTP/1\\.1\" 200 -$");
-    assert_matches(line_at(cap_buf, 2), "^127\\.0\\.0\\.1 - - " TIME_RE " \"GET /empty HTTP/1\\.1\" 204 -$");
+    assert_matches(line_at(cap_buf, 0),
+                   "^127\\.0\\.0\\.1 - alice " TIME_RE " \"GET /a\\?b=1 HTTP/1\\.1\" 200 5$");
+    assert_matches(line_at(cap_buf, 1),
+                   "^127\\.0\\.0\\.1 - - " TIME_RE " \"HEAD /a HTTP/1\\.1\" 200 -$");
+    assert_matches(line_at(cap_buf, 2),
+                   "^127\\.0\\.0\\.1 - - " TIME_RE " \"GET /empty HTTP/1\\.1\" 204 -$");
     /* A user name is escaped like Apache's %u: quote and backslash. */
-    assert_matches(line_at(cap_buf, 3),
-                   "^127\\.0\\.0\\.1 - b\\\\\"o\\\\\\\\b " TIME_RE " \"GET /fail HTTP/1\\.1\" 500 21$");
-    assert_matches(line_at(cap_buf, 4), "^127\\.0\\.0\\.1 - - " TIME_RE " \"POST /x%20y HTTP/1\\.0\" 200 5$");
+    assert_matches(line_at(cap_buf, 3), "^127\\.0\\.0\\.1 - b\\\\\"o\\\\\\\\b " TIME_RE
+                                        " \"GET /fail HTTP/1\\.1\" 500 21$");
+    assert_matches(line_at(cap_buf, 4),
+                   "^127\\.0\\.0\\.1 - - " TIME_RE " \"POST /x%20y HTTP/1\\.0\" 200 5$");
 }
 
 static void test_combined_escaping_and_extras(void **state) {
     (void)state;
     capture_reset();
-    fh_access_log_options_t opt = {.format = FH_LOG_COMBINED, .write = capture, .latency = true,
-                                   .request_id = true};
+    fh_access_log_options_t opt = {
+        .format = FH_LOG_COMBINED, .write = capture, .latency = true, .request_id = true
+    };
     start(&opt, 1);
     int fd = fht_connect(fh_server_port(server));
     exchange(fd,
@@ -231,8 +238,9 @@ static void test_combined_escaping_and_extras(void **state) {
     /* Absent headers are "-"; the deferred response took >= 60 ms, and the
      * latency counts until it was written. */
     char *l = line_at(cap_buf, 1);
-    assert_matches(l, "^127\\.0\\.0\\.1 - - " TIME_RE " \"GET /defer HTTP/1\\.1\" 200 4 \"-\" \"-\" "
-                      "[0-9]+ \"[0-9a-f]{16}-[0-9a-f]{12}\"$");
+    assert_matches(l,
+                   "^127\\.0\\.0\\.1 - - " TIME_RE " \"GET /defer HTTP/1\\.1\" 200 4 \"-\" \"-\" "
+                   "[0-9]+ \"[0-9a-f]{16}-[0-9a-f]{12}\"$");
     const char *lat = strstr(l, "\"-\" \"-\" ") + 8;
     assert_true(strtoul(lat, NULL, 10) >= 55000);
 }
@@ -243,8 +251,9 @@ static void test_combined_escaping_and_extras(void **state) {
 static void test_repeated_and_near_lines(void **state) {
     (void)state;
     capture_reset();
-    fh_access_log_options_t opt = {.format = FH_LOG_COMBINED, .write = capture, .latency = true,
-                                   .request_id = true};
+    fh_access_log_options_t opt = {
+        .format = FH_LOG_COMBINED, .write = capture, .latency = true, .request_id = true
+    };
     start(&opt, 1);
     int fd = fht_connect(fh_server_port(server));
     static const struct {
@@ -252,29 +261,36 @@ static void test_repeated_and_near_lines(void **state) {
         int status, head;
         const char *line; /* after the time */
     } steps[] = {
-        {"GET /aa HTTP/1.1\r\nHost: t\r\n\r\n", 200, 0, "\"GET /aa HTTP/1\\.1\" 200 5 \"-\" \"-\""},
-        {"GET /aa HTTP/1.1\r\nHost: t\r\n\r\n", 200, 0, "\"GET /aa HTTP/1\\.1\" 200 5 \"-\" \"-\""},
-        {"GET /ab HTTP/1.1\r\nHost: t\r\n\r\n", 200, 0, "\"GET /ab HTTP/1\\.1\" 200 5 \"-\" \"-\""},
-        {"GET /ab HTTP/1.1\r\nHost: t\r\nReferer: z\r\n\r\n", 200, 0,
-         "\"GET /ab HTTP/1\\.1\" 200 5 \"z\" \"-\""},
-        {"GET /ab HTTP/1.1\r\nHost: t\r\nUser-Agent: z\r\n\r\n", 200, 0,
-         "\"GET /ab HTTP/1\\.1\" 200 5 \"-\" \"z\""},
-        {"GET /ab HTTP/1.1\r\nHost: t\r\nUser-Agent: y\r\n\r\n", 200, 0,
-         "\"GET /ab HTTP/1\\.1\" 200 5 \"-\" \"y\""},
-        {"GET /ab HTTP/1.1\r\nHost: t\r\nUser-Agent: y\r\nX-User: u\r\n\r\n", 200, 0,
-         "\"GET /ab HTTP/1\\.1\" 200 5 \"-\" \"y\""},
-        {"GET /ab HTTP/1.1\r\nHost: t\r\nUser-Agent: y\r\n\r\n", 200, 0,
-         "\"GET /ab HTTP/1\\.1\" 200 5 \"-\" \"y\""},
-        {"PUT /ab HTTP/1.1\r\nHost: t\r\nUser-Agent: y\r\nContent-Length: 0\r\n\r\n", 200, 0,
-         "\"PUT /ab HTTP/1\\.1\" 200 5 \"-\" \"y\""},
-        {"HEAD /ab HTTP/1.1\r\nHost: t\r\nUser-Agent: y\r\n\r\n", 200, 1,
-         "\"HEAD /ab HTTP/1\\.1\" 200 - \"-\" \"y\""},
-        {"GET /ab HTTP/1.0\r\nHost: t\r\nUser-Agent: y\r\nConnection: keep-alive\r\n\r\n", 200, 0,
-         "\"GET /ab HTTP/1\\.0\" 200 5 \"-\" \"y\""},
-        {"GET /fail HTTP/1.1\r\nHost: t\r\n\r\n", 500, 0, "\"GET /fail HTTP/1\\.1\" 500 21 \"-\" \"-\""},
-        {"GET /fail HTTP/1.1\r\nHost: t\r\n\r\n", 500, 0, "\"GET /fail HTTP/1\\.1\" 500 21 \"-\" \"-\""},
-        {"GET /empty HTTP/1.1\r\nHost: t\r\n\r\n", 204, 0, "\"GET /empty HTTP/1\\.1\" 204 - \"-\" \"-\""},
-        {"GET /aa HTTP/1.1\r\nHost: t\r\n\r\n", 200, 0, "\"GET /aa HTTP/1\\.1\" 200 5 \"-\" \"-\""},
+        { "GET /aa HTTP/1.1\r\nHost: t\r\n\r\n", 200, 0,
+          "\"GET /aa HTTP/1\\.1\" 200 5 \"-\" \"-\"" },
+        { "GET /aa HTTP/1.1\r\nHost: t\r\n\r\n", 200, 0,
+          "\"GET /aa HTTP/1\\.1\" 200 5 \"-\" \"-\"" },
+        { "GET /ab HTTP/1.1\r\nHost: t\r\n\r\n", 200, 0,
+          "\"GET /ab HTTP/1\\.1\" 200 5 \"-\" \"-\"" },
+        { "GET /ab HTTP/1.1\r\nHost: t\r\nReferer: z\r\n\r\n", 200, 0,
+          "\"GET /ab HTTP/1\\.1\" 200 5 \"z\" \"-\"" },
+        { "GET /ab HTTP/1.1\r\nHost: t\r\nUser-Agent: z\r\n\r\n", 200, 0,
+          "\"GET /ab HTTP/1\\.1\" 200 5 \"-\" \"z\"" },
+        { "GET /ab HTTP/1.1\r\nHost: t\r\nUser-Agent: y\r\n\r\n", 200, 0,
+          "\"GET /ab HTTP/1\\.1\" 200 5 \"-\" \"y\"" },
+        { "GET /ab HTTP/1.1\r\nHost: t\r\nUser-Agent: y\r\nX-User: u\r\n\r\n", 200, 0,
+          "\"GET /ab HTTP/1\\.1\" 200 5 \"-\" \"y\"" },
+        { "GET /ab HTTP/1.1\r\nHost: t\r\nUser-Agent: y\r\n\r\n", 200, 0,
+          "\"GET /ab HTTP/1\\.1\" 200 5 \"-\" \"y\"" },
+        { "PUT /ab HTTP/1.1\r\nHost: t\r\nUser-Agent: y\r\nContent-Length: 0\r\n\r\n", 200, 0,
+          "\"PUT /ab HTTP/1\\.1\" 200 5 \"-\" \"y\"" },
+        { "HEAD /ab HTTP/1.1\r\nHost: t\r\nUser-Agent: y\r\n\r\n", 200, 1,
+          "\"HEAD /ab HTTP/1\\.1\" 200 - \"-\" \"y\"" },
+        { "GET /ab HTTP/1.0\r\nHost: t\r\nUser-Agent: y\r\nConnection: keep-alive\r\n\r\n", 200, 0,
+          "\"GET /ab HTTP/1\\.0\" 200 5 \"-\" \"y\"" },
+        { "GET /fail HTTP/1.1\r\nHost: t\r\n\r\n", 500, 0,
+          "\"GET /fail HTTP/1\\.1\" 500 21 \"-\" \"-\"" },
+        { "GET /fail HTTP/1.1\r\nHost: t\r\n\r\n", 500, 0,
+          "\"GET /fail HTTP/1\\.1\" 500 21 \"-\" \"-\"" },
+        { "GET /empty HTTP/1.1\r\nHost: t\r\n\r\n", 204, 0,
+          "\"GET /empty HTTP/1\\.1\" 204 - \"-\" \"-\"" },
+        { "GET /aa HTTP/1.1\r\nHost: t\r\n\r\n", 200, 0,
+          "\"GET /aa HTTP/1\\.1\" 200 5 \"-\" \"-\"" },
     };
     size_t n = sizeof(steps) / sizeof(steps[0]);
     for (size_t i = 0; i < n; i++)
@@ -294,23 +310,26 @@ static void test_repeated_and_near_lines(void **state) {
 static void test_json(void **state) {
     (void)state;
     capture_reset();
-    fh_access_log_options_t opt = {.format = FH_LOG_JSON, .write = capture};
+    fh_access_log_options_t opt = { .format = FH_LOG_JSON, .write = capture };
     start(&opt, 1);
     int fd = fht_connect(fh_server_port(server));
-    exchange(fd,
-             "GET /j?q=\"1\" HTTP/1.1\r\nHost: t\r\nUser-Agent: ua\\\t\xff\r\nX-User: al\xc3\xa9\r\n"
-             "X-Request-ID: rid-1\r\n\r\n",
-             200, 0);
+    exchange(
+        fd,
+        "GET /j?q=\"1\" HTTP/1.1\r\nHost: t\r\nUser-Agent: ua\\\t\xff\r\nX-User: al\xc3\xa9\r\n"
+        "X-Request-ID: rid-1\r\n\r\n",
+        200, 0);
     exchange(fd, "GET /empty HTTP/1.1\r\nHost: t\r\n\r\n", 204, 0);
     fht_close(fd);
     stop();
     assert_int_equal(count_lines(cap_buf), 2);
-    assert_matches(line_at(cap_buf, 0),
-                   "^\\{\"time\":\"20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\\.[0-9]{3}Z\","
-                   "\"remote\":\"127\\.0\\.0\\.1\",\"method\":\"GET\",\"target\":\"/j\\?q=\\\\\"1\\\\\"\","
-                   "\"proto\":\"HTTP/1\\.1\",\"status\":200,\"bytes\":5,"
-                   "\"user_agent\":\"ua\\\\\\\\\\\\t\xef\xbf\xbd\",\"user\":\"al\xc3\xa9\","
-                   "\"request_id\":\"rid-1\",\"latency_us\":[0-9]+\\}$");
+    assert_matches(
+        line_at(cap_buf, 0),
+        "^\\{\"time\":\"20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\\.[0-9]{3}"
+        "Z\","
+        "\"remote\":\"127\\.0\\.0\\.1\",\"method\":\"GET\",\"target\":\"/j\\?q=\\\\\"1\\\\\"\","
+        "\"proto\":\"HTTP/1\\.1\",\"status\":200,\"bytes\":5,"
+        "\"user_agent\":\"ua\\\\\\\\\\\\t\xef\xbf\xbd\",\"user\":\"al\xc3\xa9\","
+        "\"request_id\":\"rid-1\",\"latency_us\":[0-9]+\\}$");
     /* No referer, no user: left out; a generated id is there. */
     assert_matches(line_at(cap_buf, 1),
                    "^\\{\"time\":\"[^\"]+\",\"remote\":\"127\\.0\\.0\\.1\",\"method\":\"GET\","
@@ -322,7 +341,7 @@ static void test_json(void **state) {
 static void test_stream(void **state) {
     (void)state;
     capture_reset();
-    fh_access_log_options_t opt = {.format = FH_LOG_JSON, .write = capture};
+    fh_access_log_options_t opt = { .format = FH_LOG_JSON, .write = capture };
     start(&opt, 1);
     int fd = fht_connect(fh_server_port(server));
     fht_send_str(fd, "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -333,7 +352,8 @@ static void test_stream(void **state) {
     fht_close(fd);
     stop();
     assert_int_equal(count_lines(cap_buf), 1);
-    assert_non_null(strstr(cap_buf, "\"target\":\"/stream\",\"proto\":\"HTTP/1.1\",\"status\":200,"));
+    assert_non_null(
+        strstr(cap_buf, "\"target\":\"/stream\",\"proto\":\"HTTP/1.1\",\"status\":200,"));
     const char *lat = strstr(cap_buf, "\"latency_us\":");
     assert_non_null(lat);
     assert_true(strtoul(lat + 13, NULL, 10) >= 55000);
@@ -344,7 +364,7 @@ static void test_stream(void **state) {
 static void test_logged_during_stop(void **state) {
     (void)state;
     capture_reset();
-    fh_access_log_options_t opt = {.write = capture, .flush_ms = 60000};
+    fh_access_log_options_t opt = { .write = capture, .flush_ms = 60000 };
     start(&opt, 2);
     int fds[4];
     for (int i = 0; i < 4; i++) {
@@ -382,7 +402,7 @@ static void test_logged_during_stop(void **state) {
 static void test_time_is_now(void **state) {
     (void)state;
     capture_reset();
-    fh_access_log_options_t opt = {.format = FH_LOG_JSON, .write = capture};
+    fh_access_log_options_t opt = { .format = FH_LOG_JSON, .write = capture };
     start(&opt, 1);
     time_t before = time(NULL);
     int fd = fht_connect(fh_server_port(server));
@@ -422,12 +442,13 @@ static void *client_main(void *p) {
 static void test_many_threads_small_buffer(void **state) {
     (void)state;
     capture_reset();
-    fh_access_log_options_t opt = {.format = FH_LOG_COMBINED, .write = capture,
-                                   .buffer_size = 4096, .flush_ms = 60000};
+    fh_access_log_options_t opt = {
+        .format = FH_LOG_COMBINED, .write = capture, .buffer_size = 4096, .flush_ms = 60000
+    };
     start(&opt, 2);
     enum { CLIENTS = 16, EACH = 100 };
     pthread_t th[CLIENTS];
-    client_t c = {fh_server_port(server), EACH};
+    client_t c = { fh_server_port(server), EACH };
     for (int i = 0; i < CLIENTS; i++)
         assert_int_equal(pthread_create(&th[i], NULL, client_main, &c), 0);
     for (int i = 0; i < CLIENTS; i++)
@@ -452,11 +473,11 @@ static void test_file_and_timer(void **state) {
     int tmp = mkstemp(path);
     assert_true(tmp >= 0);
     close(tmp);
-    fh_access_log_options_t opt = {.path = path, .flush_ms = 50};
+    fh_access_log_options_t opt = { .path = path, .flush_ms = 50 };
     start(&opt, 2);
     int fd = fht_connect(fh_server_port(server));
     exchange(fd, "GET /timer HTTP/1.1\r\nHost: t\r\n\r\n", 200, 0);
-    char buf[1024] = {0};
+    char buf[1024] = { 0 };
     uint64_t t0 = fht_now_ms();
     size_t n = 0;
     while (fht_now_ms() - t0 < 2000) {
@@ -493,7 +514,7 @@ static void test_file_pointer_and_long_line(void **state) {
     (void)state;
     FILE *f = tmpfile();
     assert_non_null(f);
-    fh_access_log_options_t opt = {.file = f, .buffer_size = 4096};
+    fh_access_log_options_t opt = { .file = f, .buffer_size = 4096 };
     start(&opt, 1);
     int fd = fht_connect(fh_server_port(server));
     char *req = malloc(8192);
@@ -528,9 +549,9 @@ static int refuse(fh_request_t *req, fh_response_t *res, void *data) {
 static void test_answered_by_middleware(void **state) {
     (void)state;
     capture_reset();
-    fh_access_log_options_t opt = {.write = capture};
+    fh_access_log_options_t opt = { .write = capture };
     assert_int_equal(fh_access_log_new(&log_mw, &opt), 0);
-    fh_middleware_t no = {.name = "refuse", .before = refuse};
+    fh_middleware_t no = { .name = "refuse", .before = refuse };
     assert_int_equal(fh_chain_new(&chain, handler, NULL), 0);
     assert_int_equal(fh_chain_use(chain, &log_mw), 0);
     assert_int_equal(fh_chain_use(chain, &no), 0);
@@ -552,18 +573,20 @@ static void test_answered_by_middleware(void **state) {
 static void test_bad_options(void **state) {
     (void)state;
     fh_middleware_t m;
-    fh_access_log_options_t opt = {.path = "/tmp/x", .write = capture};
+    fh_access_log_options_t opt = { .path = "/tmp/x", .write = capture };
     assert_int_equal(fh_access_log_new(&m, &opt), FH_ECONFIG);
-    assert_non_null(strstr(fh_middleware_error(), "access_log.path: set only one of path, file and write"));
-    opt = (fh_access_log_options_t){.format = (fh_log_format_t)7};
+    assert_non_null(
+        strstr(fh_middleware_error(), "access_log.path: set only one of path, file and write"));
+    opt = (fh_access_log_options_t){ .format = (fh_log_format_t)7 };
     assert_int_equal(fh_access_log_new(&m, &opt), FH_ECONFIG);
     assert_non_null(strstr(fh_middleware_error(), "access_log.format"));
-    opt = (fh_access_log_options_t){.buffer_size = 100};
+    opt = (fh_access_log_options_t){ .buffer_size = 100 };
     assert_int_equal(fh_access_log_new(&m, &opt), FH_ECONFIG);
     assert_non_null(strstr(fh_middleware_error(), "access_log.buffer_size: 100 is under 4096"));
-    opt = (fh_access_log_options_t){.path = "/nonexistent-dir/x.log"};
+    opt = (fh_access_log_options_t){ .path = "/nonexistent-dir/x.log" };
     assert_int_equal(fh_access_log_new(&m, &opt), UV_ENOENT);
-    assert_non_null(strstr(fh_middleware_error(), "access_log.path: cannot open \"/nonexistent-dir/x.log\""));
+    assert_non_null(
+        strstr(fh_middleware_error(), "access_log.path: cannot open \"/nonexistent-dir/x.log\""));
     /* Defaults: Common on stdout. */
     assert_int_equal(fh_access_log_new(&m, NULL), 0);
     assert_string_equal(fh_middleware_error(), "");

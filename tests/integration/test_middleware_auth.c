@@ -12,8 +12,8 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
 static int status_of(const mwh_t *h, const char *auth, char *challenge, size_t cap, char *body,
                      size_t bcap) {
     char req[512];
-    snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: t\r\n%s%s%s\r\n", auth ? "Authorization: " : "",
-             auth ? auth : "", auth ? "\r\n" : "");
+    snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: t\r\n%s%s%s\r\n",
+             auth ? "Authorization: " : "", auth ? auth : "", auth ? "\r\n" : "");
     fht_response_t r;
     mwh_ask(h, req, &r);
     if (challenge)
@@ -34,8 +34,10 @@ static bool check_basic(fh_request_t *req, fh_str_t user, fh_str_t pass, void *d
 
 static void test_basic(void **state) {
     (void)state;
-    static const fh_basic_user_t users[] = {{"alice", "wonder:land"}, {"bob", "builder"}, {NULL, NULL}};
-    fh_basic_auth_options_t o = {.realm = "Admin area", .users = users, .validate = check_basic};
+    static const fh_basic_user_t users[] = { { "alice", "wonder:land" },
+                                             { "bob", "builder" },
+                                             { NULL, NULL } };
+    fh_basic_auth_options_t o = { .realm = "Admin area", .users = users, .validate = check_basic };
     fh_middleware_t m;
     assert_int_equal(fh_basic_auth_new(&m, &o), 0);
     mwh_t h;
@@ -45,7 +47,8 @@ static void test_basic(void **state) {
     assert_int_equal(status_of(&h, NULL, ch, sizeof(ch), NULL, 0), 401);
     assert_string_equal(ch, want);
     /* alice:wonder:land (the password may hold ':'). */
-    assert_int_equal(status_of(&h, "Basic YWxpY2U6d29uZGVyOmxhbmQ=", NULL, 0, body, sizeof(body)), 200);
+    assert_int_equal(status_of(&h, "Basic YWxpY2U6d29uZGVyOmxhbmQ=", NULL, 0, body, sizeof(body)),
+                     200);
     assert_string_equal(body, "user=alice");
     /* Scheme case-insensitive; padding optional; bob:builder. */
     assert_int_equal(status_of(&h, "basic  Ym9iOmJ1aWxkZXI", NULL, 0, body, sizeof(body)), 200);
@@ -55,9 +58,14 @@ static void test_basic(void **state) {
     assert_string_equal(body, "user=service-account");
     /* Wrong: bob:builde, alice's password for bob, malformed base64, no
      * colon, another scheme, nothing after the scheme. */
-    const char *wrong[] = {"Basic Ym9iOmJ1aWxkZQ==", "Basic Ym9iOndvbmRlcjpsYW5k", "Basic !!!!",
-                           "Basic Ym9i", "Bearer Ym9iOmJ1aWxkZXI=", "Basic", "BasicYm9iOmJ1aWxkZXI=",
-                           NULL};
+    const char *wrong[] = { "Basic Ym9iOmJ1aWxkZQ==",
+                            "Basic Ym9iOndvbmRlcjpsYW5k",
+                            "Basic !!!!",
+                            "Basic Ym9i",
+                            "Bearer Ym9iOmJ1aWxkZXI=",
+                            "Basic",
+                            "BasicYm9iOmJ1aWxkZXI=",
+                            NULL };
     for (int i = 0; wrong[i]; i++) {
         assert_int_equal(status_of(&h, wrong[i], ch, sizeof(ch), NULL, 0), 401);
         assert_string_equal(ch, want);
@@ -76,9 +84,10 @@ static bool check_token(fh_request_t *req, fh_str_t token, void *data) {
 
 static void test_bearer(void **state) {
     (void)state;
-    static const char *const tokens[] = {"tok-1.abc_~+/", "Zm9vYmFy==", NULL};
-    fh_bearer_auth_options_t o = {.tokens = tokens, .validate = check_token,
-                                  .validate_data = "from-callback"};
+    static const char *const tokens[] = { "tok-1.abc_~+/", "Zm9vYmFy==", NULL };
+    fh_bearer_auth_options_t o = { .tokens = tokens,
+                                   .validate = check_token,
+                                   .validate_data = "from-callback" };
     fh_middleware_t m;
     assert_int_equal(fh_bearer_auth_new(&m, &o), 0);
     mwh_t h;
@@ -95,7 +104,8 @@ static void test_bearer(void **state) {
     assert_string_equal(body, "user=robot");
     assert_int_equal(status_of(&h, "Bearer tok-2", ch, sizeof(ch), NULL, 0), 401);
     assert_string_equal(ch, "Bearer realm=\"api\", error=\"invalid_token\"");
-    assert_int_equal(status_of(&h, "Bearer tok-1.abc_~+", ch, sizeof(ch), NULL, 0), 401); /* a prefix */
+    assert_int_equal(status_of(&h, "Bearer tok-1.abc_~+", ch, sizeof(ch), NULL, 0),
+                     401); /* a prefix */
     assert_int_equal(status_of(&h, "Bearer a b", ch, sizeof(ch), NULL, 0), 400);
     assert_string_equal(ch, "Bearer realm=\"api\", error=\"invalid_request\"");
     assert_int_equal(status_of(&h, "Bearer", ch, sizeof(ch), NULL, 0), 400);
@@ -107,33 +117,33 @@ static void test_bearer(void **state) {
 static void test_bad_options(void **state) {
     (void)state;
     fh_middleware_t m;
-    fh_basic_auth_options_t b = {0};
+    fh_basic_auth_options_t b = { 0 };
     assert_int_equal(fh_basic_auth_new(&m, &b), FH_ECONFIG);
     assert_non_null(strstr(fh_middleware_error(), "basic_auth.users: set users or validate"));
-    static const fh_basic_user_t colon[] = {{"a", "b"}, {"x:y", "z"}, {NULL, NULL}};
-    b = (fh_basic_auth_options_t){.users = colon};
+    static const fh_basic_user_t colon[] = { { "a", "b" }, { "x:y", "z" }, { NULL, NULL } };
+    b = (fh_basic_auth_options_t){ .users = colon };
     assert_int_equal(fh_basic_auth_new(&m, &b), FH_ECONFIG);
     assert_non_null(strstr(fh_middleware_error(), "basic_auth.users[1].user: ':'"));
-    static const fh_basic_user_t nopass[] = {{"a", NULL}, {NULL, NULL}};
-    b = (fh_basic_auth_options_t){.users = nopass};
+    static const fh_basic_user_t nopass[] = { { "a", NULL }, { NULL, NULL } };
+    b = (fh_basic_auth_options_t){ .users = nopass };
     assert_int_equal(fh_basic_auth_new(&m, &b), FH_ECONFIG);
     assert_non_null(strstr(fh_middleware_error(), "basic_auth.users[0].password: required"));
-    static const fh_basic_user_t ok[] = {{"a", "b"}, {NULL, NULL}};
-    b = (fh_basic_auth_options_t){.users = ok, .realm = "say \"hi\""};
+    static const fh_basic_user_t ok[] = { { "a", "b" }, { NULL, NULL } };
+    b = (fh_basic_auth_options_t){ .users = ok, .realm = "say \"hi\"" };
     assert_int_equal(fh_basic_auth_new(&m, &b), FH_ECONFIG);
     assert_non_null(strstr(fh_middleware_error(), "basic_auth.realm"));
-    fh_bearer_auth_options_t t = {0};
+    fh_bearer_auth_options_t t = { 0 };
     assert_int_equal(fh_bearer_auth_new(&m, &t), FH_ECONFIG);
     assert_non_null(strstr(fh_middleware_error(), "bearer_auth.tokens: set tokens or validate"));
-    static const char *const bad[] = {"good", "not good", NULL};
-    t = (fh_bearer_auth_options_t){.tokens = bad};
+    static const char *const bad[] = { "good", "not good", NULL };
+    t = (fh_bearer_auth_options_t){ .tokens = bad };
     assert_int_equal(fh_bearer_auth_new(&m, &t), FH_ECONFIG);
     assert_non_null(strstr(fh_middleware_error(), "bearer_auth.tokens[1]: not a token68"));
-    static const char *const none[] = {NULL};
-    t = (fh_bearer_auth_options_t){.tokens = none};
+    static const char *const none[] = { NULL };
+    t = (fh_bearer_auth_options_t){ .tokens = none };
     assert_int_equal(fh_bearer_auth_new(&m, &t), FH_ECONFIG);
     assert_non_null(strstr(fh_middleware_error(), "bearer_auth.tokens: the list is empty"));
-    t = (fh_bearer_auth_options_t){.tokens = bad + 0, .realm = "r\n"};
+    t = (fh_bearer_auth_options_t){ .tokens = bad + 0, .realm = "r\n" };
     assert_int_equal(fh_bearer_auth_new(&m, &t), FH_ECONFIG);
 }
 
@@ -146,7 +156,7 @@ static void test_equal(void **state) {
     assert_false(fh_auth_equal(FH_STR_LIT("ab"), FH_STR_LIT("abc")));
     assert_false(fh_auth_equal(FH_STR_LIT(""), FH_STR_LIT("a")));
     /* Same bytes up to the shorter length with a trailing NUL. */
-    assert_false(fh_auth_equal((fh_str_t){"ab\0", 3}, FH_STR_LIT("ab")));
+    assert_false(fh_auth_equal((fh_str_t){ "ab\0", 3 }, FH_STR_LIT("ab")));
 }
 
 int main(void) {

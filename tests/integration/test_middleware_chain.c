@@ -27,10 +27,10 @@ FH_REQUEST_KEY(trace_slot, char)
 /* Checks made on worker threads, where cmocka cannot fail a test: counted
  * here and asserted to be zero by the main thread. */
 static atomic_int bad;
-#define CHECK(x)                       \
-    do {                               \
-        if (!(x))                      \
-            atomic_fetch_add(&bad, 1); \
+#define CHECK(x)                                                                                   \
+    do {                                                                                           \
+        if (!(x))                                                                                  \
+            atomic_fetch_add(&bad, 1);                                                             \
     } while (0)
 
 static void trace(fh_request_t *req, char kind, char name) {
@@ -92,8 +92,9 @@ static int t_error(fh_request_t *req, fh_response_t *res, int err, void *data) {
 static const char name_a = 'A', name_b = 'B', name_c = 'C';
 
 static fh_middleware_t t_mw(const char *name) {
-    fh_middleware_t m = {.name = "test", .before = t_before, .after = t_after, .error = t_error,
-                         .data = (void *)name};
+    fh_middleware_t m = {
+        .name = "test", .before = t_before, .after = t_after, .error = t_error, .data = (void *)name
+    };
     return m;
 }
 
@@ -223,9 +224,9 @@ static void test_order(void **state) {
     (void)state;
     result_t r = get(server, "/", NULL);
     assert_int_equal(r.status, 200);
-    assert_string_equal(r.body, "bAbBbCh-");     /* before hooks in order, slot seen */
+    assert_string_equal(r.body, "bAbBbCh-");        /* before hooks in order, slot seen */
     assert_string_equal(r.trace, "bAbBbCh-aCaBaA"); /* after hooks in reverse */
-    assert_string_equal(r.seen, "200:8");       /* an after hook sees the final response */
+    assert_string_equal(r.seen, "200:8");           /* an after hook sees the final response */
 }
 
 static void test_early_answer(void **state) {
@@ -302,8 +303,8 @@ static void test_pipelined_deferred_order(void **state) {
     fht_send_str(fd, "GET /defer HTTP/1.1\r\nHost: t\r\n\r\n"
                      "GET / HTTP/1.1\r\nHost: t\r\nX-Stop: C\r\n\r\n"
                      "GET /fail HTTP/1.1\r\nHost: t\r\n\r\n");
-    int want[3] = {200, 403, 500};
-    const char *traces[3] = {"bAbBbCh-aCaBaA", "bAbBbCaCaBaA", "bAbBbCh-eCeBeAaCaBaA"};
+    int want[3] = { 200, 403, 500 };
+    const char *traces[3] = { "bAbBbCh-aCaBaA", "bAbBbCaCaBaA", "bAbBbCh-eCeBeAaCaBaA" };
     for (int i = 0; i < 3; i++) {
         fht_response_t r;
         assert_int_equal(fht_read_response(fd, &r, 0), 0);
@@ -328,7 +329,7 @@ static void test_streamed(void **state) {
     assert_true(fht_header(&r, "X-Trace", t, sizeof(t)));
     assert_string_equal(t, "bAbBbCh-aCaBaA"); /* after hooks ran when the stream began */
     assert_true(fht_header(&r, "X-Seen", t, sizeof(t)));
-    assert_string_equal(t, "200:0");           /* ...before any body existed */
+    assert_string_equal(t, "200:0"); /* ...before any body existed */
     fht_response_free(&r);
     fht_close(fd);
 }
@@ -419,8 +420,8 @@ static int error_only(fh_request_t *req, fh_response_t *res, int err, void *data
 static int setup_partial(void **state) {
     (void)state;
     assert_int_equal(fh_chain_new(&chain, handler, NULL), 0);
-    fh_middleware_t x = {.name = "x", .after = after_only};
-    fh_middleware_t y = {.name = "y", .error = error_only};
+    fh_middleware_t x = { .name = "x", .after = after_only };
+    fh_middleware_t y = { .name = "y", .error = error_only };
     assert_int_equal(fh_chain_use(chain, &x), 0);
     assert_int_equal(fh_chain_use(chain, &y), 0);
     start(fh_chain_handle, chain);
@@ -449,9 +450,10 @@ static void test_arguments(void **state) {
     assert_null(c);
     assert_non_null(strstr(fh_middleware_error(), "chain.handler"));
     assert_int_equal(fh_chain_new(&c, handler, NULL), 0);
-    fh_middleware_t none = {.name = "nothing"};
+    fh_middleware_t none = { .name = "nothing" };
     assert_int_equal(fh_chain_use(c, &none), FH_EINVAL);
-    assert_non_null(strstr(fh_middleware_error(), "\"nothing\": needs a before, after or error hook"));
+    assert_non_null(
+        strstr(fh_middleware_error(), "\"nothing\": needs a before, after or error hook"));
     assert_int_equal(fh_chain_count(c), 0);
     /* Growing past the first allocation keeps every entry. */
     fh_middleware_t a = t_mw(&name_a);

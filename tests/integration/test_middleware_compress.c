@@ -30,7 +30,8 @@ static char text[8192];
 static void make_text(void) {
     size_t n = 0;
     for (int i = 0; n + 64 < sizeof(text); i++)
-        n += (size_t)snprintf(text + n, sizeof(text) - n, "line %d: the quick brown fox jumps\n", i);
+        n +=
+            (size_t)snprintf(text + n, sizeof(text) - n, "line %d: the quick brown fox jumps\n", i);
 }
 
 typedef struct later {
@@ -142,8 +143,8 @@ typedef struct reply {
     bool gzip;
     char vary[128];
     char etag[64];
-    size_t wire_len;  /* Content-Length as sent */
-    char *body;       /* inflated when gzip */
+    size_t wire_len; /* Content-Length as sent */
+    char *body;      /* inflated when gzip */
     size_t body_len;
 } reply_t;
 
@@ -235,8 +236,8 @@ static void test_what_is_skipped(void **state) {
     (void)state;
     expect_identity(ask("GET", "/small", "gzip"), 1023, ""); /* under min_size */
     expect_gzip(ask("GET", "/edge", "gzip"), 1024);
-    expect_identity(ask("GET", "/png", "gzip"), 4000, "");   /* already compressed type */
-    expect_gzip(ask("GET", "/svg", "gzip"), 4000);           /* the svg exception */
+    expect_identity(ask("GET", "/png", "gzip"), 4000, ""); /* already compressed type */
+    expect_gzip(ask("GET", "/svg", "gzip"), 4000);         /* the svg exception */
     expect_gzip(ask("GET", "/untyped", "gzip"), 4000);
     reply_t r = ask("GET", "/random", "gzip"); /* gzip would make it grow */
     assert_false(r.gzip);
@@ -337,19 +338,19 @@ static void test_threads(void **state) {
 static void test_options(void **state) {
     (void)state;
     fh_middleware_t m;
-    fh_compress_options_t o = {.level = 10};
+    fh_compress_options_t o = { .level = 10 };
     assert_int_equal(fh_compress_new(&m, &o), FH_ECONFIG);
     assert_non_null(strstr(fh_middleware_error(), "compress.level: 10"));
-    const char *bad[] = {"text/", "", NULL};
-    o = (fh_compress_options_t){.skip_types = bad};
+    const char *bad[] = { "text/", "", NULL };
+    o = (fh_compress_options_t){ .skip_types = bad };
     assert_int_equal(fh_compress_new(&m, &o), FH_ECONFIG);
     assert_non_null(strstr(fh_middleware_error(), "compress.skip_types[1]"));
 
     /* Custom options on a server of their own: level 1, min 100 bytes,
      * only text/html skipped (so images are compressed, svg is not
      * special). */
-    const char *skip[] = {"text/html", NULL};
-    o = (fh_compress_options_t){.level = 1, .min_size = 100, .skip_types = skip};
+    const char *skip[] = { "text/html", NULL };
+    o = (fh_compress_options_t){ .level = 1, .min_size = 100, .skip_types = skip };
     assert_int_equal(fh_compress_new(&m, &o), 0);
     fh_chain_t *c;
     assert_int_equal(fh_chain_new(&c, handler, NULL), 0);
@@ -371,12 +372,9 @@ static void test_options(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_negotiation),
-        cmocka_unit_test(test_what_is_skipped),
-        cmocka_unit_test(test_headers_adjusted),
-        cmocka_unit_test(test_deferred),
-        cmocka_unit_test(test_threads),
-        cmocka_unit_test(test_options),
+        cmocka_unit_test(test_negotiation),      cmocka_unit_test(test_what_is_skipped),
+        cmocka_unit_test(test_headers_adjusted), cmocka_unit_test(test_deferred),
+        cmocka_unit_test(test_threads),          cmocka_unit_test(test_options),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
@@ -391,7 +389,7 @@ static void test_without_zlib(void **state) {
 }
 
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_without_zlib)};
+    const struct CMUnitTest tests[] = { cmocka_unit_test(test_without_zlib) };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
 

@@ -16,26 +16,30 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     return fh_send_textf(res, 200, "%.*s", FH_STR_FMT(fh_request_method(req)));
 }
 
-#define PREFLIGHT(origin, extra)                                                         \
-    "OPTIONS /r HTTP/1.1\r\nHost: t\r\nOrigin: " origin "\r\n"                           \
+#define PREFLIGHT(origin, extra)                                                                   \
+    "OPTIONS /r HTTP/1.1\r\nHost: t\r\nOrigin: " origin "\r\n"                                     \
     "Access-Control-Request-Method: PUT\r\n" extra "\r\n"
 
 static void test_list_preflight(void **state) {
     (void)state;
-    const char *origins[] = {"https://app.example", "http://localhost:8080", NULL};
-    const char *expose[] = {"X-Total", "ETag", NULL};
-    fh_cors_options_t o = {.origins = origins, .expose_headers = expose};
+    const char *origins[] = { "https://app.example", "http://localhost:8080", NULL };
+    const char *expose[] = { "X-Total", "ETag", NULL };
+    fh_cors_options_t o = { .origins = origins, .expose_headers = expose };
     fh_middleware_t m;
     assert_int_equal(fh_cors_new(&m, &o), 0);
     mwh_t h;
     mwh_start(&h, handler, 2, &m, 1);
     fht_response_t r;
 
-    mwh_ask(&h, PREFLIGHT("https://app.example", "Access-Control-Request-Headers: X-A, content-type\r\n"), &r);
+    mwh_ask(
+        &h,
+        PREFLIGHT("https://app.example", "Access-Control-Request-Headers: X-A, content-type\r\n"),
+        &r);
     assert_int_equal(r.status, 204);
     assert_int_equal(r.body_len, 0);
     assert_string_equal(mwh_header(&r, "Access-Control-Allow-Origin"), "https://app.example");
-    assert_string_equal(mwh_header(&r, "Access-Control-Allow-Methods"), "GET, HEAD, PUT, PATCH, POST, DELETE");
+    assert_string_equal(mwh_header(&r, "Access-Control-Allow-Methods"),
+                        "GET, HEAD, PUT, PATCH, POST, DELETE");
     assert_string_equal(mwh_header(&r, "Access-Control-Allow-Headers"), "X-A, content-type");
     assert_string_equal(mwh_header(&r, "Access-Control-Max-Age"), "600");
     assert_string_equal(mwh_header(&r, "Vary"),
@@ -101,11 +105,12 @@ static void test_list_preflight(void **state) {
 
 static void test_any_origin(void **state) {
     (void)state;
-    const char *any[] = {"*", NULL};
-    const char *methods[] = {"GET", "POST", NULL};
-    const char *headers[] = {"Content-Type", NULL};
-    fh_cors_options_t o = {.origins = any, .methods = methods, .allow_headers = headers,
-                           .max_age = -1};
+    const char *any[] = { "*", NULL };
+    const char *methods[] = { "GET", "POST", NULL };
+    const char *headers[] = { "Content-Type", NULL };
+    fh_cors_options_t o = {
+        .origins = any, .methods = methods, .allow_headers = headers, .max_age = -1
+    };
     fh_middleware_t m;
     assert_int_equal(fh_cors_new(&m, &o), 0);
     mwh_t h;
@@ -135,8 +140,10 @@ static bool allow_subdomains(fh_request_t *req, fh_str_t origin, void *data) {
 
 static void test_credentials_and_function(void **state) {
     (void)state;
-    fh_cors_options_t o = {.allow_origin = allow_subdomains, .allow_origin_data = ".example.com",
-                           .credentials = true, .max_age = 86400};
+    fh_cors_options_t o = { .allow_origin = allow_subdomains,
+                            .allow_origin_data = ".example.com",
+                            .credentials = true,
+                            .max_age = 86400 };
     fh_middleware_t m;
     assert_int_equal(fh_cors_new(&m, &o), 0);
     mwh_t h;
@@ -147,7 +154,10 @@ static void test_credentials_and_function(void **state) {
     assert_string_equal(mwh_header(&r, "Access-Control-Allow-Credentials"), "true");
     assert_string_equal(mwh_header(&r, "Access-Control-Max-Age"), "86400");
     fht_response_free(&r);
-    mwh_ask(&h, "POST / HTTP/1.1\r\nHost: t\r\nOrigin: https://b.example.com\r\nContent-Length: 0\r\n\r\n", &r);
+    mwh_ask(
+        &h,
+        "POST / HTTP/1.1\r\nHost: t\r\nOrigin: https://b.example.com\r\nContent-Length: 0\r\n\r\n",
+        &r);
     assert_string_equal(r.body, "POST");
     assert_string_equal(mwh_header(&r, "Access-Control-Allow-Origin"), "https://b.example.com");
     assert_string_equal(mwh_header(&r, "Access-Control-Allow-Credentials"), "true");
@@ -171,37 +181,37 @@ static void expect_config_error(const fh_cors_options_t *o, const char *msg) {
 
 static void test_bad_options(void **state) {
     (void)state;
-    fh_cors_options_t o = {0};
+    fh_cors_options_t o = { 0 };
     expect_config_error(&o, "cors.origins: set origins or allow_origin");
     expect_config_error(NULL, "cors.origins");
-    const char *bad1[] = {"https://ok.example", "https://x.example/", NULL};
-    o = (fh_cors_options_t){.origins = bad1};
+    const char *bad1[] = { "https://ok.example", "https://x.example/", NULL };
+    o = (fh_cors_options_t){ .origins = bad1 };
     expect_config_error(&o, "cors.origins[1]: \"https://x.example/\" is not an origin");
-    const char *bad2[] = {"app.example", NULL};
-    o = (fh_cors_options_t){.origins = bad2};
+    const char *bad2[] = { "app.example", NULL };
+    o = (fh_cors_options_t){ .origins = bad2 };
     expect_config_error(&o, "cors.origins[0]");
-    const char *star_plus[] = {"https://a.example", "*", NULL};
-    o = (fh_cors_options_t){.origins = star_plus};
+    const char *star_plus[] = { "https://a.example", "*", NULL };
+    o = (fh_cors_options_t){ .origins = star_plus };
     expect_config_error(&o, "cors.origins[1]: \"*\" must be the only entry");
-    const char *star[] = {"*", NULL};
-    o = (fh_cors_options_t){.origins = star, .credentials = true};
+    const char *star[] = { "*", NULL };
+    o = (fh_cors_options_t){ .origins = star, .credentials = true };
     expect_config_error(&o, "cors.credentials: not allowed with origins {\"*\"}");
-    const char *ok[] = {"https://[::1]:8443", "null", "http://a-b.c:1", NULL};
-    const char *bad_method[] = {"GET", "PO ST", NULL};
-    o = (fh_cors_options_t){.origins = ok, .methods = bad_method};
+    const char *ok[] = { "https://[::1]:8443", "null", "http://a-b.c:1", NULL };
+    const char *bad_method[] = { "GET", "PO ST", NULL };
+    o = (fh_cors_options_t){ .origins = ok, .methods = bad_method };
     expect_config_error(&o, "cors.methods[1]: \"PO ST\" is not a token");
-    const char *bad_header[] = {"X:Y", NULL};
-    o = (fh_cors_options_t){.origins = ok, .expose_headers = bad_header};
+    const char *bad_header[] = { "X:Y", NULL };
+    o = (fh_cors_options_t){ .origins = ok, .expose_headers = bad_header };
     expect_config_error(&o, "cors.expose_headers[0]");
-    o = (fh_cors_options_t){.origins = ok, .allow_headers = bad_header};
+    o = (fh_cors_options_t){ .origins = ok, .allow_headers = bad_header };
     expect_config_error(&o, "cors.allow_headers[0]");
-    o = (fh_cors_options_t){.origins = ok, .max_age = -2};
+    o = (fh_cors_options_t){ .origins = ok, .max_age = -2 };
     expect_config_error(&o, "cors.max_age: -2");
-    const char *empty[] = {NULL};
-    o = (fh_cors_options_t){.origins = empty};
+    const char *empty[] = { NULL };
+    o = (fh_cors_options_t){ .origins = empty };
     expect_config_error(&o, "cors.origins: the list is empty");
     /* The valid forms are accepted. */
-    o = (fh_cors_options_t){.origins = ok};
+    o = (fh_cors_options_t){ .origins = ok };
     fh_middleware_t m;
     assert_int_equal(fh_cors_new(&m, &o), 0);
     fh_middleware_release(&m);

@@ -22,7 +22,8 @@ typedef struct seen {
 static seen_t hit(const mwh_t *h, const char *path, const char *client) {
     char req[256];
     if (client)
-        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: %s\r\n\r\n", path, client);
+        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: %s\r\n\r\n",
+                 path, client);
     else
         snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path);
     fht_response_t r;
@@ -41,12 +42,12 @@ static seen_t hit(const mwh_t *h, const char *path, const char *client) {
 
 static void test_burst_then_429(void **state) {
     (void)state;
-    fh_rate_limit_options_t o = {.rate = 2, .burst = 3};
+    fh_rate_limit_options_t o = { .rate = 2, .burst = 3 };
     fh_middleware_t m;
     assert_int_equal(fh_rate_limit_new(&m, &o), 0);
     mwh_t h;
     mwh_start(&h, handler, 1, &m, 1);
-    const char *left[] = {"2", "1", "0"};
+    const char *left[] = { "2", "1", "0" };
     for (int i = 0; i < 3; i++) {
         seen_t s = hit(&h, i == 1 ? "/fail" : "/", NULL);
         assert_int_equal(s.status, i == 1 ? 500 : 200); /* errors count and get headers too */
@@ -57,10 +58,10 @@ static void test_burst_then_429(void **state) {
     }
     seen_t s = hit(&h, "/", NULL);
     assert_int_equal(s.status, 429);
-    assert_string_equal(s.retry, "1");     /* one token back in 0.5 s */
+    assert_string_equal(s.retry, "1"); /* one token back in 0.5 s */
     assert_string_equal(s.remaining, "0");
     assert_string_equal(s.limit, "3");
-    assert_string_equal(s.reset, "2");     /* full again in 1.5 s */
+    assert_string_equal(s.reset, "2"); /* full again in 1.5 s */
     assert_string_equal(s.policy, "3;w=2");
     /* A token comes back after half a second. */
     usleep(600 * 1000);
@@ -74,7 +75,7 @@ static void test_burst_then_429(void **state) {
 
 static void test_clients_behind_proxy(void **state) {
     (void)state;
-    fh_rate_limit_options_t o = {.rate = 0.5, .burst = 2, .trusted_header = "X-Forwarded-For"};
+    fh_rate_limit_options_t o = { .rate = 0.5, .burst = 2, .trusted_header = "X-Forwarded-For" };
     fh_middleware_t m;
     assert_int_equal(fh_rate_limit_new(&m, &o), 0);
     mwh_t h;
@@ -84,7 +85,7 @@ static void test_clients_behind_proxy(void **state) {
     assert_int_equal(hit(&h, "/", "7.7.7.7, 10.0.0.1").status, 200);
     seen_t s = hit(&h, "/", "10.0.0.1");
     assert_int_equal(s.status, 429);
-    assert_string_equal(s.retry, "2"); /* 0.5 tokens per second */
+    assert_string_equal(s.retry, "2");                           /* 0.5 tokens per second */
     assert_int_equal(hit(&h, "/", "10.0.0.1:5555").status, 429); /* a port is ignored */
     assert_int_equal(hit(&h, "/", "10.0.0.2").status, 200);      /* another client */
     /* IPv6: one /64 is one client. */
@@ -106,8 +107,9 @@ static void test_bounded_table(void **state) {
     (void)state;
     /* 8 buckets: one set. A drained client is forgotten once 8 others
      * came after it, and starts again with a full bucket. */
-    fh_rate_limit_options_t o = {.rate = 0.1, .burst = 1, .max_clients = 8,
-                                 .trusted_header = "X-Real-IP", .no_headers = true};
+    fh_rate_limit_options_t o = {
+        .rate = 0.1, .burst = 1, .max_clients = 8, .trusted_header = "X-Real-IP", .no_headers = true
+    };
     fh_middleware_t m;
     assert_int_equal(fh_rate_limit_new(&m, &o), 0);
     mwh_t h;
@@ -155,23 +157,23 @@ static void test_bounded_table(void **state) {
 static void test_bad_options(void **state) {
     (void)state;
     fh_middleware_t m;
-    fh_rate_limit_options_t o = {0};
+    fh_rate_limit_options_t o = { 0 };
     assert_int_equal(fh_rate_limit_new(&m, &o), FH_ECONFIG);
     assert_non_null(strstr(fh_middleware_error(), "rate_limit.rate: must be > 0"));
     assert_int_equal(fh_rate_limit_new(&m, NULL), FH_ECONFIG);
-    o = (fh_rate_limit_options_t){.rate = -1};
+    o = (fh_rate_limit_options_t){ .rate = -1 };
     assert_int_equal(fh_rate_limit_new(&m, &o), FH_ECONFIG);
-    o = (fh_rate_limit_options_t){.rate = 1, .ipv6_prefix = 129};
+    o = (fh_rate_limit_options_t){ .rate = 1, .ipv6_prefix = 129 };
     assert_int_equal(fh_rate_limit_new(&m, &o), FH_ECONFIG);
     assert_non_null(strstr(fh_middleware_error(), "rate_limit.ipv6_prefix: 129"));
-    o = (fh_rate_limit_options_t){.rate = 1, .max_clients = (1u << 24) + 1};
+    o = (fh_rate_limit_options_t){ .rate = 1, .max_clients = (1u << 24) + 1 };
     assert_int_equal(fh_rate_limit_new(&m, &o), FH_ECONFIG);
     assert_non_null(strstr(fh_middleware_error(), "rate_limit.max_clients"));
-    o = (fh_rate_limit_options_t){.rate = 1, .trusted_header = "X Forwarded"};
+    o = (fh_rate_limit_options_t){ .rate = 1, .trusted_header = "X Forwarded" };
     assert_int_equal(fh_rate_limit_new(&m, &o), FH_ECONFIG);
     assert_non_null(strstr(fh_middleware_error(), "rate_limit.trusted_header"));
     /* burst defaults to the rate rounded up. */
-    o = (fh_rate_limit_options_t){.rate = 2.5};
+    o = (fh_rate_limit_options_t){ .rate = 2.5 };
     assert_int_equal(fh_rate_limit_new(&m, &o), 0);
     mwh_t h;
     mwh_start(&h, handler, 1, &m, 1);

@@ -59,11 +59,11 @@ static void test_problem_document(void **state) {
     (void)state;
     static int zero = 0;
     fh_middleware_t mws[4];
-    fh_recover_options_t ro = {.report = report, .report_data = &zero};
+    fh_recover_options_t ro = { .report = report, .report_data = &zero };
     assert_int_equal(fh_recover_new(&mws[0], &ro), 0);
     assert_int_equal(fh_request_id_new(&mws[1], NULL), 0);
     assert_int_equal(fh_security_headers_new(&mws[2], NULL), 0);
-    mws[3] = (fh_middleware_t){.name = "breaker", .before = failing_before};
+    mws[3] = (fh_middleware_t){ .name = "breaker", .before = failing_before };
     mwh_t h;
     mwh_start(&h, handler, 2, mws, 4);
     fht_response_t r;
@@ -73,7 +73,7 @@ static void test_problem_document(void **state) {
     assert_string_equal(mwh_header(&r, "Content-Type"), "application/problem+json");
     assert_string_equal(r.body, "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\","
                                 "\"status\":500,\"instance\":\"/fail\",\"request_id\":\"req-42\"}");
-    assert_false(mwh_has(&r, "X-Half"));                        /* nothing half-built leaks */
+    assert_false(mwh_has(&r, "X-Half"));                           /* nothing half-built leaks */
     assert_string_equal(mwh_header(&r, "X-Request-ID"), "req-42"); /* after hooks ran */
     assert_string_equal(mwh_header(&r, "X-Content-Type-Options"), "nosniff");
     fht_response_free(&r);
@@ -91,8 +91,9 @@ static void test_problem_document(void **state) {
     /* A deferred handler that fails later. */
     mwh_ask(&h, "GET /defer-fail HTTP/1.1\r\nHost: t\r\nX-Request-ID: d-1\r\n\r\n", &r);
     assert_int_equal(r.status, 500);
-    assert_string_equal(r.body, "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\","
-                                "\"status\":500,\"instance\":\"/defer-fail\",\"request_id\":\"d-1\"}");
+    assert_string_equal(r.body,
+                        "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\","
+                        "\"status\":500,\"instance\":\"/defer-fail\",\"request_id\":\"d-1\"}");
     fht_response_free(&r);
     assert_int_equal(atomic_load(&reports), 3);
     assert_int_equal(atomic_load(&last_err), FH_ENOENT);
@@ -113,7 +114,7 @@ static void test_problem_document(void **state) {
 
 static void test_expose_errors_without_id(void **state) {
     (void)state;
-    fh_recover_options_t ro = {.expose_errors = true};
+    fh_recover_options_t ro = { .expose_errors = true };
     fh_middleware_t m;
     assert_int_equal(fh_recover_new(&m, &ro), 0);
     assert_null(m.before);

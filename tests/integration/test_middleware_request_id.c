@@ -51,7 +51,7 @@ static void test_incoming_and_generated(void **state) {
     assert_string_equal(r.body, "lower");
     fht_response_free(&r);
     /* Invalid: a space, a quote, a byte over 0x7f, empty, too long. */
-    const char *bad[] = {"has space", "q\"uote", "caf\xc3\xa9", "", NULL};
+    const char *bad[] = { "has space", "q\"uote", "caf\xc3\xa9", "", NULL };
     for (int i = 0; bad[i]; i++) {
         char req[512];
         snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: t\r\nX-Request-ID: %s\r\n\r\n", bad[i]);
@@ -172,7 +172,7 @@ static void test_unique_across_threads(void **state) {
 
 static void test_options(void **state) {
     (void)state;
-    fh_request_id_options_t o = {.header = "Trace-Id", .max_length = 4, .ignore_incoming = false};
+    fh_request_id_options_t o = { .header = "Trace-Id", .max_length = 4, .ignore_incoming = false };
     fh_middleware_t m;
     assert_int_equal(fh_request_id_new(&m, &o), 0);
     mwh_t h;
@@ -189,7 +189,7 @@ static void test_options(void **state) {
     mwh_stop(&h);
     fh_middleware_release(&m);
 
-    o = (fh_request_id_options_t){.ignore_incoming = true, .no_response_header = true};
+    o = (fh_request_id_options_t){ .ignore_incoming = true, .no_response_header = true };
     assert_int_equal(fh_request_id_new(&m, &o), 0);
     mwh_start(&h, handler, 1, &m, 1);
     mwh_ask(&h, "GET / HTTP/1.1\r\nHost: t\r\nX-Request-ID: mine\r\n\r\n", &r);
@@ -206,10 +206,10 @@ static void test_options(void **state) {
     fht_response_free(&r);
     mwh_stop(&h);
 
-    o = (fh_request_id_options_t){.header = "Bad Header"};
+    o = (fh_request_id_options_t){ .header = "Bad Header" };
     assert_int_equal(fh_request_id_new(&m, &o), FH_ECONFIG);
     assert_non_null(strstr(fh_middleware_error(), "request_id.header: \"Bad Header\""));
-    o = (fh_request_id_options_t){.max_length = 5000};
+    o = (fh_request_id_options_t){ .max_length = 5000 };
     assert_int_equal(fh_request_id_new(&m, &o), FH_ECONFIG);
     assert_non_null(strstr(fh_middleware_error(), "request_id.max_length: 5000"));
 }

@@ -55,9 +55,9 @@ static int t_error(fh_request_t *req, fh_response_t *res, int err, void *data) {
 }
 
 static const char G = 'G', M = 'M', R = 'R';
-static const fh_middleware_t mw_g = {"g", t_before, t_after, t_error, (void *)&G, NULL};
-static const fh_middleware_t mw_m = {"m", t_before, t_after, t_error, (void *)&M, NULL};
-static const fh_middleware_t mw_r = {"r", t_before, t_after, t_error, (void *)&R, NULL};
+static const fh_middleware_t mw_g = { "g", t_before, t_after, t_error, (void *)&G, NULL };
+static const fh_middleware_t mw_m = { "m", t_before, t_after, t_error, (void *)&M, NULL };
+static const fh_middleware_t mw_r = { "r", t_before, t_after, t_error, (void *)&R, NULL };
 
 static int h_item(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;
@@ -76,10 +76,10 @@ static fh_middleware_t basic;
 
 static const fh_route_t api[] = {
     FH_ROUTE_MW(FH_METHOD_GET, "/items/:id", h_item, NULL,
-                ((const fh_middleware_t *const[]){&mw_r, NULL})),
+                ((const fh_middleware_t *const[]){ &mw_r, NULL })),
     FH_GET("/plain", h_plain),
     FH_ROUTE_MW(FH_METHOD_GET, "/admin", h_plain, "secret",
-                ((const fh_middleware_t *const[]){&basic, NULL})),
+                ((const fh_middleware_t *const[]){ &basic, NULL })),
     FH_ROUTES_END,
 };
 
@@ -93,11 +93,11 @@ static mwh_t h;
 
 static int setup(void **state) {
     (void)state;
-    static const fh_basic_user_t users[] = {{"admin", "pw"}, {NULL, NULL}};
-    fh_basic_auth_options_t bo = {.users = users};
+    static const fh_basic_user_t users[] = { { "admin", "pw" }, { NULL, NULL } };
+    fh_basic_auth_options_t bo = { .users = users };
     assert_int_equal(fh_basic_auth_new(&basic, &bo), 0);
     assert_int_equal(fh_router_new(&router, NULL), 0);
-    const fh_middleware_t *const mount_mw[] = {&mw_m, NULL};
+    const fh_middleware_t *const mount_mw[] = { &mw_m, NULL };
     if (fh_router_mount_mw(router, "/api", api, NULL, mount_mw) != 0)
         fail_msg("%s", fh_router_error(router));
     assert_int_equal(fh_router_mount(router, "/", root, NULL), 0);
@@ -132,7 +132,8 @@ typedef struct got {
 
 static got_t ask(const char *method, const char *path, const char *extra) {
     char req[512];
-    snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: t\r\n%s\r\n", method, path, extra ? extra : "");
+    snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: t\r\n%s\r\n", method, path,
+             extra ? extra : "");
     fht_response_t r;
     mwh_ask(&h, req, &r);
     got_t g;
@@ -209,15 +210,16 @@ static void test_mount_errors(void **state) {
     (void)state;
     fh_router_t *r;
     assert_int_equal(fh_router_new(&r, NULL), 0);
-    static const fh_middleware_t hookless = {.name = "nothing"};
-    const fh_middleware_t *const bad[] = {&mw_m, &hookless, NULL};
+    static const fh_middleware_t hookless = { .name = "nothing" };
+    const fh_middleware_t *const bad[] = { &mw_m, &hookless, NULL };
     assert_int_equal(fh_router_mount_mw(r, "/x", api, NULL, bad), FH_EINVAL);
-    assert_non_null(strstr(fh_router_error(r),
-                           "fasthttp: route \"GET /x/items/:id\": mount middleware[1]: middleware \"nothing\": "
-                           "needs a before, after or error hook"));
+    assert_non_null(
+        strstr(fh_router_error(r),
+               "fasthttp: route \"GET /x/items/:id\": mount middleware[1]: middleware \"nothing\": "
+               "needs a before, after or error hook"));
     assert_int_equal(fh_router_route_count(r), 0); /* all or nothing */
     /* An empty list is no middleware. */
-    const fh_middleware_t *const none[] = {NULL};
+    const fh_middleware_t *const none[] = { NULL };
     assert_int_equal(fh_router_mount_mw(r, "/y", root, NULL, none), 0);
     fh_router_free(r);
 }

@@ -22,7 +22,8 @@ static void test_defaults(void **state) {
     mwh_start(&h, handler, 1, &m, 1);
     fht_response_t r;
     mwh_ask(&h, "GET / HTTP/1.1\r\nHost: t\r\n\r\n", &r);
-    assert_string_equal(mwh_header(&r, "Strict-Transport-Security"), "max-age=31536000; includeSubDomains");
+    assert_string_equal(mwh_header(&r, "Strict-Transport-Security"),
+                        "max-age=31536000; includeSubDomains");
     assert_string_equal(mwh_header(&r, "X-Content-Type-Options"), "nosniff");
     assert_string_equal(mwh_header(&r, "X-Frame-Options"), "SAMEORIGIN");
     assert_string_equal(mwh_header(&r, "Referrer-Policy"), "no-referrer");
@@ -72,10 +73,10 @@ static void test_custom(void **state) {
     mwh_stop(&h);
     fh_middleware_release(&m);
 
-    o = (fh_security_options_t){.content_security_policy = "default-src 'self'\r\nX-Evil: 1"};
+    o = (fh_security_options_t){ .content_security_policy = "default-src 'self'\r\nX-Evil: 1" };
     assert_int_equal(fh_security_headers_new(&m, &o), FH_ECONFIG);
     assert_non_null(strstr(fh_middleware_error(), "security.content_security_policy"));
-    o = (fh_security_options_t){.hsts = "max-age=1\n"};
+    o = (fh_security_options_t){ .hsts = "max-age=1\n" };
     assert_int_equal(fh_security_headers_new(&m, &o), FH_ECONFIG);
     assert_non_null(strstr(fh_middleware_error(), "security.hsts"));
 }

@@ -111,16 +111,17 @@ static void check_zero(const char *req, int pipelined, int rounds) {
     for (size_t i = 0; i < sizeof(page); i++)
         page[i] = (char)('a' + i % 7);
     fh_middleware_t mws[8];
-    fh_access_log_options_t lo = {.format = FH_LOG_COMBINED, .write = sink, .latency = true,
-                                  .request_id = true};
+    fh_access_log_options_t lo = {
+        .format = FH_LOG_COMBINED, .write = sink, .latency = true, .request_id = true
+    };
     assert_int_equal(fh_access_log_new(&mws[0], &lo), 0);
     assert_int_equal(fh_recover_new(&mws[1], NULL), 0);
     assert_int_equal(fh_request_id_new(&mws[2], NULL), 0);
-    const char *origins[] = {"https://app.example", NULL};
-    fh_cors_options_t co = {.origins = origins};
+    const char *origins[] = { "https://app.example", NULL };
+    fh_cors_options_t co = { .origins = origins };
     assert_int_equal(fh_cors_new(&mws[3], &co), 0);
     assert_int_equal(fh_security_headers_new(&mws[4], NULL), 0);
-    fh_rate_limit_options_t ro = {.rate = 1e7, .burst = 100000000};
+    fh_rate_limit_options_t ro = { .rate = 1e7, .burst = 100000000 };
     assert_int_equal(fh_rate_limit_new(&mws[5], &ro), 0);
     assert_int_equal(fh_compress_new(&mws[6], NULL), 0);
     fh_chain_t *chain;

@@ -65,7 +65,7 @@ static const fh_route_t org[] = {
     FH_ROUTES_END,
 };
 
-static const fh_route_t none[] = {FH_ROUTES_END};
+static const fh_route_t none[] = { FH_ROUTES_END };
 
 static fh_router_t *router;
 static fh_server_t *server;
@@ -73,10 +73,10 @@ static int port;
 
 static void start(const fh_router_config_t *rcfg) {
     assert_int_equal(fh_router_new(&router, rcfg), 0);
-    fh_mount_options_t json = {.not_found = fh_json_error_handler,
-                               .method_not_allowed = fh_json_error_handler};
-    fh_mount_options_t deeper = {.not_found = tell, .not_found_data = "v2"};
-    fh_mount_options_t caf = {.method_not_allowed = tell, .method_not_allowed_data = "cafe"};
+    fh_mount_options_t json = { .not_found = fh_json_error_handler,
+                                .method_not_allowed = fh_json_error_handler };
+    fh_mount_options_t deeper = { .not_found = tell, .not_found_data = "v2" };
+    fh_mount_options_t caf = { .method_not_allowed = tell, .method_not_allowed_data = "cafe" };
     assert_int_equal(fh_router_mount(router, "/", site, NULL), 0);
     assert_int_equal(fh_router_mount_opts(router, "/api", api, NULL, &json), 0);
     /* Deeper than /api: wins there for 404s, leaves its 405s to /api. */
@@ -251,9 +251,8 @@ static void test_json_router_wide(void **state) {
 static void test_failed_mount(void **state) {
     (void)state;
     assert_int_equal(fh_router_new(&router, NULL), 0);
-    fh_mount_options_t json = {.not_found = fh_json_error_handler};
-    static const fh_route_t bad[] = {FH_GET("/ok", page), FH_GET("/x//y", page),
-                                     FH_ROUTES_END};
+    fh_mount_options_t json = { .not_found = fh_json_error_handler };
+    static const fh_route_t bad[] = { FH_GET("/ok", page), FH_GET("/x//y", page), FH_ROUTES_END };
     assert_int_not_equal(fh_router_mount_opts(router, "/api", bad, NULL, &json), 0);
     assert_int_equal(fh_router_mount(router, "/", site, NULL), 0);
     fh_server_config_t cfg = fh_server_config_default();

@@ -57,9 +57,7 @@ static void later_closed(uv_handle_t *h) {
     fh_send_textf(l->res, 200, "late %.*s", FH_STR_FMT(fh_request_param(l->req, "id")));
 }
 
-static void later_fire(uv_timer_t *t) {
-    uv_close((uv_handle_t *)t, later_closed);
-}
+static void later_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, later_closed); }
 
 static int deferred(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;
@@ -78,8 +76,7 @@ static int deferred(fh_request_t *req, fh_response_t *res, void *data) {
 }
 
 static int custom_404(fh_request_t *req, fh_response_t *res, void *data) {
-    return fh_send_textf(res, 404, "%s %.*s", (const char *)data,
-                         FH_STR_FMT(fh_request_path(req)));
+    return fh_send_textf(res, 404, "%s %.*s", (const char *)data, FH_STR_FMT(fh_request_path(req)));
 }
 
 static int custom_405(fh_request_t *req, fh_response_t *res, void *data) {
@@ -174,8 +171,8 @@ static void run_cases(const http_case_t *c, size_t n) {
             const char *colon = strchr(c->header, ':');
             snprintf(name, sizeof(name), "%.*s", (int)(colon - c->header), c->header);
             if (!fht_header(&r, name, got, sizeof(got)) || strcmp(got, colon + 2) != 0)
-                fail_msg("%s %s: header %s is \"%s\", want \"%s\"", c->method, c->target, name,
-                         got, colon + 2);
+                fail_msg("%s %s: header %s is \"%s\", want \"%s\"", c->method, c->target, name, got,
+                         colon + 2);
         }
         fht_response_free(&r);
     }
@@ -187,41 +184,41 @@ static void run_cases(const http_case_t *c, size_t n) {
 static void test_dispatch(void **state) {
     (void)state;
     static const http_case_t cases[] = {
-        {"GET", "/", 200, "-:", NULL},
-        {"GET", "/api/", 200, "mount-data:", NULL},
-        {"GET", "/api/users/42", 200, "mount-data:id=42;", NULL},
-        {"GET", "/api/users/42?x=1", 200, "mount-data:id=42;", NULL},
-        {"PUT", "/api/users/7", 200, "mount-data:id=7;", NULL},
-        {"GET", "/api/users/42/posts/9", 200, "route-data:id=42;post=9;", NULL},
+        { "GET", "/", 200, "-:", NULL },
+        { "GET", "/api/", 200, "mount-data:", NULL },
+        { "GET", "/api/users/42", 200, "mount-data:id=42;", NULL },
+        { "GET", "/api/users/42?x=1", 200, "mount-data:id=42;", NULL },
+        { "PUT", "/api/users/7", 200, "mount-data:id=7;", NULL },
+        { "GET", "/api/users/42/posts/9", 200, "route-data:id=42;post=9;", NULL },
         /* Decoded values; %2F stays in the parameter. */
-        {"GET", "/api/files/a%2Fb", 200, "mount-data:name=a/b;", NULL},
-        {"GET", "/api/files/%E2%9C%93%20x+y", 200, "mount-data:name=\xe2\x9c\x93 x+y;", NULL},
-        {"GET", "/api/users/%41%42", 200, "mount-data:id=AB;", NULL},
-        {"GET", "/api/static/css/site.css", 200, "mount-data:path=css/site.css;", NULL},
-        {"GET", "/api/static/", 200, "mount-data:path=;", NULL},
-        {"GET", "/api/%75sers/1", 200, "mount-data:id=1;", NULL},
+        { "GET", "/api/files/a%2Fb", 200, "mount-data:name=a/b;", NULL },
+        { "GET", "/api/files/%E2%9C%93%20x+y", 200, "mount-data:name=\xe2\x9c\x93 x+y;", NULL },
+        { "GET", "/api/users/%41%42", 200, "mount-data:id=AB;", NULL },
+        { "GET", "/api/static/css/site.css", 200, "mount-data:path=css/site.css;", NULL },
+        { "GET", "/api/static/", 200, "mount-data:path=;", NULL },
+        { "GET", "/api/%75sers/1", 200, "mount-data:id=1;", NULL },
         /* HEAD through GET: same headers, no body. */
-        {"HEAD", "/api/users/42", 200, "", "Content-Length: 17"},
+        { "HEAD", "/api/users/42", 200, "", "Content-Length: 17" },
         /* 404, 405 with Allow, automatic OPTIONS. */
-        {"GET", "/nothing", 404, "Not Found\n", NULL},
-        {"GET", "/api/users/", 404, NULL, NULL},
-        {"GET", "/docs", 404, NULL, NULL},
-        {"GET", "//api/users/1", 404, NULL, NULL},
-        {"PATCH", "/api/users/42", 405, "Method Not Allowed\n",
-         "Allow: GET, HEAD, PUT, DELETE, OPTIONS"},
-        {"POST", "/", 405, NULL, "Allow: GET, HEAD, OPTIONS"},
-        {"OPTIONS", "/api/users/42", 204, "", "Allow: GET, HEAD, PUT, DELETE, OPTIONS"},
-        {"OPTIONS", "*", 204, "", "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS"},
-        {"OPTIONS", "/nothing", 404, NULL, NULL},
+        { "GET", "/nothing", 404, "Not Found\n", NULL },
+        { "GET", "/api/users/", 404, NULL, NULL },
+        { "GET", "/docs", 404, NULL, NULL },
+        { "GET", "//api/users/1", 404, NULL, NULL },
+        { "PATCH", "/api/users/42", 405, "Method Not Allowed\n",
+          "Allow: GET, HEAD, PUT, DELETE, OPTIONS" },
+        { "POST", "/", 405, NULL, "Allow: GET, HEAD, OPTIONS" },
+        { "OPTIONS", "/api/users/42", 204, "", "Allow: GET, HEAD, PUT, DELETE, OPTIONS" },
+        { "OPTIONS", "*", 204, "", "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS" },
+        { "OPTIONS", "/nothing", 404, NULL, NULL },
         /* 400: bad escapes, encoded NUL, dot segments. */
-        {"GET", "/api/users/%zz", 400, "Bad Request\n", NULL},
-        {"GET", "/api/users/%00", 400, NULL, NULL},
-        {"GET", "/api/users/%2e%2e", 400, NULL, NULL},
-        {"GET", "/api/static/a%2F..%2F..%2Fsecret", 400, NULL, NULL},
-        {"GET", "/api/../api/users/1", 400, NULL, NULL},
+        { "GET", "/api/users/%zz", 400, "Bad Request\n", NULL },
+        { "GET", "/api/users/%00", 400, NULL, NULL },
+        { "GET", "/api/users/%2e%2e", 400, NULL, NULL },
+        { "GET", "/api/static/a%2F..%2F..%2Fsecret", 400, NULL, NULL },
+        { "GET", "/api/../api/users/1", 400, NULL, NULL },
         /* A handler error becomes a 500; the connection goes on. */
-        {"POST", "/api/fail", 500, NULL, NULL},
-        {"GET", "/api/users/1", 200, "mount-data:id=1;", NULL},
+        { "POST", "/api/fail", 500, NULL, NULL },
+        { "GET", "/api/users/1", 200, "mount-data:id=1;", NULL },
     };
     RUN_CASES(cases);
 }
@@ -281,18 +278,18 @@ static void test_frozen(void **state) {
 static void test_custom_and_redirects(void **state) {
     (void)state;
     static const http_case_t cases[] = {
-        {"GET", "/nothing", 404, "custom /nothing", NULL},
-        {"PATCH", "/api/users/1", 405, "custom [GET, HEAD, PUT, DELETE, OPTIONS]",
-         "Allow: GET, HEAD, PUT, DELETE, OPTIONS"},
-        {"GET", "/api/users/1/", 308, NULL, "Location: /api/users/1"},
-        {"GET", "/api/users/1/?a=b&c", 308, NULL, "Location: /api/users/1?a=b&c"},
-        {"GET", "/docs?x", 308, NULL, "Location: /docs/?x"},
-        {"GET", "//api//users/1", 308, NULL, "Location: /api/users/1"},
-        {"GET", "/api/static", 308, NULL, "Location: /api/static/"},
-        {"PUT", "/api//users/2/", 308, NULL, "Location: /api/users/2"},
-        {"HEAD", "/api/users/1/", 308, "", "Location: /api/users/1"},
-        {"GET", "/api/users/1", 200, "mount-data:id=1;", NULL},
-        {"GET", "/api/nothing/", 404, "custom /api/nothing/", NULL},
+        { "GET", "/nothing", 404, "custom /nothing", NULL },
+        { "PATCH", "/api/users/1", 405, "custom [GET, HEAD, PUT, DELETE, OPTIONS]",
+          "Allow: GET, HEAD, PUT, DELETE, OPTIONS" },
+        { "GET", "/api/users/1/", 308, NULL, "Location: /api/users/1" },
+        { "GET", "/api/users/1/?a=b&c", 308, NULL, "Location: /api/users/1?a=b&c" },
+        { "GET", "/docs?x", 308, NULL, "Location: /docs/?x" },
+        { "GET", "//api//users/1", 308, NULL, "Location: /api/users/1" },
+        { "GET", "/api/static", 308, NULL, "Location: /api/static/" },
+        { "PUT", "/api//users/2/", 308, NULL, "Location: /api/users/2" },
+        { "HEAD", "/api/users/1/", 308, "", "Location: /api/users/1" },
+        { "GET", "/api/users/1", 200, "mount-data:id=1;", NULL },
+        { "GET", "/api/nothing/", 404, "custom /api/nothing/", NULL },
     };
     RUN_CASES(cases);
 }

@@ -177,8 +177,9 @@ static void test_1000_slowloris(void **state) {
         answered++;
         usleep(20000);
     }
-    fprintf(stderr, "slowloris: %d slow connections accepted in %llu ms; normal client: %d requests, "
-                    "mean %.2f ms, worst %llu ms\n",
+    fprintf(stderr,
+            "slowloris: %d slow connections accepted in %llu ms; normal client: %d requests, "
+            "mean %.2f ms, worst %llu ms\n",
             n, (unsigned long long)(opened - t0), answered, (double)total / answered,
             (unsigned long long)worst);
     assert_true(answered >= 10);
@@ -186,7 +187,7 @@ static void test_1000_slowloris(void **state) {
 
     /* Every slow connection: 408, then closed, within header_ms + slack. */
     int closed = 0, got408 = 0;
-    char (*bufs)[256] = calloc((size_t)n, 256);
+    char(*bufs)[256] = calloc((size_t)n, 256);
     size_t *lens = calloc((size_t)n, sizeof(size_t));
     bool *done = calloc((size_t)n, sizeof(bool));
     while (closed < n && fht_now_ms() - t0 < 2000 + 4000) {
@@ -254,7 +255,7 @@ static void test_slow_reader(void **state) {
     bool eof = false;
     while (!eof && fht_now_ms() - t0 < 5000) {
         char buf[65536];
-        struct pollfd pfd = {slow, POLLIN, 0};
+        struct pollfd pfd = { slow, POLLIN, 0 };
         poll(&pfd, 1, 100);
         ssize_t n = recv(slow, buf, sizeof(buf), MSG_DONTWAIT);
         if (n > 0)
@@ -359,7 +360,7 @@ static void test_connection_cap(void **state) {
     assert_int_equal(st.connections_open, 4);
     int extra = fht_connect(port); /* the kernel completes it; nobody serves it */
     fht_send_str(extra, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
-    struct pollfd pfd = {extra, POLLIN, 0};
+    struct pollfd pfd = { extra, POLLIN, 0 };
     assert_int_equal(poll(&pfd, 1, 300), 0);
     fh_server_stats(s, &st);
     assert_int_equal(st.connections_open, 4);
@@ -451,12 +452,9 @@ static void test_emfile_does_not_spin(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_emfile_does_not_spin),
-        cmocka_unit_test(test_1000_slowloris),
-        cmocka_unit_test(test_slow_reader),
-        cmocka_unit_test(test_slow_but_reading),
-        cmocka_unit_test(test_slow_upload),
-        cmocka_unit_test(test_connection_cap),
+        cmocka_unit_test(test_emfile_does_not_spin), cmocka_unit_test(test_1000_slowloris),
+        cmocka_unit_test(test_slow_reader),          cmocka_unit_test(test_slow_but_reading),
+        cmocka_unit_test(test_slow_upload),          cmocka_unit_test(test_connection_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,9 +29,7 @@
  * socket of the same number closed on another thread, and reports its
  * close() as a race on the descriptor. Only such reports are silenced. */
 const char *__tsan_default_suppressions(void);
-const char *__tsan_default_suppressions(void) {
-    return "race:__interceptor_close\n";
-}
+const char *__tsan_default_suppressions(void) { return "race:__interceptor_close\n"; }
 #endif
 #endif
 
@@ -134,8 +132,9 @@ static int setup(void **state) {
     put_link(".secret", "root/linkdot");
 
     assert_int_equal(fh_static_new(&never, "/static/", root, NULL), 0);
-    fh_static_options_t o = {.symlinks = FH_STATIC_SYMLINKS_INSIDE, .list_directories = true,
-                             .max_age = 60};
+    fh_static_options_t o = { .symlinks = FH_STATIC_SYMLINKS_INSIDE,
+                              .list_directories = true,
+                              .max_age = 60 };
     assert_int_equal(fh_static_new(&inside, "/follow", root, &o), 0);
     assert_int_equal(fh_static_new(&app, "/app", root, NULL), 0);
     fh_server_config_t cfg = fh_server_config_default();
@@ -163,7 +162,8 @@ static int teardown(void **state) {
 static fht_response_t get(const char *method, const char *target, const char *extra) {
     int fd = fht_connect(port);
     char req[1024];
-    snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: t\r\n%s\r\n", method, target, extra ? extra : "");
+    snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: t\r\n%s\r\n", method, target,
+             extra ? extra : "");
     fht_send_str(fd, req);
     fht_response_t r;
     assert_int_equal(fht_read_response(fd, &r, strcmp(method, "HEAD") == 0), 0);
@@ -410,8 +410,9 @@ static void test_root_listing(void **state) {
     (void)state;
     /* A second server whose whole namespace is the root, listing on. */
     fh_static_t *list;
-    fh_static_options_t o = {.index = "", .list_directories = true,
-                             .symlinks = FH_STATIC_SYMLINKS_INSIDE};
+    fh_static_options_t o = { .index = "",
+                              .list_directories = true,
+                              .symlinks = FH_STATIC_SYMLINKS_INSIDE };
     assert_int_equal(fh_static_new(&list, "/", root, &o), 0);
     fh_server_config_t cfg = fh_server_config_default();
     cfg.handler = fh_static_handle;
@@ -424,14 +425,15 @@ static void test_root_listing(void **state) {
     assert_int_equal(fht_read_response(fd, &r, 0), 0);
     assert_int_equal(r.status, 200);
     /* Names escaped for HTML and for URLs. */
-    assert_non_null(strstr(r.body, "<a href=\"we%20ird%26%3Cname%3E.txt\">we ird&amp;&lt;name&gt;.txt</a>"));
+    assert_non_null(
+        strstr(r.body, "<a href=\"we%20ird%26%3Cname%3E.txt\">we ird&amp;&lt;name&gt;.txt</a>"));
     assert_non_null(strstr(r.body, "<a href=\"sub/\">sub/</a>"));
-    assert_non_null(strstr(r.body, "<a href=\"link-in\">link-in</a>"));  /* inside */
+    assert_non_null(strstr(r.body, "<a href=\"link-in\">link-in</a>")); /* inside */
     assert_non_null(strstr(r.body, "<a href=\"dirlink/\">dirlink/</a>"));
     assert_null(strstr(r.body, "link-out")); /* leads outside */
     assert_null(strstr(r.body, "dir-out"));
     assert_null(strstr(r.body, "abs-out"));
-    assert_null(strstr(r.body, "secret"));   /* dot-files and links to them */
+    assert_null(strstr(r.body, "secret")); /* dot-files and links to them */
     assert_null(strstr(r.body, "linkdot"));
     fht_response_free(&r);
     fht_close(fd);
@@ -531,7 +533,7 @@ static void test_methods_and_setup_errors(void **state) {
     assert_int_equal(fh_static_new(&st, "/x", missing, NULL), FH_ENOENT);
     assert_int_equal(fh_static_new(&st, "/x", file, NULL), UV_ENOTDIR);
     assert_int_equal(fh_static_new(&st, "x", root, NULL), FH_EINVAL);
-    fh_static_options_t o = {.index = "a/b"};
+    fh_static_options_t o = { .index = "a/b" };
     assert_int_equal(fh_static_new(&st, "/x", root, &o), FH_EINVAL);
 }
 

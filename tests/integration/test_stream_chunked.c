@@ -96,9 +96,7 @@ static void later_closed(uv_handle_t *h) {
     ticker_start(fh_response_request(l->res), l->res, 3, 1);
 }
 
-static void later_fire(uv_timer_t *t) {
-    uv_close((uv_handle_t *)t, later_closed);
-}
+static void later_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, later_closed); }
 
 /* ---- 100 MB with backpressure */
 
@@ -155,7 +153,8 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     if (fh_str_eq(path, "/chunks")) {
         fh_str_t n = fh_request_query(req, "n"), ms = fh_request_query(req, "ms");
         fh_response_header(res, "Content-Type", "text/plain");
-        ticker_start(req, res, n.ptr ? atoi(fh_strndup(req, n)) : 3, ms.ptr ? atoi(fh_strndup(req, ms)) : 1);
+        ticker_start(req, res, n.ptr ? atoi(fh_strndup(req, n)) : 3,
+                     ms.ptr ? atoi(fh_strndup(req, ms)) : 1);
         return 0;
     }
     if (fh_str_eq(path, "/now")) {
@@ -187,7 +186,7 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
         big_t *b = fh_alloc(req, sizeof(*b));
         memset(b, 0, sizeof(*b));
         b->total = (size_t)atoi(fh_strndup(req, fh_request_query(req, "mb"))) << 20;
-        fh_stream_options_t o = {.on_drain = big_drain, .data = b};
+        fh_stream_options_t o = { .on_drain = big_drain, .data = b };
         int err = fh_stream_begin(res, &b->st, &o);
         if (err)
             return err;
@@ -200,7 +199,7 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
         memset(b, 0, sizeof(*b));
         /* Keeps writing as the socket takes bytes, until the kernel's
          * buffers are full and a write stays in flight. */
-        fh_stream_options_t o = {.on_drain = big_drain, .data = b, .max_buffered = 64 * 1024};
+        fh_stream_options_t o = { .on_drain = big_drain, .data = b, .max_buffered = 64 * 1024 };
         int err = fh_stream_begin(res, &b->st, &o);
         if (err)
             return err;

@@ -44,17 +44,17 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     int err;
     if (fh_str_eq(path, "/events")) {
         fh_str_t last = fh_request_header(req, "Last-Event-ID");
-        fh_sse_options_t o = {.retry_ms = 50};
+        fh_sse_options_t o = { .retry_ms = 50 };
         if ((err = fh_sse_begin(res, &st, &o)) != 0)
             return err;
         if (!last.ptr) {
             /* First visit: events, then the stream ends and the client
              * comes back after `retry` with the last id it saw. */
-            fh_sse_event_t greet = {.event = "greet", .id = "1", .data = "hello\nworld"};
+            fh_sse_event_t greet = { .event = "greet", .id = "1", .data = "hello\nworld" };
             fh_sse_send(st, &greet);
             fh_sse_comment(st, "ignored by clients");
             fh_sse_data(st, NULL, "a\r\nb\rc");
-            fh_sse_event_t seven = {.id = "7", .data = "seven"};
+            fh_sse_event_t seven = { .id = "7", .data = "seven" };
             fh_sse_send(st, &seven);
         } else {
             char *id = fh_strndup(req, last);
@@ -64,15 +64,15 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
         return fh_stream_end(st);
     }
     if (fh_str_eq(path, "/raw")) {
-        fh_sse_options_t o = {.keepalive_ms = -1};
+        fh_sse_options_t o = { .keepalive_ms = -1 };
         if ((err = fh_sse_begin(res, &st, &o)) != 0)
             return err;
-        fh_sse_event_t ev = {.event = "x", .id = "9", .retry_ms = 10, .data = "l1\nl2\n"};
+        fh_sse_event_t ev = { .event = "x", .id = "9", .retry_ms = 10, .data = "l1\nl2\n" };
         fh_sse_send(st, &ev);
-        fh_sse_event_t sized = {.data = "abcdef", .data_len = 3};
+        fh_sse_event_t sized = { .data = "abcdef", .data_len = 3 };
         fh_sse_send(st, &sized);
-        fh_sse_event_t bad1 = {.event = "x\ny", .data = "z"};
-        fh_sse_event_t bad2 = {.id = "1\r", .data = "z"};
+        fh_sse_event_t bad1 = { .event = "x\ny", .data = "z" };
+        fh_sse_event_t bad2 = { .id = "1\r", .data = "z" };
         if (fh_sse_send(st, &bad1) == FH_EINVAL)
             atomic_fetch_add(&n_invalid, 1);
         if (fh_sse_send(st, &bad2) == FH_EINVAL)
@@ -84,7 +84,7 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     if (fh_str_eq(path, "/quiet")) {
         fh_request_on_done(req, count_release, NULL);
         quiet_t *q = fh_alloc(req, sizeof(*q));
-        fh_sse_options_t o = {.keepalive_ms = 30};
+        fh_sse_options_t o = { .keepalive_ms = 30 };
         if ((err = fh_sse_begin(res, &q->st, &o)) != 0)
             return err;
         fh_response_on_cancel(res, end_on_cancel, q);
@@ -129,18 +129,17 @@ static void test_real_eventsource_client(void **state) {
              dirname(here), port);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
-    char out[4096] = {0};
+    char out[4096] = { 0 };
     size_t n = fread(out, 1, sizeof(out) - 1, p);
     int rc = pclose(p);
     out[n] = '\0';
     print_message("%s", out);
     assert_int_equal(rc, 0);
-    assert_string_equal(out,
-                        "{\"type\":\"greet\",\"data\":\"hello\\nworld\",\"id\":\"1\"}\n"
-                        "{\"type\":\"message\",\"data\":\"a\\nb\\nc\",\"id\":\"1\"}\n"
-                        "{\"type\":\"message\",\"data\":\"seven\",\"id\":\"7\"}\n"
-                        "{\"type\":\"resume\",\"data\":\"7\",\"id\":\"7\"}\n"
-                        "{\"type\":\"bye\",\"data\":\"done\",\"id\":\"7\"}\n");
+    assert_string_equal(out, "{\"type\":\"greet\",\"data\":\"hello\\nworld\",\"id\":\"1\"}\n"
+                             "{\"type\":\"message\",\"data\":\"a\\nb\\nc\",\"id\":\"1\"}\n"
+                             "{\"type\":\"message\",\"data\":\"seven\",\"id\":\"7\"}\n"
+                             "{\"type\":\"resume\",\"data\":\"7\",\"id\":\"7\"}\n"
+                             "{\"type\":\"bye\",\"data\":\"done\",\"id\":\"7\"}\n");
 }
 
 static void test_wire_format(void **state) {

@@ -120,9 +120,7 @@ static void late_closed(uv_handle_t *h) {
     fh_send_text(l->res, 200, "first");
 }
 
-static void late_fire(uv_timer_t *t) {
-    uv_close((uv_handle_t *)t, late_closed);
-}
+static void late_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, late_closed); }
 
 #define BIG (4 * 1024 * 1024)
 static char big_body[BIG];
@@ -145,7 +143,8 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
         uv_timer_init(fh_request_loop(req), &l->timer);
         l->timer.data = l;
         fh_str_t ms = fh_request_query(req, "ms");
-        uv_timer_start(&l->timer, late_fire, ms.ptr ? strtoul(fh_strndup(req, ms), NULL, 10) : 60, 0);
+        uv_timer_start(&l->timer, late_fire, ms.ptr ? strtoul(fh_strndup(req, ms), NULL, 10) : 60,
+                       0);
         return 0;
     }
     if (fh_str_eq(path, "/raw"))
@@ -264,7 +263,8 @@ static void test_raw_echo_with_bytes_already_read(void **state) {
 static void test_upgrade_101(void **state) {
     (void)state;
     int fd = fht_connect(port);
-    fht_send_str(fd, "GET /upgrade HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n");
+    fht_send_str(
+        fd, "GET /upgrade HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n");
     fht_response_t r;
     assert_int_equal(fht_read_response(fd, &r, 0), 0);
     assert_int_equal(r.status, 101);
@@ -373,7 +373,7 @@ static void test_stop_closes_takeovers(void **state) {
     expect_bytes(fd, "x");
     wait_for(&n_ready, ready + 1);
     uint64_t t0 = fht_now_ms();
-    fht_server_stop(s); /* returns once the worker has joined */
+    fht_server_stop(s);                    /* returns once the worker has joined */
     assert_true(fht_now_ms() - t0 < 2000); /* not held until the drain timeout */
     assert_int_equal(atomic_load(&n_closed), closed + 1);
     assert_int_equal(fht_wait_closed(fd, 2000), 1);

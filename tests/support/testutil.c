@@ -70,7 +70,7 @@ int fht_connect(int port) {
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
         fail_msg("connect: %s", strerror(errno));
-    struct timeval tv = {5, 0};
+    struct timeval tv = { 5, 0 };
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -146,7 +146,8 @@ int fht_header(const fht_response_t *r, const char *name, char *out, size_t cap)
         const char *eol = strstr(line, "\r\n");
         if (!eol)
             eol = line + strlen(line);
-        if ((size_t)(eol - line) > nlen && line[nlen] == ':' && strncasecmp(line, name, nlen) == 0) {
+        if ((size_t)(eol - line) > nlen && line[nlen] == ':' &&
+            strncasecmp(line, name, nlen) == 0) {
             const char *v = line + nlen + 1;
             while (*v == ' ' || *v == '\t')
                 v++;
@@ -246,7 +247,7 @@ void fht_response_free(fht_response_t *r) {
 int fht_wait_closed(int fd, int ms) {
     if (rbufs[fd].len)
         return -1;
-    struct pollfd pfd = {fd, POLLIN, 0};
+    struct pollfd pfd = { fd, POLLIN, 0 };
     int r = poll(&pfd, 1, ms);
     if (r <= 0)
         return 0;

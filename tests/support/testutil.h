@@ -23,10 +23,10 @@ void fht_send_str(int fd, const char *s);
 
 typedef struct fht_response {
     int status;
-    char head[8192];   /* status line and headers, NUL-terminated */
-    char *body;        /* malloc'ed, NUL-terminated */
+    char head[8192]; /* status line and headers, NUL-terminated */
+    char *body;      /* malloc'ed, NUL-terminated */
     size_t body_len;
-    int chunked;       /* body was chunked (de-chunked here) */
+    int chunked; /* body was chunked (de-chunked here) */
 } fht_response_t;
 
 /* Reads one response (Content-Length, chunked, or no body for HEAD when

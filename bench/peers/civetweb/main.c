@@ -31,16 +31,19 @@ static int on_not_found(struct mg_connection *conn, void *data) {
 
 static int on_plaintext(struct mg_connection *conn, void *data) {
     const struct mg_request_info *ri = mg_get_request_info(conn);
-    if (!is_get(conn) || strcmp(ri->local_uri, "/plaintext")) return on_not_found(conn, data);
+    if (!is_get(conn) || strcmp(ri->local_uri, "/plaintext"))
+        return on_not_found(conn, data);
     return send_body(conn, 200, "text/plain", PEER_PLAINTEXT, sizeof(PEER_PLAINTEXT) - 1);
 }
 
 static int on_json(struct mg_connection *conn, void *data) {
     const struct mg_request_info *ri = mg_get_request_info(conn);
-    if (!is_get(conn) || strcmp(ri->local_uri, "/json")) return on_not_found(conn, data);
+    if (!is_get(conn) || strcmp(ri->local_uri, "/json"))
+        return on_not_found(conn, data);
     size_t len = 0;
     char *body = peer_json_body(&len);
-    if (!body) return send_body(conn, 500, "text/plain", "error", 5);
+    if (!body)
+        return send_body(conn, 500, "text/plain", "error", 5);
     int r = send_body(conn, 200, "application/json", body, len);
     free(body);
     return r;
@@ -50,10 +53,12 @@ static int on_user(struct mg_connection *conn, void *data) {
     const struct mg_request_info *ri = mg_get_request_info(conn);
     const char *id = NULL;
     size_t idlen = peer_user_id(ri->local_uri, strlen(ri->local_uri), &id);
-    if (!idlen || !is_get(conn)) return on_not_found(conn, data);
+    if (!idlen || !is_get(conn))
+        return on_not_found(conn, data);
     char buf[256];
     int n = snprintf(buf, sizeof buf, PEER_USER_BODY_PREFIX "%.*s", (int)idlen, id);
-    if (n < 0 || (size_t)n >= sizeof buf) n = (int)sizeof buf - 1;
+    if (n < 0 || (size_t)n >= sizeof buf)
+        n = (int)sizeof buf - 1;
     return send_body(conn, 200, "text/plain", buf, (size_t)n);
 }
 
@@ -61,21 +66,30 @@ int main(int argc, char **argv) {
     peer_opts_t o = peer_parse_args(argc, argv);
     int workers = o.threads;
     const char *e = getenv("CIVETWEB_NUM_THREADS");
-    if (e && *e) workers = peer_parse_int(e, 1, 100000, "CIVETWEB_NUM_THREADS");
+    if (e && *e)
+        workers = peer_parse_int(e, 1, 100000, "CIVETWEB_NUM_THREADS");
     peer_block_signals();
 
     char ports[64], nthreads[16];
     snprintf(ports, sizeof ports, "%s:%d", PEER_HOST, o.port);
     snprintf(nthreads, sizeof nthreads, "%d", workers);
     const char *options[] = {
-        "listening_ports", ports,
-        "num_threads", nthreads,
-        "enable_keep_alive", "yes",
-        "keep_alive_timeout_ms", "120000",
-        "request_timeout_ms", "120000",
-        "tcp_nodelay", "1",
-        "listen_backlog", "4096",
-        "connection_queue", "4096",
+        "listening_ports",
+        ports,
+        "num_threads",
+        nthreads,
+        "enable_keep_alive",
+        "yes",
+        "keep_alive_timeout_ms",
+        "120000",
+        "request_timeout_ms",
+        "120000",
+        "tcp_nodelay",
+        "1",
+        "listen_backlog",
+        "4096",
+        "connection_queue",
+        "4096",
         NULL,
     };
     mg_init_library(0);

@@ -53,15 +53,19 @@ static inline peer_opts_t peer_parse_args(int argc, char **argv) {
     o.port = 8080;
     o.threads = ncpu > 0 ? (int)ncpu : 1;
     const char *e;
-    if ((e = getenv("PORT")) && *e) o.port = peer_parse_int(e, 1, 65535, "PORT");
-    if ((e = getenv("THREADS")) && *e) o.threads = peer_parse_int(e, 1, 1024, "THREADS");
+    if ((e = getenv("PORT")) && *e)
+        o.port = peer_parse_int(e, 1, 65535, "PORT");
+    if ((e = getenv("THREADS")) && *e)
+        o.threads = peer_parse_int(e, 1, 1024, "THREADS");
     if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
         fprintf(stderr, "usage: %s [PORT [THREADS]]  (or PORT=, THREADS= in the environment)\n",
                 argv[0]);
         exit(0);
     }
-    if (argc > 1) o.port = peer_parse_int(argv[1], 1, 65535, "port");
-    if (argc > 2) o.threads = peer_parse_int(argv[2], 1, 1024, "threads");
+    if (argc > 1)
+        o.port = peer_parse_int(argv[1], 1, 65535, "port");
+    if (argc > 2)
+        o.threads = peer_parse_int(argv[2], 1, 1024, "threads");
     return o;
 }
 
@@ -69,14 +73,16 @@ static inline peer_opts_t peer_parse_args(int argc, char **argv) {
  * caller frees the string with free() (jansson's default allocator). */
 static inline char *peer_json_body(size_t *len) {
     json_t *obj = json_object();
-    if (!obj) return NULL;
+    if (!obj)
+        return NULL;
     if (json_object_set_new(obj, "message", json_string(PEER_PLAINTEXT))) {
         json_decref(obj);
         return NULL;
     }
     char *s = json_dumps(obj, JSON_COMPACT);
     json_decref(obj);
-    if (s && len) *len = strlen(s);
+    if (s && len)
+        *len = strlen(s);
     return s;
 }
 
@@ -84,8 +90,10 @@ static inline char *peer_json_body(size_t *len) {
  * with no further '/'. Returns its length, or 0 when the path does not match. */
 static inline size_t peer_user_id(const char *path, size_t len, const char **id) {
     size_t plen = sizeof(PEER_USER_PREFIX) - 1;
-    if (len <= plen || memcmp(path, PEER_USER_PREFIX, plen)) return 0;
-    if (memchr(path + plen, '/', len - plen)) return 0;
+    if (len <= plen || memcmp(path, PEER_USER_PREFIX, plen))
+        return 0;
+    if (memchr(path + plen, '/', len - plen))
+        return 0;
     *id = path + plen;
     return len - plen;
 }

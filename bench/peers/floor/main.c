@@ -22,14 +22,14 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#define IN_CAP 8192        /* the longest request head accepted */
-#define OUT_CAP 65536      /* responses gathered before a write */
+#define IN_CAP 8192   /* the longest request head accepted */
+#define OUT_CAP 65536 /* responses gathered before a write */
 #define MAX_EVENTS 256
 
 typedef struct {
     int fd;
-    size_t have;           /* bytes in in[] not yet answered */
-    char *out;             /* unsent answer bytes (malloc) while waiting for
+    size_t have; /* bytes in in[] not yet answered */
+    char *out;   /* unsent answer bytes (malloc) while waiting for
                             * EPOLLOUT (reading stops), or NULL */
     size_t out_len, out_off;
     char in[IN_CAP];
@@ -39,7 +39,7 @@ typedef struct {
     pthread_t tid;
     int port;
     time_t now;
-    char date[64];         /* "Date: ...\r\n" */
+    char date[64]; /* "Date: ...\r\n" */
     char plain[256], json[256], missing[256], user_head[256];
     size_t plain_len, json_len, missing_len, user_head_len;
     size_t out_len;
@@ -54,19 +54,27 @@ static void build_responses(worker_t *w, time_t now) {
     char date[40];
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
     w->now = now;
-    w->plain_len = (size_t)snprintf(w->plain, sizeof(w->plain),
+    w->plain_len = (size_t)snprintf(
+        w->plain, sizeof(w->plain),
         "HTTP/1.1 200 OK\r\nServer: floor\r\nDate: %s\r\nContent-Type: text/plain\r\n"
-        "Content-Length: %zu\r\n\r\n%s", date, sizeof(PEER_PLAINTEXT) - 1, PEER_PLAINTEXT);
-    w->json_len = (size_t)snprintf(w->json, sizeof(w->json),
+        "Content-Length: %zu\r\n\r\n%s",
+        date, sizeof(PEER_PLAINTEXT) - 1, PEER_PLAINTEXT);
+    w->json_len = (size_t)snprintf(
+        w->json, sizeof(w->json),
         "HTTP/1.1 200 OK\r\nServer: floor\r\nDate: %s\r\nContent-Type: application/json\r\n"
-        "Content-Length: %zu\r\n\r\n%s", date, sizeof(JSON_FIXED) - 1, JSON_FIXED);
-    w->missing_len = (size_t)snprintf(w->missing, sizeof(w->missing),
+        "Content-Length: %zu\r\n\r\n%s",
+        date, sizeof(JSON_FIXED) - 1, JSON_FIXED);
+    w->missing_len = (size_t)snprintf(
+        w->missing, sizeof(w->missing),
         "HTTP/1.1 404 Not Found\r\nServer: floor\r\nDate: %s\r\nContent-Type: text/plain\r\n"
-        "Content-Length: %zu\r\n\r\n%s", date, sizeof(PEER_NOT_FOUND) - 1, PEER_NOT_FOUND);
+        "Content-Length: %zu\r\n\r\n%s",
+        date, sizeof(PEER_NOT_FOUND) - 1, PEER_NOT_FOUND);
     /* /user/:id: the head up to the Content-Length value. */
-    w->user_head_len = (size_t)snprintf(w->user_head, sizeof(w->user_head),
+    w->user_head_len = (size_t)snprintf(
+        w->user_head, sizeof(w->user_head),
         "HTTP/1.1 200 OK\r\nServer: floor\r\nDate: %s\r\nContent-Type: text/plain\r\n"
-        "Content-Length: ", date);
+        "Content-Length: ",
+        date);
 }
 
 /* Appends the answer to one request head [head, head+len) to w->out.
@@ -74,10 +82,12 @@ static void build_responses(worker_t *w, time_t now) {
  * (the connection is then closed). */
 static int answer(worker_t *w, const char *head, size_t len) {
     const char *sp1 = memchr(head, ' ', len);
-    if (!sp1) return -1;
+    if (!sp1)
+        return -1;
     const char *path = sp1 + 1;
     const char *sp2 = memchr(path, ' ', len - (size_t)(path - head));
-    if (!sp2) return -1;
+    if (!sp2)
+        return -1;
     size_t plen = (size_t)(sp2 - path);
     int get = (size_t)(sp1 - head) == 3 && !memcmp(head, "GET", 3);
     const char *id = NULL;
@@ -123,16 +133,19 @@ static int flush(int ep, worker_t *w, conn_t *c) {
             len -= (size_t)n;
             continue;
         }
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
         return -1;
     }
     if (!len) {
         if (c->out) { /* drained: read again */
             free(c->out);
             c->out = NULL;
-            struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-            if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev)) return -1;
+            struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+            if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev))
+                return -1;
         }
         return 0;
     }
@@ -141,11 +154,12 @@ static int flush(int ep, worker_t *w, conn_t *c) {
         return 1;
     }
     c->out = malloc(len);
-    if (!c->out) return -1;
+    if (!c->out)
+        return -1;
     memcpy(c->out, p, len);
     c->out_len = len;
     c->out_off = 0;
-    struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
+    struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = c };
     return epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) ? -1 : 1;
 }
 
@@ -156,20 +170,25 @@ static int process(int ep, worker_t *w, conn_t *c) {
     int r = 0;
     for (;;) {
         const char *end = memmem(c->in + off, c->have - off, "\r\n\r\n", 4);
-        if (!end) break;
+        if (!end)
+            break;
         size_t len = (size_t)(end - (c->in + off)) + 4;
         /* An answer is at most its request's length (the /user id) plus 512. */
-        if (w->out_len + 512 + len > OUT_CAP && (r = flush(ep, w, c)) != 0) break;
+        if (w->out_len + 512 + len > OUT_CAP && (r = flush(ep, w, c)) != 0)
+            break;
         if (answer(w, c->in + off, len)) {
             r = -1;
             break;
         }
         off += len;
     }
-    if (r == 0 && w->out_len) r = flush(ep, w, c);
+    if (r == 0 && w->out_len)
+        r = flush(ep, w, c);
     w->out_len = 0;
-    if (r < 0) return -1;
-    if (off < c->have) memmove(c->in, c->in + off, c->have - off);
+    if (r < 0)
+        return -1;
+    if (off < c->have)
+        memmove(c->in, c->in + off, c->have - off);
     c->have -= off;
     return r == 0 && c->have == IN_CAP ? -1 : 0; /* a head longer than IN_CAP */
 }
@@ -179,19 +198,22 @@ static int on_readable(int ep, worker_t *w, conn_t *c) {
     do {
         n = read(c->fd, c->in + c->have, IN_CAP - c->have);
     } while (n < 0 && errno == EINTR);
-    if (n == 0) return -1;
-    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+    if (n == 0)
+        return -1;
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
     c->have += (size_t)n;
     return process(ep, w, c);
 }
 
 static int listen_on(int port) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
+    if (fd < 0)
+        return -1;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
     inet_pton(AF_INET, PEER_HOST, &a.sin_addr);
     if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 4096)) {
         close(fd);
@@ -205,19 +227,20 @@ static void *worker_main(void *arg) {
     int lfd = listen_on(w->port);
     int ep = epoll_create1(EPOLL_CLOEXEC);
     if (lfd < 0 || ep < 0) {
-        fprintf(stderr, "floor: cannot listen on %s:%d: %s\n", PEER_HOST, w->port,
-                strerror(errno));
+        fprintf(stderr, "floor: cannot listen on %s:%d: %s\n", PEER_HOST, w->port, strerror(errno));
         exit(1);
     }
-    struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
+    struct epoll_event lev = { .events = EPOLLIN, .data.ptr = NULL };
     epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev);
     build_responses(w, time(NULL));
     struct epoll_event evs[MAX_EVENTS];
     for (;;) {
         int n = epoll_wait(ep, evs, MAX_EVENTS, -1);
-        if (n < 0) continue; /* EINTR */
+        if (n < 0)
+            continue; /* EINTR */
         time_t now = time(NULL);
-        if (now != w->now) build_responses(w, now);
+        if (now != w->now)
+            build_responses(w, now);
         for (int i = 0; i < n; i++) {
             conn_t *c = evs[i].data.ptr;
             if (!c) {
@@ -226,7 +249,7 @@ static void *worker_main(void *arg) {
                     int one = 1;
                     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
                     conn_t *nc = malloc(sizeof(*nc));
-                    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = nc};
+                    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = nc };
                     if (!nc || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev)) {
                         free(nc);
                         close(fd);
@@ -242,7 +265,8 @@ static void *worker_main(void *arg) {
             if (c->out) {
                 r = flush(ep, w, c);
                 /* Drained: answer the requests read before the answers waited. */
-                if (r == 0 && c->have) r = process(ep, w, c);
+                if (r == 0 && c->have)
+                    r = process(ep, w, c);
             } else {
                 r = on_readable(ep, w, c);
             }
@@ -259,7 +283,8 @@ int main(int argc, char **argv) {
     peer_opts_t o = peer_parse_args(argc, argv);
     peer_block_signals();
     worker_t *ws = calloc((size_t)o.threads, sizeof(*ws));
-    if (!ws) return 1;
+    if (!ws)
+        return 1;
     for (int i = 0; i < o.threads; i++) {
         ws[i].port = o.port;
         if (pthread_create(&ws[i].tid, NULL, worker_main, &ws[i])) {

@@ -23,8 +23,7 @@ static void on_plaintext(evhtp_request_t *req, void *arg) {
         on_not_found(req, arg);
         return;
     }
-    evbuffer_add_reference(req->buffer_out, PEER_PLAINTEXT, sizeof(PEER_PLAINTEXT) - 1, NULL,
-                           NULL);
+    evbuffer_add_reference(req->buffer_out, PEER_PLAINTEXT, sizeof(PEER_PLAINTEXT) - 1, NULL, NULL);
     add_type(req, "text/plain");
     evhtp_send_reply(req, EVHTP_RES_OK);
 }
@@ -48,8 +47,7 @@ static void on_json(evhtp_request_t *req, void *arg) {
 
 static void on_not_found(evhtp_request_t *req, void *arg) {
     (void)arg;
-    evbuffer_add_reference(req->buffer_out, PEER_NOT_FOUND, sizeof(PEER_NOT_FOUND) - 1, NULL,
-                           NULL);
+    evbuffer_add_reference(req->buffer_out, PEER_NOT_FOUND, sizeof(PEER_NOT_FOUND) - 1, NULL, NULL);
     add_type(req, "text/plain");
     evhtp_send_reply(req, EVHTP_RES_NOTFOUND);
 }
@@ -105,8 +103,7 @@ int main(int argc, char **argv) {
     struct event *sigterm = evsignal_new(main_base, SIGTERM, on_signal, NULL);
     event_add(sigint, NULL);
     event_add(sigterm, NULL);
-    fprintf(stderr, "libevhtp: listening on %s:%d with %d threads\n", PEER_HOST, o.port,
-            o.threads);
+    fprintf(stderr, "libevhtp: listening on %s:%d with %d threads\n", PEER_HOST, o.port, o.threads);
     event_base_loop(main_base, 0);
 
     event_free(sigint);

@@ -41,17 +41,20 @@ static void send_text(h2o_req_t *req, int status, const char *type, const char *
 /* A handler returning -1 declines: h2o tries the next one, then answers 404. */
 static int on_plaintext(h2o_handler_t *self, h2o_req_t *req) {
     (void)self;
-    if (!is_get(req) || !path_is(req, "/plaintext")) return -1;
+    if (!is_get(req) || !path_is(req, "/plaintext"))
+        return -1;
     send_text(req, 200, "text/plain", PEER_PLAINTEXT, sizeof(PEER_PLAINTEXT) - 1);
     return 0;
 }
 
 static int on_json(h2o_handler_t *self, h2o_req_t *req) {
     (void)self;
-    if (!is_get(req) || !path_is(req, "/json")) return -1;
+    if (!is_get(req) || !path_is(req, "/json"))
+        return -1;
     size_t len = 0;
     char *body = peer_json_body(&len);
-    if (!body) return -1;
+    if (!body)
+        return -1;
     send_text(req, 200, "application/json", body, len);
     free(body);
     return 0;
@@ -61,7 +64,8 @@ static int on_user(h2o_handler_t *self, h2o_req_t *req) {
     (void)self;
     const char *id = NULL;
     size_t idlen = peer_user_id(req->path_normalized.base, req->path_normalized.len, &id);
-    if (!is_get(req) || !idlen) return -1;
+    if (!is_get(req) || !idlen)
+        return -1;
     h2o_iovec_t body = h2o_concat(&req->pool, h2o_iovec_init(H2O_STRLIT(PEER_USER_BODY_PREFIX)),
                                   h2o_iovec_init(id, idlen));
     send_text(req, 200, "text/plain", body.base, body.len);
@@ -70,17 +74,20 @@ static int on_user(h2o_handler_t *self, h2o_req_t *req) {
 
 static void on_accept(h2o_socket_t *listener, const char *err) {
     worker_t *w = listener->data;
-    if (err) return;
+    if (err)
+        return;
     for (int i = 0; i < 64; i++) {
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-        if (!sock) break;
+        if (!sock)
+            break;
         h2o_accept(&w->accept_ctx, sock);
     }
 }
 
 static int listen_socket(int port) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
+    if (fd < 0)
+        return -1;
     int on = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
@@ -106,7 +113,8 @@ static void *worker_main(void *arg) {
     h2o_socket_t *listener = h2o_evloop_socket_create(w->loop, w->fd, H2O_SOCKET_FLAG_DONT_READ);
     listener->data = w;
     h2o_socket_read_start(listener, on_accept);
-    for (;;) h2o_evloop_run(w->loop, INT32_MAX);
+    for (;;)
+        h2o_evloop_run(w->loop, INT32_MAX);
     return NULL;
 }
 
@@ -123,14 +131,15 @@ int main(int argc, char **argv) {
 
     h2o_config_init(&config);
     config.http1.req_timeout = 120 * 1000; /* ms; the default 10 s would close idle keep-alives */
-    h2o_hostconf_t *host = h2o_config_register_host(&config, h2o_iovec_init(H2O_STRLIT("default")),
-                                                    65535);
+    h2o_hostconf_t *host =
+        h2o_config_register_host(&config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     add_path(host, "/plaintext", on_plaintext);
     add_path(host, "/json", on_json);
     add_path(host, "/user", on_user);
 
     worker_t *workers = calloc((size_t)o.threads, sizeof *workers);
-    if (!workers) return 1;
+    if (!workers)
+        return 1;
     for (int i = 0; i < o.threads; i++) {
         workers[i].fd = listen_socket(o.port);
         if (workers[i].fd < 0) {

@@ -9,17 +9,18 @@
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
                              struct MHD_Response *res) {
-    if (!res) return MHD_NO;
-    if (type) MHD_add_response_header(res, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    if (!res)
+        return MHD_NO;
+    if (type)
+        MHD_add_response_header(res, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     enum MHD_Result r = MHD_queue_response(conn, status, res);
     MHD_destroy_response(res);
     return r;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls) {
     static int first_call_marker;
     (void)cls;
     (void)version;
@@ -45,7 +46,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!strcmp(url, "/json")) {
             size_t len = 0;
             char *body = peer_json_body(&len);
-            if (!body) return MHD_NO;
+            if (!body)
+                return MHD_NO;
             return reply(conn, MHD_HTTP_OK, "application/json",
                          MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE));
         }
@@ -54,15 +56,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (idlen) {
             char buf[256];
             int n = snprintf(buf, sizeof buf, PEER_USER_BODY_PREFIX "%.*s", (int)idlen, id);
-            if (n < 0 || (size_t)n >= sizeof buf) n = (int)sizeof buf - 1;
+            if (n < 0 || (size_t)n >= sizeof buf)
+                n = (int)sizeof buf - 1;
             return reply(conn, MHD_HTTP_OK, "text/plain",
-                         MHD_create_response_from_buffer((size_t)n, buf,
-                                                         MHD_RESPMEM_MUST_COPY));
+                         MHD_create_response_from_buffer((size_t)n, buf, MHD_RESPMEM_MUST_COPY));
         }
     }
     return reply(conn, MHD_HTTP_NOT_FOUND, "text/plain",
-                 MHD_create_response_from_buffer(sizeof(PEER_NOT_FOUND) - 1,
-                                                 (void *)PEER_NOT_FOUND,
+                 MHD_create_response_from_buffer(sizeof(PEER_NOT_FOUND) - 1, (void *)PEER_NOT_FOUND,
                                                  MHD_RESPMEM_PERSISTENT));
 }
 
@@ -81,19 +82,17 @@ int main(int argc, char **argv) {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG |
                      (o.threads > 1 ? MHD_USE_EPOLL : MHD_USE_POLL);
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, (uint16_t)o.port, NULL, NULL, on_request, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(o.threads > 1 ? o.threads : 0),
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)60000,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
-        MHD_OPTION_END);
+        flags, (uint16_t)o.port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned int)(o.threads > 1 ? o.threads : 0), MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)60000, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "libmicrohttpd: MHD_start_daemon failed on %s:%d\n", PEER_HOST, o.port);
         return 1;
     }
-    fprintf(stderr, "libmicrohttpd %s: listening on %s:%d with %d threads\n",
-            MHD_get_version(), PEER_HOST, o.port, o.threads);
+    fprintf(stderr, "libmicrohttpd %s: listening on %s:%d with %d threads\n", MHD_get_version(),
+            PEER_HOST, o.port, o.threads);
     peer_wait_signal();
     MHD_stop_daemon(d);
     return 0;

@@ -73,14 +73,14 @@ int main(int argc, char **argv) {
     ulfius_set_default_endpoint(&inst, on_default, NULL);
 
     struct MHD_OptionItem ops[] = {
-        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)mhd_request_completed, NULL},
-        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)ulfius_uri_logger, NULL},
-        {MHD_OPTION_SOCK_ADDR, 0, &addr},
-        {MHD_OPTION_THREAD_POOL_SIZE, o.threads > 1 ? o.threads : 0, NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, 60000, NULL},
-        {MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096, NULL},
-        {MHD_OPTION_CONNECTION_TIMEOUT, 120, NULL},
-        {MHD_OPTION_END, 0, NULL},
+        { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)mhd_request_completed, NULL },
+        { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)ulfius_uri_logger, NULL },
+        { MHD_OPTION_SOCK_ADDR, 0, &addr },
+        { MHD_OPTION_THREAD_POOL_SIZE, o.threads > 1 ? o.threads : 0, NULL },
+        { MHD_OPTION_CONNECTION_LIMIT, 60000, NULL },
+        { MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096, NULL },
+        { MHD_OPTION_CONNECTION_TIMEOUT, 120, NULL },
+        { MHD_OPTION_END, 0, NULL },
     };
     /* As in the libmicrohttpd peer: MHD ignores a pool of one thread, and its
      * single-thread epoll mode (0.9.75) stalls above about 100 connections,

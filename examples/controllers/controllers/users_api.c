@@ -26,8 +26,8 @@
 #define PER_PAGE_MAX 100
 
 static json_t *user_json(const user_t *u) {
-    return json_pack("{s:I, s:s, s:s, s:o*}", "id", (json_int_t)u->id, "name", u->name,
-                     "email", u->email, "age", u->age >= 0 ? json_integer(u->age) : NULL);
+    return json_pack("{s:I, s:s, s:s, s:o*}", "id", (json_int_t)u->id, "name", u->name, "email",
+                     u->email, "age", u->age >= 0 ? json_integer(u->age) : NULL);
 }
 
 /* The route's :id as a positive number, or 0 (which no user has). */
@@ -74,8 +74,8 @@ static int list_users(fh_request_t *req, fh_response_t *res, void *data) {
             json_array_append_new(errors, json_pack("{s:s,s:s}", "parameter", "page", "detail",
                                                     "must be an integer of at least 1"));
         if (per_page < 0)
-            json_array_append_new(errors, json_pack("{s:s,s:s}", "parameter", "per_page",
-                                                    "detail", "must be an integer from 1 to 100"));
+            json_array_append_new(errors, json_pack("{s:s,s:s}", "parameter", "per_page", "detail",
+                                                    "must be an integer from 1 to 100"));
         json_t *extra = json_pack("{s:o}", "errors", errors);
         int rc = fh_send_problem(res, 400, "Bad query parameter", NULL, extra);
         json_decref(extra);
@@ -86,8 +86,8 @@ static int list_users(fh_request_t *req, fh_response_t *res, void *data) {
     if (!users)
         return FH_ENOMEM;
     size_t total;
-    size_t n = store_page(store, (size_t)(page - 1) * (size_t)per_page, (size_t)per_page, users,
-                         &total);
+    size_t n =
+        store_page(store, (size_t)(page - 1) * (size_t)per_page, (size_t)per_page, users, &total);
     long pages = (long)((total + (size_t)per_page - 1) / (size_t)per_page);
 
     json_t *list = json_array();
@@ -97,8 +97,8 @@ static int list_users(fh_request_t *req, fh_response_t *res, void *data) {
 
     /* Link (RFC 8288): first, prev, next, last, as GitHub's API does. */
     char link[512];
-    int len = snprintf(link, sizeof(link), "</api/users?page=1&per_page=%ld>; rel=\"first\"",
-                       per_page);
+    int len =
+        snprintf(link, sizeof(link), "</api/users?page=1&per_page=%ld>; rel=\"first\"", per_page);
     if (page > 1)
         len += snprintf(link + len, sizeof(link) - (size_t)len,
                         ", </api/users?page=%ld&per_page=%ld>; rel=\"prev\"", page - 1, per_page);
@@ -106,15 +106,13 @@ static int list_users(fh_request_t *req, fh_response_t *res, void *data) {
         len += snprintf(link + len, sizeof(link) - (size_t)len,
                         ", </api/users?page=%ld&per_page=%ld>; rel=\"next\"", page + 1, per_page);
     snprintf(link + len, sizeof(link) - (size_t)len,
-             ", </api/users?page=%ld&per_page=%ld>; rel=\"last\"", pages > 0 ? pages : 1,
-             per_page);
+             ", </api/users?page=%ld&per_page=%ld>; rel=\"last\"", pages > 0 ? pages : 1, per_page);
     fh_response_header(res, "Link", link);
     fh_response_headerf(res, "X-Total-Count", "%zu", total);
     return fh_send_json_new(res, 200,
                             json_pack("{s:o, s:I, s:I, s:I, s:I}", "data", list, "page",
-                                      (json_int_t)page, "per_page", (json_int_t)per_page,
-                                      "total", (json_int_t)total, "total_pages",
-                                      (json_int_t)pages));
+                                      (json_int_t)page, "per_page", (json_int_t)per_page, "total",
+                                      (json_int_t)total, "total_pages", (json_int_t)pages));
 }
 
 static int get_user(fh_request_t *req, fh_response_t *res, void *data) {

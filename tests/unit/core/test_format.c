@@ -21,22 +21,22 @@ static int fmt_cap(char *out, size_t cap, const char *fmt, ...) {
 }
 
 /* Formats with both and compares; the arguments go through twice. */
-#define SAME(...)                                                                   \
-    do {                                                                            \
-        char want_[512], got_[512];                                                 \
-        int w_ = snprintf(want_, sizeof(want_), __VA_ARGS__);                       \
-        int g_ = fmt_cap(got_, sizeof(got_), __VA_ARGS__);                          \
-        if (g_ != w_ || memcmp(got_, want_, (size_t)w_) != 0)                       \
-            fail_msg("%s: vsnprintf \"%s\" (%d), ours \"%.*s\" (%d)", #__VA_ARGS__, \
-                     want_, w_, g_ < 0 ? 0 : g_, got_, g_);                         \
+#define SAME(...)                                                                                  \
+    do {                                                                                           \
+        char want_[512], got_[512];                                                                \
+        int w_ = snprintf(want_, sizeof(want_), __VA_ARGS__);                                      \
+        int g_ = fmt_cap(got_, sizeof(got_), __VA_ARGS__);                                         \
+        if (g_ != w_ || memcmp(got_, want_, (size_t)w_) != 0)                                      \
+            fail_msg("%s: vsnprintf \"%s\" (%d), ours \"%.*s\" (%d)", #__VA_ARGS__, want_, w_,     \
+                     g_ < 0 ? 0 : g_, got_, g_);                                                   \
     } while (0)
 
 /* Not handled: must say so. */
-#define FALLBACK(...)                                                 \
-    do {                                                              \
-        char got_[512];                                               \
-        if (fmt_cap(got_, sizeof(got_), __VA_ARGS__) != -1)           \
-            fail_msg("%s: handled, should fall back", #__VA_ARGS__); \
+#define FALLBACK(...)                                                                              \
+    do {                                                                                           \
+        char got_[512];                                                                            \
+        if (fmt_cap(got_, sizeof(got_), __VA_ARGS__) != -1)                                        \
+            fail_msg("%s: handled, should fall back", #__VA_ARGS__);                               \
     } while (0)
 
 static void test_literals_and_strings(void **state) {

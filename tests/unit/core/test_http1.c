@@ -11,9 +11,7 @@
 
 #include "core/http1.h"
 
-static int head(const char *s, size_t *len) {
-    return fh__h1_check_head(s, strlen(s), len);
-}
+static int head(const char *s, size_t *len) { return fh__h1_check_head(s, strlen(s), len); }
 
 static void test_head_ok(void **state) {
     (void)state;
@@ -78,9 +76,9 @@ static void test_head_fields(void **state) {
 static void test_head_every_position(void **state) {
     (void)state;
     size_t len;
-    const unsigned char bad_value[] = {0x00, 0x01, 0x0a, 0x0d, 0x1f, 0x7f};
-    const unsigned char good_value[] = {0x09, 0x20, 0x7e, 0x80, 0xff};
-    const unsigned char bad_target[] = {0x00, 0x09, 0x20, '#', 0x7f, 0x80, 0xff};
+    const unsigned char bad_value[] = { 0x00, 0x01, 0x0a, 0x0d, 0x1f, 0x7f };
+    const unsigned char good_value[] = { 0x09, 0x20, 0x7e, 0x80, 0xff };
+    const unsigned char bad_target[] = { 0x00, 0x09, 0x20, '#', 0x7f, 0x80, 0xff };
     for (size_t k = 0; k < 41; k++) {
         char h[160];
         for (size_t b = 0; b < sizeof(bad_value); b++) {
@@ -105,9 +103,7 @@ static void test_head_every_position(void **state) {
     }
 }
 
-static int chunk(const char *s, size_t *len) {
-    return fh__h1_check_chunk_line(s, strlen(s), len);
-}
+static int chunk(const char *s, size_t *len) { return fh__h1_check_chunk_line(s, strlen(s), len); }
 
 static void test_chunk_line(void **state) {
     (void)state;
@@ -145,9 +141,7 @@ static void test_fields(void **state) {
     assert_int_equal(fh__h1_check_fields("A : b\r\n\r\n", 9, &len), 400);
 }
 
-static int cl(const char *s, uint64_t *v) {
-    return fh__h1_content_length(fh_str(s), v);
-}
+static int cl(const char *s, uint64_t *v) { return fh__h1_content_length(fh_str(s), v); }
 
 static void test_content_length(void **state) {
     (void)state;
@@ -169,7 +163,7 @@ static void test_content_length(void **state) {
 }
 
 static int te(const char *a, const char *b) {
-    fh_str_t v[2] = {fh_str(a), fh_str(b)};
+    fh_str_t v[2] = { fh_str(a), fh_str(b) };
     return fh__h1_transfer_encoding(v, b ? 2 : 1);
 }
 
@@ -197,12 +191,14 @@ static void test_transfer_encoding(void **state) {
 
 static void test_host(void **state) {
     (void)state;
-    const char *ok[] = {"", "a", "example.com", "example.com:80", "a:", "[::1]", "[::1]:8080",
-                        "ex%41mple", "a-b_c~d!$&'()*+,;=e", "1.2.3.4:65535"};
+    const char *ok[] = {
+        "",      "a",          "example.com", "example.com:80",      "a:",
+        "[::1]", "[::1]:8080", "ex%41mple",   "a-b_c~d!$&'()*+,;=e", "1.2.3.4:65535"
+    };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
         assert_int_equal(fh__h1_check_host(fh_str(ok[i])), 0);
-    const char *bad[] = {"a b", "a/b", "a?b", "a#b", "user@a", "a:b", "a:65536", "a:1:2", "[::1",
-                         "[]", "[::1]x", "a%4", "a%zz", "\"a\"", "a\tb", "[a b]"};
+    const char *bad[] = { "a b",  "a/b", "a?b",    "a#b", "user@a", "a:b",   "a:65536", "a:1:2",
+                          "[::1", "[]",  "[::1]x", "a%4", "a%zz",   "\"a\"", "a\tb",    "[a b]" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(fh__h1_check_host(fh_str(bad[i])), 400);
 }
@@ -217,16 +213,11 @@ static void test_tchar(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_head_ok),
-        cmocka_unit_test(test_head_request_line),
-        cmocka_unit_test(test_head_fields),
-        cmocka_unit_test(test_head_every_position),
-        cmocka_unit_test(test_chunk_line),
-        cmocka_unit_test(test_fields),
-        cmocka_unit_test(test_content_length),
-        cmocka_unit_test(test_transfer_encoding),
-        cmocka_unit_test(test_host),
-        cmocka_unit_test(test_tchar),
+        cmocka_unit_test(test_head_ok),        cmocka_unit_test(test_head_request_line),
+        cmocka_unit_test(test_head_fields),    cmocka_unit_test(test_head_every_position),
+        cmocka_unit_test(test_chunk_line),     cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_content_length), cmocka_unit_test(test_transfer_encoding),
+        cmocka_unit_test(test_host),           cmocka_unit_test(test_tchar),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

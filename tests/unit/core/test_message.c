@@ -61,13 +61,13 @@ static fh_request_t *make_request(const char *raw, fh_method_t m, int version) {
     req->raw_begin = raw;
     req->raw_end = raw + strlen(raw);
     const char *sp = strchr(raw, ' ');
-    req->method_str = (fh_str_t){raw, (size_t)(sp - raw)};
+    req->method_str = (fh_str_t){ raw, (size_t)(sp - raw) };
     const char *t = sp + 1, *te = strchr(t, ' ');
-    req->target = (fh_str_t){t, (size_t)(te - t)};
+    req->target = (fh_str_t){ t, (size_t)(te - t) };
     const char *q = memchr(t, '?', (size_t)(te - t));
-    req->path = (fh_str_t){t, (size_t)((q ? q : te) - t)};
+    req->path = (fh_str_t){ t, (size_t)((q ? q : te) - t) };
     if (q)
-        req->query = (fh_str_t){q + 1, (size_t)(te - q - 1)};
+        req->query = (fh_str_t){ q + 1, (size_t)(te - q - 1) };
     const char *h = strstr(raw, "\r\n") + 2;
     uint32_t n = 0;
     while (strncmp(h, "\r\n", 2) != 0 && n < 4) {
@@ -75,15 +75,15 @@ static fh_request_t *make_request(const char *raw, fh_method_t m, int version) {
         const char *v = colon + 1;
         while (*v == ' ')
             v++;
-        hdrs[n].name = (fh_str_t){h, (size_t)(colon - h)};
-        hdrs[n].value = (fh_str_t){v, (size_t)(eol - v)};
+        hdrs[n].name = (fh_str_t){ h, (size_t)(colon - h) };
+        hdrs[n].value = (fh_str_t){ v, (size_t)(eol - v) };
         n++;
         h = eol + 2;
     }
     req->headers = fh_arena_alloc(a, sizeof(hdrs));
     memcpy(req->headers, hdrs, sizeof(hdrs));
     req->nheaders = n;
-    req->body = (fh_str_t){h + 2, strlen(h + 2)};
+    req->body = (fh_str_t){ h + 2, strlen(h + 2) };
     fh_request_on_done(req, capture, NULL);
     return req;
 }
@@ -255,14 +255,10 @@ static void test_commit_hook_and_raw(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_query_and_headers),
-        cmocka_unit_test(test_pin_moves_views),
-        cmocka_unit_test(test_builder_output),
-        cmocka_unit_test(test_head_and_bodyless),
-        cmocka_unit_test(test_connection_headers),
-        cmocka_unit_test(test_header_validation),
-        cmocka_unit_test(test_body_append_and_large),
-        cmocka_unit_test(test_body_printf_paths),
+        cmocka_unit_test(test_query_and_headers),     cmocka_unit_test(test_pin_moves_views),
+        cmocka_unit_test(test_builder_output),        cmocka_unit_test(test_head_and_bodyless),
+        cmocka_unit_test(test_connection_headers),    cmocka_unit_test(test_header_validation),
+        cmocka_unit_test(test_body_append_and_large), cmocka_unit_test(test_body_printf_paths),
         cmocka_unit_test(test_commit_hook_and_raw),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

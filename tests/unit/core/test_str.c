@@ -39,7 +39,7 @@ static void test_views(void **state) {
     (void)state;
     assert_true(fh_str_eq(fh_str("abc"), "abc"));
     assert_false(fh_str_eq(fh_str("abc"), "ab"));
-    assert_false(fh_str_eq((fh_str_t){NULL, 0}, ""));
+    assert_false(fh_str_eq((fh_str_t){ NULL, 0 }, ""));
     assert_true(fh_str_absent(fh_str(NULL)));
     assert_true(fh_str_ieq(FH_STR_LIT("Content-Length"), FH_STR_LIT("content-LENGTH")));
     assert_false(fh_str_ieq(FH_STR_LIT("a"), FH_STR_LIT("ab")));
@@ -88,9 +88,9 @@ static void test_ieq_exhaustive(void **state) {
                     b[pos] = (char)((c & 1) ? c : (c ^ 0x20));
                 }
                 bool want = ieq_ref(a, b, n);
-                if (fh_str_ieq((fh_str_t){a, n}, (fh_str_t){b, n}) != want)
+                if (fh_str_ieq((fh_str_t){ a, n }, (fh_str_t){ b, n }) != want)
                     fail_msg("n=%zu pos=%zu byte=0x%02x: want %d", n, pos, c, want);
-                if (fh_str_ieq((fh_str_t){b, n}, (fh_str_t){a, n}) != want)
+                if (fh_str_ieq((fh_str_t){ b, n }, (fh_str_t){ a, n }) != want)
                     fail_msg("n=%zu pos=%zu byte=0x%02x (swapped): want %d", n, pos, c, want);
             }
         }
@@ -101,9 +101,9 @@ static void test_ieq_exhaustive(void **state) {
             memcpy(a, base, n);
             memcpy(b, base, n);
             b[pos] = (char)(b[pos] == 'q' ? 'r' : 'q');
-            assert_false(fh_str_ieq((fh_str_t){a, n}, (fh_str_t){b, n}));
+            assert_false(fh_str_ieq((fh_str_t){ a, n }, (fh_str_t){ b, n }));
         }
-    assert_true(fh_str_ieq((fh_str_t){NULL, 0}, FH_STR_LIT("")));
+    assert_true(fh_str_ieq((fh_str_t){ NULL, 0 }, FH_STR_LIT("")));
     assert_false(fh_str_ieq(FH_STR_LIT("host"), FH_STR_LIT("hosts")));
     assert_true(fh_str_ieq(FH_STR_LIT("HOST"), FH_STR_LIT("host")));
     assert_false(fh_str_ieq(FH_STR_LIT("hos\x0d"), FH_STR_LIT("hos-")));

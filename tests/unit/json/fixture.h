@@ -58,7 +58,7 @@ static inline int fx_teardown(void **state) {
  * with NULL (may be NULL). body may be NULL (no body). Every string must
  * outlive the request (literals). */
 static inline fh_request_t *fx_request(fh_method_t m, const char *path, const char *const *headers,
-                                const char *body) {
+                                       const char *body) {
     fh_arena_t *a;
     assert_int_equal(fh_arena_new(&a, fx_worker.arena_cache), 0);
     fh_request_t *req = fh_arena_calloc(a, 1, sizeof(*req));
@@ -73,7 +73,7 @@ static inline fh_request_t *fx_request(fh_method_t m, const char *path, const ch
     fh__response_init(req);
     req->target = fh_str(path);
     const char *q = strchr(path, '?');
-    req->path = (fh_str_t){path, q ? (size_t)(q - path) : strlen(path)};
+    req->path = (fh_str_t){ path, q ? (size_t)(q - path) : strlen(path) };
     if (q)
         req->query = fh_str(q + 1);
     uint32_t n = 0;

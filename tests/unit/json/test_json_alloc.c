@@ -19,14 +19,14 @@
 #endif
 
 /* Runs body once per allocation mode, restoring the mode of the build. */
-#define BOTH_MODES(...)                                                                      \
-    do {                                                                                      \
-        bool saved_mode = fh__json_tracking();                                                \
-        for (int mode = 0; mode < 2; mode++) {                                                \
-            fh__json_set_tracking(mode == 1);                                                 \
-            __VA_ARGS__;                                                                      \
-        }                                                                                     \
-        fh__json_set_tracking(saved_mode);                                                    \
+#define BOTH_MODES(...)                                                                            \
+    do {                                                                                           \
+        bool saved_mode = fh__json_tracking();                                                     \
+        for (int mode = 0; mode < 2; mode++) {                                                     \
+            fh__json_set_tracking(mode == 1);                                                      \
+            __VA_ARGS__;                                                                           \
+        }                                                                                          \
+        fh__json_set_tracking(saved_mode);                                                         \
     } while (0)
 
 static fh_arena_t *new_arena(void) {
@@ -52,8 +52,8 @@ static void assert_tree_in_arena(const json_t *v, bool want) {
 }
 
 static json_t *sample(void) {
-    return json_pack("{s:s, s:i, s:[i,i,{s:b}], s:{s:f, s:n}}", "name", "Ada", "age", 36, "list",
-                     1, 2, "ok", 1, "nested", "pi", 3.25, "nothing");
+    return json_pack("{s:s, s:i, s:[i,i,{s:b}], s:{s:f, s:n}}", "name", "Ada", "age", 36, "list", 1,
+                     2, "ok", 1, "nested", "pi", 3.25, "nothing");
 }
 
 static void test_heap_outside_scope(void **state) {
@@ -165,7 +165,8 @@ static void test_arena_container_holds_heap_value(void **state) {
         assert_int_equal(json_object_set_new(obj, "arr", arr), 0);
         assert_int_equal(shared->refcount, 3);
         fh_str_t out = fh_json_dump(a, obj, JSON_COMPACT);
-        assert_string_equal(out.ptr, "{\"shared\":{\"config\":\"value\"},\"arr\":[{\"config\":\"value\"}]}");
+        assert_string_equal(out.ptr,
+                            "{\"shared\":{\"config\":\"value\"},\"arr\":[{\"config\":\"value\"}]}");
         json_decref(obj); /* drops both references to the heap value */
         assert_int_equal(shared->refcount, 1);
         fh_json_scope_end(s);
@@ -207,7 +208,7 @@ static void test_store_across_requests(void **state) {
         assert_string_equal(text.ptr, "{\"name\":\"Grace\",\"roles\":[\"admin\",\"dev\"]}");
         json_t *patch = json_pack("{s:s}", "name", "Hopper"); /* arena */
         h = fh_json_heap_begin();
-        assert_int_equal(json_object_update(u7, patch), 0);  /* copies refs into heap */
+        assert_int_equal(json_object_update(u7, patch), 0); /* copies refs into heap */
         assert_int_equal(json_object_del(store, "u3"), 0);
         fh_json_scope_end(h);
         /* update took references to patch's members, which live in a2: make
@@ -220,8 +221,8 @@ static void test_store_across_requests(void **state) {
         fh_arena_release(a2);
 
         assert_int_equal(json_object_size(store), 39);
-        assert_string_equal(json_string_value(json_object_get(json_object_get(store, "u7"), "name")),
-                            "Hopper");
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(store, "u7"), "name")), "Hopper");
         assert_tree_in_arena(store, false);
         json_decref(store);
     });

@@ -3,7 +3,7 @@
  * parsed value lives, and the problem documents fh_send_json_error sends. */
 #include "fixture.h"
 
-static const char *const ct_json[] = {"Content-Type", "application/json", NULL};
+static const char *const ct_json[] = { "Content-Type", "application/json", NULL };
 
 static fh_request_t *post(const char *const *headers, const char *body) {
     return fx_request(FH_METHOD_POST, "/items?x=1", headers, body);
@@ -32,23 +32,23 @@ static void test_content_types(void **state) {
         const char *ct; /* NULL: no header */
         int status;
     } cases[] = {
-        {"application/json", 0},
-        {"Application/JSON", 0},
-        {"application/json; charset=utf-8", 0},
-        {"application/json;charset=\"UTF-8\"", 0},
-        {"  application/json  ; foo=bar", 0},
-        {"application/merge-patch+json", 0},
-        {"application/vnd.api+json; charset=utf8", 0},
-        {"application/json; charset=latin1", 415},
-        {"text/plain", 415},
-        {"application/jsonx", 415},
-        {"application/+json", 415},
-        {"text/json", 415},
-        {"", 415},
-        {NULL, 415},
+        { "application/json", 0 },
+        { "Application/JSON", 0 },
+        { "application/json; charset=utf-8", 0 },
+        { "application/json;charset=\"UTF-8\"", 0 },
+        { "  application/json  ; foo=bar", 0 },
+        { "application/merge-patch+json", 0 },
+        { "application/vnd.api+json; charset=utf8", 0 },
+        { "application/json; charset=latin1", 415 },
+        { "text/plain", 415 },
+        { "application/jsonx", 415 },
+        { "application/+json", 415 },
+        { "text/json", 415 },
+        { "", 415 },
+        { NULL, 415 },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        const char *headers[] = {"Content-Type", cases[i].ct, NULL};
+        const char *headers[] = { "Content-Type", cases[i].ct, NULL };
         fh_request_t *req = post(cases[i].ct ? headers : NULL, "{}");
         json_t *v = NULL;
         fh_json_error_t err;
@@ -70,7 +70,7 @@ static void test_content_types(void **state) {
     }
     /* The check can be switched off. */
     fh_request_t *req = post(NULL, "[1]");
-    fh_json_parse_opts_t opts = {.any_content_type = true};
+    fh_json_parse_opts_t opts = { .any_content_type = true };
     json_t *v;
     assert_int_equal(fh_request_json_opts(req, &v, NULL, &opts), 0);
     assert_int_equal(json_array_size(v), 1);
@@ -79,7 +79,8 @@ static void test_content_types(void **state) {
 
 static void test_content_encoding_refused(void **state) {
     (void)state;
-    const char *headers[] = {"Content-Type", "application/json", "Content-Encoding", "gzip", NULL};
+    const char *headers[] = { "Content-Type", "application/json", "Content-Encoding", "gzip",
+                              NULL };
     fh_request_t *req = post(headers, "{}");
     json_t *v;
     fh_json_error_t err;
@@ -87,7 +88,8 @@ static void test_content_encoding_refused(void **state) {
     assert_int_equal(err.status, 415);
     assert_non_null(strstr(err.text, "gzip"));
     fx_release(req);
-    const char *identity[] = {"Content-Type", "application/json", "Content-Encoding", "identity", NULL};
+    const char *identity[] = { "Content-Type", "application/json", "Content-Encoding", "identity",
+                               NULL };
     req = post(identity, "{}");
     assert_int_equal(fh_request_json(req, &v, &err), 0);
     fx_release(req);
@@ -105,7 +107,7 @@ static void test_empty_and_too_large(void **state) {
 
     /* The size check comes first, before the Content-Type. */
     req = post(NULL, "{\"a\":\"0123456789\"}");
-    fh_json_parse_opts_t opts = {.max_bytes = 10};
+    fh_json_parse_opts_t opts = { .max_bytes = 10 };
     assert_int_equal(fh_request_json_opts(req, &v, &err, &opts), FH_E2BIG);
     assert_int_equal(err.status, 413);
     assert_null(v);
@@ -162,7 +164,7 @@ static void test_error_problems_by_status(void **state) {
     json_decref(p);
 
     req = post(ct_json, "[1,2,3]");
-    fh_json_parse_opts_t opts = {.max_bytes = 3};
+    fh_json_parse_opts_t opts = { .max_bytes = 3 };
     assert_int_equal(fh_request_json_opts(req, &v, &err, &opts), FH_E2BIG);
     assert_int_equal(fh_send_json_error(&req->res, &err), 0);
     assert_int_equal(fx_status(), 413);
@@ -201,7 +203,7 @@ static void test_decoding_flags(void **state) {
     json_decref(p);
     /* Explicit flags replace the defaults. */
     req = post(ct_json, "{\"a\":1,\"a\":2}");
-    fh_json_parse_opts_t opts = {.flags = JSON_DECODE_INT_AS_REAL};
+    fh_json_parse_opts_t opts = { .flags = JSON_DECODE_INT_AS_REAL };
     assert_int_equal(fh_request_json_opts(req, &v, &err, &opts), 0);
     assert_true(json_is_real(json_object_get(v, "a")));
     fx_release(req);

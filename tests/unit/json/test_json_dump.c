@@ -37,15 +37,34 @@ static void assert_same(const json_t *v) {
 
 static void test_scalars(void **state) {
     (void)state;
-    static const json_int_t ints[] = {0, 1, -1, 9, 10, -10, 123456789, LLONG_MAX, LLONG_MIN};
+    static const json_int_t ints[] = { 0, 1, -1, 9, 10, -10, 123456789, LLONG_MAX, LLONG_MIN };
     for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
         json_t *v = json_integer(ints[i]);
         assert_same(v);
         json_decref(v);
     }
-    static const double reals[] = {0.0, -0.0, 1.0, -1.5, 0.1, 1.0 / 3, 2.5e-7, 1e20, 1e21, 1e22,
-                                   123456789012345678.0, 1e100, -1e-100, 5e-324, DBL_MAX,
-                                   DBL_MIN, 1e15, 1e16, 1e17, 0.0001, 0.00001, 3.14159};
+    static const double reals[] = { 0.0,
+                                    -0.0,
+                                    1.0,
+                                    -1.5,
+                                    0.1,
+                                    1.0 / 3,
+                                    2.5e-7,
+                                    1e20,
+                                    1e21,
+                                    1e22,
+                                    123456789012345678.0,
+                                    1e100,
+                                    -1e-100,
+                                    5e-324,
+                                    DBL_MAX,
+                                    DBL_MIN,
+                                    1e15,
+                                    1e16,
+                                    1e17,
+                                    0.0001,
+                                    0.00001,
+                                    3.14159 };
     for (size_t i = 0; i < sizeof(reals) / sizeof(reals[0]); i++) {
         json_t *v = json_real(reals[i]);
         assert_same(v);
@@ -59,8 +78,9 @@ static void test_scalars(void **state) {
 static void test_strings(void **state) {
     (void)state;
     static const char *const texts[] = {
-        "", "plain", "quote \" backslash \\ slash /", "\b\f\n\r\t", "\x01\x1f\x7f",
-        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xe2\x80\xa8", "</script>",
+        "",           "plain",        "quote \" backslash \\ slash /",
+        "\b\f\n\r\t", "\x01\x1f\x7f", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xe2\x80\xa8",
+        "</script>",
     };
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
         json_t *v = json_string(texts[i]);
@@ -93,8 +113,9 @@ static void test_strings(void **state) {
  * escape, must come out as jansson writes it. */
 static void test_string_positions(void **state) {
     (void)state;
-    static const char *const specials[] = {"\"", "\\", "\n", "\x01", "\x1f", "\xc3\xa9",
-                                           "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\x7f", " "};
+    static const char *const specials[] = { "\"",   "\\",       "\n",           "\x01",
+                                            "\x1f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+                                            "\x7f", " " };
     char buf[40];
     for (size_t k = 0; k < sizeof(specials) / sizeof(specials[0]); k++) {
         size_t sl = strlen(specials[k]);
@@ -134,10 +155,25 @@ static uint64_t next(void) {
 }
 
 static size_t random_text(char *buf, size_t cap) {
-    static const char *const pieces[] = {"a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\x01",
-                                         "\x1f", "\x7f", "\xc3\xa9", "\xe2\x82\xac",
-                                         "\xf0\x9f\x98\x80", "\xe2\x80\xa8", "\xef\xbf\xbf",
-                                         "\xc2\x80", "\xf4\x8f\xbf\xbf"};
+    static const char *const pieces[] = { "a",
+                                          "Z",
+                                          "0",
+                                          " ",
+                                          "\"",
+                                          "\\",
+                                          "/",
+                                          "\n",
+                                          "\t",
+                                          "\x01",
+                                          "\x1f",
+                                          "\x7f",
+                                          "\xc3\xa9",
+                                          "\xe2\x82\xac",
+                                          "\xf0\x9f\x98\x80",
+                                          "\xe2\x80\xa8",
+                                          "\xef\xbf\xbf",
+                                          "\xc2\x80",
+                                          "\xf4\x8f\xbf\xbf" };
     size_t n = 0, parts = next() % 12;
     for (size_t i = 0; i < parts; i++) {
         const char *p = pieces[next() % (sizeof(pieces) / sizeof(pieces[0]))];
@@ -252,10 +288,8 @@ static void test_fallbacks(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_scalars),
-        cmocka_unit_test(test_strings),
-        cmocka_unit_test(test_string_positions),
-        cmocka_unit_test(test_random_documents),
+        cmocka_unit_test(test_scalars),          cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_string_positions), cmocka_unit_test(test_random_documents),
         cmocka_unit_test(test_fallbacks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

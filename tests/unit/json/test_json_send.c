@@ -45,8 +45,8 @@ static void test_dump_large_nested(void **state) {
     assert_int_equal(fh_arena_new(&a, fx_worker.arena_cache), 0);
     json_t *root = json_array();
     for (int i = 0; i < 2000; i++)
-        json_array_append_new(root, json_pack("{s:i, s:{s:[s,s]}}", "id", i, "inner", "l", "alpha",
-                                              "beta"));
+        json_array_append_new(
+            root, json_pack("{s:i, s:{s:[s,s]}}", "id", i, "inner", "l", "alpha", "beta"));
     char *expect = json_dumps(root, JSON_COMPACT);
     fh_str_t s = fh_json_dump(a, root, JSON_COMPACT);
     assert_non_null(s.ptr);
@@ -121,7 +121,8 @@ static void test_response_json_builder(void **state) {
 static void test_head_gets_length_only(void **state) {
     (void)state;
     fh_request_t *req = fx_request(FH_METHOD_HEAD, "/json", NULL, NULL);
-    assert_int_equal(fh_send_json_new(&req->res, 200, json_pack("{s:s}", "message", "Hello, World!")), 0);
+    assert_int_equal(
+        fh_send_json_new(&req->res, 200, json_pack("{s:s}", "message", "Hello, World!")), 0);
     assert_non_null(strstr(fx_out, "Content-Length: 27\r\n\r\n"));
     assert_string_equal(fx_body(), "");
 }
@@ -158,16 +159,17 @@ static void test_problem_document(void **state) {
     assert_int_equal(fx_status(), 409);
     assert_string_equal(fx_header("Content-Type"), "application/problem+json");
     /* Member order: the standard ones, then extra's (replacing in place). */
-    assert_string_equal(fx_body(),
-                        "{\"type\":\"https://example.com/probs/out-of-stock\","
-                        "\"title\":\"Replaced title\",\"status\":409,"
-                        "\"detail\":\"Item 42 is gone\",\"instance\":\"/orders/42\",\"balance\":30}");
+    assert_string_equal(
+        fx_body(), "{\"type\":\"https://example.com/probs/out-of-stock\","
+                   "\"title\":\"Replaced title\",\"status\":409,"
+                   "\"detail\":\"Item 42 is gone\",\"instance\":\"/orders/42\",\"balance\":30}");
 
     /* Defaults: title from the status, no detail. */
     req = get("/");
     assert_int_equal(fh_send_problem(&req->res, 404, NULL, NULL, NULL), 0);
-    assert_string_equal(fx_body(), "{\"type\":\"about:blank\",\"title\":\"Not Found\",\"status\":404,"
-                                   "\"instance\":\"/\"}");
+    assert_string_equal(fx_body(),
+                        "{\"type\":\"about:blank\",\"title\":\"Not Found\",\"status\":404,"
+                        "\"instance\":\"/\"}");
     /* Invalid UTF-8 in the detail becomes U+FFFD rather than failing. */
     req = get("/u");
     assert_int_equal(fh_send_problem(&req->res, 400, "Bad", "byte \xff here", NULL), 0);

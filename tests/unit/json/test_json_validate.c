@@ -39,13 +39,15 @@ static void test_valid_body_returns_values(void **state) {
     fh_request_t *req = req_for_test();
     json_t *body = parse(req, "{\"name\":\"Zoë\",\"age\":36,\"score\":4.5,\"admin\":true,"
                               "\"color\":\"green\",\"tags\":[\"a\",\"b\"],\"nick\":null}");
-    static const char *const colors[] = {"red", "green", "blue", NULL};
+    static const char *const colors[] = { "red", "green", "blue", NULL };
     fh_json_validator_t v;
     fh_json_validate_begin(&v, req, body);
-    assert_string_equal(fh_json_field_string(&v, "name", FH_JSON_REQUIRED, 1, 3), "Zoë"); /* 3 code points */
+    assert_string_equal(fh_json_field_string(&v, "name", FH_JSON_REQUIRED, 1, 3),
+                        "Zoë"); /* 3 code points */
     assert_int_equal(fh_json_field_int(&v, "age", FH_JSON_REQUIRED, 0, 150, -1), 36);
     assert_true(fh_json_field_number(&v, "score", FH_JSON_REQUIRED, 0, 5, -1) == 4.5);
-    assert_true(fh_json_field_number(&v, "age", FH_JSON_REQUIRED, 0, 100, -1) == 36.0); /* ints are numbers */
+    assert_true(fh_json_field_number(&v, "age", FH_JSON_REQUIRED, 0, 100, -1) ==
+                36.0); /* ints are numbers */
     assert_true(fh_json_field_bool(&v, "admin", FH_JSON_REQUIRED, false));
     assert_int_equal(fh_json_field_enum(&v, "color", FH_JSON_REQUIRED, colors, -1), 1);
     const json_t *tags = fh_json_field_array(&v, "tags", FH_JSON_OPTIONAL, 1, 5);
@@ -70,7 +72,7 @@ static void test_every_violation_is_listed(void **state) {
     json_t *body = parse(req, "{\"name\":\"\",\"age\":151,\"score\":\"high\",\"admin\":1,"
                               "\"color\":\"pink\",\"tags\":[],\"nick\":null,\"bio\":\"abcdef\","
                               "\"height\":1.5,\"weight\":-3}");
-    static const char *const colors[] = {"red", "green", NULL};
+    static const char *const colors[] = { "red", "green", NULL };
     fh_json_validator_t v;
     fh_json_validate_begin(&v, req, body);
     assert_null(fh_json_field_string(&v, "name", FH_JSON_REQUIRED, 1, 100));
@@ -113,7 +115,8 @@ static void test_every_violation_is_listed(void **state) {
     assert_string_equal(json_string_value(json_object_get(first, "pointer")), "#/name");
     assert_string_equal(json_string_value(json_object_get(first, "field")), "name");
     assert_string_equal(json_string_value(json_object_get(first, "detail")), "must not be empty");
-    assert_string_equal(json_string_value(json_object_get(json_array_get(errors, 10), "field")), "email");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(errors, 10), "field")),
+                        "email");
     json_decref(p);
 }
 

@@ -15,7 +15,7 @@
 
 static void escape_is(const char *in, size_t n, const char *want) {
     char out[256];
-    fh_str_t s = {in, n};
+    fh_str_t s = { in, n };
     assert_true(fh__mw_json_len(s) <= sizeof(out));
     size_t len = fh__mw_json_escape(out, s);
     assert_true(len <= fh__mw_json_len(s));
@@ -50,7 +50,7 @@ static void test_lists(void **state) {
     assert_true(fh__mw_list_has(l, FH_STR_LIT("accept-encoding")));
     assert_false(fh__mw_list_has(l, FH_STR_LIT("Accept")));
     assert_false(fh__mw_list_has(FH_STR_LIT(""), FH_STR_LIT("x")));
-    assert_false(fh__mw_list_has((fh_str_t){NULL, 0}, FH_STR_LIT("x")));
+    assert_false(fh__mw_list_has((fh_str_t){ NULL, 0 }, FH_STR_LIT("x")));
     assert_true(fh__mw_list_has(FH_STR_LIT(",,x,,"), FH_STR_LIT("x")));
 
     assert_true(fh__mw_is_token(FH_STR_LIT("X-Request-ID")));
@@ -63,17 +63,17 @@ static void test_lists(void **state) {
     assert_false(fh__mw_is_field_value("a\x7f"));
 
     char *s;
-    const char *ok[] = {"GET", "POST", NULL};
+    const char *ok[] = { "GET", "POST", NULL };
     assert_int_equal(fh__mw_join_tokens(&s, ok, "f"), 0);
     assert_string_equal(s, "GET, POST");
     free(s);
-    const char *empty[] = {NULL};
+    const char *empty[] = { NULL };
     assert_int_equal(fh__mw_join_tokens(&s, empty, "f"), 0);
     assert_string_equal(s, "");
     free(s);
     assert_int_equal(fh__mw_join_tokens(&s, NULL, "f"), 0);
     assert_null(s);
-    const char *bad[] = {"GET", "", NULL};
+    const char *bad[] = { "GET", "", NULL };
     assert_int_equal(fh__mw_join_tokens(&s, bad, "x.methods"), FH_ECONFIG);
     assert_null(s);
     assert_string_equal(fh_middleware_error(), "fasthttp: x.methods[1]: \"\" is not a token");
@@ -126,7 +126,7 @@ static void test_perloop(void **state) {
     pthread_t th[N];
     worker_arg_t args[N];
     for (int i = 0; i < N; i++) {
-        args[i] = (worker_arg_t){&pl, &loops[i], 0};
+        args[i] = (worker_arg_t){ &pl, &loops[i], 0 };
         assert_int_equal(pthread_create(&th[i], NULL, worker, &args[i]), 0);
     }
     for (int i = 0; i < N; i++) {

@@ -23,8 +23,8 @@ static int fixture_handler(fh_request_t *req, fh_response_t *res, void *data) {
 }
 
 static fh_method_t fixture_method(const char *name, size_t len) {
-    static const char *const names[] = {"GET",    "HEAD",    "POST",    "PUT",  "DELETE",
-                                        "PATCH", "OPTIONS", "CONNECT", "TRACE"};
+    static const char *const names[] = { "GET",   "HEAD",    "POST",    "PUT",  "DELETE",
+                                         "PATCH", "OPTIONS", "CONNECT", "TRACE" };
     for (int m = 0; m < (int)(sizeof(names) / sizeof(names[0])); m++)
         if (strlen(names[m]) == len && memcmp(names[m], name, len) == 0)
             return (fh_method_t)m;
@@ -62,8 +62,8 @@ typedef struct lookup_case {
     const char *params;
 } lookup_case_t;
 
-static const char *const status_names[] = {"FOUND",    "NOT_FOUND", "METHOD_NOT_ALLOWED",
-                                           "OPTIONS",  "REDIRECT",  "BAD_PATH"};
+static const char *const status_names[] = { "FOUND",   "NOT_FOUND", "METHOD_NOT_ALLOWED",
+                                            "OPTIONS", "REDIRECT",  "BAD_PATH" };
 
 static void fixture_check(const fh_router_t *r, const lookup_case_t *c, size_t n) {
     int failures = 0;

@@ -20,43 +20,43 @@ typedef struct pattern_case {
 static void test_patterns(void **state) {
     (void)state;
     static const pattern_case_t cases[] = {
-        {"", "must start with '/'"},
-        {"users", "must start with '/'"},
-        {"/a//b", "empty segment"},
-        {"//", "empty segment"},
-        {"/a/:", "a parameter is ':' and a name"},
-        {"/a/:id.json", "a parameter is ':' and a name"},
-        {"/a/:i-d", "a parameter is ':' and a name"},
-        {"/a/x:id", NULL}, /* ':' inside a static segment is a byte */
-        {"/a/*", "a catch-all is '*' and a name"},
-        {"/a/*p/b", "a catch-all must be the last segment"},
-        {"/a/*p/", "a catch-all must be the last segment"},
-        {"/a/*p.x", "a catch-all is '*' and a name"},
-        {"/a/b*c", NULL},
-        {"/:id/:id", "the same parameter name twice"},
-        {"/:id/*id", "the same parameter name twice"},
-        {"/a b", "cannot hold spaces"},
-        {"/a?b", "cannot hold spaces, control characters, '?' or '#'"},
-        {"/a#b", "'#'"},
-        {"/a\tb", "control characters"},
-        {"/a\x7f", "control characters"},
-        {"/a%2Fb", "cannot encode '/'"},
-        {"/a%2fb", "cannot encode '/'"},
-        {"/a%00", "cannot encode '/' or NUL"},
-        {"/a%zz", "malformed %XX"},
-        {"/a%4", "malformed %XX"},
-        {"/a%", "malformed %XX"},
-        {"/a/./b", "'.' or '..' segment"},
-        {"/a/..", "'.' or '..' segment"},
-        {"/a/%2e%2E", "'.' or '..' segment"},
-        {"/a/...", NULL},
-        {"/a/.well-known", NULL},
-        {"/", NULL},
-        {"/a/", NULL},
-        {"/caf%C3%A9", NULL},
-        {"/%3Aid", NULL},
-        {"/:a/:b/:c/:d/:e/:f/:g/:h/:i/:j/:k/:l/:m/:n/:o/*p", NULL},
-        {"/:a/:b/:c/:d/:e/:f/:g/:h/:i/:j/:k/:l/:m/:n/:o/:p/:q", "more than FH_ROUTER_MAX_PARAMS"},
+        { "", "must start with '/'" },
+        { "users", "must start with '/'" },
+        { "/a//b", "empty segment" },
+        { "//", "empty segment" },
+        { "/a/:", "a parameter is ':' and a name" },
+        { "/a/:id.json", "a parameter is ':' and a name" },
+        { "/a/:i-d", "a parameter is ':' and a name" },
+        { "/a/x:id", NULL }, /* ':' inside a static segment is a byte */
+        { "/a/*", "a catch-all is '*' and a name" },
+        { "/a/*p/b", "a catch-all must be the last segment" },
+        { "/a/*p/", "a catch-all must be the last segment" },
+        { "/a/*p.x", "a catch-all is '*' and a name" },
+        { "/a/b*c", NULL },
+        { "/:id/:id", "the same parameter name twice" },
+        { "/:id/*id", "the same parameter name twice" },
+        { "/a b", "cannot hold spaces" },
+        { "/a?b", "cannot hold spaces, control characters, '?' or '#'" },
+        { "/a#b", "'#'" },
+        { "/a\tb", "control characters" },
+        { "/a\x7f", "control characters" },
+        { "/a%2Fb", "cannot encode '/'" },
+        { "/a%2fb", "cannot encode '/'" },
+        { "/a%00", "cannot encode '/' or NUL" },
+        { "/a%zz", "malformed %XX" },
+        { "/a%4", "malformed %XX" },
+        { "/a%", "malformed %XX" },
+        { "/a/./b", "'.' or '..' segment" },
+        { "/a/..", "'.' or '..' segment" },
+        { "/a/%2e%2E", "'.' or '..' segment" },
+        { "/a/...", NULL },
+        { "/a/.well-known", NULL },
+        { "/", NULL },
+        { "/a/", NULL },
+        { "/caf%C3%A9", NULL },
+        { "/%3Aid", NULL },
+        { "/:a/:b/:c/:d/:e/:f/:g/:h/:i/:j/:k/:l/:m/:n/:o/*p", NULL },
+        { "/:a/:b/:c/:d/:e/:f/:g/:h/:i/:j/:k/:l/:m/:n/:o/:p/:q", "more than FH_ROUTER_MAX_PARAMS" },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         fh_router_t *r;
@@ -94,32 +94,30 @@ typedef struct conflict_case {
 static void test_conflicts(void **state) {
     (void)state;
     static const conflict_case_t cases[] = {
-        {{"GET /a"},
-         "GET /a",
-         "fasthttp: route \"GET /a\" conflicts with \"GET /a\": the same method and pattern"},
-        {{"GET /u/:id"},
-         "GET /u/:name/x",
-         "fasthttp: route \"GET /u/:name/x\" conflicts with \"GET /u/:id\": different "
-         "parameter names at the same place"},
-        {{"GET /u/:id/a", "POST /u/:id/b"},
-         "PUT /u/:uid",
-         "fasthttp: route \"PUT /u/:uid\" conflicts with \"GET /u/:id/a\": different "
-         "parameter names at the same place"},
-        {{"GET /f/*path"},
-         "POST /f/*rest",
-         "fasthttp: route \"POST /f/*rest\" conflicts with \"GET /f/*path\": different "
-         "catch-all names at the same place"},
-        {{"ANY /p", "GET /p"},
-         "ANY /p",
-         "fasthttp: route \"ANY /p\" conflicts with \"ANY /p\": the same method and pattern"},
+        { { "GET /a" },
+          "GET /a",
+          "fasthttp: route \"GET /a\" conflicts with \"GET /a\": the same method and pattern" },
+        { { "GET /u/:id" },
+          "GET /u/:name/x",
+          "fasthttp: route \"GET /u/:name/x\" conflicts with \"GET /u/:id\": different "
+          "parameter names at the same place" },
+        { { "GET /u/:id/a", "POST /u/:id/b" },
+          "PUT /u/:uid",
+          "fasthttp: route \"PUT /u/:uid\" conflicts with \"GET /u/:id/a\": different "
+          "parameter names at the same place" },
+        { { "GET /f/*path" },
+          "POST /f/*rest",
+          "fasthttp: route \"POST /f/*rest\" conflicts with \"GET /f/*path\": different "
+          "catch-all names at the same place" },
+        { { "ANY /p", "GET /p" },
+          "ANY /p",
+          "fasthttp: route \"ANY /p\" conflicts with \"ANY /p\": the same method and pattern" },
         /* Two spellings of one pattern are one pattern. */
-        {{"GET /ab"},
-         "GET /a%62",
-         "fasthttp: route \"GET /a%62\" conflicts with \"GET /ab\": the same method and "
-         "pattern"},
-        {{"GET /x/:id/y", "GET /x/:id"},
-         "GET /x/:id/",
-         NULL},
+        { { "GET /ab" },
+          "GET /a%62",
+          "fasthttp: route \"GET /a%62\" conflicts with \"GET /ab\": the same method and "
+          "pattern" },
+        { { "GET /x/:id/y", "GET /x/:id" }, "GET /x/:id/", NULL },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         fh_router_t *r;
@@ -127,10 +125,11 @@ static void test_conflicts(void **state) {
         size_t n = 0;
         for (; n < 4 && cases[i].first[n]; n++) {
             const char *sp = strchr(cases[i].first[n], ' ');
-            assert_int_equal(fh_router_add(r, fixture_method(cases[i].first[n],
-                                                             (size_t)(sp - cases[i].first[n])),
-                                           sp + 1, fixture_handler, NULL),
-                             0);
+            assert_int_equal(
+                fh_router_add(r,
+                              fixture_method(cases[i].first[n], (size_t)(sp - cases[i].first[n])),
+                              sp + 1, fixture_handler, NULL),
+                0);
         }
         size_t before = fh__router_node_count(r);
         const char *sp = strchr(cases[i].second, ' ');
@@ -160,10 +159,10 @@ static void test_invalid_arguments(void **state) {
     assert_int_equal(fh_router_add(r, FH_METHOD_GET, NULL, fixture_handler, NULL),
                      FH_EROUTE_PATTERN);
     /* A middleware with no hook at all is refused. */
-    static const fh_middleware_t hookless = {.name = "hookless"};
+    static const fh_middleware_t hookless = { .name = "hookless" };
     const fh_route_t with_mw[] = {
         FH_ROUTE_MW(FH_METHOD_GET, "/a", fixture_handler, NULL,
-                    ((const fh_middleware_t *const[]){&hookless, NULL})),
+                    ((const fh_middleware_t *const[]){ &hookless, NULL })),
         FH_ROUTES_END,
     };
     assert_int_equal(fh_router_mount(r, "/", with_mw, NULL), FH_EINVAL);
@@ -209,7 +208,7 @@ static void test_mounts_and_tables(void **state) {
     /* A trailing slash on the prefix is ignored; a prefix may hold params. */
     assert_int_equal(fh_router_mount(r, "/orgs/:org/", repos, &d_other), 0);
     assert_int_equal(fh_router_mount(r, NULL, root, NULL), 0);
-    static const fh_route_t v[] = {FH_GET("/v", fixture_handler), FH_ROUTES_END};
+    static const fh_route_t v[] = { FH_GET("/v", fixture_handler), FH_ROUTES_END };
     assert_int_equal(fh_router_mount(r, "/", v, NULL), 0);
     assert_int_equal(fh_router_add(r, FH_METHOD_GET, "/direct", fixture_handler, &d_other), 0);
 
@@ -260,21 +259,21 @@ static void test_mounts_and_tables(void **state) {
     assert_ptr_equal(fh_router_route_at(r, 14)->data, &d_other);
 
     static const lookup_case_t cases[] = {
-        {"GET", "/api/", FH_ROUTE_FOUND, "GET /api/", NULL},
-        {"GET", "/api", FH_ROUTE_NOT_FOUND, NULL, NULL},
-        {"POST", "/api/users", FH_ROUTE_FOUND, "POST /api/users", NULL},
-        {"HEAD", "/api/users/1", FH_ROUTE_FOUND, "HEAD /api/users/:id", "id=1"},
-        {"OPTIONS", "/api/users/1", FH_ROUTE_FOUND, "OPTIONS /api/users/:id", "id=1"},
-        {"PATCH", "/api/users/1", FH_ROUTE_FOUND, "PATCH /api/users/:id", "id=1"},
-        {"TRACE", "/api/any/x", FH_ROUTE_FOUND, "ANY /api/any/*rest", "rest=x"},
-        {"GET", "/orgs/acme/repos/web/issues/12", FH_ROUTE_FOUND,
-         "GET /orgs/:org/repos/:repo/issues/:n", "org=acme|repo=web|n=12"},
-        {"GET", "/health", FH_ROUTE_FOUND, "GET /health", NULL},
-        {"GET", "/api/health", FH_ROUTE_NOT_FOUND, NULL, NULL},
+        { "GET", "/api/", FH_ROUTE_FOUND, "GET /api/", NULL },
+        { "GET", "/api", FH_ROUTE_NOT_FOUND, NULL, NULL },
+        { "POST", "/api/users", FH_ROUTE_FOUND, "POST /api/users", NULL },
+        { "HEAD", "/api/users/1", FH_ROUTE_FOUND, "HEAD /api/users/:id", "id=1" },
+        { "OPTIONS", "/api/users/1", FH_ROUTE_FOUND, "OPTIONS /api/users/:id", "id=1" },
+        { "PATCH", "/api/users/1", FH_ROUTE_FOUND, "PATCH /api/users/:id", "id=1" },
+        { "TRACE", "/api/any/x", FH_ROUTE_FOUND, "ANY /api/any/*rest", "rest=x" },
+        { "GET", "/orgs/acme/repos/web/issues/12", FH_ROUTE_FOUND,
+          "GET /orgs/:org/repos/:repo/issues/:n", "org=acme|repo=web|n=12" },
+        { "GET", "/health", FH_ROUTE_FOUND, "GET /health", NULL },
+        { "GET", "/api/health", FH_ROUTE_NOT_FOUND, NULL, NULL },
         /* No dot segment reaches into or out of a mount. */
-        {"GET", "/api/../health", FH_ROUTE_BAD_PATH, NULL, NULL},
-        {"GET", "/api/users/%2e%2e", FH_ROUTE_BAD_PATH, NULL, NULL},
-        {"GET", "/api/any/..%2F..%2Fhealth", FH_ROUTE_BAD_PATH, NULL, NULL},
+        { "GET", "/api/../health", FH_ROUTE_BAD_PATH, NULL, NULL },
+        { "GET", "/api/users/%2e%2e", FH_ROUTE_BAD_PATH, NULL, NULL },
+        { "GET", "/api/any/..%2F..%2Fhealth", FH_ROUTE_BAD_PATH, NULL, NULL },
     };
     FIXTURE_CHECK(r, cases);
     fh_router_free(r);
@@ -283,7 +282,7 @@ static void test_mounts_and_tables(void **state) {
 static void test_mount_all_or_nothing(void **state) {
     (void)state;
     fh_router_t *r, *fresh;
-    static const char *const base[] = {"GET /m/abc", "GET /m/x/:a/y", "GET /q", NULL};
+    static const char *const base[] = { "GET /m/abc", "GET /m/x/:a/y", "GET /q", NULL };
     r = fixture_router(NULL, base);
     fresh = fixture_router(NULL, base);
     size_t nodes = fh__router_node_count(r);
@@ -308,12 +307,12 @@ static void test_mount_all_or_nothing(void **state) {
     assert_int_equal(fh__router_static_count(r), 2);
     assert_int_equal(fh__router_static_count(fresh), 2);
     static const lookup_case_t after[] = {
-        {"GET", "/m/abd", FH_ROUTE_NOT_FOUND, NULL, NULL},
-        {"GET", "/m/ab", FH_ROUTE_NOT_FOUND, NULL, NULL},
-        {"GET", "/m/z/1/w", FH_ROUTE_NOT_FOUND, NULL, NULL},
-        {"GET", "/m/abc", FH_ROUTE_FOUND, "GET /m/abc", NULL},
-        {"GET", "/m/x/1/y", FH_ROUTE_FOUND, "GET /m/x/:a/y", "a=1"},
-        {"GET", "/q", FH_ROUTE_FOUND, "GET /q", NULL},
+        { "GET", "/m/abd", FH_ROUTE_NOT_FOUND, NULL, NULL },
+        { "GET", "/m/ab", FH_ROUTE_NOT_FOUND, NULL, NULL },
+        { "GET", "/m/z/1/w", FH_ROUTE_NOT_FOUND, NULL, NULL },
+        { "GET", "/m/abc", FH_ROUTE_FOUND, "GET /m/abc", NULL },
+        { "GET", "/m/x/1/y", FH_ROUTE_FOUND, "GET /m/x/:a/y", "a=1" },
+        { "GET", "/q", FH_ROUTE_FOUND, "GET /q", NULL },
     };
     FIXTURE_CHECK(r, after);
 
@@ -333,7 +332,7 @@ static void test_mount_all_or_nothing(void **state) {
     assert_int_equal(fh_router_add(r, FH_METHOD_GET, "/s/:c", fixture_handler, NULL), 0);
 
     /* Mounting the same table twice is a conflict: nothing shadows silently. */
-    static const fh_route_t twice[] = {FH_GET("/t", fixture_handler), FH_ROUTES_END};
+    static const fh_route_t twice[] = { FH_GET("/t", fixture_handler), FH_ROUTES_END };
     assert_int_equal(fh_router_mount(r, "/k", twice, NULL), 0);
     assert_int_equal(fh_router_mount(r, "/k", twice, NULL), FH_EROUTE_CONFLICT);
     assert_string_equal(fh_router_error(r), "fasthttp: route \"GET /k/t\" conflicts with "
@@ -345,11 +344,11 @@ static void test_mount_all_or_nothing(void **state) {
     assert_int_equal(fh_router_mount(r, "api", twice, NULL), FH_EROUTE_PATTERN);
     /* A route of a table starts with '/' too: "users" under "/api" is not
      * "/apiusers". */
-    static const fh_route_t no_slash[] = {FH_GET("users", fixture_handler), FH_ROUTES_END};
+    static const fh_route_t no_slash[] = { FH_GET("users", fixture_handler), FH_ROUTES_END };
     assert_int_equal(fh_router_mount(r, "/api", no_slash, NULL), FH_EROUTE_PATTERN);
     assert_string_equal(fh_router_error(r), "fasthttp: route \"GET users\" under \"/api\": a "
                                             "pattern must start with '/'");
-    static const fh_route_t empty[] = {FH_GET("", fixture_handler), FH_ROUTES_END};
+    static const fh_route_t empty[] = { FH_GET("", fixture_handler), FH_ROUTES_END };
     assert_int_equal(fh_router_mount(r, "/api", empty, NULL), FH_EROUTE_PATTERN);
     assert_int_equal(fh_router_route_count(r), 6);
     fh_router_free(r);
@@ -377,15 +376,15 @@ static void test_allow_and_redirect_helpers(void **state) {
         unsigned flags;
         const char *out;
     } rp[] = {
-        {"/a//b/", FH_REDIRECT_COLLAPSE | FH_REDIRECT_REMOVE_SLASH, "/a/b"},
-        {"/a//b/", FH_REDIRECT_COLLAPSE, "/a/b/"},
-        {"/a", FH_REDIRECT_ADD_SLASH, "/a/"},
-        {"/a/", FH_REDIRECT_REMOVE_SLASH, "/a"},
-        {"///", FH_REDIRECT_COLLAPSE, "/"},
-        {"/a///", FH_REDIRECT_COLLAPSE | FH_REDIRECT_REMOVE_SLASH, "/a"},
-        {"/a///", FH_REDIRECT_REMOVE_SLASH, "/a//"},
-        {"/%2F/x", FH_REDIRECT_ADD_SLASH, "/%2F/x/"},
-        {"/", FH_REDIRECT_REMOVE_SLASH, "/"},
+        { "/a//b/", FH_REDIRECT_COLLAPSE | FH_REDIRECT_REMOVE_SLASH, "/a/b" },
+        { "/a//b/", FH_REDIRECT_COLLAPSE, "/a/b/" },
+        { "/a", FH_REDIRECT_ADD_SLASH, "/a/" },
+        { "/a/", FH_REDIRECT_REMOVE_SLASH, "/a" },
+        { "///", FH_REDIRECT_COLLAPSE, "/" },
+        { "/a///", FH_REDIRECT_COLLAPSE | FH_REDIRECT_REMOVE_SLASH, "/a" },
+        { "/a///", FH_REDIRECT_REMOVE_SLASH, "/a//" },
+        { "/%2F/x", FH_REDIRECT_ADD_SLASH, "/%2F/x/" },
+        { "/", FH_REDIRECT_REMOVE_SLASH, "/" },
     };
     for (size_t i = 0; i < sizeof(rp) / sizeof(rp[0]); i++) {
         size_t n = fh_router_redirect_path(fh_str(rp[i].in), rp[i].flags, buf);
@@ -400,7 +399,7 @@ static void test_decode_params(void **state) {
     fh_arena_t *arena;
     assert_int_equal(fh_arena_cache_new(&cache, 0, 0), 0);
     assert_int_equal(fh_arena_new(&arena, cache), 0);
-    static const char *const routes[] = {"GET /f/:name/:b/:c/*rest", NULL};
+    static const char *const routes[] = { "GET /f/:name/:b/:c/*rest", NULL };
     fh_router_t *r = fixture_router(NULL, routes);
     static const char path[] = "/f/a%2Fb/%E2%9C%93/a+b%20c/";
     fh_route_match_t m;

@@ -3,12 +3,18 @@
  * policy (escapes, dot segments, double and trailing slashes, case). */
 #include "router_fixture.h"
 
-#define FOUND(m, p, route, params) {m, p, FH_ROUTE_FOUND, route, params}
-#define MISS(m, p) {m, p, FH_ROUTE_NOT_FOUND, NULL, NULL}
-#define NOT_ALLOWED(m, p, allow) {m, p, FH_ROUTE_METHOD_NOT_ALLOWED, allow, NULL}
-#define AUTO_OPTIONS(p, allow) {"OPTIONS", p, FH_ROUTE_OPTIONS, allow, NULL}
-#define REDIRECT(m, p, to) {m, p, FH_ROUTE_REDIRECT, to, NULL}
-#define BAD(m, p) {m, p, FH_ROUTE_BAD_PATH, NULL, NULL}
+#define FOUND(m, p, route, params)                                                                 \
+    { m, p, FH_ROUTE_FOUND, route, params }
+#define MISS(m, p)                                                                                 \
+    { m, p, FH_ROUTE_NOT_FOUND, NULL, NULL }
+#define NOT_ALLOWED(m, p, allow)                                                                   \
+    { m, p, FH_ROUTE_METHOD_NOT_ALLOWED, allow, NULL }
+#define AUTO_OPTIONS(p, allow)                                                                     \
+    { "OPTIONS", p, FH_ROUTE_OPTIONS, allow, NULL }
+#define REDIRECT(m, p, to)                                                                         \
+    { m, p, FH_ROUTE_REDIRECT, to, NULL }
+#define BAD(m, p)                                                                                  \
+    { m, p, FH_ROUTE_BAD_PATH, NULL, NULL }
 
 /* A small REST API used by several tables. */
 static const char *const api[] = {
@@ -66,12 +72,8 @@ static void test_static_and_params(void **state) {
 static void test_catchall(void **state) {
     (void)state;
     static const char *const routes[] = {
-        "GET /static/*path",
-        "GET /files/:name",
-        "GET /files/:name/meta",
-        "GET /files/*path",
-        "GET /*all",
-        NULL,
+        "GET /static/*path", "GET /files/:name", "GET /files/:name/meta",
+        "GET /files/*path",  "GET /*all",        NULL,
     };
     fh_router_t *r = fixture_router(NULL, routes);
     static const lookup_case_t cases[] = {
@@ -151,12 +153,24 @@ static void test_priority_and_backtracking(void **state) {
 static void test_methods(void **state) {
     (void)state;
     static const char *const routes[] = {
-        "GET /users",          "POST /users",          "GET /users/new",
-        "GET /users/:id",      "PUT /users/:id",       "DELETE /users/:id",
-        "ANY /proxy/*rest",    "GET /proxy/status",    "ANY /any",
-        "GET /any",            "GET /h",               "HEAD /h",
-        "OPTIONS /cors",       "GET /cors",            "TRACE /t",
-        "CONNECT /c",          "PATCH /only-patch",    NULL,
+        "GET /users",
+        "POST /users",
+        "GET /users/new",
+        "GET /users/:id",
+        "PUT /users/:id",
+        "DELETE /users/:id",
+        "ANY /proxy/*rest",
+        "GET /proxy/status",
+        "ANY /any",
+        "GET /any",
+        "GET /h",
+        "HEAD /h",
+        "OPTIONS /cors",
+        "GET /cors",
+        "TRACE /t",
+        "CONNECT /c",
+        "PATCH /only-patch",
+        NULL,
     };
     fh_router_t *r = fixture_router(NULL, routes);
     static const lookup_case_t cases[] = {
@@ -329,9 +343,9 @@ static void test_trailing_slash(void **state) {
     fh_router_config_t cfg = fh_router_config_default();
     cfg.trailing_slash = FH_SLASH_REDIRECT;
     static const char *const routes[] = {
-        "GET /",        "GET /users",     "POST /users", "GET /users/:id",
-        "GET /docs/",   "GET /static/*path", "GET /both", "GET /both/",
-        NULL,
+        "GET /",          "GET /users", "POST /users",
+        "GET /users/:id", "GET /docs/", "GET /static/*path",
+        "GET /both",      "GET /both/", NULL,
     };
     fh_router_t *r = fixture_router(&cfg, routes);
     static const lookup_case_t cases[] = {
@@ -369,7 +383,7 @@ static void test_trailing_slash(void **state) {
 
     /* Browsers read a Location starting with "//" or "/\" as another host:
      * such a redirect is never sent. */
-    static const char *const page[] = {"GET /:page/", NULL};
+    static const char *const page[] = { "GET /:page/", NULL };
     r = fixture_router(&cfg, page);
     static const lookup_case_t hosts[] = {
         REDIRECT("GET", "/good", "/good/"),
@@ -384,7 +398,7 @@ static void test_trailing_slash(void **state) {
 
 static void test_root_and_empty_router(void **state) {
     (void)state;
-    static const char *const none[] = {NULL};
+    static const char *const none[] = { NULL };
     fh_router_t *r = fixture_router(NULL, none);
     static const lookup_case_t cases[] = {
         MISS("GET", "/"),
