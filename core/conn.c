@@ -76,6 +76,7 @@ struct fh_conn {
     bool no_more;     /* parse no further requests */
     bool in_batch;    /* inside process(): defer flushing */
     bool read_paused; /* reading stopped at the pipelining cap */
+    bool reading;     /* uv_read_start is in effect */
     bool eof;
     bool peer_known; /* peer below holds the peer's address */
     union {
@@ -108,6 +109,23 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 
 static inline const fh_limits_t *limits(const fh_conn_t *c) { return &c->w->server->cfg.limits; }
+
+/* Reading on and off. Starting twice would fail (UV_EALREADY), so the state
+ * is kept: a resume nested inside another resume must not end the
+ * connection. Returns 0 or a libuv error. */
+static int conn_read_start(fh_conn_t *c) {
+    if (c->reading)
+        return 0;
+    int err = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (!err)
+        c->reading = true;
+    return err;
+}
+
+static void conn_read_stop(fh_conn_t *c) {
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = false;
+}
 
 /* ---------------------------------------------------------------- requests */
 
@@ -323,7 +341,7 @@ static void conn_close(fh_conn_t *c) {
     if (!c->in_batch)
         parser_put(c); /* inside a batch, the batch's end puts it back */
     fh_worker_t *w = c->w;
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    conn_read_stop(c);
     if (c->cur) {
         fh__request_release(c->cur);
         c->cur = NULL;
@@ -378,8 +396,8 @@ static void conn_end(fh_conn_t *c) {
     uint32_t ms = c->w->server->cfg.timeouts.header_ms;
     c->to_kind = FH_TO_LINGER;
     c->deadline = uv_now(&c->w->loop) + (ms < FH_LINGER_MS ? ms : FH_LINGER_MS);
-    uv_read_stop((uv_stream_t *)&c->tcp);
-    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+    conn_read_stop(c);
+    if (conn_read_start(c) != 0)
         conn_close(c);
 }
 
@@ -397,7 +415,7 @@ static void conn_after_progress(fh_conn_t *c) {
         if (c->buf && c->parsed < c->len)
             conn_process(c, c->buf + c->parsed, c->buf + c->len);
         if (!c->closing && !c->read_paused && !c->no_more && !c->eof &&
-            uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+            conn_read_start(c) != 0)
             conn_close(c);
     }
     if (c->closing)
@@ -836,7 +854,7 @@ static void conn_process_batch(fh_conn_t *c, const char *p, const char *end) {
     while (p < end && !c->no_more && !c->closing) {
         if (c->nqueued >= l->max_pipelined) {
             c->read_paused = true;
-            uv_read_stop((uv_stream_t *)&c->tcp);
+            conn_read_stop(c);
             break;
         }
         if (!c->cur) {
@@ -927,7 +945,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
         if (nread == UV_EOF) {
             /* Half-closed: answer what was asked, then close. */
             c->eof = true;
-            uv_read_stop(stream);
+            conn_read_stop(c);
             if (c->cur) {
                 fh__request_release(c->cur);
                 c->cur = NULL;
@@ -1057,7 +1075,7 @@ static int conn_start(fh_worker_t *w, int (*fill)(fh_worker_t *, uv_tcp_t *, uv_
     FH_COUNT(w->stats.accepted);
     c->to_kind = FH_TO_FRESH;
     c->deadline = uv_now(&w->loop) + w->server->cfg.timeouts.header_ms;
-    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+    if (conn_read_start(c) != 0)
         conn_close(c);
     return 0;
 }
@@ -1696,7 +1714,7 @@ int fh__conn_takeover_prepare(fh_request_t *req) {
     if (!c || c->closing || req->state != FH_RS_HANDLING)
         return FH_ESTATE;
     c->no_more = true;
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    conn_read_stop(c);
     return 0;
 }
 

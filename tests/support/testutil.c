@@ -259,3 +259,114 @@ int fht_wait_closed(int fd, int ms) {
         return -1;
     return 0;
 }
+
+/* ---------------------------------------------------------------- fixture */
+
+fh_server_t *fht_server;
+int fht_port;
+
+void fht_start(fh_server_config_t *cfg) {
+    fht_server = fht_server_start(cfg);
+    fht_port = fh_server_port(fht_server);
+}
+
+void fht_start_handler(fh_handler_fn handler, void *data, int threads) {
+    fh_server_config_t cfg = fh_server_config_default();
+    cfg.handler = handler;
+    cfg.handler_data = data;
+    cfg.threads = threads;
+    fht_start(&cfg);
+}
+
+int fht_teardown(void **state) {
+    (void)state;
+    if (fht_server)
+        fht_server_stop(fht_server);
+    fht_server = NULL;
+    fht_port = 0;
+    return 0;
+}
+
+static void expect_response(int fd, int status, const char *body, int head) {
+    fht_response_t r;
+    assert_int_equal(fht_read_response(fd, &r, head), 0);
+    assert_int_equal(r.status, status);
+    if (body)
+        assert_string_equal(r.body, body);
+    char date[64];
+    assert_true(fht_header(&r, "Date", date, sizeof(date)));
+    assert_int_equal(strlen(date), 29);
+    fht_response_free(&r);
+}
+
+void fht_expect(int fd, int status, const char *body) { expect_response(fd, status, body, 0); }
+
+void fht_expect_head(int fd, int status) { expect_response(fd, status, NULL, 1); }
+
+void fht_wait_for(const volatile int *counter, int want) {
+    uint64_t t0 = fht_now_ms();
+    while (__atomic_load_n(counter, __ATOMIC_SEQ_CST) < want && fht_now_ms() - t0 < 5000)
+        usleep(1000);
+    assert_int_equal(__atomic_load_n(counter, __ATOMIC_SEQ_CST), want);
+}
+
+int fht_recv_exact(int fd, void *buf, size_t n, size_t *got) {
+    rbuf_t *b = &rbufs[fd];
+    char *out = buf;
+    size_t have = b->len < n ? b->len : n;
+    if (have) {
+        memcpy(out, b->data, have);
+        consume(fd, have);
+    }
+    while (have < n) {
+        ssize_t k = recv(fd, out + have, n - have, 0);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        have += (size_t)k;
+    }
+    if (got)
+        *got = have;
+    return have == n ? 0 : -1;
+}
+
+static struct {
+    pthread_t thread;
+    int fd;
+    const char *p;
+    size_t len;
+    int err;
+} async_send;
+
+static void *async_send_main(void *arg) {
+    (void)arg;
+    const char *p = async_send.p;
+    size_t len = async_send.len;
+    while (len) {
+        ssize_t n = send(async_send.fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            async_send.err = errno ? errno : EPIPE;
+            break;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return NULL;
+}
+
+void fht_send_async(int fd, const void *buf, size_t len) {
+    async_send.fd = fd;
+    async_send.p = buf;
+    async_send.len = len;
+    async_send.err = 0;
+    assert_int_equal(pthread_create(&async_send.thread, NULL, async_send_main, NULL), 0);
+}
+
+void fht_send_async_join(void) {
+    pthread_join(async_send.thread, NULL);
+    if (async_send.err)
+        fail_msg("send: %s", strerror(async_send.err));
+}

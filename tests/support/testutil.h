@@ -45,4 +45,31 @@ void fht_close(int fd);
 /* Milliseconds on a monotonic clock. */
 uint64_t fht_now_ms(void);
 
+/* ---- the shared fixture ----
+ * Most test files run one server for all their tests: fht_start starts it
+ * (as fht_server_start does) and sets fht_server and fht_port;
+ * fht_teardown, usable as a cmocka group teardown, stops it. */
+extern fh_server_t *fht_server;
+extern int fht_port;
+void fht_start(fh_server_config_t *cfg);
+/* fht_start with the default config, handler and threads. */
+void fht_start_handler(fh_handler_fn handler, void *data, int threads);
+int fht_teardown(void **state);
+
+/* Reads one response and checks its status, and its body when body is not
+ * NULL; every response must carry a 29-byte Date. head_request as in
+ * fht_read_response. */
+void fht_expect(int fd, int status, const char *body);
+void fht_expect_head(int fd, int status);
+/* Waits up to 5 s for the counter to reach want; fails the test otherwise. */
+void fht_wait_for(const volatile int *counter, int want);
+/* Reads exactly n bytes into buf (buffered bytes first); returns 0, or -1 on
+ * EOF, reset or timeout, with *got set to the bytes read before it. */
+int fht_recv_exact(int fd, void *buf, size_t n, size_t *got);
+/* Sends buf (which must stay valid) from a thread of its own, so that the
+ * test can read while the server is still being sent to; one at a time.
+ * fht_send_async_join waits for it and fails the test if a send failed. */
+void fht_send_async(int fd, const void *buf, size_t len);
+void fht_send_async_join(void);
+
 #endif
