@@ -77,11 +77,11 @@ static inline int fh__response_on_commit_node(fh_response_t *res, fh__hook_t *no
 
 /* Thread-local state read on every request: the initial-exec model reads
  * it at a fixed offset from the thread pointer instead of through a call. */
-#ifndef FH_TLS_FAST
+#ifndef FH__TLS_FAST
 #if defined(__GNUC__)
-#define FH_TLS_FAST __attribute__((tls_model("initial-exec")))
+#define FH__TLS_FAST __attribute__((tls_model("initial-exec")))
 #else
-#define FH_TLS_FAST
+#define FH__TLS_FAST
 #endif
 #endif
 
@@ -90,7 +90,7 @@ static inline int fh__response_on_commit_node(fh_response_t *res, fh__hook_t *no
  * The public accessors a middleware calls on every request, inline: the
  * same fields, without a call into another file. */
 static inline bool fh__response_final(const fh_response_t *res) {
-    return res->flags & FH_RES_FINAL;
+    return res->flags & FH__RES_FINAL;
 }
 static inline fh_request_t *fh__response_req(const fh_response_t *res) { return res->req; }
 static inline int fh__response_status_of(const fh_response_t *res) { return res->status; }
@@ -102,7 +102,7 @@ static inline uint64_t fh__request_start_of(const fh_request_t *req) { return re
 static inline fh_str_t fh__request_target_of(const fh_request_t *req) { return req->target; }
 /* fh_request_version, inline. */
 static inline int fh__request_version_of(const fh_request_t *req) {
-    return (req->flags & FH_REQ_VERSION) ? req->version : 0;
+    return (req->flags & FH__REQ_VERSION) ? req->version : 0;
 }
 static inline const fh__header_t *fh__request_headers_of(const fh_request_t *req, size_t *n) {
     *n = req->nheaders;
@@ -123,7 +123,7 @@ static inline fh_str_t fh__response_header_find(const fh_response_t *res, fh_str
     return i < res->nheaders ? res->headers[i].value : (fh_str_t){ NULL, 0 };
 }
 static inline int fh__response_header_add_view(fh_response_t *res, fh_str_t name, fh_str_t value) {
-    if ((res->flags & FH_RES_FINAL) || res->nheaders == res->cap_headers)
+    if ((res->flags & FH__RES_FINAL) || res->nheaders == res->cap_headers)
         return fh__response_header_add_view_slow(res, name, value);
     res->headers[res->nheaders].name = name;
     res->headers[res->nheaders].value = value;
@@ -166,7 +166,7 @@ static inline void *fh__alloc(fh_request_t *req, size_t size) {
 }
 static inline int fh__response_on_commit_node(fh_response_t *res, fh__hook_t *node,
                                               fh_response_hook_fn fn, void *data) {
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
     node->fn = (void (*)(void))fn;
     node->data = data;

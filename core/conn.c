@@ -38,24 +38,24 @@
 #include "core/http1.h"
 
 enum {
-    FH_TO_NONE,
-    FH_TO_FRESH,
-    FH_TO_HEADER,
-    FH_TO_BODY,
-    FH_TO_KEEPALIVE,
-    FH_TO_WRITE,
-    FH_TO_LINGER
+    FH__TO_NONE,
+    FH__TO_FRESH,
+    FH__TO_HEADER,
+    FH__TO_BODY,
+    FH__TO_KEEPALIVE,
+    FH__TO_WRITE,
+    FH__TO_LINGER
 };
 
 /* After an error response the socket is shut for writing and what the
  * client still sends is read and dropped, up to limits.max_discard bytes
  * and this long, so that it reads the response instead of a reset. */
-#define FH_LINGER_MS 2000
+#define FH__LINGER_MS 2000
 
-struct fh_conn {
+struct fh__conn {
     uv_tcp_t tcp;
-    fh_worker_t *w;
-    fh_conn_t *prev, *next;
+    fh__worker_t *w;
+    fh__conn_t *prev, *next;
     llhttp_t *parser;              /* from the worker's pool, only while parsing */
     char *buf;                     /* own buffer, only while bytes must be kept */
     size_t cap, len;               /* capacity and bytes held */
@@ -86,34 +86,34 @@ struct fh_conn {
     } peer; /* cached: middleware asks for it on every request */
 };
 
-typedef struct fh_write {
+typedef struct fh__write {
     uv_write_t req;
     fh_request_t *group;    /* requests whose bytes this write carries */
     fh_request_t *takeover; /* its last request, when it takes the connection */
     bool close_after;
     unsigned nbufs;
     uv_buf_t bufs[];
-} fh_write_t;
+} fh__write_t;
 
 static const llhttp_settings_t parser_settings;
-static void conn_close(fh_conn_t *c);
-static void parser_put(fh_conn_t *c);
-static void conn_flush(fh_conn_t *c);
-static void conn_process(fh_conn_t *c, const char *p, const char *end);
-static void conn_update_deadline(fh_conn_t *c);
-static void conn_fail(fh_conn_t *c, int status);
-static void core_error(fh_conn_t *c, fh_request_t *req, int status, bool close);
-static void conn_continue(fh_conn_t *c);
-static void conn_after_progress(fh_conn_t *c);
+static void conn_close(fh__conn_t *c);
+static void parser_put(fh__conn_t *c);
+static void conn_flush(fh__conn_t *c);
+static void conn_process(fh__conn_t *c, const char *p, const char *end);
+static void conn_update_deadline(fh__conn_t *c);
+static void conn_fail(fh__conn_t *c, int status);
+static void core_error(fh__conn_t *c, fh_request_t *req, int status, bool close);
+static void conn_continue(fh__conn_t *c);
+static void conn_after_progress(fh__conn_t *c);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 
-static inline const fh_limits_t *limits(const fh_conn_t *c) { return &c->w->server->cfg.limits; }
+static inline const fh_limits_t *limits(const fh__conn_t *c) { return &c->w->server->cfg.limits; }
 
 /* Reading on and off. Starting twice would fail (UV_EALREADY), so the state
  * is kept: a resume nested inside another resume must not end the
  * connection. Returns 0 or a libuv error. */
-static int conn_read_start(fh_conn_t *c) {
+static int conn_read_start(fh__conn_t *c) {
     if (c->reading)
         return 0;
     int err = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
@@ -122,14 +122,14 @@ static int conn_read_start(fh_conn_t *c) {
     return err;
 }
 
-static void conn_read_stop(fh_conn_t *c) {
+static void conn_read_stop(fh__conn_t *c) {
     uv_read_stop((uv_stream_t *)&c->tcp);
     c->reading = false;
 }
 
 /* ---------------------------------------------------------------- requests */
 
-static fh_request_t *request_new(fh_conn_t *c) {
+static fh_request_t *request_new(fh__conn_t *c) {
     fh_arena_t *arena;
     if (fh_arena_new(&arena, c->w->arena_cache))
         return NULL;
@@ -161,7 +161,7 @@ static fh_request_t *request_new(fh_conn_t *c) {
 void fh__request_release(fh_request_t *req) {
     if (req->users) {
         req->conn = NULL;
-        req->flags |= FH_REQ_RELEASE_PENDING;
+        req->flags |= FH__REQ_RELEASE_PENDING;
         return;
     }
     for (fh__hook_t *h = req->done_hooks; h; h = h->next)
@@ -179,11 +179,11 @@ void fh__request_release(fh_request_t *req) {
 }
 
 void fh__request_unref(fh_request_t *req) {
-    if (--req->users == 0 && (req->flags & FH_REQ_RELEASE_PENDING))
+    if (--req->users == 0 && (req->flags & FH__REQ_RELEASE_PENDING))
         fh__request_release(req);
 }
 
-static void queue_append(fh_conn_t *c, fh_request_t *req) {
+static void queue_append(fh__conn_t *c, fh_request_t *req) {
     req->next = NULL;
     if (c->q_tail)
         c->q_tail->next = req;
@@ -198,13 +198,13 @@ static void queue_append(fh_conn_t *c, fh_request_t *req) {
  * owner ends it; any other request is released now (or when its last user
  * lets go). */
 static void request_abandon(fh_request_t *req) {
-    if (req->state != FH_RS_DEFERRED && req->state != FH_RS_STREAMING) {
+    if (req->state != FH__RS_DEFERRED && req->state != FH__RS_STREAMING) {
         fh__request_release(req);
         return;
     }
-    bool streaming = req->state == FH_RS_STREAMING;
+    bool streaming = req->state == FH__RS_STREAMING;
     req->conn = NULL;
-    req->res.flags |= FH_RES_CANCELED;
+    req->res.flags |= FH__RES_CANCELED;
     req->users++; /* the cancel callback may end the response */
     fh__offload_cancel(req);
     if (streaming)
@@ -218,9 +218,9 @@ static void request_abandon(fh_request_t *req) {
 
 /* Whether a response the connection waits for is in its owner's hands
  * (deferred or streaming): a client that leaves must then be told. */
-static bool conn_awaits_owner(const fh_conn_t *c) {
+static bool conn_awaits_owner(const fh__conn_t *c) {
     for (const fh_request_t *r = c->q_head; r; r = r->next)
-        if (r->state == FH_RS_DEFERRED || r->state == FH_RS_STREAMING)
+        if (r->state == FH__RS_DEFERRED || r->state == FH__RS_STREAMING)
             return true;
     return false;
 }
@@ -228,9 +228,9 @@ static bool conn_awaits_owner(const fh_conn_t *c) {
 /* Called by response.c when a response became final outside the handler's
  * synchronous return (deferred responses), or from dispatch. */
 void fh__conn_request_finished(fh_request_t *req) {
-    fh_conn_t *c = req->conn;
-    bool was_deferred = req->state == FH_RS_DEFERRED;
-    req->state = FH_RS_READY;
+    fh__conn_t *c = req->conn;
+    bool was_deferred = req->state == FH__RS_DEFERRED;
+    req->state = FH__RS_READY;
     if (!c) {
         /* Canceled while deferred: nobody to write to. */
         fh__request_release(req);
@@ -248,7 +248,7 @@ void fh__conn_request_finished(fh_request_t *req) {
 
 /* Grows the connection buffer to at least mincap bytes, rebasing the views
  * of the request being parsed. */
-static int conn_buf_reserve(fh_conn_t *c, size_t mincap) {
+static int conn_buf_reserve(fh__conn_t *c, size_t mincap) {
     if (c->cap >= mincap)
         return 0;
     const fh_limits_t *l = limits(c);
@@ -268,23 +268,23 @@ static int conn_buf_reserve(fh_conn_t *c, size_t mincap) {
             fh__request_rebase(c->cur, c->buf, c->buf + c->len, nb - c->buf);
         free(c->buf);
     } else {
-        FH_COUNT(c->w->stats.conn_buffers);
+        FH__COUNT(c->w->stats.conn_buffers);
     }
     c->buf = nb;
     c->cap = ncap;
     return 0;
 }
 
-static void conn_buf_drop(fh_conn_t *c) {
+static void conn_buf_drop(fh__conn_t *c) {
     if (c->buf)
-        FH_COUNT_SUB(c->w->stats.conn_buffers, 1);
+        FH__COUNT_SUB(c->w->stats.conn_buffers, 1);
     free(c->buf);
     c->buf = NULL;
     c->cap = c->len = c->parsed = 0;
 }
 
 /* Keeps [from, end) for later; p is the first byte not yet parsed. */
-static void conn_keep_tail(fh_conn_t *c, const char *from, const char *p, const char *end) {
+static void conn_keep_tail(fh__conn_t *c, const char *from, const char *p, const char *end) {
     size_t n = (size_t)(end - from);
     if (c->buf && from >= c->buf && from <= c->buf + c->len) {
         if (from != c->buf) {
@@ -305,7 +305,7 @@ static void conn_keep_tail(fh_conn_t *c, const char *from, const char *p, const 
         if (c->cur)
             fh__request_rebase(c->cur, from, end, nb - from);
         if (!c->buf)
-            FH_COUNT(c->w->stats.conn_buffers);
+            FH__COUNT(c->w->stats.conn_buffers);
         free(c->buf);
         c->buf = nb;
         c->cap = want;
@@ -315,7 +315,7 @@ static void conn_keep_tail(fh_conn_t *c, const char *from, const char *p, const 
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-    fh_conn_t *c = (fh_conn_t *)h;
+    fh__conn_t *c = (fh__conn_t *)h;
     if (c->buf) {
         if (c->cap - c->len < 4096 && conn_buf_reserve(c, c->len + 16384) != 0) {
             buf->base = NULL;
@@ -327,20 +327,20 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
         return;
     }
     buf->base = c->w->loop_buf;
-    buf->len = FH_LOOP_BUF_SIZE;
+    buf->len = FH__LOOP_BUF_SIZE;
 }
 
 /* ------------------------------------------------------------- lifecycle */
 
 static void on_close(uv_handle_t *h) { free(h); }
 
-static void conn_close(fh_conn_t *c) {
+static void conn_close(fh__conn_t *c) {
     if (c->closing)
         return;
     c->closing = true;
     if (!c->in_batch)
         parser_put(c); /* inside a batch, the batch's end puts it back */
-    fh_worker_t *w = c->w;
+    fh__worker_t *w = c->w;
     conn_read_stop(c);
     if (c->cur) {
         fh__request_release(c->cur);
@@ -369,15 +369,15 @@ static void conn_close(fh_conn_t *c) {
         fh__worker_stop_conns(w, false);
 }
 
-static bool conn_idle(const fh_conn_t *c) { return c->nqueued == 0 && c->writes_pending == 0; }
+static bool conn_idle(const fh__conn_t *c) { return c->nqueued == 0 && c->writes_pending == 0; }
 
 /* The last response has been written and the connection is to end. After a
  * parse error the client may still be sending (the rest of a body, more
  * pipelined requests): closing with unread bytes would make the kernel send
  * a reset that can destroy the response before the client reads it. So the
  * socket is shut for writing and whatever still arrives is read and dropped
- * until EOF, limits.max_discard bytes or FH_LINGER_MS, then closed. */
-static void conn_end(fh_conn_t *c) {
+ * until EOF, limits.max_discard bytes or FH__LINGER_MS, then closed. */
+static void conn_end(fh__conn_t *c) {
     if (c->closing)
         return;
     uv_os_fd_t fd;
@@ -394,8 +394,8 @@ static void conn_end(fh_conn_t *c) {
     }
     conn_buf_drop(c);
     uint32_t ms = c->w->server->cfg.timeouts.header_ms;
-    c->to_kind = FH_TO_LINGER;
-    c->deadline = uv_now(&c->w->loop) + (ms < FH_LINGER_MS ? ms : FH_LINGER_MS);
+    c->to_kind = FH__TO_LINGER;
+    c->deadline = uv_now(&c->w->loop) + (ms < FH__LINGER_MS ? ms : FH__LINGER_MS);
     conn_read_stop(c);
     if (conn_read_start(c) != 0)
         conn_close(c);
@@ -403,7 +403,7 @@ static void conn_end(fh_conn_t *c) {
 
 /* After a write or a deferred completion: close if nothing more will come,
  * resume reading if it was paused at the pipelining cap. */
-static void conn_after_progress(fh_conn_t *c) {
+static void conn_after_progress(fh__conn_t *c) {
     if (c->closing || c->lingering)
         return;
     if ((c->no_more || c->eof) && conn_idle(c)) {
@@ -414,8 +414,7 @@ static void conn_after_progress(fh_conn_t *c) {
         c->read_paused = false;
         if (c->buf && c->parsed < c->len)
             conn_process(c, c->buf + c->parsed, c->buf + c->len);
-        if (!c->closing && !c->read_paused && !c->no_more && !c->eof &&
-            conn_read_start(c) != 0)
+        if (!c->closing && !c->read_paused && !c->no_more && !c->eof && conn_read_start(c) != 0)
             conn_close(c);
     }
     if (c->closing)
@@ -431,7 +430,7 @@ static void group_release(fh_request_t *req) {
         return;
     /* The group's bytes left together: its done hooks share one clock
      * reading (fh__request_done_ns) instead of one each. */
-    fh_worker_t *w = req->worker;
+    fh__worker_t *w = req->worker;
     bool outer = !w->releasing_group;
     if (outer) {
         w->releasing_group = true;
@@ -449,7 +448,7 @@ static void group_release(fh_request_t *req) {
 /* A group's bytes were written (ok) or failed: a takeover gets the socket,
  * the group is released, and the connection closes if nothing more will be
  * sent. Returns whether the connection stays open. */
-static bool group_done(fh_conn_t *c, fh_request_t *group, fh_request_t *takeover, bool close_after,
+static bool group_done(fh__conn_t *c, fh_request_t *group, fh_request_t *takeover, bool close_after,
                        bool ok) {
     if (takeover && ok && !c->closing)
         fh__takeover_handover(takeover, &c->tcp);
@@ -468,8 +467,8 @@ static bool group_done(fh_conn_t *c, fh_request_t *group, fh_request_t *takeover
 }
 
 static void on_write(uv_write_t *wr, int status) {
-    fh_write_t *fw = (fh_write_t *)wr;
-    fh_conn_t *c = (fh_conn_t *)wr->handle;
+    fh__write_t *fw = (fh__write_t *)wr;
+    fh__conn_t *c = (fh__conn_t *)wr->handle;
     c->writes_pending--;
     /* fw lives in the group's arena: its fields are read before release. */
     if (group_done(c, fw->group, fw->takeover, fw->close_after, status >= 0)) {
@@ -480,33 +479,33 @@ static void on_write(uv_write_t *wr, int status) {
 
 /* Copies into the arena any remaining write bytes that live in a read
  * buffer, which will be reused before the write completes. */
-static bool in_read_buffers(const fh_conn_t *c, const char *p) {
+static bool in_read_buffers(const fh__conn_t *c, const char *p) {
     const char *lb = c->w->loop_buf;
-    if (p >= lb && p < lb + FH_LOOP_BUF_SIZE)
+    if (p >= lb && p < lb + FH__LOOP_BUF_SIZE)
         return true;
     return c->buf && p >= c->buf && p < c->buf + c->cap;
 }
 
-static void conn_flush(fh_conn_t *c) {
-    fh_worker_t *w = c->w;
-    while (!c->closing && c->q_head && c->q_head->state == FH_RS_READY) {
+static void conn_flush(fh__conn_t *c) {
+    fh__worker_t *w = c->w;
+    while (!c->closing && c->q_head && c->q_head->state == FH__RS_READY) {
         unsigned n = 0;
         size_t total = 0;
         fh_request_t *first = c->q_head, *last = NULL, *req, *takeover = NULL;
         bool close_after = false;
-        for (req = c->q_head; req && req->state == FH_RS_READY; req = req->next) {
-            if (n + req->res.nout > FH_MAX_IOV)
+        for (req = c->q_head; req && req->state == FH__RS_READY; req = req->next) {
+            if (n + req->res.nout > FH__MAX_IOV)
                 break;
             for (unsigned i = 0; i < req->res.nout; i++) {
                 w->iov[n++] = req->res.out[i];
                 total += req->res.out[i].len;
             }
-            req->state = FH_RS_WRITING;
+            req->state = FH__RS_WRITING;
             last = req;
             c->nqueued--;
-            if (req->res.flags & FH_RES_TAKEOVER)
+            if (req->res.flags & FH__RES_TAKEOVER)
                 takeover = req;
-            if (req->res.flags & (FH_RES_CLOSE | FH_RES_TAKEOVER)) {
+            if (req->res.flags & (FH__RES_CLOSE | FH__RES_TAKEOVER)) {
                 close_after = true;
                 break;
             }
@@ -530,7 +529,7 @@ static void conn_flush(fh_conn_t *c) {
 
         int r = UV_EAGAIN;
         if (c->writes_pending == 0) {
-            FH_COUNT(w->stats.writes);
+            FH__COUNT(w->stats.writes);
             r = uv_try_write((uv_stream_t *)&c->tcp, w->iov, n);
         }
         if (r >= 0 && (size_t)r == total) {
@@ -552,7 +551,7 @@ static void conn_flush(fh_conn_t *c) {
             skip -= w->iov[k].len;
             k++;
         }
-        fh_write_t *fw = fh_arena_alloc(last->arena, sizeof(*fw) + (n - k) * sizeof(uv_buf_t));
+        fh__write_t *fw = fh_arena_alloc(last->arena, sizeof(*fw) + (n - k) * sizeof(uv_buf_t));
         if (!fw) {
             group_release(first);
             conn_close(c);
@@ -580,7 +579,7 @@ static void conn_flush(fh_conn_t *c) {
             }
             fw->bufs[i] = b;
         }
-        FH_COUNT(w->stats.writes);
+        FH__COUNT(w->stats.writes);
         if (uv_write(&fw->req, (uv_stream_t *)&c->tcp, fw->bufs, fw->nbufs, on_write) != 0) {
             group_release(first);
             conn_close(c);
@@ -591,7 +590,7 @@ static void conn_flush(fh_conn_t *c) {
             return;
     }
     /* A stream at the head writes its own bytes, after those queued above. */
-    if (!c->closing && c->q_head && c->q_head->state == FH_RS_STREAMING)
+    if (!c->closing && c->q_head && c->q_head->state == FH__RS_STREAMING)
         fh__stream_activate(c->q_head);
 }
 
@@ -599,7 +598,7 @@ static void conn_flush(fh_conn_t *c) {
 
 /* Copies into the arena a response buffer that points into a read buffer:
  * those are reused (or freed, after a refusal) before the write is done. */
-static void copy_out_of_read_buffers(fh_conn_t *c, fh_request_t *req) {
+static void copy_out_of_read_buffers(fh__conn_t *c, fh_request_t *req) {
     fh_response_t *res = &req->res;
     for (unsigned i = 0; i < res->nout; i++) {
         uv_buf_t *b = &res->out[i];
@@ -619,7 +618,7 @@ static void copy_out_of_read_buffers(fh_conn_t *c, fh_request_t *req) {
  * text answer, reshaped by the server's error_handler when there is one
  * (see server.h for what it may do). The response is final afterwards;
  * the caller tells the connection (fh__conn_request_finished). */
-static void core_error(fh_conn_t *c, fh_request_t *req, int status, bool close) {
+static void core_error(fh__conn_t *c, fh_request_t *req, int status, bool close) {
     fh_server_t *s = c->w->server;
     if (!s->cfg.error_handler) {
         fh__response_error(req, status, close);
@@ -628,54 +627,54 @@ static void core_error(fh_conn_t *c, fh_request_t *req, int status, bool close) 
     fh_response_t *res = &req->res;
     fh__response_error_prepare(req, status, close);
     /* Refuses defer, stream and takeover while the handler runs. */
-    req->state = FH_RS_CORE_ERROR;
+    req->state = FH__RS_CORE_ERROR;
     fh_json_scope_t json_scope = fh_json_arena_begin(req->arena);
     int rc = s->cfg.error_handler(req, res, s->cfg.error_handler_data);
     fh_json_scope_end(json_scope);
-    req->state = FH_RS_HANDLING;
-    if ((res->flags & FH_RES_RAW) || (rc < 0 && !(res->flags & FH_RES_FINAL))) {
+    req->state = FH__RS_HANDLING;
+    if ((res->flags & FH__RES_RAW) || (rc < 0 && !(res->flags & FH__RES_FINAL))) {
         /* Raw bytes cannot be checked, and a failure leaves a half-built
          * response: the core's own answer goes instead. */
         fh__response_error(req, status, close);
         return;
     }
     if (close)
-        res->flags |= FH_RES_CLOSE;
-    if (!(res->flags & FH_RES_FINAL)) {
+        res->flags |= FH__RES_CLOSE;
+    if (!(res->flags & FH__RES_FINAL)) {
         res->status = status;
         fh__response_finalize(req);
     } else if (res->status != status) {
         /* Ended with another status: serialized again with the core's
          * (the commit hooks have run already and do not run twice). */
         res->status = status;
-        res->flags &= ~(unsigned)FH_RES_FINAL;
+        res->flags &= ~(unsigned)FH__RES_FINAL;
         fh__response_finalize(req);
     }
     copy_out_of_read_buffers(c, req);
 }
 
-static void dispatch(fh_conn_t *c, fh_request_t *req) {
+static void dispatch(fh__conn_t *c, fh_request_t *req) {
     fh_server_t *s = c->w->server;
     queue_append(c, req);
-    req->state = FH_RS_HANDLING;
-    FH_COUNT(c->w->stats.requests);
-    if (c->to_kind == FH_TO_FRESH)
-        c->to_kind = FH_TO_NONE; /* no longer a connection that sent nothing */
-    if (!(req->flags & FH_REQ_KEEP_ALIVE))
+    req->state = FH__RS_HANDLING;
+    FH__COUNT(c->w->stats.requests);
+    if (c->to_kind == FH__TO_FRESH)
+        c->to_kind = FH__TO_NONE; /* no longer a connection that sent nothing */
+    if (!(req->flags & FH__REQ_KEEP_ALIVE))
         c->no_more = true;
-    if (req->flags & FH_REQ_UPGRADE) {
+    if (req->flags & FH__REQ_UPGRADE) {
         /* Nothing after an Upgrade request is parsed as HTTP: its response
          * says the connection closes. */
         c->no_more = true;
-        req->res.flags |= FH_RES_CLOSE;
+        req->res.flags |= FH__RES_CLOSE;
     }
-    if (req->flags & FH_REQ_CONTINUE) {
+    if (req->flags & FH__REQ_CONTINUE) {
         /* The 100 Continue was not sent (the body came at once). */
-        req->flags &= ~(unsigned)FH_REQ_CONTINUE;
+        req->flags &= ~(unsigned)FH__REQ_CONTINUE;
     }
     if (req->method == FH_METHOD_OTHER) {
         core_error(c, req, 501, false);
-        FH_COUNT(c->w->stats.errors_5xx);
+        FH__COUNT(c->w->stats.errors_5xx);
         fh__conn_request_finished(req);
         return;
     }
@@ -690,16 +689,16 @@ static void dispatch(fh_conn_t *c, fh_request_t *req) {
     int rc = s->cfg.handler(req, &req->res, s->cfg.handler_data);
     fh_json_scope_end(json_scope);
     fh_response_t *res = &req->res;
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return; /* fh__conn_request_finished already ran */
     if (rc < 0) {
         fh__response_error(req, 500, false); /* the connection survives */
-        FH_COUNT(c->w->stats.errors_5xx);
+        FH__COUNT(c->w->stats.errors_5xx);
         fh__conn_request_finished(req);
         return;
     }
-    if (res->flags & FH_RES_DEFERRED) {
-        req->state = FH_RS_DEFERRED;
+    if (res->flags & FH__RES_DEFERRED) {
+        req->state = FH__RS_DEFERRED;
         return;
     }
     fh_response_end(res);
@@ -707,7 +706,7 @@ static void dispatch(fh_conn_t *c, fh_request_t *req) {
 
 /* Queues an error response for the request being parsed (or a new one) and
  * stops parsing: the connection closes once it has been written. */
-static void conn_fail(fh_conn_t *c, int status) {
+static void conn_fail(fh__conn_t *c, int status) {
     fh_request_t *req = c->cur;
     c->cur = NULL;
     if (!req)
@@ -720,28 +719,28 @@ static void conn_fail(fh_conn_t *c, int status) {
         return;
     }
     queue_append(c, req);
-    req->state = FH_RS_HANDLING;
+    req->state = FH__RS_HANDLING;
     /* Nothing follows this response: the request does not keep the
      * connection alive, whatever it asked for. */
-    req->flags &= ~(unsigned)FH_REQ_KEEP_ALIVE;
+    req->flags &= ~(unsigned)FH__REQ_KEEP_ALIVE;
     core_error(c, req, status, true);
     if (status >= 500)
-        FH_COUNT(c->w->stats.errors_5xx);
+        FH__COUNT(c->w->stats.errors_5xx);
     else
-        FH_COUNT(c->w->stats.errors_4xx);
+        FH__COUNT(c->w->stats.errors_4xx);
     fh__conn_request_finished(req);
 }
 
 /* Where the request llhttp failed on starts: the method span if llhttp
  * reported it (it does at the end of each execute), else the first byte
  * given for a message not yet begun. */
-static const char *failed_start(const fh_conn_t *c) {
+static const char *failed_start(const fh__conn_t *c) {
     if (c->cur && c->cur->raw_begin)
         return c->cur->raw_begin;
     return c->w->msg_start;
 }
 
-static int parse_error_status(const fh_conn_t *c, llhttp_errno_t err) {
+static int parse_error_status(const fh__conn_t *c, llhttp_errno_t err) {
     if (c->err_status)
         return c->err_status;
     const char *b = failed_start(c);
@@ -772,7 +771,7 @@ static int parse_error_status(const fh_conn_t *c, llhttp_errno_t err) {
  * (RFC 9112 2.2); llhttp would skip any number of bare CRs and LFs. The
  * bytes are consumed here, so llhttp never sees them. Returns false when
  * they break the rule. */
-static bool skip_empty_line(fh_conn_t *c, const char **pp, const char *end) {
+static bool skip_empty_line(fh__conn_t *c, const char **pp, const char *end) {
     const char *p = *pp;
     while (p < end && (*p == '\r' || *p == '\n')) {
         if (*p == '\r' && c->lead == 0)
@@ -794,8 +793,8 @@ static bool skip_empty_line(fh_conn_t *c, const char **pp, const char *end) {
  * them small. The worker keeps the released ones for reuse. */
 enum { PARSER_POOL_MAX = 1024 };
 
-static llhttp_t *parser_get(fh_conn_t *c) {
-    fh_worker_t *w = c->w;
+static llhttp_t *parser_get(fh__conn_t *c) {
+    fh__worker_t *w = c->w;
     llhttp_t *p = w->parsers;
     if (p) {
         w->parsers = p->data;
@@ -808,12 +807,12 @@ static llhttp_t *parser_get(fh_conn_t *c) {
     return p;
 }
 
-static void parser_put(fh_conn_t *c) {
+static void parser_put(fh__conn_t *c) {
     llhttp_t *p = c->parser;
     if (!p)
         return;
     c->parser = NULL;
-    fh_worker_t *w = c->w;
+    fh__worker_t *w = c->w;
     if (w->nparsers >= PARSER_POOL_MAX) {
         free(p);
         return;
@@ -823,7 +822,7 @@ static void parser_put(fh_conn_t *c) {
     w->nparsers++;
 }
 
-void fh__worker_free_parsers(fh_worker_t *w) {
+void fh__worker_free_parsers(fh__worker_t *w) {
     while (w->parsers) {
         llhttp_t *next = w->parsers->data;
         free(w->parsers);
@@ -832,13 +831,13 @@ void fh__worker_free_parsers(fh_worker_t *w) {
     w->nparsers = 0;
 }
 
-static void conn_process_batch(fh_conn_t *c, const char *p, const char *end);
+static void conn_process_batch(fh__conn_t *c, const char *p, const char *end);
 
 /* The worker's per-batch fields (exec_end, msg_start, batch_ns) are saved
  * around a batch: a handler may finish another connection's response and
  * so start that connection's batch inside this one. */
-static void conn_process(fh_conn_t *c, const char *p, const char *end) {
-    fh_worker_t *w = c->w;
+static void conn_process(fh__conn_t *c, const char *p, const char *end) {
+    fh__worker_t *w = c->w;
     const char *exec_end = w->exec_end, *msg_start = w->msg_start;
     uint64_t batch_ns = w->batch_ns;
     conn_process_batch(c, p, end);
@@ -847,7 +846,7 @@ static void conn_process(fh_conn_t *c, const char *p, const char *end) {
     w->batch_ns = batch_ns;
 }
 
-static void conn_process_batch(fh_conn_t *c, const char *p, const char *end) {
+static void conn_process_batch(fh__conn_t *c, const char *p, const char *end) {
     const fh_limits_t *l = limits(c);
     c->in_batch = true;
     c->w->batch_ns = 0;
@@ -901,11 +900,11 @@ static void conn_process_batch(fh_conn_t *c, const char *p, const char *end) {
     if (c->closing)
         return;
     /* Bytes after a takeover request belong to whoever takes the socket. */
-    if (c->no_more && p < end && c->q_tail && (c->q_tail->res.flags & FH_RES_TAKEOVER))
+    if (c->no_more && p < end && c->q_tail && (c->q_tail->res.flags & FH__RES_TAKEOVER))
         fh__takeover_keep(c->q_tail, p, (size_t)(end - p));
 
     /* Enforce the header-size limit on a head still incomplete. */
-    if (!c->no_more && c->cur && !(c->cur->flags & FH_REQ_HEAD_DONE) && c->cur->raw_begin &&
+    if (!c->no_more && c->cur && !(c->cur->flags & FH__REQ_HEAD_DONE) && c->cur->raw_begin &&
         (size_t)(end - c->cur->raw_begin) > l->max_header_bytes) {
         conn_fail(c, 431);
         parser_put(c);
@@ -933,7 +932,7 @@ static void conn_process_batch(fh_conn_t *c, const char *p, const char *end) {
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
-    fh_conn_t *c = (fh_conn_t *)stream;
+    fh__conn_t *c = (fh__conn_t *)stream;
     if (nread == 0)
         return;
     if (c->lingering) {
@@ -972,68 +971,68 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
 
 /* --------------------------------------------------------------- timeouts */
 
-static void conn_update_deadline(fh_conn_t *c) {
+static void conn_update_deadline(fh__conn_t *c) {
     const fh_timeouts_t *t = &c->w->server->cfg.timeouts;
     uint64_t now = uv_now(&c->w->loop);
     if (c->lingering)
         return;
     if (c->writes_pending) {
-        c->to_kind = FH_TO_WRITE;
+        c->to_kind = FH__TO_WRITE;
         c->deadline = now + t->write_ms;
         c->wq_seen = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
     } else if (c->cur && c->cur->raw_begin) {
-        if (c->cur->flags & FH_REQ_HEAD_DONE) {
-            c->to_kind = FH_TO_BODY;
+        if (c->cur->flags & FH__REQ_HEAD_DONE) {
+            c->to_kind = FH__TO_BODY;
             c->deadline = now + t->body_ms;
-        } else if (c->to_kind != FH_TO_HEADER) {
+        } else if (c->to_kind != FH__TO_HEADER) {
             /* The whole head must arrive within header_ms of its first byte:
              * trickling bytes do not extend it (slowloris). */
-            c->to_kind = FH_TO_HEADER;
+            c->to_kind = FH__TO_HEADER;
             c->deadline = now + t->header_ms;
         }
     } else if (c->nqueued || c->read_paused) {
-        c->to_kind = FH_TO_NONE;
+        c->to_kind = FH__TO_NONE;
         c->deadline = 0;
-    } else if (c->to_kind != FH_TO_FRESH && c->to_kind != FH_TO_KEEPALIVE) {
+    } else if (c->to_kind != FH__TO_FRESH && c->to_kind != FH__TO_KEEPALIVE) {
         /* Idle between requests: the deadline counts from the moment the
          * connection became idle, whatever it sends that is no request. */
-        c->to_kind = FH_TO_KEEPALIVE;
+        c->to_kind = FH__TO_KEEPALIVE;
         c->deadline = now + t->keepalive_ms;
     }
 }
 
 /* Whether some pending response bytes reached the kernel since the last
  * check (one uv_write may take long for a large body, and still move). */
-static bool write_progressed(fh_conn_t *c) {
+static bool write_progressed(fh__conn_t *c) {
     size_t q = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
     bool moved = q < c->wq_seen;
     c->wq_seen = q;
     return moved;
 }
 
-void fh__conn_sweep(fh_worker_t *w) {
+void fh__conn_sweep(fh__worker_t *w) {
     uint64_t now = uv_now(&w->loop);
-    fh_conn_t *c = w->conns;
+    fh__conn_t *c = w->conns;
     while (c) {
-        fh_conn_t *next = c->next;
-        if (c->deadline && now >= c->deadline && !c->closing && c->to_kind == FH_TO_LINGER) {
+        fh__conn_t *next = c->next;
+        if (c->deadline && now >= c->deadline && !c->closing && c->to_kind == FH__TO_LINGER) {
             conn_close(c);
-        } else if (c->deadline && now >= c->deadline && !c->closing && c->to_kind == FH_TO_WRITE &&
+        } else if (c->deadline && now >= c->deadline && !c->closing && c->to_kind == FH__TO_WRITE &&
                    write_progressed(c)) {
             /* A slow reader that still reads: write_ms is the longest the
              * pending bytes may stay without any of them leaving. */
             c->deadline = now + w->server->cfg.timeouts.write_ms;
         } else if (c->deadline && now >= c->deadline && !c->closing) {
-            FH_COUNT(w->stats.timeouts);
+            FH__COUNT(w->stats.timeouts);
             c->deadline = 0;
-            if ((c->to_kind == FH_TO_HEADER || c->to_kind == FH_TO_BODY) &&
+            if ((c->to_kind == FH__TO_HEADER || c->to_kind == FH__TO_BODY) &&
                 c->writes_pending == 0) {
                 conn_fail(c, 408);
                 conn_flush(c);
                 if (!c->closing && conn_idle(c))
                     conn_close(c);
                 else if (!c->closing) {
-                    c->to_kind = FH_TO_WRITE;
+                    c->to_kind = FH__TO_WRITE;
                     c->deadline = now + w->server->cfg.timeouts.write_ms;
                     c->wq_seen = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
                 }
@@ -1049,9 +1048,9 @@ void fh__conn_sweep(fh_worker_t *w) {
 
 /* Makes a connection of the socket that fill() puts into c->tcp (an accept
  * from the listener, or a descriptor handed over) and starts reading. */
-static int conn_start(fh_worker_t *w, int (*fill)(fh_worker_t *, uv_tcp_t *, uv_os_sock_t),
+static int conn_start(fh__worker_t *w, int (*fill)(fh__worker_t *, uv_tcp_t *, uv_os_sock_t),
                       uv_os_sock_t fd) {
-    fh_conn_t *c = calloc(1, sizeof(*c));
+    fh__conn_t *c = calloc(1, sizeof(*c));
     if (!c)
         return FH_ENOMEM;
     int err = uv_tcp_init(&w->loop, &c->tcp);
@@ -1072,20 +1071,20 @@ static int conn_start(fh_worker_t *w, int (*fill)(fh_worker_t *, uv_tcp_t *, uv_
     w->conns = c;
     w->nconns++;
     atomic_fetch_add_explicit(&w->server->nconns, 1, memory_order_relaxed);
-    FH_COUNT(w->stats.accepted);
-    c->to_kind = FH_TO_FRESH;
+    FH__COUNT(w->stats.accepted);
+    c->to_kind = FH__TO_FRESH;
     c->deadline = uv_now(&w->loop) + w->server->cfg.timeouts.header_ms;
     if (conn_read_start(c) != 0)
         conn_close(c);
     return 0;
 }
 
-static int fill_open(fh_worker_t *w, uv_tcp_t *tcp, uv_os_sock_t fd) {
+static int fill_open(fh__worker_t *w, uv_tcp_t *tcp, uv_os_sock_t fd) {
     (void)w;
     return uv_tcp_open(tcp, fd);
 }
 
-int fh__conn_open(fh_worker_t *w, uv_os_sock_t fd) { return conn_start(w, fill_open, fd); }
+int fh__conn_open(fh__worker_t *w, uv_os_sock_t fd) { return conn_start(w, fill_open, fd); }
 
 /* The listening socket is watched with a uv_poll_t and accepted from here,
  * not through uv_listen, so that accepting can pause: at the connection cap,
@@ -1097,20 +1096,20 @@ int fh__conn_open(fh_worker_t *w, uv_os_sock_t fd) { return conn_start(w, fill_o
  * gets the error back on every turn of a level-triggered poll: a spin.) */
 enum { ACCEPT_BATCH = 64 };
 
-static void accept_pause(fh_worker_t *w) {
+static void accept_pause(fh__worker_t *w) {
     if (w->accept_paused)
         return;
     w->accept_paused = true;
     uv_poll_stop(&w->listener);
 }
 
-static bool at_cap(const fh_worker_t *w) {
+static bool at_cap(const fh__worker_t *w) {
     return atomic_load_explicit(&w->server->nconns, memory_order_relaxed) >=
            w->server->cfg.limits.max_connections;
 }
 
 void fh__conn_on_listen(uv_poll_t *p, int status, int events) {
-    fh_worker_t *w = p->data;
+    fh__worker_t *w = p->data;
     (void)events;
     if (w->stopping)
         return;
@@ -1142,17 +1141,17 @@ void fh__conn_on_listen(uv_poll_t *p, int status, int events) {
     }
 }
 
-void fh__worker_try_resume_accept(fh_worker_t *w) {
+void fh__worker_try_resume_accept(fh__worker_t *w) {
     if (!w->accept_paused || w->stopping || !w->listener_open || at_cap(w))
         return;
     w->accept_paused = false;
     uv_poll_start(&w->listener, UV_READABLE, fh__conn_on_listen);
 }
 
-void fh__worker_stop_conns(fh_worker_t *w, bool force) {
-    fh_conn_t *c = w->conns;
+void fh__worker_stop_conns(fh__worker_t *w, bool force) {
+    fh__conn_t *c = w->conns;
     while (c) {
-        fh_conn_t *next = c->next;
+        fh__conn_t *next = c->next;
         if (force || conn_idle(c)) {
             conn_close(c);
         } else {
@@ -1168,10 +1167,10 @@ void fh__worker_stop_conns(fh_worker_t *w, bool force) {
 
 /* ------------------------------------------------------- llhttp callbacks */
 
-static inline fh_conn_t *conn_of(llhttp_t *p) { return p->data; }
+static inline fh__conn_t *conn_of(llhttp_t *p) { return p->data; }
 
 static int on_message_begin(llhttp_t *p) {
-    fh_conn_t *c = conn_of(p);
+    fh__conn_t *c = conn_of(p);
     if (!c->cur) {
         c->cur = request_new(c);
         if (!c->cur) {
@@ -1201,7 +1200,7 @@ static int on_method(llhttp_t *p, const char *at, size_t len) {
 }
 
 static int on_url(llhttp_t *p, const char *at, size_t len) {
-    fh_conn_t *c = conn_of(p);
+    fh__conn_t *c = conn_of(p);
     fh_request_t *req = c->cur;
     span_extend(&req->target, at, len);
     if (req->target.len > limits(c)->max_target) {
@@ -1211,7 +1210,7 @@ static int on_url(llhttp_t *p, const char *at, size_t len) {
     return 0;
 }
 
-static int head_too_big(fh_conn_t *c, const char *at, size_t len) {
+static int head_too_big(fh__conn_t *c, const char *at, size_t len) {
     fh_request_t *req = c->cur;
     if (req->raw_begin && (size_t)(at + len - req->raw_begin) > limits(c)->max_header_bytes) {
         c->err_status = 431;
@@ -1224,7 +1223,7 @@ static int head_too_big(fh_conn_t *c, const char *at, size_t len) {
  * limits and checked at on_message_complete, but never stored: they cannot
  * add to or override the header section (Content-Length, Host, ...),
  * RFC 9110 6.5.1. */
-static int trailer_bytes(fh_conn_t *c, size_t len, bool new_field) {
+static int trailer_bytes(fh__conn_t *c, size_t len, bool new_field) {
     fh_request_t *req = c->cur;
     const fh_limits_t *l = limits(c);
     req->trailer_bytes += len;
@@ -1239,11 +1238,11 @@ static int trailer_bytes(fh_conn_t *c, size_t len, bool new_field) {
 /* Header spans are only collected here: the syntax of the whole head is
  * checked at once in on_headers_complete, before anything is used. */
 static int on_header_field(llhttp_t *p, const char *at, size_t len) {
-    fh_conn_t *c = conn_of(p);
+    fh__conn_t *c = conn_of(p);
     fh_request_t *req = c->cur;
-    bool new_field = req->hstate != FH_HP_FIELD;
-    req->hstate = FH_HP_FIELD;
-    if (req->flags & FH_REQ_HEAD_DONE)
+    bool new_field = req->hstate != FH__HP_FIELD;
+    req->hstate = FH__HP_FIELD;
+    if (req->flags & FH__REQ_HEAD_DONE)
         return trailer_bytes(c, len, new_field);
     if (head_too_big(c, at, len))
         return HPE_USER;
@@ -1275,8 +1274,8 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
 
 static int on_header_field_complete(llhttp_t *p) {
     fh_request_t *req = conn_of(p)->cur;
-    req->hstate = FH_HP_VALUE_START;
-    if (req->flags & FH_REQ_HEAD_DONE)
+    req->hstate = FH__HP_VALUE_START;
+    if (req->flags & FH__REQ_HEAD_DONE)
         return 0;
     fh__header_t *h = &req->headers[req->nheaders - 1];
     h->value.ptr = h->name.ptr + h->name.len; /* present, empty until a value */
@@ -1285,19 +1284,19 @@ static int on_header_field_complete(llhttp_t *p) {
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len) {
-    fh_conn_t *c = conn_of(p);
+    fh__conn_t *c = conn_of(p);
     fh_request_t *req = c->cur;
-    if (req->flags & FH_REQ_HEAD_DONE) {
-        req->hstate = FH_HP_VALUE;
+    if (req->flags & FH__REQ_HEAD_DONE) {
+        req->hstate = FH__HP_VALUE;
         return trailer_bytes(c, len, false);
     }
     if (head_too_big(c, at, len))
         return HPE_USER;
     fh__header_t *h = &req->headers[req->nheaders - 1];
-    if (req->hstate == FH_HP_VALUE_START) {
+    if (req->hstate == FH__HP_VALUE_START) {
         h->value.ptr = at;
         h->value.len = len;
-        req->hstate = FH_HP_VALUE;
+        req->hstate = FH__HP_VALUE;
     } else {
         h->value.len += len;
     }
@@ -1306,8 +1305,8 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
 
 static int on_header_value_complete(llhttp_t *p) {
     fh_request_t *req = conn_of(p)->cur;
-    req->hstate = FH_HP_NONE;
-    if (req->flags & FH_REQ_HEAD_DONE)
+    req->hstate = FH__HP_NONE;
+    if (req->flags & FH__REQ_HEAD_DONE)
         return 0;
     fh__header_t *h = &req->headers[req->nheaders - 1];
     while (h->value.len &&
@@ -1384,13 +1383,13 @@ static int split_target(fh_request_t *req, fh_str_t *authority) {
 
 static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
-typedef struct fh_continue_write {
+typedef struct fh__continue_write {
     uv_write_t req;
     uv_buf_t buf;
-} fh_continue_write_t;
+} fh__continue_write_t;
 
 static void on_continue_written(uv_write_t *wr, int status) {
-    fh_conn_t *c = (fh_conn_t *)wr->handle;
+    fh__conn_t *c = (fh__conn_t *)wr->handle;
     free(wr);
     c->writes_pending--;
     if (c->closing)
@@ -1406,28 +1405,28 @@ static void on_continue_written(uv_write_t *wr, int status) {
 /* Sends the 100 Continue owed to the request being read, once every earlier
  * response has left (interim responses keep request order too) and only if
  * no byte of its body has arrived yet. */
-static void conn_continue(fh_conn_t *c) {
+static void conn_continue(fh__conn_t *c) {
     fh_request_t *req = c->cur;
-    if (!req || !(req->flags & FH_REQ_CONTINUE) || c->q_head || c->writes_pending || c->closing ||
+    if (!req || !(req->flags & FH__REQ_CONTINUE) || c->q_head || c->writes_pending || c->closing ||
         c->no_more)
         return;
-    req->flags &= ~(unsigned)FH_REQ_CONTINUE;
+    req->flags &= ~(unsigned)FH__REQ_CONTINUE;
     size_t n = sizeof(continue_100) - 1;
     uv_buf_t b = uv_buf_init((char *)continue_100, (unsigned)n);
-    FH_COUNT(c->w->stats.writes);
+    FH__COUNT(c->w->stats.writes);
     int r = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     if (r >= 0 && (size_t)r == n)
         return;
     if (r < 0 && r != UV_EAGAIN)
         return; /* the read side sees the failure */
     size_t skip = r > 0 ? (size_t)r : 0;
-    fh_continue_write_t *cw = malloc(sizeof(*cw));
+    fh__continue_write_t *cw = malloc(sizeof(*cw));
     if (!cw) {
         conn_close(c);
         return;
     }
     cw->buf = uv_buf_init((char *)continue_100 + skip, (unsigned)(n - skip));
-    FH_COUNT(c->w->stats.writes);
+    FH__COUNT(c->w->stats.writes);
     if (uv_write(&cw->req, (uv_stream_t *)&c->tcp, &cw->buf, 1, on_continue_written) != 0) {
         free(cw);
         conn_close(c);
@@ -1436,16 +1435,16 @@ static void conn_continue(fh_conn_t *c) {
     c->writes_pending++;
 }
 
-static int reject(fh_conn_t *c, int status) {
+static int reject(fh__conn_t *c, int status) {
     c->err_status = status;
     return -1;
 }
 
 static int on_headers_complete(llhttp_t *p) {
-    fh_conn_t *c = conn_of(p);
+    fh__conn_t *c = conn_of(p);
     fh_request_t *req = c->cur;
     const fh_limits_t *l = limits(c);
-    req->flags |= FH_REQ_HEAD_DONE;
+    req->flags |= FH__REQ_HEAD_DONE;
     /* The whole head, strictly: this is where bare CRs and LFs, obs-fold,
      * whitespace before a colon and malformed request lines are refused. */
     if (!req->raw_begin || req->raw_begin >= c->w->exec_end)
@@ -1457,15 +1456,15 @@ static int on_headers_complete(llhttp_t *p) {
     if (p->http_major != 1 || p->http_minor > 1)
         return reject(c, 505);
     req->version = (uint8_t)(p->http_major * 10 + p->http_minor);
-    req->flags |= FH_REQ_VERSION;
+    req->flags |= FH__REQ_VERSION;
     req->method = (uint8_t)map_method(p->method);
     /* We open no tunnels. */
     if (p->method == HTTP_CONNECT)
         return reject(c, 501);
     if (llhttp_should_keep_alive(p))
-        req->flags |= FH_REQ_KEEP_ALIVE;
+        req->flags |= FH__REQ_KEEP_ALIVE;
     if (p->upgrade)
-        req->flags |= FH_REQ_UPGRADE;
+        req->flags |= FH__REQ_UPGRADE;
     fh_str_t authority = { NULL, 0 };
     st = split_target(req, &authority);
     if (st)
@@ -1529,7 +1528,7 @@ static int on_headers_complete(llhttp_t *p) {
             return reject(c, st);
         if (!(p->flags & F_CHUNKED))
             return reject(c, 400);
-        req->flags |= FH_REQ_CHUNKED;
+        req->flags |= FH__REQ_CHUNKED;
         req->chunk_line = req->head_len;
     } else if (ncl > 1 || (ncl && cl != p->content_length)) {
         return reject(c, 400);
@@ -1544,7 +1543,7 @@ static int on_headers_complete(llhttp_t *p) {
          * here (RFC 9110 10.1.1 lets us omit it). */
         bool has_body = nte || cl > 0;
         if (has_body && req->head_len == avail) {
-            req->flags |= FH_REQ_CONTINUE;
+            req->flags |= FH__REQ_CONTINUE;
             conn_continue(c);
         }
     }
@@ -1552,9 +1551,9 @@ static int on_headers_complete(llhttp_t *p) {
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t len) {
-    fh_conn_t *c = conn_of(p);
+    fh__conn_t *c = conn_of(p);
     fh_request_t *req = c->cur;
-    req->flags &= ~(unsigned)FH_REQ_CONTINUE; /* the client did not wait */
+    req->flags &= ~(unsigned)FH__REQ_CONTINUE; /* the client did not wait */
     if (req->body.len + len > limits(c)->max_body) {
         c->err_status = 413;
         return HPE_USER;
@@ -1575,18 +1574,18 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
 }
 
 /* Bytes from raw_begin that llhttp has been given, for the checks below. */
-static inline size_t raw_avail(const fh_conn_t *c) {
+static inline size_t raw_avail(const fh__conn_t *c) {
     return (size_t)(c->w->exec_end - c->cur->raw_begin);
 }
 
 /* A chunk-size line is complete: check it strictly (llhttp 8.1.0 takes any
  * byte after its CR) and note where the next line will start. */
 static int on_chunk_header(llhttp_t *p) {
-    fh_conn_t *c = conn_of(p);
+    fh__conn_t *c = conn_of(p);
     fh_request_t *req = c->cur;
     req->chunk_ext = 0;
     size_t off = req->chunk_line, len = 0, avail = raw_avail(c);
-    if (!(req->flags & FH_REQ_CHUNKED) || off > avail ||
+    if (!(req->flags & FH__REQ_CHUNKED) || off > avail ||
         fh__h1_check_chunk_line(req->raw_begin + off, avail - off, &len)) {
         c->err_status = 400;
         return HPE_USER;
@@ -1597,7 +1596,7 @@ static int on_chunk_header(llhttp_t *p) {
         return HPE_USER;
     }
     if (size == 0) {
-        req->flags |= FH_REQ_LAST_CHUNK;
+        req->flags |= FH__REQ_LAST_CHUNK;
         req->chunk_line = off + len; /* the trailer section */
     } else {
         req->chunk_line = off + len + size + 2;
@@ -1607,9 +1606,9 @@ static int on_chunk_header(llhttp_t *p) {
 
 /* Chunk data must end with CRLF: llhttp 8.1.0 skips any two bytes. */
 static int on_chunk_complete(llhttp_t *p) {
-    fh_conn_t *c = conn_of(p);
+    fh__conn_t *c = conn_of(p);
     fh_request_t *req = c->cur;
-    if (req->flags & FH_REQ_LAST_CHUNK)
+    if (req->flags & FH__REQ_LAST_CHUNK)
         return 0;
     size_t end = req->chunk_line;
     const char *crlf = req->raw_begin + end - 2;
@@ -1621,7 +1620,7 @@ static int on_chunk_complete(llhttp_t *p) {
 }
 
 static int on_chunk_ext(llhttp_t *p, const char *at, size_t len) {
-    fh_conn_t *c = conn_of(p);
+    fh__conn_t *c = conn_of(p);
     c->cur->chunk_ext += len;
     if (c->cur->chunk_ext > limits(c)->max_chunk_ext) {
         c->err_status = 400;
@@ -1631,18 +1630,18 @@ static int on_chunk_ext(llhttp_t *p, const char *at, size_t len) {
 }
 
 static int on_message_complete(llhttp_t *p) {
-    fh_conn_t *c = conn_of(p);
+    fh__conn_t *c = conn_of(p);
     fh_request_t *req = c->cur;
-    if (req->flags & FH_REQ_CHUNKED) {
+    if (req->flags & FH__REQ_CHUNKED) {
         /* The trailer section, strictly, up to its empty line. */
         size_t off = req->chunk_line, len, avail = raw_avail(c);
-        if (!(req->flags & FH_REQ_LAST_CHUNK) || off > avail ||
+        if (!(req->flags & FH__REQ_LAST_CHUNK) || off > avail ||
             fh__h1_check_fields(req->raw_begin + off, avail - off, &len)) {
             c->err_status = 400;
             return HPE_USER;
         }
     }
-    req->flags |= FH_REQ_COMPLETE;
+    req->flags |= FH__REQ_COMPLETE;
     if (!req->body.ptr)
         req->body = FH_STR_LIT("");
     /* Pause so the request is dispatched before the next one is parsed. */
@@ -1668,9 +1667,9 @@ static const llhttp_settings_t parser_settings = {
 
 /* --------------------------------------- hooks for stream.c and takeover.c */
 
-uv_stream_t *fh__conn_stream(fh_conn_t *c) { return (uv_stream_t *)&c->tcp; }
+uv_stream_t *fh__conn_stream(fh__conn_t *c) { return (uv_stream_t *)&c->tcp; }
 
-void fh__conn_write_pending(fh_conn_t *c, int delta) {
+void fh__conn_write_pending(fh__conn_t *c, int delta) {
     if (c->closing)
         return;
     c->writes_pending = (size_t)((ptrdiff_t)c->writes_pending + delta);
@@ -1678,8 +1677,8 @@ void fh__conn_write_pending(fh_conn_t *c, int delta) {
 }
 
 void fh__conn_stream_started(fh_request_t *req) {
-    fh_conn_t *c = req->conn;
-    if (req->res.flags & FH_RES_CLOSE)
+    fh__conn_t *c = req->conn;
+    if (req->res.flags & FH__RES_CLOSE)
         c->no_more = true; /* close-delimited, or closing: nothing after it */
     if (!c->in_batch) {
         conn_flush(c);
@@ -1689,14 +1688,14 @@ void fh__conn_stream_started(fh_request_t *req) {
 }
 
 void fh__conn_stream_finished(fh_request_t *req) {
-    fh_conn_t *c = req->conn;
+    fh__conn_t *c = req->conn;
     c->q_head = req->next;
     if (!c->q_head)
         c->q_tail = NULL;
     c->nqueued--;
     req->next = NULL;
-    req->state = FH_RS_WRITING;
-    bool close = req->res.flags & FH_RES_CLOSE;
+    req->state = FH__RS_WRITING;
+    bool close = req->res.flags & FH__RES_CLOSE;
     fh__request_release(req);
     if (close) {
         conn_close(c);
@@ -1707,11 +1706,11 @@ void fh__conn_stream_finished(fh_request_t *req) {
         conn_after_progress(c);
 }
 
-void fh__conn_abort(fh_conn_t *c) { conn_close(c); }
+void fh__conn_abort(fh__conn_t *c) { conn_close(c); }
 
 int fh__conn_takeover_prepare(fh_request_t *req) {
-    fh_conn_t *c = req->conn;
-    if (!c || c->closing || req->state != FH_RS_HANDLING)
+    fh__conn_t *c = req->conn;
+    if (!c || c->closing || req->state != FH__RS_HANDLING)
         return FH_ESTATE;
     c->no_more = true;
     conn_read_stop(c);
@@ -1722,7 +1721,7 @@ int fh__conn_takeover_prepare(fh_request_t *req) {
 
 /* The connection's peer address, read once per connection, not per
  * request. Returns 0 or an error. */
-static int conn_peer(fh_conn_t *c) {
+static int conn_peer(fh__conn_t *c) {
     if (!c || c->closing)
         return FH_ENOTCONN;
     if (!c->peer_known) {
@@ -1744,7 +1743,7 @@ const struct sockaddr *fh__request_peer(const fh_request_t *req) {
 }
 
 uint64_t fh__request_done_ns(const fh_request_t *req) {
-    fh_worker_t *w = req->worker;
+    fh__worker_t *w = req->worker;
     if (!w->releasing_group)
         return uv_hrtime();
     if (!w->group_done_ns)
@@ -1753,7 +1752,7 @@ uint64_t fh__request_done_ns(const fh_request_t *req) {
 }
 
 int fh_request_remote_addr(const fh_request_t *req, struct sockaddr_storage *out) {
-    fh_conn_t *c = req->conn;
+    fh__conn_t *c = req->conn;
     int err = conn_peer(c);
     if (err)
         return err;

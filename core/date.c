@@ -37,7 +37,7 @@ void fh__date_format(time_t t, char out[30]) {
     out[29] = '\0';
 }
 
-const char *fh__date_update(fh_date_cache_t *c, time_t now) {
+const char *fh__date_update(fh__date_cache_t *c, time_t now) {
     if (now != c->second || c->line[0] == '\0') {
         c->second = now;
         memcpy(c->line, "Date: ", 6);

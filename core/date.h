@@ -5,16 +5,16 @@
 #include <time.h>
 
 /* "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n" */
-#define FH_DATE_LINE_LEN 37
+#define FH__DATE_LINE_LEN 37
 
-typedef struct fh_date_cache {
+typedef struct fh__date_cache {
     time_t second;
-    char line[FH_DATE_LINE_LEN + 1];
-} fh_date_cache_t;
+    char line[FH__DATE_LINE_LEN + 1];
+} fh__date_cache_t;
 
 /* Writes the 29-byte IMF-fixdate of t into out (plus a NUL). */
 void fh__date_format(time_t t, char out[30]);
 /* Refreshes the cached line when the second changed; returns the line. */
-const char *fh__date_update(fh_date_cache_t *cache, time_t now);
+const char *fh__date_update(fh__date_cache_t *cache, time_t now);
 
 #endif

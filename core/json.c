@@ -11,7 +11,7 @@
  * them all: sanitizers then see a request's JSON die with the request.
  */
 #include "core/json.h"
-#include "core/builtin.h" /* FH_TLS_FAST */
+#include "core/builtin.h" /* FH__TLS_FAST */
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -38,7 +38,7 @@ typedef struct track {
 static _Thread_local struct {
     fh_arena_t *arena;
     track_t *track; /* tracking mode: this scope's block list, made lazily */
-} tl FH_TLS_FAST;
+} tl FH__TLS_FAST;
 
 static atomic_bool tracking;
 
@@ -115,7 +115,7 @@ static void json_release(void *p) {
  * jansson ever frees then carries our tag. */
 __attribute__((constructor)) static void json_install(void) {
     const char *env = getenv("FH_JSON_TRACK");
-#ifdef FH_SANITIZED
+#ifdef FH__SANITIZED
     bool on = !(env && strcmp(env, "0") == 0);
 #else
     bool on = env && *env && strcmp(env, "0") != 0;
@@ -417,7 +417,7 @@ fh_str_t fh_json_dump(fh_arena_t *arena, const json_t *value, size_t flags) {
 }
 
 static int set_body(fh_response_t *res, const json_t *value, size_t flags, fh_str_t ctype) {
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
     fh_str_t body;
     int err = dump(res->req->arena, value, flags, &body);
@@ -437,7 +437,7 @@ int fh_response_json(fh_response_t *res, const json_t *value, size_t flags) {
 static bool valid_status(int status) { return status >= 100 && status <= 999; }
 
 int fh_send_json(fh_response_t *res, int status, const json_t *value) {
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
     if (!valid_status(status))
         return FH_EINVAL;
@@ -450,7 +450,7 @@ int fh_send_json(fh_response_t *res, int status, const json_t *value) {
 
 int fh__json_send_doc(fh_response_t *res, int status, json_t *doc, fh_str_t content_type) {
     int err;
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         err = FH_EALREADY_SENT;
     else if (!valid_status(status))
         err = FH_EINVAL;
@@ -522,7 +522,7 @@ json_t *fh_json_problem(fh_request_t *req, int status, const char *title, const 
 
 int fh_send_problem(fh_response_t *res, int status, const char *title, const char *detail,
                     const json_t *extra) {
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
     if (!valid_status(status))
         return FH_EINVAL;
@@ -532,7 +532,7 @@ int fh_send_problem(fh_response_t *res, int status, const char *title, const cha
 
 int fh_json_error_handler(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return 0;
     int status = res->status;
     return fh__json_send_doc(res, status, fh_json_problem(req, status, NULL, NULL, NULL),
@@ -540,7 +540,7 @@ int fh_json_error_handler(fh_request_t *req, fh_response_t *res, void *data) {
 }
 
 int fh_send_json_error(fh_response_t *res, const fh_json_error_t *err) {
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
     if (!err)
         return FH_EINVAL;

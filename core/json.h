@@ -6,7 +6,7 @@
 
 /* Tracking mode: arena-scope jansson allocations become heap blocks freed
  * when their arena is released (see "Debugging" in fasthttp/json.h). It is
- * chosen at load time (FH_JSON_TRACK, FH_SANITIZED); tests switch it. Any
+ * chosen at load time (FH_JSON_TRACK, FH__SANITIZED); tests switch it. Any
  * mix of modes is safe: each block's tag says how it was made. */
 void fh__json_set_tracking(bool on);
 bool fh__json_tracking(void);

@@ -12,7 +12,7 @@
  * produces (tests/unit/json/test_json_dump.c compares them on random
  * documents), and it only handles that flag set. For anything else — other
  * flags, a string that is not valid UTF-8 (made with json_stringn_nocheck),
- * nesting deeper than FH_DUMP_MAX_DEPTH (a cycle, most likely) — it reports
+ * nesting deeper than FH__DUMP_MAX_DEPTH (a cycle, most likely) — it reports
  * FH__DUMP_UNSUPPORTED and the caller falls back to jansson, which then
  * gives the same output or the same error as it always would.
  */
@@ -21,7 +21,7 @@
 
 #include <stdio.h>
 
-#define FH_DUMP_MAX_DEPTH 2048
+#define FH__DUMP_MAX_DEPTH 2048
 
 typedef struct out {
     fh_arena_t *arena;
@@ -185,7 +185,7 @@ static bool put_real(out_t *o, double v) {
 }
 
 static bool put_value(out_t *o, const json_t *v, int depth) {
-    if (depth > FH_DUMP_MAX_DEPTH) {
+    if (depth > FH__DUMP_MAX_DEPTH) {
         o->err = FH__DUMP_UNSUPPORTED;
         return false;
     }

@@ -46,13 +46,13 @@ int fh_offload(fh_request_t *req, fh_offload_work_fn work, fh_offload_done_fn do
     if (!req || !work || !done)
         return FH_EINVAL;
     fh_response_t *res = &req->res;
-    if (res->flags & FH_RES_CANCELED)
+    if (res->flags & FH__RES_CANCELED)
         return FH_ECANCELED;
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_ESTATE;
     bool deferred_here = false;
     int err;
-    if (!(res->flags & FH_RES_DEFERRED)) {
+    if (!(res->flags & FH__RES_DEFERRED)) {
         err = fh_response_defer(res); /* pins the request's bytes */
         if (err)
             return err;
@@ -80,7 +80,7 @@ int fh_offload(fh_request_t *req, fh_offload_work_fn work, fh_offload_done_fn do
 
 error:
     if (deferred_here)
-        res->flags &= ~(unsigned)FH_RES_DEFERRED;
+        res->flags &= ~(unsigned)FH__RES_DEFERRED;
     return err;
 }
 
@@ -94,7 +94,7 @@ void fh__offload_cancel(fh_request_t *req) {
 int fh_loop_post(uv_loop_t *loop, fh_loop_fn fn, void *data) {
     if (!loop || !fn)
         return FH_EINVAL;
-    fh_worker_t *w = loop->data;
+    fh__worker_t *w = loop->data;
     /* Worker loops point back at their worker (server.c, worker_init). */
     if (!w || &w->loop != loop)
         return FH_EINVAL;

@@ -11,10 +11,10 @@ fh_str_t fh_request_target(const fh_request_t *req) { return req->target; }
 fh_str_t fh_request_path(const fh_request_t *req) { return req->path; }
 fh_str_t fh_request_query_string(const fh_request_t *req) { return req->query; }
 int fh_request_version(const fh_request_t *req) {
-    return (req->flags & FH_REQ_VERSION) ? req->version : 0;
+    return (req->flags & FH__REQ_VERSION) ? req->version : 0;
 }
 fh_str_t fh_request_body(const fh_request_t *req) { return req->body; }
-bool fh_request_keep_alive(const fh_request_t *req) { return req->flags & FH_REQ_KEEP_ALIVE; }
+bool fh_request_keep_alive(const fh_request_t *req) { return req->flags & FH__REQ_KEEP_ALIVE; }
 fh_arena_t *fh_request_arena(fh_request_t *req) { return req->arena; }
 uv_loop_t *fh_request_loop(const fh_request_t *req) { return &req->worker->loop; }
 void *fh_request_server_data(const fh_request_t *req) { return req->worker->server->cfg.user_data; }
@@ -230,7 +230,7 @@ void fh__request_rebase(fh_request_t *req, const char *lo, const char *hi, ptrdi
 }
 
 int fh__request_pin(fh_request_t *req) {
-    if ((req->flags & FH_REQ_PINNED) || !req->raw_begin || !req->raw_end)
+    if ((req->flags & FH__REQ_PINNED) || !req->raw_begin || !req->raw_end)
         return 0;
     size_t n = (size_t)(req->raw_end - req->raw_begin);
     char *copy = fh_arena_alloc(req->arena, n ? n : 1);
@@ -239,6 +239,6 @@ int fh__request_pin(fh_request_t *req) {
     memcpy(copy, req->raw_begin, n);
     const char *lo = req->raw_begin, *hi = req->raw_end;
     fh__request_rebase(req, lo, hi, copy - lo);
-    req->flags |= FH_REQ_PINNED;
+    req->flags |= FH__REQ_PINNED;
     return 0;
 }

@@ -4,8 +4,8 @@
 
 #include <fasthttp.h>
 
-typedef struct fh_conn fh_conn_t;
-typedef struct fh_worker fh_worker_t;
+typedef struct fh__conn fh__conn_t;
+typedef struct fh__worker fh__worker_t;
 
 typedef struct fh__header {
     fh_str_t name;
@@ -26,16 +26,16 @@ typedef struct fh__slot {
 
 /* Response flags. */
 enum {
-    FH_RES_FINAL = 1u << 0,    /* serialized, waiting to be written */
-    FH_RES_DEFERRED = 1u << 1, /* handler returned without answering */
-    FH_RES_RAW = 1u << 2,
-    FH_RES_CLOSE = 1u << 3,      /* close the connection after this response */
-    FH_RES_CANCELED = 1u << 4,   /* the client went away */
-    FH_RES_BODY_ARENA = 1u << 5, /* body is a growable arena buffer */
-    FH_RES_NO_BODY = 1u << 6,    /* send headers only (HEAD) */
-    FH_RES_STREAM = 1u << 7,     /* body produced over time by stream.c */
-    FH_RES_CHUNKED = 1u << 8,    /* stream framed with chunked coding */
-    FH_RES_TAKEOVER = 1u << 9,   /* hand the connection over once written */
+    FH__RES_FINAL = 1u << 0,    /* serialized, waiting to be written */
+    FH__RES_DEFERRED = 1u << 1, /* handler returned without answering */
+    FH__RES_RAW = 1u << 2,
+    FH__RES_CLOSE = 1u << 3,      /* close the connection after this response */
+    FH__RES_CANCELED = 1u << 4,   /* the client went away */
+    FH__RES_BODY_ARENA = 1u << 5, /* body is a growable arena buffer */
+    FH__RES_NO_BODY = 1u << 6,    /* send headers only (HEAD) */
+    FH__RES_STREAM = 1u << 7,     /* body produced over time by stream.c */
+    FH__RES_CHUNKED = 1u << 8,    /* stream framed with chunked coding */
+    FH__RES_TAKEOVER = 1u << 9,   /* hand the connection over once written */
 };
 
 struct fh_response {
@@ -50,7 +50,7 @@ struct fh_response {
     fh__hook_t *commit_hooks;
     fh_response_cancel_fn cancel_fn;
     void *cancel_data;
-    struct fh_stream *stream; /* FH_RES_STREAM (stream.c) */
+    struct fh_stream *stream; /* FH__RES_STREAM (stream.c) */
     int64_t stream_len;       /* stream body length, or -1: chunked/close */
     uv_buf_t out[2];          /* serialized bytes: head (+ small body), large body */
     unsigned nout;
@@ -62,47 +62,47 @@ struct fh_response {
 
 /* Request flags. */
 enum {
-    FH_REQ_KEEP_ALIVE = 1u << 0,
-    FH_REQ_HEAD_DONE = 1u << 1, /* header section complete */
-    FH_REQ_COMPLETE = 1u << 2,  /* message complete */
-    FH_REQ_PINNED = 1u << 3,    /* bytes copied into the arena */
-    FH_REQ_CONTINUE = 1u << 4,  /* 100 Continue owed before reading body */
-    FH_REQ_UPGRADE = 1u << 5,
-    FH_REQ_HAS_HOST = 1u << 6,
-    FH_REQ_RELEASE_PENDING = 1u << 7, /* released by the connection, users remain */
-    FH_REQ_CHUNKED = 1u << 8,         /* chunked body: framing checked by conn.c */
-    FH_REQ_LAST_CHUNK = 1u << 9,      /* the zero-size chunk was seen */
-    FH_REQ_VERSION = 1u << 10,        /* version parsed and accepted */
+    FH__REQ_KEEP_ALIVE = 1u << 0,
+    FH__REQ_HEAD_DONE = 1u << 1, /* header section complete */
+    FH__REQ_COMPLETE = 1u << 2,  /* message complete */
+    FH__REQ_PINNED = 1u << 3,    /* bytes copied into the arena */
+    FH__REQ_CONTINUE = 1u << 4,  /* 100 Continue owed before reading body */
+    FH__REQ_UPGRADE = 1u << 5,
+    FH__REQ_HAS_HOST = 1u << 6,
+    FH__REQ_RELEASE_PENDING = 1u << 7, /* released by the connection, users remain */
+    FH__REQ_CHUNKED = 1u << 8,         /* chunked body: framing checked by conn.c */
+    FH__REQ_LAST_CHUNK = 1u << 9,      /* the zero-size chunk was seen */
+    FH__REQ_VERSION = 1u << 10,        /* version parsed and accepted */
 };
 
 /* Request states (conn.c). */
 enum {
-    FH_RS_PARSING,
-    FH_RS_HANDLING,
-    FH_RS_DEFERRED,
-    FH_RS_READY,
-    FH_RS_WRITING,
-    FH_RS_STREAMING, /* a stream at (or waiting for) the head of the queue */
+    FH__RS_PARSING,
+    FH__RS_HANDLING,
+    FH__RS_DEFERRED,
+    FH__RS_READY,
+    FH__RS_WRITING,
+    FH__RS_STREAMING, /* a stream at (or waiting for) the head of the queue */
     /* The server's error_handler shapes a response the core produced:
         * defer, stream and takeover are refused (they check for
-        * FH_RS_HANDLING). */
-    FH_RS_CORE_ERROR
+        * FH__RS_HANDLING). */
+    FH__RS_CORE_ERROR
 };
 
 /* Parser state for header callbacks. */
-enum { FH_HP_NONE, FH_HP_FIELD, FH_HP_VALUE_START, FH_HP_VALUE };
+enum { FH__HP_NONE, FH__HP_FIELD, FH__HP_VALUE_START, FH__HP_VALUE };
 
 struct fh_request {
-    fh_conn_t *conn; /* NULL once the connection is gone */
-    fh_worker_t *worker;
+    fh__conn_t *conn; /* NULL once the connection is gone */
+    fh__worker_t *worker;
     fh_arena_t *arena;
     fh_request_t *next; /* in the connection's response queue */
     fh_response_t res;
     unsigned flags;
     uint8_t method;  /* fh_method_t */
     uint8_t version; /* 10 or 11 */
-    uint8_t hstate;  /* FH_HP_* */
-    uint8_t state;   /* FH_RS_* (conn.c) */
+    uint8_t hstate;  /* FH__HP_* */
+    uint8_t state;   /* FH__RS_* (conn.c) */
     fh_str_t method_str, target, path, query, body;
     fh_str_t path_decoded;
     fh__header_t *headers;
@@ -162,10 +162,10 @@ void fh__request_unref(fh_request_t *req);
 
 /* ---- hooks for stream.c and takeover.c (conn.c) ---- */
 /* The connection's socket. */
-uv_stream_t *fh__conn_stream(fh_conn_t *c);
+uv_stream_t *fh__conn_stream(fh__conn_t *c);
 /* A stream started (+1) or finished (-1) a write or sendfile step: counts
  * towards the write timeout and refreshes it. */
-void fh__conn_write_pending(fh_conn_t *c, int delta);
+void fh__conn_write_pending(fh__conn_t *c, int delta);
 /* req became a stream: its head leaves when it reaches the queue's head. */
 void fh__conn_stream_started(fh_request_t *req);
 /* req's stream wrote its last byte: the connection goes on with the next
@@ -173,7 +173,7 @@ void fh__conn_stream_started(fh_request_t *req);
 void fh__conn_stream_finished(fh_request_t *req);
 /* Closes the connection now (a write failed); its pending requests are
  * abandoned (deferred and streamed ones are canceled). */
-void fh__conn_abort(fh_conn_t *c);
+void fh__conn_abort(fh__conn_t *c);
 /* Stops reading and parsing: req (being handled) is the connection's last
  * request and will take the connection over. FH_ESTATE if it cannot. */
 int fh__conn_takeover_prepare(fh_request_t *req);
@@ -195,6 +195,6 @@ void fh__takeover_keep(fh_request_t *req, const char *p, size_t n);
  * call its callback (before the connection closes its own handle). */
 void fh__takeover_handover(fh_request_t *req, uv_tcp_t *from);
 /* Server stop: closes every taken-over connection of the worker. */
-void fh__takeover_close_all(fh_worker_t *w);
+void fh__takeover_close_all(fh__worker_t *w);
 
 #endif

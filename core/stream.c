@@ -2,7 +2,7 @@
  * close-delimited), files sent with sendfile(2), and Server-Sent Events.
  *
  * A stream sits in its connection's queue like any response, in state
- * FH_RS_STREAMING. When it reaches the head (conn.c calls
+ * FH__RS_STREAMING. When it reaches the head (conn.c calls
  * fh__stream_activate) it writes its head and then its body, and later
  * responses wait behind it. When it has ended and every byte has left, it
  * tells the connection (fh__conn_stream_finished), which goes on with the
@@ -89,7 +89,7 @@ struct fh_stream {
 static void stream_kick(fh_stream_t *st);
 static void stream_maybe_finish(fh_stream_t *st);
 
-static inline fh_conn_t *stream_conn(const fh_stream_t *st) {
+static inline fh__conn_t *stream_conn(const fh_stream_t *st) {
     return st->canceled ? NULL : st->req->conn;
 }
 
@@ -220,7 +220,7 @@ static void on_written(uv_write_t *wr, int status) {
     st->busy = IDLE;
     recycle(st, st->inflight);
     st->inflight = NULL;
-    fh_conn_t *c = stream_conn(st);
+    fh__conn_t *c = stream_conn(st);
     if (c) {
         fh__conn_write_pending(c, -1);
         if (status < 0) {
@@ -276,7 +276,7 @@ static void on_writable(uv_poll_t *p, int status, int events) {
     req->users++;
     uv_poll_stop(p);
     st->busy = IDLE;
-    fh_conn_t *c = stream_conn(st);
+    fh__conn_t *c = stream_conn(st);
     if (c) {
         fh__conn_write_pending(c, -1);
         if (status < 0)
@@ -296,7 +296,7 @@ static void on_handle_closed(uv_handle_t *h) {
 
 /* Waits until the socket takes more. */
 static void file_wait(fh_stream_t *st) {
-    fh_conn_t *c = stream_conn(st);
+    fh__conn_t *c = stream_conn(st);
     int err = 0;
     if (!st->poll) {
         st->poll = fh_arena_alloc(st->req->arena, sizeof(*st->poll));
@@ -328,7 +328,7 @@ static void file_after(uv_work_t *w, int status) {
         st->off += (int64_t)st->step_sent;
         st->left -= (int64_t)st->step_sent;
     }
-    fh_conn_t *c = stream_conn(st);
+    fh__conn_t *c = stream_conn(st);
     if (c) {
         fh__conn_write_pending(c, -1);
         if (status != 0 || st->step_err)
@@ -344,7 +344,7 @@ static void file_after(uv_work_t *w, int status) {
 
 /* Sends the next piece of the file, once the head has left. */
 static void file_step(fh_stream_t *st) {
-    fh_conn_t *c = stream_conn(st);
+    fh__conn_t *c = stream_conn(st);
     if (st->left <= 0 || st->no_body)
         return;
     if (st->sock < 0) {
@@ -367,7 +367,7 @@ static void file_step(fh_stream_t *st) {
 
 /* Starts the next write if the stream may write and has something to. */
 static void stream_kick(fh_stream_t *st) {
-    fh_conn_t *c = stream_conn(st);
+    fh__conn_t *c = stream_conn(st);
     if (!c || !st->active || st->busy != IDLE || st->finished)
         return;
     if (st->head_sent && st->body == BODY_FILE) {
@@ -461,11 +461,11 @@ void fh__stream_cancel(fh_request_t *req) {
  * stream up, then calls stream_start. */
 static int stream_new(fh_response_t *res, fh_stream_t **out, size_t max_buffered, int64_t length) {
     fh_request_t *req = res->req;
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
-    if (res->flags & FH_RES_CANCELED)
+    if (res->flags & FH__RES_CANCELED)
         return FH_ECANCELED;
-    if ((req->state != FH_RS_HANDLING && req->state != FH_RS_DEFERRED) || !req->conn)
+    if ((req->state != FH__RS_HANDLING && req->state != FH__RS_DEFERRED) || !req->conn)
         return FH_ESTATE;
     /* The body outlives the handler: so must the request's views. */
     int err = fh__request_pin(req);
@@ -479,15 +479,15 @@ static int stream_new(fh_response_t *res, fh_stream_t **out, size_t max_buffered
     st->max_buffered = max_buffered ? max_buffered : DEFAULT_MAX_BUFFERED;
     res->stream = st;
     res->stream_len = length;
-    res->flags |= FH_RES_STREAM;
+    res->flags |= FH__RES_STREAM;
     if (fh__response_serialize(req) != 0) {
-        res->flags &= ~(unsigned)FH_RES_STREAM;
+        res->flags &= ~(unsigned)FH__RES_STREAM;
         res->stream = NULL;
         return FH_ENOMEM;
     }
     int status = res->status;
     st->no_body = req->method == FH_METHOD_HEAD || status < 200 || status == 204 || status == 304;
-    st->body = length >= 0 ? BODY_FILE : (res->flags & FH_RES_CHUNKED) ? BODY_CHUNKED : BODY_CLOSE;
+    st->body = length >= 0 ? BODY_FILE : (res->flags & FH__RES_CHUNKED) ? BODY_CHUNKED : BODY_CLOSE;
     *out = st;
     return 0;
 }
@@ -495,8 +495,8 @@ static int stream_new(fh_response_t *res, fh_stream_t **out, size_t max_buffered
 /* The response is final: the stream joins its connection's write path. */
 static void stream_start(fh_stream_t *st) {
     fh_request_t *req = st->req;
-    req->res.flags |= FH_RES_FINAL;
-    req->state = FH_RS_STREAMING;
+    req->res.flags |= FH__RES_FINAL;
+    req->state = FH__RS_STREAMING;
     req->users++;
     fh__conn_stream_started(req);
 }

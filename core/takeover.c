@@ -24,7 +24,7 @@
 struct fh_takeover {
     uv_tcp_t tcp; /* first: the close callback finds the takeover from it */
     fh_request_t *req;
-    fh_worker_t *w;
+    fh__worker_t *w;
     struct fh_takeover *prev, *next; /* the worker's open takeovers */
     fh_str_t rest;
     fh_takeover_fn on_ready;
@@ -54,7 +54,7 @@ int fh_request_takeover(fh_response_t *res, unsigned flags, fh_takeover_fn on_re
     fh_request_t *req = res->req;
     if (!on_ready)
         return FH_EINVAL;
-    if ((res->flags & FH_RES_FINAL) || req->state != FH_RS_HANDLING || !req->conn)
+    if ((res->flags & FH__RES_FINAL) || req->state != FH__RS_HANDLING || !req->conn)
         return FH_ESTATE;
     fh_takeover_t *tk = fh_arena_calloc(req->arena, 1, sizeof(*tk));
     if (!tk)
@@ -74,7 +74,7 @@ int fh_request_takeover(fh_response_t *res, unsigned flags, fh_takeover_fn on_re
         tk->on_ready = NULL; /* a failed call never calls back */
     if (err)
         return err;
-    res->flags |= FH_RES_TAKEOVER;
+    res->flags |= FH__RES_TAKEOVER;
     if (flags & FH_TAKEOVER_SILENT)
         return fh_send_raw(res, "", 0, FH_RAW_BORROW);
     return fh_response_end(res);
@@ -93,7 +93,7 @@ static void on_failed_open(uv_handle_t *h) { fh__request_unref(((fh_takeover_t *
 
 void fh__takeover_handover(fh_request_t *req, uv_tcp_t *from) {
     fh_takeover_t *tk = takeover_of(req);
-    fh_worker_t *w = req->worker;
+    fh__worker_t *w = req->worker;
     uv_os_fd_t fd;
     /* A stopping server closes takeovers rather than opening new ones; and
      * without the bytes already read the new protocol would be corrupt. */
@@ -163,7 +163,7 @@ int fh_takeover_detach(fh_takeover_t *tk, uv_os_sock_t *out) {
     return 0;
 }
 
-void fh__takeover_close_all(fh_worker_t *w) {
+void fh__takeover_close_all(fh__worker_t *w) {
     while (w->takeovers)
         fh_takeover_close(w->takeovers);
 }

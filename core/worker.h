@@ -10,30 +10,30 @@
 #include "core/date.h"
 #include "core/request.h"
 
-#define FH_LOOP_BUF_SIZE (64 * 1024)
-#define FH_MAX_IOV 256
+#define FH__LOOP_BUF_SIZE (64 * 1024)
+#define FH__MAX_IOV 256
 
 /* A per-thread counter that other threads may read: relaxed atomics, which
  * compile to plain loads and stores on the owning thread. */
-typedef _Atomic uint64_t fh_counter_t;
-#define FH_COUNT(c)                                                                                \
+typedef _Atomic uint64_t fh__counter_t;
+#define FH__COUNT(c)                                                                               \
     atomic_store_explicit(&(c), atomic_load_explicit(&(c), memory_order_relaxed) + 1,              \
                           memory_order_relaxed)
-#define FH_COUNT_ADD(c, n)                                                                         \
+#define FH__COUNT_ADD(c, n)                                                                        \
     atomic_store_explicit(&(c), atomic_load_explicit(&(c), memory_order_relaxed) + (n),            \
                           memory_order_relaxed)
-#define FH_COUNT_SUB(c, n)                                                                         \
+#define FH__COUNT_SUB(c, n)                                                                        \
     atomic_store_explicit(&(c), atomic_load_explicit(&(c), memory_order_relaxed) - (n),            \
                           memory_order_relaxed)
-#define FH_COUNT_GET(c) atomic_load_explicit(&(c), memory_order_relaxed)
+#define FH__COUNT_GET(c) atomic_load_explicit(&(c), memory_order_relaxed)
 
-typedef struct fh_post {
-    struct fh_post *next;
+typedef struct fh__post {
+    struct fh__post *next;
     fh_loop_fn fn;
     void *data;
-} fh_post_t;
+} fh__post_t;
 
-struct fh_worker {
+struct fh__worker {
     fh_server_t *server;
     int index;
     uv_loop_t loop;
@@ -59,20 +59,20 @@ struct fh_worker {
     uint64_t batch_ns;
     char *loop_buf;     /* shared read buffer of the loop */
     bool loop_buf_busy; /* handed to a read not yet consumed */
-    fh_date_cache_t date;
-    fh_conn_t *conns; /* all open connections (doubly linked) */
+    fh__date_cache_t date;
+    fh__conn_t *conns; /* all open connections (doubly linked) */
     size_t nconns;
     uint64_t next_req_id;
     /* While a written group's requests are released: the clock reading
      * their done hooks share (fh__request_done_ns), 0 until one asks. */
     bool releasing_group;
     uint64_t group_done_ns;
-    uv_buf_t iov[FH_MAX_IOV];
+    uv_buf_t iov[FH__MAX_IOV];
     pthread_mutex_t post_lock;
-    fh_post_t *posts;
+    fh__post_t *posts;
     struct fh_takeover *takeovers; /* taken-over connections (takeover.c) */
     struct {
-        fh_counter_t accepted, requests, errors_4xx, errors_5xx, timeouts, writes, conn_buffers;
+        fh__counter_t accepted, requests, errors_4xx, errors_5xx, timeouts, writes, conn_buffers;
     } stats;
 };
 
@@ -84,7 +84,7 @@ struct fh_server {
     size_t server_line_len;
     int port;
     int nworkers;
-    fh_worker_t *workers;
+    fh__worker_t *workers;
     _Atomic size_t nconns;
     _Atomic bool stop_requested;
     bool started;
@@ -96,19 +96,19 @@ struct fh_server {
 
 /* conn.c */
 void fh__conn_on_listen(uv_poll_t *listener, int status, int events);
-void fh__conn_sweep(fh_worker_t *w);
+void fh__conn_sweep(fh__worker_t *w);
 /* Serves a connected stream socket (TCP, or one end of a socketpair) on
  * w's loop, from w's thread, as if accepted. The fuzzers drive the real
  * connection code this way. Returns 0 or a libuv error (fd not taken). */
-int fh__conn_open(fh_worker_t *w, uv_os_sock_t fd);
-void fh__worker_stop_conns(fh_worker_t *w, bool force);
-void fh__worker_try_resume_accept(fh_worker_t *w);
-void fh__worker_free_parsers(fh_worker_t *w);
+int fh__conn_open(fh__worker_t *w, uv_os_sock_t fd);
+void fh__worker_stop_conns(fh__worker_t *w, bool force);
+void fh__worker_try_resume_accept(fh__worker_t *w);
+void fh__worker_free_parsers(fh__worker_t *w);
 void fh__request_release(fh_request_t *req);
 
 /* server.c: queues fn(data) for w's loop thread, from any thread. While the
  * server stops, posts are refused (FH_ESTATE) unless while_stopping, which
  * accepts them until the loop closes for good. */
-int fh__worker_post(fh_worker_t *w, fh_loop_fn fn, void *data, bool while_stopping);
+int fh__worker_post(fh__worker_t *w, fh_loop_fn fn, void *data, bool while_stopping);
 
 #endif

@@ -232,7 +232,7 @@ static inline size_t loop_hash(const uv_loop_t *loop) {
     return (size_t)x;
 }
 
-_Thread_local fh__perloop_hit_t fh__perloop_last[2] FH_TLS_FAST;
+_Thread_local fh__perloop_hit_t fh__perloop_last[2] FH__TLS_FAST;
 
 void *fh__perloop_find(fh__perloop_t *pl, uv_loop_t *loop) {
     unsigned k = (unsigned)(pl->id & 1);

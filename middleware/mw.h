@@ -112,7 +112,7 @@ typedef struct fh__perloop_hit {
     uv_loop_t *loop;
     void *state;
 } fh__perloop_hit_t;
-extern _Thread_local fh__perloop_hit_t fh__perloop_last[2] FH_TLS_FAST;
+extern _Thread_local fh__perloop_hit_t fh__perloop_last[2] FH__TLS_FAST;
 /* fh__perloop_get past the thread's last lookups. */
 void *fh__perloop_find(fh__perloop_t *pl, uv_loop_t *loop);
 /* The state of loop, created on first use. NULL when the table is full or

@@ -28,7 +28,7 @@ static _Thread_local struct {
     bool ready;
     uint64_t counter;
     char text[ID_LEN + 1];
-} gen FH_TLS_FAST;
+} gen FH__TLS_FAST;
 
 static const char hex[] = "0123456789abcdef";
 

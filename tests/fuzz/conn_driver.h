@@ -29,7 +29,7 @@ typedef struct fz_out {
 } fz_out_t;
 
 static fh_server_t *fz_server;
-static fh_worker_t *fz_worker;
+static fh__worker_t *fz_worker;
 
 /* Creates the server (limits from cfg, handler required) and its worker's
  * loop on this thread. */

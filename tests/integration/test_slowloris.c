@@ -31,7 +31,7 @@
 #define SLOW_CONNS 1000
 /* "Promptly": the worst latency of the normal client's requests. Sanitizer
  * builds run several times slower. */
-#ifdef FH_SANITIZED
+#ifdef FH__SANITIZED
 #define PROMPT_MS 2000
 #else
 #define PROMPT_MS 500

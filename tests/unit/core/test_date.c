@@ -23,10 +23,10 @@ static void test_known_dates(void **state) {
 
 static void test_cache_line(void **state) {
     (void)state;
-    fh_date_cache_t c;
+    fh__date_cache_t c;
     memset(&c, 0, sizeof(c));
     const char *l = fh__date_update(&c, 784111777);
-    assert_int_equal(strlen(l), FH_DATE_LINE_LEN);
+    assert_int_equal(strlen(l), FH__DATE_LINE_LEN);
     assert_string_equal(l, "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n");
     fh__date_update(&c, 784111777);
     assert_string_equal(c.line, "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n");

@@ -13,7 +13,7 @@
 #include "core/worker.h"
 
 static fh_server_t server;
-static fh_worker_t worker;
+static fh__worker_t worker;
 static char captured[8192];
 static size_t captured_len;
 
@@ -55,8 +55,8 @@ static fh_request_t *make_request(const char *raw, fh_method_t m, int version) {
     req->worker = &worker;
     req->method = (uint8_t)m;
     req->version = (uint8_t)version;
-    req->flags = FH_REQ_KEEP_ALIVE | FH_REQ_VERSION;
-    req->state = FH_RS_HANDLING;
+    req->flags = FH__REQ_KEEP_ALIVE | FH__REQ_VERSION;
+    req->state = FH__RS_HANDLING;
     fh__response_init(req);
     req->raw_begin = raw;
     req->raw_end = raw + strlen(raw);
@@ -172,7 +172,7 @@ static void test_connection_headers(void **state) {
     fh_response_header(&req->res, "Connection", "close");
     fh_send_text(&req->res, 200, "x");
     assert_non_null(strstr(captured, "Connection: close\r\n"));
-    assert_true(req->res.flags & FH_RES_CLOSE);
+    assert_true(req->res.flags & FH__RES_CLOSE);
 }
 
 static void test_header_validation(void **state) {

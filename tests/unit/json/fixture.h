@@ -19,7 +19,7 @@
 #include "core/worker.h"
 
 static fh_server_t fx_server;
-static fh_worker_t fx_worker;
+static fh__worker_t fx_worker;
 static char fx_out[1 << 16];
 static size_t fx_out_len;
 static int fx_released;
@@ -68,8 +68,8 @@ static inline fh_request_t *fx_request(fh_method_t m, const char *path, const ch
     req->method = (uint8_t)m;
     req->method_str = fh_str(fh_method_name(m));
     req->version = 11;
-    req->flags = FH_REQ_KEEP_ALIVE | FH_REQ_VERSION;
-    req->state = FH_RS_HANDLING;
+    req->flags = FH__REQ_KEEP_ALIVE | FH__REQ_VERSION;
+    req->state = FH__RS_HANDLING;
     fh__response_init(req);
     req->target = fh_str(path);
     const char *q = strchr(path, '?');
@@ -94,7 +94,7 @@ static inline fh_request_t *fx_request(fh_method_t m, const char *path, const ch
  * does until the bytes are written (fx_release then captures them). */
 static inline void fx_hold(fh_request_t *req) {
     static char fake_conn; /* never dereferenced on these paths */
-    req->conn = (fh_conn_t *)(void *)&fake_conn;
+    req->conn = (fh__conn_t *)(void *)&fake_conn;
 }
 
 /* Releases a request whose response was never ended (or held). */
