@@ -3,7 +3,7 @@
  * engine: about 800 instructions for "User ID: %.*s". The common
  * conversions written straight into the buffer take a tenth of that. */
 #include "core/format.h"
-#include "core/builtin.h" /* fh__put_u64 */
+#include "core/str.h" /* fh__put_u64 */
 
 #include <limits.h>
 #include <stdbool.h>

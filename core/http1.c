@@ -1,325 +1,769 @@
-/* Strict HTTP/1.1 syntax checks (see http1.h for why and when they run). */
-#include "core/http1.h"
+/* HTTP/1.1 on a connection: batches of requests, their order, their
+ * responses' writes, pipelining, 100 Continue, timeouts and stopping (see
+ * http1.h). */
+#include <stdlib.h>
 
-/* Byte classes: C_TOKEN (RFC 9110 tchar), C_VALUE (field-vchar, SP, HTAB,
- * obs-text), C_TARGET (visible ASCII but '#'), C_HOST (RFC 3986 unreserved
- * and sub-delims: a reg-name). One table lookup per byte. */
-enum { C_TOKEN = 1, C_VALUE = 2, C_TARGET = 4, C_HOST = 8 };
-const uint8_t fh__h1_class[256] = {
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  2,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
-    0,  0,  0,  0,  0,  0,  0,  0,  2,  15, 6,  3,  15, 7,  15, 15, 14, 14, 15, 15, 14, 15, 15, 6,
-    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 6,  14, 6,  14, 6,  6,  6,  15, 15, 15, 15, 15, 15, 15,
-    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 6,  6,  6,  7,  15,
-    7,  15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
-    15, 15, 15, 6,  7,  6,  15, 0,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,
-    2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,
-    2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,
-    2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,
-    2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,
-    2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,
+#include "core/http1.h"
+#include "core/http1_syntax.h"
+#include "core/worker.h"
+
+/* After an error response what the client still sends is read and dropped,
+ * up to limits.max_discard bytes and this long, so that it reads the
+ * response instead of a reset. */
+#define FH__LINGER_MS 2000
+
+static const fh__request_ops_t h1_ops;
+
+/* The write of one group of responses that the socket did not take at once. */
+typedef struct h1_write {
+    fh__write_t w;
+    fh_request_t *group;    /* requests whose bytes this write carries */
+    fh_request_t *takeover; /* its last request, when it takes the connection */
+    bool close_after;
+    bool linger;
+    uv_buf_t bufs[];
+} h1_write_t;
+
+static void h1_flush(fh__conn_t *c);
+static void h1_progress(fh__conn_t *c);
+
+static inline const fh_limits_t *limits_of(const fh__conn_t *c) {
+    return &fh__conn_worker(c)->server->cfg.limits;
+}
+static inline const fh_timeouts_t *timeouts_of(const fh__conn_t *c) {
+    return &fh__conn_worker(c)->server->cfg.timeouts;
+}
+
+/* Whether nothing is in flight: nothing queued and nothing being written. */
+static bool h1_idle(const fh__conn_t *c) {
+    return fh__h1_of(c)->nqueued == 0 && !fh__conn_writing(c);
+}
+
+static void queue_append(fh__h1_t *h, fh_request_t *req) {
+    req->next = NULL;
+    if (h->q_tail)
+        h->q_tail->next = req;
+    else
+        h->q_head = req;
+    h->q_tail = req;
+    h->nqueued++;
+}
+
+/* Abandons every queued request (the client is gone, or nothing after a
+ * closing response is ever sent). */
+static void queue_abandon(fh__h1_t *h, fh_request_t *req) {
+    while (req) {
+        fh_request_t *next = req->next;
+        fh__request_abandon(req);
+        req = next;
+    }
+}
+
+/* Ends the connection once its last response has been written: lingering
+ * after an error or while the server stops (the client may still be
+ * sending; closing with unread bytes would make the kernel reset the
+ * connection and destroy the response), closing otherwise. */
+static void h1_end(fh__conn_t *c, bool linger) {
+    if (!linger) {
+        fh__conn_close(c);
+        return;
+    }
+    uint32_t ms = timeouts_of(c)->header_ms;
+    fh__conn_linger(c, ms < FH__LINGER_MS ? ms : FH__LINGER_MS, limits_of(c)->max_discard);
+}
+
+/* --------------------------------------------------------------- deadlines */
+
+/* The read deadline for where the connection is. */
+static void h1_update_deadline(fh__conn_t *c) {
+    fh__h1_t *h = fh__h1_of(c);
+    const fh_timeouts_t *t = timeouts_of(c);
+    uint64_t now = uv_now(&fh__conn_worker(c)->loop);
+    if (fh__conn_writing(c)) {
+        /* The write deadline runs; the read side waits for it. */
+        h->to_kind = FH__H1_TO_NONE;
+        fh__conn_set_read_deadline(c, 0);
+    } else if (h->cur) {
+        if (h->cur->flags & FH__REQ_HEAD_DONE) {
+            h->to_kind = FH__H1_TO_BODY;
+            fh__conn_set_read_deadline(c, now + t->body_ms);
+        } else if (h->to_kind != FH__H1_TO_HEADER) {
+            /* The whole head must arrive within header_ms of its first byte:
+             * trickling bytes do not extend it (slowloris). */
+            h->to_kind = FH__H1_TO_HEADER;
+            fh__conn_set_read_deadline(c, now + t->header_ms);
+        }
+    } else if (h->nqueued || h->state == FH__H1_PAUSED) {
+        h->to_kind = FH__H1_TO_NONE;
+        fh__conn_set_read_deadline(c, 0);
+    } else if (h->to_kind != FH__H1_TO_FRESH && h->to_kind != FH__H1_TO_IDLE) {
+        /* Idle between requests: the deadline counts from the moment the
+         * connection became idle, whatever it sends that is no request. */
+        h->to_kind = FH__H1_TO_IDLE;
+        fh__conn_set_read_deadline(c, now + t->keepalive_ms);
+    }
+}
+
+/* ------------------------------------------------------------ 100 Continue */
+
+static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+static void on_continue_written(fh__conn_t *c, fh__write_t *w, int status) {
+    (void)w;
+    fh__h1_of(c)->cont_queued = false;
+    if (status < 0)
+        return; /* the connection is closing */
+    h1_flush(c);
+    h1_progress(c);
+}
+
+/* Sends the 100 Continue owed to the request being read, once every earlier
+ * response has left (interim responses keep request order too) and only if
+ * no byte of its body has arrived yet. The one place that writes it. */
+static void h1_continue(fh__conn_t *c) {
+    fh__h1_t *h = fh__h1_of(c);
+    fh_request_t *req = h->cur;
+    if (!req || !(req->flags & FH__REQ_CONTINUE) || h->q_head || fh__conn_writing(c) ||
+        h->state == FH__H1_LAST || h->state == FH__H1_HANDOVER)
+        return;
+    req->flags &= ~(unsigned)FH__REQ_CONTINUE;
+    h->cont_buf = uv_buf_init((char *)continue_100, sizeof(continue_100) - 1);
+    h->cont.bufs = &h->cont_buf;
+    h->cont.nbufs = 1;
+    h->cont.cb = on_continue_written;
+    int r = fh__conn_write(c, &h->cont);
+    if (r == 0)
+        h->cont_queued = true;
+    /* A failed write: the read side sees the failure. */
+}
+
+/* ----------------------------------------------------------------- writes */
+
+static void group_release(fh_request_t *req) {
+    if (!req)
+        return;
+    /* The group's bytes left together: its done hooks share one clock
+     * reading (fh__request_done_ns) instead of one each. */
+    fh__worker_t *w = req->worker;
+    bool outer = !w->releasing_group;
+    if (outer) {
+        w->releasing_group = true;
+        w->group_done_ns = 0;
+    }
+    while (req) {
+        fh_request_t *next = req->next;
+        fh__request_release(req);
+        req = next;
+    }
+    if (outer)
+        w->releasing_group = false;
+}
+
+/* A group's bytes were written (ok) or failed: a takeover gets the socket,
+ * the group is released, and the connection ends if nothing more will be
+ * sent. Returns whether the connection stays open. */
+static bool group_done(fh__conn_t *c, fh_request_t *group, fh_request_t *takeover, bool close_after,
+                       bool linger, bool ok) {
+    if (takeover && ok && !fh__conn_closed(c) && takeover->res.handover) {
+        int fd = fh__conn_socket_fd(c);
+        if (fd >= 0)
+            takeover->res.handover(takeover, fd);
+    }
+    group_release(group);
+    if (fh__conn_closed(c))
+        return false;
+    if (!ok || takeover) {
+        fh__conn_close(c);
+        return false;
+    }
+    if (close_after) {
+        h1_end(c, linger);
+        return false;
+    }
+    return true;
+}
+
+static void on_group_written(fh__conn_t *c, fh__write_t *w, int status) {
+    h1_write_t *fw = (h1_write_t *)w;
+    /* fw lives in the group's arena: its fields are read before release. */
+    if (group_done(c, fw->group, fw->takeover, fw->close_after, fw->linger, status >= 0)) {
+        h1_flush(c);
+        h1_progress(c);
+    }
+}
+
+/* Queues what the socket did not take of a group: a record in its last
+ * request's arena, with the bytes that live in a read buffer (reused
+ * before the write completes) copied there. */
+static int queue_rest(fh__conn_t *c, h1_write_t *proto, fh_request_t *last, unsigned n,
+                      size_t skip) {
+    uv_buf_t *iov = fh__conn_worker(c)->iov;
+    unsigned k = 0;
+    /* Keep at least one buffer: a group of empty ones (a silent takeover)
+     * must still wait behind the writes queued before. */
+    while (k + 1 < n && skip >= iov[k].len) {
+        skip -= iov[k].len;
+        k++;
+    }
+    h1_write_t *fw = fh_arena_alloc(last->arena, sizeof(*fw) + (n - k) * sizeof(uv_buf_t));
+    if (!fw)
+        return FH_ENOMEM;
+    *fw = *proto;
+    for (unsigned i = 0; i < n - k; i++) {
+        uv_buf_t b = iov[k + i];
+        if (i == 0) {
+            b.base += skip;
+            b.len -= skip;
+        }
+        if (fh__conn_holds(c, b.base)) {
+            char *copy = fh_arena_alloc(last->arena, b.len);
+            if (!copy)
+                return FH_ENOMEM;
+            memcpy(copy, b.base, b.len);
+            b.base = copy;
+        }
+        fw->bufs[i] = b;
+    }
+    fw->w.bufs = fw->bufs;
+    fw->w.nbufs = n - k;
+    fw->w.cb = on_group_written;
+    fh__conn_queue(c, &fw->w);
+    return 0;
+}
+
+/* Takes the ready responses at the head of the queue into one group, up to
+ * a closing one or a full iovec; returns the buffer count and fills the
+ * group's description. */
+static unsigned group_take(fh__conn_t *c, h1_write_t *g, size_t *total) {
+    fh__h1_t *h = fh__h1_of(c);
+    uv_buf_t *iov = fh__conn_worker(c)->iov;
+    unsigned n = 0;
+    fh_request_t *req, *last = NULL;
+    memset(g, 0, sizeof(*g));
+    g->group = h->q_head;
+    *total = 0;
+    for (req = h->q_head; req && req->state == FH__RS_READY; req = req->next) {
+        if (n + req->res.nout > FH__MAX_IOV)
+            break;
+        for (unsigned i = 0; i < req->res.nout; i++) {
+            iov[n++] = req->res.out[i];
+            *total += req->res.out[i].len;
+        }
+        req->state = FH__RS_WRITING;
+        last = req;
+        h->nqueued--;
+        if (req->res.flags & FH__RES_TAKEOVER)
+            g->takeover = req;
+        if (req->res.flags & (FH__RES_CLOSE | FH__RES_TAKEOVER)) {
+            g->close_after = true;
+            g->linger = (req->res.flags & FH__RES_LINGER) || h->draining;
+            break;
+        }
+    }
+    h->q_head = last->next;
+    if (!h->q_head)
+        h->q_tail = NULL;
+    last->next = NULL;
+    if (g->close_after) {
+        /* Nothing after a closing response is ever sent. */
+        h->state = g->takeover ? FH__H1_HANDOVER : FH__H1_LAST;
+        fh_request_t *rest = h->q_head;
+        h->q_head = h->q_tail = NULL;
+        h->nqueued = 0;
+        queue_abandon(h, rest);
+    }
+    return n;
+}
+
+/* Writes the ready responses at the head of the queue, in groups of one
+ * write each; a stream that reaches the head then writes its own. */
+static void h1_flush(fh__conn_t *c) {
+    fh__h1_t *h = fh__h1_of(c);
+    while (!fh__conn_closed(c) && h->q_head && h->q_head->state == FH__RS_READY) {
+        h1_write_t g;
+        size_t total;
+        unsigned n = group_take(c, &g, &total);
+        fh_request_t *last = g.group;
+        while (last->next)
+            last = last->next;
+        /* Behind queued writes, even a group of no bytes (a silent
+         * takeover) waits its turn. */
+        bool behind = fh__conn_writing(c);
+        ssize_t r = behind ? 0 : fh__conn_try_write(c, fh__conn_worker(c)->iov, n);
+        if (!behind && r >= 0 && (size_t)r == total) {
+            if (!group_done(c, g.group, g.takeover, g.close_after, g.linger, true))
+                return;
+            continue;
+        }
+        if (r < 0 || queue_rest(c, &g, last, n, (size_t)r) != 0) {
+            group_release(g.group);
+            fh__conn_close(c);
+            return;
+        }
+        if (g.close_after)
+            return;
+    }
+    if (!fh__conn_closed(c) && h->q_head && h->q_head->state == FH__RS_STREAMING &&
+        h->q_head->res.activate)
+        h->q_head->res.activate(h->q_head);
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+/* Copies into the arena a response buffer that points into a read buffer:
+ * those are reused (or freed, after a refusal) before the write is done. */
+static void copy_out_of_read_buffers(fh__conn_t *c, fh_request_t *req) {
+    fh_response_t *res = &req->res;
+    for (unsigned i = 0; i < res->nout; i++) {
+        uv_buf_t *b = &res->out[i];
+        if (!b->len || !fh__conn_holds(c, b->base))
+            continue;
+        char *copy = fh_arena_alloc(req->arena, b->len);
+        if (!copy) {
+            fh__response_error(req, res->status, true);
+            return;
+        }
+        memcpy(copy, b->base, b->len);
+        b->base = copy;
+    }
+}
+
+static void count_error(fh__worker_t *w, int status) {
+    if (status >= 500)
+        FH__COUNT(w->stats.errors_5xx);
+    else
+        FH__COUNT(w->stats.errors_4xx);
+}
+
+static void h1_dispatch(fh__conn_t *c, fh_request_t *req) {
+    fh__h1_t *h = fh__h1_of(c);
+    fh__worker_t *w = fh__conn_worker(c);
+    queue_append(h, req);
+    req->state = FH__RS_HANDLING;
+    FH__COUNT(w->stats.requests);
+    if (h->to_kind == FH__H1_TO_FRESH)
+        h->to_kind = FH__H1_TO_NONE; /* no longer a connection that sent nothing */
+    if (h->draining || w->stopping)
+        req->flags &= ~(unsigned)FH__REQ_KEEP_ALIVE; /* its answer says close */
+    if (!(req->flags & FH__REQ_KEEP_ALIVE))
+        h->state = FH__H1_LAST;
+    if (req->flags & FH__REQ_UPGRADE) {
+        /* Nothing after an Upgrade request is parsed as HTTP: its response
+         * says the connection closes (unless a handler takes it over). */
+        h->state = FH__H1_LAST;
+        req->res.flags |= FH__RES_CLOSE;
+    }
+    /* A 100 Continue not sent yet is not owed any more: the body is here. */
+    req->flags &= ~(unsigned)FH__REQ_CONTINUE;
+    if (req->method == FH_METHOD_OTHER) {
+        fh__response_core_error(req, 501, false);
+        copy_out_of_read_buffers(c, req);
+        count_error(w, 501);
+        req->ops->finished(req);
+        return;
+    }
+    if (w->server->trace_arena)
+        req->trace_path = fh_arena_strndup(req->arena, req->path.ptr, req->path.len);
+    /* Requests of one read arrived together: one clock read serves them. */
+    if (!h->batch->ns)
+        h->batch->ns = uv_hrtime();
+    req->start_ns = h->batch->ns;
+    fh__request_run_handler(req);
+}
+
+/* Queues an error response for the request being parsed (or a new one) and
+ * stops parsing: the connection ends once it has been written. */
+static void h1_fail(fh__conn_t *c, int status) {
+    fh__h1_t *h = fh__h1_of(c);
+    fh_request_t *req = h->cur;
+    h->cur = NULL;
+    if (req && !(req->flags & FH__REQ_HEAD_DONE)) {
+        /* What the error handler and the access log can see of it. */
+        const char *b, *e = NULL;
+        if (h->batch)
+            e = h->batch->end;
+        else if (fh__conn_kept(c, &b, &e) && req->raw_begin != b)
+            e = NULL;
+        if (e && req->raw_begin && e > req->raw_begin)
+            fh__h1_fill_partial(c, req, (size_t)(e - req->raw_begin));
+    }
+    if (!req)
+        req = fh__request_new(fh__conn_worker(c), c, &h1_ops);
+    h->state = FH__H1_LAST;
+    if (!req) {
+        fh__conn_close(c);
+        return;
+    }
+    queue_append(h, req);
+    req->state = FH__RS_HANDLING;
+    /* Nothing follows this response: the request does not keep the
+     * connection alive, whatever it asked for. */
+    req->flags &= ~(unsigned)FH__REQ_KEEP_ALIVE;
+    fh__response_core_error(req, status, true);
+    /* A timed-out client is slow, not sending: it gets no lingering. */
+    if (status != 408)
+        req->res.flags |= FH__RES_LINGER;
+    copy_out_of_read_buffers(c, req);
+    count_error(fh__conn_worker(c), status);
+    req->ops->finished(req);
+}
+
+/* Between requests one empty line (CRLF) may precede a request line
+ * (RFC 9112 2.2); llhttp would skip any number of bare CRs and LFs. The
+ * bytes are consumed here, so llhttp never sees them. Returns false when
+ * they break the rule. */
+static bool skip_empty_line(fh__h1_t *h, const char **pp, const char *end) {
+    const char *p = *pp;
+    while (p < end && (*p == '\r' || *p == '\n')) {
+        if (*p == '\r' && h->lead == 0)
+            h->lead = 1;
+        else if (*p == '\n' && h->lead == 1)
+            h->lead = 2;
+        else
+            return false;
+        p++;
+    }
+    if (p < end && h->lead == 1)
+        return false; /* a CR not followed by LF */
+    *pp = p;
+    return true;
+}
+
+/* Starts the request whose first byte is at p. */
+static bool h1_begin(fh__conn_t *c, const char *p) {
+    fh__h1_t *h = fh__h1_of(c);
+    h->cur = fh__request_new(fh__conn_worker(c), c, &h1_ops);
+    if (!h->cur)
+        return false;
+    h->cur->raw_begin = p;
+    return true;
+}
+
+/* Parses [p, end) into requests and dispatches each as it completes, up to
+ * the pipelining cap; then keeps what the next bytes need. Returns where
+ * parsing stopped. */
+static const char *h1_parse_batch(fh__conn_t *c, const char *p, const char *end) {
+    fh__h1_t *h = fh__h1_of(c);
+    const fh_limits_t *l = limits_of(c);
+    while (p < end && h->state == FH__H1_READING && !fh__conn_closed(c)) {
+        if (h->nqueued >= l->max_pipelined) {
+            h->state = FH__H1_PAUSED;
+            break;
+        }
+        if (!h->cur) {
+            if (!skip_empty_line(h, &p, end)) {
+                h1_fail(c, 400);
+                break;
+            }
+            if (p == end)
+                break;
+            if (!h1_begin(c, p)) {
+                h1_fail(c, 503);
+                break;
+            }
+        }
+        if (!h->parser && !(h->parser = fh__h1_parser_get(c))) {
+            h1_fail(c, 503);
+            break;
+        }
+        llhttp_errno_t err = llhttp_execute(h->parser, p, (size_t)(end - p));
+        if (err == HPE_OK) {
+            p = end;
+            break;
+        }
+        if (err != HPE_PAUSED && err != HPE_PAUSED_UPGRADE) {
+            h1_fail(c, fh__h1_parse_error_status(c, err));
+            break;
+        }
+        const char *pos = llhttp_get_error_pos(h->parser);
+        if (err == HPE_PAUSED)
+            llhttp_resume(h->parser);
+        fh_request_t *req = h->cur;
+        h->cur = NULL;
+        p = pos ? pos : end;
+        h->lead = 0;
+        req->raw_end = p;
+        h1_dispatch(c, req);
+        if (err == HPE_PAUSED_UPGRADE && h->state == FH__H1_READING)
+            h->state = FH__H1_LAST;
+    }
+    return p;
+}
+
+/* After a batch: the parser goes back unless a request is half read, the
+ * bytes after a takeover request go with it, an incomplete head is checked
+ * against the limits, and what the next bytes need is kept. */
+static void h1_batch_end(fh__conn_t *c, const char *p, const char *end) {
+    fh__h1_t *h = fh__h1_of(c);
+    if (!h->cur || fh__conn_closed(c))
+        fh__h1_parser_put(c);
+    if (fh__conn_closed(c))
+        return;
+    /* Bytes after a takeover request belong to whoever takes the socket. */
+    if (h->state == FH__H1_HANDOVER && p < end && h->q_tail) {
+        fh_request_t *tk = h->q_tail;
+        size_t n = (size_t)(end - p);
+        tk->rest.ptr = fh_arena_strndup(tk->arena, p, n);
+        tk->rest.len = tk->rest.ptr ? n : 0;
+        if (!tk->rest.ptr)
+            tk->res.handover = NULL; /* without those bytes the new protocol would be corrupt */
+    }
+    if (h->state == FH__H1_READING && h->cur) {
+        int st = fh__h1_check_partial(c, end);
+        if (st) {
+            h1_fail(c, st);
+            fh__h1_parser_put(c);
+        }
+    }
+    if (h->state == FH__H1_LAST || h->state == FH__H1_HANDOVER) {
+        fh__conn_drop(c);
+        return;
+    }
+    const char *from = h->cur ? h->cur->raw_begin : p;
+    if (from < end)
+        fh__conn_keep(c, from, p, end);
+    else
+        fh__conn_drop(c);
+}
+
+static void h1_parse(fh__conn_t *c, const char *p, const char *end) {
+    fh__h1_t *h = fh__h1_of(c);
+    fh__h1_batch_t batch = { end, 0 };
+    fh__h1_batch_t *outer = h->batch;
+    h->batch = &batch;
+    p = h1_parse_batch(c, p, end);
+    h1_batch_end(c, p, end);
+    h->batch = outer;
+}
+
+/* After bytes were parsed, a write or a deferred completion: end if
+ * nothing more will come, resume parsing paused at the pipelining cap
+ * (bytes already read first), send a 100 Continue that waited. */
+static void h1_progress(fh__conn_t *c) {
+    fh__h1_t *h = fh__h1_of(c);
+    const fh_limits_t *l = limits_of(c);
+    for (;;) {
+        if (fh__conn_closed(c) || h->batch)
+            return;
+        if ((h->state == FH__H1_LAST || fh__conn_peer_done(c)) && h1_idle(c)) {
+            h1_end(c, h->draining && !fh__conn_peer_done(c));
+            return;
+        }
+        if (h->state != FH__H1_PAUSED || h->nqueued >= l->max_pipelined)
+            break;
+        h->state = FH__H1_READING;
+        char *p, *end;
+        if (!fh__conn_unconsumed(c, &p, &end))
+            break;
+        h1_parse(c, p, end);
+        h1_flush(c);
+    }
+    fh__conn_read(c, h->state != FH__H1_PAUSED && h->state != FH__H1_HANDOVER);
+    h1_update_deadline(c);
+    h1_continue(c);
+}
+
+/* --------------------------------------------------------- protocol table */
+
+static int h1_open(fh__conn_t *c) {
+    fh__h1_t *h = fh__h1_of(c);
+    const fh_limits_t *l = limits_of(c);
+    h->state = FH__H1_READING;
+    h->to_kind = FH__H1_TO_FRESH;
+    fh__conn_set_keep_limit(c, l->max_header_bytes + l->max_body + 65536);
+    fh__conn_set_read_deadline(c, uv_now(&fh__conn_worker(c)->loop) + timeouts_of(c)->header_ms);
+    return 0;
+}
+
+static void h1_on_data(fh__conn_t *c, char *p, char *end) {
+    fh__h1_t *h = fh__h1_of(c);
+    if (h->state != FH__H1_READING) {
+        /* Nothing after the last request is parsed (nor kept); bytes that
+         * come while parsing is paused wait for it. */
+        if (h->state == FH__H1_PAUSED)
+            fh__conn_keep(c, p, p, end);
+        else
+            fh__conn_drop(c);
+        return;
+    }
+    h1_parse(c, p, end);
+    h1_flush(c);
+    h1_progress(c);
+}
+
+static void h1_on_eof(fh__conn_t *c) {
+    fh__h1_t *h = fh__h1_of(c);
+    /* Half-closed: an incomplete request never completes. */
+    if (h->cur) {
+        fh__request_release(h->cur);
+        h->cur = NULL;
+        fh__h1_parser_put(c);
+    }
+    /* A client that leaves while its response waits on a deferred or
+     * streaming owner aborts it (the owner's cancel callback runs), as nginx
+     * does; otherwise it gets the answers it asked for. */
+    bool awaits_owner = false;
+    for (const fh_request_t *r = h->q_head; r; r = r->next)
+        if (r->state == FH__RS_DEFERRED || r->state == FH__RS_STREAMING)
+            awaits_owner = true;
+    if (h1_idle(c) || awaits_owner)
+        fh__conn_close(c);
+    else
+        h1_update_deadline(c);
+}
+
+static void h1_on_timeout(fh__conn_t *c) {
+    fh__h1_t *h = fh__h1_of(c);
+    FH__COUNT(fh__conn_worker(c)->stats.timeouts);
+    if ((h->to_kind == FH__H1_TO_HEADER || h->to_kind == FH__H1_TO_BODY) && !fh__conn_writing(c)) {
+        h1_fail(c, 408);
+        h1_flush(c);
+        if (!fh__conn_closed(c) && h1_idle(c))
+            fh__conn_close(c);
+        return;
+    }
+    fh__conn_close(c);
+}
+
+static void h1_rebase(fh__conn_t *c, const char *lo, const char *hi, ptrdiff_t delta) {
+    fh__h1_t *h = fh__h1_of(c);
+    if (h->cur)
+        fh__request_rebase(h->cur, lo, hi, delta);
+}
+
+/* The server stops. An idle connection ends at once, without a reset
+ * (lingering), unless bytes are waiting: they are served first. One with
+ * requests in flight answers them, the last with Connection: close, and a
+ * request being received completes and is answered the same way. */
+static void h1_stop(fh__conn_t *c, bool force) {
+    fh__h1_t *h = fh__h1_of(c);
+    if (force) {
+        fh__conn_close(c);
+        return;
+    }
+    h->draining = true;
+    if (!h->cur && h1_idle(c)) {
+        if (h->state == FH__H1_READING && fh__conn_input_waiting(c))
+            return; /* served when it is read; its answer says close */
+        h1_end(c, true);
+        return;
+    }
+    if (h->q_tail && h->q_tail->state < FH__RS_READY)
+        h->q_tail->flags &= ~(unsigned)FH__REQ_KEEP_ALIVE;
+    if (!h->cur && h->state != FH__H1_HANDOVER)
+        h->state = FH__H1_LAST;
+}
+
+static void h1_close(fh__conn_t *c) {
+    fh__h1_t *h = fh__h1_of(c);
+    if (!h->batch)
+        fh__h1_parser_put(c); /* inside a batch, the batch's end puts it back */
+    if (h->cur) {
+        fh__request_release(h->cur);
+        h->cur = NULL;
+    }
+    fh_request_t *req = h->q_head;
+    h->q_head = h->q_tail = NULL;
+    h->nqueued = 0;
+    queue_abandon(h, req);
+}
+
+const fh__protocol_t fh__http1_protocol = {
+    .name = "http/1.1",
+    .data_size = sizeof(fh__h1_t),
+    .open = h1_open,
+    .on_data = h1_on_data,
+    .on_eof = h1_on_eof,
+    .on_timeout = h1_on_timeout,
+    .rebase = h1_rebase,
+    .stop = h1_stop,
+    .close = h1_close,
 };
 
-static inline bool is_token(unsigned char c) { return fh__h1_class[c] & C_TOKEN; }
+/* ------------------------------------------------------------ request ops */
 
-static inline bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-
-static inline bool is_hex(unsigned char c) {
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-/* field-vchar, SP or HTAB: what a field value may hold (obs-text too). */
-static inline bool is_value_char(unsigned char c) { return fh__h1_class[c] & C_VALUE; }
-
-/* A request-target byte: visible ASCII, and no fragment. */
-static inline bool is_target_char(unsigned char c) { return fh__h1_class[c] & C_TARGET; }
-
-/* Word-at-a-time scans: 8 bytes per step while all are plain printable
- * ASCII (0x20..0x7e), byte by byte from the first word that is not. A borrow
- * may flag a byte after a low one too: that only sends the word to the
- * careful loop. */
-#define ONES UINT64_C(0x0101010101010101)
-#define HIGHS UINT64_C(0x8080808080808080)
-
-static inline bool word_has_byte(uint64_t w, unsigned char b) {
-    uint64_t x = w ^ (ONES * b);
-    return ((x - ONES) & ~x & HIGHS) != 0;
-}
-
-static inline bool word_printable(uint64_t w, unsigned char lowest) {
-    return !(((w - ONES * lowest) | w) & HIGHS) && !word_has_byte(w, 0x7f);
-}
-
-/* Index after the field-value characters starting at i. */
-static inline size_t scan_value(const unsigned char *p, size_t i, size_t n) {
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        if (!word_printable(w, 0x20))
-            break;
+static void op_finished(fh_request_t *req) {
+    fh__conn_t *c = req->conn;
+    bool was_deferred = req->state == FH__RS_DEFERRED;
+    req->state = FH__RS_READY;
+    if (!c) {
+        /* Canceled while deferred: nobody to write to. */
+        fh__request_release(req);
+        return;
     }
-    while (i < n && is_value_char(p[i]))
-        i++;
-    return i;
-}
-
-/* Index after the request-target characters starting at i. */
-static inline size_t scan_target(const unsigned char *p, size_t i, size_t n) {
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        if (!word_printable(w, 0x21) || word_has_byte(w, '#'))
-            break;
+    if (was_deferred && !fh__h1_of(c)->batch) {
+        h1_flush(c);
+        h1_progress(c);
     }
-    while (i < n && is_target_char(p[i]))
-        i++;
-    return i;
 }
 
-static inline bool is_crlf(const unsigned char *p, size_t i, size_t n) {
-    return i + 1 < n && p[i] == '\r' && p[i + 1] == '\n';
+static void op_stream_started(fh_request_t *req) {
+    fh__conn_t *c = req->conn;
+    fh__h1_t *h = fh__h1_of(c);
+    if ((req->res.flags & FH__RES_CLOSE) && h->state != FH__H1_HANDOVER)
+        h->state = FH__H1_LAST; /* close-delimited, or closing: nothing after it */
+    if (!h->batch) {
+        h1_flush(c);
+        if (!fh__conn_closed(c))
+            h1_update_deadline(c);
+    }
 }
 
-/* method SP request-target SP HTTP-version CRLF; *pos is set after CRLF. */
-static int request_line(const unsigned char *p, size_t n, size_t *pos) {
-    size_t i = 0;
-    while (i < n && is_token(p[i]))
-        i++;
-    if (i == 0 || i >= n || p[i] != ' ')
-        return 400;
-    size_t t = ++i;
-    i = scan_target(p, i, n);
-    if (i == t || i >= n || p[i] != ' ')
-        return 400;
-    i++;
-    if (n - i < 10 || memcmp(p + i, "HTTP/", 5) != 0 || !is_digit(p[i + 5]) || p[i + 6] != '.' ||
-        !is_digit(p[i + 7]) || !is_crlf(p, i + 8, n))
-        return 400;
-    if (p[i + 5] != '1' || (p[i + 7] != '0' && p[i + 7] != '1'))
-        return 505;
-    *pos = i + 10;
+static int op_write(fh_request_t *req, fh__write_t *w) { return fh__conn_write(req->conn, w); }
+
+static int op_socket_fd(fh_request_t *req) {
+    (void)req;
+    return fh__conn_socket_fd(req->conn);
+}
+
+static void op_io_pending(fh_request_t *req, int delta) { fh__conn_io_pending(req->conn, delta); }
+
+static void op_stream_finished(fh_request_t *req) {
+    fh__conn_t *c = req->conn;
+    fh__h1_t *h = fh__h1_of(c);
+    h->q_head = req->next;
+    if (!h->q_head)
+        h->q_tail = NULL;
+    h->nqueued--;
+    req->next = NULL;
+    req->state = FH__RS_WRITING;
+    bool close = req->res.flags & FH__RES_CLOSE;
+    fh__request_release(req);
+    if (close) {
+        h1_end(c, h->draining);
+        return;
+    }
+    h1_flush(c);
+    if (!fh__conn_closed(c))
+        h1_progress(c);
+}
+
+static void op_abort(fh_request_t *req) {
+    if (req->conn)
+        fh__conn_close(req->conn);
+}
+
+static int op_takeover_prepare(fh_request_t *req) {
+    fh__conn_t *c = req->conn;
+    if (!c || fh__conn_closed(c) || req->state != FH__RS_HANDLING)
+        return FH_ESTATE;
+    fh__h1_of(c)->state = FH__H1_HANDOVER;
+    fh__conn_read(c, false);
     return 0;
 }
 
-int fh__h1_check_fields(const char *s, size_t n, size_t *len) {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    for (;;) {
-        if (i < n && p[i] == '\r') {
-            if (!is_crlf(p, i, n))
-                return 400;
-            *len = i + 2;
-            return 0;
-        }
-        /* field-name ":" — a line starting with SP/HT (obs-fold, or
-         * whitespace before the first field), an empty name, whitespace
-         * before the colon or no colon at all stop here. */
-        size_t b = i;
-        while (i < n && is_token(p[i]))
-            i++;
-        if (i == b || i >= n || p[i] != ':')
-            return 400;
-        i++;
-        /* OWS field-value OWS: no CTL but HTAB, so no NUL and no bare CR
-         * or LF inside. */
-        i = scan_value(p, i, n);
-        if (!is_crlf(p, i, n))
-            return 400;
-        i += 2;
-    }
+static const struct sockaddr *op_peer(const fh_request_t *req) {
+    return req->conn ? fh__conn_peer(req->conn) : NULL;
 }
 
-int fh__h1_check_head(const char *s, size_t n, size_t *len) {
-    size_t i = 0, flen = 0;
-    int st = request_line((const unsigned char *)s, n, &i);
-    if (st)
-        return st;
-    st = fh__h1_check_fields(s + i, n - i, &flen);
-    if (st)
-        return st;
-    *len = i + flen;
-    return 0;
-}
-
-int fh__h1_version_status(const char *s, size_t n) {
-    size_t pos;
-    return request_line((const unsigned char *)s, n, &pos) == 505 ? 505 : 400;
-}
-
-/* quoted-string starting at p[i] == '"'; returns the index after it, or 0. */
-static size_t quoted_string(const unsigned char *p, size_t i, size_t n) {
-    for (i++; i < n; i++) {
-        unsigned char c = p[i];
-        if (c == '"')
-            return i + 1;
-        if (c == '\\') {
-            if (++i >= n || !is_value_char(p[i]))
-                return 0;
-        } else if (!is_value_char(c)) {
-            return 0;
-        }
-    }
-    return 0;
-}
-
-int fh__h1_check_chunk_line(const char *s, size_t n, size_t *len) {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < n && is_hex(p[i]))
-        i++;
-    if (i == 0)
-        return 400;
-    while (i < n && p[i] == ';') {
-        size_t b = ++i;
-        while (i < n && is_token(p[i]))
-            i++;
-        if (i == b)
-            return 400;
-        if (i < n && p[i] == '=') {
-            i++;
-            if (i < n && p[i] == '"') {
-                i = quoted_string(p, i, n);
-                if (!i)
-                    return 400;
-            } else {
-                b = i;
-                while (i < n && is_token(p[i]))
-                    i++;
-                if (i == b)
-                    return 400;
-            }
-        }
-    }
-    if (!is_crlf(p, i, n))
-        return 400;
-    *len = i + 2;
-    return 0;
-}
-
-int fh__h1_content_length(fh_str_t v, uint64_t *out) {
-    if (v.len == 0)
-        return 400;
-    uint64_t x = 0;
-    for (size_t i = 0; i < v.len; i++) {
-        unsigned char c = (unsigned char)v.ptr[i];
-        if (!is_digit(c))
-            return 400;
-        if (x > (UINT64_C(0x7fffffffffffffff) - (c - '0')) / 10)
-            return 400;
-        x = x * 10 + (c - '0');
-    }
-    *out = x;
-    return 0;
-}
-
-static inline size_t skip_ows(const unsigned char *p, size_t i, size_t n) {
-    while (i < n && (p[i] == ' ' || p[i] == '\t'))
-        i++;
-    return i;
-}
-
-int fh__h1_transfer_encoding(const fh_str_t *values, size_t nvalues) {
-    size_t codings = 0, chunked = 0;
-    bool unknown = false, last_chunked = false;
-    for (size_t v = 0; v < nvalues; v++) {
-        const unsigned char *p = (const unsigned char *)values[v].ptr;
-        size_t n = values[v].len, i = 0;
-        for (;;) {
-            i = skip_ows(p, i, n);
-            if (i >= n)
-                break;
-            if (p[i] == ',') { /* empty list element */
-                i++;
-                continue;
-            }
-            size_t b = i;
-            while (i < n && is_token(p[i]))
-                i++;
-            if (i == b)
-                return 400;
-            bool is_chunked = i - b == 7 && fh_str_ieq((fh_str_t){ (const char *)p + b, 7 },
-                                                       FH_STR_LIT("chunked"));
-            /* transfer-parameters: *( OWS ";" OWS token BWS "=" BWS value ) */
-            for (;;) {
-                i = skip_ows(p, i, n);
-                if (i >= n || p[i] != ';')
-                    break;
-                if (is_chunked)
-                    return 400;
-                i = skip_ows(p, i + 1, n);
-                b = i;
-                while (i < n && is_token(p[i]))
-                    i++;
-                if (i == b)
-                    return 400;
-                i = skip_ows(p, i, n);
-                if (i >= n || p[i] != '=')
-                    return 400;
-                i = skip_ows(p, i + 1, n);
-                if (i < n && p[i] == '"') {
-                    i = quoted_string(p, i, n);
-                    if (!i)
-                        return 400;
-                } else {
-                    b = i;
-                    while (i < n && is_token(p[i]))
-                        i++;
-                    if (i == b)
-                        return 400;
-                }
-            }
-            if (i < n && p[i] != ',')
-                return 400;
-            codings++;
-            if (is_chunked)
-                chunked++;
-            else
-                unknown = true;
-            last_chunked = is_chunked;
-        }
-    }
-    if (codings == 0 || !last_chunked || chunked > 1)
-        return 400;
-    return unknown ? 501 : 0;
-}
-
-/* unreserved / sub-delims (RFC 3986), the characters of a reg-name. */
-static inline bool is_host_char(unsigned char c) { return fh__h1_class[c] & C_HOST; }
-
-int fh__h1_check_host(fh_str_t v) {
-    const unsigned char *p = (const unsigned char *)v.ptr;
-    size_t n = v.len, i = 0;
-    if (n && p[0] == '[') {
-        /* IP-literal: IPv6address or IPvFuture, checked for its alphabet. */
-        for (i = 1; i < n && p[i] != ']'; i++)
-            if (!is_host_char(p[i]) && p[i] != ':')
-                return 400;
-        if (i >= n || i == 1)
-            return 400;
-        i++;
-    } else {
-        while (i < n) {
-            if (p[i] == '%') {
-                if (i + 2 >= n || !is_hex(p[i + 1]) || !is_hex(p[i + 2]))
-                    return 400;
-                i += 3;
-            } else if (is_host_char(p[i])) {
-                i++;
-            } else {
-                break;
-            }
-        }
-    }
-    if (i == n)
-        return 0;
-    if (p[i] != ':')
-        return 400;
-    unsigned port = 0;
-    for (i++; i < n; i++) {
-        if (!is_digit(p[i]))
-            return 400;
-        port = port * 10 + (p[i] - '0');
-        if (port > 65535)
-            return 400;
-    }
-    return 0;
-}
+static const fh__request_ops_t h1_ops = {
+    .finished = op_finished,
+    .stream_started = op_stream_started,
+    .write = op_write,
+    .socket_fd = op_socket_fd,
+    .io_pending = op_io_pending,
+    .stream_finished = op_stream_finished,
+    .abort = op_abort,
+    .takeover_prepare = op_takeover_prepare,
+    .peer = op_peer,
+};

@@ -1,62 +1,88 @@
-/* Strict HTTP/1.1 message syntax (RFC 9110, RFC 9112), checked by us.
+/* Internal: HTTP/1.1, the protocol a connection speaks from its first byte
+ * (http1.c: requests in order and their responses; http1_parser.c: llhttp
+ * and the framing rules).
  *
- * llhttp finds the framing and hands out spans, but the version Debian
- * ships (8.1.0, non-strict build) accepts things a server must refuse: a
- * bare CR or LF as a line end, obsolete line folding, whitespace before a
- * field's colon, any two bytes after chunk data, any byte after a chunk
- * size's CR. conn.c therefore runs the checks below over the bytes llhttp
- * has already accepted, before anything of the request is used: the head
- * at on_headers_complete, each chunk-size line at on_chunk_header, the CRLF
- * after each chunk's data at on_chunk_complete, and the trailer section at
- * on_message_complete. A check accepts only the strict grammar, so where it
- * passes, llhttp and we agree on where every line ends.
+ * Ordering. Every parsed request joins the connection's queue. Handlers run
+ * synchronously as requests are parsed; a response that is final is
+ * serialized at once into the request's arena. After the bytes of one read
+ * (a batch), the ready responses at the head of the queue leave in one
+ * write; what the socket does not take at once is queued on the
+ * connection. A deferred response blocks the ones behind it until it ends;
+ * a stream at the head writes its own bytes. A request's arena is released
+ * when its bytes have been written.
  *
- * Each function reads at most n bytes from p and returns 0 (well formed) or
- * the status to reject with: 400, or 505 for a well-formed request line
- * whose version is not HTTP/1.0 or HTTP/1.1.
- */
+ * Strictness. llhttp only finds the framing; the head is parsed and checked
+ * by http1_syntax.c when llhttp reports it complete, and chunk lines, the
+ * CRLF after chunk data and trailers are checked as llhttp passes them, so
+ * that nothing of a request is used before it is known to be well formed.
+ * Any breach answers one error response with Connection: close, nothing
+ * after it is parsed, and the connection lingers so that the client reads
+ * the error. docs/conformance.md lists the rules; tests/conformance/ proves
+ * them. */
 #ifndef FH_CORE_HTTP1_H
 #define FH_CORE_HTTP1_H
 
-#include <fasthttp.h>
+#include <llhttp.h>
 
-/* The request line and header section starting at p, up to and including
- * the empty line. On success *len is the head's length in bytes. */
-int fh__h1_check_head(const char *p, size_t n, size_t *len);
+#include "core/conn.h"
+#include "core/request.h"
 
-/* Only the request line (used when llhttp failed on the version): 505 if it
- * is `token SP target SP HTTP/d.d CRLF` with another version, else 400
- * (also when it is HTTP/1.x: the caller only asks after llhttp refused). */
-int fh__h1_version_status(const char *p, size_t n);
+extern const fh__protocol_t fh__http1_protocol;
 
-/* A chunk-size line: 1*HEXDIG *(";" ext-name ["=" token / quoted-string])
- * CRLF, with no whitespace anywhere. *len is the line's length with CRLF. */
-int fh__h1_check_chunk_line(const char *p, size_t n, size_t *len);
+/* Where a connection is, as HTTP/1.1 sees it. */
+typedef enum fh__h1_state {
+    FH__H1_READING,  /* requests are parsed as they come */
+    FH__H1_PAUSED,   /* at the pipelining cap: reading waits for answers to leave */
+    FH__H1_LAST,     /* no request after the last one parsed (close, upgrade,
+                     * error, stop): answer the queue, then end */
+    FH__H1_HANDOVER, /* the last request takes the connection over: nothing
+                      * more is read, so that its bytes go with the socket */
+} fh__h1_state_t;
 
-/* Field lines ending with an empty line (a trailer section). *len is the
- * section's length with the final CRLF. */
-int fh__h1_check_fields(const char *p, size_t n, size_t *len);
+/* What the read deadline guards. */
+enum { FH__H1_TO_NONE, FH__H1_TO_FRESH, FH__H1_TO_HEADER, FH__H1_TO_BODY, FH__H1_TO_IDLE };
 
-/* A Content-Length value: 1*DIGIT, at most 2^63-1. Returns 0 or 400. */
-int fh__h1_content_length(fh_str_t v, uint64_t *out);
+/* One read's bytes being parsed: on the stack of the batch, so that a
+ * handler finishing another connection's response (which may parse that
+ * connection's next bytes) cannot disturb it. */
+typedef struct fh__h1_batch {
+    const char *end; /* end of the bytes given to llhttp */
+    uint64_t ns;     /* the clock at its first dispatch, 0 until then */
+} fh__h1_batch_t;
 
-/* Transfer-Encoding values combined across fields: 0 if the list is exactly
- * one "chunked" (case-insensitive, empty list elements ignored); 501 if
- * every coding is a well-formed token, the last is chunked, and another is
- * one we do not implement (gzip, chunked); 400 otherwise (empty, chunked
- * not last, chunked twice, parameters on chunked, bad syntax). */
-int fh__h1_transfer_encoding(const fh_str_t *values, size_t n);
+typedef struct fh__h1 {
+    llhttp_t *parser;              /* from the worker's pool, only while parsing */
+    fh_request_t *cur;             /* request being parsed */
+    fh_request_t *q_head, *q_tail; /* dispatched, not yet written */
+    uint32_t nqueued;
+    uint8_t state;         /* fh__h1_state_t */
+    uint8_t to_kind;       /* FH__H1_TO_* */
+    uint8_t lead;          /* bytes of the empty line before a request: 0..2 */
+    bool draining;         /* the server stops: the last answer says close */
+    uint16_t err_status;   /* status chosen by a callback that failed */
+    fh__h1_batch_t *batch; /* being parsed, or NULL */
+    fh__write_t cont;      /* a 100 Continue the socket did not take */
+    uv_buf_t cont_buf;
+    bool cont_queued;
+} fh__h1_t;
 
-/* A Host value (RFC 9110 7.2): uri-host [":" port], where uri-host is an
- * IP-literal in brackets, or a reg-name of unreserved, pct-encoded and
- * sub-delims characters (an empty value is allowed). Returns 0 or 400. */
-int fh__h1_check_host(fh_str_t v);
+static inline fh__h1_t *fh__h1_of(const fh__conn_t *c) { return fh__conn_proto(c); }
 
-/* The byte classes behind these checks (http1.c); bit 0 marks the token
- * characters. */
-extern const uint8_t fh__h1_class[256];
+/* ---- http1_parser.c ---- */
 
-/* Whether c may appear in a token (RFC 9110 5.6.2): one table lookup. */
-static inline bool fh__h1_is_tchar(unsigned char c) { return fh__h1_class[c] & 1; }
+/* A parser for c from the worker's pool, or NULL when out of memory. */
+llhttp_t *fh__h1_parser_get(fh__conn_t *c);
+void fh__h1_parser_put(fh__conn_t *c);
+/* Frees the worker's pool of parsers. */
+void fh__h1_parsers_free(fh__worker_t *w);
+/* The status for llhttp's error err on c's current bytes. */
+int fh__h1_parse_error_status(fh__conn_t *c, llhttp_errno_t err);
+/* Gives a request refused before its head was parsed what can be read of
+ * it (method, target, complete fields) from its first avail bytes. */
+void fh__h1_fill_partial(fh__conn_t *c, fh_request_t *req, size_t avail);
+/* Checks an incomplete head at the end of a batch (end: the batch's last
+ * byte): 0, or the status to refuse it with (431: too large; 414: the
+ * target is too long; 400/505: the request line can never be valid). */
+int fh__h1_check_partial(fh__conn_t *c, const char *end);
 
 #endif

@@ -11,7 +11,7 @@
  * them all: sanitizers then see a request's JSON die with the request.
  */
 #include "core/json.h"
-#include "core/builtin.h" /* FH__TLS_FAST */
+#include "core/str.h" /* FH__TLS_FAST */
 
 #include <stdatomic.h>
 #include <stdio.h>

@@ -17,7 +17,7 @@
  * gives the same output or the same error as it always would.
  */
 #include "core/json.h"
-#include "core/builtin.h"
+#include "core/str.h"
 
 #include <stdio.h>
 

@@ -4,10 +4,11 @@
  * An offload is a small record in the request's arena. It holds the request
  * (req->users) from submission until its `done` callback has returned, so the
  * arena outlives both the work and the response. The request keeps a list of
- * its offloads in flight so that a client leaving can cancel the ones the
- * pool has not started yet (uv_cancel: their `done` then runs with
- * FH_ECANCELED).
+ * its offloads in flight, and its first offload registers a cancel hook, so
+ * that a client leaving cancels the ones the pool has not started yet
+ * (uv_cancel: their `done` then runs with FH_ECANCELED).
  */
+#include "core/request.h"
 #include "core/worker.h"
 
 typedef struct fh__offload {
@@ -17,6 +18,7 @@ typedef struct fh__offload {
     fh_offload_done_fn done;
     void *data;
     struct fh__offload *next, *prev;
+    fh__hook_t cancel_hook; /* the request's, on its first offload */
 } fh__offload_t;
 
 static void offload_unlink(fh__offload_t *o) {
@@ -28,6 +30,8 @@ static void offload_unlink(fh__offload_t *o) {
     if (o->next)
         o->next->prev = o->prev;
 }
+
+static void offload_cancel(fh_request_t *req);
 
 static void offload_work(uv_work_t *w) {
     fh__offload_t *o = (fh__offload_t *)w;
@@ -72,6 +76,10 @@ int fh_offload(fh_request_t *req, fh_offload_work_fn work, fh_offload_done_fn do
     err = uv_queue_work(&req->worker->loop, &o->work, offload_work, offload_after);
     if (err)
         goto error;
+    if (!(req->flags & FH__REQ_OFFLOADED)) {
+        req->flags |= FH__REQ_OFFLOADED;
+        fh__request_on_cancel(req, &o->cancel_hook, offload_cancel);
+    }
     if (req->offloads)
         req->offloads->prev = o;
     req->offloads = o;
@@ -84,7 +92,9 @@ error:
     return err;
 }
 
-void fh__offload_cancel(fh_request_t *req) {
+/* The client went away (a cancel hook): work not yet started will not
+ * start. */
+static void offload_cancel(fh_request_t *req) {
     /* Work already running or done cannot be canceled (uv_cancel says
      * UV_EBUSY): its `done` runs normally and sees the canceled response. */
     for (fh__offload_t *o = req->offloads; o; o = o->next)

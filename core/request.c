@@ -1,9 +1,148 @@
-/* Request accessors, per-request slots and hooks, and moving a request's
- * bytes (rebase, pin). */
+/* Requests: making and releasing them, running the handler, accessors,
+ * per-request slots and hooks, and moving a request's bytes (rebase, pin). */
 #include <stdio.h>
 
-#include "core/builtin.h"
+#include "core/conn.h"
+#include "core/json.h"
+#include "core/request.h"
 #include "core/worker.h"
+
+/* --------------------------------------------------------------- lifetime */
+
+fh_request_t *fh__request_new(fh__worker_t *w, fh__conn_t *c, const fh__request_ops_t *ops) {
+    fh_arena_t *arena;
+    if (fh_arena_new(&arena, w->arena_cache))
+        return NULL;
+    fh_request_t *req = fh__arena_alloc_fast(arena, sizeof(*req));
+    if (!req) {
+        fh_arena_release(arena);
+        return NULL;
+    }
+    /* Everything before the response, then the response's own reset. */
+    memset(req, 0, offsetof(fh_request_t, res));
+    memset(&req->flags, 0, sizeof(*req) - offsetof(fh_request_t, flags));
+    req->arena = arena;
+    req->conn = c;
+    req->ops = ops;
+    req->worker = w;
+    req->version = 11;
+    req->method = FH_METHOD_OTHER;
+    req->id = ++w->next_req_id;
+    /* When its first byte arrived, to the loop's millisecond: dispatch
+     * replaces it by the precise time its head was complete; a request the
+     * core refuses keeps it, for the error handler (the access log's
+     * latency). Nobody else sees a refused request. */
+    if (w->server->cfg.error_handler)
+        req->start_ns = uv_now(&w->loop) * 1000000u;
+    fh__response_init(req);
+    return req;
+}
+
+/* Runs the done hooks, prints the arena trace and releases the arena (which
+ * holds the request itself) — unless a user (offload, stream, takeover)
+ * still holds the request: the last fh__request_unref then does it. */
+void fh__request_release(fh_request_t *req) {
+    if (req->users) {
+        req->conn = NULL;
+        req->flags |= FH__REQ_RELEASE_PENDING;
+        return;
+    }
+    for (fh__hook_t *h = req->done_hooks; h; h = h->next)
+        ((fh_request_done_fn)h->fn)(req, h->data);
+    if (req->worker->server->trace_arena) {
+        fh_arena_stats_t st;
+        fh_arena_stats(req->arena, &st);
+        fprintf(
+            stderr,
+            "fasthttp: arena: worker=%d req=%llu %s %s status=%d used=%zu chunks=%zu large=%zu\n",
+            req->worker->index, (unsigned long long)req->id, fh_method_name(req->method),
+            req->trace_path ? req->trace_path : "-", req->res.status, st.used, st.chunks, st.large);
+    }
+    fh_arena_release(req->arena);
+}
+
+void fh__request_unref(fh_request_t *req) {
+    if (--req->users == 0 && (req->flags & FH__REQ_RELEASE_PENDING))
+        fh__request_release(req);
+}
+
+void fh__request_on_cancel(fh_request_t *req, fh__hook_t *node, void (*fn)(fh_request_t *req)) {
+    node->fn = (void (*)(void))fn;
+    node->data = NULL;
+    node->next = NULL;
+    if (req->cancel_tail)
+        req->cancel_tail->next = node;
+    else
+        req->cancel_hooks = node;
+    req->cancel_tail = node;
+}
+
+void fh__request_abandon(fh_request_t *req) {
+    if (req->state != FH__RS_DEFERRED && req->state != FH__RS_STREAMING) {
+        fh__request_release(req);
+        return;
+    }
+    bool streaming = req->state == FH__RS_STREAMING;
+    req->conn = NULL;
+    req->res.flags |= FH__RES_CANCELED;
+    req->users++; /* a cancel callback may end the response */
+    for (fh__hook_t *h = req->cancel_hooks; h; h = h->next)
+        ((void (*)(fh_request_t *))h->fn)(req);
+    if (req->res.cancel_fn)
+        req->res.cancel_fn(&req->res, req->res.cancel_data);
+    if (streaming)
+        fh__request_release(req); /* the stream's hold keeps it until ended */
+    fh__request_unref(req);
+}
+
+void fh__request_run_handler(fh_request_t *req) {
+    fh_server_t *s = req->worker->server;
+    /* jansson values the handler makes live in the request's arena. */
+    fh_json_scope_t json_scope = fh_json_arena_begin(req->arena);
+    int rc = s->cfg.handler(req, &req->res, s->cfg.handler_data);
+    fh_json_scope_end(json_scope);
+    fh_response_t *res = &req->res;
+    if (res->flags & FH__RES_FINAL)
+        return; /* the protocol was told already */
+    if (rc < 0) {
+        fh__response_error(req, 500, false); /* the connection survives */
+        FH__COUNT(req->worker->stats.errors_5xx);
+        req->ops->finished(req);
+        return;
+    }
+    if (res->flags & FH__RES_DEFERRED) {
+        req->state = FH__RS_DEFERRED;
+        return;
+    }
+    fh_response_end(res);
+}
+
+const struct sockaddr *fh__request_peer(const fh_request_t *req) {
+    return req->conn ? req->ops->peer(req) : NULL;
+}
+
+uint64_t fh__request_done_ns(const fh_request_t *req) {
+    fh__worker_t *w = req->worker;
+    if (!w->releasing_group)
+        return uv_hrtime();
+    if (!w->group_done_ns)
+        w->group_done_ns = uv_hrtime();
+    return w->group_done_ns;
+}
+
+int fh_request_remote_addr(const fh_request_t *req, struct sockaddr_storage *out) {
+    if (!req->conn)
+        return FH_ENOTCONN;
+    const struct sockaddr *sa = req->ops->peer(req);
+    if (!sa)
+        return FH_ENOTCONN;
+    memset(out, 0, sizeof(*out));
+    memcpy(out, sa,
+           sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+    return 0;
+}
+
+/* -------------------------------------------------------------- accessors */
 
 fh_str_t fh_request_method(const fh_request_t *req) { return req->method_str; }
 fh_method_t fh_request_method_id(const fh_request_t *req) { return (fh_method_t)req->method; }
@@ -90,11 +229,6 @@ fh_str_t fh_request_header_nth(const fh_request_t *req, const char *name, size_t
             return req->headers[i].value;
     }
     return (fh_str_t){ NULL, 0 };
-}
-
-const fh__header_t *fh__request_headers(const fh_request_t *req, size_t *n) {
-    *n = req->nheaders;
-    return req->headers;
 }
 
 bool fh_request_header_at(const fh_request_t *req, size_t i, fh_str_t *name, fh_str_t *value) {

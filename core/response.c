@@ -2,9 +2,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/builtin.h"
 #include "core/format.h"
-#include "core/http1.h"
+#include "core/http1_syntax.h"
+#include "core/json.h"
+#include "core/request.h"
 #include "core/worker.h"
 
 #define FH__INLINE_BODY_MAX 2048
@@ -355,7 +356,7 @@ static const char fallback_500[] =
 
 static void finish(fh_response_t *res) {
     res->flags |= FH__RES_FINAL;
-    fh__conn_request_finished(res->req);
+    res->req->ops->finished(res->req);
 }
 
 int fh_response_end(fh_response_t *res) {
@@ -384,8 +385,7 @@ int fh_send_raw(fh_response_t *res, const void *bytes, size_t len, unsigned flag
         p = copy;
     }
     res->flags |= FH__RES_RAW;
-    if ((flags & FH_RAW_CLOSE) || !(res->req->flags & FH__REQ_KEEP_ALIVE) ||
-        res->req->worker->stopping)
+    if ((flags & FH_RAW_CLOSE) || !(res->req->flags & FH__REQ_KEEP_ALIVE))
         res->flags |= FH__RES_CLOSE;
     res->out[0] = uv_buf_init((char *)p, (unsigned)len);
     res->nout = 1;
@@ -505,122 +505,36 @@ void fh__response_error(fh_request_t *req, int status, bool close) {
     fh__response_finalize(req);
 }
 
-/* ------------------------------------------------------- serialization */
-
-static inline char *put(char *p, const char *s, size_t n) { return fh__put(p, s, n); }
-
-int fh__response_serialize(fh_request_t *req) {
+void fh__response_core_error(fh_request_t *req, int status, bool close) {
+    fh_server_t *s = req->worker->server;
+    if (!s->cfg.error_handler) {
+        fh__response_error(req, status, close);
+        return;
+    }
     fh_response_t *res = &req->res;
-    for (fh__hook_t *h = res->commit_hooks; h; h = h->next)
-        ((fh_response_hook_fn)h->fn)(res, h->data);
-    res->commit_hooks = NULL;
-
-    fh__worker_t *w = req->worker;
-    fh_server_t *s = w->server;
-    /* A 1xx is no final answer: the client would wait for the real one,
-     * and an HTTP/1.0 client must never see one. Only a takeover's 101
-     * (the connection changes protocol) is final. A handler that sends any
-     * other 1xx as its response gets a 500 instead. */
-    if (res->status < 200 && !((res->flags & FH__RES_TAKEOVER) && res->status == 101)) {
-        res->status = 500;
-        res->body = "Internal Server Error";
-        res->body_len = 21;
-        res->flags &= ~(unsigned)FH__RES_BODY_ARENA;
+    fh__response_error_prepare(req, status, close);
+    /* Refuses defer, stream and takeover while the handler runs. */
+    req->state = FH__RS_CORE_ERROR;
+    fh_json_scope_t json_scope = fh_json_arena_begin(req->arena);
+    int rc = s->cfg.error_handler(req, res, s->cfg.error_handler_data);
+    fh_json_scope_end(json_scope);
+    req->state = FH__RS_HANDLING;
+    if ((res->flags & FH__RES_RAW) || (rc < 0 && !(res->flags & FH__RES_FINAL))) {
+        /* Raw bytes cannot be checked, and a failure leaves a half-built
+         * response: the core's own answer goes instead. */
+        fh__response_error(req, status, close);
+        return;
+    }
+    if (close)
         res->flags |= FH__RES_CLOSE;
+    if (!(res->flags & FH__RES_FINAL)) {
+        res->status = status;
+        fh__response_finalize(req);
+    } else if (res->status != status) {
+        /* Ended with another status: serialized again with the core's
+         * (the commit hooks have run already and do not run twice). */
+        res->status = status;
+        res->flags &= ~(unsigned)FH__RES_FINAL;
+        fh__response_finalize(req);
     }
-    int status = res->status;
-    bool bodyless_status = status < 200 || status == 204 || status == 304;
-    /* A stream's body follows the head later (stream.c): its length is
-     * declared (a file), or it is chunked (HTTP/1.1) or close-delimited. */
-    bool stream = res->flags & FH__RES_STREAM;
-    bool unframed = stream && res->stream_len < 0 && !bodyless_status;
-    bool chunked = unframed && req->version == 11;
-    bool send_body = !stream && !bodyless_status && req->method != FH_METHOD_HEAD &&
-                     !(res->flags & FH__RES_NO_BODY) && res->body_len > 0;
-    if (!(req->flags & FH__REQ_KEEP_ALIVE) || w->stopping || (unframed && !chunked))
-        res->flags |= FH__RES_CLOSE;
-    if (chunked)
-        res->flags |= FH__RES_CHUNKED;
-    /* A takeover keeps the socket: no Connection: close, and a 101 says
-     * what the connection becomes. */
-    bool takeover = res->flags & FH__RES_TAKEOVER;
-    bool upgrade = takeover && status == 101;
-    bool close = (res->flags & FH__RES_CLOSE) && !takeover;
-    size_t length = stream ? (size_t)res->stream_len : res->body_len;
-    const char *reason = fh_status_reason(status);
-    size_t reason_len = strlen(reason);
-
-    /* A body that points into the request's bytes (an echo) lives in a read
-     * buffer that is reused before the write may finish: copy it inline. */
-    bool body_in_request = res->body && req->raw_begin && res->body >= req->raw_begin &&
-                           res->body < req->raw_end && !(req->flags & FH__REQ_PINNED);
-    bool inline_body = send_body && (res->body_len <= FH__INLINE_BODY_MAX || body_in_request);
-
-    size_t n = 9 + 3 + 1 + reason_len + 2; /* "HTTP/1.1 200 OK\r\n" */
-    n += s->server_line_len + FH__DATE_LINE_LEN;
-    if (res->content_type.ptr)
-        n += 14 + res->content_type.len + 2;
-    for (uint32_t i = 0; i < res->nheaders; i++)
-        n += res->headers[i].name.len + 2 + res->headers[i].value.len + 2;
-    if (chunked)
-        n += 28;
-    else if (!bodyless_status && !unframed)
-        n += 16 + FH__U64_DIGITS + 2; /* a bound: the buffer's used length is what counts */
-    if (upgrade)
-        n += 21;
-    else if (close)
-        n += 19;
-    else if (req->version == 10)
-        n += 24;
-    n += 2;
-    if (inline_body)
-        n += res->body_len;
-
-    char *buf = fh_arena_alloc(req->arena, n);
-    if (!buf)
-        return FH_ENOMEM;
-    char *p = put(buf, "HTTP/1.1 ", 9);
-    *p++ = (char)('0' + status / 100);
-    *p++ = (char)('0' + status / 10 % 10);
-    *p++ = (char)('0' + status % 10);
-    *p++ = ' ';
-    p = put(p, reason, reason_len);
-    p = put(p, "\r\n", 2);
-    p = put(p, s->server_line, s->server_line_len);
-    p = put(p, w->date.line, FH__DATE_LINE_LEN);
-    if (res->content_type.ptr) {
-        p = put(p, "Content-Type: ", 14);
-        p = put(p, res->content_type.ptr, res->content_type.len);
-        p = put(p, "\r\n", 2);
-    }
-    for (uint32_t i = 0; i < res->nheaders; i++) {
-        p = put(p, res->headers[i].name.ptr, res->headers[i].name.len);
-        p = put(p, ": ", 2);
-        p = put(p, res->headers[i].value.ptr, res->headers[i].value.len);
-        p = put(p, "\r\n", 2);
-    }
-    if (chunked) {
-        p = put(p, "Transfer-Encoding: chunked\r\n", 28);
-    } else if (!bodyless_status && !unframed) {
-        p = put(p, "Content-Length: ", 16);
-        p = fh__put_u64(p, length);
-        p = put(p, "\r\n", 2);
-    }
-    if (upgrade)
-        p = put(p, "Connection: upgrade\r\n", 21);
-    else if (close)
-        p = put(p, "Connection: close\r\n", 19);
-    else if (req->version == 10)
-        p = put(p, "Connection: keep-alive\r\n", 24);
-    p = put(p, "\r\n", 2);
-    if (inline_body)
-        p = put(p, res->body, res->body_len);
-
-    res->out[0] = uv_buf_init(buf, (unsigned)(p - buf));
-    res->nout = 1;
-    if (send_body && !inline_body) {
-        res->out[1] = uv_buf_init((char *)res->body, (unsigned)res->body_len);
-        res->nout = 2;
-    }
-    return 0;
 }

@@ -1,13 +1,10 @@
-/* The server: configuration, listening sockets, worker threads, stopping. */
+/* The server: configuration, its workers' threads, starting, stopping and
+ * waiting. */
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "core/arena.h"
 #include "core/worker.h"
@@ -153,60 +150,6 @@ static int validate(const fh_server_config_t *c) {
     return 0;
 }
 
-/* Makes a bound, listening, non-blocking socket with SO_REUSEPORT. */
-static int make_listener(const char *host, int port, int backlog, uv_os_sock_t *out, int *bound) {
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof(ss));
-    bool dual = false;
-    if (!host) {
-        host = "::";
-        dual = true;
-    } else if (strcmp(host, "localhost") == 0) {
-        host = "127.0.0.1";
-    }
-    if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0 &&
-        uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0)
-        return config_error("host", "not an IPv4 or IPv6 address (or \"localhost\")");
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0 && dual && (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT)) {
-        uv_ip4_addr("0.0.0.0", port, (struct sockaddr_in *)&ss);
-        dual = false;
-        fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    }
-    if (fd < 0)
-        return uv_translate_sys_error(errno);
-    int one = 1, zero = 0;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-#ifdef SO_REUSEPORT
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-#endif
-    if (dual)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-    socklen_t slen =
-        ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-    if (bind(fd, (struct sockaddr *)&ss, slen) != 0 || listen(fd, backlog) != 0) {
-        int err = uv_translate_sys_error(errno);
-        close(fd);
-        return err;
-    }
-    struct sockaddr_storage got;
-    socklen_t glen = sizeof(got);
-    getsockname(fd, (struct sockaddr *)&got, &glen);
-    *bound = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
-                                             : ((struct sockaddr_in *)&got)->sin_port);
-    *out = fd;
-    return 0;
-}
-
-static void worker_cleanup_memory(fh__worker_t *w) {
-    fh__worker_free_parsers(w);
-    fh_arena_cache_free(w->arena_cache);
-    w->arena_cache = NULL;
-    free(w->loop_buf);
-    w->loop_buf = NULL;
-    pthread_mutex_destroy(&w->post_lock);
-}
-
 int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
     config_field = NULL;
     if (!out || !cfg)
@@ -250,9 +193,10 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
     if (!s->workers)
         goto error;
     for (int i = 0; i < s->nworkers; i++)
-        s->workers[i].listen_fd = -1;
+        s->workers[i].listener.fd = -1;
 
-    /* A peer death must be an error code, never SIGPIPE. */
+    /* A peer death must be an error code, never SIGPIPE (the core's own
+     * writes say MSG_NOSIGNAL; user code on taken-over sockets may not). */
     struct sigaction sa;
     if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
         signal(SIGPIPE, SIG_IGN);
@@ -260,34 +204,24 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
     int port = c.port;
     for (int i = 0; i < s->nworkers; i++) {
         fh__worker_t *w = &s->workers[i];
-        w->server = s;
-        w->index = i;
-        pthread_mutex_init(&w->post_lock, NULL);
-        err = make_listener(s->host, port, c.backlog, &w->listen_fd, &s->port);
+        err = fh__worker_new(w, s, i);
+        if (err)
+            goto error;
+        const char *why = NULL;
+        err = fh__listener_bind(s->host, port, c.backlog, &w->listener.fd, &s->port, &why);
+        if (err == FH_ECONFIG)
+            err = config_error("host", why);
         if (err)
             goto error;
         port = s->port; /* the others share the first one's (maybe ephemeral) port */
-        err = fh_arena_cache_new(&w->arena_cache, c.arena_chunk_size, c.arena_cache_bytes);
-        if (err)
-            goto error;
-        w->loop_buf = malloc(FH__LOOP_BUF_SIZE);
-        if (!w->loop_buf) {
-            err = FH_ENOMEM;
-            goto error;
-        }
     }
     *out = s;
     return 0;
 
 error:
     if (s->workers) {
-        for (int i = 0; i < s->nworkers; i++) {
-            fh__worker_t *w = &s->workers[i];
-            if (w->listen_fd >= 0)
-                close(w->listen_fd);
-            if (w->server)
-                worker_cleanup_memory(w);
-        }
+        for (int i = 0; i < s->nworkers; i++)
+            fh__worker_free(&s->workers[i]);
         free(s->workers);
     }
     pthread_mutex_destroy(&s->run_lock);
@@ -301,144 +235,12 @@ error:
 int fh_server_port(const fh_server_t *s) { return s->port; }
 int fh_server_threads(const fh_server_t *s) { return s->nworkers; }
 
-/* ------------------------------------------------------------ worker loop */
-
-static void on_handle_closed(uv_handle_t *h) { (void)h; }
-
-static void worker_maybe_finish(fh__worker_t *w) {
-    if (!w->stopping || w->nconns > 0 || w->listener_open)
-        return;
-    if (!uv_is_closing((uv_handle_t *)&w->tick)) {
-        uv_close((uv_handle_t *)&w->tick, on_handle_closed);
-        uv_close((uv_handle_t *)&w->drain, on_handle_closed);
-        pthread_mutex_lock(&w->post_lock);
-        w->wakeup_closed = true;
-        uv_close((uv_handle_t *)&w->wakeup, on_handle_closed);
-        pthread_mutex_unlock(&w->post_lock);
-    }
-}
-
-static void on_listener_closed(uv_handle_t *h) {
-    fh__worker_t *w = h->data;
-    w->listener_open = false;
-    close(w->listen_fd); /* a uv_poll_t leaves its descriptor open */
-    w->listen_fd = -1;
-    worker_maybe_finish(w);
-}
-
-static void on_tick(uv_timer_t *t) {
-    fh__worker_t *w = t->data;
-    fh__date_update(&w->date, time(NULL));
-    fh__conn_sweep(w);
-    fh__worker_try_resume_accept(w);
-    worker_maybe_finish(w);
-}
-
-static void on_drain_timeout(uv_timer_t *t) {
-    fh__worker_t *w = t->data;
-    fh__worker_stop_conns(w, true);
-    worker_maybe_finish(w);
-}
-
-static void worker_begin_stop(fh__worker_t *w) {
-    if (w->stopping)
-        return;
-    w->stopping = true;
-    if (w->listener_open && !uv_is_closing((uv_handle_t *)&w->listener))
-        uv_close((uv_handle_t *)&w->listener, on_listener_closed);
-    uv_timer_start(&w->drain, on_drain_timeout, w->server->cfg.timeouts.drain_ms, 0);
-    fh__takeover_close_all(w);
-    fh__worker_stop_conns(w, false);
-    worker_maybe_finish(w);
-}
-
-static void on_wakeup(uv_async_t *a) {
-    fh__worker_t *w = a->data;
-    pthread_mutex_lock(&w->post_lock);
-    fh__post_t *list = w->posts;
-    w->posts = NULL;
-    pthread_mutex_unlock(&w->post_lock);
-    /* Run posted callbacks in the order they were posted. */
-    fh__post_t *rev = NULL;
-    while (list) {
-        fh__post_t *next = list->next;
-        list->next = rev;
-        rev = list;
-        list = next;
-    }
-    while (rev) {
-        fh__post_t *next = rev->next;
-        rev->fn(rev->data);
-        free(rev);
-        rev = next;
-    }
-    if (atomic_load(&w->server->stop_requested))
-        worker_begin_stop(w);
-}
-
-static void close_leftover(uv_handle_t *h, void *arg) {
-    (void)arg;
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
-}
-
-static void *worker_main(void *arg) {
-    fh__worker_t *w = arg;
-    uv_run(&w->loop, UV_RUN_DEFAULT);
-    /* Close whatever user code left open on this loop, then the loop. */
-    uv_walk(&w->loop, close_leftover, NULL);
-    uv_run(&w->loop, UV_RUN_DEFAULT);
-    uv_loop_close(&w->loop);
-    return NULL;
-}
-
-static uint64_t tick_interval(const fh_timeouts_t *t) {
-    uint32_t m = t->header_ms;
-    if (t->body_ms < m)
-        m = t->body_ms;
-    if (t->keepalive_ms < m)
-        m = t->keepalive_ms;
-    if (t->write_ms < m)
-        m = t->write_ms;
-    uint64_t iv = m / 4;
-    if (iv < 10)
-        iv = 10;
-    if (iv > 1000)
-        iv = 1000;
-    return iv;
-}
-
-static int worker_init(fh__worker_t *w) {
-    int err = uv_loop_init(&w->loop);
-    if (err)
-        return err;
-    w->loop.data = w;
-    err = uv_poll_init_socket(&w->loop, &w->listener, w->listen_fd);
-    if (err)
-        return err;
-    w->listener.data = w;
-    w->listener_open = true; /* listen_fd is closed with the handle */
-    err = uv_poll_start(&w->listener, UV_READABLE, fh__conn_on_listen);
-    if (err)
-        return err;
-    uv_timer_init(&w->loop, &w->tick);
-    w->tick.data = w;
-    uv_timer_init(&w->loop, &w->drain);
-    w->drain.data = w;
-    uv_async_init(&w->loop, &w->wakeup, on_wakeup);
-    w->wakeup.data = w;
-    fh__date_update(&w->date, time(NULL));
-    uint64_t iv = tick_interval(&w->server->cfg.timeouts);
-    uv_timer_start(&w->tick, on_tick, iv, iv);
-    return 0;
-}
-
 int fh_server_start(fh_server_t *s) {
     if (s->started)
         return FH_ESTATE;
     s->started = true;
     for (int i = 0; i < s->nworkers; i++) {
-        int err = worker_init(&s->workers[i]);
+        int err = fh__worker_init(&s->workers[i]);
         if (err) {
             fprintf(stderr, "fasthttp: worker %d: %s\n", i, uv_strerror(err));
             abort(); /* a half-initialized loop cannot be unwound safely */
@@ -446,7 +248,7 @@ int fh_server_start(fh_server_t *s) {
     }
     for (int i = 0; i < s->nworkers; i++) {
         fh__worker_t *w = &s->workers[i];
-        int err = pthread_create(&w->thread, NULL, worker_main, w);
+        int err = pthread_create(&w->thread, NULL, fh__worker_main, w);
         if (err) {
             fh_server_stop(s);
             fh_server_wait(s);
@@ -461,37 +263,12 @@ void fh_server_stop(fh_server_t *s) {
     atomic_store(&s->stop_requested, true);
     if (!s->started)
         return;
-    for (int i = 0; i < s->nworkers; i++) {
-        fh__worker_t *w = &s->workers[i];
-        pthread_mutex_lock(&w->post_lock);
-        if (!w->wakeup_closed)
-            uv_async_send(&w->wakeup);
-        pthread_mutex_unlock(&w->post_lock);
-    }
+    for (int i = 0; i < s->nworkers; i++)
+        fh__worker_wake(&s->workers[i]);
     pthread_mutex_lock(&s->run_lock);
     if (s->run_async)
         uv_async_send(s->run_async);
     pthread_mutex_unlock(&s->run_lock);
-}
-
-int fh__worker_post(fh__worker_t *w, fh_loop_fn fn, void *data, bool while_stopping) {
-    fh_server_t *s = w->server;
-    fh__post_t *p = malloc(sizeof(*p));
-    if (!p)
-        return FH_ENOMEM;
-    p->fn = fn;
-    p->data = data;
-    pthread_mutex_lock(&w->post_lock);
-    if (!s->started || w->wakeup_closed || (!while_stopping && atomic_load(&s->stop_requested))) {
-        pthread_mutex_unlock(&w->post_lock);
-        free(p);
-        return FH_ESTATE;
-    }
-    p->next = w->posts;
-    w->posts = p;
-    uv_async_send(&w->wakeup);
-    pthread_mutex_unlock(&w->post_lock);
-    return 0;
 }
 
 int fh_server_post(fh_server_t *s, int worker, fh_loop_fn fn, void *data) {
@@ -508,13 +285,7 @@ int fh_server_wait(fh_server_t *s) {
         if (w->thread_started)
             pthread_join(w->thread, NULL);
         /* Callbacks posted after the loop stopped are dropped. */
-        fh__post_t *p = w->posts;
-        while (p) {
-            fh__post_t *next = p->next;
-            free(p);
-            p = next;
-        }
-        w->posts = NULL;
+        fh__worker_drop_posts(w);
     }
     s->joined = true;
     return 0;
@@ -574,12 +345,8 @@ void fh_server_free(fh_server_t *s) {
         fh_server_stop(s);
         fh_server_wait(s);
     }
-    for (int i = 0; i < s->nworkers; i++) {
-        fh__worker_t *w = &s->workers[i];
-        if (w->listen_fd >= 0)
-            close(w->listen_fd);
-        worker_cleanup_memory(w);
-    }
+    for (int i = 0; i < s->nworkers; i++)
+        fh__worker_free(&s->workers[i]);
     free(s->workers);
     pthread_mutex_destroy(&s->run_lock);
     free(s->host);

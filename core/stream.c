@@ -2,20 +2,22 @@
  * close-delimited), files sent with sendfile(2), and Server-Sent Events.
  *
  * A stream sits in its connection's queue like any response, in state
- * FH__RS_STREAMING. When it reaches the head (conn.c calls
- * fh__stream_activate) it writes its head and then its body, and later
- * responses wait behind it. When it has ended and every byte has left, it
- * tells the connection (fh__conn_stream_finished), which goes on with the
- * next response.
+ * FH__RS_STREAMING. When it reaches the head (the protocol calls the
+ * response's activate) it writes its head and then its body through the
+ * request's ops, and later responses wait behind it. When it has ended and
+ * every byte has left, it tells the protocol (ops->stream_finished), which
+ * goes on with the next response. When the client goes away, the cancel
+ * hook it registered on the request stops its I/O. It never calls a
+ * connection function by name.
  *
  * Memory. Body bytes are copied into blocks of BLOCK_SIZE that belong to the
  * stream: `pending` blocks wait for the socket, `inflight` ones are part of
- * the single uv_write in flight, `spare` ones are recycled. Writes are
+ * the single write in flight, `spare` ones are recycled. Writes are
  * refused (FH_EAGAIN) past max_buffered, so a stream never holds more than
  * about max_buffered + 2 blocks, whatever the body's size, and its steady
  * state makes no allocation at all. One write is in flight at a time: the
- * blocks filled meanwhile leave together in the next one (at most four
- * buffers, which libuv keeps without allocating).
+ * blocks filled meanwhile leave together in the next one (at most
+ * WRITE_BUFS buffers).
  *
  * Files. After the head, a thread-pool job calls sendfile(2) on a duplicate
  * of the socket's descriptor (non-blocking, so a job never waits for the
@@ -35,10 +37,12 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 
+#include "core/conn.h" /* fh__write_t */
+#include "core/request.h"
 #include "core/worker.h"
 
 #define BLOCK_SIZE (16 * 1024)
-#define WRITE_BUFS 4 /* uv_write_t's inline buffers: more would be malloc'ed */
+#define WRITE_BUFS 8
 #define DEFAULT_MAX_BUFFERED (256 * 1024)
 #define SENDFILE_STEP ((size_t)4 << 20)
 #define SSE_KEEPALIVE_MS 15000
@@ -54,7 +58,9 @@ enum { IDLE, WRITING, SENDING_FILE, WAITING_WRITABLE };
 
 struct fh_stream {
     fh_request_t *req;
-    uv_write_t wr;
+    fh__write_t wr;
+    uv_buf_t bufs[WRITE_BUFS]; /* the write in flight's buffers */
+    fh__hook_t cancel_hook;
     block_t *pending, *pending_tail; /* written, waiting for the socket */
     block_t *inflight;               /* carried by the write in flight */
     block_t *spare;                  /* recycled blocks */
@@ -88,10 +94,10 @@ struct fh_stream {
 
 static void stream_kick(fh_stream_t *st);
 static void stream_maybe_finish(fh_stream_t *st);
+static void stream_drain_check(fh_stream_t *st);
 
-static inline fh__conn_t *stream_conn(const fh_stream_t *st) {
-    return st->canceled ? NULL : st->req->conn;
-}
+/* Whether the client is still there (the request's ops may be used). */
+static inline bool stream_conn(const fh_stream_t *st) { return !st->canceled && st->req->conn; }
 
 /* ------------------------------------------------------------------ blocks */
 
@@ -213,25 +219,20 @@ static int stream_put(fh_stream_t *st, produce_fn produce, const void *arg) {
     return 0;
 }
 
-static void on_written(uv_write_t *wr, int status) {
+static void on_written(fh__conn_t *c, fh__write_t *wr, int status) {
+    (void)c;
     fh_stream_t *st = (fh_stream_t *)((char *)wr - offsetof(fh_stream_t, wr));
     fh_request_t *req = st->req;
     req->users++; /* on_drain or an abort may end the stream */
     st->busy = IDLE;
     recycle(st, st->inflight);
     st->inflight = NULL;
-    fh__conn_t *c = stream_conn(st);
-    if (c) {
-        fh__conn_write_pending(c, -1);
+    if (stream_conn(st)) {
         if (status < 0) {
-            fh__conn_abort(c); /* cancels this stream */
+            req->ops->abort(req); /* cancels this stream */
         } else {
-            if (st->want_drain && !st->ended && st->buffered <= st->max_buffered / 2) {
-                st->want_drain = false;
-                if (st->on_drain)
-                    st->on_drain(st, st->data);
-            }
-            stream_kick(st);
+            stream_kick(st); /* may write all that is pending at once */
+            stream_drain_check(st);
         }
     }
     stream_maybe_finish(st);
@@ -276,11 +277,10 @@ static void on_writable(uv_poll_t *p, int status, int events) {
     req->users++;
     uv_poll_stop(p);
     st->busy = IDLE;
-    fh__conn_t *c = stream_conn(st);
-    if (c) {
-        fh__conn_write_pending(c, -1);
+    if (stream_conn(st)) {
+        req->ops->io_pending(req, -1);
         if (status < 0)
-            fh__conn_abort(c);
+            req->ops->abort(req);
         else
             file_step(st);
     }
@@ -296,7 +296,7 @@ static void on_handle_closed(uv_handle_t *h) {
 
 /* Waits until the socket takes more. */
 static void file_wait(fh_stream_t *st) {
-    fh__conn_t *c = stream_conn(st);
+    fh_request_t *req = st->req;
     int err = 0;
     if (!st->poll) {
         st->poll = fh_arena_alloc(st->req->arena, sizeof(*st->poll));
@@ -312,11 +312,11 @@ static void file_wait(fh_stream_t *st) {
     if (!err)
         err = uv_poll_start(st->poll, UV_WRITABLE, on_writable);
     if (err) {
-        fh__conn_abort(c);
+        req->ops->abort(req);
         return;
     }
     st->busy = WAITING_WRITABLE;
-    fh__conn_write_pending(c, +1);
+    req->ops->io_pending(req, +1);
 }
 
 static void file_after(uv_work_t *w, int status) {
@@ -328,11 +328,10 @@ static void file_after(uv_work_t *w, int status) {
         st->off += (int64_t)st->step_sent;
         st->left -= (int64_t)st->step_sent;
     }
-    fh__conn_t *c = stream_conn(st);
-    if (c) {
-        fh__conn_write_pending(c, -1);
+    if (stream_conn(st)) {
+        req->ops->io_pending(req, -1);
         if (status != 0 || st->step_err)
-            fh__conn_abort(c);
+            req->ops->abort(req);
         else if (st->left > 0 && st->step_full)
             file_wait(st);
         else
@@ -344,40 +343,32 @@ static void file_after(uv_work_t *w, int status) {
 
 /* Sends the next piece of the file, once the head has left. */
 static void file_step(fh_stream_t *st) {
-    fh__conn_t *c = stream_conn(st);
+    fh_request_t *req = st->req;
     if (st->left <= 0 || st->no_body)
         return;
     if (st->sock < 0) {
-        uv_os_fd_t fd;
-        if (uv_fileno((uv_handle_t *)fh__conn_stream(c), &fd) != 0 ||
-            (st->sock = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
-            fh__conn_abort(c);
+        int fd = req->ops->socket_fd(req);
+        if (fd < 0 || (st->sock = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+            req->ops->abort(req);
             return;
         }
     }
-    if (uv_queue_work(&st->req->worker->loop, &st->work, file_work, file_after) != 0) {
-        fh__conn_abort(c);
+    if (uv_queue_work(&req->worker->loop, &st->work, file_work, file_after) != 0) {
+        req->ops->abort(req);
         return;
     }
     st->busy = SENDING_FILE;
-    fh__conn_write_pending(c, +1);
+    req->ops->io_pending(req, +1);
 }
 
 /* ------------------------------------------------------------- the engine */
 
-/* Starts the next write if the stream may write and has something to. */
-static void stream_kick(fh_stream_t *st) {
-    fh__conn_t *c = stream_conn(st);
-    if (!c || !st->active || st->busy != IDLE || st->finished)
-        return;
-    if (st->head_sent && st->body == BODY_FILE) {
-        file_step(st);
-        return;
-    }
-    uv_buf_t bufs[WRITE_BUFS];
+/* Moves pending blocks (and the head, first) into the write's buffers;
+ * returns their count. */
+static unsigned take_pending(fh_stream_t *st) {
     unsigned n = 0;
     if (!st->head_sent)
-        bufs[n++] = st->req->res.out[0];
+        st->bufs[n++] = st->req->res.out[0];
     block_t **tail = &st->inflight;
     while (st->pending && n < WRITE_BUFS) {
         block_t *b = st->pending;
@@ -385,21 +376,51 @@ static void stream_kick(fh_stream_t *st) {
         b->next = NULL;
         *tail = b;
         tail = &b->next;
-        bufs[n++] = uv_buf_init(b->data, (unsigned)b->len);
+        st->bufs[n++] = uv_buf_init(b->data, (unsigned)b->len);
     }
     if (!st->pending)
         st->pending_tail = NULL;
-    if (n == 0)
-        return;
-    if (uv_write(&st->wr, fh__conn_stream(c), bufs, n, on_written) != 0) {
+    return n;
+}
+
+/* Writes while the stream may and has something to: what the socket takes
+ * at once is done here, the rest completes in on_written. */
+static void stream_kick(fh_stream_t *st) {
+    fh_request_t *req = st->req;
+    while (stream_conn(st) && st->active && st->busy == IDLE && !st->finished) {
+        if (st->head_sent && st->body == BODY_FILE) {
+            file_step(st);
+            return;
+        }
+        unsigned n = take_pending(st);
+        if (n == 0)
+            return;
+        st->wr.bufs = st->bufs;
+        st->wr.nbufs = n;
+        st->wr.cb = on_written;
+        st->head_sent = true;
+        int r = req->ops->write(req, &st->wr);
+        if (r == 0) {
+            st->busy = WRITING;
+            return;
+        }
         recycle(st, st->inflight);
         st->inflight = NULL;
-        fh__conn_abort(c);
-        return;
+        if (r < 0) {
+            req->ops->abort(req);
+            return;
+        }
     }
-    st->head_sent = true;
-    st->busy = WRITING;
-    fh__conn_write_pending(c, +1);
+}
+
+/* A write was refused for a full buffer and enough has left since: the
+ * owner may write again. Not called from inside the owner's own write. */
+static void stream_drain_check(fh_stream_t *st) {
+    if (st->want_drain && !st->ended && !st->canceled && st->buffered <= st->max_buffered / 2) {
+        st->want_drain = false;
+        if (st->on_drain)
+            st->on_drain(st, st->data);
+    }
 }
 
 /* Finishes the stream once it has ended, its bytes have left (or the client
@@ -426,17 +447,23 @@ static void stream_maybe_finish(fh_stream_t *st) {
         close(st->sock); /* after the poll handle is closed */
     fh_request_t *req = st->req;
     if (!st->canceled && req->conn)
-        fh__conn_stream_finished(req);
+        req->ops->stream_finished(req);
     fh__request_unref(req);
 }
 
-void fh__stream_activate(fh_request_t *req) {
+/* The protocol lets the stream write (res->activate). */
+static void stream_activate(fh_request_t *req) {
     fh_stream_t *st = req->res.stream;
+    req->users++; /* the drain callback may end the stream */
     st->active = true;
     stream_kick(st);
+    stream_drain_check(st);
+    stream_maybe_finish(st);
+    fh__request_unref(req);
 }
 
-void fh__stream_cancel(fh_request_t *req) {
+/* The client went away (a cancel hook): stop all I/O. */
+static void stream_cancel(fh_request_t *req) {
     fh_stream_t *st = req->res.stream;
     st->canceled = true;
     st->active = false;
@@ -450,7 +477,8 @@ void fh__stream_cancel(fh_request_t *req) {
     } else if (st->busy == SENDING_FILE) {
         uv_cancel((uv_req_t *)&st->work); /* file_after still comes */
     }
-    /* A write in flight completes with UV_ECANCELED when the handle closes. */
+    /* A write in flight completes with FH_ECANCELED when the connection
+     * closes. */
     stream_maybe_finish(st);
 }
 
@@ -485,6 +513,8 @@ static int stream_new(fh_response_t *res, fh_stream_t **out, size_t max_buffered
         res->stream = NULL;
         return FH_ENOMEM;
     }
+    res->activate = stream_activate;
+    fh__request_on_cancel(req, &st->cancel_hook, stream_cancel);
     int status = res->status;
     st->no_body = req->method == FH_METHOD_HEAD || status < 200 || status == 204 || status == 304;
     st->body = length >= 0 ? BODY_FILE : (res->flags & FH__RES_CHUNKED) ? BODY_CHUNKED : BODY_CLOSE;
@@ -498,7 +528,7 @@ static void stream_start(fh_stream_t *st) {
     req->res.flags |= FH__RES_FINAL;
     req->state = FH__RS_STREAMING;
     req->users++;
-    fh__conn_stream_started(req);
+    req->ops->stream_started(req);
 }
 
 int fh_stream_begin(fh_response_t *res, fh_stream_t **out, const fh_stream_options_t *opts) {
@@ -554,7 +584,7 @@ int fh_stream_end(fh_stream_t *st) {
         if (reserve(st, 5) == 0)
             append(st, "0\r\n\r\n", 5);
         else
-            fh__conn_abort(req->conn); /* the body cannot be terminated */
+            req->ops->abort(req); /* the body cannot be terminated */
     }
     stream_kick(st);
     stream_maybe_finish(st);

@@ -1,15 +1,15 @@
 /* Takeover: handing a connection's socket, and the bytes already read after
  * the request, to user code.
  *
- * The takeover request is the connection's last: conn.c stops reading and
- * parsing when it is asked for (fh__conn_takeover_prepare), keeps the bytes
- * that followed the request (fh__takeover_keep), and writes every earlier
- * response and the takeover's own. Once they are written, the socket's
- * descriptor is duplicated into a uv_tcp_t of the takeover on the same loop
- * (fh__takeover_handover) and the connection closes its own handle as usual:
- * its counts, buffers and timeouts go with it, while the socket stays open
- * through the duplicate. No byte is lost in between: reading stopped before
- * the duplicate was made.
+ * The takeover request is the connection's last: its protocol stops
+ * reading and parsing when it is asked for (ops->takeover_prepare), keeps
+ * the bytes that followed the request (req->rest), and writes every earlier
+ * response and the takeover's own. Once they are written it calls the
+ * response's handover, set here: the socket's descriptor is duplicated into
+ * a uv_tcp_t of the takeover on the same loop, and the connection closes
+ * its own handle as usual: its counts, buffers and timeouts go with it,
+ * while the socket stays open through the duplicate. No byte is lost in
+ * between: reading stopped before the duplicate was made.
  *
  * The takeover lives in the request's arena and holds the request (users)
  * until its handle is closed. A done hook on the request tells the user when
@@ -19,6 +19,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "core/request.h"
+#include "core/takeover.h"
 #include "core/worker.h"
 
 struct fh_takeover {
@@ -34,6 +36,8 @@ struct fh_takeover {
     bool handed_over;
     bool closing;
 };
+
+static void takeover_handover(fh_request_t *req, uv_os_sock_t fd);
 
 /* The request slot that finds a request's takeover. */
 static const char takeover_key;
@@ -70,35 +74,28 @@ int fh_request_takeover(fh_response_t *res, unsigned flags, fh_takeover_fn on_re
         err = fh_request_set(req, &takeover_key, tk);
     if (!err)
         err = fh_request_on_done(req, takeover_request_done, tk);
-    if (!err && (err = fh__conn_takeover_prepare(req)) != 0)
+    if (!err && (err = req->ops->takeover_prepare(req)) != 0)
         tk->on_ready = NULL; /* a failed call never calls back */
     if (err)
         return err;
     res->flags |= FH__RES_TAKEOVER;
+    res->handover = takeover_handover;
     if (flags & FH_TAKEOVER_SILENT)
         return fh_send_raw(res, "", 0, FH_RAW_BORROW);
     return fh_response_end(res);
 }
 
-void fh__takeover_keep(fh_request_t *req, const char *p, size_t n) {
-    fh_takeover_t *tk = takeover_of(req);
-    char *copy = fh_arena_strndup(req->arena, p, n);
-    if (copy)
-        tk->rest = (fh_str_t){ copy, n };
-    else
-        tk->rest = (fh_str_t){ NULL, 0 }; /* handover is refused below */
-}
-
 static void on_failed_open(uv_handle_t *h) { fh__request_unref(((fh_takeover_t *)h)->req); }
 
-void fh__takeover_handover(fh_request_t *req, uv_tcp_t *from) {
+/* The response's handover: every byte before and of the takeover's
+ * response has been written; fd is the connection's socket. */
+static void takeover_handover(fh_request_t *req, uv_os_sock_t fd) {
     fh_takeover_t *tk = takeover_of(req);
     fh__worker_t *w = req->worker;
-    uv_os_fd_t fd;
-    /* A stopping server closes takeovers rather than opening new ones; and
-     * without the bytes already read the new protocol would be corrupt. */
-    if (w->stopping || !tk->rest.ptr || uv_fileno((uv_handle_t *)from, &fd) != 0)
+    /* A stopping server closes takeovers rather than opening new ones. */
+    if (w->stopping)
         return;
+    tk->rest = req->rest.ptr ? req->rest : FH_STR_LIT("");
     int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (dup_fd < 0)
         return;

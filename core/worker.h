@@ -1,14 +1,17 @@
-/* Internal: the server, its workers and their connections. */
+/* Internal: the server and its workers (server.c, worker.c).
+ *
+ * A worker is one thread with its own loop, listening socket, connections,
+ * timers, arena cache, parser pool and Date line. Everything a request
+ * touches stays on the worker that accepted its connection. */
 #ifndef FH_CORE_WORKER_H
 #define FH_CORE_WORKER_H
 
 #include <fasthttp.h>
-#include <llhttp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
 #include "core/date.h"
-#include "core/request.h"
+#include "core/listener.h"
 
 #define FH__LOOP_BUF_SIZE (64 * 1024)
 #define FH__MAX_IOV 256
@@ -27,6 +30,8 @@ typedef _Atomic uint64_t fh__counter_t;
                           memory_order_relaxed)
 #define FH__COUNT_GET(c) atomic_load_explicit(&(c), memory_order_relaxed)
 
+typedef struct fh__conn fh__conn_t;
+
 typedef struct fh__post {
     struct fh__post *next;
     fh_loop_fn fn;
@@ -37,30 +42,20 @@ struct fh__worker {
     fh_server_t *server;
     int index;
     uv_loop_t loop;
-    uv_poll_t listener; /* readable: connections to accept (conn.c) */
-    uv_timer_t tick;    /* Date refresh and timeout sweep */
-    uv_timer_t drain;   /* graceful stop deadline */
-    uv_async_t wakeup;  /* stop requests and posted callbacks */
-    uv_os_sock_t listen_fd;
+    fh__listener_t listener;
+    uv_timer_t tick;   /* Date refresh and timeout sweep */
+    uv_timer_t drain;  /* graceful stop deadline */
+    uv_async_t wakeup; /* stop requests and posted callbacks */
     pthread_t thread;
     bool thread_started;
     bool stopping;
-    bool accept_paused;
-    bool listener_open;
     bool wakeup_closed; /* guarded by post_lock */
     fh_arena_cache_t *arena_cache;
-    llhttp_t *parsers; /* released parsers, linked through ->data */
+    void *parsers; /* released llhttp parsers (http1_parser.c) */
     size_t nparsers;
-    /* The batch being parsed (conn.c): end of the bytes given to llhttp,
-     * where a message not yet begun would start, the clock at its first
-     * dispatch. */
-    const char *exec_end;
-    const char *msg_start;
-    uint64_t batch_ns;
-    char *loop_buf;     /* shared read buffer of the loop */
-    bool loop_buf_busy; /* handed to a read not yet consumed */
+    char *loop_buf; /* shared read buffer of the loop */
     fh__date_cache_t date;
-    fh__conn_t *conns; /* all open connections (doubly linked) */
+    fh__conn_t *conns; /* all open connections (doubly linked, conn.c) */
     size_t nconns;
     uint64_t next_req_id;
     /* While a written group's requests are released: the clock reading
@@ -94,21 +89,28 @@ struct fh_server {
     pthread_mutex_t run_lock;
 };
 
-/* conn.c */
-void fh__conn_on_listen(uv_poll_t *listener, int status, int events);
-void fh__conn_sweep(fh__worker_t *w);
-/* Serves a connected stream socket (TCP, or one end of a socketpair) on
- * w's loop, from w's thread, as if accepted. The fuzzers drive the real
- * connection code this way. Returns 0 or a libuv error (fd not taken). */
-int fh__conn_open(fh__worker_t *w, uv_os_sock_t fd);
-void fh__worker_stop_conns(fh__worker_t *w, bool force);
-void fh__worker_try_resume_accept(fh__worker_t *w);
-void fh__worker_free_parsers(fh__worker_t *w);
-void fh__request_release(fh_request_t *req);
+/* ---- worker.c ---- */
 
-/* server.c: queues fn(data) for w's loop thread, from any thread. While the
- * server stops, posts are refused (FH_ESTATE) unless while_stopping, which
+/* Fills in w (index i of s) with everything but its loop: the arena cache,
+ * the loop buffer and the post lock. Returns 0 or FH_ENOMEM. */
+int fh__worker_new(fh__worker_t *w, fh_server_t *s, int i);
+/* Frees what fh__worker_new made, and the parser pool. */
+void fh__worker_free(fh__worker_t *w);
+/* Starts w's loop: listener, timers, wakeup. A failure leaves a loop that
+ * cannot be unwound (the server aborts). */
+int fh__worker_init(fh__worker_t *w);
+/* The worker thread's body: runs the loop until the worker has stopped. */
+void *fh__worker_main(void *arg);
+/* Queues fn(data) for w's loop thread, from any thread. While the server
+ * stops, posts are refused (FH_ESTATE) unless while_stopping, which
  * accepts them until the loop closes for good. */
 int fh__worker_post(fh__worker_t *w, fh_loop_fn fn, void *data, bool while_stopping);
+/* Wakes w's loop to look at the server's stop request. */
+void fh__worker_wake(fh__worker_t *w);
+/* A connection of w opened (+1) or closed (-1): counts, the accept cap, and
+ * the end of a stop. */
+void fh__worker_conn_count(fh__worker_t *w, int delta);
+/* Drops the callbacks posted after the loop stopped. */
+void fh__worker_drop_posts(fh__worker_t *w);
 
 #endif

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/http1.h"
+#include "core/http1_syntax.h"
 #include "middleware/mw.h"
 
 typedef struct cors {

@@ -6,7 +6,9 @@
 #include <fasthttp.h>
 #include <stdatomic.h>
 
-#include "core/builtin.h"
+#include "core/request.h"
+#include "core/response.h"
+#include "core/str.h"
 
 /* Records "fasthttp: <printf>" as this thread's fh_middleware_error() and
  * returns err (FH_ECONFIG or FH_EINVAL). */

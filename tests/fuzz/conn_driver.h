@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/conn.h"
+#include "core/http1.h"
 #include "core/worker.h"
 
 typedef struct fz_out {
@@ -122,7 +124,7 @@ static void fz_connection(const uint8_t *data, size_t size, uint32_t seed, fz_ou
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
         abort();
-    if (fh__conn_open(fz_worker, sv[0]) != 0)
+    if (fh__conn_open(fz_worker, sv[0], &fh__transport_tcp, &fh__http1_protocol) != 0)
         abort();
     size_t off = 0;
     fz_cuts_t cuts = { seed * 2654435761u + 1, seed ? 1 + (int)(seed % 4) : 0 };

@@ -17,7 +17,7 @@
  * - when it is incomplete, the server must not answer at all.
  */
 #include "conn_driver.h"
-#include "core/http1.h"
+#include "core/http1_syntax.h"
 
 #define MAX_BODY 65536
 

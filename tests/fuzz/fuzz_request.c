@@ -17,7 +17,7 @@
 #include <ctype.h>
 
 #include "conn_driver.h"
-#include "core/http1.h"
+#include "core/http1_syntax.h"
 
 static bool token(fh_str_t s) {
     if (!s.ptr || s.len == 0)

@@ -10,7 +10,13 @@
 #include <cmocka.h>
 
 #include "core/arena.h"
+#include "core/request.h"
 #include "core/worker.h"
+
+/* The protocol side of these requests: a final response is captured by the
+ * request's done hook (below) as it is released. */
+static void finished(fh_request_t *req) { fh__request_release(req); }
+static const fh__request_ops_t test_ops = { .finished = finished };
 
 static fh_server_t server;
 static fh__worker_t worker;
@@ -53,6 +59,7 @@ static fh_request_t *make_request(const char *raw, fh_method_t m, int version) {
     fh_request_t *req = fh_arena_calloc(a, 1, sizeof(*req));
     req->arena = a;
     req->worker = &worker;
+    req->ops = &test_ops;
     req->method = (uint8_t)m;
     req->version = (uint8_t)version;
     req->flags = FH__REQ_KEEP_ALIVE | FH__REQ_VERSION;

@@ -8,7 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fixture.h"
+#include "request_fixture.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define HAVE_ASAN 1

@@ -1,7 +1,7 @@
 /* fh_request_json: Content-Type and encoding checks, size limit, empty
  * bodies, syntax errors with jansson's position, decoding flags, where the
  * parsed value lives, and the problem documents fh_send_json_error sends. */
-#include "fixture.h"
+#include "request_fixture.h"
 
 static const char *const ct_json[] = { "Content-Type", "application/json", NULL };
 

@@ -6,7 +6,7 @@
 #include <limits.h>
 #include <math.h>
 
-#include "fixture.h"
+#include "request_fixture.h"
 
 static fh_arena_t *arena;
 

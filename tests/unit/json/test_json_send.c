@@ -1,7 +1,7 @@
 /* Serialization into the arena and JSON responses: fh_json_dump flags and
  * failures, fh_response_json / fh_send_json / fh_send_json_new byte for
  * byte, borrow and steal, HEAD, and RFC 9457 problem documents. */
-#include "fixture.h"
+#include "request_fixture.h"
 
 static fh_request_t *get(const char *path) { return fx_request(FH_METHOD_GET, path, NULL, NULL); }
 

@@ -1,7 +1,7 @@
 /* Validation helpers: every field kind, required / optional / nullable,
  * bounds, nested objects and array items with their JSON Pointers, unknown
  * members, custom rules, and the single 422 problem listing them all. */
-#include "fixture.h"
+#include "request_fixture.h"
 
 /* A request held like a connection holds it: its arena (and the body parsed
  * into it) lives until fx_release, after the response is final. */

@@ -1,8 +1,10 @@
-/* Requests built by hand for the JSON unit tests (no socket): a fake server
- * and worker, a request over given method, path, headers and body, and the
- * bytes of its response captured when the request is released. */
-#ifndef FH_TEST_JSON_FIXTURE_H
-#define FH_TEST_JSON_FIXTURE_H
+/* Requests built by hand for unit tests (no socket): a server and worker
+ * that are only data, a protocol side (fx_ops) that releases a request when
+ * its response is final unless the test holds it, a request over given
+ * method, path, headers and body, and the bytes of its response captured
+ * when the request is released. */
+#ifndef FH_TEST_REQUEST_FIXTURE_H
+#define FH_TEST_REQUEST_FIXTURE_H
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +18,7 @@
 
 #include "core/arena.h"
 #include "core/json.h"
+#include "core/request.h"
 #include "core/worker.h"
 
 static fh_server_t fx_server;
@@ -36,6 +39,15 @@ static inline void fx_capture(fh_request_t *req, void *data) {
     fx_out[fx_out_len] = '\0';
     fx_released++;
 }
+
+/* The protocol's side: a final response of a request the test holds
+ * (fx_hold) waits for fx_release, as a connection waits for the bytes to be
+ * written; any other is released at once. */
+static inline void fx_finished(fh_request_t *req) {
+    if (!req->conn)
+        fh__request_release(req);
+}
+static const fh__request_ops_t fx_ops = { .finished = fx_finished };
 
 static inline int fx_setup(void **state) {
     (void)state;
@@ -65,6 +77,7 @@ static inline fh_request_t *fx_request(fh_method_t m, const char *path, const ch
     assert_non_null(req);
     req->arena = a;
     req->worker = &fx_worker;
+    req->ops = &fx_ops;
     req->method = (uint8_t)m;
     req->method_str = fh_str(fh_method_name(m));
     req->version = 11;
@@ -93,7 +106,7 @@ static inline fh_request_t *fx_request(fh_method_t m, const char *path, const ch
 /* Keeps the request alive after its response is final, as a connection
  * does until the bytes are written (fx_release then captures them). */
 static inline void fx_hold(fh_request_t *req) {
-    static char fake_conn; /* never dereferenced on these paths */
+    static char fake_conn; /* never dereferenced: fx_ops holds no connection */
     req->conn = (fh__conn_t *)(void *)&fake_conn;
 }
 

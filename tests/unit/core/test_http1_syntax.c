@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "core/http1.h"
+#include "core/http1_syntax.h"
 
 static int head(const char *s, size_t *len) { return fh__h1_check_head(s, strlen(s), len); }
 

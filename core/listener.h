@@ -1,0 +1,43 @@
+/* Internal: listening sockets and accepting (listener.c).
+ *
+ * Each worker has its own listening socket (SO_REUSEPORT), watched with a
+ * uv_poll_t and accepted from here rather than through uv_listen, so that
+ * accepting can pause: at the connection cap, and when the process is out
+ * of descriptors (EMFILE, ENFILE) or of memory. Paused, the watcher is
+ * stopped and pending connections wait in the kernel's queue; a closing
+ * connection or the next tick resumes. (libuv's listener cannot pause on
+ * an accept error: its spare-descriptor trick is one per loop, threads race
+ * for the freed slot, and a loop that loses it gets the error back on every
+ * turn of a level-triggered poll: a spin.) Every accepted socket becomes a
+ * connection over plain TCP speaking HTTP/1.1. */
+#ifndef FH_CORE_LISTENER_H
+#define FH_CORE_LISTENER_H
+
+#include <fasthttp.h>
+
+typedef struct fh__worker fh__worker_t;
+
+typedef struct fh__listener {
+    uv_poll_t poll;
+    uv_os_sock_t fd; /* -1 when none */
+    fh__worker_t *w;
+    bool open;   /* the poll handle is initialized and not closed */
+    bool paused; /* accepting stopped (cap, descriptors, memory) */
+} fh__listener_t;
+
+/* Makes a bound, listening, non-blocking socket with SO_REUSEPORT on host
+ * (NULL: every interface, IPv6 and IPv4; "localhost": 127.0.0.1) and port
+ * (0: an ephemeral one). *bound gets the port. Returns 0, FH_ECONFIG with
+ * *why set (a bad host), or a libuv error. */
+int fh__listener_bind(const char *host, int port, int backlog, uv_os_sock_t *out, int *bound,
+                      const char **why);
+/* Starts accepting on l's socket (already in l->fd) on w's loop. */
+int fh__listener_start(fh__listener_t *l, fh__worker_t *w);
+/* Resumes accepting when it paused and the cause is gone. */
+void fh__listener_resume(fh__listener_t *l);
+/* Stops for good: accepts what the kernel has queued already (those
+ * connections are served like any other), then closes the socket, so
+ * that a client connecting later is refused rather than reset. */
+void fh__listener_close(fh__listener_t *l);
+
+#endif
