@@ -10,57 +10,10 @@
 #include "core/conn.h"
 #include "core/worker.h"
 
-typedef enum fh__conn_state {
-    FH__CONN_OPEN,        /* bytes flow both ways */
-    FH__CONN_READ_CLOSED, /* the peer closed its side; writes go on */
-    FH__CONN_LINGERING,   /* our side shut: dropping what still arrives */
-    FH__CONN_CLOSED,      /* the handle is closing */
-} fh__conn_state_t;
-
-struct fh__conn {
-    uv_poll_t poll; /* first: the close callback frees the connection from it */
-    uv_os_sock_t fd;
-    uint8_t state;  /* fh__conn_state_t */
-    bool read_on;   /* the protocol wants bytes */
-    uint8_t events; /* what the poll handle watches now */
-    fh__worker_t *w;
-    fh__conn_t *prev, *next; /* the worker's connections */
-    const fh__transport_t *transport;
-    const fh__protocol_t *protocol;
-    char *buf;                      /* own buffer, only while bytes must be kept */
-    size_t cap, len;                /* capacity and bytes held */
-    size_t consumed;                /* bytes of buf the protocol has consumed */
-    size_t keep_limit;              /* the most bytes buf may hold */
-    fh__write_t *wq_head, *wq_tail; /* queued writes, oldest first */
-    size_t wq_bytes;                /* bytes they still hold */
-    size_t wq_seen;                 /* wq_bytes at the last progress check */
-    uint32_t io_pending;            /* I/O outside the queue (file steps) */
-    uint64_t read_deadline;         /* loop ms, 0: none */
-    uint64_t write_deadline;        /* loop ms, 0: none */
-    size_t discard_left;            /* bytes still dropped while lingering */
-    union {
-        struct sockaddr sa;
-        struct sockaddr_in in4;
-        struct sockaddr_in6 in6;
-    } peer; /* read once: middleware asks for it on every request */
-    bool peer_known;
-    /* The protocol's state follows, aligned (fh__conn_proto). */
-    _Alignas(16) char proto[];
-};
-
 static void on_poll(uv_poll_t *p, int status, int events);
 
 /* ------------------------------------------------------------- accessors */
 
-void *fh__conn_proto(const fh__conn_t *c) { return (void *)c->proto; }
-fh__conn_t *fh__conn_of_proto(const void *proto) {
-    return (fh__conn_t *)((const char *)proto - offsetof(fh__conn_t, proto));
-}
-fh__worker_t *fh__conn_worker(const fh__conn_t *c) { return c->w; }
-int fh__conn_socket_fd(const fh__conn_t *c) { return c->fd; }
-bool fh__conn_closed(const fh__conn_t *c) { return c->state == FH__CONN_CLOSED; }
-bool fh__conn_peer_done(const fh__conn_t *c) { return c->state != FH__CONN_OPEN; }
-bool fh__conn_writing(const fh__conn_t *c) { return c->wq_head != NULL; }
 void fh__conn_set_keep_limit(fh__conn_t *c, size_t max) { c->keep_limit = max; }
 void fh__conn_set_read_deadline(fh__conn_t *c, uint64_t at) { c->read_deadline = at; }
 

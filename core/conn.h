@@ -21,6 +21,7 @@
 #define FH_CORE_CONN_H
 
 #include <fasthttp.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "core/transport.h"
@@ -75,6 +76,48 @@ struct fh__write {
     unsigned nbufs;
 };
 
+/* ------------------------------------------------------------- the record */
+
+/* The connection's fields, here so that the accessors below are inline;
+ * only conn.c writes them. */
+typedef enum fh__conn_state {
+    FH__CONN_OPEN,        /* bytes flow both ways */
+    FH__CONN_READ_CLOSED, /* the peer closed its side; writes go on */
+    FH__CONN_LINGERING,   /* our side shut: dropping what still arrives */
+    FH__CONN_CLOSED,      /* the handle is closing */
+} fh__conn_state_t;
+
+struct fh__conn {
+    uv_poll_t poll; /* first: the close callback frees the connection from it */
+    uv_os_sock_t fd;
+    uint8_t state;  /* fh__conn_state_t */
+    bool read_on;   /* the protocol wants bytes */
+    uint8_t events; /* what the poll handle watches now */
+    fh__worker_t *w;
+    fh__conn_t *prev, *next; /* the worker's connections */
+    const fh__transport_t *transport;
+    const fh__protocol_t *protocol;
+    char *buf;                      /* own buffer, only while bytes must be kept */
+    size_t cap, len;                /* capacity and bytes held */
+    size_t consumed;                /* bytes of buf the protocol has consumed */
+    size_t keep_limit;              /* the most bytes buf may hold */
+    fh__write_t *wq_head, *wq_tail; /* queued writes, oldest first */
+    size_t wq_bytes;                /* bytes they still hold */
+    size_t wq_seen;                 /* wq_bytes at the last progress check */
+    uint32_t io_pending;            /* I/O outside the queue (file steps) */
+    uint64_t read_deadline;         /* loop ms, 0: none */
+    uint64_t write_deadline;        /* loop ms, 0: none */
+    size_t discard_left;            /* bytes still dropped while lingering */
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+    } peer; /* read once: middleware asks for it on every request */
+    bool peer_known;
+    /* The protocol's state follows, aligned (fh__conn_proto). */
+    _Alignas(16) char proto[];
+};
+
 /* --------------------------------------------------------------- lifetime */
 
 /* Serves the connected stream socket fd (taken: closed on failure too) on
@@ -95,19 +138,18 @@ void fh__conn_close(fh__conn_t *c);
  * (the caller lingers once they have left). */
 void fh__conn_linger(fh__conn_t *c, uint32_t ms, size_t max_bytes);
 /* Whether the connection is closing or closed. */
-bool fh__conn_closed(const fh__conn_t *c);
+static inline bool fh__conn_closed(const fh__conn_t *c) { return c->state == FH__CONN_CLOSED; }
 /* Whether the peer closed its side (then no byte will arrive). */
-bool fh__conn_peer_done(const fh__conn_t *c);
+static inline bool fh__conn_peer_done(const fh__conn_t *c) { return c->state != FH__CONN_OPEN; }
 /* Whether bytes wait in the socket's receive queue now. */
 bool fh__conn_input_waiting(const fh__conn_t *c);
 
 /* The protocol's state (data_size bytes) and the connection's worker. */
-void *fh__conn_proto(const fh__conn_t *c);
-fh__conn_t *fh__conn_of_proto(const void *proto);
-fh__worker_t *fh__conn_worker(const fh__conn_t *c);
+static inline void *fh__conn_proto(const fh__conn_t *c) { return (void *)c->proto; }
+static inline fh__worker_t *fh__conn_worker(const fh__conn_t *c) { return c->w; }
 /* The socket's descriptor (for a takeover, or sendfile when the transport
- * can), or FH_ENOTSUP when the transport cannot hand it out. */
-int fh__conn_socket_fd(const fh__conn_t *c);
+ * can). */
+static inline int fh__conn_socket_fd(const fh__conn_t *c) { return c->fd; }
 /* The peer's address, read once; NULL when it cannot be read. */
 const struct sockaddr *fh__conn_peer(fh__conn_t *c);
 
@@ -146,7 +188,7 @@ void fh__conn_queue(fh__conn_t *c, fh__write_t *w);
  * error (nothing queued, cb not called). */
 int fh__conn_write(fh__conn_t *c, fh__write_t *w);
 /* Whether writes are queued. */
-bool fh__conn_writing(const fh__conn_t *c);
+static inline bool fh__conn_writing(const fh__conn_t *c) { return c->wq_head != NULL; }
 /* I/O of the connection's outside the queue (a file sent by a thread-pool
  * job) started (+1) or ended (-1): it keeps the write deadline running, and
  * each start counts as progress. */

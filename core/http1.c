@@ -461,6 +461,14 @@ static const char *h1_parse_batch(fh__conn_t *c, const char *p, const char *end)
                 h1_fail(c, 503);
                 break;
             }
+            if (fh__h1_fast_head(c, end)) {
+                fh_request_t *req = h->cur;
+                h->cur = NULL;
+                p = req->raw_end;
+                h->lead = 0;
+                h1_dispatch(c, req);
+                continue;
+            }
         }
         if (!h->parser && !(h->parser = fh__h1_parser_get(c))) {
             h1_fail(c, 503);
@@ -712,8 +720,8 @@ static void op_stream_started(fh_request_t *req) {
 static int op_write(fh_request_t *req, fh__write_t *w) { return fh__conn_write(req->conn, w); }
 
 static int op_socket_fd(fh_request_t *req) {
-    (void)req;
-    return fh__conn_socket_fd(req->conn);
+    fh__conn_t *c = req->conn;
+    return c->transport->can_sendfile ? fh__conn_socket_fd(c) : FH_ENOTSUP;
 }
 
 static void op_io_pending(fh_request_t *req, int delta) { fh__conn_io_pending(req->conn, delta); }

@@ -77,6 +77,13 @@ void fh__h1_parser_put(fh__conn_t *c);
 void fh__h1_parsers_free(fh__worker_t *w);
 /* The status for llhttp's error err on c's current bytes. */
 int fh__h1_parse_error_status(fh__conn_t *c, llhttp_errno_t err);
+/* The request being parsed (h->cur, its first byte at raw_begin), when
+ * the bytes up to end hold its whole head, well formed, with no body (no
+ * Content-Length, no Transfer-Encoding) and a method the core serves:
+ * parsed and checked by the strict head parser alone, without llhttp, and
+ * complete (raw_end set). Returns false, with the request as it was, for
+ * anything else: llhttp's way then parses it, and refuses what it must. */
+bool fh__h1_fast_head(fh__conn_t *c, const char *end);
 /* Gives a request refused before its head was parsed what can be read of
  * it (method, target, complete fields) from its first avail bytes. */
 void fh__h1_fill_partial(fh__conn_t *c, fh_request_t *req, size_t avail);

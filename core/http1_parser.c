@@ -219,8 +219,7 @@ static int head_parse(fh__conn_t *c, llhttp_t *p, fh_request_t *req, fh_str_t *a
         return 400;
     size_t avail = (size_t)(end - req->raw_begin);
     fh__h1_head_t head = { { NULL, 0 }, { NULL, 0 }, 0, 0 };
-    fh__h1_fields_t f = { req->headers, 0, req->cap_headers, (uint32_t)l->max_headers,
-                          req->arena };
+    fh__h1_fields_t f = { req->headers, 0, req->cap_headers, (uint32_t)l->max_headers, req->arena };
     int st = fh__h1_parse_head(req->raw_begin, avail, &head, &f);
     req->headers = f.v;
     req->cap_headers = f.cap;
@@ -244,10 +243,6 @@ static int head_parse(fh__conn_t *c, llhttp_t *p, fh_request_t *req, fh_str_t *a
     /* We open no tunnels. */
     if (p->method == HTTP_CONNECT)
         return 501;
-    if (llhttp_should_keep_alive(p))
-        req->flags |= FH__REQ_KEEP_ALIVE;
-    if (p->upgrade)
-        req->flags |= FH__REQ_UPGRADE;
     return split_target(req, authority);
 }
 
@@ -256,41 +251,56 @@ typedef struct framing {
     fh__header_t *host;
     int hosts;
     bool expect_continue, expect_other;
+    bool upgrade;       /* an Upgrade field */
+    unsigned conn_opts; /* FH__H1_CONN_* of the Connection fields */
     fh_str_t te[8];
     size_t nte, ncl;
     uint64_t cl;
 } framing_t;
 
 static int framing_fields(fh_request_t *req, framing_t *fr) {
-    memset(fr, 0, sizeof(*fr));
+    fr->host = NULL;
+    fr->hosts = 0;
+    fr->expect_continue = fr->expect_other = fr->upgrade = false;
+    fr->conn_opts = 0;
+    fr->nte = fr->ncl = 0;
+    fr->cl = 0;
     for (uint32_t i = 0; i < req->nheaders; i++) {
         fh__header_t *h = &req->headers[i];
         switch (h->name.len) {
         case 4:
-            if (fh_str_ieq(h->name, FH_STR_LIT("host"))) {
+            if (fh__name_is(h->name, "host")) {
                 fr->hosts++;
                 fr->host = h;
                 if (fh__h1_check_host(h->value))
                     return 400;
             }
             break;
+        case 7:
+            if (fh__name_is(h->name, "upgrade"))
+                fr->upgrade = true;
+            break;
+        case 10:
+            if (fh__name_is(h->name, "connection"))
+                fr->conn_opts |= fh__h1_connection_options(h->value);
+            break;
         case 6:
-            if (fh_str_ieq(h->name, FH_STR_LIT("expect"))) {
-                if (fh_str_ieq(h->value, FH_STR_LIT("100-continue")))
+            if (fh__name_is(h->name, "expect")) {
+                if ((h->value.len == 12 && fh_str_ieq(h->value, FH_STR_LIT("100-continue"))))
                     fr->expect_continue = true;
                 else
                     fr->expect_other = true;
             }
             break;
         case 14:
-            if (fh_str_ieq(h->name, FH_STR_LIT("content-length"))) {
+            if (fh__name_is(h->name, "content-length")) {
                 fr->ncl++;
                 if (fh__h1_content_length(h->value, &fr->cl))
                     return 400;
             }
             break;
         case 17:
-            if (fh_str_ieq(h->name, FH_STR_LIT("transfer-encoding"))) {
+            if (fh__name_is(h->name, "transfer-encoding")) {
                 if (fr->nte == sizeof(fr->te) / sizeof(fr->te[0]))
                     return 400;
                 fr->te[fr->nte++] = h->value;
@@ -304,7 +314,7 @@ static int framing_fields(fh_request_t *req, framing_t *fr) {
 
 /* RFC 9112 3.2 (Host), 6.1 and 6.3 (Transfer-Encoding and Content-Length),
  * RFC 9110 10.1.1 (Expect), and the body limit. */
-static int framing_check(fh__conn_t *c, llhttp_t *p, fh_request_t *req, const framing_t *fr,
+static int framing_check(fh__conn_t *c, const llhttp_t *p, fh_request_t *req, const framing_t *fr,
                          fh_str_t authority) {
     if (fr->hosts > 1 || (fr->hosts == 0 && req->version == 11))
         return 400;
@@ -320,15 +330,23 @@ static int framing_check(fh__conn_t *c, llhttp_t *p, fh_request_t *req, const fr
         int st = fh__h1_transfer_encoding(fr->te, fr->nte);
         if (st)
             return st;
-        if (!(p->flags & F_CHUNKED))
+        if (!p || !(p->flags & F_CHUNKED))
             return 400;
         req->flags |= FH__REQ_CHUNKED;
         req->chunk_line = req->head_len;
-    } else if (fr->ncl > 1 || (fr->ncl && fr->cl != p->content_length)) {
+    } else if (fr->ncl > 1 || (fr->ncl && (!p || fr->cl != p->content_length))) {
         return 400;
     }
     if (fr->ncl && fr->cl > limits_of(c)->max_body)
         return 413;
+    /* Keep-alive and Upgrade as the Connection field says (RFC 9112 9.3,
+     * RFC 9110 7.6.1 and 7.8): HTTP/1.1 stays open unless "close", HTTP/1.0
+     * only with "keep-alive". */
+    bool close = fr->conn_opts & FH__H1_CONN_CLOSE;
+    if (req->version == 11 ? !close : (fr->conn_opts & FH__H1_CONN_KEEP_ALIVE) && !close)
+        req->flags |= FH__REQ_KEEP_ALIVE;
+    if (fr->upgrade && (fr->conn_opts & FH__H1_CONN_UPGRADE))
+        req->flags |= FH__REQ_UPGRADE;
     /* HTTP/1.0 has no expectations (RFC 9110 10.1.1): ignored there. */
     if (req->version == 11 && fr->expect_other)
         return 417;
@@ -354,7 +372,101 @@ static int on_headers_complete(llhttp_t *p) {
         st = framing_fields(req, &fr);
     if (!st)
         st = framing_check(c, p, req, &fr, authority);
-    return st ? reject(c, st) : 0;
+    if (st)
+        return reject(c, st);
+    /* Where llhttp reads the Connection field otherwise (it misses a token
+     * followed by a tab), the safer reading wins: closing, and treating the
+     * request as an upgrade (after which nothing is parsed). */
+    if (!llhttp_should_keep_alive(p))
+        req->flags &= ~(unsigned)FH__REQ_KEEP_ALIVE;
+    if (p->upgrade)
+        req->flags |= FH__REQ_UPGRADE;
+    return 0;
+}
+
+/* ------------------------------------------------- heads without a body */
+
+/* The methods a request without a body may be served with at once: those
+ * llhttp knows and the core serves (CONNECT and the others take llhttp's
+ * way, which answers them as before). */
+static fh_method_t fast_method(fh_str_t m) {
+    switch (m.len) {
+    case 3:
+        if (memcmp(m.ptr, "GET", 3) == 0)
+            return FH_METHOD_GET;
+        if (memcmp(m.ptr, "PUT", 3) == 0)
+            return FH_METHOD_PUT;
+        break;
+    case 4:
+        if (memcmp(m.ptr, "HEAD", 4) == 0)
+            return FH_METHOD_HEAD;
+        if (memcmp(m.ptr, "POST", 4) == 0)
+            return FH_METHOD_POST;
+        break;
+    case 5:
+        if (memcmp(m.ptr, "PATCH", 5) == 0)
+            return FH_METHOD_PATCH;
+        if (memcmp(m.ptr, "TRACE", 5) == 0)
+            return FH_METHOD_TRACE;
+        break;
+    case 6:
+        if (memcmp(m.ptr, "DELETE", 6) == 0)
+            return FH_METHOD_DELETE;
+        break;
+    case 7:
+        if (memcmp(m.ptr, "OPTIONS", 7) == 0)
+            return FH_METHOD_OPTIONS;
+        break;
+    default: break;
+    }
+    return FH_METHOD_OTHER;
+}
+
+/* Undoes what fh__h1_fast_head set, for llhttp's way. */
+static void fast_undo(fh_request_t *req) {
+    req->nheaders = 0;
+    req->method_str = req->target = req->path = req->query = (fh_str_t){ NULL, 0 };
+    req->head_len = 0;
+    req->version = 11;
+    req->method = FH_METHOD_OTHER;
+    req->flags &= ~(unsigned)(FH__REQ_VERSION | FH__REQ_KEEP_ALIVE | FH__REQ_UPGRADE);
+}
+
+bool fh__h1_fast_head(fh__conn_t *c, const char *end) {
+    fh_request_t *req = fh__h1_of(c)->cur;
+    const fh_limits_t *l = limits_of(c);
+    if (fh__conn_worker(c)->server->h1_llhttp_only)
+        return false;
+    size_t avail = (size_t)(end - req->raw_begin);
+    fh__h1_head_t head;
+    fh__h1_fields_t f = { req->headers, 0, req->cap_headers, (uint32_t)l->max_headers, req->arena };
+    int st = fh__h1_parse_head(req->raw_begin, avail, &head, &f);
+    req->headers = f.v;
+    req->cap_headers = f.cap;
+    if (st)
+        return false; /* incomplete, or refused the way llhttp's path refuses it */
+    req->nheaders = f.n;
+    fh_method_t m = fast_method(head.method);
+    framing_t fr;
+    fh_str_t authority = { NULL, 0 };
+    if (m == FH_METHOD_OTHER || head.target.len > l->max_target || head.len > l->max_header_bytes)
+        goto undo;
+    req->method_str = head.method;
+    req->target = head.target;
+    req->head_len = head.len;
+    req->version = (uint8_t)(10 + head.minor);
+    req->flags |= FH__REQ_VERSION;
+    req->method = (uint8_t)m;
+    if (framing_fields(req, &fr) || fr.ncl || fr.nte || split_target(req, &authority) ||
+        framing_check(c, NULL, req, &fr, authority))
+        goto undo;
+    req->flags |= FH__REQ_HEAD_DONE | FH__REQ_COMPLETE;
+    req->body = FH_STR_LIT("");
+    req->raw_end = req->raw_begin + head.len;
+    return true;
+undo:
+    fast_undo(req);
+    return false;
 }
 
 /* ------------------------------------------------------------ the body */

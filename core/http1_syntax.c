@@ -383,16 +383,14 @@ int fh__h1_check_host(fh_str_t v) {
             return 400;
         i++;
     } else {
-        while (i < n) {
-            if (p[i] == '%') {
-                if (i + 2 >= n || !is_hex(p[i + 1]) || !is_hex(p[i + 2]))
-                    return 400;
-                i += 3;
-            } else if (is_host_char(p[i])) {
-                i++;
-            } else {
+        for (;;) {
+            while (i < n && is_host_char(p[i]))
+                i++; /* the common case: no escape */
+            if (i >= n || p[i] != '%')
                 break;
-            }
+            if (i + 2 >= n || !is_hex(p[i + 1]) || !is_hex(p[i + 2]))
+                return 400;
+            i += 3;
         }
     }
     if (i == n)
@@ -408,4 +406,28 @@ int fh__h1_check_host(fh_str_t v) {
             return 400;
     }
     return 0;
+}
+
+unsigned fh__h1_connection_options(fh_str_t v) {
+    unsigned opts = 0;
+    size_t i = 0;
+    while (i < v.len) {
+        /* One list element: up to the next comma, OWS around it trimmed. */
+        size_t b = i;
+        while (i < v.len && v.ptr[i] != ',')
+            i++;
+        size_t e = i++;
+        while (b < e && (v.ptr[b] == ' ' || v.ptr[b] == '\t'))
+            b++;
+        while (e > b && (v.ptr[e - 1] == ' ' || v.ptr[e - 1] == '\t'))
+            e--;
+        fh_str_t t = { v.ptr + b, e - b };
+        if (t.len == 5 && fh_str_ieq(t, FH_STR_LIT("close")))
+            opts |= FH__H1_CONN_CLOSE;
+        else if (t.len == 10 && fh_str_ieq(t, FH_STR_LIT("keep-alive")))
+            opts |= FH__H1_CONN_KEEP_ALIVE;
+        else if (t.len == 7 && fh_str_ieq(t, FH_STR_LIT("upgrade")))
+            opts |= FH__H1_CONN_UPGRADE;
+    }
+    return opts;
 }

@@ -88,6 +88,12 @@ int fh__h1_transfer_encoding(const fh_str_t *values, size_t n);
  * sub-delims characters (an empty value is allowed). Returns 0 or 400. */
 int fh__h1_check_host(fh_str_t v);
 
+/* The options of a Connection field value (a comma-separated list of
+ * tokens, case-insensitive, OWS around them): the bits of the ones the
+ * core acts on. */
+enum { FH__H1_CONN_CLOSE = 1, FH__H1_CONN_KEEP_ALIVE = 2, FH__H1_CONN_UPGRADE = 4 };
+unsigned fh__h1_connection_options(fh_str_t v);
+
 /* The byte classes behind these checks (http1.c); bit 0 marks the token
  * characters. */
 extern const uint8_t fh__h1_class[256];

@@ -20,7 +20,9 @@ fh_request_t *fh__request_new(fh__worker_t *w, fh__conn_t *c, const fh__request_
     }
     /* Everything before the response, then the response's own reset. */
     memset(req, 0, offsetof(fh_request_t, res));
-    memset(&req->flags, 0, sizeof(*req) - offsetof(fh_request_t, flags));
+    memset(&req->flags, 0, offsetof(fh_request_t, header_space) - offsetof(fh_request_t, flags));
+    req->headers = req->header_space;
+    req->cap_headers = sizeof(req->header_space) / sizeof(req->header_space[0]);
     req->arena = arena;
     req->conn = c;
     req->ops = ops;

@@ -122,6 +122,10 @@ struct fh_request {
     /* The bytes read after a takeover request (copied into the arena), for
      * whoever takes the socket. */
     fh_str_t rest;
+    /* Room for the first fields, so that a head with a few needs no
+     * allocation for them (headers points here until it outgrows it).
+     * Last: fh__request_new clears what comes before it. */
+    fh__header_t header_space[8];
 };
 
 /* ---- lifetime ----

@@ -168,6 +168,8 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
         s->nworkers = 1;
     const char *trace = getenv("FH_TRACE_ARENA");
     s->trace_arena = c.trace_arena || (trace && strcmp(trace, "1") == 0);
+    const char *llhttp_only = getenv("FH_H1_LLHTTP_ONLY");
+    s->h1_llhttp_only = llhttp_only && strcmp(llhttp_only, "1") == 0;
     pthread_mutex_init(&s->run_lock, NULL);
     err = FH_ENOMEM;
     if (c.host && !(s->host = strdup(c.host)))

@@ -109,6 +109,22 @@ static inline bool fh__header_value_ok(fh_str_t value) {
     return true;
 }
 
+/* Whether the field name n (a token) is lower, case-insensitively, where
+ * lower is a literal of lower-case letters and '-' of n's length (the
+ * caller switches on the length first). OR-ing 0x20 into each byte folds
+ * exactly the letters; the only other token byte it could turn into one of
+ * lower's is none ('-' comes only from CR, which no token holds). */
+#define fh__name_is(n, lower) fh__name_is_((n), (lower), sizeof(lower) - 1)
+static inline bool fh__name_is_(fh_str_t n, const char *lower, size_t len) {
+    if (len < 8)
+        return (fh__load_short(n.ptr, len, 0) | fh__load_short("\x20\x20\x20\x20\x20\x20\x20", len,
+                                                               0)) == fh__load_short(lower, len, 0);
+    for (size_t i = 0; i + 8 < len; i += 8)
+        if ((fh__load8(n.ptr + i) | 0x2020202020202020ull) != fh__load8(lower + i))
+            return false;
+    return (fh__load8(n.ptr + len - 8) | 0x2020202020202020ull) == fh__load8(lower + len - 8);
+}
+
 /* The value of the hexadecimal digit c, or -1. */
 static inline int fh__hex_value(unsigned char c) {
     if (c >= '0' && c <= '9')

@@ -85,6 +85,10 @@ struct fh_server {
     bool started;
     bool joined;
     bool trace_arena;
+    /* FH_H1_LLHTTP_ONLY=1: every head goes through llhttp, none through the
+     * strict parser alone (http1_parser.c), so that tests can check that
+     * both ways answer the same. */
+    bool h1_llhttp_only;
     uv_async_t *run_async; /* wakes fh_server_run's wait loop */
     pthread_mutex_t run_lock;
 };

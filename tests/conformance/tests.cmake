@@ -5,3 +5,9 @@ target_link_libraries(conformance_runner PRIVATE fh_internal)
 add_test(NAME conformance.http1
          COMMAND conformance_runner ${CMAKE_CURRENT_LIST_DIR}/cases)
 set_tests_properties(conformance.http1 PROPERTIES TIMEOUT 300 LABELS "conformance")
+# The same cases with every head parsed by llhttp (no head takes the strict
+# parser's way alone): both ways must answer alike.
+add_test(NAME conformance.http1_llhttp_only
+         COMMAND conformance_runner ${CMAKE_CURRENT_LIST_DIR}/cases)
+set_tests_properties(conformance.http1_llhttp_only PROPERTIES TIMEOUT 300 LABELS "conformance"
+                     ENVIRONMENT "FH_H1_LLHTTP_ONLY=1")
