@@ -47,10 +47,6 @@ void fh_arena_cache_free(fh_arena_cache_t *cache) {
     free(cache);
 }
 
-size_t fh__arena_chunk_payload(const fh_arena_cache_t *cache) {
-    return cache->chunk_size - FH__CHUNK_HDR;
-}
-
 size_t fh__arena_cache_free_chunks(const fh_arena_cache_t *cache) { return cache->nfree; }
 
 static fh__chunk_t *chunk_get(fh_arena_cache_t *cache) {

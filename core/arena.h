@@ -56,8 +56,6 @@ static inline void *fh__arena_alloc_fast(fh_arena_t *a, size_t size) {
     return p;
 }
 
-/* Bytes of a chunk usable by allocations (after the chunk header). */
-size_t fh__arena_chunk_payload(const fh_arena_cache_t *cache);
 /* Number of chunks currently kept free in the cache, and mallocs made. */
 size_t fh__arena_cache_free_chunks(const fh_arena_cache_t *cache);
 

@@ -2,6 +2,7 @@
 #include "core/date.h"
 
 #include <string.h>
+#include <time.h>
 
 static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -47,4 +48,38 @@ const char *fh__date_update(fh__date_cache_t *c, time_t now) {
         c->line[37] = '\0';
     }
     return c->line;
+}
+
+static bool digits(const char *s, int n, int *out) {
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+bool fh__date_parse(const char *p, size_t n, time_t *out) {
+    if (n != 29 || p[3] != ',' || p[4] != ' ' || p[7] != ' ' || p[11] != ' ' || p[16] != ' ' ||
+        p[19] != ':' || p[22] != ':' || memcmp(p + 25, " GMT", 4) != 0)
+        return false;
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    int year;
+    if (!digits(p + 5, 2, &tm.tm_mday) || !digits(p + 12, 4, &year) ||
+        !digits(p + 17, 2, &tm.tm_hour) || !digits(p + 20, 2, &tm.tm_min) ||
+        !digits(p + 23, 2, &tm.tm_sec))
+        return false;
+    tm.tm_mon = -1;
+    for (int i = 0; i < 12; i++)
+        if (memcmp(p + 8, months[i], 3) == 0)
+            tm.tm_mon = i;
+    if (tm.tm_mon < 0 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+        tm.tm_sec > 60)
+        return false;
+    tm.tm_year = year - 1900;
+    *out = timegm(&tm);
+    return true;
 }

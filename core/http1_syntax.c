@@ -1,5 +1,6 @@
 /* Strict HTTP/1.1 syntax checks (see http1.h for why and when they run). */
 #include "core/http1_syntax.h"
+#include "core/str.h"
 
 /* Byte classes: C_TOKEN (RFC 9110 tchar), C_VALUE (field-vchar, SP, HTAB,
  * obs-text), C_TARGET (visible ASCII but '#'), C_HOST (RFC 3986 unreserved
@@ -23,9 +24,7 @@ static inline bool is_token(unsigned char c) { return fh__h1_class[c] & C_TOKEN;
 
 static inline bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
-static inline bool is_hex(unsigned char c) {
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
+static inline bool is_hex(unsigned char c) { return fh__hex_value(c) >= 0; }
 
 /* field-vchar, SP or HTAB: what a field value may hold (obs-text too). */
 static inline bool is_value_char(unsigned char c) { return fh__h1_class[c] & C_VALUE; }
@@ -247,6 +246,17 @@ static size_t quoted_string(const unsigned char *p, size_t i, size_t n) {
     return 0;
 }
 
+/* token / quoted-string at p[i] (a parameter's value); returns the index
+ * after it, or 0. */
+static size_t token_or_quoted(const unsigned char *p, size_t i, size_t n) {
+    if (i < n && p[i] == '"')
+        return quoted_string(p, i, n);
+    size_t b = i;
+    while (i < n && is_token(p[i]))
+        i++;
+    return i == b ? 0 : i;
+}
+
 int fh__h1_check_chunk_line(const char *s, size_t n, size_t *len) {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
@@ -262,17 +272,8 @@ int fh__h1_check_chunk_line(const char *s, size_t n, size_t *len) {
             return 400;
         if (i < n && p[i] == '=') {
             i++;
-            if (i < n && p[i] == '"') {
-                i = quoted_string(p, i, n);
-                if (!i)
-                    return 400;
-            } else {
-                b = i;
-                while (i < n && is_token(p[i]))
-                    i++;
-                if (i == b)
-                    return 400;
-            }
+            if (!(i = token_or_quoted(p, i, n)))
+                return 400;
         }
     }
     if (!is_crlf(p, i, n))
@@ -341,17 +342,8 @@ int fh__h1_transfer_encoding(const fh_str_t *values, size_t nvalues) {
                 if (i >= n || p[i] != '=')
                     return 400;
                 i = skip_ows(p, i + 1, n);
-                if (i < n && p[i] == '"') {
-                    i = quoted_string(p, i, n);
-                    if (!i)
-                        return 400;
-                } else {
-                    b = i;
-                    while (i < n && is_token(p[i]))
-                        i++;
-                    if (i == b)
-                        return 400;
-                }
+                if (!(i = token_or_quoted(p, i, n)))
+                    return 400;
             }
             if (i < n && p[i] != ',')
                 return 400;

@@ -3,6 +3,7 @@
 #define FH_CORE_JSON_H
 
 #include "core/request.h"
+#include "core/str.h" /* fh__utf8_seq */
 
 /* Tracking mode: arena-scope jansson allocations become heap blocks freed
  * when their arena is released (see "Debugging" in fasthttp/json.h). It is
@@ -23,10 +24,6 @@ json_t *fh__json_text(const char *s, size_t n);
 int fh__json_send_doc(fh_response_t *res, int status, json_t *doc, fh_str_t content_type);
 
 extern const fh_str_t fh__json_problem_type;
-
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
- * forms, surrogates or code points above U+10FFFF), or 0. n > 0. */
-size_t fh__utf8_seq(const unsigned char *s, size_t n);
 
 /* Serializes value into a new NUL-terminated arena buffer exactly as
  * json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) would (json_dump.c).

@@ -419,35 +419,39 @@ int fh_send_text(fh_response_t *res, int status, const char *text) {
     return fh_response_end(res);
 }
 
-int fh_send_textf(fh_response_t *res, int status, const char *fmt, ...) {
+/* Starts a plain-text answer with status: the body is emptied. */
+static int begin_text(fh_response_t *res, int status) {
     if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
     int err = fh_response_status(res, status);
-    if (err)
-        return err;
-    res->body_len = 0;
-    va_list ap;
-    va_start(ap, fmt);
-    err = body_vprintf(res, fmt, ap);
-    va_end(ap);
-    if (err)
-        return err;
+    if (!err)
+        res->body_len = 0;
+    return err;
+}
+
+/* Ends a response whose body is plain text. */
+static int end_text(fh_response_t *res) {
     res->content_type = text_plain;
     return fh_response_end(res);
 }
 
+int fh_send_textf(fh_response_t *res, int status, const char *fmt, ...) {
+    int err = begin_text(res, status);
+    if (err)
+        return err;
+    va_list ap;
+    va_start(ap, fmt);
+    err = body_vprintf(res, fmt, ap);
+    va_end(ap);
+    return err ? err : end_text(res);
+}
+
 int fh_send_status(fh_response_t *res, int status) {
-    if (res->flags & FH__RES_FINAL)
-        return FH_EALREADY_SENT;
-    int err = fh_response_status(res, status);
+    int err = begin_text(res, status);
     if (err)
         return err;
-    res->body_len = 0;
     err = fh_response_printf(res, "%s\n", fh_status_reason(status));
-    if (err)
-        return err;
-    res->content_type = text_plain;
-    return fh_response_end(res);
+    return err ? err : end_text(res);
 }
 
 int fh_send_redirect(fh_response_t *res, int status, const char *location) {

@@ -26,44 +26,34 @@ int fh_error_keep(fh_request_t *req, fh_response_t *res, void *data) {
     return 0;
 }
 
-/* Fills zero fields with their defaults. */
+/* Sets a zero field to its default. */
+#define FH__DEFAULT(field, value)                                                                  \
+    do {                                                                                           \
+        if (!(field))                                                                              \
+            (field) = (value);                                                                     \
+    } while (0)
+
+/* Fills zero fields with their defaults (documented in server.h). */
 static void apply_defaults(fh_server_config_t *c) {
     fh_limits_t *l = &c->limits;
-    if (!l->max_target)
-        l->max_target = 16384;
-    if (!l->max_header_bytes)
-        l->max_header_bytes = 32768;
-    if (!l->max_headers)
-        l->max_headers = 100;
-    if (!l->max_body)
-        l->max_body = 8u << 20;
-    if (!l->max_chunk_ext)
-        l->max_chunk_ext = 4096;
-    if (!l->max_pipelined)
-        l->max_pipelined = 64;
-    if (!l->max_connections)
-        l->max_connections = 10000;
-    if (!l->max_discard)
-        l->max_discard = 65536;
+    FH__DEFAULT(l->max_target, 16384);
+    FH__DEFAULT(l->max_header_bytes, 32768);
+    FH__DEFAULT(l->max_headers, 100);
+    FH__DEFAULT(l->max_body, 8u << 20);
+    FH__DEFAULT(l->max_chunk_ext, 4096);
+    FH__DEFAULT(l->max_pipelined, 64);
+    FH__DEFAULT(l->max_connections, 10000);
+    FH__DEFAULT(l->max_discard, 65536);
     fh_timeouts_t *t = &c->timeouts;
-    if (!t->header_ms)
-        t->header_ms = 10000;
-    if (!t->body_ms)
-        t->body_ms = 30000;
-    if (!t->keepalive_ms)
-        t->keepalive_ms = 60000;
-    if (!t->write_ms)
-        t->write_ms = 30000;
-    if (!t->drain_ms)
-        t->drain_ms = 5000;
-    if (!c->backlog)
-        c->backlog = 1024;
-    if (!c->arena_chunk_size)
-        c->arena_chunk_size = 16384;
-    if (!c->arena_cache_bytes)
-        c->arena_cache_bytes = 8u << 20;
-    if (!c->server_name)
-        c->server_name = "fasthttp";
+    FH__DEFAULT(t->header_ms, 10000);
+    FH__DEFAULT(t->body_ms, 30000);
+    FH__DEFAULT(t->keepalive_ms, 60000);
+    FH__DEFAULT(t->write_ms, 30000);
+    FH__DEFAULT(t->drain_ms, 5000);
+    FH__DEFAULT(c->backlog, 1024);
+    FH__DEFAULT(c->arena_chunk_size, 16384);
+    FH__DEFAULT(c->arena_cache_bytes, 8u << 20);
+    FH__DEFAULT(c->server_name, "fasthttp");
 }
 
 static _Thread_local char config_msg[256];
@@ -150,6 +140,42 @@ static int validate(const fh_server_config_t *c) {
     return 0;
 }
 
+/* Frees a server that is not running, whatever part of it was made. */
+static void server_release(fh_server_t *s) {
+    if (s->workers) {
+        for (int i = 0; i < s->nworkers; i++)
+            fh__worker_free(&s->workers[i]);
+        free(s->workers);
+    }
+    pthread_mutex_destroy(&s->run_lock);
+    free(s->host);
+    free(s->server_name);
+    free(s->server_line);
+    free(s);
+}
+
+/* The server's own copies of the config's strings, and its Server line. */
+static int server_strings(fh_server_t *s, const fh_server_config_t *c) {
+    if (c->host && !(s->host = strdup(c->host)))
+        return FH_ENOMEM;
+    s->cfg.host = s->host;
+    s->server_name = strdup(c->server_name);
+    if (!s->server_name)
+        return FH_ENOMEM;
+    s->cfg.server_name = s->server_name;
+    if (!*s->server_name) {
+        s->server_line = strdup("");
+        return s->server_line ? 0 : FH_ENOMEM;
+    }
+    size_t n = strlen(s->server_name) + 10;
+    s->server_line = malloc(n + 1);
+    if (!s->server_line)
+        return FH_ENOMEM;
+    snprintf(s->server_line, n + 1, "Server: %s\r\n", s->server_name);
+    s->server_line_len = n;
+    return 0;
+}
+
 int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
     config_field = NULL;
     if (!out || !cfg)
@@ -171,26 +197,10 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
     const char *llhttp_only = getenv("FH_H1_LLHTTP_ONLY");
     s->h1_llhttp_only = llhttp_only && strcmp(llhttp_only, "1") == 0;
     pthread_mutex_init(&s->run_lock, NULL);
+    err = server_strings(s, &c);
+    if (err)
+        goto error;
     err = FH_ENOMEM;
-    if (c.host && !(s->host = strdup(c.host)))
-        goto error;
-    s->cfg.host = s->host;
-    s->server_name = strdup(c.server_name);
-    if (!s->server_name)
-        goto error;
-    s->cfg.server_name = s->server_name;
-    if (*s->server_name) {
-        size_t n = strlen(s->server_name) + 10;
-        s->server_line = malloc(n + 1);
-        if (!s->server_line)
-            goto error;
-        snprintf(s->server_line, n + 1, "Server: %s\r\n", s->server_name);
-        s->server_line_len = n;
-    } else {
-        s->server_line = strdup("");
-        if (!s->server_line)
-            goto error;
-    }
     s->workers = calloc((size_t)s->nworkers, sizeof(fh__worker_t));
     if (!s->workers)
         goto error;
@@ -221,16 +231,7 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
     return 0;
 
 error:
-    if (s->workers) {
-        for (int i = 0; i < s->nworkers; i++)
-            fh__worker_free(&s->workers[i]);
-        free(s->workers);
-    }
-    pthread_mutex_destroy(&s->run_lock);
-    free(s->host);
-    free(s->server_name);
-    free(s->server_line);
-    free(s);
+    server_release(s);
     return err;
 }
 
@@ -347,14 +348,7 @@ void fh_server_free(fh_server_t *s) {
         fh_server_stop(s);
         fh_server_wait(s);
     }
-    for (int i = 0; i < s->nworkers; i++)
-        fh__worker_free(&s->workers[i]);
-    free(s->workers);
-    pthread_mutex_destroy(&s->run_lock);
-    free(s->host);
-    free(s->server_name);
-    free(s->server_line);
-    free(s);
+    server_release(s);
 }
 
 void fh_server_stats(const fh_server_t *s, fh_server_stats_t *out) {

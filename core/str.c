@@ -51,16 +51,6 @@ bool fh_str_ieq(fh_str_t a, fh_str_t b) {
     return fold8(fh__load_short(x, n, 0)) == fold8(fh__load_short(y, n, 0));
 }
 
-static int hexval(int c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 ptrdiff_t fh_percent_decode(char *dst, fh_str_t src, bool plus_as_space) {
     size_t o = 0;
     for (size_t i = 0; i < src.len; i++) {
@@ -68,8 +58,8 @@ ptrdiff_t fh_percent_decode(char *dst, fh_str_t src, bool plus_as_space) {
         if (c == '%') {
             if (i + 2 >= src.len)
                 return -1;
-            int h = hexval((unsigned char)src.ptr[i + 1]);
-            int l = hexval((unsigned char)src.ptr[i + 2]);
+            int h = fh__hex_value((unsigned char)src.ptr[i + 1]);
+            int l = fh__hex_value((unsigned char)src.ptr[i + 2]);
             if (h < 0 || l < 0)
                 return -1;
             c = (char)(h * 16 + l);
@@ -126,4 +116,35 @@ char *fh__put_u64(char *p, uint64_t v) {
         *--q = (char)('0' + v);
     }
     return p + n;
+}
+
+size_t fh__utf8_seq(const unsigned char *s, size_t n) {
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t len;
+    uint32_t cp;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
 }

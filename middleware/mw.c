@@ -1,4 +1,5 @@
 /* Helpers shared by the built-in middleware (see mw.h). */
+#include "core/http1_syntax.h"
 #include "middleware/mw.h"
 
 #include <stdio.h>
@@ -29,17 +30,11 @@ void fh_middleware_release(fh_middleware_t *mw) {
 
 /* ------------------------------------------------------------ tokens */
 
-static bool is_tchar(unsigned char c) {
-    static const char extra[] = "!#$%&'*+-.^_`|~";
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c && memchr(extra, c, sizeof(extra) - 1));
-}
-
 bool fh__mw_is_token(fh_str_t s) {
     if (!s.ptr || s.len == 0)
         return false;
     for (size_t i = 0; i < s.len; i++)
-        if (!is_tchar((unsigned char)s.ptr[i]))
+        if (!fh__h1_is_tchar((unsigned char)s.ptr[i]))
             return false;
     return true;
 }
@@ -120,32 +115,6 @@ int fh__mw_vary_add(fh_response_t *res, fh_str_t token) {
 
 /* -------------------------------------------------------------- JSON */
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. */
-static size_t utf8_seq(const unsigned char *p, size_t n) {
-    unsigned char c = p[0];
-    size_t len;
-    uint32_t min;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, min = 0x10000;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    uint32_t cp = c & (0x3f >> (len - 1));
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 size_t fh__mw_json_escape(char *dst, fh_str_t s) {
     static const char hex[] = "0123456789abcdef";
     char *p = dst;
@@ -181,7 +150,7 @@ size_t fh__mw_json_escape(char *dst, fh_str_t s) {
             *p++ = (char)c;
             i++;
         } else {
-            size_t l = utf8_seq(u + i, s.len - i);
+            size_t l = fh__utf8_seq(u + i, s.len - i);
             if (l) {
                 memcpy(p, u + i, l);
                 p += l;

@@ -23,6 +23,8 @@
 
 #include <fasthttp.h>
 
+#include "core/date.h"
+
 #define DEFAULT_SENDFILE_MIN (64 * 1024)
 #define MAX_LISTING 10000
 
@@ -93,55 +95,10 @@ const char *fh_static_mime_type(const char *name) {
 
 /* ------------------------------------------------------------ HTTP dates */
 
-static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+/* IMF-fixdate into out (29 bytes and a NUL). */
+static void http_date(char out[64], time_t t) { fh__date_format(t, out); }
 
-/* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" (29 bytes and a NUL; out has
- * room for any int the compiler imagines). */
-static void http_date(char out[64], time_t t) {
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    snprintf(out, 64, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday % 7], tm.tm_mday,
-             months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-static bool digits(const char *p, int n, int *out) {
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return false;
-        v = v * 10 + (p[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-/* Parses an IMF-fixdate (the only form senders may generate); false for
- * anything else, which the caller then ignores. */
-static bool parse_http_date(fh_str_t s, time_t *out) {
-    if (s.len != 29 || s.ptr[3] != ',' || s.ptr[4] != ' ' || s.ptr[7] != ' ' || s.ptr[11] != ' ' ||
-        s.ptr[16] != ' ' || s.ptr[19] != ':' || s.ptr[22] != ':' ||
-        memcmp(s.ptr + 25, " GMT", 4) != 0)
-        return false;
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    int year;
-    if (!digits(s.ptr + 5, 2, &tm.tm_mday) || !digits(s.ptr + 12, 4, &year) ||
-        !digits(s.ptr + 17, 2, &tm.tm_hour) || !digits(s.ptr + 20, 2, &tm.tm_min) ||
-        !digits(s.ptr + 23, 2, &tm.tm_sec))
-        return false;
-    tm.tm_mon = -1;
-    for (int i = 0; i < 12; i++)
-        if (memcmp(s.ptr + 8, months[i], 3) == 0)
-            tm.tm_mon = i;
-    if (tm.tm_mon < 0 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-        tm.tm_sec > 60)
-        return false;
-    tm.tm_year = year - 1900;
-    *out = timegm(&tm);
-    return true;
-}
+static bool parse_http_date(fh_str_t s, time_t *out) { return fh__date_parse(s.ptr, s.len, out); }
 
 /* ------------------------------------------------------ entity tags, ranges */
 

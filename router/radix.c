@@ -17,6 +17,7 @@
  * escapes, static labels are compared with the decoded bytes, and an encoded
  * slash compares unequal to everything (labels never hold one).
  */
+#include "core/str.h"
 #include "router/radix.h"
 
 #include <stdlib.h>
@@ -71,16 +72,6 @@ typedef struct fh__rtok {
 } fh__rtok_t;
 
 #define FH__RMAX_TOKENS (2 * FH_ROUTER_MAX_PARAMS + 2)
-
-static int hexval(int c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 static bool name_char(unsigned char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
@@ -161,8 +152,8 @@ static int parse_pattern(const char *pat, bool allow_catchall, char *buf, fh__rt
                 return FH_EROUTE_PATTERN;
             }
             if (c == '%') {
-                int h = k + 2 < e ? hexval((unsigned char)pat[k + 1]) : -1;
-                int l = h >= 0 ? hexval((unsigned char)pat[k + 2]) : -1;
+                int h = k + 2 < e ? fh__hex_value((unsigned char)pat[k + 1]) : -1;
+                int l = h >= 0 ? fh__hex_value((unsigned char)pat[k + 2]) : -1;
                 if (h < 0 || l < 0) {
                     *why = "a malformed %XX escape";
                     return FH_EROUTE_PATTERN;
@@ -549,8 +540,8 @@ bool fh__radix_path_check(const char *p, size_t len, bool *has_escape) {
         if (i == len) {
             c = -1;
         } else if (p[i] == '%') {
-            int h = len - i >= 3 ? hexval((unsigned char)p[i + 1]) : -1;
-            int l = h >= 0 ? hexval((unsigned char)p[i + 2]) : -1;
+            int h = len - i >= 3 ? fh__hex_value((unsigned char)p[i + 1]) : -1;
+            int l = h >= 0 ? fh__hex_value((unsigned char)p[i + 2]) : -1;
             if (h < 0 || l < 0)
                 return false;
             c = h * 16 + l;
@@ -589,8 +580,8 @@ static inline int rp_byte(const fh__rpath_t *rp, size_t pos, size_t *next) {
     }
     unsigned char c = (unsigned char)rp->p[pos];
     if (c == '%' && rp->decode && rp->len - pos >= 3) {
-        int h = hexval((unsigned char)rp->p[pos + 1]);
-        int l = hexval((unsigned char)rp->p[pos + 2]);
+        int h = fh__hex_value((unsigned char)rp->p[pos + 1]);
+        int l = fh__hex_value((unsigned char)rp->p[pos + 2]);
         if (h >= 0 && l >= 0) {
             *next = pos + 3;
             int b = h * 16 + l;

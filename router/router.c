@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/str.h"
 #include "router/radix.h"
 
 /* A mount with its own 404 or 405 handler (fh_mount_options_t). */
@@ -517,21 +518,11 @@ fh_route_status_t fh_router_lookup(const fh_router_t *r, fh_method_t method, fh_
 
 /* ----------------------------------------------------------- dispatch */
 
-static int hex_digit(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The byte at s[*i], a %XX escape decoded, before end; advances *i. */
 static int take_byte(const char *s, size_t end, size_t *i) {
     size_t k = *i;
     if (s[k] == '%' && end - k >= 3) {
-        int h = hex_digit(s[k + 1]), l = hex_digit(s[k + 2]);
+        int h = fh__hex_value((unsigned char)s[k + 1]), l = fh__hex_value((unsigned char)s[k + 2]);
         if (h >= 0 && l >= 0) {
             *i = k + 3;
             return h * 16 + l;
