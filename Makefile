@@ -25,8 +25,15 @@ FUZZ_SECONDS ?= 600
 
 all: build
 
-deps:
+# The package check runs once, and again only when the script changes: a
+# build with everything present starts compiling at once.
+DEPS_STAMP := .deps-installed
+
+deps: $(DEPS_STAMP)
+
+$(DEPS_STAMP): scripts/install-deps.sh
 	@./scripts/install-deps.sh
+	@touch $@
 
 build: deps
 	@$(CMAKE) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -91,4 +98,4 @@ docs: deps
 	@echo "API reference: build-docs/html/index.html"
 
 clean:
-	rm -rf build build-asan build-tsan build-release build-fuzz build-bench build-docs
+	rm -rf build build-asan build-tsan build-release build-fuzz build-bench build-docs $(DEPS_STAMP)

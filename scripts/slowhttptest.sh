@@ -4,14 +4,14 @@
 # timeouts, and writes each run's per-second CSV and a summary into OUT.
 #
 #   scripts/slowhttptest.sh [HELLO_BINARY] [OUT_DIR]
-#     defaults: build-release/examples/hello/hello, docs/slowhttptest
+#     defaults: build-release/examples/hello/hello, build-release/slowhttptest
 #   SECONDS_PER_MODE (60), CONNECTIONS (1000), PORT (3111)
 #
 # The server listens on 127.0.0.1 only and is stopped by its PID at the end.
 set -eu
 cd "$(dirname "$0")/.."
 HELLO=${1:-build-release/examples/hello/hello}
-OUT=${2:-docs/slowhttptest}
+OUT=${2:-build-release/slowhttptest}
 LEN=${SECONDS_PER_MODE:-60}
 CONNS=${CONNECTIONS:-1000}
 PORT=${PORT:-3111}

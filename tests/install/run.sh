@@ -13,6 +13,7 @@ LD_LIBRARY_PATH="$tmp/prefix/lib:$tmp/prefix/lib64:${LD_LIBRARY_PATH:-}" "$tmp/b
 "$tmp/build/consumer_static"
 libdir=$(ls -d "$tmp"/prefix/lib*/pkgconfig | head -1)
 export PKG_CONFIG_PATH="$libdir"
-cc -std=c11 -o "$tmp/consumer_pc" "$src/tests/install/consumer.c" $(pkg-config --cflags --libs fasthttp)
+# Strict C11 hides the POSIX declarations uv.h needs: a program asks for them.
+cc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -o "$tmp/consumer_pc" "$src/tests/install/consumer.c" $(pkg-config --cflags --libs fasthttp)
 LD_LIBRARY_PATH="$(dirname "$libdir")" "$tmp/consumer_pc"
 echo "install: find_package and pkg-config builds passed"
