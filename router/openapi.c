@@ -96,28 +96,30 @@ static const char *problem_component(int status) {
 
 /* The shared problem schemas and responses. */
 static void components(doc_t *d, json_t *comp) {
-    json_t *problem =
-        json_pack("{s:s, s:s, s:{s:{s:s, s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}},"
-                  " s:[s,s,s]}",
-                  "type", "object", "description", "A problem document (RFC 9457).", "properties",
-                  "type", "type", "string", "format", "uri-reference", "title", "type", "string",
-                  "status", "type", "integer", "detail", "type", "string", "instance", "type",
-                  "string", "request_id", "type", "string", "required", "type", "title", "status");
-    json_t *perr =
-        json_pack("{s:[{s:s}, {s:{s:{s:s, s:{s:s, s:{s:s, s:[s,s,s]}, s:{s:s}}, s:[s,s,s]}}, "
-                  "s:{s:s}, s:{s:s}, s:{s:s}}}]}",
-                  "allOf", "$ref", "#/components/schemas/Problem", "properties", "errors", "type",
-                  "array", "items", "type", "object", "properties", "parameter", "type", "string",
-                  "in", "type", "string", "enum", "query", "path", "header", "detail", "type",
-                  "string", "required", "parameter", "in", "detail", "line", "type", "integer",
-                  "column", "type", "integer", "position", "type", "integer");
-    json_t *verr = json_pack(
-        "{s:[{s:s}, {s:{s:{s:s, s:i, s:{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}}, s:[s,s]}}, "
-        "s:{s:s}}, s:[s]}]}",
-        "allOf", "$ref", "#/components/schemas/Problem", "properties", "errors", "type", "array",
-        "maxItems", FH_SCHEMA_MAX_ERRORS, "items", "type", "object", "properties", "pointer",
-        "type", "string", "field", "type", "string", "detail", "type", "string", "required",
-        "pointer", "detail", "truncated", "type", "boolean", "required", "errors");
+    static const char problem_text[] =
+        "{\"type\":\"object\",\"description\":\"A problem document (RFC 9457).\","
+        "\"properties\":{\"type\":{\"type\":\"string\",\"format\":\"uri-reference\"},"
+        "\"title\":{\"type\":\"string\"},\"status\":{\"type\":\"integer\"},"
+        "\"detail\":{\"type\":\"string\"},\"instance\":{\"type\":\"string\"},"
+        "\"request_id\":{\"type\":\"string\"}},\"required\":[\"type\",\"title\",\"status\"]}";
+    static const char perr_text[] =
+        "{\"description\":\"A 400 problem: the bad parameters, or where the body's JSON "
+        "broke.\",\"allOf\":[{\"$ref\":\"#/components/schemas/Problem\"},{\"type\":\"object\","
+        "\"properties\":{\"errors\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
+        "\"properties\":{\"parameter\":{\"type\":\"string\"},\"in\":{\"type\":\"string\","
+        "\"enum\":[\"query\",\"path\",\"header\"]},\"detail\":{\"type\":\"string\"}},"
+        "\"required\":[\"parameter\",\"in\",\"detail\"]}},\"line\":{\"type\":\"integer\"},"
+        "\"column\":{\"type\":\"integer\"},\"position\":{\"type\":\"integer\"}}}]}";
+    static const char verr_text[] =
+        "{\"description\":\"A 422 problem: each bad field of the body with its JSON "
+        "Pointer.\",\"allOf\":[{\"$ref\":\"#/components/schemas/Problem\"},{\"type\":\"object\","
+        "\"properties\":{\"errors\":{\"type\":\"array\",\"maxItems\":100,\"items\":{\"type\":"
+        "\"object\",\"properties\":{\"pointer\":{\"type\":\"string\"},\"field\":{\"type\":"
+        "\"string\"},\"detail\":{\"type\":\"string\"}},\"required\":[\"pointer\",\"detail\"]}},"
+        "\"truncated\":{\"type\":\"boolean\"}},\"required\":[\"errors\"]}]}";
+    json_t *problem = json_loads(problem_text, 0, NULL);
+    json_t *perr = json_loads(perr_text, 0, NULL);
+    json_t *verr = json_loads(verr_text, 0, NULL);
     put(d, d->schemas, "Problem", problem);
     put(d, d->schemas, "ParameterProblem", perr);
     put(d, d->schemas, "ValidationProblem", verr);
@@ -390,7 +392,9 @@ json_t *fh_openapi_document(const fh_router_t *router, const fh_openapi_options_
         put(&d, info, "description", text(opt->description));
     if (opt->license_name) {
         json_t *lic = json_pack("{s:s}", "name", opt->license_name);
-        if (lic && opt->license_url)
+        if (lic && opt->license_identifier)
+            put(&d, lic, "identifier", text(opt->license_identifier));
+        else if (lic && opt->license_url)
             put(&d, lic, "url", text(opt->license_url));
         put(&d, info, "license", lic);
     }
@@ -552,7 +556,7 @@ static const fh_operation_t asset_op = {
                                       "swagger-ui.css, swagger-ui-bundle.js or init.js" },
                                     FH_PARAMS_END },
     .responses =
-        FH_RESPONSES({ 200, "The file", NULL, "text/plain" }, { 404, "No such file", NULL, NULL }),
+        FH_RESPONSES({ 200, "The file (CSS or JavaScript)", NULL, "*/*" }, { 404, "No such file", NULL, NULL }),
 };
 
 /* Reads a whole file into the heap. */

@@ -290,7 +290,8 @@ static void collect(const fh_schema_t *s, void *ctx) {
 }
 
 bool fh__op_conflict(const fh_operation_t *a, const fh_operation_t *b, char *why, size_t cap) {
-    if (a->operation_id && b->operation_id && strcmp(a->operation_id, b->operation_id) == 0) {
+    if (a != b && a->operation_id && b->operation_id &&
+        strcmp(a->operation_id, b->operation_id) == 0) {
         snprintf(why, cap, "operation_id \"%s\" is taken", a->operation_id);
         return true;
     }
@@ -555,7 +556,12 @@ static const char *mismatch(const fh__op_t *o, fh_request_t *req, fh_response_t 
             return fh_sprintf(req, "a body of %zu bytes where none is declared", body.len);
         return NULL;
     }
-    if (!fh_str_ieq(got, fh_str(want)))
+    fh_str_t w = fh_str(want);
+    bool any = w.len >= 2 && w.ptr[w.len - 2] == '/' && w.ptr[w.len - 1] == '*';
+    if (any ? !(got.len >= w.len - 1 && fh_str_ieq((fh_str_t){ got.ptr, w.len - 1 },
+                                                   (fh_str_t){ w.ptr, w.len - 1 })) &&
+                  strcmp(want, "*/*") != 0
+            : !fh_str_ieq(got, w))
         return fh_sprintf(req, "Content-Type %.*s where %s is declared",
                           (int)(got.len > 80 ? 80 : got.len), got.ptr ? got.ptr : "(none)", want);
     if (!d->c)

@@ -30,6 +30,10 @@
  * delete and patch; CONNECT routes, which OpenAPI cannot describe, do not
  * appear.
  *
+ * A declared response's content_type may be a media range: a type, a
+ * slash and a star takes any subtype of that type, and star-slash-star
+ * any media type (in the document and in the response check mode).
+ *
  * Components: the problem documents (RFC 9457) the framework answers with
  * are described once, as responses BadRequest (400), NotFound (404),
  * MethodNotAllowed (405), ContentTooLarge (413), UnsupportedMediaType (415)
@@ -87,6 +91,9 @@ typedef struct fh_openapi_options {
     const char *description;                      /**< CommonMark; may be NULL */
     const char *license_name;                     /**< info.license.name; may be NULL */
     const char *license_url;                      /**< info.license.url; may be NULL */
+    /** info.license.identifier (SPDX: "MIT"), written instead of the url;
+     * may be NULL. */
+    const char *license_identifier;
     const char *server_url;                       /**< servers[0].url; NULL = "/" */
     const fh_openapi_tag_t *tags;                 /**< may be NULL */
     const fh_security_scheme_t *security_schemes; /**< may be NULL */

@@ -133,7 +133,8 @@ typedef struct fh_response_spec {
     /** The JSON body's schema; NULL: see content_type. */
     const fh_schema_t *schema;
     /** The media type: NULL means application/json when schema is set,
-     * else no body (204, 304, a redirect). FH_PROBLEM here means an RFC
+     * else no body (204, 304, a redirect). A media range (a type, a slash
+     * and a star) takes any subtype. FH_PROBLEM here means an RFC
      * 9457 problem document (application/problem+json, published as a
      * reference to the shared Problem schema). */
     const char *content_type;
