@@ -556,7 +556,7 @@ static const fh_operation_t asset_op = {
                                       "swagger-ui.css, swagger-ui-bundle.js or init.js" },
                                     FH_PARAMS_END },
     .responses =
-        FH_RESPONSES({ 200, "The file (CSS or JavaScript)", NULL, "*/*" }, { 404, "No such file", NULL, NULL }),
+        FH_RESPONSES({ 200, "The file (CSS or JavaScript)", NULL, "*/*" }, { 404, "No such file", NULL, "text/plain" }),
 };
 
 /* Reads a whole file into the heap. */
