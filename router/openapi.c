@@ -555,8 +555,8 @@ static const fh_operation_t asset_op = {
     .params = (const fh_param_t[]){ { "file", FH_IN_PATH, FH_STRING(.min_length = 1), true,
                                       "swagger-ui.css, swagger-ui-bundle.js or init.js" },
                                     FH_PARAMS_END },
-    .responses =
-        FH_RESPONSES({ 200, "The file (CSS or JavaScript)", NULL, "*/*" }, { 404, "No such file", NULL, "text/plain" }),
+    .responses = FH_RESPONSES({ 200, "The file (CSS or JavaScript)", NULL, "*/*" },
+                              { 404, "No such file", NULL, "text/plain" }),
 };
 
 /* Reads a whole file into the heap. */

@@ -558,8 +558,8 @@ static const char *mismatch(const fh__op_t *o, fh_request_t *req, fh_response_t 
     }
     fh_str_t w = fh_str(want);
     bool any = w.len >= 2 && w.ptr[w.len - 2] == '/' && w.ptr[w.len - 1] == '*';
-    if (any ? !(got.len >= w.len - 1 && fh_str_ieq((fh_str_t){ got.ptr, w.len - 1 },
-                                                   (fh_str_t){ w.ptr, w.len - 1 })) &&
+    if (any ? !(got.len >= w.len - 1 &&
+                fh_str_ieq((fh_str_t){ got.ptr, w.len - 1 }, (fh_str_t){ w.ptr, w.len - 1 })) &&
                   strcmp(want, "*/*") != 0
             : !fh_str_ieq(got, w))
         return fh_sprintf(req, "Content-Type %.*s where %s is declared",

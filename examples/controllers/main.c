@@ -16,7 +16,7 @@
  * error chain with the same access log and request ids logs too.
  *
  * Usage: controllers [--host HOST] [--port PORT] [--threads N]
- *                    [--docs-dir DIR] [--admin-token TOKEN]
+ *                    [--docs-dir DIR] [--admin-token TOKEN] [--list-routes]
  * Flags win over the environment: HOST (default 127.0.0.1; "" or "*" for
  * every interface), PORT (default 3000; 0 picks a free port, printed on
  * startup), THREADS (default 0: one per CPU), DOCS_DIR (the npm package
@@ -40,7 +40,8 @@
 
 static void usage(FILE *to) {
     fprintf(to, "usage: controllers [--host HOST] [--port PORT] [--threads N] [--docs-dir DIR]\n"
-                "                   [--admin-token TOKEN]\n"
+                "                   [--admin-token TOKEN] [--list-routes]\n"
+                "  --list-routes: print the router's routes (METHOD PATTERN) and exit\n"
                 "  environment: HOST (127.0.0.1), PORT (3000), THREADS (0 = one per CPU),\n"
                 "  DOCS_DIR (swagger-ui-dist), ADMIN_TOKEN (random)\n");
 }
@@ -57,6 +58,7 @@ static long parse_num(const char *s, long min, long max) {
 
 typedef struct options {
     const char *host, *port, *threads, *docs_dir, *token;
+    bool list_routes;
 } options_t;
 
 /* Reads --name VALUE and --name=VALUE flags over the environment's values.
@@ -65,12 +67,17 @@ static int parse_args(int argc, char **argv, options_t *o) {
     o->host = getenv("HOST");
     o->port = getenv("PORT");
     o->threads = getenv("THREADS");
+    o->list_routes = false;
     o->docs_dir = getenv("DOCS_DIR");
     o->token = getenv("ADMIN_TOKEN");
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help"))
             return 1;
+        if (!strcmp(arg, "--list-routes")) {
+            o->list_routes = true;
+            continue;
+        }
         static const char *const names[] = { "--host", "--port", "--threads", "--docs-dir",
                                              "--admin-token" };
         const char **slots[] = { &o->host, &o->port, &o->threads, &o->docs_dir, &o->token };
@@ -199,6 +206,19 @@ int main(int argc, char **argv) {
         store_destroy(&store);
         fh_middleware_release(&users_admin_auth);
         return 2;
+    }
+
+    if (opt.list_routes) {
+        for (size_t i = 0; i < fh_router_route_count(router); i++) {
+            const fh_route_info_t *ri = fh_router_route_at(router, i);
+            printf("%s %s\n", ri->method == FH_METHOD_ANY ? "ANY" : fh_method_name(ri->method),
+                   ri->pattern);
+        }
+        fh_router_free(router);
+        fh_openapi_free(openapi);
+        store_destroy(&store);
+        fh_middleware_release(&users_admin_auth);
+        return 0;
     }
 
     /* The middleware, outermost first: the access log sees every request. */

@@ -86,11 +86,11 @@ typedef struct fh_openapi_tag {
  * the page are served. Strings are borrowed: they must outlive the
  * fh_openapi_t. */
 typedef struct fh_openapi_options {
-    const char *title;                            /**< required */
-    const char *version;                          /**< the API's version, required ("1.0.0") */
-    const char *description;                      /**< CommonMark; may be NULL */
-    const char *license_name;                     /**< info.license.name; may be NULL */
-    const char *license_url;                      /**< info.license.url; may be NULL */
+    const char *title;        /**< required */
+    const char *version;      /**< the API's version, required ("1.0.0") */
+    const char *description;  /**< CommonMark; may be NULL */
+    const char *license_name; /**< info.license.name; may be NULL */
+    const char *license_url;  /**< info.license.url; may be NULL */
     /** info.license.identifier (SPDX: "MIT"), written instead of the url;
      * may be NULL. */
     const char *license_identifier;

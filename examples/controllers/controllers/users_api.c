@@ -141,10 +141,10 @@ static const fh_operation_t delete_op = {
     .tags = FH_TAGS("users"),
     .operation_id = "deleteUser",
     .params = id_param,
-    .responses = FH_RESPONSES({ 204, "Deleted", NULL, NULL },
-                              { 401, "No valid bearer token (see WWW-Authenticate)", NULL,
-                                "text/plain" },
-                              { 404, "No user with this id", NULL, FH_PROBLEM }),
+    .responses =
+        FH_RESPONSES({ 204, "Deleted", NULL, NULL },
+                     { 401, "No valid bearer token (see WWW-Authenticate)", NULL, "text/plain" },
+                     { 404, "No user with this id", NULL, FH_PROBLEM }),
 };
 
 /* ---- Handlers ----------------------------------------------------------- */
@@ -162,7 +162,7 @@ static int no_such_user(fh_response_t *res, fh_request_t *req) {
 
 static int list_users(fh_request_t *req, fh_response_t *res, void *data) {
     store_t *store = data;
-    long page = (long)fh_param_int(req, "page", 1);         /* 1..1000000000 */
+    long page = (long)fh_param_int(req, "page", 1);          /* 1..1000000000 */
     long per_page = (long)fh_param_int(req, "per_page", 10); /* 1..100 */
 
     user_t *users = fh_alloc(req, (size_t)per_page * sizeof(user_t)); /* arena */
