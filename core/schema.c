@@ -74,7 +74,10 @@ typedef struct cctx {
 static int cfail(cctx_t *c, const char *where, const char *fmt, ...) FH_PRINTF(3, 4);
 static int cfail(cctx_t *c, const char *where, const char *fmt, ...) {
     if (c->why && c->cap) {
-        int n = snprintf(c->why, c->cap, "%s: ", where[0] ? where : "#");
+        /* A very deep place is shown by its start. */
+        size_t wl = strlen(where);
+        int n = snprintf(c->why, c->cap, "%.*s%s: ", wl > 120 ? 60 : (int)wl, where,
+                         wl > 120 ? "..." : "");
         if (n >= 0 && (size_t)n < c->cap) {
             va_list ap;
             va_start(ap, fmt);
