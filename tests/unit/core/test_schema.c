@@ -96,8 +96,8 @@ static void test_ranges(void **state) {
     expect(r, "0", "#", "must be at least 1");
     expect(r, "101", "#", "must be at most 100");
     expect(r, "-9223372036854775808", "#", "must be at least 1");
-    const fh_schema_t *x = FH_NUMBER(FH_RANGE(0, 1), .exclusive_minimum = true,
-                                     .exclusive_maximum = true);
+    const fh_schema_t *x =
+        FH_NUMBER(FH_RANGE(0, 1), .exclusive_minimum = true, .exclusive_maximum = true);
     expect(x, "0.5", NULL, NULL);
     expect(x, "0", "#", "must be greater than 0");
     expect(x, "1", "#", "must be less than 1");
@@ -160,9 +160,8 @@ static void test_formats(void **state) {
         expect(&s, t[i].bad, "#", t[i].detail);
     }
     static const char *const bad_emails[] = {
-        "",       "@a.b",    "a@",          "a@b",          "a..b@c.d", ".a@c.d", "a.@c.d",
-        "a b@c.d", "a@-c.d", "a@c-.d",      "a@c..d",       "a@c.d.",   "a@@c.d",
-        "a@c_d.e",
+        "",        "@a.b",   "a@",     "a@b",    "a..b@c.d", ".a@c.d", "a.@c.d",
+        "a b@c.d", "a@-c.d", "a@c-.d", "a@c..d", "a@c.d.",   "a@@c.d", "a@c_d.e",
     };
     for (size_t i = 0; i < sizeof(bad_emails) / sizeof(bad_emails[0]); i++)
         if (fh__format_email(bad_emails[i], strlen(bad_emails[i])))
@@ -173,17 +172,18 @@ static void test_formats(void **state) {
     assert_false(fh__format_email(local, strlen(local)));
     assert_true(fh__format_email(local + 1, strlen(local + 1))); /* 64: the limit */
     static const char *const bad_times[] = {
-        "2024-01-01T24:00:00Z", "2024-01-01T10:60:00Z", "2024-01-01T10:00:61Z",
-        "2024-13-01T10:00:00Z", "2024-04-31T10:00:00Z", "2024-01-01 10:00:00Z",
-        "2024-01-01T10:00:00",  "2024-01-01T10:00:00.Z", "2024-01-01T10:00:00+0100",
+        "2024-01-01T24:00:00Z",      "2024-01-01T10:60:00Z",  "2024-01-01T10:00:61Z",
+        "2024-13-01T10:00:00Z",      "2024-04-31T10:00:00Z",  "2024-01-01 10:00:00Z",
+        "2024-01-01T10:00:00",       "2024-01-01T10:00:00.Z", "2024-01-01T10:00:00+0100",
         "2024-01-01T10:00:00+24:00",
     };
     for (size_t i = 0; i < sizeof(bad_times) / sizeof(bad_times[0]); i++)
         if (fh__format_date_time(bad_times[i], strlen(bad_times[i])))
             fail_msg("\"%s\" passed as a date-time", bad_times[i]);
     assert_true(fh__format_date_time("2024-01-01t10:00:00z", 20));
-    static const char *const bad_uris[] = { "", ":x", "1http://a", "http", "http://a b",
-                                            "http://a%2", "http://a%zz", "http://a\"b" };
+    static const char *const bad_uris[] = {
+        "", ":x", "1http://a", "http", "http://a b", "http://a%2", "http://a%zz", "http://a\"b"
+    };
     for (size_t i = 0; i < sizeof(bad_uris) / sizeof(bad_uris[0]); i++)
         if (fh__format_uri(bad_uris[i], strlen(bad_uris[i])))
             fail_msg("\"%s\" passed as a URI", bad_uris[i]);
@@ -201,11 +201,10 @@ static const fh_schema_t item = {
 static const fh_schema_t order = {
     .type = FH_TYPE_OBJECT,
     .closed = true,
-    .fields = FH_FIELDS(FH_FIELD_REQ("id", FH_STRING(.format = FH_FORMAT_UUID)),
-                        FH_FIELD("tags", FH_ARRAY(FH_STRING(), .max_items = 3)),
-                        FH_FIELD("items", FH_ARRAY(&item)),
-                        FH_FIELD("address",
-                                 FH_OBJECT(FH_FIELDS(FH_FIELD_REQ("city", FH_STRING()))))),
+    .fields = FH_FIELDS(
+        FH_FIELD_REQ("id", FH_STRING(.format = FH_FORMAT_UUID)),
+        FH_FIELD("tags", FH_ARRAY(FH_STRING(), .max_items = 3)), FH_FIELD("items", FH_ARRAY(&item)),
+        FH_FIELD("address", FH_OBJECT(FH_FIELDS(FH_FIELD_REQ("city", FH_STRING()))))),
 };
 
 static void test_objects(void **state) {
@@ -254,7 +253,7 @@ static void test_every_violation(void **state) {
                         "string\"},{\"pointer\":\"#/tags/2\",\"field\":\"tags\",\"detail\":\"must "
                         "be a string\"},{\"pointer\":\"#/zz\",\"field\":\"zz\",\"detail\":\"is not "
                         "allowed\"}]");
-    free(d);
+    fh_json_free(d);
     json_decref(errs);
     json_decref(v);
     fh_schema_compiled_free(c);
@@ -308,10 +307,12 @@ static void test_compile_errors(void **state) {
     bad_schema(FH_OBJECT(NULL, .closed = true, .additional = FH_STRING()), "exclude each other");
     bad_schema(FH_OBJECT(FH_FIELDS(FH_FIELD("a", FH_STRING()), FH_FIELD("a", FH_STRING()))),
                "field \"a\" is declared twice");
-    bad_schema(FH_OBJECT(FH_FIELDS(FH_FIELD("a", NULL))), "#/properties/a: the field has no schema");
+    bad_schema(FH_OBJECT(FH_FIELDS(FH_FIELD("a", NULL))),
+               "#/properties/a: the field has no schema");
     bad_schema(FH_OBJECT(FH_FIELDS(FH_FIELD("n", FH_INTEGER(FH_RANGE(3, 1))))),
                "#/properties/n: minimum 3");
-    bad_schema(FH_INTEGER(FH_MIN(1), .default_json = "0"), "default 0 does not fit: must be at least 1");
+    bad_schema(FH_INTEGER(FH_MIN(1), .default_json = "0"),
+               "default 0 does not fit: must be at least 1");
     bad_schema(FH_INTEGER(.default_json = "zero"), "default \"zero\" is not JSON");
     bad_schema(FH_STRING(.example_json = "5"), "example 5 does not fit: must be a string");
     bad_schema(FH_STRING(.name = "bad name"), "name \"bad name\"");
@@ -332,37 +333,37 @@ static void test_json_form(void **state) {
            "\"minLength\":1,\"type\":\"string\"}},\"required\":[\"sku\"],\"type\":\"object\"},"
            "\"type\":\"array\"},\"tags\":{\"items\":{\"type\":\"string\"},\"maxItems\":3,\"type\":"
            "\"array\"}},\"required\":[\"id\"],\"type\":\"object\"}");
-    free(d);
+    fh_json_free(d);
     json_decref(j);
     j = fh_schema_json(FH_NUMBER(FH_RANGE(0, 1.5), .exclusive_minimum = true, .nullable = true,
-                                 .default_json = "1", .example_json = "0.5",
-                                 .description = "d"));
+                                 .default_json = "1", .example_json = "0.5", .description = "d"));
     d = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-    assert_string_equal(d, "{\"default\":1,\"description\":\"d\",\"examples\":[0.5],"
-                           "\"exclusiveMinimum\":0.0,\"maximum\":1.5,\"type\":[\"number\",\"null\"]}");
-    free(d);
+    assert_string_equal(d,
+                        "{\"default\":1,\"description\":\"d\",\"examples\":[0.5],"
+                        "\"exclusiveMinimum\":0.0,\"maximum\":1.5,\"type\":[\"number\",\"null\"]}");
+    fh_json_free(d);
     json_decref(j);
     j = fh_schema_json(FH_STRING(.enum_values = FH_ENUM("a", "b"), .nullable = true,
                                  .pattern = "^x", .max_length = 4, .format = FH_FORMAT_DATE_TIME));
     d = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
     assert_string_equal(d, "{\"enum\":[\"a\",\"b\",null],\"format\":\"date-time\",\"maxLength\":4,"
                            "\"pattern\":\"^x\",\"type\":[\"string\",\"null\"]}");
-    free(d);
+    fh_json_free(d);
     json_decref(j);
     j = fh_schema_json(FH_OBJECT(NULL, .additional = FH_BOOLEAN()));
     d = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
     assert_string_equal(d, "{\"additionalProperties\":{\"type\":\"boolean\"},\"type\":\"object\"}");
-    free(d);
+    fh_json_free(d);
     json_decref(j);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_types),          cmocka_unit_test(test_nullable),
-        cmocka_unit_test(test_ranges),         cmocka_unit_test(test_lengths),
-        cmocka_unit_test(test_pattern_enum),   cmocka_unit_test(test_formats),
-        cmocka_unit_test(test_objects),        cmocka_unit_test(test_every_violation),
-        cmocka_unit_test(test_bounded),        cmocka_unit_test(test_compile_errors),
+        cmocka_unit_test(test_types),        cmocka_unit_test(test_nullable),
+        cmocka_unit_test(test_ranges),       cmocka_unit_test(test_lengths),
+        cmocka_unit_test(test_pattern_enum), cmocka_unit_test(test_formats),
+        cmocka_unit_test(test_objects),      cmocka_unit_test(test_every_violation),
+        cmocka_unit_test(test_bounded),      cmocka_unit_test(test_compile_errors),
         cmocka_unit_test(test_json_form),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
