@@ -128,8 +128,8 @@ typedef struct fh_body_spec {
 /** One documented response. Lists end with status 0 (FH_RESPONSES adds
  * it). */
 typedef struct fh_response_spec {
-    int status; /**< 100..599, or FH_STATUS_DEFAULT; 0 ends the list */
-    const char *description;
+    int status;              /**< 100..599, or FH_STATUS_DEFAULT; 0 ends the list */
+    const char *description; /**< what it means; NULL: the status's reason phrase */
     /** The JSON body's schema; NULL: see content_type. */
     const fh_schema_t *schema;
     /** The media type: NULL means application/json when schema is set,

@@ -112,20 +112,23 @@ struct fh_schema {
     const char *description; /**< documentation only */
     bool nullable;           /**< null is accepted too */
 
-    bool has_minimum, has_maximum; /**< minimum / maximum apply (numbers) */
-    /** The bounds exclude their value (exclusiveMinimum/Maximum); they
-     * apply with has_minimum / has_maximum. */
-    bool exclusive_minimum, exclusive_maximum;
-    double minimum, maximum; /**< bounds of integers and numbers */
+    bool has_minimum;       /**< minimum applies (integers, numbers) */
+    bool has_maximum;       /**< maximum applies (integers, numbers) */
+    bool exclusive_minimum; /**< minimum itself is refused (exclusiveMinimum) */
+    bool exclusive_maximum; /**< maximum itself is refused (exclusiveMaximum) */
+    double minimum;         /**< the lower bound, with has_minimum */
+    double maximum;         /**< the upper bound, with has_maximum */
 
-    size_t min_length, max_length; /**< strings, in code points; max 0 = none */
-    const char *pattern;           /**< strings: POSIX ERE, searched (anchor it) */
-    fh_schema_format_t format;     /**< strings: a checked format */
+    size_t min_length;         /**< strings: the fewest code points */
+    size_t max_length;         /**< strings: the most code points; 0 = no bound */
+    const char *pattern;       /**< strings: POSIX ERE, searched (anchor it) */
+    fh_schema_format_t format; /**< strings: a checked format */
     /** Strings: the accepted values, a NULL-terminated array. */
     const char *const *enum_values;
 
-    const fh_schema_t *items;    /**< arrays: the items' schema; NULL = any */
-    size_t min_items, max_items; /**< arrays; max 0 = none */
+    const fh_schema_t *items; /**< arrays: the items' schema; NULL = any */
+    size_t min_items;         /**< arrays: the fewest items */
+    size_t max_items;         /**< arrays: the most items; 0 = no bound */
 
     const fh_schema_field_t *fields; /**< objects: the members, NULL-name ended */
     bool closed;                     /**< objects: other members are refused */
