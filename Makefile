@@ -91,4 +91,4 @@ docs: deps
 	@echo "API reference: build-docs/html/index.html"
 
 clean:
-	rm -rf build build-asan build-tsan build-release build-fuzz build-bench build-docs
+	rm -rf build build-asan build-tsan build-release build-fuzz build-bench build-docs build-deps
