@@ -587,7 +587,7 @@ static const char *mismatch(const fh__op_t *o, fh_request_t *req, fh_response_t 
 static void check_response(fh_response_t *res, void *data) {
     const fh__op_t *o = data;
     fh_request_t *req = res->req;
-    if (res->flags & (FH_RES_RAW | FH_RES_STREAM | FH_RES_TAKEOVER))
+    if (res->flags & (FH__RES_RAW | FH__RES_STREAM | FH__RES_TAKEOVER))
         return;
     fh_json_scope_t s = fh_json_arena_begin(req->arena);
     const char *why = mismatch(o, req, res);
