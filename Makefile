@@ -27,13 +27,13 @@ all: build
 
 # The package check runs once, and again only when the script changes: a
 # build with everything present starts compiling at once.
-DEPS_STAMP := .deps-installed
+DEPS_STAMP := build-deps/.installed
 
 deps: $(DEPS_STAMP)
 
-$(DEPS_STAMP): scripts/install-deps.sh
+$(DEPS_STAMP): scripts/install-deps.sh $(wildcard scripts/npm/package.json)
 	@./scripts/install-deps.sh
-	@touch $@
+	@mkdir -p build-deps && touch $@
 
 build: deps
 	@$(CMAKE) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -98,4 +98,4 @@ docs: deps
 	@echo "API reference: build-docs/html/index.html"
 
 clean:
-	rm -rf build build-asan build-tsan build-release build-fuzz build-bench build-docs $(DEPS_STAMP)
+	rm -rf build build-asan build-tsan build-release build-fuzz build-bench build-docs build-deps

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/str.h"
+#include "router/operation.h"
 #include "router/radix.h"
 
 /* A mount with its own 404 or 405 handler (fh_mount_options_t). */
@@ -35,16 +36,22 @@ struct fh_router {
 };
 
 /* A route record: the public info first (radix.c and lookups see only
- * that), then the chain wrapping the handler when the route has middleware
- * (per mount or per route). */
+ * that), then what a match calls: the handler itself, or the chain
+ * wrapping it when the route has middleware (per mount or per route), or
+ * its operation's checks (inside the chain, when there is one). */
 typedef struct route_rec {
     fh_route_info_t info;
+    fh_handler_fn call;
+    void *call_data;
     fh_chain_t *chain;
+    fh__op_t *op;
 } route_rec_t;
 
 static void record_free(fh_route_info_t *ri) {
-    if (ri)
+    if (ri) {
         fh_chain_free(((route_rec_t *)ri)->chain);
+        fh__op_free(((route_rec_t *)ri)->op);
+    }
     free(ri);
 }
 
@@ -66,6 +73,9 @@ int fh_router_new(fh_router_t **out, const fh_router_config_t *cfg) {
     }
     if (cfg)
         r->cfg = *cfg;
+    const char *check = getenv("FH_CHECK_RESPONSES");
+    if (check && *check)
+        r->cfg.check_responses = strcmp(check, "0") != 0;
     atomic_init(&r->frozen, false);
     *out = r;
     return 0;
@@ -108,6 +118,9 @@ static fh_route_info_t *record_new(fh_method_t method, const char *prefix, const
     if (!rec)
         return NULL;
     rec->chain = NULL;
+    rec->op = NULL;
+    rec->call = handler;
+    rec->call_data = data;
     fh_route_info_t *ri = &rec->info;
     char *p = (char *)(rec + 1);
     memcpy(p, prefix, pl);
@@ -120,6 +133,8 @@ static fh_route_info_t *record_new(fh_method_t method, const char *prefix, const
     ri->handler = handler;
     ri->data = data;
     ri->index = 0;
+    ri->op = NULL;
+    ri->auth = 0;
     return ri;
 }
 
@@ -148,12 +163,12 @@ static void update_mask(fh_router_t *r) {
     r->all_mask = mask;
 }
 
-/* Wraps a route's handler in a chain of the mount's middleware, then the
- * route's own. */
+/* Wraps what a route calls (its handler, or its operation's checks) in a
+ * chain of the mount's middleware, then the route's own. */
 static int route_chain(fh_router_t *r, route_rec_t *rec, const char *mname,
                        const fh_middleware_t *const *mount_mw,
                        const fh_middleware_t *const *route_mw) {
-    int err = fh_chain_new(&rec->chain, rec->info.handler, rec->info.data);
+    int err = fh_chain_new(&rec->chain, rec->call, rec->call_data);
     const fh_middleware_t *const *lists[2] = { mount_mw, route_mw };
     for (int l = 0; l < 2 && !err; l++) {
         for (size_t i = 0; lists[l] && lists[l][i] && !err; i++) {
@@ -171,13 +186,63 @@ static int route_chain(fh_router_t *r, route_rec_t *rec, const char *mname,
     if (err == FH_ENOMEM)
         snprintf(r->error, sizeof(r->error), "fasthttp: route \"%s %s\": out of memory", mname,
                  rec->info.pattern);
+    if (!err) {
+        rec->call = fh_chain_handle;
+        rec->call_data = rec->chain;
+    }
     return err;
+}
+
+/* The built-in auth middleware among lists (by the names their
+ * constructors give them). */
+static unsigned auth_bits(const fh_middleware_t *const *a, const fh_middleware_t *const *b) {
+    unsigned bits = 0;
+    const fh_middleware_t *const *lists[2] = { a, b };
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; lists[l] && lists[l][i]; i++) {
+            const char *n = lists[l][i]->name;
+            if (n && strcmp(n, "basic_auth") == 0)
+                bits |= FH_ROUTE_AUTH_BASIC;
+            else if (n && strcmp(n, "bearer_auth") == 0)
+                bits |= FH_ROUTE_AUTH_BEARER;
+        }
+    return bits;
+}
+
+/* Compiles a route's operation and checks it against the other routes'
+ * (operation ids, schema names). */
+static int route_op(fh_router_t *r, route_rec_t *rec, const char *mname, const fh_operation_t *op) {
+    char why[400];
+    int err = fh__op_new(&rec->op, op, &rec->info, rec->call, rec->call_data,
+                         r->cfg.check_responses, why, sizeof(why));
+    if (!err && fh__op_conflict(op, op, why, sizeof(why)))
+        err = FH_EINVAL;
+    for (size_t i = 0; !err && i < r->nroutes; i++) {
+        const fh_operation_t *other = r->routes[i]->op;
+        if (other && other != op && fh__op_conflict(op, other, why, sizeof(why))) {
+            snprintf(r->error, sizeof(r->error),
+                     "fasthttp: route \"%s %s\" conflicts with \"%s %s\": %s", mname,
+                     rec->info.pattern, method_label(r->routes[i]->method), r->routes[i]->pattern,
+                     why);
+            return FH_EINVAL;
+        }
+    }
+    if (err) {
+        snprintf(r->error, sizeof(r->error), "fasthttp: route \"%s %s\": %s", mname,
+                 rec->info.pattern, why);
+        return err;
+    }
+    rec->info.op = op;
+    rec->call = fh__op_handle;
+    rec->call_data = rec->op;
+    return 0;
 }
 
 /* Validates and inserts one route, which becomes r->routes[r->nroutes]. */
 static int add_record(fh_router_t *r, fh_method_t method, const char *prefix, const char *pattern,
                       fh_handler_fn handler, void *data, const fh_middleware_t *const *mount_mw,
-                      const fh_middleware_t *const *middleware, const char *mount) {
+                      const fh_middleware_t *const *middleware, const char *mount,
+                      const fh_operation_t *op) {
     const char *mname =
         (method == FH_METHOD_ANY || (unsigned)method < FH__RMETHODS) ? method_label(method) : "?";
     if (!pattern)
@@ -207,6 +272,14 @@ static int add_record(fh_router_t *r, fh_method_t method, const char *prefix, co
     fh_route_info_t *ri = record_new(method, prefix, pattern, handler, data, mount);
     if (!ri)
         return FH_ENOMEM;
+    ri->auth = auth_bits(mount_mw, middleware);
+    if (op) {
+        int err = route_op(r, (route_rec_t *)ri, mname, op);
+        if (err) {
+            record_free(ri);
+            return err;
+        }
+    }
     if ((mount_mw && mount_mw[0]) || (middleware && middleware[0])) {
         int err = route_chain(r, (route_rec_t *)ri, mname, mount_mw, middleware);
         if (err) {
@@ -238,11 +311,16 @@ static int check_open(fh_router_t *r) {
 
 int fh_router_add(fh_router_t *r, fh_method_t method, const char *pattern, fh_handler_fn handler,
                   void *data) {
+    return fh_router_add_op(r, method, pattern, handler, data, NULL);
+}
+
+int fh_router_add_op(fh_router_t *r, fh_method_t method, const char *pattern, fh_handler_fn handler,
+                     void *data, const fh_operation_t *op) {
     int rc = check_open(r);
     if (rc)
         return rc;
     size_t before = r->nroutes;
-    rc = add_record(r, method, "", pattern, handler, data, NULL, NULL, "");
+    rc = add_record(r, method, "", pattern, handler, data, NULL, NULL, "", op);
     if (rc)
         rollback(r, before);
     update_mask(r);
@@ -320,7 +398,7 @@ int fh_router_mount_opts(fh_router_t *r, const char *prefix, const fh_route_t *r
     size_t before = r->nroutes;
     for (const fh_route_t *rt = routes; rt->pattern; rt++) {
         rc = add_record(r, rt->method, pfx, rt->pattern, rt->handler,
-                        rt->data ? rt->data : mount_data, middleware, rt->middleware, pfx);
+                        rt->data ? rt->data : mount_data, middleware, rt->middleware, pfx, rt->op);
         if (rc)
             break;
     }
@@ -644,9 +722,8 @@ int fh_router_handle(fh_request_t *req, fh_response_t *res, void *data) {
                 return rc;
             fh_request_set_params(req, names, values, m.nparams);
         }
-        if (((const route_rec_t *)m.route)->chain)
-            return fh_chain_handle(req, res, ((const route_rec_t *)m.route)->chain);
-        return m.route->handler(req, res, m.route->data);
+        return ((const route_rec_t *)m.route)
+            ->call(req, res, ((const route_rec_t *)m.route)->call_data);
     case FH_ROUTE_NOT_FOUND: {
         const error_mount_t *em = r->nemounts ? error_mount(r, path, true) : NULL;
         fh_handler_fn h = em ? em->not_found : r->cfg.not_found;

@@ -8,12 +8,21 @@
 #   Fedora:           dnf install cmake libuv-devel jansson-devel libcmocka-devel
 #                     gperftools-devel zlib-devel sqlite-devel wrk nginx doxygen
 #                     (llhttp: pass -DLLHTTP_SOURCE_DIR= to a checkout's C sources)
+#   then, anywhere:   npm install --prefix build-deps/npm (after copying
+#                     scripts/npm/package.json there)
+#
+# npm packages (scripts/npm/package.json: @redocly/cli, which the OpenAPI
+# tests lint with, and swagger-ui-dist, the documentation page's viewer)
+# go into build-deps/npm/node_modules in this checkout, never globally and
+# never into git; FH_NPM_DIR chooses another directory.
 set -eu
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+NPM_DIR=${FH_NPM_DIR:-$ROOT/build-deps/npm}
 
 # Build and unit/integration tests.
 PKGS_BUILD="build-essential cmake pkg-config libuv1-dev node-llhttp libjansson-dev
   libcmocka-dev libgoogle-perftools-dev zlib1g-dev libsqlite3-dev curl python3
-  nodejs node-eventsource"
+  nodejs node-eventsource chromium"
 # Sanitizers and fuzzing (clang + libFuzzer runtime), leak checks, the API
 # reference (make docs), slow-client attacks (scripts/slowhttptest.sh).
 PKGS_CHECK="clang libclang-rt-14-dev valgrind doxygen slowhttptest"
@@ -29,10 +38,31 @@ case "${1:-}" in
   --bench) want="$want $PKGS_BENCH ${FH_BENCH_PKGS:-}" ;;
 esac
 
+# The npm packages, once per version of scripts/npm/package.json.
+npm_install() {
+  if [ -f "$NPM_DIR/package.json" ] && cmp -s "$ROOT/scripts/npm/package.json" "$NPM_DIR/package.json" &&
+    [ -f "$NPM_DIR/node_modules/swagger-ui-dist/swagger-ui-bundle.js" ] &&
+    [ -x "$NPM_DIR/node_modules/.bin/redocly" ]; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "install-deps: npm is missing (Debian: apt-get install npm)" >&2
+    return 1
+  fi
+  echo "install-deps: npm packages into $NPM_DIR"
+  mkdir -p "$NPM_DIR"
+  cp "$ROOT/scripts/npm/package.json" "$NPM_DIR/package.json"
+  (cd "$NPM_DIR" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+}
+
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   echo "install-deps: not a Debian system; install by hand (see the top of $0)" >&2
+  npm_install || true
   exit 0
 fi
+
+# Debian's nodejs comes without npm; NodeSource's brings its own.
+command -v npm >/dev/null 2>&1 || want="$want npm"
 
 missing=""
 for p in $want; do
@@ -40,7 +70,10 @@ for p in $want; do
     missing="$missing $p"
   fi
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+  npm_install
+  exit 0
+fi
 
 echo "install-deps: installing:$missing"
 SUDO=""
@@ -49,3 +82,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q >/dev/null || $SUDO apt-get update -q
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -q --no-install-recommends $missing
+npm_install

@@ -13,7 +13,7 @@
 #include <stddef.h>
 
 #define USER_NAME_MAX 400 /* bytes: 100 code points of up to 4 bytes */
-#define USER_EMAIL_MAX 254
+#define USER_EMAIL_MAX 320 /* bytes: the email format allows 64 + 1 + 253 + NUL room */
 
 typedef struct user {
     long id;

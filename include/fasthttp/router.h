@@ -115,6 +115,7 @@
 
 #include "common.h"
 #include "middleware.h"
+#include "operation.h"
 #include "request.h"
 #include "response.h"
 
@@ -145,13 +146,18 @@ typedef struct fh_route {
      * chain. The middleware values are copied when the route is added, so
      * build them first; they must outlive the router. */
     const fh_middleware_t *const *middleware;
+    /** What the route takes and answers (operation.h): its parameters and
+     * body are then checked before the handler runs, and it is published
+     * with them in the OpenAPI document (openapi.h). NULL: the route runs
+     * as it is, and the document shows what the router knows. */
+    const fh_operation_t *op;
 } fh_route_t;
 
 /** @{ */
 /** An entry of a route table: method m, pattern p, handler h and data d
  * (FH_ROUTE_D); without data (FH_ROUTE, and one shorthand per method). */
 #define FH_ROUTE_D(m, p, h, d)                                                                     \
-    { (m), (p), (h), (d), NULL }
+    { (m), (p), (h), (d), NULL, NULL }
 #define FH_ROUTE(m, p, h) FH_ROUTE_D(m, p, h, NULL)
 #define FH_GET(p, h) FH_ROUTE(FH_METHOD_GET, p, h)
 #define FH_HEAD(p, h) FH_ROUTE(FH_METHOD_HEAD, p, h)
@@ -178,10 +184,26 @@ typedef struct fh_route {
  *   FH_ROUTE_MW(FH_METHOD_DELETE, "/users/:id", delete_user, NULL,
  *               ((const fh_middleware_t *const[]){&admin_auth, NULL})) */
 #define FH_ROUTE_MW(m, p, h, d, mws)                                                               \
-    { (m), (p), (h), (d), (mws) }
+    { (m), (p), (h), (d), (mws), NULL }
+/** A route with an operation (operation.h): FH_ROUTE_OP(m, p, h, op), and
+ * one shorthand per method, FH_GET_OP("/users/:id", get_user, &get_user_op). */
+#define FH_ROUTE_OP(m, p, h, op)                                                                   \
+    { (m), (p), (h), NULL, NULL, (op) }
+/** @{ */
+/** The same per method. */
+#define FH_GET_OP(p, h, op) FH_ROUTE_OP(FH_METHOD_GET, p, h, op)
+#define FH_POST_OP(p, h, op) FH_ROUTE_OP(FH_METHOD_POST, p, h, op)
+#define FH_PUT_OP(p, h, op) FH_ROUTE_OP(FH_METHOD_PUT, p, h, op)
+#define FH_PATCH_OP(p, h, op) FH_ROUTE_OP(FH_METHOD_PATCH, p, h, op)
+#define FH_DELETE_OP(p, h, op) FH_ROUTE_OP(FH_METHOD_DELETE, p, h, op)
+/** @} */
+/** Every field of a route: method, pattern, handler, data, middleware
+ * (NULL-terminated array or NULL) and operation (or NULL). */
+#define FH_ROUTE_FULL(m, p, h, d, mws, op)                                                         \
+    { (m), (p), (h), (d), (mws), (op) }
 /** The entry that ends a route table (its pattern is NULL). */
 #define FH_ROUTES_END                                                                              \
-    { FH_METHOD_GET, NULL, NULL, NULL, NULL }
+    { FH_METHOD_GET, NULL, NULL, NULL, NULL, NULL }
 
 /** What to do with a path that differs from a route only by slashes. */
 typedef enum fh_slash_policy {
@@ -204,6 +226,12 @@ typedef struct fh_router_config {
      * Allow header are already set on res when it runs. */
     fh_handler_fn method_not_allowed;
     void *method_not_allowed_data; /**< passed to method_not_allowed */
+    /** The response check mode of operations (operation.h), for tests and
+     * development: a response of a route with an operation that does not
+     * match what it declares for its status is logged and answered 500.
+     * Also switched on by FH_CHECK_RESPONSES=1 in the environment when
+     * the router is made (FH_CHECK_RESPONSES=0 switches it off). */
+    bool check_responses;
 } fh_router_config_t;
 
 /** The defaults (all fields zero). */
@@ -216,6 +244,12 @@ FH_API int fh_router_new(fh_router_t **out, const fh_router_config_t *cfg);
  * and error message it handed out becomes invalid. NULL is a no-op. The
  * server using it must be freed first. */
 FH_API void fh_router_free(fh_router_t *router);
+
+/** Adds one route with an operation (NULL: none), as a table entry with
+ * op would. Errors as fh_router_add, and FH_EINVAL for an operation that
+ * cannot be right (fh_router_error says why). */
+FH_API int fh_router_add_op(fh_router_t *router, fh_method_t method, const char *pattern,
+                            fh_handler_fn handler, void *data, const fh_operation_t *op);
 
 /** Adds one route. pattern is copied; handler is required; data is passed to
  * the handler (may be NULL). method is FH_METHOD_GET..FH_METHOD_TRACE or
@@ -281,13 +315,23 @@ FH_API const char *fh_router_error(const fh_router_t *router);
 
 /** A registered route as the router sees it. */
 typedef struct fh_route_info {
-    fh_method_t method;    /**< or FH_METHOD_ANY */
-    const char *pattern;   /**< full pattern, mount prefix included */
-    const char *mount;     /**< the mount prefix; "" for fh_router_add */
-    fh_handler_fn handler; /**< the function answering the route */
-    void *data;            /**< the route's data, else the mount's */
-    size_t index;          /**< registration order, from 0 */
+    fh_method_t method;       /**< or FH_METHOD_ANY */
+    const char *pattern;      /**< full pattern, mount prefix included */
+    const char *mount;        /**< the mount prefix; "" for fh_router_add */
+    fh_handler_fn handler;    /**< the function answering the route */
+    void *data;               /**< the route's data, else the mount's */
+    size_t index;             /**< registration order, from 0 */
+    const fh_operation_t *op; /**< the route's operation, or NULL */
+    /** FH_ROUTE_AUTH_* bits: the built-in auth middleware (mw_auth.h) among
+     * the route's and its mount's middleware. */
+    unsigned auth;
 } fh_route_info_t;
+
+/** Bits of fh_route_info_t.auth. */
+enum {
+    FH_ROUTE_AUTH_BASIC = 1u << 0,  /**< fh_basic_auth_new middleware */
+    FH_ROUTE_AUTH_BEARER = 1u << 1, /**< fh_bearer_auth_new middleware */
+};
 
 /** @{ */
 /** Introspection: the routes in registration order (for logs, docs, OpenAPI

@@ -23,6 +23,7 @@ expect() { # name, expected, actual
 # headers in $hdr
 request() {
   local args=(-s -D "$hdr" -o "$out" -w '%{http_code} %{content_type}' -X "$1" "$url$2")
+  if [ -n "${AUTH:-}" ]; then args+=(-H "Authorization: $AUTH"); fi
   if [ $# -ge 3 ]; then args+=(-H "Content-Type: application/json" --data-binary "$3"); fi
   curl "${args[@]}"
 }
@@ -54,7 +55,9 @@ jq_() { # python expression over the JSON body as j
   python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$out" "$1"
 }
 
-start env HOST=127.0.0.1 PORT=0 THREADS=2 "$bin"
+# Every response of the users API is checked against its declaration
+# (FH_CHECK_RESPONSES): one that drifts is a 500 and fails below.
+start env HOST=127.0.0.1 PORT=0 THREADS=2 ADMIN_TOKEN=test-token FH_CHECK_RESPONSES=1 "$bin"
 expect "threads from THREADS" 1 "$(grep -c 'with 2 threads' "$log")"
 
 # The V example app.
@@ -78,7 +81,7 @@ expect "empty X-Total-Count" 0 "$(header X-Total-Count)"
 expect "POST invalid" "422 application/problem+json" \
   "$(request POST /api/users '{"name":"","email":"nope","age":200,"admin":true}')"
 expect "422 title" "Unprocessable Content 422 /api/users" "$(jq_ 'j["title"], j["status"], j["instance"]' | tr -d "(),'")"
-expect "422 pointers" "#/name #/age #/email #/admin" "$(jq_ '" ".join(e["pointer"] for e in j["errors"])')"
+expect "422 pointers" "#/name #/email #/age #/admin" "$(jq_ '" ".join(e["pointer"] for e in j["errors"])')"
 expect "422 detail" "must be an email address" "$(jq_ '[e["detail"] for e in j["errors"] if e["field"]=="email"][0]')"
 expect "POST missing fields" "422 application/problem+json" "$(request POST /api/users '{}')"
 expect "required" "name:is required email:is required" \
@@ -104,6 +107,10 @@ expect "past the end" "200 application/json" "$(request GET '/api/users?page=9&p
 expect "past the end ids" "[] 5" "$(jq_ '[u["id"] for u in j["data"]], j["total"]' | tr -d "(),")"
 expect "bad page" "400 application/problem+json" "$(request GET '/api/users?page=0')"
 expect "bad page param" "page" "$(jq_ '" ".join(e["parameter"] for e in j["errors"])')"
+expect "bad page detail" "query must be at least 1" "$(jq_ '" ".join(e["in"] + " " + e["detail"] for e in j["errors"])')"
+expect "two bad params" "400 application/problem+json" "$(request GET '/api/users?page=x&per_page=0')"
+expect "two bad params list" "page:must be an integer per_page:must be at least 1" \
+  "$(jq_ '" ".join(e["parameter"] + ":" + e["detail"] for e in j["errors"])')"
 expect "bad per_page" "400 application/problem+json" "$(request GET '/api/users?per_page=101')"
 expect "bad per_page param" "per_page" "$(jq_ '" ".join(e["parameter"] for e in j["errors"])')"
 
@@ -118,14 +125,23 @@ expect "PATCH null body" '{"id":2,"name":"Ada L.","email":"ada@example.com"}' "$
 expect "PATCH invalid" "422 application/problem+json" "$(request PATCH /api/users/2 '{"email":"no-at"}')"
 expect "after PATCH invalid" '{"id":2,"name":"Ada L.","email":"ada@example.com"}' "$(request GET /api/users/2 >/dev/null; cat "$out")"
 
-expect "DELETE" "204 " "$(request DELETE /api/users/2)"
+expect "DELETE without token" "401 text/plain; charset=utf-8" "$(request DELETE /api/users/2)"
+expect "401 challenge" 'Bearer realm="users"' "$(header WWW-Authenticate)"
+expect "DELETE wrong token" "401 text/plain; charset=utf-8" "$(AUTH="Bearer wrong" request DELETE /api/users/2)"
+expect "DELETE" "204 " "$(AUTH="Bearer test-token" request DELETE /api/users/2)"
 expect "DELETE body" "" "$(cat "$out")"
 expect "GET deleted" "404 application/problem+json" "$(request GET /api/users/2)"
 expect "404 problem" 'Not Found 404 /api/users/2 no user with id "2"' \
   "$(jq_ '" ".join(str(j[k]) for k in ("title","status","instance","detail"))')"
-expect "DELETE again" "404 application/problem+json" "$(request DELETE /api/users/2)"
+expect "DELETE again" "404 application/problem+json" "$(AUTH="Bearer test-token" request DELETE /api/users/2)"
 expect "PUT deleted" "404 application/problem+json" "$(request PUT /api/users/2 '{"name":"X","email":"x@y.z"}')"
-expect "PATCH unknown" "404 application/problem+json" "$(request PATCH /api/users/abc '{}')"
+expect "PATCH bad id" "400 application/problem+json" "$(request PATCH /api/users/abc '{}')"
+expect "PATCH bad id param" "id path must be an integer" \
+  "$(jq_ '" ".join(e["parameter"] + " " + e["in"] + " " + e["detail"] for e in j["errors"])')"
+expect "PATCH unknown" "404 application/problem+json" "$(request PATCH /api/users/99 '{}')"
+expect "GET id 0" "400 application/problem+json" "$(request GET /api/users/0)"
+expect "GET id 0 detail" "must be at least 1" "$(jq_ 'j["errors"][0]["detail"]')"
+expect "GET id overflow" "400 application/problem+json" "$(request GET /api/users/99999999999999999999)"
 expect "list after delete" "[1 3 4 5] 4" "$(request GET /api/users >/dev/null; jq_ '[u["id"] for u in j["data"]], j["total"]' | tr -d "(),")"
 expect "unknown API path" "404 application/problem+json" "$(request GET /api/nothing)"
 expect "unknown API path problem" "about:blank Not Found 404 /api/nothing" \
@@ -139,6 +155,19 @@ expect "API 405 on an item" "405 application/problem+json" "$(request POST /api/
 expect "API 405 item Allow" "GET, HEAD, PUT, DELETE, PATCH, OPTIONS" "$(header Allow)"
 # Outside the mount the site's errors stay text, /apis included.
 expect "not under /api" "404 text/plain; charset=utf-8" "$(request GET /apis/users)"
+
+# The OpenAPI document and its page (tests/openapi/ lints it and loads the
+# page in a browser).
+expect "openapi.json" "200 application/json" "$(request GET /openapi.json)"
+expect "openapi version" "3.1.0" "$(jq_ 'j["openapi"]')"
+expect "openapi users ops" "listUsers createUser" "$(jq_ 'j["paths"]["/api/users"]["get"]["operationId"] + " " + j["paths"]["/api/users"]["post"]["operationId"]')"
+expect "openapi delete security" "[{'bearerAuth': []}]" "$(jq_ 'j["paths"]["/api/users/{id}"]["delete"]["security"]')"
+expect "docs page" "200 text/html; charset=utf-8" "$(request GET /docs)"
+expect "docs page script" 1 "$(grep -c '<script src="/docs/swagger-ui-bundle.js"></script>' "$out")"
+expect "docs bundle" "200 text/javascript; charset=utf-8" "$(request GET /docs/swagger-ui-bundle.js)"
+expect "docs css" "200 text/css; charset=utf-8" "$(request GET /docs/swagger-ui.css)"
+expect "docs other file" "404 text/plain; charset=utf-8" "$(request GET /docs/package.json)"
+expect "no response check failed" 0 "$(grep -c 'response check' "$log" || true)"
 
 # Requests the server refuses itself: problem documents, Connection: close,
 # a request id, and a line in the access log (checked below).
@@ -184,4 +213,8 @@ stop
 rc=0
 "$bin" --port nope >/dev/null 2>&1 || rc=$?
 expect "bad --port" 2 "$rc"
+rc=0
+"$bin" --port 0 --docs-dir /nonexistent >"$out" 2>&1 || rc=$?
+expect "bad --docs-dir" 2 "$rc"
+expect "bad --docs-dir message" 1 "$(grep -c 'openapi.docs_dir: "/nonexistent": no readable swagger-ui-bundle.js there' "$out")"
 echo "controllers: ok"

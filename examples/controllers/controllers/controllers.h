@@ -13,8 +13,11 @@ extern const fh_route_t home_routes[];
 extern const fh_route_t user_routes[];
 
 /* users_api.c — the JSON resource /users (mounted at "/api", data: the
- * store_t). */
+ * store_t), every route declared with its operation (parameters, body,
+ * responses). DELETE runs users_admin_auth, which main.c builds (bearer
+ * auth with the admin token) before mounting the table. */
 extern const fh_route_t users_api_routes[];
+extern fh_middleware_t users_admin_auth;
 
 /* The router's 404 and 405 answers in plain text, like the V example's.
  * Under /api the mount answers them with problem documents instead
