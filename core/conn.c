@@ -402,7 +402,7 @@ void fh__conn_linger(fh__conn_t *c, uint32_t ms, size_t max_bytes) {
         return;
     }
     c->state = FH__CONN_LINGERING;
-    c->discard_left = max_bytes;
+    c->discard_left = max_bytes < UINT32_MAX ? (uint32_t)max_bytes : UINT32_MAX;
     fh__conn_drop(c);
     c->read_deadline = uv_now(&c->w->loop) + ms;
     conn_watch(c);

@@ -90,9 +90,10 @@ typedef enum fh__conn_state {
 struct fh__conn {
     uv_poll_t poll; /* first: the close callback frees the connection from it */
     uv_os_sock_t fd;
-    uint8_t state;  /* fh__conn_state_t */
-    bool read_on;   /* the protocol wants bytes */
-    uint8_t events; /* what the poll handle watches now */
+    uint8_t state;   /* fh__conn_state_t */
+    bool read_on;    /* the protocol wants bytes */
+    uint8_t events;  /* what the poll handle watches now */
+    bool peer_known; /* peer holds the peer's address */
     fh__worker_t *w;
     fh__conn_t *prev, *next; /* the worker's connections */
     const fh__transport_t *transport;
@@ -105,15 +106,14 @@ struct fh__conn {
     size_t wq_bytes;                /* bytes they still hold */
     size_t wq_seen;                 /* wq_bytes at the last progress check */
     uint32_t io_pending;            /* I/O outside the queue (file steps) */
+    uint32_t discard_left;          /* bytes still dropped while lingering */
     uint64_t read_deadline;         /* loop ms, 0: none */
     uint64_t write_deadline;        /* loop ms, 0: none */
-    size_t discard_left;            /* bytes still dropped while lingering */
     union {
         struct sockaddr sa;
         struct sockaddr_in in4;
         struct sockaddr_in6 in6;
     } peer; /* read once: middleware asks for it on every request */
-    bool peer_known;
     /* The protocol's state follows, aligned (fh__conn_proto). */
     _Alignas(16) char proto[];
 };

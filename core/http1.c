@@ -108,9 +108,15 @@ static void h1_update_deadline(fh__conn_t *c) {
 
 static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
+/* The rest of a 100 Continue the socket did not take at once (rare: it
+ * is the first write after a read), kept until it has left. */
+typedef struct continue_write {
+    fh__write_t w;
+    uv_buf_t buf;
+} continue_write_t;
+
 static void on_continue_written(fh__conn_t *c, fh__write_t *w, int status) {
-    (void)w;
-    fh__h1_of(c)->cont_queued = false;
+    free(w);
     if (status < 0)
         return; /* the connection is closing */
     h1_flush(c);
@@ -127,14 +133,20 @@ static void h1_continue(fh__conn_t *c) {
         h->state == FH__H1_LAST || h->state == FH__H1_HANDOVER)
         return;
     req->flags &= ~(unsigned)FH__REQ_CONTINUE;
-    h->cont_buf = uv_buf_init((char *)continue_100, sizeof(continue_100) - 1);
-    h->cont.bufs = &h->cont_buf;
-    h->cont.nbufs = 1;
-    h->cont.cb = on_continue_written;
-    int r = fh__conn_write(c, &h->cont);
-    if (r == 0)
-        h->cont_queued = true;
-    /* A failed write: the read side sees the failure. */
+    uv_buf_t b = uv_buf_init((char *)continue_100, sizeof(continue_100) - 1);
+    ssize_t r = fh__conn_try_write(c, &b, 1);
+    if (r < 0 || (size_t)r == b.len)
+        return; /* sent, or failed: the read side sees the failure */
+    continue_write_t *cw = malloc(sizeof(*cw));
+    if (!cw) {
+        fh__conn_close(c);
+        return;
+    }
+    cw->buf = uv_buf_init(b.base + r, (unsigned)(b.len - (size_t)r));
+    cw->w.bufs = &cw->buf;
+    cw->w.nbufs = 1;
+    cw->w.cb = on_continue_written;
+    fh__conn_queue(c, &cw->w);
 }
 
 /* ----------------------------------------------------------------- writes */

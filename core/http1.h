@@ -61,9 +61,6 @@ typedef struct fh__h1 {
     bool draining;         /* the server stops: the last answer says close */
     uint16_t err_status;   /* status chosen by a callback that failed */
     fh__h1_batch_t *batch; /* being parsed, or NULL */
-    fh__write_t cont;      /* a 100 Continue the socket did not take */
-    uv_buf_t cont_buf;
-    bool cont_queued;
 } fh__h1_t;
 
 static inline fh__h1_t *fh__h1_of(const fh__conn_t *c) { return fh__conn_proto(c); }
