@@ -663,8 +663,13 @@ static void h1_stop(fh__conn_t *c, bool force) {
     }
     h->draining = true;
     if (!h->cur && h1_idle(c)) {
-        if (h->state == FH__H1_READING && fh__conn_input_waiting(c))
-            return; /* served when it is read; its answer says close */
+        /* Bytes waiting are served when they are read (the answer says
+         * close); a connection that has sent nothing yet (taken from the
+         * kernel's queue as the listener closed) is waited for, up to its
+         * header timeout or the drain's end: its request is on the way. */
+        if (h->state == FH__H1_READING &&
+            (h->to_kind == FH__H1_TO_FRESH || fh__conn_input_waiting(c)))
+            return;
         h1_end(c, true);
         return;
     }

@@ -124,8 +124,6 @@ void fh__listener_resume(fh__listener_t *l) {
 
 static void on_closed(uv_handle_t *h) {
     fh__listener_t *l = h->data;
-    close(l->fd); /* a uv_poll_t leaves its descriptor open */
-    l->fd = -1;
     fh__worker_conn_count(l->w, 0);
 }
 
@@ -133,8 +131,13 @@ void fh__listener_close(fh__listener_t *l) {
     if (!l->open || uv_is_closing((uv_handle_t *)&l->poll))
         return;
     /* Connections the kernel accepted already would be reset when the
-     * socket closes: take them first (bounded by the cap). */
+     * socket closes: take them first (bounded by the cap), then close at
+     * once, so that the kernel queues nothing more behind the last accept.
+     * uv_close takes the descriptor out of the loop's poll set before it
+     * returns, so it may close right away (a uv_poll_t leaves it open). */
     accept_some(l, INT32_MAX);
     l->open = false;
     uv_close((uv_handle_t *)&l->poll, on_closed);
+    close(l->fd);
+    l->fd = -1;
 }
