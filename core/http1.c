@@ -590,6 +590,7 @@ static int h1_open(fh__conn_t *c) {
     const fh_limits_t *l = limits_of(c);
     h->state = FH__H1_READING;
     h->to_kind = FH__H1_TO_FRESH;
+    h->late = fh__conn_worker(c)->stopping;
     fh__conn_set_keep_limit(c, l->max_header_bytes + l->max_body + 65536);
     fh__conn_set_read_deadline(c, uv_now(&fh__conn_worker(c)->loop) + timeouts_of(c)->header_ms);
     return 0;
@@ -664,11 +665,12 @@ static void h1_stop(fh__conn_t *c, bool force) {
     h->draining = true;
     if (!h->cur && h1_idle(c)) {
         /* Bytes waiting are served when they are read (the answer says
-         * close); a connection that has sent nothing yet (taken from the
-         * kernel's queue as the listener closed) is waited for, up to its
-         * header timeout or the drain's end: its request is on the way. */
+         * close); a connection taken from the kernel's queue as the
+         * listener closed is waited for, up to its header timeout or the
+         * drain's end: its request is on the way. One that has long been
+         * idle is ended. */
         if (h->state == FH__H1_READING &&
-            (h->to_kind == FH__H1_TO_FRESH || fh__conn_input_waiting(c)))
+            ((h->late && h->to_kind == FH__H1_TO_FRESH) || fh__conn_input_waiting(c)))
             return;
         h1_end(c, true);
         return;

@@ -59,6 +59,7 @@ typedef struct fh__h1 {
     uint8_t to_kind;       /* FH__H1_TO_* */
     uint8_t lead;          /* bytes of the empty line before a request: 0..2 */
     bool draining;         /* the server stops: the last answer says close */
+    bool late;             /* accepted while the server stops (from the kernel's queue) */
     uint16_t err_status;   /* status chosen by a callback that failed */
     fh__h1_batch_t *batch; /* being parsed, or NULL */
 } fh__h1_t;
