@@ -297,6 +297,17 @@ int fh_request_json_opts(fh_request_t *req, json_t **out, fh_json_error_t *err,
             return refuse(err, 415, FH_EINVAL, NULL);
     }
 
+    fh__json_limits_t lim = {
+        opts && opts->max_depth ? opts->max_depth : FH_JSON_MAX_DEPTH,
+        opts && opts->max_members ? opts->max_members : FH_JSON_MAX_MEMBERS,
+        opts && opts->max_values ? opts->max_values : FH_JSON_MAX_VALUES,
+    };
+    int lerr = fh__json_limits(req->arena, body, &lim, err->text, sizeof(err->text));
+    if (lerr == FH_ENOMEM)
+        return refuse(err, 500, FH_ENOMEM, "out of memory while parsing the body");
+    if (lerr)
+        return refuse(err, 400, FH_EINVAL, NULL);
+
     size_t flags = opts && opts->flags ? opts->flags : FH_JSON_DECODE_DEFAULT;
     json_error_t je;
     fh_json_scope_t s = fh_json_arena_begin(req->arena);

@@ -25,6 +25,15 @@ int fh__json_send_doc(fh_response_t *res, int status, json_t *doc, fh_str_t cont
 
 extern const fh_str_t fh__json_problem_type;
 
+/* The shape limits of a body (json_limits.c), every field set. */
+typedef struct fh__json_limits {
+    size_t max_depth, max_members, max_values;
+} fh__json_limits_t;
+/* Checks body against lim in one pass (working memory from arena):
+ * 0, FH_EINVAL with why naming the limit, or FH_ENOMEM. */
+int fh__json_limits(fh_arena_t *arena, fh_str_t body, const fh__json_limits_t *lim, char *why,
+                    size_t whylen);
+
 /* Serializes value into a new NUL-terminated arena buffer exactly as
  * json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) would (json_dump.c).
  * Returns 0, FH_ENOMEM, or FH__DUMP_UNSUPPORTED when jansson must do it

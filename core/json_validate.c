@@ -75,7 +75,8 @@ static void violation_at(fh_json_validator_t *v, const char *pointer, const char
                          const char *fmt, va_list ap) {
     fh_json_validator_t *root = v->_root;
     fh_arena_t *a = arena_of(v);
-    root->_count++;
+    if (++root->_count > FH_JSON_MAX_ERRORS)
+        return; /* counted, not listed: a 422 stays small */
     char *detail = fh_arena_vsprintf(a, fmt, ap);
     bool ok = detail != NULL && pointer != NULL;
     fh_json_scope_t s = fh_json_arena_begin(a);
@@ -392,13 +393,19 @@ bool fh_json_validate_end(fh_json_validator_t *v, fh_response_t *res) {
         p = fh_json_problem(req, 500, NULL, "out of memory while validating the request body",
                             NULL);
     } else {
-        char detail[64];
-        snprintf(detail, sizeof(detail), "%zu validation error%s", root->_count,
-                 plural(root->_count));
+        char detail[96];
+        bool cut = root->_count > FH_JSON_MAX_ERRORS;
+        if (cut)
+            snprintf(detail, sizeof(detail), "%zu validation errors (the first %d listed)",
+                     root->_count, FH_JSON_MAX_ERRORS);
+        else
+            snprintf(detail, sizeof(detail), "%zu validation error%s", root->_count,
+                     plural(root->_count));
         p = fh_json_problem(req, 422, NULL, detail, NULL);
         if (p) {
             fh_json_scope_t s = fh_json_arena_begin(req->arena);
-            if (json_object_set(p, "errors", root->_errors) != 0) {
+            if ((cut && json_object_set_new(p, "truncated", json_true()) != 0) ||
+                json_object_set(p, "errors", root->_errors) != 0) {
                 json_decref(p);
                 p = NULL;
             }

@@ -12,7 +12,7 @@
  *         fh_json_validate_begin(&v, req, body);
  *         const char *name = fh_json_field_string(&v, "name", FH_JSON_REQUIRED, 1, 100);
  *         json_int_t age = fh_json_field_int(&v, "age", FH_JSON_OPTIONAL, 0, 150, 0);
- *         if (fh_json_validate_end(&v, res)) {             // 422 listing every field
+ *         if (fh_json_validate_end(&v, res)) {             // 422 listing the bad fields
  *             json_decref(body);
  *             return 0;
  *         }
@@ -162,7 +162,30 @@ typedef struct fh_json_parse_opts {
     size_t flags;
     /** Skip the Content-Type check. */
     bool any_content_type;
+    /** The shape of the document, checked in one pass over the body before
+     * anything is built [400, naming the limit]: containers nested at most
+     * this deep (0 = FH_JSON_MAX_DEPTH)... */
+    size_t max_depth;
+    /** ...at most this many members in one object or items in one array
+     * (0 = FH_JSON_MAX_MEMBERS)... */
+    size_t max_members;
+    /** ...and at most this many values in all (0 = FH_JSON_MAX_VALUES).
+     * A body of a million small values would otherwise take about a
+     * gigabyte and seconds of its worker to build and check. */
+    size_t max_values;
 } fh_json_parse_opts_t;
+
+/** Default nesting depth of a body fh_request_json accepts. */
+#define FH_JSON_MAX_DEPTH 64
+/** Default members of one object or items of one array it accepts. */
+#define FH_JSON_MAX_MEMBERS 10000
+/** Default values in all it accepts. */
+#define FH_JSON_MAX_VALUES 100000
+
+/** The most violations a 422 from fh_json_validate_end lists: more are
+ * counted (its detail says how many) and the document says
+ * "truncated": true. */
+#define FH_JSON_MAX_ERRORS 100
 
 /** Parses the request body as JSON into *out (a new reference, allocated in
  * the request's arena whatever the current scope: valid until the request
@@ -171,8 +194,9 @@ typedef struct fh_json_parse_opts {
  * Checks, in order: the body size against opts->max_bytes [413], an empty
  * body [400], the Content-Type — application/json or any
  * `application/<something>+json`, parameters such as charset allowed [415] —
- * then the JSON text [400, with jansson's line, column, position and
- * message]. err may be NULL. Returns 0; FH_EINVAL (400, 415), FH_E2BIG (413)
+ * the shape limits (depth, members, values) [400, err->text names the
+ * limit], then the JSON text [400, with jansson's line, column, position
+ * and message]. err may be NULL. Returns 0; FH_EINVAL (400, 415), FH_E2BIG (413)
  * or FH_ENOMEM (500), with *out = NULL and err filled in. */
 FH_API int fh_request_json(fh_request_t *req, json_t **out, fh_json_error_t *err);
 /** The same with options; opts may be NULL (the defaults above). */
@@ -351,8 +375,8 @@ FH_API size_t fh_json_validate_count(const fh_json_validator_t *v);
 FH_API const json_t *fh_json_validate_errors(const fh_json_validator_t *v);
 /** Ends the check (call it on the validator given to begin, not on a child).
  * No violation: returns false and leaves res alone. Otherwise sends a 422
- * problem (title "Unprocessable Content", "errors": the list) and returns
- * true; the response is then final in every case (should memory run out, a
+ * problem (title "Unprocessable Content", "errors": the list, at most
+ * FH_JSON_MAX_ERRORS of them) and returns true; the response is then final in every case (should memory run out, a
  * bare 422 or the core's static 500 goes instead), so the handler just
  * returns 0. */
 FH_API bool fh_json_validate_end(fh_json_validator_t *v, fh_response_t *res);
