@@ -85,8 +85,34 @@ int fh_arena_new(fh_arena_t **out, fh_arena_cache_t *cache) {
     a->nchunks = 1;
     a->cur = (char *)a + FH__ALIGN_UP(sizeof(*a));
     a->end = (char *)ch + ch->size;
+    a->held = ch->size;
     *out = a;
     return 0;
+}
+
+/* Room for an error answer after the budget was hit. */
+#define FH__ARENA_RESERVE (64 * 1024)
+
+void fh__arena_set_budget(fh_arena_t *a, size_t bytes) { a->budget = bytes; }
+
+/* Whether n more bytes fit the budget; marks the arena over when not. */
+static bool fits(fh_arena_t *a, size_t n) {
+    if (!a->budget || (n <= a->budget && a->held <= a->budget - n))
+        return true;
+    a->over = true;
+    return false;
+}
+
+bool fh__arena_charge(fh_arena_t *a, size_t n) {
+    if (!fits(a, n))
+        return false;
+    a->held += n;
+    return true;
+}
+
+void fh__arena_use_reserve(fh_arena_t *a) {
+    if (a->budget && a->budget <= SIZE_MAX - FH__ARENA_RESERVE)
+        a->budget = a->held + FH__ARENA_RESERVE;
 }
 
 void fh_arena_release(fh_arena_t *a) {
@@ -111,7 +137,7 @@ void fh_arena_release(fh_arena_t *a) {
 }
 
 static void *alloc_large(fh_arena_t *a, size_t size) {
-    if (size > SIZE_MAX - FH__LARGE_HDR)
+    if (size > SIZE_MAX - FH__LARGE_HDR || !fits(a, FH__LARGE_HDR + size))
         return NULL;
     fh__large_t *l = malloc(FH__LARGE_HDR + size);
     if (!l)
@@ -120,6 +146,7 @@ static void *alloc_large(fh_arena_t *a, size_t size) {
     l->next = a->large;
     a->large = l;
     a->large_bytes += size;
+    a->held += FH__LARGE_HDR + size;
     return (char *)l + FH__LARGE_HDR;
 }
 
@@ -142,9 +169,12 @@ void *fh_arena_alloc(fh_arena_t *a, size_t size) {
             a->used += need;
         return p;
     }
+    if (!fits(a, a->cache->chunk_size))
+        return NULL;
     fh__chunk_t *ch = chunk_get(a->cache);
     if (!ch)
         return NULL;
+    a->held += ch->size;
     ch->next = a->chunks;
     a->chunks = ch;
     a->nchunks++;

@@ -41,6 +41,9 @@ struct fh_arena {
     size_t used;
     size_t nchunks;
     size_t large_bytes;
+    size_t budget; /* the most bytes of chunks and blocks it may hold; 0: any */
+    size_t held;   /* bytes of chunks and blocks it holds */
+    bool over;     /* an allocation failed for the budget */
 };
 
 /* fh_arena_alloc, with the common case (room left in the current chunk)
@@ -55,6 +58,17 @@ static inline void *fh__arena_alloc_fast(fh_arena_t *a, size_t size) {
     a->used += need;
     return p;
 }
+
+/* The memory budget (see fh_limits_t.max_request_memory): 0 for none. An
+ * allocation that would take the arena past it fails and marks it over. */
+void fh__arena_set_budget(fh_arena_t *a, size_t bytes);
+/* Counts n bytes held outside the arena on its behalf (jansson's tracked
+ * blocks) against the budget: false, and over, when they do not fit. */
+bool fh__arena_charge(fh_arena_t *a, size_t n);
+/* Whether an allocation failed for the budget; once, after that, the
+ * budget grows by a reserve, so that the error answer can still be made. */
+static inline bool fh__arena_over(const fh_arena_t *a) { return a->over; }
+void fh__arena_use_reserve(fh_arena_t *a);
 
 /* Number of chunks currently kept free in the cache, and mallocs made. */
 size_t fh__arena_cache_free_chunks(const fh_arena_cache_t *cache);

@@ -83,6 +83,8 @@ static void *json_alloc(size_t n) {
                 return NULL;
             tl.track = t;
         }
+        if (!fh__arena_charge(a, HDR + n))
+            return NULL;
         h = malloc(HDR + n);
         if (!h)
             return NULL;

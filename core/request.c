@@ -23,6 +23,7 @@ fh_request_t *fh__request_new(fh__worker_t *w, fh__conn_t *c, const fh__request_
     memset(&req->flags, 0, offsetof(fh_request_t, header_space) - offsetof(fh_request_t, flags));
     req->headers = req->header_space;
     req->cap_headers = sizeof(req->header_space) / sizeof(req->header_space[0]);
+    fh__arena_set_budget(arena, w->server->cfg.limits.max_request_memory);
     req->arena = arena;
     req->conn = c;
     req->ops = ops;
@@ -107,8 +108,18 @@ void fh__request_run_handler(fh_request_t *req) {
     if (res->flags & FH__RES_FINAL)
         return; /* the protocol was told already */
     if (rc < 0) {
-        fh__response_error(req, 500, false); /* the connection survives */
-        FH__COUNT(req->worker->stats.errors_5xx);
+        /* A handler that failed for the memory budget gets a 413; any other
+         * failure a 500. The connection survives both. */
+        bool over = fh__arena_over(req->arena);
+        if (over)
+            fh__arena_use_reserve(req->arena);
+        if (over) {
+            fh__response_core_error(req, 413, false);
+            FH__COUNT(req->worker->stats.errors_4xx);
+        } else {
+            fh__response_error(req, 500, false);
+            FH__COUNT(req->worker->stats.errors_5xx);
+        }
         req->ops->finished(req);
         return;
     }

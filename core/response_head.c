@@ -153,7 +153,13 @@ int fh__response_serialize(fh_request_t *req) {
     settle_status(res);
     plan_t pl;
     plan_head(req, &pl);
-    char *buf = fh__arena_alloc_fast(req->arena, head_size(req, &pl));
+    size_t size = head_size(req, &pl);
+    char *buf = fh__arena_alloc_fast(req->arena, size);
+    if (!buf && fh__arena_over(req->arena)) {
+        /* Past the request's memory budget: its answer still goes out. */
+        fh__arena_use_reserve(req->arena);
+        buf = fh__arena_alloc_fast(req->arena, size);
+    }
     if (!buf)
         return FH_ENOMEM;
     char *p = put_status_line(buf, res->status, &pl);

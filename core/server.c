@@ -44,6 +44,7 @@ static void apply_defaults(fh_server_config_t *c) {
     FH__DEFAULT(l->max_pipelined, 64);
     FH__DEFAULT(l->max_connections, 10000);
     FH__DEFAULT(l->max_discard, 65536);
+    FH__DEFAULT(l->max_request_memory, l->max_body <= SIZE_MAX / 16 ? 16 * l->max_body : SIZE_MAX);
     fh_timeouts_t *t = &c->timeouts;
     FH__DEFAULT(t->header_ms, 10000);
     FH__DEFAULT(t->body_ms, 30000);

@@ -73,22 +73,29 @@ typedef struct fh_server fh_server_t;
  * "the default" (given here). docs/conformance.md lists every rule the
  * parser enforces and the status each breach gets. */
 typedef struct fh_limits {
-    size_t max_target;       /**< request target bytes: 16384 [414] */
-    size_t max_header_bytes; /**< request line + header section: 32768 [431] */
-    size_t max_headers;      /**< header fields: 100 [431] */
-    size_t max_body;         /**< body bytes: 8 MiB [413, sent at once] */
-    size_t max_chunk_ext;    /**< chunk-extension bytes per chunk: 4096 [400] */
-    size_t max_pipelined;    /**< unanswered requests per connection: 64;
+    size_t max_target;         /**< request target bytes: 16384 [414] */
+    size_t max_header_bytes;   /**< request line + header section: 32768 [431] */
+    size_t max_headers;        /**< header fields: 100 [431] */
+    size_t max_body;           /**< body bytes: 8 MiB [413, sent at once] */
+    size_t max_chunk_ext;      /**< chunk-extension bytes per chunk: 4096 [400] */
+    size_t max_pipelined;      /**< unanswered requests per connection: 64;
                                  reading pauses at the cap */
-    size_t max_connections;  /**< open connections per server: 10000;
+    size_t max_connections;    /**< open connections per server: 10000;
                                  accepting pauses at the cap */
-    size_t max_discard;      /**< after an error response the socket is
+    size_t max_discard;        /**< after an error response the socket is
                                  shut for writing and up to this many
                                  bytes the client still sends (the rest
                                  of a body, pipelined requests) are read
                                  and dropped, for at most 2 s, before it
                                  is closed: the client then reads the
                                  error instead of a reset: 65536 */
+    size_t max_request_memory; /**< memory one request may hold (its arena,
+                                 jansson values built during it included):
+                                 16 x max_body (128 MiB by default). An
+                                 allocation past it fails; a request whose
+                                 handler then fails is answered 413 (a
+                                 problem document under an error handler),
+                                 and its memory goes with it [413] */
 } fh_limits_t;
 
 /** Timeouts in milliseconds. 0 in a field means "the default". A timed-out
