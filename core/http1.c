@@ -420,17 +420,18 @@ static void h1_fail(fh__conn_t *c, int status) {
     req->ops->finished(req);
 }
 
-/* Between requests one empty line (CRLF) may precede a request line
- * (RFC 9112 2.2); llhttp would skip any number of bare CRs and LFs. The
- * bytes are consumed here, so llhttp never sees them. Returns false when
- * they break the rule. */
-static bool skip_empty_line(fh__h1_t *h, const char **pp, const char *end) {
+/* Empty lines (CRLF) received before a request line are ignored (RFC 9112
+ * 2.2: at least one); llhttp would also skip bare CRs and LFs, which we
+ * refuse. The bytes are consumed here, so llhttp never sees them: they are
+ * not kept, and the idle deadline keeps running while they come. Returns
+ * false when they break the rule. */
+static bool skip_empty_lines(fh__h1_t *h, const char **pp, const char *end) {
     const char *p = *pp;
     while (p < end && (*p == '\r' || *p == '\n')) {
         if (*p == '\r' && h->lead == 0)
             h->lead = 1;
         else if (*p == '\n' && h->lead == 1)
-            h->lead = 2;
+            h->lead = 0; /* one empty line: any number may follow */
         else
             return false;
         p++;
@@ -463,7 +464,7 @@ static const char *h1_parse_batch(fh__conn_t *c, const char *p, const char *end)
             break;
         }
         if (!h->cur) {
-            if (!skip_empty_line(h, &p, end)) {
+            if (!skip_empty_lines(h, &p, end)) {
                 h1_fail(c, 400);
                 break;
             }
@@ -492,6 +493,10 @@ static const char *h1_parse_batch(fh__conn_t *c, const char *p, const char *end)
             break;
         }
         if (err != HPE_PAUSED && err != HPE_PAUSED_UPGRADE) {
+            if (fh__h1_normalize(c, err)) {
+                p = h->cur->raw_begin; /* again, from the request's first byte */
+                continue;
+            }
             h1_fail(c, fh__h1_parse_error_status(c, err));
             break;
         }

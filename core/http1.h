@@ -60,6 +60,7 @@ typedef struct fh__h1 {
     uint8_t lead;          /* bytes of the empty line before a request: 0..2 */
     bool draining;         /* the server stops: the last answer says close */
     bool late;             /* accepted while the server stops (from the kernel's queue) */
+    bool rewritten;        /* the head was rewritten for llhttp: parse it again */
     uint16_t err_status;   /* status chosen by a callback that failed */
     fh__h1_batch_t *batch; /* being parsed, or NULL */
 } fh__h1_t;
@@ -82,6 +83,14 @@ int fh__h1_parse_error_status(fh__conn_t *c, llhttp_errno_t err);
  * complete (raw_end set). Returns false, with the request as it was, for
  * anything else: llhttp's way then parses it, and refuses what it must. */
 bool fh__h1_fast_head(fh__conn_t *c, const char *end);
+/* After llhttp refused a head that the rules accept, where it is stricter
+ * than RFC 9112 (an HTTP/1 minor version above 1, to be served as
+ * HTTP/1.1; a tab in the optional whitespace after a field value, which it
+ * misreads in Content-Length and Transfer-Encoding): rewrites those bytes
+ * to the equivalent llhttp takes ("1", a space), resets the parser and
+ * returns true, so the request is parsed again from its first byte; false
+ * when nothing was left to rewrite (the refusal stands). */
+bool fh__h1_normalize(fh__conn_t *c, llhttp_errno_t err);
 /* Gives a request refused before its head was parsed what can be read of
  * it (method, target, complete fields) from its first avail bytes. */
 void fh__h1_fill_partial(fh__conn_t *c, fh_request_t *req, size_t avail);

@@ -125,6 +125,81 @@ int fh__h1_check_partial(fh__conn_t *c, const char *end) {
 
 /* ------------------------------------------------------------ the head */
 
+/* Rewrites "HTTP/1.d" (d > 1) at the end of a complete request line in
+ * [b, e) to HTTP/1.1; returns whether it did. */
+static bool normalize_version(char *b, char *e) {
+    char *eol = memchr(b, '\n', (size_t)(e - b));
+    if (!eol || eol - b < 11 || eol[-1] != '\r')
+        return false;
+    char *v = eol - 9; /* "HTTP/1.d\r" */
+    if (v[-1] != ' ' || memcmp(v, "HTTP/1.", 7) != 0 || v[7] < '2' || v[7] > '9')
+        return false;
+    v[7] = '1';
+    return true;
+}
+
+/* Turns tabs into spaces in the whitespace run that ends at q (after b). */
+static bool untab_before(char *b, char *q) {
+    bool changed = false;
+    for (; q > b && (q[-1] == ' ' || q[-1] == '\t'); q--)
+        if (q[-1] == '\t') {
+            q[-1] = ' ';
+            changed = true;
+        }
+    return changed;
+}
+
+/* Turns the tabs of the whitespace that ends each field line in [b, e)
+ * into spaces, and those at the end of an incomplete Content-Length or
+ * Transfer-Encoding line (where llhttp stops at once); returns whether it
+ * changed a byte. */
+static bool normalize_ows(char *b, char *e) {
+    bool changed = false;
+    char *line = b;
+    for (char *p = b; p + 1 < e; p++) {
+        if (p[0] != '\r' || p[1] != '\n')
+            continue;
+        changed |= untab_before(b, p);
+        line = p + 2;
+    }
+    size_t n = (size_t)(e - line);
+    if ((n > 15 && fh_str_ieq((fh_str_t){ line, 15 }, FH_STR_LIT("content-length:"))) ||
+        (n > 18 && fh_str_ieq((fh_str_t){ line, 18 }, FH_STR_LIT("transfer-encoding:"))))
+        changed |= untab_before(line, e);
+    return changed;
+}
+
+bool fh__h1_normalize(fh__conn_t *c, llhttp_errno_t err) {
+    fh__h1_t *h = fh__h1_of(c);
+    fh_request_t *req = h->cur;
+    if (!req || !req->raw_begin || !h->batch)
+        return false;
+    /* The bytes are ours: the loop's buffer or the connection's own. */
+    char *b = (char *)req->raw_begin, *e = (char *)h->batch->end;
+    bool changed = false;
+    if (h->rewritten) {
+        changed = true; /* by on_headers_complete, which found the head after it */
+        h->rewritten = false;
+    } else if (req->flags & FH__REQ_HEAD_DONE) {
+        return false;
+    } else if (err == HPE_INVALID_VERSION) {
+        changed = normalize_version(b, e);
+    } else if (err == HPE_INVALID_CONTENT_LENGTH || err == HPE_INVALID_TRANSFER_ENCODING) {
+        changed = normalize_ows(b, e);
+    }
+    if (!changed)
+        return false;
+    /* What the head gave the request goes: it is parsed again. */
+    req->flags &= ~(unsigned)(FH__REQ_HEAD_DONE | FH__REQ_VERSION | FH__REQ_KEEP_ALIVE |
+                              FH__REQ_UPGRADE | FH__REQ_CHUNKED | FH__REQ_CONTINUE);
+    req->nheaders = 0;
+    req->method_str = req->target = req->path = req->query = (fh_str_t){ NULL, 0 };
+    llhttp_init(h->parser, HTTP_REQUEST, &parser_settings);
+    h->parser->data = c;
+    h->err_status = 0;
+    return true;
+}
+
 void fh__h1_fill_partial(fh__conn_t *c, fh_request_t *req, size_t avail) {
     if (req->method_str.ptr || !req->raw_begin || !avail)
         return;
@@ -330,8 +405,14 @@ static int framing_check(fh__conn_t *c, const llhttp_t *p, fh_request_t *req, co
         int st = fh__h1_transfer_encoding(fr->te, fr->nte);
         if (st)
             return st;
-        if (!p || !(p->flags & F_CHUNKED))
+        if (!p || !(p->flags & F_CHUNKED)) {
+            /* llhttp misses chunked behind a tab: rewritten, parsed again
+             * (fh__h1_normalize), or refused when there is no such tab. */
+            fh__h1_t *h = fh__h1_of(c);
+            if (p && normalize_ows((char *)req->raw_begin, (char *)req->raw_begin + req->head_len))
+                h->rewritten = true;
             return 400;
+        }
         req->flags |= FH__REQ_CHUNKED;
         req->chunk_line = req->head_len;
     } else if (fr->ncl > 1 || (fr->ncl && (!p || fr->cl != p->content_length))) {
@@ -374,9 +455,16 @@ static int on_headers_complete(llhttp_t *p) {
         st = framing_check(c, p, req, &fr, authority);
     if (st)
         return reject(c, st);
-    /* Where llhttp reads the Connection field otherwise (it misses a token
-     * followed by a tab), the safer reading wins: closing, and treating the
+    /* llhttp misses a Connection option followed by a tab: rewritten and
+     * parsed again (fh__h1_normalize) so that both readings agree; where
+     * they still differ, the safer one wins: closing, and treating the
      * request as an upgrade (after which nothing is parsed). */
+    bool ka = req->flags & FH__REQ_KEEP_ALIVE;
+    if (ka != (bool)llhttp_should_keep_alive(p) &&
+        normalize_ows((char *)req->raw_begin, (char *)req->raw_begin + req->head_len)) {
+        fh__h1_of(c)->rewritten = true;
+        return reject(c, 400);
+    }
     if (!llhttp_should_keep_alive(p))
         req->flags &= ~(unsigned)FH__REQ_KEEP_ALIVE;
     if (p->upgrade)

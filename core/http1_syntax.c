@@ -94,12 +94,15 @@ static int request_line(const unsigned char *p, size_t n, size_t *pos, fh__h1_he
     if (n - i < 10 || memcmp(p + i, "HTTP/", 5) != 0 || !is_digit(p[i + 5]) || p[i + 6] != '.' ||
         !is_digit(p[i + 7]) || !is_crlf(p, i + 8, n))
         return 400;
-    if (p[i + 5] != '1' || (p[i + 7] != '0' && p[i + 7] != '1'))
+    /* Another major version is not ours; a higher HTTP/1 minor version is
+     * served as HTTP/1.1 (RFC 9110 2.5: a recipient of a higher minor
+     * version within the major it implements treats it as its own). */
+    if (p[i + 5] != '1')
         return 505;
     if (h) {
         h->method = (fh_str_t){ (const char *)p, m };
         h->target = (fh_str_t){ (const char *)p + t, te - t };
-        h->minor = (uint8_t)(p[i + 7] - '0');
+        h->minor = p[i + 7] == '0' ? 0 : 1;
     }
     *pos = i + 10;
     return 0;

@@ -13,7 +13,8 @@
  *
  * Each function reads at most n bytes from p and returns 0 (well formed) or
  * the status to reject with: 400, or 505 for a well-formed request line
- * whose version is not HTTP/1.0 or HTTP/1.1.
+ * whose version is not HTTP/1 (a higher HTTP/1 minor version is taken as
+ * HTTP/1.1).
  */
 #ifndef FH_CORE_HTTP1_SYNTAX_H
 #define FH_CORE_HTTP1_SYNTAX_H
@@ -61,8 +62,8 @@ void fh__h1_parse_partial(const char *p, size_t n, fh__h1_head_t *h, fh__h1_fiel
 int fh__h1_check_line(const char *p, size_t n, size_t max_target);
 
 /* Only the request line (used when llhttp failed on the version): 505 if it
- * is `token SP target SP HTTP/d.d CRLF` with another version, else 400
- * (also when it is HTTP/1.x: the caller only asks after llhttp refused). */
+ * is `token SP target SP HTTP/d.d CRLF` with another major version, else
+ * 400. */
 int fh__h1_version_status(const char *p, size_t n);
 
 /* A chunk-size line: 1*HEXDIG *(";" ext-name ["=" token / quoted-string])

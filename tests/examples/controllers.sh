@@ -181,7 +181,7 @@ expect "413 problem" "413 /api/users big-body" \
   "$(jq_ '" ".join(str(j[k]) for k in ("status","instance","request_id"))')"
 expect "header too large" "431 application/problem+json close" \
   "$(raw 'b"GET /api/users HTTP/1.1\r\nHost: a\r\nX-Big: " + b"x" * 40000 + b"\r\n\r\n"')"
-expect "HTTP/1.2" "505 application/problem+json close" "$(raw 'b"GET /api/users HTTP/1.2\r\nHost: a\r\n\r\n"')"
+expect "HTTP/3.0" "505 application/problem+json close" "$(raw 'b"GET /api/users HTTP/3.0\r\nHost: a\r\n\r\n"')"
 
 # Middleware: request ids (kept or generated, in problems too), CORS, and
 # the access log on stdout.

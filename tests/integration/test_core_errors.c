@@ -332,7 +332,7 @@ static void test_json_refusals(void **state) {
     fht_response_free(&r);
 
     /* 505, for a version after the request line, and as llhttp refuses it. */
-    ask_str("GET /v HTTP/1.2\r\nHost: a\r\n\r\n", &r);
+    ask_str("GET /v HTTP/3.0\r\nHost: a\r\n\r\n", &r);
     json_decref(expect_problem(&r, 505, true));
     fht_response_free(&r);
     s = seen_get();
@@ -479,7 +479,7 @@ static void test_chain_logs_refusals(void **state) {
     assert_string_equal(json_string_value(json_object_get(p, "request_id")), "big-1");
     json_decref(p);
     fht_response_free(&r);
-    ask_str("GET /ver HTTP/1.2\r\nHost: a\r\nX-Request-ID: v-1\r\n\r\n", &r);
+    ask_str("GET /ver HTTP/3.0\r\nHost: a\r\nX-Request-ID: v-1\r\n\r\n", &r);
     json_decref(expect_problem(&r, 505, true));
     fht_response_free(&r);
     int fd = fht_connect(port);

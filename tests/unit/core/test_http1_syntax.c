@@ -41,7 +41,9 @@ static void test_head_request_line(void **state) {
     assert_int_equal(head("GET / HTTP/1.1\n\r\n", &len), 400);
     assert_int_equal(head("GET / HTTP/1.1\r\r\n", &len), 400);
     assert_int_equal(head("GET / HTTP/2.0\r\n\r\n", &len), 505);
-    assert_int_equal(head("GET / HTTP/1.2\r\n\r\n", &len), 505);
+    /* A higher HTTP/1 minor version is HTTP/1.1 to us. */
+    assert_int_equal(head("GET / HTTP/1.2\r\n\r\n", &len), 0);
+    assert_int_equal(head("GET / HTTP/1.9\r\n\r\n", &len), 0);
     assert_int_equal(head("GET / HTTP/0.9\r\n\r\n", &len), 505);
     assert_int_equal(fh__h1_version_status("GET / HTTP/2.0\r\n", 16), 505);
     assert_int_equal(fh__h1_version_status("GET / HTTP/2.0x\r\n", 17), 400);
