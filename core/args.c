@@ -17,9 +17,8 @@ enum { SRV_HOST, SRV_PORT, SRV_THREADS, SRV_COUNT };
 
 /* The server's flags, in the order the usage lists them. */
 static const fh_flag_t server_flags[SRV_COUNT] = {
-    { "host", FH_FLAG_TEXT, "HOST", "HOST",
-      "address to listen on: IPv4, IPv6 or localhost; \"\" or \"*\": every interface", NULL, NULL,
-      0, 0, NULL },
+    { "host", FH_FLAG_TEXT, "HOST", "HOST", "address to listen on; \"\" or \"*\": every interface",
+      NULL, NULL, 0, 0, NULL },
     { "port", FH_FLAG_NUMBER, "PORT", "PORT", "port to listen on; 0: a free one", NULL, NULL, 0,
       65535, NULL },
     { "threads", FH_FLAG_NUMBER, "N", "THREADS", "worker threads; 0: one per CPU", NULL, NULL, 0,
@@ -318,13 +317,12 @@ void fh_server_usage(FILE *to, const char *argv0, const fh_server_config_t *cfg,
         flag_form(form, sizeof(form), list[i]);
         fprintf(to, " [%s]", form);
     }
+    /* Operands by their flag's name in capitals: [PORT [THREADS]]. */
     size_t nops = 0;
     for (; args && args->operands && args->operands[nops]; nops++) {
-        const fh_flag_t *f = NULL;
-        for (size_t k = 0; k < n && !f; k++)
-            if (strcmp(list[k]->name, args->operands[nops]) == 0)
-                f = list[k];
-        fprintf(to, " [%s", f && f->arg ? f->arg : args->operands[nops]);
+        fputs(" [", to);
+        for (const char *p = args->operands[nops]; *p; p++)
+            fputc(*p == '-' ? '_' : (*p >= 'a' && *p <= 'z') ? *p - 'a' + 'A' : *p, to);
     }
     for (size_t i = 0; i < nops; i++)
         fputc(']', to);

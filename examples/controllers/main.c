@@ -13,85 +13,30 @@
  * server refuses itself (malformed, too large, too slow...), which an
  * error chain with the same access log and request ids logs too.
  *
- * Usage: controllers [--host HOST] [--port PORT] [--threads N]
- * Flags win over the environment: HOST (default 127.0.0.1; "" or "*" for
- * every interface), PORT (default 3000; 0 picks a free port, printed on
- * startup) and THREADS (default 0: one per CPU). SIGINT or SIGTERM stops
- * the server gracefully.
+ * Usage: controllers [--host HOST] [--port PORT] [--threads N] (--help
+ * lists them). Flags win over the environment: HOST (default 127.0.0.1; ""
+ * or "*" for every interface), PORT (default 3000; 0 picks a free port,
+ * printed on startup) and THREADS (default 0: one per CPU). SIGINT or
+ * SIGTERM stops the server gracefully.
  */
-#include <errno.h>
 #include <fasthttp.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include "controllers/controllers.h"
 #include "store.h"
 
-static void usage(FILE *to) {
-    fprintf(to, "usage: controllers [--host HOST] [--port PORT] [--threads N]\n"
-                "  environment: HOST (127.0.0.1), PORT (3000), THREADS (0 = one per CPU)\n");
-}
-
-/* A whole decimal number in min..max, or -1. */
-static long parse_num(const char *s, long min, long max) {
-    if (!s || !*s)
-        return -1;
-    char *end;
-    errno = 0;
-    long n = strtol(s, &end, 10);
-    return errno || *end || n < min || n > max ? -1 : n;
-}
-
-typedef struct options {
-    const char *host, *port, *threads;
-} options_t;
-
-/* Reads --name VALUE and --name=VALUE flags over the environment's values.
- * Returns 0, 1 for --help, -1 for a bad command line. */
-static int parse_args(int argc, char **argv, options_t *o) {
-    o->host = getenv("HOST");
-    o->port = getenv("PORT");
-    o->threads = getenv("THREADS");
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (!strcmp(arg, "-h") || !strcmp(arg, "--help"))
-            return 1;
-        static const char *const names[] = { "--host", "--port", "--threads" };
-        const char **slots[] = { &o->host, &o->port, &o->threads };
-        size_t k;
-        for (k = 0; k < 3; k++) {
-            size_t len = strlen(names[k]);
-            if (strncmp(arg, names[k], len) != 0)
-                continue;
-            if (arg[len] == '=') {
-                *slots[k] = arg + len + 1;
-                break;
-            }
-            if (arg[len] == '\0' && i + 1 < argc) {
-                *slots[k] = argv[++i];
-                break;
-            }
-        }
-        if (k == 3) {
-            fprintf(stderr, "controllers: bad argument \"%s\"\n", arg);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 int main(int argc, char **argv) {
-    options_t opt;
-    int pa = parse_args(argc, argv, &opt);
-    if (pa) {
-        usage(pa > 0 ? stdout : stderr);
-        return pa > 0 ? 0 : 2;
+    fh_server_config_t cfg = fh_server_config_default();
+    cfg.host = "127.0.0.1";
+    cfg.port = 3000;
+    fh_args_t args = { .summary =
+                           "Routes from tables, one file per controller, and a JSON /api/users." };
+    int err = fh_server_config_args(&cfg, argc, argv, &args); /* flags, then the environment */
+    if (err == FH_ARGS_HELP) {
+        fh_server_usage(stdout, argv[0], &cfg, &args);
+        return 0;
     }
-    long port = opt.port ? parse_num(opt.port, 0, 65535) : 3000;
-    long threads = opt.threads ? parse_num(opt.threads, 0, 1024) : 0;
-    if (port < 0 || threads < 0) {
-        fprintf(stderr, "controllers: %s must be a number from %s\n",
-                port < 0 ? "the port" : "the thread count", port < 0 ? "0 to 65535" : "0 to 1024");
+    if (err) {
+        fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
         return 2;
     }
 
@@ -131,7 +76,6 @@ int main(int argc, char **argv) {
     fh_cors_options_t cors_opt = { .origins = any_origin, .expose_headers = exposed };
     fh_middleware_t access_log = { 0 }, request_id = { 0 }, cors = { 0 };
     fh_chain_t *chain = NULL, *errors = NULL;
-    int err;
     if ((err = fh_access_log_new(&access_log, &log_opt)) ||
         (err = fh_request_id_new(&request_id, NULL)) || (err = fh_cors_new(&cors, &cors_opt)) ||
         (err = fh_chain_new(&chain, fh_router_handle, router)) ||
@@ -153,10 +97,6 @@ int main(int argc, char **argv) {
         return 1;
     }
 
-    fh_server_config_t cfg = fh_server_config_default();
-    cfg.host = !opt.host ? "127.0.0.1" : (!*opt.host || !strcmp(opt.host, "*")) ? NULL : opt.host;
-    cfg.port = (int)port;
-    cfg.threads = (int)threads;
     cfg.handler = fh_chain_handle;
     cfg.handler_data = chain;
     cfg.error_handler = fh_chain_handle;

@@ -7,3 +7,7 @@ foreach(script ${FH_EXAMPLE_TESTS})
     set_tests_properties(example.${name} PROPERTIES TIMEOUT 120 LABELS "example")
   endif()
 endforeach()
+
+# Every example binary's --help and bad flags, the same everywhere.
+add_test(NAME example.command_line COMMAND ${CMAKE_CURRENT_LIST_DIR}/command_line.sh ${PROJECT_BINARY_DIR})
+set_tests_properties(example.command_line PROPERTIES TIMEOUT 120 LABELS "example")

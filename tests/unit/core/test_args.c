@@ -356,7 +356,7 @@ static void test_usage(void **state) {
     fh_server_config_t cfg = base();
     char *u = usage_of(&cfg, &args, "/usr/local/bin/static");
     assert_non_null(strstr(u, "usage: static [--host HOST] [--port PORT] [--threads N] [--root "
-                              "DIR] [--list] [PORT [N]]\nServes a directory.\n\n"));
+                              "DIR] [--list] [PORT [THREADS]]\nServes a directory.\n\n"));
     assert_non_null(strstr(u, "  --port PORT        port to listen on; 0: a free one [PORT, "
                               "default 3000]\n"));
     assert_non_null(strstr(u, "[HOST, default 127.0.0.1]\n"));
