@@ -443,6 +443,10 @@ int fh_send_status(fh_response_t *res, int status) {
     if (err)
         return err;
     res->body_len = 0;
+    if (status < 200 || status == 204 || status == 304) {
+        res->content_type = (fh_str_t){ NULL, 0 }; /* no content: nothing describes it */
+        return fh_response_end(res);
+    }
     err = fh_response_printf(res, "%s\n", fh_status_reason(status));
     if (err)
         return err;
@@ -558,7 +562,9 @@ int fh__response_serialize(fh_request_t *req) {
 
     size_t n = 9 + 3 + 1 + reason_len + 2; /* "HTTP/1.1 200 OK\r\n" */
     n += s->server_line_len + FH_DATE_LINE_LEN;
-    if (res->content_type.ptr)
+    /* 1xx, 204 and 304 carry no content, so nothing describes it: a
+     * Content-Type set for them is left out (as Content-Length is). */
+    if (res->content_type.ptr && !bodyless_status)
         n += 14 + res->content_type.len + 2;
     for (uint32_t i = 0; i < res->nheaders; i++)
         n += res->headers[i].name.len + 2 + res->headers[i].value.len + 2;
@@ -588,7 +594,7 @@ int fh__response_serialize(fh_request_t *req) {
     p = put(p, "\r\n", 2);
     p = put(p, s->server_line, s->server_line_len);
     p = put(p, w->date.line, FH_DATE_LINE_LEN);
-    if (res->content_type.ptr) {
+    if (res->content_type.ptr && !bodyless_status) {
         p = put(p, "Content-Type: ", 14);
         p = put(p, res->content_type.ptr, res->content_type.len);
         p = put(p, "\r\n", 2);
