@@ -73,7 +73,11 @@ int main(int argc, char **argv) {
     static const char *const any_origin[] = { "*", NULL };
     static const char *const exposed[] = { "Location", "Link", "X-Total-Count", "X-Request-ID",
                                            NULL };
-    fh_cors_options_t cors_opt = { .origins = any_origin, .expose_headers = exposed };
+    /* With the router, a preflight announces the methods its path has, and
+     * a path without routes gets the router's 404. */
+    fh_cors_options_t cors_opt = { .origins = any_origin,
+                                   .expose_headers = exposed,
+                                   .router = router };
     fh_middleware_t access_log = { 0 }, request_id = { 0 }, cors = { 0 };
     fh_chain_t *chain = NULL, *errors = NULL;
     if ((err = fh_access_log_new(&access_log, &log_opt)) ||

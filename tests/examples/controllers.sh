@@ -166,7 +166,11 @@ expect "CORS" "200 *" "$(curl -s -D "$hdr" -o "$out" -w '%{http_code}' -H 'Origi
 expect "CORS expose" "Location, Link, X-Total-Count, X-Request-ID" "$(header Access-Control-Expose-Headers)"
 expect "preflight" "204" "$(curl -s -D "$hdr" -o "$out" -w '%{http_code}' -X OPTIONS -H 'Origin: http://app.example' \
   -H 'Access-Control-Request-Method: DELETE' "$url/api/users/1")"
-expect "preflight methods" "GET, HEAD, PUT, PATCH, POST, DELETE" "$(header Access-Control-Allow-Methods)"
+expect "preflight methods" "GET, HEAD, PUT, DELETE, PATCH" "$(header Access-Control-Allow-Methods)"
+expect "preflight, collection" "204 GET, HEAD, POST" "$(curl -s -D "$hdr" -o "$out" -w '%{http_code}' -X OPTIONS -H 'Origin: http://app.example' \
+  -H 'Access-Control-Request-Method: POST' "$url/api/users") $(header Access-Control-Allow-Methods)"
+expect "preflight, no route" "404 application/problem+json" "$(curl -s -D "$hdr" -o "$out" -w '%{http_code} %{content_type}' -X OPTIONS -H 'Origin: http://app.example' \
+  -H 'Access-Control-Request-Method: GET' "$url/api/nothing")"
 stop
 expect "access log line" 1 \
   "$(grep -c '^127\.0\.0\.1 - - \[[^]]*\] "GET /api/users/77 HTTP/1\.1" 404 [0-9]* [0-9]* "test-id-1"$' "$log")"
