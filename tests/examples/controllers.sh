@@ -102,6 +102,11 @@ expect "last page" "200 application/json" "$(request GET '/api/users?page=3&per_
 expect "last page ids" "[5]" "$(jq_ '[u["id"] for u in j["data"]]')"
 expect "past the end" "200 application/json" "$(request GET '/api/users?page=9&per_page=2')"
 expect "past the end ids" "[] 5" "$(jq_ '[u["id"] for u in j["data"]], j["total"]' | tr -d "(),")"
+# Past the end, prev is the last page (page 8 does not exist either), and
+# there is no next.
+expect "past the end Link" '</api/users?page=1&per_page=2>; rel="first", </api/users?page=3&per_page=2>; rel="prev", </api/users?page=3&per_page=2>; rel="last"' "$(header Link)"
+request GET '/api/users?page=4&per_page=2' >/dev/null
+expect "just past the end Link" '</api/users?page=1&per_page=2>; rel="first", </api/users?page=3&per_page=2>; rel="prev", </api/users?page=3&per_page=2>; rel="last"' "$(header Link)"
 expect "bad page" "400 application/problem+json" "$(request GET '/api/users?page=0')"
 expect "bad page param" "page" "$(jq_ '" ".join(e["parameter"] for e in j["errors"])')"
 expect "bad per_page" "400 application/problem+json" "$(request GET '/api/users?per_page=101')"
