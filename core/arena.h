@@ -17,6 +17,11 @@ typedef struct fh_chunk {
 
 #define FH_CHUNK_HDR FH_ALIGN_UP(sizeof(fh_chunk_t))
 
+/* What released arena memory is overwritten with in Debug builds without
+ * AddressSanitizer (arena.c), so a pointer kept past its request reads
+ * 0xdddd... at once. */
+#define FH_ARENA_POISON_BYTE 0xdd
+
 typedef struct fh_large {
     struct fh_large *next;
     size_t size;
