@@ -2,10 +2,10 @@
 # examples/controllers end to end: the V example's routes and the 404, then
 # the /api/users resource (create, 422 with its fields, read, pagination
 # with Link and X-Total-Count, PUT, PATCH, DELETE, 404 problems), 404 and
-# 405 problems under /api only, the server's own refusals (400, 413, 431,
-# 505) as problem documents in the access log, the request-id, CORS and
-# access-log middleware, flags over the environment, and SIGTERM with a
-# clean exit.
+# 405 problems under /api only, the server's own refusals (400, the
+# README's curl with a space in the target included, 413, 431, 505) as
+# problem documents in the access log, the request-id, CORS and access-log
+# middleware, flags over the environment, and SIGTERM with a clean exit.
 set -euo pipefail
 bin=$1/examples/controllers/controllers
 log=$(mktemp)
@@ -151,6 +151,11 @@ expect "garbage" "400 application/problem+json close" "$(raw 'b"\x16\x03\x01garb
 expect "garbage problem" "Bad Request 400 True" \
   "$(jq_ '" ".join(str(x) for x in (j["title"], j["status"], "instance" not in j))')"
 expect "garbage request id" 1 "$(header X-Request-ID | grep -c '^[0-9a-f]\{16\}-[0-9a-f]\{12\}$')"
+# The README's command for it: curl with a space in the request target.
+expect "README's bad request" "400 application/problem+json" \
+  "$(curl -s -D "$hdr" -o "$out" -w '%{http_code} %{content_type}' --request-target '/a b' "$url/")"
+expect "README's bad request id" 1 "$(header X-Request-ID | grep -c '^[0-9a-f]\{16\}-[0-9a-f]\{12\}$')"
+expect "HTTP/2.0" "505 application/problem+json close" "$(raw 'b"GET /api/users/2 HTTP/2.0\r\nHost: a\r\n\r\n"')"
 expect "body over the limit" "413 application/problem+json close" \
   "$(raw 'b"POST /api/users HTTP/1.1\r\nHost: a\r\nX-Request-ID: big-body\r\nContent-Type: application/json\r\nContent-Length: 99999999999\r\n\r\n"')"
 expect "413 problem" "413 /api/users big-body" \
@@ -181,9 +186,11 @@ expect "access log line" 1 \
   "$(grep -c '^127\.0\.0\.1 - - \[[^]]*\] "GET /api/users/77 HTTP/1\.1" 404 [0-9]* [0-9]* "test-id-1"$' "$log")"
 expect "access log lines" 1 "$(grep -c '"POST /api/users HTTP/1.1" 201 ' "$log" | awk '{print ($1 == 5)}')"
 expect "log: garbage" 1 "$(grep -c '^127\.0\.0\.1 - - \[[^]]*\] "-" 400 [0-9]* [0-9]* "[0-9a-f-]*"$' "$log")"
+expect "log: README's bad request" 1 "$(grep -c '^127\.0\.0\.1 - - \[[^]]*\] "GET /a -" 400 [0-9]* [0-9]* "[0-9a-f-]*"$' "$log")"
 expect "log: 413" 1 "$(grep -c '"POST /api/users HTTP/1\.1" 413 [0-9]* [0-9]* "big-body"$' "$log")"
 expect "log: 431" 1 "$(grep -c '"GET /api/users -" 431 ' "$log")"
 expect "log: 505" 1 "$(grep -c '"GET /api/users -" 505 ' "$log")"
+expect "log: HTTP/2.0" 1 "$(grep -c '"GET /api/users/2 -" 505 ' "$log")"
 
 # Flags win over the environment.
 start env HOST=127.0.0.1 PORT=1 THREADS=3 "$bin" --port 0 --threads=1
