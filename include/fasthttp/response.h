@@ -4,9 +4,9 @@
  *
  * Two ways to answer:
  *
- * 1. Raw, like the V module's handler that returns []u8: fh_send_raw() takes
- *    complete response bytes (status line, headers, body) and the framework
- *    adds nothing.
+ * 1. Raw: fh_send_raw() takes complete response bytes (status line,
+ *    headers, body) that the handler built itself, and the framework adds
+ *    nothing to them.
  *
  * 2. The builder: set a status, headers and a body, or call one of the
  *    fh_send_* helpers. The framework adds Date, Server (unless disabled),
