@@ -180,9 +180,10 @@ typedef struct fh_flag {
      * (valid while they are); left as it is when neither gives a value,
      * and its value then is the default the usage shows. */
     const char **text;
-    long *number;  /**< FH_FLAG_NUMBER: receives the number; its value is the default */
-    long min, max; /**< FH_FLAG_NUMBER: the accepted range */
-    bool *on;      /**< FH_FLAG_SWITCH: set by the flag or the environment */
+    long *number; /**< FH_FLAG_NUMBER: receives the number; its value is the default */
+    long min;     /**< FH_FLAG_NUMBER: the smallest value accepted */
+    long max;     /**< FH_FLAG_NUMBER: the largest value accepted */
+    bool *on;     /**< FH_FLAG_SWITCH: set by the flag or the environment */
 } fh_flag_t;
 
 /** @{ */
