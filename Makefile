@@ -14,6 +14,10 @@
 #   make tsan    the tests under ThreadSanitizer
 #   make clean
 
+# cmake --build runs make below this one: without this, every step of it
+# prints "Entering directory" and "Leaving directory" lines.
+MAKEFLAGS += --no-print-directory
+
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD    ?= build
 RELEASE  ?= build-release
