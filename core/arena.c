@@ -44,7 +44,7 @@ struct fh_arena_cache {
     size_t chunk_size;
     size_t max_free; /* chunks kept at most */
     size_t nfree;
-    fh_chunk_t *free;
+    fh__chunk_t *free;
 };
 
 int fh_arena_cache_new(fh_arena_cache_t **out, size_t chunk_size, size_t max_cached_bytes) {
@@ -66,9 +66,9 @@ int fh_arena_cache_new(fh_arena_cache_t **out, size_t chunk_size, size_t max_cac
 void fh_arena_cache_free(fh_arena_cache_t *cache) {
     if (!cache)
         return;
-    fh_chunk_t *ch = cache->free;
+    fh__chunk_t *ch = cache->free;
     while (ch) {
-        fh_chunk_t *next = ch->next;
+        fh__chunk_t *next = ch->next;
         free(ch);
         ch = next;
     }
@@ -76,18 +76,18 @@ void fh_arena_cache_free(fh_arena_cache_t *cache) {
 }
 
 size_t fh__arena_chunk_payload(const fh_arena_cache_t *cache) {
-    return cache->chunk_size - FH_CHUNK_HDR;
+    return cache->chunk_size - FH__CHUNK_HDR;
 }
 
 size_t fh__arena_cache_free_chunks(const fh_arena_cache_t *cache) { return cache->nfree; }
 
-static fh_chunk_t *chunk_get(fh_arena_cache_t *cache) {
+static fh__chunk_t *chunk_get(fh_arena_cache_t *cache) {
 #ifdef FH__ARENA_ASAN
     if (cache->nfree)
         cache->nfree--; /* it holds no memory: a new chunk below */
-    fh_chunk_t *ch;
+    fh__chunk_t *ch;
 #else
-    fh_chunk_t *ch = cache->free;
+    fh__chunk_t *ch = cache->free;
     if (ch) {
         cache->free = ch->next;
         cache->nfree--;
@@ -103,8 +103,8 @@ static fh_chunk_t *chunk_get(fh_arena_cache_t *cache) {
 
 /* The chunk header (next, size) is not scribbled on: the cache's list
  * runs through it. */
-static void chunk_put(fh_arena_cache_t *cache, fh_chunk_t *ch) {
-    ARENA_SCRIBBLE((char *)ch + FH_CHUNK_HDR, ch->size - FH_CHUNK_HDR);
+static void chunk_put(fh_arena_cache_t *cache, fh__chunk_t *ch) {
+    ARENA_SCRIBBLE((char *)ch + FH__CHUNK_HDR, ch->size - FH__CHUNK_HDR);
 #ifdef FH__ARENA_ASAN
     if (cache->nfree < cache->max_free)
         cache->nfree++; /* counted as kept, given to ASan's quarantine */
@@ -121,16 +121,16 @@ static void chunk_put(fh_arena_cache_t *cache, fh_chunk_t *ch) {
 }
 
 int fh_arena_new(fh_arena_t **out, fh_arena_cache_t *cache) {
-    fh_chunk_t *ch = chunk_get(cache);
+    fh__chunk_t *ch = chunk_get(cache);
     if (!ch)
         return FH_ENOMEM;
     ch->next = NULL;
-    fh_arena_t *a = (fh_arena_t *)((char *)ch + FH_CHUNK_HDR);
+    fh_arena_t *a = (fh_arena_t *)((char *)ch + FH__CHUNK_HDR);
     memset(a, 0, sizeof(*a));
     a->cache = cache;
     a->chunks = ch;
     a->nchunks = 1;
-    a->cur = (char *)a + FH_ALIGN_UP(sizeof(*a));
+    a->cur = (char *)a + FH__ALIGN_UP(sizeof(*a));
     a->end = (char *)ch + ch->size;
     *out = a;
     return 0;
@@ -140,39 +140,39 @@ void fh_arena_release(fh_arena_t *a) {
     if (!a)
         return;
     /* Cleanups first: they may still read arena memory. */
-    for (fh_cleanup_t *c = a->cleanups; c; c = c->next)
+    for (fh__cleanup_t *c = a->cleanups; c; c = c->next)
         c->fn(c->data);
-    fh_large_t *l = a->large;
+    fh__large_t *l = a->large;
     while (l) {
-        fh_large_t *next = l->next;
-        ARENA_SCRIBBLE((char *)l + FH_LARGE_HDR, l->size);
+        fh__large_t *next = l->next;
+        ARENA_SCRIBBLE((char *)l + FH__LARGE_HDR, l->size);
         free(l);
         l = next;
     }
     fh_arena_cache_t *cache = a->cache;
-    fh_chunk_t *ch = a->chunks; /* the arena struct lives in the last one */
+    fh__chunk_t *ch = a->chunks; /* the arena struct lives in the last one */
     while (ch) {
-        fh_chunk_t *next = ch->next;
+        fh__chunk_t *next = ch->next;
         chunk_put(cache, ch);
         ch = next;
     }
 }
 
 static void *alloc_large(fh_arena_t *a, size_t size) {
-    if (size > SIZE_MAX - FH_LARGE_HDR)
+    if (size > SIZE_MAX - FH__LARGE_HDR)
         return NULL;
-    fh_large_t *l = malloc(FH_LARGE_HDR + size);
+    fh__large_t *l = malloc(FH__LARGE_HDR + size);
     if (!l)
         return NULL;
     l->size = size;
     l->next = a->large;
     a->large = l;
     a->large_bytes += size;
-    return (char *)l + FH_LARGE_HDR;
+    return (char *)l + FH__LARGE_HDR;
 }
 
 void *fh_arena_alloc(fh_arena_t *a, size_t size) {
-    size_t need = FH_ALIGN_UP(size ? size : 1);
+    size_t need = FH__ALIGN_UP(size ? size : 1);
     if (need < size)
         return NULL; /* overflow */
     if ((size_t)(a->end - a->cur) >= need) {
@@ -182,7 +182,7 @@ void *fh_arena_alloc(fh_arena_t *a, size_t size) {
         a->used += need;
         return p;
     }
-    size_t payload = a->cache->chunk_size - FH_CHUNK_HDR;
+    size_t payload = a->cache->chunk_size - FH__CHUNK_HDR;
     if (need > payload / 4) {
         /* Big: a dedicated block, so the current chunk's tail is not wasted. */
         void *p = alloc_large(a, size);
@@ -190,13 +190,13 @@ void *fh_arena_alloc(fh_arena_t *a, size_t size) {
             a->used += need;
         return p;
     }
-    fh_chunk_t *ch = chunk_get(a->cache);
+    fh__chunk_t *ch = chunk_get(a->cache);
     if (!ch)
         return NULL;
     ch->next = a->chunks;
     a->chunks = ch;
     a->nchunks++;
-    a->cur = (char *)ch + FH_CHUNK_HDR;
+    a->cur = (char *)ch + FH__CHUNK_HDR;
     a->end = (char *)ch + ch->size;
     void *p = a->cur;
     a->cur += need;
@@ -218,8 +218,8 @@ void *fh_arena_realloc(fh_arena_t *a, void *p, size_t old_size, size_t new_size)
     if (!p)
         return fh_arena_alloc(a, new_size);
     if (p == a->last) {
-        size_t old_need = FH_ALIGN_UP(old_size ? old_size : 1);
-        size_t new_need = FH_ALIGN_UP(new_size ? new_size : 1);
+        size_t old_need = FH__ALIGN_UP(old_size ? old_size : 1);
+        size_t new_need = FH__ALIGN_UP(new_size ? new_size : 1);
         if (new_need >= new_size && (char *)p + new_need <= a->end) {
             a->cur = (char *)p + new_need;
             a->used = a->used - old_need + new_need;
@@ -276,7 +276,7 @@ char *fh_arena_sprintf(fh_arena_t *a, const char *fmt, ...) {
 }
 
 int fh_arena_on_release(fh_arena_t *a, fh_arena_cleanup_fn fn, void *data) {
-    fh_cleanup_t *c = fh_arena_alloc(a, sizeof(*c));
+    fh__cleanup_t *c = fh_arena_alloc(a, sizeof(*c));
     if (!c)
         return FH_ENOMEM;
     c->fn = fn;

@@ -6,43 +6,43 @@
 
 /* The layout, shared so that the core's hot paths can bump-allocate
  * inline (fh__arena_alloc_fast); arena.c owns every other use. */
-#define FH_ALIGN 16u
-#define FH_ALIGN_UP(n) (((n) + (FH_ALIGN - 1)) & ~(size_t)(FH_ALIGN - 1))
+#define FH__ALIGN 16u
+#define FH__ALIGN_UP(n) (((n) + (FH__ALIGN - 1)) & ~(size_t)(FH__ALIGN - 1))
 
-typedef struct fh_chunk {
-    struct fh_chunk *next;
+typedef struct fh__chunk {
+    struct fh__chunk *next;
     size_t size; /* total bytes including this header */
     /* payload follows, aligned */
-} fh_chunk_t;
+} fh__chunk_t;
 
-#define FH_CHUNK_HDR FH_ALIGN_UP(sizeof(fh_chunk_t))
+#define FH__CHUNK_HDR FH__ALIGN_UP(sizeof(fh__chunk_t))
 
 /* What released arena memory is overwritten with in Debug builds without
  * AddressSanitizer (arena.c), so a pointer kept past its request reads
  * 0xdddd... at once. */
 #define FH_ARENA_POISON_BYTE 0xdd
 
-typedef struct fh_large {
-    struct fh_large *next;
+typedef struct fh__large {
+    struct fh__large *next;
     size_t size;
-} fh_large_t;
+} fh__large_t;
 
-#define FH_LARGE_HDR FH_ALIGN_UP(sizeof(fh_large_t))
+#define FH__LARGE_HDR FH__ALIGN_UP(sizeof(fh__large_t))
 
-typedef struct fh_cleanup {
-    struct fh_cleanup *next;
+typedef struct fh__cleanup {
+    struct fh__cleanup *next;
     fh_arena_cleanup_fn fn;
     void *data;
-} fh_cleanup_t;
+} fh__cleanup_t;
 
 struct fh_arena {
     fh_arena_cache_t *cache;
-    fh_chunk_t *chunks; /* current chunk first */
+    fh__chunk_t *chunks; /* current chunk first */
     char *cur;          /* next free byte in the current chunk */
     char *end;          /* end of the current chunk */
     char *last;         /* start of the most recent allocation (for realloc) */
-    fh_large_t *large;
-    fh_cleanup_t *cleanups;
+    fh__large_t *large;
+    fh__cleanup_t *cleanups;
     size_t used;
     size_t nchunks;
     size_t large_bytes;
@@ -51,7 +51,7 @@ struct fh_arena {
 /* fh_arena_alloc, with the common case (room left in the current chunk)
  * inline. size must be small enough not to overflow when aligned. */
 static inline void *fh__arena_alloc_fast(fh_arena_t *a, size_t size) {
-    size_t need = FH_ALIGN_UP(size ? size : 1);
+    size_t need = FH__ALIGN_UP(size ? size : 1);
     if ((size_t)(a->end - a->cur) < need)
         return fh_arena_alloc(a, size);
     void *p = a->cur;

@@ -7,7 +7,7 @@
 #include "core/http1.h"
 #include "core/worker.h"
 
-#define FH_INLINE_BODY_MAX 2048
+#define FH__INLINE_BODY_MAX 2048
 
 static const fh_str_t text_plain = FH_STR_LIT("text/plain; charset=utf-8");
 
@@ -22,9 +22,9 @@ void fh__response_init(fh_request_t *req) {
 
 fh_request_t *fh_response_request(fh_response_t *res) { return res->req; }
 int fh_response_get_status(const fh_response_t *res) { return res->status; }
-bool fh_response_is_final(const fh_response_t *res) { return res->flags & FH_RES_FINAL; }
-bool fh_response_is_canceled(const fh_response_t *res) { return res->flags & FH_RES_CANCELED; }
-void fh_response_close(fh_response_t *res) { res->flags |= FH_RES_CLOSE; }
+bool fh_response_is_final(const fh_response_t *res) { return res->flags & FH__RES_FINAL; }
+bool fh_response_is_canceled(const fh_response_t *res) { return res->flags & FH__RES_CANCELED; }
+void fh_response_close(fh_response_t *res) { res->flags |= FH__RES_CLOSE; }
 fh_str_t fh_response_get_body(const fh_response_t *res) {
     return (fh_str_t){ res->body ? res->body : "", res->body_len };
 }
@@ -46,7 +46,7 @@ void fh_response_on_cancel(fh_response_t *res, fh_response_cancel_fn fn, void *d
 }
 
 int fh_response_on_commit(fh_response_t *res, fh_response_hook_fn fn, void *data) {
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
     fh__hook_t *h = fh_arena_alloc(res->req->arena, sizeof(*h));
     if (!h)
@@ -59,19 +59,19 @@ int fh_response_on_commit(fh_response_t *res, fh_response_hook_fn fn, void *data
 }
 
 int fh_response_reset(fh_response_t *res) {
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
     res->status = 200;
     res->content_type = (fh_str_t){ NULL, 0 };
     res->nheaders = 0;
     res->body = NULL;
     res->body_len = res->body_cap = 0;
-    res->flags &= ~(unsigned)FH_RES_BODY_ARENA;
+    res->flags &= ~(unsigned)FH__RES_BODY_ARENA;
     return 0;
 }
 
 int fh_response_status(fh_response_t *res, int status) {
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
     if (status < 100 || status > 999)
         return FH_EINVAL;
@@ -134,7 +134,7 @@ static int header_append(fh_response_t *res, fh_str_t name, fh_str_t value) {
 static int header_store(fh_response_t *res, fh_str_t name, fh_str_t value) {
     if (is_managed(name)) {
         if (name.len == 10 && value.len == 5 && fh_str_ieq(value, FH_STR_LIT("close")))
-            res->flags |= FH_RES_CLOSE;
+            res->flags |= FH__RES_CLOSE;
         return 0;
     }
     fh_arena_t *a = res->req->arena;
@@ -158,7 +158,7 @@ static int header_store(fh_response_t *res, fh_str_t name, fh_str_t value) {
 }
 
 int fh_response_header_str(fh_response_t *res, fh_str_t name, fh_str_t value) {
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
     if (!value.ptr)
         value = FH_STR_LIT("");
@@ -169,13 +169,13 @@ int fh_response_header_str(fh_response_t *res, fh_str_t name, fh_str_t value) {
 }
 
 int fh__response_header_add_view_slow(fh_response_t *res, fh_str_t name, fh_str_t value) {
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
     return header_append(res, name, value);
 }
 
 int fh__response_header_set_view_slow(fh_response_t *res, fh_str_t name, fh_str_t value) {
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
     uint32_t i = 0;
     while (i < res->nheaders &&
@@ -198,7 +198,7 @@ int fh_response_header(fh_response_t *res, const char *name, const char *value) 
 }
 
 int fh_response_headerf(fh_response_t *res, const char *name, const char *fmt, ...) {
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
     va_list ap;
     va_start(ap, fmt);
@@ -210,7 +210,7 @@ int fh_response_headerf(fh_response_t *res, const char *name, const char *fmt, .
 }
 
 int fh_response_header_remove(fh_response_t *res, const char *name) {
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
     fh_str_t n = fh_str(name);
     if (is_content_type(n)) {
@@ -231,7 +231,7 @@ int fh_response_header_remove(fh_response_t *res, const char *name) {
 }
 
 int fh_response_header_set(fh_response_t *res, const char *name, const char *value) {
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
     fh_str_t n = fh_str(name), v = fh_str(value ? value : "");
     int err = check_header(n, v);
@@ -248,17 +248,17 @@ fh_str_t fh_response_header_get(const fh_response_t *res, const char *name) {
 /* ---------------------------------------------------------------- body */
 
 int fh_response_body_borrow(fh_response_t *res, const void *body, size_t len) {
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
     res->body = body;
     res->body_len = len;
     res->body_cap = 0;
-    res->flags &= ~(unsigned)FH_RES_BODY_ARENA;
+    res->flags &= ~(unsigned)FH__RES_BODY_ARENA;
     return 0;
 }
 
 int fh_response_body(fh_response_t *res, const void *body, size_t len) {
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
     char *copy = fh_arena_alloc(res->req->arena, len);
     if (!copy)
@@ -268,7 +268,7 @@ int fh_response_body(fh_response_t *res, const void *body, size_t len) {
     res->body = copy;
     res->body_len = len;
     res->body_cap = len;
-    res->flags |= FH_RES_BODY_ARENA;
+    res->flags |= FH__RES_BODY_ARENA;
     return 0;
 }
 
@@ -277,13 +277,13 @@ static char *body_reserve(fh_response_t *res, size_t extra) {
     if (res->body_len + extra < extra)
         return NULL;
     size_t need = res->body_len + extra;
-    if ((res->flags & FH_RES_BODY_ARENA) && need <= res->body_cap)
+    if ((res->flags & FH__RES_BODY_ARENA) && need <= res->body_cap)
         return (char *)res->body + res->body_len;
     size_t ncap = res->body_cap ? res->body_cap * 2 : 256;
     while (ncap < need)
         ncap *= 2;
     char *nb;
-    if (res->flags & FH_RES_BODY_ARENA)
+    if (res->flags & FH__RES_BODY_ARENA)
         nb = fh_arena_realloc(res->req->arena, (void *)res->body, res->body_cap, ncap);
     else {
         nb = fh_arena_alloc(res->req->arena, ncap);
@@ -294,12 +294,12 @@ static char *body_reserve(fh_response_t *res, size_t extra) {
         return NULL;
     res->body = nb;
     res->body_cap = ncap;
-    res->flags |= FH_RES_BODY_ARENA;
+    res->flags |= FH__RES_BODY_ARENA;
     return nb + res->body_len;
 }
 
 int fh_response_write(fh_response_t *res, const void *data, size_t len) {
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
     char *dst = body_reserve(res, len);
     if (!dst)
@@ -339,7 +339,7 @@ static int body_vprintf(fh_response_t *res, const char *fmt, va_list ap) {
 }
 
 int fh_response_printf(fh_response_t *res, const char *fmt, ...) {
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
     va_list ap;
     va_start(ap, fmt);
@@ -354,26 +354,26 @@ static const char fallback_500[] =
     "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
 static void finish(fh_response_t *res) {
-    res->flags |= FH_RES_FINAL;
+    res->flags |= FH__RES_FINAL;
     fh__conn_request_finished(res->req);
 }
 
 int fh_response_end(fh_response_t *res) {
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
     if (fh__response_serialize(res->req) != 0) {
         /* Out of memory while serializing: a static answer needs none. */
         res->out[0] = uv_buf_init((char *)fallback_500, sizeof(fallback_500) - 1);
         res->nout = 1;
         res->status = 500;
-        res->flags |= FH_RES_CLOSE;
+        res->flags |= FH__RES_CLOSE;
     }
     finish(res);
     return 0;
 }
 
 int fh_send_raw(fh_response_t *res, const void *bytes, size_t len, unsigned flags) {
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
     const char *p = bytes;
     if (!(flags & FH_RAW_BORROW)) {
@@ -383,10 +383,10 @@ int fh_send_raw(fh_response_t *res, const void *bytes, size_t len, unsigned flag
         memcpy(copy, bytes, len);
         p = copy;
     }
-    res->flags |= FH_RES_RAW;
-    if ((flags & FH_RAW_CLOSE) || !(res->req->flags & FH_REQ_KEEP_ALIVE) ||
+    res->flags |= FH__RES_RAW;
+    if ((flags & FH_RAW_CLOSE) || !(res->req->flags & FH__REQ_KEEP_ALIVE) ||
         res->req->worker->stopping)
-        res->flags |= FH_RES_CLOSE;
+        res->flags |= FH__RES_CLOSE;
     res->out[0] = uv_buf_init((char *)p, (unsigned)len);
     res->nout = 1;
     finish(res);
@@ -395,7 +395,7 @@ int fh_send_raw(fh_response_t *res, const void *bytes, size_t len, unsigned flag
 
 int fh_send(fh_response_t *res, int status, const char *content_type, const void *body,
             size_t len) {
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
     int err = fh_response_status(res, status);
     if (!err && content_type)
@@ -408,7 +408,7 @@ int fh_send(fh_response_t *res, int status, const char *content_type, const void
 }
 
 int fh_send_text(fh_response_t *res, int status, const char *text) {
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
     int err = fh_response_status(res, status);
     if (!err)
@@ -420,7 +420,7 @@ int fh_send_text(fh_response_t *res, int status, const char *text) {
 }
 
 int fh_send_textf(fh_response_t *res, int status, const char *fmt, ...) {
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
     int err = fh_response_status(res, status);
     if (err)
@@ -437,7 +437,7 @@ int fh_send_textf(fh_response_t *res, int status, const char *fmt, ...) {
 }
 
 int fh_send_status(fh_response_t *res, int status) {
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
     int err = fh_response_status(res, status);
     if (err)
@@ -465,24 +465,24 @@ int fh_send_redirect(fh_response_t *res, int status, const char *location) {
 
 int fh_response_defer(fh_response_t *res) {
     fh_request_t *req = res->req;
-    if (res->flags & FH_RES_FINAL)
+    if (res->flags & FH__RES_FINAL)
         return FH_EALREADY_SENT;
-    if (req->state != FH_RS_HANDLING)
+    if (req->state != FH__RS_HANDLING)
         return FH_ESTATE;
-    if (!(req->flags & FH_REQ_PINNED)) {
+    if (!(req->flags & FH__REQ_PINNED)) {
         int err = fh__request_pin(req);
         if (err)
             return err;
     }
-    res->flags |= FH_RES_DEFERRED;
+    res->flags |= FH__RES_DEFERRED;
     return 0;
 }
 
 void fh__response_error_prepare(fh_request_t *req, int status, bool close) {
     fh_response_t *res = &req->res;
-    res->flags &= ~(unsigned)(FH_RES_FINAL | FH_RES_RAW | FH_RES_DEFERRED);
+    res->flags &= ~(unsigned)(FH__RES_FINAL | FH__RES_RAW | FH__RES_DEFERRED);
     if (close)
-        res->flags |= FH_RES_CLOSE;
+        res->flags |= FH__RES_CLOSE;
     /* Commit hooks stay: after-middleware sees this error response too. */
     res->nheaders = 0;
     res->status = status;
@@ -491,7 +491,7 @@ void fh__response_error_prepare(fh_request_t *req, int status, bool close) {
     res->body = reason;
     res->body_len = strlen(reason);
     res->body_cap = 0;
-    res->flags &= ~(unsigned)FH_RES_BODY_ARENA;
+    res->flags &= ~(unsigned)FH__RES_BODY_ARENA;
 }
 
 void fh__response_finalize(fh_request_t *req) {
@@ -499,9 +499,9 @@ void fh__response_finalize(fh_request_t *req) {
     if (fh__response_serialize(req) != 0) {
         res->out[0] = uv_buf_init((char *)fallback_500, sizeof(fallback_500) - 1);
         res->nout = 1;
-        res->flags |= FH_RES_CLOSE;
+        res->flags |= FH__RES_CLOSE;
     }
-    res->flags |= FH_RES_FINAL;
+    res->flags |= FH__RES_FINAL;
 }
 
 void fh__response_error(fh_request_t *req, int status, bool close) {
@@ -519,37 +519,37 @@ int fh__response_serialize(fh_request_t *req) {
         ((fh_response_hook_fn)h->fn)(res, h->data);
     res->commit_hooks = NULL;
 
-    fh_worker_t *w = req->worker;
+    fh__worker_t *w = req->worker;
     fh_server_t *s = w->server;
     /* A 1xx is no final answer: the client would wait for the real one,
      * and an HTTP/1.0 client must never see one. Only a takeover's 101
      * (the connection changes protocol) is final. A handler that sends any
      * other 1xx as its response gets a 500 instead. */
-    if (res->status < 200 && !((res->flags & FH_RES_TAKEOVER) && res->status == 101)) {
+    if (res->status < 200 && !((res->flags & FH__RES_TAKEOVER) && res->status == 101)) {
         res->status = 500;
         res->body = "Internal Server Error";
         res->body_len = 21;
-        res->flags &= ~(unsigned)FH_RES_BODY_ARENA;
-        res->flags |= FH_RES_CLOSE;
+        res->flags &= ~(unsigned)FH__RES_BODY_ARENA;
+        res->flags |= FH__RES_CLOSE;
     }
     int status = res->status;
     bool bodyless_status = status < 200 || status == 204 || status == 304;
     /* A stream's body follows the head later (stream.c): its length is
      * declared (a file), or it is chunked (HTTP/1.1) or close-delimited. */
-    bool stream = res->flags & FH_RES_STREAM;
+    bool stream = res->flags & FH__RES_STREAM;
     bool unframed = stream && res->stream_len < 0 && !bodyless_status;
     bool chunked = unframed && req->version == 11;
     bool send_body = !stream && !bodyless_status && req->method != FH_METHOD_HEAD &&
-                     !(res->flags & FH_RES_NO_BODY) && res->body_len > 0;
-    if (!(req->flags & FH_REQ_KEEP_ALIVE) || w->stopping || (unframed && !chunked))
-        res->flags |= FH_RES_CLOSE;
+                     !(res->flags & FH__RES_NO_BODY) && res->body_len > 0;
+    if (!(req->flags & FH__REQ_KEEP_ALIVE) || w->stopping || (unframed && !chunked))
+        res->flags |= FH__RES_CLOSE;
     if (chunked)
-        res->flags |= FH_RES_CHUNKED;
+        res->flags |= FH__RES_CHUNKED;
     /* A takeover keeps the socket: no Connection: close, and a 101 says
      * what the connection becomes. */
-    bool takeover = res->flags & FH_RES_TAKEOVER;
+    bool takeover = res->flags & FH__RES_TAKEOVER;
     bool upgrade = takeover && status == 101;
-    bool close = (res->flags & FH_RES_CLOSE) && !takeover;
+    bool close = (res->flags & FH__RES_CLOSE) && !takeover;
     size_t length = stream ? (size_t)res->stream_len : res->body_len;
     const char *reason = fh_status_reason(status);
     size_t reason_len = strlen(reason);
@@ -557,11 +557,11 @@ int fh__response_serialize(fh_request_t *req) {
     /* A body that points into the request's bytes (an echo) lives in a read
      * buffer that is reused before the write may finish: copy it inline. */
     bool body_in_request = res->body && req->raw_begin && res->body >= req->raw_begin &&
-                           res->body < req->raw_end && !(req->flags & FH_REQ_PINNED);
-    bool inline_body = send_body && (res->body_len <= FH_INLINE_BODY_MAX || body_in_request);
+                           res->body < req->raw_end && !(req->flags & FH__REQ_PINNED);
+    bool inline_body = send_body && (res->body_len <= FH__INLINE_BODY_MAX || body_in_request);
 
     size_t n = 9 + 3 + 1 + reason_len + 2; /* "HTTP/1.1 200 OK\r\n" */
-    n += s->server_line_len + FH_DATE_LINE_LEN;
+    n += s->server_line_len + FH__DATE_LINE_LEN;
     /* 1xx, 204 and 304 carry no content, so nothing describes it: a
      * Content-Type set for them is left out (as Content-Length is). */
     if (res->content_type.ptr && !bodyless_status)
@@ -593,7 +593,7 @@ int fh__response_serialize(fh_request_t *req) {
     p = put(p, reason, reason_len);
     p = put(p, "\r\n", 2);
     p = put(p, s->server_line, s->server_line_len);
-    p = put(p, w->date.line, FH_DATE_LINE_LEN);
+    p = put(p, w->date.line, FH__DATE_LINE_LEN);
     if (res->content_type.ptr && !bodyless_status) {
         p = put(p, "Content-Type: ", 14);
         p = put(p, res->content_type.ptr, res->content_type.len);

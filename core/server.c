@@ -240,7 +240,7 @@ static int make_listener(const char *host, int port, int backlog, uv_os_sock_t *
     return 0;
 }
 
-static void worker_cleanup_memory(fh_worker_t *w) {
+static void worker_cleanup_memory(fh__worker_t *w) {
     fh__worker_free_parsers(w);
     fh_arena_cache_free(w->arena_cache);
     w->arena_cache = NULL;
@@ -288,7 +288,7 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
         if (!s->server_line)
             goto error;
     }
-    s->workers = calloc((size_t)s->nworkers, sizeof(fh_worker_t));
+    s->workers = calloc((size_t)s->nworkers, sizeof(fh__worker_t));
     if (!s->workers)
         goto error;
     for (int i = 0; i < s->nworkers; i++)
@@ -301,7 +301,7 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
 
     int port = c.port;
     for (int i = 0; i < s->nworkers; i++) {
-        fh_worker_t *w = &s->workers[i];
+        fh__worker_t *w = &s->workers[i];
         w->server = s;
         w->index = i;
         pthread_mutex_init(&w->post_lock, NULL);
@@ -312,7 +312,7 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
         err = fh_arena_cache_new(&w->arena_cache, c.arena_chunk_size, c.arena_cache_bytes);
         if (err)
             goto error;
-        w->loop_buf = malloc(FH_LOOP_BUF_SIZE);
+        w->loop_buf = malloc(FH__LOOP_BUF_SIZE);
         if (!w->loop_buf) {
             err = FH_ENOMEM;
             goto error;
@@ -324,7 +324,7 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
 error:
     if (s->workers) {
         for (int i = 0; i < s->nworkers; i++) {
-            fh_worker_t *w = &s->workers[i];
+            fh__worker_t *w = &s->workers[i];
             if (w->listen_fd >= 0)
                 close(w->listen_fd);
             if (w->server)
@@ -347,7 +347,7 @@ int fh_server_threads(const fh_server_t *s) { return s->nworkers; }
 
 static void on_handle_closed(uv_handle_t *h) { (void)h; }
 
-static void worker_maybe_finish(fh_worker_t *w) {
+static void worker_maybe_finish(fh__worker_t *w) {
     if (!w->stopping || w->nconns > 0 || w->listener_open)
         return;
     if (!uv_is_closing((uv_handle_t *)&w->tick)) {
@@ -361,7 +361,7 @@ static void worker_maybe_finish(fh_worker_t *w) {
 }
 
 static void on_listener_closed(uv_handle_t *h) {
-    fh_worker_t *w = h->data;
+    fh__worker_t *w = h->data;
     w->listener_open = false;
     close(w->listen_fd); /* a uv_poll_t leaves its descriptor open */
     w->listen_fd = -1;
@@ -369,7 +369,7 @@ static void on_listener_closed(uv_handle_t *h) {
 }
 
 static void on_tick(uv_timer_t *t) {
-    fh_worker_t *w = t->data;
+    fh__worker_t *w = t->data;
     fh__date_update(&w->date, time(NULL));
     fh__conn_sweep(w);
     fh__worker_try_resume_accept(w);
@@ -377,12 +377,12 @@ static void on_tick(uv_timer_t *t) {
 }
 
 static void on_drain_timeout(uv_timer_t *t) {
-    fh_worker_t *w = t->data;
+    fh__worker_t *w = t->data;
     fh__worker_stop_conns(w, true);
     worker_maybe_finish(w);
 }
 
-static void worker_begin_stop(fh_worker_t *w) {
+static void worker_begin_stop(fh__worker_t *w) {
     if (w->stopping)
         return;
     w->stopping = true;
@@ -395,21 +395,21 @@ static void worker_begin_stop(fh_worker_t *w) {
 }
 
 static void on_wakeup(uv_async_t *a) {
-    fh_worker_t *w = a->data;
+    fh__worker_t *w = a->data;
     pthread_mutex_lock(&w->post_lock);
-    fh_post_t *list = w->posts;
+    fh__post_t *list = w->posts;
     w->posts = NULL;
     pthread_mutex_unlock(&w->post_lock);
     /* Run posted callbacks in the order they were posted. */
-    fh_post_t *rev = NULL;
+    fh__post_t *rev = NULL;
     while (list) {
-        fh_post_t *next = list->next;
+        fh__post_t *next = list->next;
         list->next = rev;
         rev = list;
         list = next;
     }
     while (rev) {
-        fh_post_t *next = rev->next;
+        fh__post_t *next = rev->next;
         rev->fn(rev->data);
         free(rev);
         rev = next;
@@ -425,7 +425,7 @@ static void close_leftover(uv_handle_t *h, void *arg) {
 }
 
 static void *worker_main(void *arg) {
-    fh_worker_t *w = arg;
+    fh__worker_t *w = arg;
     uv_run(&w->loop, UV_RUN_DEFAULT);
     /* Close whatever user code left open on this loop, then the loop. */
     uv_walk(&w->loop, close_leftover, NULL);
@@ -450,7 +450,7 @@ static uint64_t tick_interval(const fh_timeouts_t *t) {
     return iv;
 }
 
-static int worker_init(fh_worker_t *w) {
+static int worker_init(fh__worker_t *w) {
     int err = uv_loop_init(&w->loop);
     if (err)
         return err;
@@ -487,7 +487,7 @@ int fh_server_start(fh_server_t *s) {
         }
     }
     for (int i = 0; i < s->nworkers; i++) {
-        fh_worker_t *w = &s->workers[i];
+        fh__worker_t *w = &s->workers[i];
         int err = pthread_create(&w->thread, NULL, worker_main, w);
         if (err) {
             fh_server_stop(s);
@@ -504,7 +504,7 @@ void fh_server_stop(fh_server_t *s) {
     if (!s->started)
         return;
     for (int i = 0; i < s->nworkers; i++) {
-        fh_worker_t *w = &s->workers[i];
+        fh__worker_t *w = &s->workers[i];
         pthread_mutex_lock(&w->post_lock);
         if (!w->wakeup_closed)
             uv_async_send(&w->wakeup);
@@ -516,9 +516,9 @@ void fh_server_stop(fh_server_t *s) {
     pthread_mutex_unlock(&s->run_lock);
 }
 
-int fh__worker_post(fh_worker_t *w, fh_loop_fn fn, void *data, bool while_stopping) {
+int fh__worker_post(fh__worker_t *w, fh_loop_fn fn, void *data, bool while_stopping) {
     fh_server_t *s = w->server;
-    fh_post_t *p = malloc(sizeof(*p));
+    fh__post_t *p = malloc(sizeof(*p));
     if (!p)
         return FH_ENOMEM;
     p->fn = fn;
@@ -546,13 +546,13 @@ int fh_server_wait(fh_server_t *s) {
     if (!s->started || s->joined)
         return 0;
     for (int i = 0; i < s->nworkers; i++) {
-        fh_worker_t *w = &s->workers[i];
+        fh__worker_t *w = &s->workers[i];
         if (w->thread_started)
             pthread_join(w->thread, NULL);
         /* Callbacks posted after the loop stopped are dropped. */
-        fh_post_t *p = w->posts;
+        fh__post_t *p = w->posts;
         while (p) {
-            fh_post_t *next = p->next;
+            fh__post_t *next = p->next;
             free(p);
             p = next;
         }
@@ -617,7 +617,7 @@ void fh_server_free(fh_server_t *s) {
         fh_server_wait(s);
     }
     for (int i = 0; i < s->nworkers; i++) {
-        fh_worker_t *w = &s->workers[i];
+        fh__worker_t *w = &s->workers[i];
         if (w->listen_fd >= 0)
             close(w->listen_fd);
         worker_cleanup_memory(w);
@@ -633,14 +633,14 @@ void fh_server_free(fh_server_t *s) {
 void fh_server_stats(const fh_server_t *s, fh_server_stats_t *out) {
     memset(out, 0, sizeof(*out));
     for (int i = 0; i < s->nworkers; i++) {
-        fh_worker_t *w = &s->workers[i];
-        out->connections_accepted += FH_COUNT_GET(w->stats.accepted);
-        out->requests += FH_COUNT_GET(w->stats.requests);
-        out->errors_4xx += FH_COUNT_GET(w->stats.errors_4xx);
-        out->errors_5xx += FH_COUNT_GET(w->stats.errors_5xx);
-        out->timeouts += FH_COUNT_GET(w->stats.timeouts);
-        out->writes += FH_COUNT_GET(w->stats.writes);
-        out->conn_buffers += FH_COUNT_GET(w->stats.conn_buffers);
+        fh__worker_t *w = &s->workers[i];
+        out->connections_accepted += FH__COUNT_GET(w->stats.accepted);
+        out->requests += FH__COUNT_GET(w->stats.requests);
+        out->errors_4xx += FH__COUNT_GET(w->stats.errors_4xx);
+        out->errors_5xx += FH__COUNT_GET(w->stats.errors_5xx);
+        out->timeouts += FH__COUNT_GET(w->stats.timeouts);
+        out->writes += FH__COUNT_GET(w->stats.writes);
+        out->conn_buffers += FH__COUNT_GET(w->stats.conn_buffers);
     }
     out->connections_open = atomic_load_explicit(&s->nconns, memory_order_relaxed);
 }

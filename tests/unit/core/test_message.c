@@ -13,7 +13,7 @@
 #include "core/worker.h"
 
 static fh_server_t server;
-static fh_worker_t worker;
+static fh__worker_t worker;
 static char captured[8192];
 static size_t captured_len;
 static unsigned captured_flags; /* req->res.flags: the request is gone after */
@@ -57,8 +57,8 @@ static fh_request_t *make_request(const char *raw, fh_method_t m, int version) {
     req->worker = &worker;
     req->method = (uint8_t)m;
     req->version = (uint8_t)version;
-    req->flags = FH_REQ_KEEP_ALIVE | FH_REQ_VERSION;
-    req->state = FH_RS_HANDLING;
+    req->flags = FH__REQ_KEEP_ALIVE | FH__REQ_VERSION;
+    req->state = FH__RS_HANDLING;
     fh__response_init(req);
     req->raw_begin = raw;
     req->raw_end = raw + strlen(raw);
@@ -174,7 +174,7 @@ static void test_connection_headers(void **state) {
     fh_response_header(&req->res, "Connection", "close");
     fh_send_text(&req->res, 200, "x");
     assert_non_null(strstr(captured, "Connection: close\r\n"));
-    assert_true(captured_flags & FH_RES_CLOSE);
+    assert_true(captured_flags & FH__RES_CLOSE);
 }
 
 static void test_header_validation(void **state) {
@@ -196,7 +196,7 @@ static void test_header_validation(void **state) {
     /* Held as a connection holds it until the bytes are written, so the
      * final response may still be asked; released below. */
     static char fake_conn; /* never dereferenced on these paths */
-    req->conn = (fh_conn_t *)(void *)&fake_conn;
+    req->conn = (fh__conn_t *)(void *)&fake_conn;
     fh_send_status(res, 418);
     assert_int_equal(fh_send_text(res, 200, "again"), FH_EALREADY_SENT);
     fh__request_release(req);
