@@ -1,7 +1,8 @@
 # fasthttp — the two commands: `make run` and `make test`.
 #
 #   make run     install missing packages, build Release, start the example
-#                app on port 3000 (EXAMPLE=hello|controllers|..., PORT=...)
+#                app on port 3000 (EXAMPLE=hello|controllers|..., PORT=...);
+#                Ctrl-C stops it gracefully and make exits 0
 #   make test    install missing packages, build, run every test, then again
 #                under AddressSanitizer + UndefinedBehaviorSanitizer and under
 #                ThreadSanitizer
@@ -13,8 +14,13 @@
 #   make tsan    the tests under ThreadSanitizer
 #   make clean
 
+# cmake --build runs make below this one: without this, every step of it
+# prints "Entering directory" and "Leaving directory" lines.
+MAKEFLAGS += --no-print-directory
+
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD    ?= build
+RELEASE  ?= build-release
 EXAMPLE  ?= $(if $(wildcard examples/controllers/CMakeLists.txt),controllers,hello)
 PORT     ?= 3000
 CMAKE    ?= cmake
@@ -40,12 +46,14 @@ build: deps
 	@$(CMAKE) --build $(BUILD) -j $(JOBS)
 
 release: deps
-	@$(CMAKE) -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DFH_BUILD_TESTS=OFF >/dev/null
-	@$(CMAKE) --build build-release -j $(JOBS)
+	@$(CMAKE) -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release -DFH_BUILD_TESTS=OFF >/dev/null
+	@$(CMAKE) --build $(RELEASE) -j $(JOBS)
 
+# scripts/foreground gives the example the terminal to itself, so Ctrl-C
+# reaches it alone: it stops gracefully, exits 0, and so does make.
 run: release
 	@echo "Starting examples/$(EXAMPLE) on http://127.0.0.1:$(PORT) (Ctrl-C stops it)"
-	@PORT=$(PORT) ./build-release/examples/$(EXAMPLE)/$(EXAMPLE)
+	@PORT=$(PORT) exec ./scripts/foreground $(RELEASE)/examples/$(EXAMPLE)/$(EXAMPLE)
 
 test: build
 	@cd $(BUILD) && $(CTEST) --output-on-failure -j $(JOBS)

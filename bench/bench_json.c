@@ -12,7 +12,8 @@
  * for two documents: TechEmpower's {"message":"Hello, World!"} and a list of
  * 20 objects (a typical API page). Prints nanoseconds per body, best of 5.
  *
- * Usage: fh_bench_json [ITERATIONS]   (default 1000000 per run)
+ * Usage: fh_bench_json [--iterations N] [N]   (default 1000000 per run;
+ * --help lists the flags)
  */
 #include <fasthttp.h>
 #include <stdio.h>
@@ -92,9 +93,30 @@ static double measure(void (*run)(doc_fn, long), doc_fn doc, long n) {
 }
 
 int main(int argc, char **argv) {
-    long n = argc > 1 ? atol(argv[1]) : 1000000;
-    if (n <= 0 || fh_arena_cache_new(&cache, 0, 0) != 0)
+    long n = 1000000;
+    const fh_flag_t flags[] = {
+        FH_NUMBER_FLAG("iterations", "N", NULL, "bodies per run (the list gets a tenth)", &n, 10,
+                       1000000000),
+        FH_FLAGS_END,
+    };
+    static const char *const operands[] = { "iterations", NULL };
+    fh_args_t args = { .summary = "What one JSON body costs: plain jansson, tagged heap, arena.",
+                       .flags = flags,
+                       .operands = operands };
+    /* No server here: only the program's flags (cfg NULL). */
+    int err = fh_server_config_args(NULL, argc, argv, &args);
+    if (err == FH_ARGS_HELP) {
+        fh_server_usage(stdout, argv[0], NULL, &args);
+        return 0;
+    }
+    if (err) {
+        fprintf(stderr, "%s\n", fh_server_config_error(NULL, err));
+        return 2;
+    }
+    if (fh_arena_cache_new(&cache, 0, 0) != 0) {
+        fprintf(stderr, "fh_bench_json: %s\n", fh_strerror(FH_ENOMEM));
         return 1;
+    }
     static const struct {
         const char *name;
         doc_fn fn;

@@ -6,11 +6,39 @@
  * a chunk get a dedicated "large" block instead, linked into the arena and
  * freed with it. Cleanups registered with fh_arena_on_release are a singly
  * linked list allocated in the arena itself.
+ *
+ * Released memory is poisoned in checked builds, so that a pointer kept
+ * past its request (a jansson value put in a store, a string) fails at its
+ * first use instead of reading whatever the next request wrote there.
+ * Under AddressSanitizer the cache keeps its counts but no memory: a
+ * released chunk goes back to free() at once, where ASan poisons it and
+ * keeps it in quarantine, and a chunk taken from the cache is a new one.
+ * The first use of a kept pointer is then a heap-use-after-free report
+ * with three stacks: the use, the release (fh_arena_release) and the
+ * allocation. (Poisoning chunks kept in the cache by hand would name no
+ * release, and the next request, handed the same chunk first, would
+ * unpoison it before the kept pointer is used.) In other builds without
+ * NDEBUG (CMAKE_BUILD_TYPE=Debug) released memory is overwritten with
+ * FH__ARENA_POISON_BYTE. Release builds do neither.
  */
 #include "core/arena.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define FH__ARENA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FH__ARENA_ASAN 1
+#endif
+#endif
+
+#if !defined(FH__ARENA_ASAN) && !defined(NDEBUG)
+#define ARENA_SCRIBBLE(p, n) memset((p), FH__ARENA_POISON_BYTE, (n))
+#else
+#define ARENA_SCRIBBLE(p, n) ((void)(p), (void)(n))
+#endif
 
 struct fh_arena_cache {
     size_t chunk_size;
@@ -50,12 +78,18 @@ void fh_arena_cache_free(fh_arena_cache_t *cache) {
 size_t fh__arena_cache_free_chunks(const fh_arena_cache_t *cache) { return cache->nfree; }
 
 static fh__chunk_t *chunk_get(fh_arena_cache_t *cache) {
+#ifdef FH__ARENA_ASAN
+    if (cache->nfree)
+        cache->nfree--; /* it holds no memory: a new chunk below */
+    fh__chunk_t *ch;
+#else
     fh__chunk_t *ch = cache->free;
     if (ch) {
         cache->free = ch->next;
         cache->nfree--;
         return ch;
     }
+#endif
     ch = malloc(cache->chunk_size);
     if (!ch)
         return NULL;
@@ -63,7 +97,15 @@ static fh__chunk_t *chunk_get(fh_arena_cache_t *cache) {
     return ch;
 }
 
+/* The chunk header (next, size) is not scribbled on: the cache's list
+ * runs through it. */
 static void chunk_put(fh_arena_cache_t *cache, fh__chunk_t *ch) {
+    ARENA_SCRIBBLE((char *)ch + FH__CHUNK_HDR, ch->size - FH__CHUNK_HDR);
+#ifdef FH__ARENA_ASAN
+    if (cache->nfree < cache->max_free)
+        cache->nfree++; /* counted as kept, given to ASan's quarantine */
+    free(ch);
+#else
     if (cache->nfree < cache->max_free) {
         ch->next = cache->free;
         cache->free = ch;
@@ -71,6 +113,7 @@ static void chunk_put(fh_arena_cache_t *cache, fh__chunk_t *ch) {
     } else {
         free(ch);
     }
+#endif
 }
 
 int fh_arena_new(fh_arena_t **out, fh_arena_cache_t *cache) {
@@ -124,6 +167,7 @@ void fh_arena_release(fh_arena_t *a) {
     fh__large_t *l = a->large;
     while (l) {
         fh__large_t *next = l->next;
+        ARENA_SCRIBBLE((char *)l + FH__LARGE_HDR, l->size);
         free(l);
         l = next;
     }

@@ -17,6 +17,11 @@ typedef struct fh__chunk {
 
 #define FH__CHUNK_HDR FH__ALIGN_UP(sizeof(fh__chunk_t))
 
+/* What released arena memory is overwritten with in Debug builds without
+ * AddressSanitizer (arena.c), so a pointer kept past its request reads
+ * 0xdddd... at once. */
+#define FH__ARENA_POISON_BYTE 0xdd
+
 typedef struct fh__large {
     struct fh__large *next;
     size_t size;

@@ -450,6 +450,10 @@ int fh_send_status(fh_response_t *res, int status) {
     int err = begin_text(res, status);
     if (err)
         return err;
+    if (status < 200 || status == 204 || status == 304) {
+        res->content_type = (fh_str_t){ NULL, 0 }; /* no content: nothing describes it */
+        return fh_response_end(res);
+    }
     err = fh_response_printf(res, "%s\n", fh_status_reason(status));
     return err ? err : end_text(res);
 }

@@ -86,7 +86,7 @@ static void plan_head(fh_request_t *req, plan_t *pl) {
 static size_t head_size(const fh_request_t *req, const plan_t *pl) {
     const fh_response_t *res = &req->res;
     size_t n = pl->line_len + req->worker->server->server_line_len + FH__DATE_LINE_LEN;
-    if (res->content_type.ptr)
+    if (res->content_type.ptr && !pl->bodyless_status)
         n += 14 + res->content_type.len + 2;
     for (uint32_t i = 0; i < res->nheaders; i++)
         n += res->headers[i].name.len + 2 + res->headers[i].value.len + 2;
@@ -118,7 +118,9 @@ static char *put_fields(char *p, const fh_request_t *req, const plan_t *pl) {
     const fh_server_t *s = req->worker->server;
     p = fh__put(p, s->server_line, s->server_line_len);
     p = fh__put(p, req->worker->date.line, FH__DATE_LINE_LEN);
-    if (res->content_type.ptr) {
+    /* 1xx, 204 and 304 carry no content, so nothing describes it: a
+     * Content-Type set for them is left out (as Content-Length is). */
+    if (res->content_type.ptr && !pl->bodyless_status) {
         p = fh__put(p, "Content-Type: ", 14);
         p = fh__put(p, res->content_type.ptr, res->content_type.len);
         p = fh__put(p, "\r\n", 2);

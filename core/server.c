@@ -2,11 +2,13 @@
  * waiting. */
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/config.h"
 #include "core/worker.h"
 
 fh_server_config_t fh_server_config_default(void) {
@@ -64,10 +66,34 @@ static _Thread_local const char *config_why;
  * config_field is then the variable's name. */
 static _Thread_local char config_env_why[128];
 
+/* A refusal whose whole text, naming its flag or field and quoting the
+ * value, is here (fh__config_refuse): config_why and config_field then
+ * point here. */
+static _Thread_local char config_own[224];
+
 static int config_error(const char *field, const char *why) {
     config_field = field;
     config_why = why;
     return FH_ECONFIG;
+}
+
+int fh__config_refuse(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(config_own, sizeof(config_own), fmt, ap);
+    va_end(ap);
+    return config_error(config_own, config_own);
+}
+
+void fh__config_quote(char *dst, size_t cap, const char *value) {
+    snprintf(dst, cap, "\"%.48s%s\"", value, strlen(value) > 48 ? "..." : "");
+}
+
+bool fh__config_host_ok(const char *host) {
+    struct sockaddr_in6 a6;
+    struct sockaddr_in a4;
+    return strcmp(host, "localhost") == 0 || uv_ip6_addr(host, 0, &a6) == 0 ||
+           uv_ip4_addr(host, 0, &a4) == 0;
 }
 
 /* The environment variable name, when set, as a whole decimal number in
@@ -96,9 +122,16 @@ int fh_server_config_env(fh_server_config_t *cfg) {
         err = env_number("THREADS", 1024, &threads);
     if (err)
         return err; /* cfg untouched */
+    const char *host = getenv("HOST");
+    if (host && host[0] != '\0' && strcmp(host, "*") != 0 && !fh__config_host_ok(host)) {
+        char q[64];
+        fh__config_quote(q, sizeof(q), host);
+        return fh__config_refuse("environment variable HOST: %s is not an IPv4 or IPv6 address "
+                                 "(or \"localhost\"; \"\" or \"*\" for every interface)",
+                                 q);
+    }
     cfg->port = port;
     cfg->threads = threads;
-    const char *host = getenv("HOST");
     if (host)
         cfg->host = host[0] == '\0' || strcmp(host, "*") == 0 ? NULL : host;
     return 0;
@@ -106,7 +139,9 @@ int fh_server_config_env(fh_server_config_t *cfg) {
 
 const char *fh_server_config_error(const fh_server_config_t *cfg, int err) {
     (void)cfg;
-    if (err == FH_ECONFIG && config_field && config_why == config_env_why)
+    if (err == FH_ECONFIG && config_field && config_why == config_own)
+        snprintf(config_msg, sizeof(config_msg), "fasthttp: %s", config_own);
+    else if (err == FH_ECONFIG && config_field && config_why == config_env_why)
         snprintf(config_msg, sizeof(config_msg), "fasthttp: environment variable %s: %s",
                  config_field, config_why);
     else if (err == FH_ECONFIG && config_field)
@@ -138,6 +173,13 @@ static int validate(const fh_server_config_t *c) {
         return config_error("arena_chunk_size", "must be 4 KiB .. 64 MiB");
     if (c->server_name && strpbrk(c->server_name, "\r\n"))
         return config_error("server_name", "must not contain CR or LF");
+    if (c->host && !fh__config_host_ok(c->host)) {
+        char q[64];
+        fh__config_quote(q, sizeof(q), c->host);
+        return fh__config_refuse("config.host: %s is not an IPv4 or IPv6 address (or "
+                                 "\"localhost\")",
+                                 q);
+    }
     return 0;
 }
 

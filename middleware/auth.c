@@ -6,6 +6,7 @@
 
 typedef struct auth {
     bool bearer;
+    bool problem;                /* refusals as problem documents */
     char *challenge;             /* WWW-Authenticate for "no or wrong credentials" */
     char *challenge_invalid;     /* Bearer: error="invalid_token" */
     char *challenge_bad;         /* Bearer: error="invalid_request" */
@@ -113,10 +114,14 @@ static ptrdiff_t base64_decode(char *dst, fh_str_t src) {
     return p - dst;
 }
 
-static int refuse(fh_response_t *res, int status, const char *challenge) {
+/* Answers status with the challenge: a short text, or with the problem
+ * option an application/problem+json document whose detail says why. */
+static int refuse(const auth_t *a, fh_response_t *res, int status, const char *challenge,
+                  const char *detail) {
     int err = fh_response_header(res, "WWW-Authenticate", challenge);
     if (!err)
-        err = fh_send_status(res, status);
+        err = a->problem ? fh_send_problem(res, status, NULL, detail, NULL)
+                         : fh_send_status(res, status);
     return err ? err : FH_STOP;
 }
 
@@ -124,14 +129,14 @@ static int basic_before(fh_request_t *req, fh_response_t *res, void *data) {
     auth_t *a = data;
     fh_str_t h = fh_request_header(req, "Authorization"), cred;
     if (!h.ptr || !auth_scheme(h, "Basic", &cred) || cred.len == 0 || cred.len > 4096)
-        return refuse(res, 401, a->challenge);
+        return refuse(a, res, 401, a->challenge, "credentials are required (Basic)");
     char *buf = fh_alloc(req, cred.len);
     if (!buf)
         return FH_ENOMEM;
     ptrdiff_t len = base64_decode(buf, cred);
     char *colon = len > 0 ? memchr(buf, ':', (size_t)len) : NULL;
     if (!colon)
-        return refuse(res, 401, a->challenge);
+        return refuse(a, res, 401, a->challenge, "the credentials are malformed");
     fh_str_t user = { buf, (size_t)(colon - buf) };
     fh_str_t pass = { colon + 1, (size_t)(buf + len - colon - 1) };
     bool ok = false;
@@ -144,7 +149,7 @@ static int basic_before(fh_request_t *req, fh_response_t *res, void *data) {
     if (!ok && a->basic_fn)
         ok = a->basic_fn(req, user, pass, a->fn_data);
     if (!ok)
-        return refuse(res, 401, a->challenge);
+        return refuse(a, res, 401, a->challenge, "the user name or password is wrong");
     if (!fh_auth_user(req).ptr) {
         int err = fh_auth_set_user(req, user);
         if (err)
@@ -157,15 +162,15 @@ static int bearer_before(fh_request_t *req, fh_response_t *res, void *data) {
     auth_t *a = data;
     fh_str_t h = fh_request_header(req, "Authorization"), token;
     if (!h.ptr || !auth_scheme(h, "Bearer", &token))
-        return refuse(res, 401, a->challenge);
+        return refuse(a, res, 401, a->challenge, "a bearer token is required");
     if (!token68(token))
-        return refuse(res, 400, a->challenge_bad);
+        return refuse(a, res, 400, a->challenge_bad, "the Authorization header is malformed");
     bool ok = false;
     for (size_t i = 0; i < a->n; i++)
         ok |= fh_auth_equal(token, a->users[i]);
     if (!ok && a->bearer_fn)
         ok = a->bearer_fn(req, token, a->fn_data);
-    return ok ? FH_NEXT : refuse(res, 401, a->challenge_invalid);
+    return ok ? FH_NEXT : refuse(a, res, 401, a->challenge_invalid, "the token is not valid");
 }
 
 static void auth_release(void *data) {
@@ -239,6 +244,7 @@ int fh_basic_auth_new(fh_middleware_t *out, const fh_basic_auth_options_t *opt) 
         }
     }
     a->n = n;
+    a->problem = opt->problem;
     a->basic_fn = opt->validate;
     a->fn_data = opt->validate_data;
     size_t cl = strlen(realm) + 64;
@@ -287,6 +293,7 @@ int fh_bearer_auth_new(fh_middleware_t *out, const fh_bearer_auth_options_t *opt
         }
         a->n = i + 1;
     }
+    a->problem = opt->problem;
     a->bearer_fn = opt->validate;
     a->fn_data = opt->validate_data;
     size_t cl = strlen(realm) + 64;

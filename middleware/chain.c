@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "middleware/mw.h"
+#include "core/request.h" /* users, fh__request_unref */
 
 /* A before or after hook with its data and the position of its
  * middleware: the chain keeps the hooks that are set in two compact lists,
@@ -190,22 +191,32 @@ int fh_chain_handle(fh_request_t *req, fh_response_t *res, void *chain) {
     return chain_run(c, req, res);
 }
 
+/* Called outside the handler, an error hook that answers ends a deferred
+ * response: the connection may write it and release the request at once,
+ * while run_errors and the loop below still read res. A hold (as streams
+ * and offloads take) keeps the request until they are done. */
 int fh_chain_fail(fh_response_t *res, int err) {
     if (fh_response_is_final(res))
         return FH_EALREADY_SENT;
     if (err >= 0)
         return FH_EINVAL;
     fh_request_t *req = fh_response_request(res);
-    for (chain_run_t *run = fh_request_get(req, &run_key); run; run = run->outer) {
+    req->users++;
+    int rc = 1;
+    for (chain_run_t *run = fh_request_get(req, &run_key); run && rc; run = run->outer) {
         err = run_errors(run->chain, run->entered, req, res, err);
         if (err == 0) {
             /* Answered; a builder response left open is ended here, as the
              * core does when a handler returns. */
             if (!fh_response_is_final(res))
                 fh_response_end(res);
-            return 0;
+            rc = 0;
         }
     }
-    fh_response_reset(res);
-    return fh_send_status(res, 500);
+    if (rc) {
+        fh_response_reset(res);
+        rc = fh_send_status(res, 500);
+    }
+    fh__request_unref(req); /* may release it */
+    return rc;
 }

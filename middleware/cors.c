@@ -13,8 +13,10 @@ typedef struct cors {
     fh_cors_origin_fn fn;
     void *fn_data;
     char *methods;
-    char *allow_headers; /* NULL: echo Access-Control-Request-Headers */
-    char *expose;        /* NULL: none */
+    fh_router_t *router;  /* preflights announce its methods for the path */
+    unsigned method_mask; /* with router: the methods option as method bits */
+    char *allow_headers;  /* NULL: echo Access-Control-Request-Headers */
+    char *expose;         /* NULL: none */
     bool credentials;
     bool vary;        /* responses depend on Origin */
     char max_age[16]; /* "" = none */
@@ -76,6 +78,19 @@ static int allow_origin_headers(const cors_t *c, fh_response_t *res, fh_str_t or
     return err;
 }
 
+/* Access-Control-Allow-Methods from the router: the methods of the path
+ * (OPTIONS left out: the preflight is one), those of the methods option
+ * only when it was given. Empty when none is left: no header then. */
+static int router_methods(const cors_t *c, fh_request_t *req, unsigned mask, fh_str_t *out) {
+    mask &= c->method_mask & ~(1u << FH_METHOD_OPTIONS);
+    char *buf = fh_alloc(req, 96);
+    if (!buf)
+        return FH_ENOMEM;
+    size_t n = fh_router_allow(mask, buf, 96);
+    *out = (fh_str_t){ buf, n < 96 ? n : 95 };
+    return 0;
+}
+
 static int cors_before(fh_request_t *req, fh_response_t *res, void *data) {
     cors_t *c = data;
     if (fh__request_method_of(req) != FH_METHOD_OPTIONS)
@@ -84,10 +99,22 @@ static int cors_before(fh_request_t *req, fh_response_t *res, void *data) {
     if (!is_preflight(req, origin))
         return FH_NEXT;
     int err = 0;
+    fh_str_t methods = fh_str(c->methods);
+    if (c->router) {
+        unsigned mask = fh_router_methods(c->router, fh_request_path(req));
+        if (!mask) {
+            /* No route here: the router answers it as any request (404, the
+             * mount's not_found handler, 400), whatever runs in between. */
+            int rc = fh_router_handle(req, res, c->router);
+            return rc < 0 ? rc : FH_STOP;
+        }
+        if ((err = router_methods(c, req, mask, &methods)) != 0)
+            return err;
+    }
     if (cors_allowed(c, req, origin)) {
         err = allow_origin_headers(c, res, origin);
-        if (!err)
-            err = fh__response_header_add_view(res, h_allow_methods, fh_str(c->methods));
+        if (!err && methods.len)
+            err = fh__response_header_add_view(res, h_allow_methods, methods);
         if (!err) {
             if (c->allow_headers) {
                 if (c->allow_headers[0]) /* an empty list allows none */
@@ -249,6 +276,17 @@ int fh_cors_new(fh_middleware_t *out, const fh_cors_options_t *opt) {
     c->fn_data = opt->allow_origin_data;
     c->credentials = opt->credentials;
     c->vary = !(c->any && !c->credentials);
+    c->router = opt->router;
+    c->method_mask = ~0u;
+    if (opt->router && opt->methods) {
+        /* The listed methods the router can route; other tokens cannot
+         * have a route, so they are never announced. */
+        c->method_mask = 0;
+        for (size_t i = 0; opt->methods[i]; i++)
+            for (int m = FH_METHOD_GET; m < FH_METHOD_OTHER; m++)
+                if (strcmp(opt->methods[i], fh_method_name((fh_method_t)m)) == 0)
+                    c->method_mask |= 1u << m;
+    }
     if ((err = fh__mw_join_tokens(&c->methods, opt->methods ? opt->methods : default_methods,
                                   "cors.methods")) != 0 ||
         (err = fh__mw_join_tokens(&c->allow_headers, opt->allow_headers, "cors.allow_headers")) !=

@@ -594,6 +594,24 @@ fh_route_status_t fh_router_lookup(const fh_router_t *r, fh_method_t method, fh_
     return m->status = FH_ROUTE_NOT_FOUND;
 }
 
+unsigned fh_router_methods(const fh_router_t *r, fh_str_t path) {
+    bool esc;
+    if (!path.ptr || path.len == 0 || path.ptr[0] != '/' ||
+        !fh__radix_path_ok(path.ptr, path.len, &esc))
+        return 0;
+    fh_route_match_t scratch;
+    fh__rsearch_t s;
+    s.path.p = path.ptr;
+    s.path.len = path.len;
+    s.path.decode = esc;
+    s.path.vslash = false;
+    s.path.collapse = false;
+    s.method = FH__RMETHODS; /* collect the methods of every matching route */
+    s.m = &scratch;
+    fh__radix_search(r->tree, &s);
+    return s.mask ? allow_mask(r, s.mask) : 0;
+}
+
 /* ----------------------------------------------------------- dispatch */
 
 /* The byte at s[*i], a %XX escape decoded, before end; advances *i. */

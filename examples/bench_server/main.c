@@ -6,8 +6,10 @@
  *   GET /user/:id   -> text/plain "User ID: <id>"
  *   anything else   -> 404 (405 with Allow for another method)
  *
- * Usage: fh_bench_server [PORT [THREADS]] (or PORT/THREADS in the
- * environment); listens on 127.0.0.1 unless HOST says otherwise.
+ * Usage: fh_bench_server [--host HOST] [--port PORT] [--threads N]
+ * [PORT [THREADS]] (--help lists them). Flags win over the environment
+ * variables HOST (default 127.0.0.1), PORT (default 8080) and THREADS
+ * (default 0: one per CPU).
  */
 #include <fasthttp.h>
 #include <stdio.h>
@@ -44,14 +46,24 @@ static const fh_route_t routes[] = {
 };
 
 int main(int argc, char **argv) {
-    /* The arguments win over the environment. */
-    if (argc > 1)
-        setenv("PORT", argv[1], 1);
-    if (argc > 2)
-        setenv("THREADS", argv[2], 1);
+    fh_server_config_t cfg = fh_server_config_default();
+    cfg.port = 8080;
+    cfg.host = "127.0.0.1";
+    static const char *const operands[] = { "port", "threads", NULL };
+    fh_args_t args = { .summary = "The endpoints every server in bench/ answers.",
+                       .operands = operands };
+    int err = fh_server_config_args(&cfg, argc, argv, &args); /* flags, then the environment */
+    if (err == FH_ARGS_HELP) {
+        fh_server_usage(stdout, argv[0], &cfg, &args);
+        return 0;
+    }
+    if (err) {
+        fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
+        return 2;
+    }
 
     fh_router_t *router;
-    int err = fh_router_new(&router, NULL);
+    err = fh_router_new(&router, NULL);
     if (!err)
         err = fh_router_mount(router, "", routes, NULL);
     if (err) {
@@ -59,23 +71,18 @@ int main(int argc, char **argv) {
                 router ? fh_router_error(router) : fh_strerror(err));
         return 1;
     }
-    fh_server_config_t cfg = fh_server_config_default();
-    cfg.port = 8080;
-    cfg.host = "127.0.0.1";
     cfg.handler = fh_router_handle;
     cfg.handler_data = router;
     cfg.limits.max_connections = 20000;
-    err = fh_server_config_env(&cfg); /* PORT, THREADS and HOST, when set */
     fh_server_t *server;
-    if (!err)
-        err = fh_server_new(&server, &cfg);
+    err = fh_server_new(&server, &cfg);
     if (err) {
         fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
         fh_router_free(router);
         return 1;
     }
-    printf("fh_bench_server: listening on http://%s:%d with %d threads\n", cfg.host,
-           fh_server_port(server), fh_server_threads(server));
+    printf("fh_bench_server: listening on http://%s:%d with %d threads\n",
+           cfg.host ? cfg.host : "*", fh_server_port(server), fh_server_threads(server));
     fflush(stdout);
     err = fh_server_run(server);
     fh_server_free(server);

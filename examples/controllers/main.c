@@ -17,7 +17,7 @@
  *
  * Usage: controllers [--host HOST] [--port PORT] [--threads N]
  *                    [--docs-dir DIR] [--admin-token TOKEN] [--list-routes]
- * Flags win over the environment: HOST (default 127.0.0.1; "" or "*" for
+ * (--help lists them). Flags win over the environment: HOST (default 127.0.0.1; "" or "*" for
  * every interface), PORT (default 3000; 0 picks a free port, printed on
  * startup), THREADS (default 0: one per CPU), DOCS_DIR (the npm package
  * swagger-ui-dist's directory; default: where scripts/install-deps.sh puts
@@ -26,82 +26,14 @@
  * the users API against its declaration. SIGINT or SIGTERM stops the
  * server gracefully.
  */
-#include <errno.h>
 #include <fasthttp.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include "controllers/controllers.h"
 #include "store.h"
 
 #ifndef CONTROLLERS_DOCS_DIR
 #define CONTROLLERS_DOCS_DIR "build-deps/npm/node_modules/swagger-ui-dist"
 #endif
-
-static void usage(FILE *to) {
-    fprintf(to, "usage: controllers [--host HOST] [--port PORT] [--threads N] [--docs-dir DIR]\n"
-                "                   [--admin-token TOKEN] [--list-routes]\n"
-                "  --list-routes: print the router's routes (METHOD PATTERN) and exit\n"
-                "  environment: HOST (127.0.0.1), PORT (3000), THREADS (0 = one per CPU),\n"
-                "  DOCS_DIR (swagger-ui-dist), ADMIN_TOKEN (random)\n");
-}
-
-/* A whole decimal number in min..max, or -1. */
-static long parse_num(const char *s, long min, long max) {
-    if (!s || !*s)
-        return -1;
-    char *end;
-    errno = 0;
-    long n = strtol(s, &end, 10);
-    return errno || *end || n < min || n > max ? -1 : n;
-}
-
-typedef struct options {
-    const char *host, *port, *threads, *docs_dir, *token;
-    bool list_routes;
-} options_t;
-
-/* Reads --name VALUE and --name=VALUE flags over the environment's values.
- * Returns 0, 1 for --help, -1 for a bad command line. */
-static int parse_args(int argc, char **argv, options_t *o) {
-    o->host = getenv("HOST");
-    o->port = getenv("PORT");
-    o->threads = getenv("THREADS");
-    o->list_routes = false;
-    o->docs_dir = getenv("DOCS_DIR");
-    o->token = getenv("ADMIN_TOKEN");
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (!strcmp(arg, "-h") || !strcmp(arg, "--help"))
-            return 1;
-        if (!strcmp(arg, "--list-routes")) {
-            o->list_routes = true;
-            continue;
-        }
-        static const char *const names[] = { "--host", "--port", "--threads", "--docs-dir",
-                                             "--admin-token" };
-        const char **slots[] = { &o->host, &o->port, &o->threads, &o->docs_dir, &o->token };
-        size_t k;
-        for (k = 0; k < 5; k++) {
-            size_t len = strlen(names[k]);
-            if (strncmp(arg, names[k], len) != 0)
-                continue;
-            if (arg[len] == '=') {
-                *slots[k] = arg + len + 1;
-                break;
-            }
-            if (arg[len] == '\0' && i + 1 < argc) {
-                *slots[k] = argv[++i];
-                break;
-            }
-        }
-        if (k == 5) {
-            fprintf(stderr, "controllers: bad argument \"%s\"\n", arg);
-            return -1;
-        }
-    }
-    return 0;
-}
 
 /* A random admin token of 32 hex digits, or "" when /dev/urandom fails. */
 static void random_token(char out[33]) {
@@ -116,17 +48,34 @@ static void random_token(char out[33]) {
 }
 
 int main(int argc, char **argv) {
-    options_t opt;
-    int pa = parse_args(argc, argv, &opt);
-    if (pa) {
-        usage(pa > 0 ? stdout : stderr);
-        return pa > 0 ? 0 : 2;
+    fh_server_config_t cfg = fh_server_config_default();
+    cfg.host = "127.0.0.1";
+    cfg.port = 3000;
+    struct {
+        const char *docs_dir, *token;
+        bool list_routes;
+    } opt = { NULL, NULL, false };
+    const fh_flag_t flags[] = {
+        FH_TEXT_FLAG("docs-dir", "DIR", "DOCS_DIR",
+                     "the npm package swagger-ui-dist's folder, for the page at /docs",
+                     &opt.docs_dir),
+        FH_TEXT_FLAG("admin-token", "TOKEN", "ADMIN_TOKEN",
+                     "the bearer token DELETE /api/users/:id needs (default: a random one)",
+                     &opt.token),
+        FH_SWITCH_FLAG("list-routes", NULL, "print the router's routes (METHOD PATTERN) and exit",
+                       &opt.list_routes),
+        FH_FLAGS_END,
+    };
+    fh_args_t args = { .summary = "Routes from tables, one file per controller, and a JSON "
+                                  "/api/users described as OpenAPI.",
+                       .flags = flags };
+    int err = fh_server_config_args(&cfg, argc, argv, &args); /* flags, then the environment */
+    if (err == FH_ARGS_HELP) {
+        fh_server_usage(stdout, argv[0], &cfg, &args);
+        return 0;
     }
-    long port = opt.port ? parse_num(opt.port, 0, 65535) : 3000;
-    long threads = opt.threads ? parse_num(opt.threads, 0, 1024) : 0;
-    if (port < 0 || threads < 0) {
-        fprintf(stderr, "controllers: %s must be a number from %s\n",
-                port < 0 ? "the port" : "the thread count", port < 0 ? "0 to 65535" : "0 to 1024");
+    if (err) {
+        fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
         return 2;
     }
 
@@ -193,7 +142,7 @@ int main(int argc, char **argv) {
         .docs_dir = opt.docs_dir ? opt.docs_dir : CONTROLLERS_DOCS_DIR,
     };
     fh_openapi_t *openapi = NULL;
-    int err = fh_openapi_new(&openapi, router, &oa);
+    err = fh_openapi_new(&openapi, router, &oa);
     if (err == FH_ECONFIG && !opt.docs_dir) {
         fprintf(stderr, "controllers: no documentation page: %s\n", fh_openapi_error());
         oa.docs_path = NULL;
@@ -226,7 +175,11 @@ int main(int argc, char **argv) {
     static const char *const any_origin[] = { "*", NULL };
     static const char *const exposed[] = { "Location", "Link", "X-Total-Count", "X-Request-ID",
                                            NULL };
-    fh_cors_options_t cors_opt = { .origins = any_origin, .expose_headers = exposed };
+    /* With the router, a preflight announces the methods its path has, and
+     * a path without routes gets the router's 404. */
+    fh_cors_options_t cors_opt = { .origins = any_origin,
+                                   .expose_headers = exposed,
+                                   .router = router };
     fh_middleware_t access_log = { 0 }, request_id = { 0 }, cors = { 0 };
     fh_chain_t *chain = NULL, *errors = NULL;
     if ((err = fh_access_log_new(&access_log, &log_opt)) ||
@@ -252,10 +205,6 @@ int main(int argc, char **argv) {
         return 1;
     }
 
-    fh_server_config_t cfg = fh_server_config_default();
-    cfg.host = !opt.host ? "127.0.0.1" : (!*opt.host || !strcmp(opt.host, "*")) ? NULL : opt.host;
-    cfg.port = (int)port;
-    cfg.threads = (int)threads;
     cfg.handler = fh_chain_handle;
     cfg.handler_data = chain;
     cfg.error_handler = fh_chain_handle;

@@ -12,9 +12,10 @@
  * is its size in bytes. Header,
  * path and query bytes that are not UTF-8 are read as ISO-8859-1.
  *
- * Usage: echo [--host HOST] [--port PORT] [--threads N], or HOST (default
- * 127.0.0.1; "" or "*" for every interface), PORT (default 3000; 0 picks a
- * free port) and THREADS (default: one per CPU) in the environment.
+ * Usage: echo [--host HOST] [--port PORT] [--threads N] (--help lists
+ * them). Flags win over the environment variables HOST (default 127.0.0.1;
+ * "" or "*" for every interface), PORT (default 3000; 0 picks a free port)
+ * and THREADS (default 0: one per CPU).
  */
 #include <fasthttp.h>
 #include <stdio.h>
@@ -148,53 +149,24 @@ static int echo(fh_request_t *req, fh_response_t *res, void *data) {
     return echo_json(req, res);
 }
 
-/* --name VALUE or --name=VALUE for one of the three flags; 0, or -1. */
-static int flag(int argc, char **argv, int *i, const char **host, const char **port,
-                const char **threads) {
-    static const char *const names[] = { "--host", "--port", "--threads" };
-    const char **slots[] = { host, port, threads };
-    for (size_t k = 0; k < 3; k++) {
-        size_t len = strlen(names[k]);
-        const char *arg = argv[*i];
-        if (strncmp(arg, names[k], len) != 0)
-            continue;
-        if (arg[len] == '=') {
-            *slots[k] = arg + len + 1;
-            return 0;
-        }
-        if (arg[len] == '\0' && *i + 1 < argc) {
-            *slots[k] = argv[++*i];
-            return 0;
-        }
-    }
-    return -1;
-}
-
 int main(int argc, char **argv) {
-    const char *host = getenv("HOST"), *port = getenv("PORT"), *threads = getenv("THREADS");
-    for (int i = 1; i < argc; i++) {
-        if (flag(argc, argv, &i, &host, &port, &threads)) {
-            fprintf(stderr, "usage: echo [--host HOST] [--port PORT] [--threads N]\n");
-            return 2;
-        }
+    fh_server_config_t cfg = fh_server_config_default();
+    cfg.host = "127.0.0.1";
+    cfg.port = 3000;
+    cfg.handler = echo;
+    fh_args_t args = { .summary = "Answers every request with what it received, as JSON." };
+    int err = fh_server_config_args(&cfg, argc, argv, &args); /* flags, then the environment */
+    if (err == FH_ARGS_HELP) {
+        fh_server_usage(stdout, argv[0], &cfg, &args);
+        return 0;
     }
-    char *pend = "", *tend = "";
-    long p = port ? strtol(port, &pend, 10) : 3000;
-    long t = threads ? strtol(threads, &tend, 10) : 0;
-    if ((port && (!*port || *pend)) || (threads && (!*threads || *tend)) || p < 0 || p > 65535 ||
-        t < 0 || t > 1024) {
-        fprintf(stderr, "echo: bad port or thread count\n");
+    if (err) {
+        fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
         return 2;
     }
 
-    fh_server_config_t cfg = fh_server_config_default();
-    cfg.host = !host ? "127.0.0.1" : (!*host || !strcmp(host, "*")) ? NULL : host;
-    cfg.port = (int)p;
-    cfg.threads = (int)t;
-    cfg.handler = echo;
-
     fh_server_t *server;
-    int err = fh_server_new(&server, &cfg);
+    err = fh_server_new(&server, &cfg);
     if (err) {
         fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
         return 1;

@@ -3,8 +3,10 @@
  *   GET /        -> 200 "Hello, World!"
  *   anything else -> 404 "<path> not found"
  *
- * PORT (default 3000), THREADS (default: one per CPU) and HOST (default
- * 127.0.0.1; "" or "*" for all interfaces) come from the environment.
+ * Usage: hello [--host HOST] [--port PORT] [--threads N] (--help lists
+ * them). Flags win over the environment variables HOST (default 127.0.0.1;
+ * "" or "*" for every interface), PORT (default 3000; 0 picks a free port)
+ * and THREADS (default 0: one per CPU).
  */
 #include <fasthttp.h>
 #include <stdio.h>
@@ -17,16 +19,24 @@ static int hello(fh_request_t *req, fh_response_t *res, void *data) {
     return fh_send_textf(res, 404, "%.*s not found", FH_STR_FMT(path));
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     fh_server_config_t cfg = fh_server_config_default();
     cfg.port = 3000;
     cfg.host = "127.0.0.1";
     cfg.handler = hello;
-    int err = fh_server_config_env(&cfg); /* PORT, THREADS and HOST, when set */
+    fh_args_t args = { .summary = "Answers \"Hello, World!\" on / and 404 elsewhere." };
+    int err = fh_server_config_args(&cfg, argc, argv, &args); /* flags, then the environment */
+    if (err == FH_ARGS_HELP) {
+        fh_server_usage(stdout, argv[0], &cfg, &args);
+        return 0;
+    }
+    if (err) {
+        fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
+        return 2;
+    }
 
     fh_server_t *server;
-    if (!err)
-        err = fh_server_new(&server, &cfg);
+    err = fh_server_new(&server, &cfg);
     if (err) {
         fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
         return 1;

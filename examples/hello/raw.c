@@ -1,6 +1,6 @@
 /* hello_raw: the seed's raw mode. The handler returns complete response
  * bytes, exactly like the V handler that returns []u8, and the framework
- * adds nothing. Same environment variables as hello. */
+ * adds nothing. The same flags and environment variables as hello. */
 #include <fasthttp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,16 +29,24 @@ static int hello_raw(fh_request_t *req, fh_response_t *res, void *data) {
     return fh_send_raw(res, bytes, strlen(bytes), FH_RAW_BORROW); /* arena: lives until written */
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     fh_server_config_t cfg = fh_server_config_default();
     cfg.port = 3000;
     cfg.host = "127.0.0.1";
     cfg.handler = hello_raw;
-    int err = fh_server_config_env(&cfg); /* PORT, THREADS and HOST, when set */
+    fh_args_t args = { .summary = "hello in raw mode: the handler writes whole responses." };
+    int err = fh_server_config_args(&cfg, argc, argv, &args); /* flags, then the environment */
+    if (err == FH_ARGS_HELP) {
+        fh_server_usage(stdout, argv[0], &cfg, &args);
+        return 0;
+    }
+    if (err) {
+        fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
+        return 2;
+    }
 
     fh_server_t *server;
-    if (!err)
-        err = fh_server_new(&server, &cfg);
+    err = fh_server_new(&server, &cfg);
     if (err) {
         fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
         return 1;

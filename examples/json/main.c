@@ -14,8 +14,10 @@
  * request made are stored as fh_json_persist() copies, and the store is
  * changed inside fh_json_heap_begin() scopes (see fasthttp/json.h).
  *
- * Usage: json [PORT [THREADS]], or PORT, THREADS and HOST (default
- * 127.0.0.1; "" or "*" for all interfaces) in the environment.
+ * Usage: json [--host HOST] [--port PORT] [--threads N] [PORT [THREADS]]
+ * (--help lists them). Flags win over the environment variables HOST
+ * (default 127.0.0.1; "" or "*" for every interface), PORT (default 3000)
+ * and THREADS (default 0: one per CPU).
  */
 #include <fasthttp.h>
 #include <pthread.h>
@@ -140,27 +142,35 @@ static int route(fh_request_t *req, fh_response_t *res, void *data) {
 }
 
 int main(int argc, char **argv) {
-    /* json [PORT [THREADS]]: the arguments win over the environment. */
-    if (argc > 1)
-        setenv("PORT", argv[1], 1);
-    if (argc > 2)
-        setenv("THREADS", argv[2], 1);
-    app_t app = { .next_id = 0 };
-    pthread_mutex_init(&app.lock, NULL);
-    app.users = json_object(); /* before the server: on the heap */
-
     fh_server_config_t cfg = fh_server_config_default();
     cfg.port = 3000;
     cfg.host = "127.0.0.1";
     cfg.handler = route;
-    cfg.handler_data = &app;
-    int err = fh_server_config_env(&cfg); /* PORT, THREADS and HOST, when set */
-
-    fh_server_t *server;
-    if (!err)
-        err = fh_server_new(&server, &cfg);
+    static const char *const operands[] = { "port", "threads", NULL };
+    fh_args_t args = { .summary = "A small JSON API on jansson, and the TechEmpower JSON test.",
+                       .operands = operands };
+    int err = fh_server_config_args(&cfg, argc, argv, &args); /* flags, then the environment */
+    if (err == FH_ARGS_HELP) {
+        fh_server_usage(stdout, argv[0], &cfg, &args);
+        return 0;
+    }
     if (err) {
         fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
+        return 2;
+    }
+
+    app_t app = { .next_id = 0 };
+    pthread_mutex_init(&app.lock, NULL);
+    app.users = json_object(); /* before the server: on the heap */
+
+    cfg.handler_data = &app;
+
+    fh_server_t *server;
+    err = fh_server_new(&server, &cfg);
+    if (err) {
+        fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
+        json_decref(app.users);
+        pthread_mutex_destroy(&app.lock);
         return 1;
     }
     printf("json: listening on http://%s:%d with %d threads\n", cfg.host ? cfg.host : "*",

@@ -17,8 +17,10 @@
  * opens its own connection (see README.md for why), so no sqlite3 handle is
  * ever shared between threads.
  *
- * Usage: rest_api [PORT [THREADS]], or PORT, THREADS, HOST (default
- * 127.0.0.1) and DB (default ./todos.db) in the environment.
+ * Usage: rest_api [--host HOST] [--port PORT] [--threads N] [--db FILE]
+ * [PORT [THREADS]] (--help lists them). Flags win over the environment
+ * variables HOST (default 127.0.0.1), PORT (default 3000), THREADS
+ * (default 0: one per CPU) and DB (default ./todos.db).
  */
 #include <fasthttp.h>
 #include <sqlite3.h>
@@ -467,11 +469,28 @@ static const fh_route_t ROUTES[] = {
 };
 
 int main(int argc, char **argv) {
-    const char *port = argc > 1 ? argv[1] : getenv("PORT");
-    const char *threads = argc > 2 ? argv[2] : getenv("THREADS");
-    const char *host = getenv("HOST");
-    const char *db_path = getenv("DB");
-    if (!db_path || !*db_path)
+    fh_server_config_t cfg = fh_server_config_default();
+    cfg.port = 3000;
+    cfg.host = "127.0.0.1";
+    const char *db_path = "./todos.db";
+    const fh_flag_t flags[] = {
+        FH_TEXT_FLAG("db", "FILE", "DB", "the SQLite database, created on first run", &db_path),
+        FH_FLAGS_END,
+    };
+    static const char *const operands[] = { "port", "threads", NULL };
+    fh_args_t args = { .summary = "A todo service stored in SQLite.",
+                       .flags = flags,
+                       .operands = operands };
+    int err = fh_server_config_args(&cfg, argc, argv, &args); /* flags, then the environment */
+    if (err == FH_ARGS_HELP) {
+        fh_server_usage(stdout, argv[0], &cfg, &args);
+        return 0;
+    }
+    if (err) {
+        fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
+        return 2;
+    }
+    if (!*db_path)
         db_path = "./todos.db";
 
     /* The database and its table are created on first run. WAL lets readers
@@ -500,15 +519,11 @@ int main(int argc, char **argv) {
         return 1;
     }
 
-    fh_server_config_t cfg = fh_server_config_default();
-    cfg.port = port ? atoi(port) : 3000;
-    cfg.threads = threads ? atoi(threads) : 0;
-    cfg.host = !host ? "127.0.0.1" : (*host == '\0' || *host == '*') ? NULL : host;
     cfg.handler = fh_router_handle;
     cfg.handler_data = router;
 
     fh_server_t *server;
-    int err = fh_server_new(&server, &cfg);
+    err = fh_server_new(&server, &cfg);
     if (err) {
         fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
         fh_router_free(router);

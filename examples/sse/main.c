@@ -11,8 +11,10 @@
  * with fh_sse_send and the stream ends when the count is reached or the
  * client leaves (the response's cancel callback).
  *
- * Usage: sse [PORT [THREADS]], or PORT, THREADS, HOST (default 127.0.0.1)
- * and TICK_MS (default 1000) in the environment.
+ * Usage: sse [--host HOST] [--port PORT] [--threads N] [--tick-ms MS]
+ * [PORT [THREADS]] (--help lists them). Flags win over the environment
+ * variables HOST (default 127.0.0.1), PORT (default 3000), THREADS (default
+ * 0: one per CPU) and TICK_MS (default 1000).
  */
 #include <fasthttp.h>
 #include <stdio.h>
@@ -136,12 +138,29 @@ static const fh_route_t ROUTES[] = {
 };
 
 int main(int argc, char **argv) {
-    const char *port = argc > 1 ? argv[1] : getenv("PORT");
-    const char *threads = argc > 2 ? argv[2] : getenv("THREADS");
-    const char *host = getenv("HOST");
-    const char *tick = getenv("TICK_MS");
-    if (tick && atoi(tick) > 0)
-        tick_ms = (uint64_t)atoi(tick);
+    fh_server_config_t cfg = fh_server_config_default();
+    cfg.port = 3000;
+    cfg.host = "127.0.0.1";
+    long tick = 1000;
+    const fh_flag_t flags[] = {
+        FH_NUMBER_FLAG("tick-ms", "MS", "TICK_MS", "milliseconds between events", &tick, 1,
+                       3600000),
+        FH_FLAGS_END,
+    };
+    static const char *const operands[] = { "port", "threads", NULL };
+    fh_args_t args = { .summary = "A live event stream with Server-Sent Events.",
+                       .flags = flags,
+                       .operands = operands };
+    int err = fh_server_config_args(&cfg, argc, argv, &args); /* flags, then the environment */
+    if (err == FH_ARGS_HELP) {
+        fh_server_usage(stdout, argv[0], &cfg, &args);
+        return 0;
+    }
+    if (err) {
+        fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
+        return 2;
+    }
+    tick_ms = (uint64_t)tick;
 
     fh_router_t *router;
     if (fh_router_new(&router, NULL) || fh_router_mount(router, "", ROUTES, NULL)) {
@@ -149,15 +168,11 @@ int main(int argc, char **argv) {
         fh_router_free(router);
         return 1;
     }
-    fh_server_config_t cfg = fh_server_config_default();
-    cfg.port = port ? atoi(port) : 3000;
-    cfg.threads = threads ? atoi(threads) : 0;
-    cfg.host = !host ? "127.0.0.1" : (*host == '\0' || *host == '*') ? NULL : host;
     cfg.handler = fh_router_handle;
     cfg.handler_data = router;
 
     fh_server_t *server;
-    int err = fh_server_new(&server, &cfg);
+    err = fh_server_new(&server, &cfg);
     if (err) {
         fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
         fh_router_free(router);

@@ -1,9 +1,12 @@
 /* static: serves a directory, like `python3 -m http.server`.
  *
- *   ROOT     the directory to serve (default ".")
- *   LIST=1   HTML listings for directories without index.html
- *   PORT (default 3000), THREADS (default: one per CPU), HOST (default
- *   127.0.0.1; "" or "*" for all interfaces)
+ * Usage: static [--host HOST] [--port PORT] [--threads N] [--root DIR]
+ * [--list] (--help lists them). Flags win over the environment:
+ *   --root DIR   ROOT     the directory to serve (default ".")
+ *   --list       LIST=1   HTML listings for directories without index.html
+ *   --port PORT  PORT     default 3000
+ *   --threads N  THREADS  default 0: one per CPU
+ *   --host HOST  HOST     default 127.0.0.1; "" or "*" for every interface
  *
  * Large files go out with sendfile(2): serving a 1 GB file takes no more
  * memory than serving a small one (see docs/benchmarks.md).
@@ -12,20 +15,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-int main(void) {
-    const char *root = getenv("ROOT"), *list = getenv("LIST");
-    const char *port = getenv("PORT"), *threads = getenv("THREADS"), *host = getenv("HOST");
-    fh_static_options_t opts = { .list_directories = list && *list == '1' };
-    fh_static_t *files;
-    int err = fh_static_new(&files, "/", root ? root : ".", &opts);
+int main(int argc, char **argv) {
+    fh_server_config_t cfg = fh_server_config_default();
+    cfg.port = 3000;
+    cfg.host = "127.0.0.1";
+    const char *root = ".";
+    bool list = false;
+    const fh_flag_t flags[] = {
+        FH_TEXT_FLAG("root", "DIR", "ROOT", "the directory to serve", &root),
+        FH_SWITCH_FLAG("list", "LIST", "HTML listings for directories without index.html", &list),
+        FH_FLAGS_END,
+    };
+    fh_args_t args = { .summary = "Serves a directory.", .flags = flags };
+    int err = fh_server_config_args(&cfg, argc, argv, &args); /* flags, then the environment */
+    if (err == FH_ARGS_HELP) {
+        fh_server_usage(stdout, argv[0], &cfg, &args);
+        return 0;
+    }
     if (err) {
-        fprintf(stderr, "static: %s: %s\n", root ? root : ".", fh_strerror(err));
+        fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
+        return 2;
+    }
+
+    fh_static_options_t opts = { .list_directories = list };
+    fh_static_t *files;
+    err = fh_static_new(&files, "/", root, &opts);
+    if (err) {
+        fprintf(stderr, "static: %s: %s\n", root, fh_strerror(err));
         return 1;
     }
-    fh_server_config_t cfg = fh_server_config_default();
-    cfg.port = port ? atoi(port) : 3000;
-    cfg.threads = threads ? atoi(threads) : 0;
-    cfg.host = !host ? "127.0.0.1" : (*host == '\0' || *host == '*') ? NULL : host;
     cfg.handler = fh_static_handle;
     cfg.handler_data = files;
 
@@ -36,8 +54,8 @@ int main(void) {
         fh_static_free(files);
         return 1;
     }
-    printf("static: serving %s on http://%s:%d with %d threads\n", root ? root : ".",
-           cfg.host ? cfg.host : "*", fh_server_port(server), fh_server_threads(server));
+    printf("static: serving %s on http://%s:%d with %d threads\n", root, cfg.host ? cfg.host : "*",
+           fh_server_port(server), fh_server_threads(server));
     fflush(stdout);
     err = fh_server_run(server); /* until SIGINT or SIGTERM */
     fh_server_free(server);

@@ -16,6 +16,14 @@
  *
  * Arenas are not thread-safe: use one from the thread that owns it (for a
  * request, its loop's thread).
+ *
+ * Checked builds make a pointer kept past its arena fail at its first use.
+ * Built with AddressSanitizer (FH_SANITIZE=address,...), a released arena
+ * gives its chunks back to the allocator instead of the cache, so the use
+ * is a heap-use-after-free report with the stacks of the use, of
+ * fh_arena_release and of the allocation. In other builds without NDEBUG
+ * (CMAKE_BUILD_TYPE=Debug) released memory is overwritten with 0xdd bytes.
+ * Release builds do neither.
  */
 #ifndef FASTHTTP_ARENA_H
 #define FASTHTTP_ARENA_H

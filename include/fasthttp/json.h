@@ -70,7 +70,9 @@
  * separate heap blocks that are freed together when the arena is released,
  * instead of arena bytes. AddressSanitizer or valgrind then report any use
  * of a request's JSON after the request (a missing fh_json_persist) as a
- * use after free.
+ * use after free. Without tracking, an AddressSanitizer build still reports
+ * it, and a Debug build makes the value read as 0xdd bytes: released arena
+ * memory is poisoned (arena.h).
  *
  * ---- References: borrow or steal ------------------------------------------
  *

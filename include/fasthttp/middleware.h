@@ -149,8 +149,10 @@ FH_API int fh_chain_handle(fh_request_t *req, fh_response_t *res, void *chain);
  * failed: runs the error hooks of every chain the request went through,
  * innermost first, as if the handler had returned err. When none answers,
  * the response is discarded and a plain 500 is sent. The response is final
- * afterwards. Returns 0, FH_EALREADY_SENT when it was already final, or
- * FH_EINVAL when err is not negative. */
+ * afterwards, and may already be written with its request released:
+ * touch nothing of res or the request after a call that returned 0.
+ * Returns 0, FH_EALREADY_SENT when it was already final, or FH_EINVAL when
+ * err is not negative. */
 FH_API int fh_chain_fail(fh_response_t *res, int err);
 
 /** Declares a typed per-request slot private to this file:

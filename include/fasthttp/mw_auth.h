@@ -14,6 +14,16 @@
  *   Bearer, a malformed Authorization header:
  *     400, WWW-Authenticate: Bearer realm="<realm>", error="invalid_request"
  *
+ * The body is a short text ("Unauthorized"), or, with the problem option,
+ * an RFC 9457 problem document (application/problem+json) whose detail
+ * says what was wrong ("a bearer token is required", "the token is not
+ * valid"...) and which carries the request id when the request-id
+ * middleware runs: what the clients of a JSON API expect. WWW-Authenticate
+ * is the same either way. To answer problem documents on some routes only
+ * (a JSON API beside HTML pages), make one middleware of each kind and give
+ * the JSON routes theirs, per route (FH_ROUTE_MW) or per mount
+ * (fh_mount_options_t.middleware).
+ *
  * Credentials come from a static list, compared in constant time (every
  * entry is compared in full, so timing tells nothing about which part
  * matched), or from a validation callback, which should compare secrets
@@ -51,6 +61,9 @@ typedef struct fh_basic_auth_options {
      * listed user is accepted first, then validate is asked). */
     fh_basic_auth_fn validate;
     void *validate_data; /**< passed to validate */
+    /** Refusals as problem documents (application/problem+json) instead of
+     * text; see above. */
+    bool problem;
 } fh_basic_auth_options_t;
 
 /** Returns true to accept token (not NUL-terminated, valid during the call).
@@ -66,6 +79,9 @@ typedef struct fh_bearer_auth_options {
     /** Or a callback (at least one; with both, the list is tried first). */
     fh_bearer_auth_fn validate;
     void *validate_data; /**< passed to validate */
+    /** Refusals as problem documents (application/problem+json) instead of
+     * text; see above. */
+    bool problem;
 } fh_bearer_auth_options_t;
 
 /** Fill *out. FH_ECONFIG names a bad field. Free with

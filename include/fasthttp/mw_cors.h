@@ -12,6 +12,14 @@
  * A preflight from an origin that is not allowed gets the same 204 without
  * any Access-Control-Allow-* header, so the browser refuses the request.
  *
+ * With the router (options.router), a preflight is answered for its path:
+ * Access-Control-Allow-Methods lists the methods the router has routes for
+ * on that path (fh_router_methods; HEAD with GET, never OPTIONS), and a path
+ * no route matches is answered by the router itself, as any request there:
+ * 404 (the not_found handler of the mount covering it, a problem document
+ * under a JSON mount), or 400 for a malformed path. Without it, every
+ * preflight gets 204 and the methods option.
+ *
  * Other requests go on; when their Origin is allowed, the after hook adds
  * Access-Control-Allow-Origin, -Allow-Credentials and -Expose-Headers to
  * the response, whatever it is (errors included). "Vary: Origin" is added
@@ -26,6 +34,7 @@
 #define FASTHTTP_MW_CORS_H
 
 #include "middleware.h"
+#include "router.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -46,8 +55,15 @@ typedef struct fh_cors_options {
     fh_cors_origin_fn allow_origin; /**< or a function deciding per origin */
     void *allow_origin_data;        /**< passed to allow_origin */
     /** Methods announced in preflights (tokens). NULL =
-     * GET, HEAD, PUT, PATCH, POST, DELETE. */
+     * GET, HEAD, PUT, PATCH, POST, DELETE; with router, NULL means the
+     * router's methods for the path, and a list keeps those of them it
+     * names. */
     const char *const *methods;
+    /** The router behind this middleware (the chain's final handler), or
+     * NULL. When set, preflights announce the methods of their path and
+     * unknown paths get the router's 404 (see above). It must outlive the
+     * middleware; it is only read, from every worker thread. */
+    fh_router_t *router;
     /** Request headers allowed in preflights (tokens). NULL = whatever the
      * preflight asks for (Access-Control-Request-Headers is echoed). */
     const char *const *allow_headers;

@@ -4,9 +4,9 @@
  *
  * Two ways to answer:
  *
- * 1. Raw, like the V module's handler that returns []u8: fh_send_raw() takes
- *    complete response bytes (status line, headers, body) and the framework
- *    adds nothing.
+ * 1. Raw: fh_send_raw() takes complete response bytes (status line,
+ *    headers, body) that the handler built itself, and the framework adds
+ *    nothing to them.
  *
  * 2. The builder: set a status, headers and a body, or call one of the
  *    fh_send_* helpers. The framework adds Date, Server (unless disabled),
@@ -96,7 +96,10 @@ FH_API int fh_send(fh_response_t *res, int status, const char *content_type, con
 FH_API int fh_send_text(fh_response_t *res, int status, const char *text);
 FH_API int fh_send_textf(fh_response_t *res, int status, const char *fmt, ...) FH_PRINTF(3, 4);
 /** @} */
-/** A response with the status's reason phrase as a text body ("Not Found"). */
+/** A response with the status's reason phrase as a text body ("Not Found").
+ * Statuses that carry no content (1xx, 204, 304) get no body and no
+ * Content-Type: `fh_send_status(res, 204)` sends the status line, Date,
+ * Server and the headers already set, nothing else. */
 FH_API int fh_send_status(fh_response_t *res, int status);
 /** 3xx with a Location header (copied) and a short text body. */
 FH_API int fh_send_redirect(fh_response_t *res, int status, const char *location);

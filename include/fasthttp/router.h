@@ -381,6 +381,16 @@ typedef struct fh_route_match {
 FH_API fh_route_status_t fh_router_lookup(const fh_router_t *router, fh_method_t method,
                                           fh_str_t path, fh_route_match_t *out);
 
+/** The methods a path accepts, as bits (1u << method) like
+ * fh_route_match_t.allowed: every method with a route whose pattern matches
+ * the path (all of them when an FH_METHOD_ANY route does), HEAD with GET,
+ * OPTIONS unless cfg.manual_options. 0 when no route matches the path or
+ * the path is malformed (the router answers those 404 or 400); the slash
+ * redirects are not followed. For middleware that answers for a path
+ * before the router (a CORS preflight: fh_cors_options_t.router). Reads
+ * only and allocates nothing, like fh_router_lookup. */
+FH_API unsigned fh_router_methods(const fh_router_t *router, fh_str_t path);
+
 /** Writes the redirect target for a path and FH_REDIRECT_* flags into dst,
  * which needs path.len + 1 bytes; returns its length (no NUL is written). */
 FH_API size_t fh_router_redirect_path(fh_str_t path, unsigned flags, char *dst);

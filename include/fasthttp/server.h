@@ -58,6 +58,8 @@
 #ifndef FASTHTTP_SERVER_H
 #define FASTHTTP_SERVER_H
 
+#include <stdio.h>
+
 #include "common.h"
 #include "request.h"
 
@@ -158,6 +160,119 @@ FH_API fh_server_config_t fh_server_config_default(void);
  * value ("fasthttp: environment variable PORT: "80a" is not a whole number
  * in 0..65535"). */
 FH_API int fh_server_config_env(fh_server_config_t *cfg);
+
+/* ---- The command line ------------------------------------------------------ */
+
+/** The kinds of a program's own flag (fh_flag_t). */
+typedef enum fh_flag_kind {
+    FH_FLAG_TEXT = 0, /**< --name VALUE: *text points at the value */
+    FH_FLAG_NUMBER,   /**< --name N: a whole decimal number in min..max into *number */
+    FH_FLAG_SWITCH,   /**< --name, without a value: *on becomes true */
+} fh_flag_kind_t;
+
+/** A flag of the program's own, read by fh_server_config_args beside the
+ * server's. Write them with the FH_*_FLAG macros below. */
+typedef struct fh_flag {
+    /** "root" for --root: letters, digits and '-'; NULL ends a list. The
+     * server's names (host, port, threads, help) are taken. */
+    const char *name;
+    fh_flag_kind_t kind; /**< what it takes and where it goes */
+    const char *arg;     /**< the value's name in the usage ("DIR"); NULL: "VALUE" or "N" */
+    /** An environment variable read when the flag is not given; NULL:
+     * none. For a switch, "1", "true" and "yes" switch it on, "", "0",
+     * "false" and "no" off. */
+    const char *env;
+    const char *help; /**< one line for the usage; NULL: none */
+    /** FH_FLAG_TEXT: receives a pointer into argv or into the environment
+     * (valid while they are); left as it is when neither gives a value,
+     * and its value then is the default the usage shows. */
+    const char **text;
+    long *number; /**< FH_FLAG_NUMBER: receives the number; its value is the default */
+    long min;     /**< FH_FLAG_NUMBER: the smallest value accepted */
+    long max;     /**< FH_FLAG_NUMBER: the largest value accepted */
+    bool *on;     /**< FH_FLAG_SWITCH: set by the flag or the environment */
+} fh_flag_t;
+
+/** @{ */
+/** Entries of a flag list: a text, a number in lo..hi, a switch, and the
+ * entry that ends the list. */
+#define FH_TEXT_FLAG(name, arg, env, help, out)                                                    \
+    { (name), FH_FLAG_TEXT, (arg), (env), (help), (out), NULL, 0, 0, NULL }
+#define FH_NUMBER_FLAG(name, arg, env, help, out, lo, hi)                                          \
+    { (name), FH_FLAG_NUMBER, (arg), (env), (help), NULL, (out), (lo), (hi), NULL }
+#define FH_SWITCH_FLAG(name, env, help, out)                                                       \
+    { (name), FH_FLAG_SWITCH, NULL, (env), (help), NULL, NULL, 0, 0, (out) }
+#define FH_FLAGS_END                                                                               \
+    { NULL, FH_FLAG_TEXT, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL }
+/** @} */
+
+/** What a program tells fh_server_config_args and fh_server_usage beyond
+ * the server's flags. A zeroed struct (or NULL) means: no flags of its
+ * own, no operands. */
+typedef struct fh_args {
+    const char *program;    /**< the name in the usage; NULL: argv[0] without its folders */
+    const char *summary;    /**< one line under the usage line; NULL: none */
+    const fh_flag_t *flags; /**< the program's own flags, ended by FH_FLAGS_END; NULL: none */
+    /** Names of flags (the server's or the program's) that bare arguments
+     * fill, in order, NULL-terminated: {"port", "threads", NULL} makes
+     * `app 8080 2` mean `app --port 8080 --threads 2`. NULL: a bare
+     * argument is refused. */
+    const char *const *operands;
+} fh_args_t;
+
+/** fh_server_config_args's answer to -h and --help: print the usage
+ * (fh_server_usage) to stdout and exit with status 0. */
+#define FH_ARGS_HELP 1
+
+/** Reads the command line and the environment into cfg and the program's
+ * flags. The server's flags are
+ *   --host HOST     HOST     as in fh_server_config_env ("" or "*": every
+ *                            interface; checked to be an address)
+ *   --port PORT     PORT     0..65535 (0: an ephemeral port)
+ *   --threads N     THREADS  0..1024 (0: one per CPU)
+ *   -h, --help
+ * and the program's are args->flags. A flag is written "--name VALUE" or
+ * "--name=VALUE"; "--" ends the flags. A flag given wins over its
+ * environment variable, which wins over the value already in cfg (or in
+ * the flag's target): set the program's defaults first. A flag given twice
+ * keeps the last value.
+ *
+ * cfg may be NULL, for a program that serves nothing (a benchmark): then
+ * only args->flags are read, and --host, --port and --threads are unknown.
+ *
+ * Returns 0 with everything read; FH_ARGS_HELP (1) when -h or --help was
+ * given; or FH_ECONFIG for an unknown flag, a missing value, a value out of
+ * range or not a number, an unexpected argument, or a bad args (a flag
+ * name taken twice): fh_server_config_error then names the flag or the
+ * variable and quotes the value ("fasthttp: --port: \"80a\" is not a whole
+ * number in 0..65535"; "fasthttp: environment variable THREADS: ..."). On
+ * anything but 0, cfg and every flag's target are unchanged, so
+ * fh_server_usage still shows the defaults. Every example does:
+ *
+ *     int err = fh_server_config_args(&cfg, argc, argv, &args);
+ *     if (err == FH_ARGS_HELP) {
+ *         fh_server_usage(stdout, argv[0], &cfg, &args);
+ *         return 0;
+ *     }
+ *     if (err) {
+ *         fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
+ *         return 2;
+ *     }
+ *
+ * cfg->host then points into argv or the environment (fh_server_new copies
+ * it). Reads only its arguments and getenv: call it from one thread. */
+FH_API int fh_server_config_args(fh_server_config_t *cfg, int argc, char **argv,
+                                 const fh_args_t *args);
+
+/** Writes the usage of a program that reads its command line with
+ * fh_server_config_args to `to`: the usage line, args->summary, then one
+ * line per flag, the server's first (none when cfg is NULL), each with its
+ * environment variable and its default, read from cfg and the flags'
+ * targets as they are now (call it before a successful
+ * fh_server_config_args changes them). argv0 names the program when
+ * args->program is NULL. */
+FH_API void fh_server_usage(FILE *to, const char *argv0, const fh_server_config_t *cfg,
+                            const fh_args_t *args);
 
 /** A final handler for an error chain (cfg.error_handler) that leaves the
  * core's answer as it is: returns 0 and touches nothing, so the middleware

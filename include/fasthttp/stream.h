@@ -165,8 +165,7 @@ enum {
      * Protocols with an Upgrade header: the framework adds "Connection:
      * upgrade"). The default. */
     FH_TAKEOVER_RESPONSE = 0,
-    /** Send nothing: user code writes every byte itself, like the V
-     * module's takeover mode. */
+    /** Send nothing: user code writes every byte itself. */
     FH_TAKEOVER_SILENT = 1 << 0,
 };
 

@@ -1,3 +1,8 @@
 # The API reference: Doxygen over include/, no undocumented declaration.
 add_test(NAME docs.reference COMMAND ${CMAKE_CURRENT_LIST_DIR}/reference.sh ${PROJECT_SOURCE_DIR})
 set_tests_properties(docs.reference PROPERTIES TIMEOUT 120 LABELS "docs;nosan")
+
+# The C snippets of README.md and docs/getting-started.md build with
+# -Wall -Wextra -Werror against an installed copy and answer as written.
+add_test(NAME docs.snippets COMMAND ${CMAKE_CURRENT_LIST_DIR}/snippets.sh ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+set_tests_properties(docs.snippets PROPERTIES TIMEOUT 120 LABELS "docs;nosan")

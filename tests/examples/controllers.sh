@@ -2,10 +2,10 @@
 # examples/controllers end to end: the V example's routes and the 404, then
 # the /api/users resource (create, 422 with its fields, read, pagination
 # with Link and X-Total-Count, PUT, PATCH, DELETE, 404 problems), 404 and
-# 405 problems under /api only, the server's own refusals (400, 413, 431,
-# 505) as problem documents in the access log, the request-id, CORS and
-# access-log middleware, flags over the environment, and SIGTERM with a
-# clean exit.
+# 405 problems under /api only, the server's own refusals (400, the
+# README's curl with a space in the target included, 413, 431, 505) as
+# problem documents in the access log, the request-id, CORS and access-log
+# middleware, flags over the environment, and SIGTERM with a clean exit.
 set -euo pipefail
 bin=$1/examples/controllers/controllers
 log=$(mktemp)
@@ -105,6 +105,11 @@ expect "last page" "200 application/json" "$(request GET '/api/users?page=3&per_
 expect "last page ids" "[5]" "$(jq_ '[u["id"] for u in j["data"]]')"
 expect "past the end" "200 application/json" "$(request GET '/api/users?page=9&per_page=2')"
 expect "past the end ids" "[] 5" "$(jq_ '[u["id"] for u in j["data"]], j["total"]' | tr -d "(),")"
+# Past the end, prev is the last page (page 8 does not exist either), and
+# there is no next.
+expect "past the end Link" '</api/users?page=1&per_page=2>; rel="first", </api/users?page=3&per_page=2>; rel="prev", </api/users?page=3&per_page=2>; rel="last"' "$(header Link)"
+request GET '/api/users?page=4&per_page=2' >/dev/null
+expect "just past the end Link" '</api/users?page=1&per_page=2>; rel="first", </api/users?page=3&per_page=2>; rel="prev", </api/users?page=3&per_page=2>; rel="last"' "$(header Link)"
 expect "bad page" "400 application/problem+json" "$(request GET '/api/users?page=0')"
 expect "bad page param" "page" "$(jq_ '" ".join(e["parameter"] for e in j["errors"])')"
 expect "bad page detail" "query must be at least 1" "$(jq_ '" ".join(e["in"] + " " + e["detail"] for e in j["errors"])')"
@@ -175,6 +180,11 @@ expect "garbage" "400 application/problem+json close" "$(raw 'b"\x16\x03\x01garb
 expect "garbage problem" "Bad Request 400 True" \
   "$(jq_ '" ".join(str(x) for x in (j["title"], j["status"], "instance" not in j))')"
 expect "garbage request id" 1 "$(header X-Request-ID | grep -c '^[0-9a-f]\{16\}-[0-9a-f]\{12\}$')"
+# The README's command for it: curl with a space in the request target.
+expect "README's bad request" "400 application/problem+json" \
+  "$(curl -s -D "$hdr" -o "$out" -w '%{http_code} %{content_type}' --request-target '/a b' "$url/")"
+expect "README's bad request id" 1 "$(header X-Request-ID | grep -c '^[0-9a-f]\{16\}-[0-9a-f]\{12\}$')"
+expect "HTTP/2.0" "505 application/problem+json close" "$(raw 'b"GET /api/users/2 HTTP/2.0\r\nHost: a\r\n\r\n"')"
 expect "body over the limit" "413 application/problem+json close" \
   "$(raw 'b"POST /api/users HTTP/1.1\r\nHost: a\r\nX-Request-ID: big-body\r\nContent-Type: application/json\r\nContent-Length: 99999999999\r\n\r\n"')"
 expect "413 problem" "413 /api/users big-body" \
@@ -195,15 +205,21 @@ expect "CORS" "200 *" "$(curl -s -D "$hdr" -o "$out" -w '%{http_code}' -H 'Origi
 expect "CORS expose" "Location, Link, X-Total-Count, X-Request-ID" "$(header Access-Control-Expose-Headers)"
 expect "preflight" "204" "$(curl -s -D "$hdr" -o "$out" -w '%{http_code}' -X OPTIONS -H 'Origin: http://app.example' \
   -H 'Access-Control-Request-Method: DELETE' "$url/api/users/1")"
-expect "preflight methods" "GET, HEAD, PUT, PATCH, POST, DELETE" "$(header Access-Control-Allow-Methods)"
+expect "preflight methods" "GET, HEAD, PUT, DELETE, PATCH" "$(header Access-Control-Allow-Methods)"
+expect "preflight, collection" "204 GET, HEAD, POST" "$(curl -s -D "$hdr" -o "$out" -w '%{http_code}' -X OPTIONS -H 'Origin: http://app.example' \
+  -H 'Access-Control-Request-Method: POST' "$url/api/users") $(header Access-Control-Allow-Methods)"
+expect "preflight, no route" "404 application/problem+json" "$(curl -s -D "$hdr" -o "$out" -w '%{http_code} %{content_type}' -X OPTIONS -H 'Origin: http://app.example' \
+  -H 'Access-Control-Request-Method: GET' "$url/api/nothing")"
 stop
 expect "access log line" 1 \
   "$(grep -c '^127\.0\.0\.1 - - \[[^]]*\] "GET /api/users/77 HTTP/1\.1" 404 [0-9]* [0-9]* "test-id-1"$' "$log")"
 expect "access log lines" 1 "$(grep -c '"POST /api/users HTTP/1.1" 201 ' "$log" | awk '{print ($1 == 5)}')"
 expect "log: garbage" 1 "$(grep -c '^127\.0\.0\.1 - - \[[^]]*\] "-" 400 [0-9]* [0-9]* "[0-9a-f-]*"$' "$log")"
+expect "log: README's bad request" 1 "$(grep -c '^127\.0\.0\.1 - - \[[^]]*\] "GET /a -" 400 [0-9]* [0-9]* "[0-9a-f-]*"$' "$log")"
 expect "log: 413" 1 "$(grep -c '"POST /api/users HTTP/1\.1" 413 [0-9]* [0-9]* "big-body"$' "$log")"
 expect "log: 431" 1 "$(grep -c '"GET /api/users -" 431 ' "$log")"
 expect "log: 505" 1 "$(grep -c '"GET /api/users -" 505 ' "$log")"
+expect "log: HTTP/2.0" 1 "$(grep -c '"GET /api/users/2 -" 505 ' "$log")"
 
 # Flags win over the environment.
 start env HOST=127.0.0.1 PORT=1 THREADS=3 "$bin" --port 0 --threads=1

@@ -21,14 +21,14 @@ for prog in hello hello_raw; do
   out=$(PORT=80a THREADS=2 HOST=127.0.0.1 timeout 10 "$bin/examples/hello/$prog" 2>&1)
   rc=$?
   set -e
-  [ "$rc" = 1 ] || { echo "$prog with PORT=80a: exit $rc, expected 1"; exit 1; }
+  [ "$rc" = 2 ] || { echo "$prog with PORT=80a: exit $rc, expected 2"; exit 1; }
   [ "$out" = 'fasthttp: environment variable PORT: "80a" is not a whole number in 0..65535' ] ||
     { echo "$prog with PORT=80a said: $out"; exit 1; }
   set +e
   out=$(PORT=0 THREADS=two HOST=127.0.0.1 timeout 10 "$bin/examples/hello/$prog" 2>&1)
   rc=$?
   set -e
-  [ "$rc" = 1 ] && [[ "$out" == *'environment variable THREADS: "two"'* ]] ||
+  [ "$rc" = 2 ] && [[ "$out" == *'environment variable THREADS: "two"'* ]] ||
     { echo "$prog with THREADS=two: exit $rc, said: $out"; exit 1; }
   echo "$prog: ok"
 done

@@ -7,3 +7,12 @@ foreach(script ${FH_EXAMPLE_TESTS})
     set_tests_properties(example.${name} PROPERTIES TIMEOUT 120 LABELS "example")
   endif()
 endforeach()
+
+# Every example binary's --help and bad flags, the same everywhere.
+add_test(NAME example.command_line COMMAND ${CMAKE_CURRENT_LIST_DIR}/command_line.sh ${PROJECT_BINARY_DIR})
+set_tests_properties(example.command_line PROPERTIES TIMEOUT 120 LABELS "example")
+
+# `make run` in a terminal: Ctrl-C stops the example gracefully and make
+# exits 0 (tests/examples/make_run.sh).
+add_test(NAME example.make_run COMMAND ${CMAKE_CURRENT_LIST_DIR}/make_run.sh ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+set_tests_properties(example.make_run PROPERTIES TIMEOUT 120 LABELS "example")

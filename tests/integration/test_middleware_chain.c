@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "core/request.h" /* a hold on the request: users, fh__request_unref */
 #include "testutil.h"
 
 /* The trace lives in a typed slot: trace_slot_get / trace_slot_set. */
@@ -109,9 +110,13 @@ static void later_closed(uv_handle_t *h) {
     fh_request_t *req = fh_response_request(l->res);
     if (l->fail) {
         trace(req, 'F', '!');
+        /* Answering may write the response and release the request at
+         * once; a hold keeps it for the calls on a final response. */
+        req->users++;
         CHECK(fh_chain_fail(l->res, -9) == 0);
         CHECK(fh_chain_fail(l->res, -9) == FH_EALREADY_SENT);
         CHECK(fh_chain_fail(l->res, 0) == FH_EALREADY_SENT);
+        fh__request_unref(req);
     } else {
         fh_send_text(l->res, 200, "late");
     }

@@ -178,18 +178,21 @@ static int list_users(fh_request_t *req, fh_response_t *res, void *data) {
         if (json_array_append_new(list, user_json(&users[i])))
             return FH_ENOMEM; /* the arena takes list with it */
 
-    /* Link (RFC 8288): first, prev, next, last, as GitHub's API does. */
+    /* Link (RFC 8288): first, prev, next, last, as GitHub's API does. Past
+     * the last page, prev is the last page: page - 1 does not exist either. */
+    long last = pages > 0 ? pages : 1;
     char link[512];
     int len =
         snprintf(link, sizeof(link), "</api/users?page=1&per_page=%ld>; rel=\"first\"", per_page);
     if (page > 1)
         len += snprintf(link + len, sizeof(link) - (size_t)len,
-                        ", </api/users?page=%ld&per_page=%ld>; rel=\"prev\"", page - 1, per_page);
+                        ", </api/users?page=%ld&per_page=%ld>; rel=\"prev\"",
+                        page - 1 < last ? page - 1 : last, per_page);
     if (page < pages)
         len += snprintf(link + len, sizeof(link) - (size_t)len,
                         ", </api/users?page=%ld&per_page=%ld>; rel=\"next\"", page + 1, per_page);
     snprintf(link + len, sizeof(link) - (size_t)len,
-             ", </api/users?page=%ld&per_page=%ld>; rel=\"last\"", pages > 0 ? pages : 1, per_page);
+             ", </api/users?page=%ld&per_page=%ld>; rel=\"last\"", last, per_page);
     fh_response_header(res, "Link", link);
     fh_response_headerf(res, "X-Total-Count", "%zu", total);
     return fh_send_json_new(res, 200,

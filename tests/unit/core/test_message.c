@@ -14,17 +14,22 @@
 #include "core/worker.h"
 
 /* The protocol side of these requests: a final response is captured by the
- * request's done hook (below) as it is released. */
-static void finished(fh_request_t *req) { fh__request_release(req); }
+ * request's done hook (below) as it is released, at once unless held. */
+static void finished(fh_request_t *req) {
+    if (!req->conn) /* a test may hold it, as a connection does until written */
+        fh__request_release(req);
+}
 static const fh__request_ops_t test_ops = { .finished = finished };
 
 static fh_server_t server;
 static fh__worker_t worker;
 static char captured[8192];
 static size_t captured_len;
+static unsigned captured_flags; /* req->res.flags: the request is gone after */
 
 static void capture(fh_request_t *req, void *data) {
     (void)data;
+    captured_flags = req->res.flags;
     captured_len = 0;
     for (unsigned i = 0; i < req->res.nout; i++) {
         memcpy(captured + captured_len, req->res.out[i].base, req->res.out[i].len);
@@ -179,7 +184,7 @@ static void test_connection_headers(void **state) {
     fh_response_header(&req->res, "Connection", "close");
     fh_send_text(&req->res, 200, "x");
     assert_non_null(strstr(captured, "Connection: close\r\n"));
-    assert_true(req->res.flags & FH__RES_CLOSE);
+    assert_true(captured_flags & FH__RES_CLOSE);
 }
 
 static void test_header_validation(void **state) {
@@ -198,9 +203,15 @@ static void test_header_validation(void **state) {
     assert_true(fh_str_eq(fh_response_header_get(res, "x-ok"), "z"));
     assert_int_equal(fh_response_header_remove(res, "X-OK"), 1);
     assert_int_equal(fh_response_status(res, 42), FH_EINVAL);
+    /* Held as a connection holds it until the bytes are written, so the
+     * final response may still be asked; released below. */
+    static char fake_conn; /* never dereferenced on these paths */
+    req->conn = (fh__conn_t *)(void *)&fake_conn;
     fh_send_status(res, 418);
-    assert_null(strstr(captured, "Set-Cookie"));
     assert_int_equal(fh_send_text(res, 200, "again"), FH_EALREADY_SENT);
+    fh__request_release(req);
+    assert_non_null(strstr(captured, " 418 "));
+    assert_null(strstr(captured, "Set-Cookie"));
 }
 
 static void test_body_append_and_large(void **state) {
