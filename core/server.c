@@ -71,6 +71,21 @@ static _Thread_local char config_env_why[128];
  * point here. */
 static _Thread_local char config_own[224];
 
+/* A failure of the system to listen where the config says (the address in
+ * use, not this machine's...), with the address: fh_server_config_error
+ * gives it for config_sys_err. */
+static _Thread_local char config_sys_msg[192];
+static _Thread_local int config_sys_err;
+
+static int listen_error(const char *host, int port, int err) {
+    bool v6 = host && strchr(host, ':');
+    snprintf(config_sys_msg, sizeof(config_sys_msg), "cannot listen on %s%s%s:%d: %s",
+             v6 ? "[" : "", host ? host : "* (every interface)", v6 ? "]" : "", port,
+             fh_strerror(err));
+    config_sys_err = err;
+    return err;
+}
+
 static int config_error(const char *field, const char *why) {
     config_field = field;
     config_why = why;
@@ -139,7 +154,9 @@ int fh_server_config_env(fh_server_config_t *cfg) {
 
 const char *fh_server_config_error(const fh_server_config_t *cfg, int err) {
     (void)cfg;
-    if (err == FH_ECONFIG && config_field && config_why == config_own)
+    if (err != FH_ECONFIG && err == config_sys_err)
+        snprintf(config_msg, sizeof(config_msg), "fasthttp: %s", config_sys_msg);
+    else if (err == FH_ECONFIG && config_field && config_why == config_own)
         snprintf(config_msg, sizeof(config_msg), "fasthttp: %s", config_own);
     else if (err == FH_ECONFIG && config_field && config_why == config_env_why)
         snprintf(config_msg, sizeof(config_msg), "fasthttp: environment variable %s: %s",
@@ -221,6 +238,7 @@ static int server_strings(fh_server_t *s, const fh_server_config_t *c) {
 
 int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
     config_field = NULL;
+    config_sys_err = 0;
     if (!out || !cfg)
         return FH_EINVAL;
     fh_server_config_t c = *cfg;
@@ -266,6 +284,8 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
         err = fh__listener_bind(s->host, port, c.backlog, &w->listener.fd, &s->port, &why);
         if (err == FH_ECONFIG)
             err = config_error("host", why);
+        else if (err)
+            err = listen_error(s->host, port, err);
         if (err)
             goto error;
         port = s->port; /* the others share the first one's (maybe ephemeral) port */

@@ -117,11 +117,49 @@ static void test_close_takes_the_queue_then_refuses(void **state) {
     close(b);
 }
 
+static int no_handler(fh_request_t *req, fh_response_t *res, void *data) {
+    (void)req;
+    (void)data;
+    return fh_send_status(res, 200);
+}
+
+/* The server's messages name the address it could not listen on. */
+static void test_listen_errors_name_the_address(void **state) {
+    (void)state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0); /* no SO_REUSEPORT: exclusive */
+    struct sockaddr_in sa = { .sin_family = AF_INET };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    socklen_t len = sizeof(sa);
+    getsockname(fd, (struct sockaddr *)&sa, &len);
+    int taken = ntohs(sa.sin_port);
+    fh_server_config_t cfg = fh_server_config_default();
+    cfg.handler = no_handler;
+    cfg.host = "127.0.0.1";
+    cfg.port = taken;
+    cfg.threads = 1;
+    fh_server_t *s = NULL;
+    int err = fh_server_new(&s, &cfg);
+    assert_int_equal(err, FH_EADDRINUSE);
+    char want[128];
+    snprintf(want, sizeof(want), "fasthttp: cannot listen on 127.0.0.1:%d: address already in use",
+             taken);
+    assert_string_equal(fh_server_config_error(&cfg, err), want);
+    close(fd);
+    cfg.port = 0;
+    cfg.host = "192.0.2.1"; /* not this machine's */
+    err = fh_server_new(&s, &cfg);
+    assert_int_equal(err, UV_EADDRNOTAVAIL);
+    assert_non_null(strstr(fh_server_config_error(&cfg, err), "cannot listen on 192.0.2.1:0: "));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bind_errors),
         cmocka_unit_test(test_cap_pauses_and_resumes),
         cmocka_unit_test(test_close_takes_the_queue_then_refuses),
+        cmocka_unit_test(test_listen_errors_name_the_address),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
