@@ -25,6 +25,12 @@ int fh__json_send_doc(fh_response_t *res, int status, json_t *doc, fh_str_t cont
 
 extern const fh_str_t fh__json_problem_type;
 
+/* Sets obj[key] to value (stolen); a NULL value or a failure clears *ok. */
+static inline void fh__json_put(json_t *obj, const char *key, json_t *value, bool *ok) {
+    if (!value || json_object_set_new(obj, key, value) != 0)
+        *ok = false;
+}
+
 /* The shape limits of a body (json_limits.c), every field set. */
 typedef struct fh__json_limits {
     size_t max_depth, max_members, max_values;

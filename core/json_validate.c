@@ -65,11 +65,6 @@ static json_t *fragment(fh_arena_t *a, const char *pointer) {
     return json_stringn(buf, (size_t)(o - buf));
 }
 
-static void put(json_t *obj, const char *key, json_t *value, bool *ok) {
-    if (!value || json_object_set_new(obj, key, value) != 0)
-        *ok = false;
-}
-
 /* Records one violation at pointer (field: the member name, or NULL). */
 static void violation_at(fh_json_validator_t *v, const char *pointer, const char *field,
                          const char *fmt, va_list ap) {
@@ -86,10 +81,10 @@ static void violation_at(fh_json_validator_t *v, const char *pointer, const char
     }
     json_t *e = ok ? json_object() : NULL;
     if (e) {
-        put(e, "pointer", fragment(a, pointer), &ok);
+        fh__json_put(e, "pointer", fragment(a, pointer), &ok);
         if (field)
-            put(e, "field", fh__json_text(field, strlen(field)), &ok);
-        put(e, "detail", fh__json_text(detail, strlen(detail)), &ok);
+            fh__json_put(e, "field", fh__json_text(field, strlen(field)), &ok);
+        fh__json_put(e, "detail", fh__json_text(detail, strlen(detail)), &ok);
         if (json_array_append_new(root->_errors, e) != 0)
             ok = false;
     } else {
