@@ -264,6 +264,7 @@ int fht_wait_closed(int fd, int ms) {
 
 fh_server_t *fht_server;
 int fht_port;
+fh_chain_t *fht_chain;
 
 void fht_start(fh_server_config_t *cfg) {
     fht_server = fht_server_start(cfg);
@@ -278,36 +279,77 @@ void fht_start_handler(fh_handler_fn handler, void *data, int threads) {
     fht_start(&cfg);
 }
 
-int fht_teardown(void **state) {
-    (void)state;
+void fht_start_chain(fh_handler_fn handler, int threads, const fh_middleware_t *mws, size_t n) {
+    assert_int_equal(fh_chain_new(&fht_chain, handler, NULL), 0);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(fh_chain_use(fht_chain, &mws[i]), 0);
+    fht_start_handler(fh_chain_handle, fht_chain, threads);
+}
+
+void fht_stop(void) {
     if (fht_server)
         fht_server_stop(fht_server);
     fht_server = NULL;
     fht_port = 0;
+    fh_chain_free(fht_chain);
+    fht_chain = NULL;
+}
+
+int fht_teardown(void **state) {
+    (void)state;
+    fht_stop();
     return 0;
 }
 
-static void expect_response(int fd, int status, const char *body, int head) {
+void fht_exchange(const char *raw, fht_response_t *r) {
+    int fd = fht_connect(fht_port);
+    fht_send_str(fd, raw);
+    assert_int_equal(fht_read_response(fd, r, strncmp(raw, "HEAD ", 5) == 0), 0);
+    fht_close(fd);
+}
+
+void fht_request(const char *method, const char *target, const char *extra, fht_response_t *r) {
+    char raw[2048];
+    int n = snprintf(raw, sizeof(raw), "%s %s HTTP/1.1\r\nHost: t\r\n%s\r\n", method, target,
+                     extra ? extra : "");
+    assert_true(n > 0 && (size_t)n < sizeof(raw));
+    fht_exchange(raw, r);
+}
+
+const char *fht_hdr(const fht_response_t *r, const char *name) {
+    static char v[4][512];
+    static int slot;
+    char *out = v[slot++ % 4];
+    if (!fht_header(r, name, out, sizeof(v[0])))
+        out[0] = '\0';
+    return out;
+}
+
+void fht_expect_response(int fd, int head_request, int status, const char *body, int chunked) {
     fht_response_t r;
-    assert_int_equal(fht_read_response(fd, &r, head), 0);
+    assert_int_equal(fht_read_response(fd, &r, head_request), 0);
     assert_int_equal(r.status, status);
     if (body)
         assert_string_equal(r.body, body);
+    if (chunked >= 0)
+        assert_int_equal(r.chunked, chunked);
     char date[64];
     assert_true(fht_header(&r, "Date", date, sizeof(date)));
     assert_int_equal(strlen(date), 29);
     fht_response_free(&r);
 }
 
-void fht_expect(int fd, int status, const char *body) { expect_response(fd, status, body, 0); }
+void fht_expect(int fd, int status, const char *body) {
+    fht_expect_response(fd, 0, status, body, -1);
+}
 
-void fht_expect_head(int fd, int status) { expect_response(fd, status, NULL, 1); }
+void fht_expect_head(int fd, int status) { fht_expect_response(fd, 1, status, NULL, -1); }
 
-void fht_wait_for(const volatile int *counter, int want) {
+void fht_wait_for(const atomic_int *counter, int want) {
     uint64_t t0 = fht_now_ms();
-    while (__atomic_load_n(counter, __ATOMIC_SEQ_CST) < want && fht_now_ms() - t0 < 5000)
+    while (atomic_load(counter) < want && fht_now_ms() - t0 < 5000)
         usleep(1000);
-    assert_int_equal(__atomic_load_n(counter, __ATOMIC_SEQ_CST), want);
+    assert_int_equal(atomic_load(counter), want);
 }
 
 int fht_recv_exact(int fd, void *buf, size_t n, size_t *got) {

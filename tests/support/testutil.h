@@ -4,6 +4,7 @@
 #define FH_TESTUTIL_H
 
 #include <fasthttp.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -46,23 +47,44 @@ void fht_close(int fd);
 uint64_t fht_now_ms(void);
 
 /* ---- the shared fixture ----
- * Most test files run one server for all their tests: fht_start starts it
- * (as fht_server_start does) and sets fht_server and fht_port;
- * fht_teardown, usable as a cmocka group teardown, stops it. */
+ * Most test files run one server at a time: fht_start starts it (as
+ * fht_server_start does) and sets fht_server and fht_port; fht_stop stops
+ * it, and fht_teardown, usable as a cmocka group teardown, does the same. */
 extern fh_server_t *fht_server;
 extern int fht_port;
 void fht_start(fh_server_config_t *cfg);
 /* fht_start with the default config, handler and threads. */
 void fht_start_handler(fh_handler_fn handler, void *data, int threads);
+/* fht_start_handler of a chain (fht_chain) of the n middleware mws, in
+ * order, around handler (its data NULL); fht_stop frees the chain after the
+ * server has stopped. */
+extern fh_chain_t *fht_chain;
+void fht_start_chain(fh_handler_fn handler, int threads, const fh_middleware_t *mws, size_t n);
+void fht_stop(void);
 int fht_teardown(void **state);
 
-/* Reads one response and checks its status, and its body when body is not
- * NULL; every response must carry a 29-byte Date. head_request as in
- * fht_read_response. */
+/* Sends raw on a new connection to fht_port, reads one response into *r
+ * (no body when raw is a HEAD request) and closes. Free r with
+ * fht_response_free. */
+void fht_exchange(const char *raw, fht_response_t *r);
+/* fht_exchange of "<method> <target> HTTP/1.1", "Host: t" and the header
+ * lines extra (each ending in CRLF; NULL for none). */
+void fht_request(const char *method, const char *target, const char *extra, fht_response_t *r);
+/* The value of header name in r, "" when absent: one of four static buffers
+ * in turn (valid until the fourth call after it; the test's thread only). */
+const char *fht_hdr(const fht_response_t *r, const char *name);
+
+/* Reads one response (head_request as in fht_read_response) and checks its
+ * status, its body when body is not NULL, its framing when chunked is 1
+ * (chunked) or 0 (not chunked; -1: either), and that it carries a 29-byte
+ * Date, as every response must. fht_expect and fht_expect_head are its
+ * short forms. */
+void fht_expect_response(int fd, int head_request, int status, const char *body, int chunked);
 void fht_expect(int fd, int status, const char *body);
 void fht_expect_head(int fd, int status);
-/* Waits up to 5 s for the counter to reach want; fails the test otherwise. */
-void fht_wait_for(const volatile int *counter, int want);
+/* Waits up to 5 s for the counter to reach want; fails the test otherwise
+ * (or at once when it went past want). */
+void fht_wait_for(const atomic_int *counter, int want);
 /* Reads exactly n bytes into buf (buffered bytes first); returns 0, or -1 on
  * EOF, reset or timeout, with *got set to the bytes read before it. */
 int fht_recv_exact(int fd, void *buf, size_t n, size_t *got);
