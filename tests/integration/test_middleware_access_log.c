@@ -92,7 +92,7 @@ static void start(const fh_access_log_options_t *opt, int threads) {
     assert_int_equal(fh_access_log_new(&log_mw, opt), 0);
     assert_int_equal(fh_request_id_new(&rid_mw, NULL), 0);
     fh_middleware_t mws[] = { log_mw, rid_mw, { .name = "fake_auth", .before = fake_auth } };
-    fht_start_chain(handler, threads, mws, 3);
+    fht_start_chain(handler, NULL, threads, mws, 3);
 }
 
 /* Stops the server and releases the log, which writes what is buffered. */
@@ -507,7 +507,7 @@ static void test_answered_by_middleware(void **state) {
     fh_access_log_options_t opt = { .write = fht_log_write };
     assert_int_equal(fh_access_log_new(&log_mw, &opt), 0);
     fh_middleware_t mws[] = { log_mw, { .name = "refuse", .before = refuse } };
-    fht_start_chain(handler, 1, mws, 2);
+    fht_start_chain(handler, NULL, 1, mws, 2);
     int fd = fht_connect(fht_port);
     exchange(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n", 429, 0);
     fht_close(fd);

@@ -118,7 +118,7 @@ static int setup(void **state) {
     (void)state;
     make_text();
     assert_int_equal(fh_compress_new(&gz, NULL), 0);
-    fht_start_chain(handler, 2, &gz, 1);
+    fht_start_chain(handler, NULL, 2, &gz, 1);
     return 0;
 }
 

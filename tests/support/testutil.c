@@ -279,8 +279,9 @@ void fht_start_handler(fh_handler_fn handler, void *data, int threads) {
     fht_start(&cfg);
 }
 
-void fht_start_chain(fh_handler_fn handler, int threads, const fh_middleware_t *mws, size_t n) {
-    assert_int_equal(fh_chain_new(&fht_chain, handler, NULL), 0);
+void fht_start_chain(fh_handler_fn handler, void *data, int threads, const fh_middleware_t *mws,
+                     size_t n) {
+    assert_int_equal(fh_chain_new(&fht_chain, handler, data), 0);
     for (size_t i = 0; i < n; i++)
         assert_int_equal(fh_chain_use(fht_chain, &mws[i]), 0);
     fht_start_handler(fh_chain_handle, fht_chain, threads);

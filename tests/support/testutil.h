@@ -56,10 +56,12 @@ void fht_start(fh_server_config_t *cfg);
 /* fht_start with the default config, handler and threads. */
 void fht_start_handler(fh_handler_fn handler, void *data, int threads);
 /* fht_start_handler of a chain (fht_chain) of the n middleware mws, in
- * order, around handler (its data NULL); fht_stop frees the chain after the
- * server has stopped. */
+ * order (copied, as fh_chain_use does), around handler and its data;
+ * fht_stop frees the chain once the server has stopped. The middleware
+ * stay the caller's to release. */
 extern fh_chain_t *fht_chain;
-void fht_start_chain(fh_handler_fn handler, int threads, const fh_middleware_t *mws, size_t n);
+void fht_start_chain(fh_handler_fn handler, void *data, int threads, const fh_middleware_t *mws,
+                     size_t n);
 void fht_stop(void);
 int fht_teardown(void **state);
 
