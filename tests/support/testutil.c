@@ -374,6 +374,30 @@ int fht_recv_exact(int fd, void *buf, size_t n, size_t *got) {
     return have == n ? 0 : -1;
 }
 
+void fht_round_trips(int fd, const char *req, int reqs, int rounds, size_t resp_len) {
+    static char out[16 * 512];
+    static char in[1 << 17];
+    size_t rl = strlen(req);
+    assert_true(reqs >= 1 && (size_t)reqs * rl <= sizeof(out));
+    for (int i = 0; i < reqs; i++)
+        memcpy(out + (size_t)i * rl, req, rl);
+    for (int r = 0; r < rounds; r++) {
+        size_t n = (size_t)reqs * rl, off = 0;
+        while (off < n) {
+            ssize_t s = send(fd, out + off, n - off, MSG_NOSIGNAL);
+            assert_true(s > 0);
+            off += (size_t)s;
+        }
+        size_t want = (size_t)reqs * resp_len, got = 0;
+        while (got < want) {
+            ssize_t s = recv(fd, in, sizeof(in), 0);
+            assert_true(s > 0);
+            got += (size_t)s;
+        }
+        assert_int_equal(got, want);
+    }
+}
+
 static struct {
     pthread_t thread;
     int fd;

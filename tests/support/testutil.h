@@ -90,6 +90,11 @@ void fht_wait_for(const atomic_int *counter, int want);
 /* Reads exactly n bytes into buf (buffered bytes first); returns 0, or -1 on
  * EOF, reset or timeout, with *got set to the bytes read before it. */
 int fht_recv_exact(int fd, void *buf, size_t n, size_t *got);
+/* For the zero-malloc tests: `rounds` times, sends reqs copies of req in
+ * one write (pipelined when reqs > 1) and reads back exactly reqs *
+ * resp_len bytes, with plain send/recv into static buffers, allocating
+ * nothing (the test's thread only; reqs * strlen(req) up to 8 KiB). */
+void fht_round_trips(int fd, const char *req, int reqs, int rounds, size_t resp_len);
 /* Sends buf (which must stay valid) from a thread of its own, so that the
  * test can read while the server is still being sent to; one at a time.
  * fht_send_async_join waits for it and fails the test if a send failed. */
