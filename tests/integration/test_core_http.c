@@ -19,18 +19,7 @@
 
 #include "testutil.h"
 
-typedef struct deferred {
-    uv_timer_t timer;
-    fh_response_t *res;
-    char text[32];
-} deferred_t;
-
-static void deferred_closed(uv_handle_t *h) {
-    deferred_t *d = h->data;
-    fh_send_text(d->res, 200, d->text);
-}
-
-static void deferred_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, deferred_closed); }
+static void send_late(fh_response_t *res, void *text) { fh_send_text(res, 200, text); }
 
 static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;
@@ -53,14 +42,10 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     if (fh_str_eq(path, "/defer")) {
         /* Answer later from a timer on the request's loop. */
         fh_str_t ms = fh_request_query(req, "ms");
-        deferred_t *d = fh_alloc(req, sizeof(*d));
-        d->res = res;
-        snprintf(d->text, sizeof(d->text), "late %.*s", FH_STR_FMT(fh_request_query(req, "id")));
+        char *text = fh_alloc(req, 32);
+        snprintf(text, 32, "late %.*s", FH_STR_FMT(fh_request_query(req, "id")));
         fh_response_defer(res);
-        uv_timer_init(fh_request_loop(req), &d->timer);
-        d->timer.data = d;
-        uv_timer_start(&d->timer, deferred_fire, ms.ptr ? strtoul(ms.ptr, NULL, 10) : 10, 0);
-        return 0;
+        return fht_later(res, ms.ptr ? strtoul(ms.ptr, NULL, 10) : 10, send_late, text);
     }
     return fh_send_textf(res, 404, "%.*s not found", FH_STR_FMT(path));
 }

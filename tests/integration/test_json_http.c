@@ -26,23 +26,15 @@ static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
 static json_t *store;
 static int request_id_key; /* its address: the "request-id middleware" key */
 
-typedef struct deferred {
-    uv_timer_t timer;
-    fh_request_t *req;
-    fh_response_t *res;
-} deferred_t;
-
-/* After the timer is closed, build and send the JSON from the loop. */
-static void deferred_closed(uv_handle_t *h) {
-    deferred_t *d = h->data;
-    fh_json_scope_t s = fh_json_arena_begin(fh_request_arena(d->req));
+/* From the loop, later: build and send the JSON. */
+static void send_late_json(fh_response_t *res, void *data) {
+    (void)data;
+    fh_json_scope_t s = fh_json_arena_begin(fh_request_arena(fh_response_request(res)));
     json_t *v = json_pack("{s:s, s:b}", "late", "yes", "in_arena", 1);
     json_object_set_new(v, "in_arena", json_boolean(fh_json_in_arena(v)));
-    fh_send_json_new(d->res, 200, v); /* may release the request: touch nothing after */
+    fh_send_json_new(res, 200, v); /* may release the request: touch nothing after */
     fh_json_scope_end(s);
 }
-
-static void deferred_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, deferred_closed); }
 
 static int create_user(fh_request_t *req, fh_response_t *res) {
     json_t *body;
@@ -170,14 +162,8 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
         return rc;
     }
     if (fh_str_eq(path, "/deferred")) {
-        deferred_t *d = fh_alloc(req, sizeof(*d));
-        d->req = req;
-        d->res = res;
         fh_response_defer(res);
-        uv_timer_init(fh_request_loop(req), &d->timer);
-        d->timer.data = d;
-        uv_timer_start(&d->timer, deferred_fire, 5, 0);
-        return 0;
+        return fht_later(res, 5, send_late_json, NULL);
     }
     if (fh_str_starts_with(path, "/store/") && path.len > 7) {
         char *key = fh_strndup(req, (fh_str_t){ path.ptr + 7, path.len - 7 });

@@ -22,17 +22,10 @@
 
 /* ---------------------------------------------------------- the app */
 
-typedef struct later {
-    uv_timer_t timer;
-    fh_response_t *res;
-} later_t;
-
-static void later_closed(uv_handle_t *h) {
-    later_t *l = h->data;
-    fh_send_text(l->res, 200, "late");
+static void send_late(fh_response_t *res, void *data) {
+    (void)data;
+    fh_send_text(res, 200, "late");
 }
-
-static void later_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, later_closed); }
 
 /* A stream whose last chunk comes 60 ms after its head. */
 typedef struct slow_stream {
@@ -66,13 +59,8 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     if (fh_str_eq(path, "/empty"))
         return fh_send_status(res, 204);
     if (fh_str_eq(path, "/defer")) {
-        later_t *l = fh_alloc(req, sizeof(*l));
-        l->res = res;
         fh_response_defer(res);
-        uv_timer_init(fh_request_loop(req), &l->timer);
-        l->timer.data = l;
-        uv_timer_start(&l->timer, later_fire, 60, 0);
-        return 0;
+        return fht_later(res, 60, send_late, NULL);
     }
     return fh_send_text(res, 200, "hello");
 }

@@ -98,26 +98,18 @@ static fh_middleware_t t_mw(const char *name) {
     return m;
 }
 
-typedef struct later {
-    uv_timer_t timer;
-    fh_response_t *res;
-    bool fail;
-} later_t;
-
-static void later_closed(uv_handle_t *h) {
-    later_t *l = h->data;
-    fh_request_t *req = fh_response_request(l->res);
-    if (l->fail) {
+/* data: non-NULL to fail instead of answering. */
+static void later(fh_response_t *res, void *data) {
+    fh_request_t *req = fh_response_request(res);
+    if (data) {
         trace(req, 'F', '!');
-        CHECK(fh_chain_fail(l->res, -9) == 0);
-        CHECK(fh_chain_fail(l->res, -9) == FH_EALREADY_SENT);
-        CHECK(fh_chain_fail(l->res, 0) == FH_EALREADY_SENT);
+        CHECK(fh_chain_fail(res, -9) == 0);
+        CHECK(fh_chain_fail(res, -9) == FH_EALREADY_SENT);
+        CHECK(fh_chain_fail(res, 0) == FH_EALREADY_SENT);
     } else {
-        fh_send_text(l->res, 200, "late");
+        fh_send_text(res, 200, "late");
     }
 }
-
-static void later_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, later_closed); }
 
 static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;
@@ -144,14 +136,9 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
         return fh_send_raw(res, raw, sizeof(raw) - 1, FH_RAW_BORROW);
     }
     if (fh_str_eq(path, "/defer") || fh_str_eq(path, "/defer-fail")) {
-        later_t *l = fh_alloc(req, sizeof(*l));
-        l->res = res;
-        l->fail = fh_str_eq(path, "/defer-fail");
+        static const char fail = 1;
         CHECK(fh_response_defer(res) == 0);
-        uv_timer_init(fh_request_loop(req), &l->timer);
-        l->timer.data = l;
-        uv_timer_start(&l->timer, later_fire, 30, 0);
-        return 0;
+        return fht_later(res, 30, later, fh_str_eq(path, "/defer-fail") ? (void *)&fail : NULL);
     }
     /* The trace so far shows what the before hooks left in the slot. */
     return fh_send_textf(res, 200, "%s", trace_of(req));

@@ -34,17 +34,10 @@ static void make_text(void) {
             (size_t)snprintf(text + n, sizeof(text) - n, "line %d: the quick brown fox jumps\n", i);
 }
 
-typedef struct later {
-    uv_timer_t timer;
-    fh_response_t *res;
-} later_t;
-
-static void later_closed(uv_handle_t *h) {
-    later_t *l = h->data;
-    fh_send(l->res, 200, "text/plain", text, 4000);
+static void send_late(fh_response_t *res, void *data) {
+    (void)data;
+    fh_send(res, 200, "text/plain", text, 4000);
 }
-
-static void later_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, later_closed); }
 
 static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;
@@ -101,13 +94,8 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
         return 0;
     }
     if (fh_str_eq(path, "/defer")) {
-        later_t *l = fh_alloc(req, sizeof(*l));
-        l->res = res;
         fh_response_defer(res);
-        uv_timer_init(fh_request_loop(req), &l->timer);
-        l->timer.data = l;
-        uv_timer_start(&l->timer, later_fire, 10, 0);
-        return 0;
+        return fht_later(res, 10, send_late, NULL);
     }
     return fh_send_status(res, 404);
 }

@@ -16,18 +16,11 @@
 
 #include "testutil.h"
 
-typedef struct later {
-    uv_timer_t timer;
-    fh_response_t *res;
-} later_t;
-
-static void later_closed(uv_handle_t *h) {
-    later_t *l = h->data;
-    fh_response_write(l->res, "partial", 7); /* then it fails */
-    fh_chain_fail(l->res, FH_ENOENT);
+static void fail_late(fh_response_t *res, void *data) {
+    (void)data;
+    fh_response_write(res, "partial", 7); /* then it fails */
+    fh_chain_fail(res, FH_ENOENT);
 }
-
-static void later_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, later_closed); }
 
 static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;
@@ -40,13 +33,8 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
         return FH_ENOMEM;
     }
     if (fh_str_eq(path, "/defer-fail")) {
-        later_t *l = fh_alloc(req, sizeof(*l));
-        l->res = res;
         fh_response_defer(res);
-        uv_timer_init(fh_request_loop(req), &l->timer);
-        l->timer.data = l;
-        uv_timer_start(&l->timer, later_fire, 10, 0);
-        return 0;
+        return fht_later(res, 10, fail_late, NULL);
     }
     return fh_send_text(res, 200, "fine");
 }

@@ -44,35 +44,21 @@ static int fail_handler(fh_request_t *req, fh_response_t *res, void *data) {
     return FH_EHANDLER;
 }
 
-typedef struct later {
-    uv_timer_t timer;
-    fh_request_t *req;
-    fh_response_t *res;
-} later_t;
-
-static void later_closed(uv_handle_t *h) {
-    later_t *l = h->data;
+static void send_late(fh_response_t *res, void *data) {
+    (void)data;
     /* By now the read buffer has been reused: the parameter must have been
      * moved with the request. */
-    fh_send_textf(l->res, 200, "late %.*s", FH_STR_FMT(fh_request_param(l->req, "id")));
+    fh_send_textf(res, 200, "late %.*s",
+                  FH_STR_FMT(fh_request_param(fh_response_request(res), "id")));
 }
-
-static void later_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, later_closed); }
 
 static int deferred(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;
-    later_t *l = fh_alloc(req, sizeof(*l));
-    if (!l)
-        return FH_ENOMEM;
-    l->req = req;
-    l->res = res;
+    (void)req;
     int rc = fh_response_defer(res);
     if (rc)
         return rc;
-    uv_timer_init(fh_request_loop(req), &l->timer);
-    l->timer.data = l;
-    uv_timer_start(&l->timer, later_fire, 20, 0);
-    return 0;
+    return fht_later(res, 20, send_late, NULL);
 }
 
 static int custom_404(fh_request_t *req, fh_response_t *res, void *data) {

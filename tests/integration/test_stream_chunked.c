@@ -86,17 +86,10 @@ static void ticker_start(fh_request_t *req, fh_response_t *res, int n, int ms) {
 
 /* ---- a stream begun on a deferred response */
 
-typedef struct later {
-    uv_timer_t timer;
-    fh_response_t *res;
-} later_t;
-
-static void later_closed(uv_handle_t *h) {
-    later_t *l = h->data;
-    ticker_start(fh_response_request(l->res), l->res, 3, 1);
+static void stream_late(fh_response_t *res, void *data) {
+    (void)data;
+    ticker_start(fh_response_request(res), res, 3, 1);
 }
-
-static void later_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, later_closed); }
 
 /* ---- 100 MB with backpressure */
 
@@ -174,13 +167,8 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     }
     if (fh_str_eq(path, "/later")) {
         /* Deferred first; the stream begins from a timer. */
-        later_t *l = fh_alloc(req, sizeof(*l));
-        l->res = res;
         fh_response_defer(res);
-        uv_timer_init(fh_request_loop(req), &l->timer);
-        l->timer.data = l;
-        uv_timer_start(&l->timer, later_fire, 20, 0);
-        return 0;
+        return fht_later(res, 20, stream_late, NULL);
     }
     if (fh_str_eq(path, "/big")) {
         big_t *b = fh_alloc(req, sizeof(*b));

@@ -110,17 +110,10 @@ static void on_ready_detach(fh_takeover_t *tk, int status, void *data) {
     close(fd);
 }
 
-typedef struct late {
-    uv_timer_t timer;
-    fh_response_t *res;
-} late_t;
-
-static void late_closed(uv_handle_t *h) {
-    late_t *l = h->data;
-    fh_send_text(l->res, 200, "first");
+static void send_first(fh_response_t *res, void *data) {
+    (void)data;
+    fh_send_text(res, 200, "first");
 }
-
-static void late_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, late_closed); }
 
 #define BIG (4 * 1024 * 1024)
 static char big_body[BIG];
@@ -137,15 +130,10 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
         return 0;
     }
     if (fh_str_eq(path, "/slow")) {
-        late_t *l = fh_alloc(req, sizeof(*l));
-        l->res = res;
         fh_response_defer(res);
-        uv_timer_init(fh_request_loop(req), &l->timer);
-        l->timer.data = l;
         fh_str_t ms = fh_request_query(req, "ms");
-        uv_timer_start(&l->timer, late_fire, ms.ptr ? strtoul(fh_strndup(req, ms), NULL, 10) : 60,
-                       0);
-        return 0;
+        return fht_later(res, ms.ptr ? strtoul(fh_strndup(req, ms), NULL, 10) : 60, send_first,
+                         NULL);
     }
     if (fh_str_eq(path, "/raw"))
         return fh_request_takeover(res, FH_TAKEOVER_SILENT, on_ready, NULL);

@@ -437,3 +437,33 @@ void fht_send_async_join(void) {
     if (async_send.err)
         fail_msg("send: %s", strerror(async_send.err));
 }
+
+/* ------------------------------------------------------------- server side */
+
+typedef struct later {
+    uv_timer_t timer;
+    fh_response_t *res;
+    fht_later_fn fn;
+    void *data;
+} later_t;
+
+static void later_closed(uv_handle_t *h) {
+    later_t *l = h->data;
+    l->fn(l->res, l->data);
+}
+
+static void later_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, later_closed); }
+
+int fht_later(fh_response_t *res, uint64_t ms, fht_later_fn fn, void *data) {
+    fh_request_t *req = fh_response_request(res);
+    later_t *l = fh_alloc(req, sizeof(*l));
+    if (!l)
+        return FH_ENOMEM;
+    l->res = res;
+    l->fn = fn;
+    l->data = data;
+    uv_timer_init(fh_request_loop(req), &l->timer);
+    l->timer.data = l;
+    uv_timer_start(&l->timer, later_fire, ms, 0);
+    return 0;
+}

@@ -101,4 +101,15 @@ void fht_round_trips(int fd, const char *req, int reqs, int rounds, size_t resp_
 void fht_send_async(int fd, const void *buf, size_t len);
 void fht_send_async_join(void);
 
+/* ---- server side ----
+ * A handler's answer given later: fht_later calls fn(res, data) ms
+ * milliseconds from now, from a one-shot timer on the loop of res's request,
+ * once that timer's handle is closed (so that fn may end the response,
+ * which can release the request and the timer's memory, taken from the
+ * request's arena). The caller has deferred res (fh_response_defer); data
+ * must stay valid until fn runs (the request's arena, or static). Returns 0
+ * or FH_ENOMEM (fn is then never called); any thread of the loop's worker. */
+typedef void (*fht_later_fn)(fh_response_t *res, void *data);
+int fht_later(fh_response_t *res, uint64_t ms, fht_later_fn fn, void *data);
+
 #endif
