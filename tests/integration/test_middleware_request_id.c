@@ -3,8 +3,6 @@
  * many connections, the id on error responses, the options, and the slot
  * key other modules read. */
 #include <pthread.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <regex.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -104,19 +102,13 @@ typedef struct client {
  * Plain sockets rather than testutil's per-fd buffers: connections open and
  * close on several threads at once here, and fd numbers get reused. */
 static int raw_get(int port, char *body, size_t cap) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = fht_connect_raw(port);
     if (fd < 0)
         return -1;
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     static const char req[] = "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
     char buf[2048];
     size_t len = 0;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-        send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(req) - 1)) {
+    if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(req) - 1)) {
         close(fd);
         return -1;
     }

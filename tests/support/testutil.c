@@ -56,6 +56,27 @@ static rbuf_t rbufs[FHT_MAX_FD];
  * owner's use (the kernel orders it too, but sanitizers cannot see that). */
 static pthread_mutex_t fd_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static struct sockaddr_in loopback(int port) {
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return sa;
+}
+
+int fht_connect_raw(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in sa = loopback(port);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int fht_connect(int port) {
     pthread_mutex_lock(&fd_lock);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -63,11 +84,7 @@ int fht_connect(int port) {
         rbufs[fd].len = 0;
     pthread_mutex_unlock(&fd_lock);
     assert_true(fd >= 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct sockaddr_in sa = loopback(port);
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
         fail_msg("connect: %s", strerror(errno));
     struct timeval tv = { 5, 0 };

@@ -18,6 +18,10 @@ void fht_server_stop(fh_server_t *s);
 
 /* A blocking TCP connection to 127.0.0.1:port with a 5 s receive timeout. */
 int fht_connect(int port);
+/* The same connection without the receive timeout, TCP_NODELAY, the
+ * per-fd buffer or any assertion, for client threads and for tests that
+ * read with plain recv: returns the fd (close-on-exec), or -1. */
+int fht_connect_raw(int port);
 /* Sends everything; fails the test on error. */
 void fht_send(int fd, const void *buf, size_t len);
 void fht_send_str(int fd, const char *s);
