@@ -112,7 +112,8 @@ void fht_send_async_join(void);
  * which can release the request and the timer's memory, taken from the
  * request's arena). The caller has deferred res (fh_response_defer); data
  * must stay valid until fn runs (the request's arena, or static). Returns 0
- * or FH_ENOMEM (fn is then never called); any thread of the loop's worker. */
+ * or FH_ENOMEM (fn is then never called). Call it on the loop's thread (from
+ * the handler, or a callback of that loop). */
 typedef void (*fht_later_fn)(fh_response_t *res, void *data);
 int fht_later(fh_response_t *res, uint64_t ms, fht_later_fn fn, void *data);
 
