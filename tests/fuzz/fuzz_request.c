@@ -22,16 +22,7 @@
 #include <ctype.h>
 
 #include "conn_driver.h"
-#include "core/http1_syntax.h"
-
-static bool token(fh_str_t s) {
-    if (!s.ptr || s.len == 0)
-        return false;
-    for (size_t i = 0; i < s.len; i++)
-        if (!fh__h1_is_tchar((unsigned char)s.ptr[i]))
-            return false;
-    return true;
-}
+#include "middleware/mw.h" /* fh__mw_is_token */
 
 static bool clean_value(fh_str_t s) {
     if (!s.ptr)
@@ -44,7 +35,7 @@ static bool clean_value(fh_str_t s) {
 
 /* What must hold for every request a handler sees, strict syntax included. */
 static void check_request(fh_request_t *req) {
-    if (!token(fh_request_method(req)))
+    if (!fh__mw_is_token(fh_request_method(req)))
         abort();
     fh_str_t t = fh_request_target(req);
     if (!t.ptr || t.len == 0)
@@ -54,7 +45,7 @@ static void check_request(fh_request_t *req) {
             abort();
     fh_str_t name, value;
     for (size_t i = 0; fh_request_header_at(req, i, &name, &value); i++)
-        if (!token(name) || !clean_value(value))
+        if (!fh__mw_is_token(name) || !clean_value(value))
             abort();
     fh_str_t body = fh_request_body(req);
     if (!body.ptr)

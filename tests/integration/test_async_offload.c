@@ -202,73 +202,48 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     return fh_send_status(res, 404);
 }
 
-static fh_server_t *server;
-static int port;
-
 static int setup(void **state) {
     (void)state;
     sem_init(&pool_gate, 0, 0);
-    fh_server_config_t cfg = fh_server_config_default();
-    cfg.handler = handler;
-    cfg.threads = 2;
-    server = fht_server_start(&cfg);
-    port = fh_server_port(server);
+    fht_start_handler(handler, NULL, 2);
     return 0;
 }
 
 static int teardown(void **state) {
-    (void)state;
-    fht_server_stop(server);
+    fht_teardown(state);
     sem_destroy(&pool_gate);
     return 0;
 }
 
-static void expect(int fd, int status, const char *body) {
-    fht_response_t r;
-    assert_int_equal(fht_read_response(fd, &r, 0), 0);
-    assert_int_equal(r.status, status);
-    if (body)
-        assert_string_equal(r.body, body);
-    fht_response_free(&r);
-}
-
-/* Waits up to 3 s for a counter to reach want. */
-static void wait_for(atomic_int *c, int want) {
-    uint64_t t0 = fht_now_ms();
-    while (atomic_load(c) < want && fht_now_ms() - t0 < 3000)
-        usleep(1000);
-    assert_int_equal(atomic_load(c), want);
-}
-
 static void test_deferred_from_timer(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET /timer?ms=30&id=a HTTP/1.1\r\nHost: t\r\n\r\n");
-    expect(fd, 200, "timer a");
+    fht_expect(fd, 200, "timer a");
     fht_close(fd);
 }
 
 static void test_deferred_from_thread_pool(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET /pool?ms=20&id=b HTTP/1.1\r\nHost: t\r\n\r\n");
-    expect(fd, 200, "pool b off-loop");
+    fht_expect(fd, 200, "pool b off-loop");
     fht_close(fd);
     assert_int_equal(atomic_load(&n_wrong_thread), 0);
 }
 
 static void test_deferred_from_foreign_thread(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET /post?ms=20&id=c HTTP/1.1\r\nHost: t\r\n\r\n");
-    expect(fd, 200, "post c");
+    fht_expect(fd, 200, "post c");
     fht_close(fd);
     assert_int_equal(atomic_load(&post_errors), 0);
 }
 
 static void test_pipelined_deferred_keep_order(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     /* Completions arrive in the order 2, 5, 4, 1 (and 3 at once); the
      * responses leave in request order. */
     fht_send_str(fd, "GET /pool?ms=120&id=1 HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -277,12 +252,12 @@ static void test_pipelined_deferred_keep_order(void **state) {
                      "GET /pool?ms=60&id=4 HTTP/1.1\r\nHost: t\r\n\r\n"
                      "GET /post?ms=30&id=5 HTTP/1.1\r\nHost: t\r\n\r\n"
                      "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
-    expect(fd, 200, "pool 1 off-loop");
-    expect(fd, 200, "timer 2");
-    expect(fd, 200, "now");
-    expect(fd, 200, "pool 4 off-loop");
-    expect(fd, 200, "post 5");
-    expect(fd, 200, "now");
+    fht_expect(fd, 200, "pool 1 off-loop");
+    fht_expect(fd, 200, "timer 2");
+    fht_expect(fd, 200, "now");
+    fht_expect(fd, 200, "pool 4 off-loop");
+    fht_expect(fd, 200, "post 5");
+    fht_expect(fd, 200, "now");
     fht_close(fd);
 }
 
@@ -291,14 +266,14 @@ static void test_client_leaves_during_deferral(void **state) {
     int released = atomic_load(&n_released);
     int canceled = atomic_load(&n_canceled);
     int late = atomic_load(&n_late_end);
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET /timer?ms=500&id=gone&track=1 HTTP/1.1\r\nHost: t\r\n\r\n");
     usleep(30000); /* dispatched and deferred */
     fht_close(fd);
-    wait_for(&n_canceled, canceled + 1);                  /* the handler is told */
+    fht_wait_for(&n_canceled, canceled + 1);              /* the handler is told */
     assert_int_equal(atomic_load(&n_released), released); /* still held */
-    wait_for(&n_late_end, late + 1);                      /* the timer ended it later */
-    wait_for(&n_released, released + 1);                  /* and it was released once */
+    fht_wait_for(&n_late_end, late + 1);                  /* the timer ended it later */
+    fht_wait_for(&n_released, released + 1);              /* and it was released once */
     usleep(50000);
     assert_int_equal(atomic_load(&n_released), released + 1);
 }
@@ -307,26 +282,26 @@ static void test_client_leaves_work_not_started(void **state) {
     (void)state;
     /* UV_THREADPOOL_SIZE=2 (main): two gate jobs fill the pool, so the
      * third request's work waits in the queue when its client leaves. */
-    int g1 = fht_connect(port), g2 = fht_connect(port);
+    int g1 = fht_connect(fht_port), g2 = fht_connect(fht_port);
     int gates = atomic_load(&n_gates_running);
     fht_send_str(g1, "GET /gate?id=g1 HTTP/1.1\r\nHost: t\r\n\r\n");
     fht_send_str(g2, "GET /gate?id=g2 HTTP/1.1\r\nHost: t\r\n\r\n");
-    wait_for(&n_gates_running, gates + 2); /* both pool threads are taken */
+    fht_wait_for(&n_gates_running, gates + 2); /* both pool threads are taken */
     int ran = atomic_load(&n_work_ran);
     int done_canceled = atomic_load(&n_done_canceled);
     int released = atomic_load(&n_released);
     int canceled = atomic_load(&n_canceled);
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET /pool?ms=1&id=never&track=1 HTTP/1.1\r\nHost: t\r\n\r\n");
     usleep(50000);
     fht_close(fd);
-    wait_for(&n_canceled, canceled + 1);
-    wait_for(&n_done_canceled, done_canceled + 1); /* done ran, with FH_ECANCELED */
-    wait_for(&n_released, released + 1);
+    fht_wait_for(&n_canceled, canceled + 1);
+    fht_wait_for(&n_done_canceled, done_canceled + 1); /* done ran, with FH_ECANCELED */
+    fht_wait_for(&n_released, released + 1);
     sem_post(&pool_gate);
     sem_post(&pool_gate);
-    expect(g1, 200, "pool g1 off-loop");
-    expect(g2, 200, "pool g2 off-loop");
+    fht_expect(g1, 200, "pool g1 off-loop");
+    fht_expect(g2, 200, "pool g2 off-loop");
     assert_int_equal(atomic_load(&n_work_ran), ran); /* the canceled work never ran */
     fht_close(g1);
     fht_close(g2);
@@ -336,27 +311,27 @@ static void test_client_leaves_during_running_work(void **state) {
     (void)state;
     int released = atomic_load(&n_released);
     int ok = atomic_load(&n_done_ok);
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET /pool?ms=600&id=running&track=1 HTTP/1.1\r\nHost: t\r\n\r\n");
     usleep(40000);
     fht_close(fd);
     usleep(40000);
     /* The work is running: the request waits for it. */
     assert_int_equal(atomic_load(&n_released), released);
-    wait_for(&n_done_ok, ok + 1);
-    wait_for(&n_released, released + 1);
+    fht_wait_for(&n_done_ok, ok + 1);
+    fht_wait_for(&n_released, released + 1);
 }
 
 static void test_fire_and_forget(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET /forget HTTP/1.1\r\nHost: t\r\n\r\n");
-    expect(fd, 200, "answered first"); /* before the work is done */
+    fht_expect(fd, 200, "answered first"); /* before the work is done */
     assert_int_equal(atomic_load(&n_forget_done), 0);
-    wait_for(&n_forget_done, 1);
-    wait_for(&n_forget_released_after_done, 1); /* the request outlived its answer */
+    fht_wait_for(&n_forget_done, 1);
+    fht_wait_for(&n_forget_released_after_done, 1); /* the request outlived its answer */
     fht_send_str(fd, "GET /final HTTP/1.1\r\nHost: t\r\n\r\n");
-    expect(fd, 200, "final");
+    fht_expect(fd, 200, "final");
     assert_int_equal(atomic_load(&n_final_estate), 1); /* offload on a final response */
     fht_close(fd);
 }
@@ -377,16 +352,16 @@ static void *many_posts_main(void *data) {
 
 static void test_loop_post_order_and_errors(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
-    expect(fd, 200, "now");
+    fht_expect(fd, 200, "now");
     fht_close(fd);
     uv_loop_t *loop = atomic_load(&some_loop);
     assert_non_null(loop);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, many_posts_main, loop), 0);
     pthread_join(th, NULL);
-    wait_for(&post_seq, 200); /* all ran, in the order posted */
+    fht_wait_for(&post_seq, 200); /* all ran, in the order posted */
     assert_int_equal(atomic_load(&post_errors), 0);
 
     uv_loop_t foreign;
@@ -416,7 +391,7 @@ static void test_stop_with_offloads_in_flight(void **state) {
     assert_string_equal(v, "close");
     fht_response_free(&r);
     /* fh_loop_post still works during the drain. */
-    expect(b, 200, "post y");
+    fht_expect(b, 200, "post y");
     assert_int_equal(fht_wait_closed(a, 2000), 1);
     assert_int_equal(fht_wait_closed(b, 2000), 1);
     fht_close(a);

@@ -22,38 +22,8 @@
 
 #include <cmocka.h>
 
+#include "log_capture.h"
 #include "testutil.h"
-
-/* ----------------------------------------------------- captured log */
-
-static pthread_mutex_t cap_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *cap_buf;
-static size_t cap_len;
-
-static void capture(const char *lines, size_t len, void *data) {
-    (void)data;
-    pthread_mutex_lock(&cap_lock);
-    cap_buf = realloc(cap_buf, cap_len + len + 1);
-    memcpy(cap_buf + cap_len, lines, len);
-    cap_len += len;
-    cap_buf[cap_len] = '\0';
-    pthread_mutex_unlock(&cap_lock);
-}
-
-static void capture_reset(void) {
-    pthread_mutex_lock(&cap_lock);
-    free(cap_buf);
-    cap_buf = NULL;
-    cap_len = 0;
-    pthread_mutex_unlock(&cap_lock);
-}
-
-static size_t count_lines(const char *s) {
-    size_t n = 0;
-    for (; s && *s; s++)
-        n += *s == '\n';
-    return n;
-}
 
 /* ------------------------------------------------------------ the app */
 
@@ -166,9 +136,6 @@ static void seen_reset(void) {
 
 /* ------------------------------------------------------------ servers */
 
-static fh_server_t *server;
-static int port;
-
 static void start(fh_handler_fn hook, void *hook_data, uint32_t header_ms) {
     fh_server_config_t cfg = fh_server_config_default();
     cfg.handler = app;
@@ -180,20 +147,16 @@ static void start(fh_handler_fn hook, void *hook_data, uint32_t header_ms) {
     cfg.limits.max_header_bytes = 8192;
     cfg.limits.max_headers = 8;
     cfg.timeouts.header_ms = header_ms ? header_ms : 5000;
-    server = fht_server_start(&cfg);
-    port = fh_server_port(server);
+    fht_start(&cfg);
     seen_reset();
 }
 
-static void stop(void) {
-    fht_server_stop(server);
-    server = NULL;
-}
+static void stop(void) { fht_stop(); }
 
 /* Sends raw on a new connection, reads one response, and checks that the
  * server then closes the connection (close) or keeps it open. */
 static void ask(const char *raw, size_t len, fht_response_t *r, bool close) {
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send(fd, raw, len);
     assert_int_equal(fht_read_response(fd, r, 0), 0);
     assert_int_equal(fht_wait_closed(fd, close ? 3000 : 100), close ? 1 : 0);
@@ -203,24 +166,15 @@ static void ask(const char *raw, size_t len, fht_response_t *r, bool close) {
 /* ask for a refusal: the connection closes. */
 static void ask_str(const char *raw, fht_response_t *r) { ask(raw, strlen(raw), r, true); }
 
-static const char *hdr(const fht_response_t *r, const char *name) {
-    static char v[4][512];
-    static int slot;
-    char *out = v[slot++ % 4];
-    if (!fht_header(r, name, out, sizeof(v[0])))
-        out[0] = '\0';
-    return out;
-}
-
 /* Checks r is the problem document of status, closing the connection when
  * close; returns it (decref it). */
 static json_t *expect_problem(const fht_response_t *r, int status, bool close) {
     assert_int_equal(r->status, status);
-    assert_string_equal(hdr(r, "Content-Type"), "application/problem+json");
+    assert_string_equal(fht_hdr(r, "Content-Type"), "application/problem+json");
     if (close)
-        assert_string_equal(hdr(r, "Connection"), "close");
+        assert_string_equal(fht_hdr(r, "Connection"), "close");
     else
-        assert_string_equal(hdr(r, "Connection"), "");
+        assert_string_equal(fht_hdr(r, "Connection"), "");
     json_error_t je;
     json_t *p = json_loadb(r->body, r->body_len, 0, &je);
     assert_non_null(p);
@@ -246,8 +200,8 @@ static void test_no_hook(void **state) {
     fht_response_t r;
     ask_str("\x16\x03\x01 garbage\r\n\r\n", &r);
     assert_int_equal(r.status, 400);
-    assert_string_equal(hdr(&r, "Content-Type"), "text/plain; charset=utf-8");
-    assert_string_equal(hdr(&r, "Connection"), "close");
+    assert_string_equal(fht_hdr(&r, "Content-Type"), "text/plain; charset=utf-8");
+    assert_string_equal(fht_hdr(&r, "Connection"), "close");
     assert_string_equal(r.body, "Bad Request");
     fht_response_free(&r);
     const char *propfind = "PROPFIND / HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -356,7 +310,7 @@ static void test_json_refusals(void **state) {
     fht_response_free(&r);
     /* 501 for a method llhttp knows and we serve not: the request is whole,
      * the connection stays open. */
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "PROPFIND /dav HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_int_equal(fht_read_response(fd, &r, 0), 0);
     p = expect_problem(&r, 501, false);
@@ -397,7 +351,7 @@ static void test_json_refusals(void **state) {
 static void test_json_timeout(void **state) {
     (void)state;
     start(probe_hook, NULL, 300);
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET /slow HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nX-Trickle: ab");
     uint64_t t0 = fht_now_ms();
     fht_response_t r;
@@ -420,9 +374,9 @@ static fh_middleware_t access_log, request_id;
 static fh_chain_t *errors;
 
 static void start_chain(fh_handler_fn final, fh_log_format_t format, uint32_t header_ms) {
-    capture_reset();
+    fht_log_reset();
     fh_access_log_options_t lo = {
-        .format = format, .write = capture, .latency = true, .request_id = true
+        .format = format, .write = fht_log_write, .latency = true, .request_id = true
     };
     assert_int_equal(fh_access_log_new(&access_log, &lo), 0);
     assert_int_equal(fh_request_id_new(&request_id, NULL), 0);
@@ -440,24 +394,6 @@ static void stop_chain(void) {
     fh_middleware_release(&access_log);
 }
 
-/* The line of the log holding needle (copied into out), or fails. */
-static void log_line(const char *needle, char *out, size_t cap) {
-    pthread_mutex_lock(&cap_lock);
-    const char *hit = cap_buf ? strstr(cap_buf, needle) : NULL;
-    if (hit) {
-        const char *b = hit, *e = strchr(hit, '\n');
-        while (b > cap_buf && b[-1] != '\n')
-            b--;
-        size_t n = (size_t)(e - b);
-        n = n < cap - 1 ? n : cap - 1;
-        memcpy(out, b, n);
-        out[n] = '\0';
-    }
-    pthread_mutex_unlock(&cap_lock);
-    if (!hit)
-        fail_msg("no log line with %s in:\n%s", needle, cap_buf ? cap_buf : "");
-}
-
 static void test_chain_logs_refusals(void **state) {
     (void)state;
     start_chain(fh_json_error_handler, FH_LOG_COMMON, 300);
@@ -466,7 +402,7 @@ static void test_chain_logs_refusals(void **state) {
     ask_str("\x01\x02\x03garbage\r\n\r\n", &r);
     p = expect_problem(&r, 400, true);
     /* The request id middleware ran: header and problem member agree. */
-    const char *rid = hdr(&r, "X-Request-ID");
+    const char *rid = fht_hdr(&r, "X-Request-ID");
     assert_true(strlen(rid) == 29);
     assert_string_equal(json_string_value(json_object_get(p, "request_id")), rid);
     json_decref(p);
@@ -475,14 +411,14 @@ static void test_chain_logs_refusals(void **state) {
             "Content-Length: 100000\r\n\r\n",
             &r);
     p = expect_problem(&r, 413, true);
-    assert_string_equal(hdr(&r, "X-Request-ID"), "big-1");
+    assert_string_equal(fht_hdr(&r, "X-Request-ID"), "big-1");
     assert_string_equal(json_string_value(json_object_get(p, "request_id")), "big-1");
     json_decref(p);
     fht_response_free(&r);
     ask_str("GET /ver HTTP/3.0\r\nHost: a\r\nX-Request-ID: v-1\r\n\r\n", &r);
     json_decref(expect_problem(&r, 505, true));
     fht_response_free(&r);
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET /slow HTTP/1.1\r\nHost: a\r\nX-Request-ID: slow-1\r\nX-More: 1");
     assert_int_equal(fht_read_response(fd, &r, 0), 0);
     json_decref(expect_problem(&r, 408, true));
@@ -496,10 +432,10 @@ static void test_chain_logs_refusals(void **state) {
     stop_chain();
 
     char line[1024];
-    assert_int_equal(count_lines(cap_buf), 4);
-    assert_null(strstr(cap_buf, "/fine"));
+    assert_int_equal(fht_count_lines(fht_log_text()), 4);
+    assert_null(strstr(fht_log_text(), "/fine"));
     /* Garbage: no request line; status, bytes, latency and request id. */
-    log_line("\"-\" 400 ", line, sizeof(line));
+    fht_log_line("\"-\" 400 ", line, sizeof(line));
     unsigned long bytes, latency;
     char id[64];
     assert_int_equal(
@@ -509,24 +445,24 @@ static void test_chain_logs_refusals(void **state) {
     assert_int_equal(strlen(id), 29);
     assert_int_equal(strncmp(line, "127.0.0.1 - - [", 15), 0);
     /* The version was never accepted: "-" for the protocol. */
-    log_line("\"POST /up HTTP/1.1\" 413 ", line, sizeof(line));
+    fht_log_line("\"POST /up HTTP/1.1\" 413 ", line, sizeof(line));
     assert_non_null(strstr(line, "\"big-1\""));
     /* llhttp refuses the version before any header field is read: the
      * client's id is unknown, one is generated. */
-    log_line("\"GET /ver -\" 505 ", line, sizeof(line));
+    fht_log_line("\"GET /ver -\" 505 ", line, sizeof(line));
     assert_null(strstr(line, "\"v-1\""));
     assert_int_equal(sscanf(strstr(line, "505 "), "505 %lu %lu \"%63[^\"]\"", &bytes, &latency, id),
                      3);
     assert_int_equal(strlen(id), 29);
     /* The slow head: method and target, no protocol; its latency spans the
      * timeout (at least 300 ms, in microseconds). */
-    log_line("\"GET /slow -\" 408 ", line, sizeof(line));
+    fht_log_line("\"GET /slow -\" 408 ", line, sizeof(line));
     assert_int_equal(sscanf(strstr(line, "408 "), "408 %lu %lu \"%63[^\"]\"", &bytes, &latency, id),
                      3);
     assert_true(latency >= 250000);
     assert_true(latency < 5000000);
     assert_string_equal(id, "slow-1");
-    capture_reset();
+    fht_log_reset();
 }
 
 /* JSON lines leave out what was not parsed. */
@@ -537,14 +473,14 @@ static void test_chain_json_log(void **state) {
     ask_str("\x7f\x7f\x7f\r\n\r\n", &r);
     /* fh_error_keep: the core's text, decorated by the middleware. */
     assert_int_equal(r.status, 400);
-    assert_string_equal(hdr(&r, "Content-Type"), "text/plain; charset=utf-8");
+    assert_string_equal(fht_hdr(&r, "Content-Type"), "text/plain; charset=utf-8");
     assert_string_equal(r.body, "Bad Request");
-    assert_int_equal(strlen(hdr(&r, "X-Request-ID")), 29);
+    assert_int_equal(strlen(fht_hdr(&r, "X-Request-ID")), 29);
     fht_response_free(&r);
     stop_chain();
-    assert_int_equal(count_lines(cap_buf), 1);
+    assert_int_equal(fht_count_lines(fht_log_text()), 1);
     json_error_t je;
-    json_t *line = json_loads(cap_buf, JSON_DISABLE_EOF_CHECK, &je);
+    json_t *line = json_loads(fht_log_text(), JSON_DISABLE_EOF_CHECK, &je);
     assert_non_null(line);
     assert_int_equal(json_integer_value(json_object_get(line, "status")), 400);
     assert_int_equal(json_integer_value(json_object_get(line, "bytes")), 11);
@@ -555,7 +491,7 @@ static void test_chain_json_log(void **state) {
     assert_non_null(json_object_get(line, "request_id"));
     assert_true(json_integer_value(json_object_get(line, "latency_us")) < 5000000);
     json_decref(line);
-    capture_reset();
+    fht_log_reset();
 }
 
 /* ----------------------------------------------- a hook that misbehaves */
@@ -639,8 +575,8 @@ static void test_hook_limits(void **state) {
     mode = MODE_STATUS;
     ask_str(garbage, &r);
     assert_int_equal(r.status, 400);
-    assert_string_equal(hdr(&r, "X-Hook"), "1");
-    assert_string_equal(hdr(&r, "Content-Type"), "application/problem+json");
+    assert_string_equal(fht_hdr(&r, "X-Hook"), "1");
+    assert_string_equal(fht_hdr(&r, "Content-Type"), "application/problem+json");
     assert_non_null(strstr(r.body, "teapot"));
     fht_response_free(&r);
     /* Raw bytes and failures: the core's own answer. */
@@ -653,25 +589,25 @@ static void test_hook_limits(void **state) {
     ask_str(garbage, &r);
     assert_int_equal(r.status, 400);
     assert_string_equal(r.body, "Bad Request");
-    assert_string_equal(hdr(&r, "X-Hook"), "");
+    assert_string_equal(fht_hdr(&r, "X-Hook"), "");
     fht_response_free(&r);
     /* Left open: ended as built, with the core's status and close. */
     mode = MODE_OPEN;
     ask_str("GET /x HTTP/1.1\r\nHost: a\r\nContent-Length: 99999\r\n\r\n", &r);
     assert_int_equal(r.status, 413);
-    assert_string_equal(hdr(&r, "X-Hook"), "open");
-    assert_string_equal(hdr(&r, "Connection"), "close");
+    assert_string_equal(fht_hdr(&r, "X-Hook"), "open");
+    assert_string_equal(fht_hdr(&r, "Connection"), "close");
     assert_string_equal(r.body, "refused: 413");
     fht_response_free(&r);
     /* A handled 501 keeps the connection; the hook cannot change that
      * either way, nor the status. */
     mode = MODE_RESET;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "PROPFIND / HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_int_equal(fht_read_response(fd, &r, 0), 0);
     assert_int_equal(r.status, 501);
     assert_string_equal(r.body, "reset");
-    assert_string_equal(hdr(&r, "Connection"), "");
+    assert_string_equal(fht_hdr(&r, "Connection"), "");
     fht_response_free(&r);
     fht_send_str(fd, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_int_equal(fht_read_response(fd, &r, 0), 0);
@@ -705,7 +641,7 @@ static void test_hook_borrows_request_bytes(void **state) {
     fht_response_free(&r);
     /* In two reads: the bytes then sit in the connection's own buffer,
      * which is freed as soon as the refusal is queued. */
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     size_t half = strlen(raw) / 2;
     fht_send(fd, raw, half);
     usleep(100 * 1000);
@@ -773,7 +709,7 @@ static void test_hostile_input(void **state) {
                 }
             }
         }
-        int fd = fht_connect(port);
+        int fd = fht_connect(fht_port);
         if (i % 5 == 1 && n > 1) {
             /* In two reads: the first part waits in the connection's own
              * buffer. */
@@ -797,8 +733,8 @@ static void test_hostile_input(void **state) {
     }
     stop_chain();
     assert_true(refusals > 100);
-    assert_int_equal(count_lines(cap_buf), refusals);
-    capture_reset();
+    assert_int_equal(fht_count_lines(fht_log_text()), refusals);
+    fht_log_reset();
 }
 
 int main(void) {

@@ -19,18 +19,7 @@
 
 #include "testutil.h"
 
-typedef struct deferred {
-    uv_timer_t timer;
-    fh_response_t *res;
-    char text[32];
-} deferred_t;
-
-static void deferred_closed(uv_handle_t *h) {
-    deferred_t *d = h->data;
-    fh_send_text(d->res, 200, d->text);
-}
-
-static void deferred_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, deferred_closed); }
+static void send_late(fh_response_t *res, void *text) { fh_send_text(res, 200, text); }
 
 static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;
@@ -53,58 +42,29 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     if (fh_str_eq(path, "/defer")) {
         /* Answer later from a timer on the request's loop. */
         fh_str_t ms = fh_request_query(req, "ms");
-        deferred_t *d = fh_alloc(req, sizeof(*d));
-        d->res = res;
-        snprintf(d->text, sizeof(d->text), "late %.*s", FH_STR_FMT(fh_request_query(req, "id")));
+        char *text = fh_alloc(req, 32);
+        snprintf(text, 32, "late %.*s", FH_STR_FMT(fh_request_query(req, "id")));
         fh_response_defer(res);
-        uv_timer_init(fh_request_loop(req), &d->timer);
-        d->timer.data = d;
-        uv_timer_start(&d->timer, deferred_fire, ms.ptr ? strtoul(ms.ptr, NULL, 10) : 10, 0);
-        return 0;
+        return fht_later(res, ms.ptr ? strtoul(ms.ptr, NULL, 10) : 10, send_late, text);
     }
     return fh_send_textf(res, 404, "%.*s not found", FH_STR_FMT(path));
 }
 
-static fh_server_t *server;
-static int port;
-
 static int setup(void **state) {
     (void)state;
-    fh_server_config_t cfg = fh_server_config_default();
-    cfg.handler = handler;
-    cfg.threads = 2;
-    server = fht_server_start(&cfg);
-    port = fh_server_port(server);
+    fht_start_handler(handler, NULL, 2);
     return 0;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    fht_server_stop(server);
-    return 0;
-}
-
-static void expect(int fd, int status, const char *body) {
-    fht_response_t r;
-    assert_int_equal(fht_read_response(fd, &r, 0), 0);
-    assert_int_equal(r.status, status);
-    if (body)
-        assert_string_equal(r.body, body);
-    char date[64];
-    assert_true(fht_header(&r, "Date", date, sizeof(date)));
-    assert_int_equal(strlen(date), 29);
-    fht_response_free(&r);
 }
 
 static void test_keep_alive(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     for (int i = 0; i < 5; i++) {
         fht_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
-        expect(fd, 200, "Hello, World!");
+        fht_expect(fd, 200, "Hello, World!");
     }
     fht_send_str(fd, "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n");
-    expect(fd, 404, "/nope not found");
+    fht_expect(fd, 404, "/nope not found");
     assert_int_equal(fht_wait_closed(fd, 50), 0); /* still open */
     fht_close(fd);
 }
@@ -116,19 +76,19 @@ static void test_pipelined_16_one_write(void **state) {
     for (int i = 0; i < 16; i++)
         n += (size_t)snprintf(buf + n, sizeof(buf) - n,
                               "GET /header HTTP/1.1\r\nHost: t\r\nX-Test: %d\r\n\r\n", i);
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     /* Warm the connection so the 16 arrive in one read. */
     fht_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
-    expect(fd, 200, NULL);
+    fht_expect(fd, 200, NULL);
     fh_server_stats_t before, after;
-    fh_server_stats(server, &before);
+    fh_server_stats(fht_server, &before);
     fht_send(fd, buf, n);
     for (int i = 0; i < 16; i++) {
         char want[8];
         snprintf(want, sizeof(want), "%d", i);
-        expect(fd, 200, want);
+        fht_expect(fd, 200, want);
     }
-    fh_server_stats(server, &after);
+    fh_server_stats(fht_server, &after);
     assert_int_equal(after.requests - before.requests, 16);
     assert_int_equal(after.writes - before.writes, 1); /* all 16 responses in ONE write */
     fht_close(fd);
@@ -140,7 +100,7 @@ static void test_one_byte_at_a_time(void **state) {
         "POST /echo?x=1 HTTP/1.1\r\nHost: t\r\nX-Long-Header: abcdefghijklmnopqrstuvwxyz\r\n"
         "Content-Length: 11\r\n\r\nhello world"
         "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     for (size_t i = 0; req[i]; i++) {
         fht_send(fd, req + i, 1);
         if (i % 7 == 0)
@@ -154,13 +114,13 @@ static void test_one_byte_at_a_time(void **state) {
     assert_true(fht_header(&r, "X-Method", m, sizeof(m)));
     assert_string_equal(m, "POST");
     fht_response_free(&r);
-    expect(fd, 200, "Hello, World!");
+    fht_expect(fd, 200, "Hello, World!");
     fht_close(fd);
 }
 
 static void test_http10_closes(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET / HTTP/1.0\r\n\r\n");
     fht_response_t r;
     assert_int_equal(fht_read_response(fd, &r, 0), 0);
@@ -172,33 +132,33 @@ static void test_http10_closes(void **state) {
     fht_close(fd);
 
     /* HTTP/1.0 with keep-alive stays open. */
-    fd = fht_connect(port);
+    fd = fht_connect(fht_port);
     fht_send_str(fd, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     assert_int_equal(fht_read_response(fd, &r, 0), 0);
     assert_true(fht_header(&r, "Connection", v, sizeof(v)));
     assert_string_equal(v, "keep-alive");
     fht_response_free(&r);
     fht_send_str(fd, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
-    expect(fd, 200, "Hello, World!");
+    fht_expect(fd, 200, "Hello, World!");
     fht_close(fd);
 }
 
 static void test_connection_close_stops_pipeline(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
                      "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n");
-    expect(fd, 200, "Hello, World!");
+    fht_expect(fd, 200, "Hello, World!");
     assert_int_equal(fht_wait_closed(fd, 2000), 1); /* the second is never answered */
     fht_close(fd);
 }
 
 static void test_chunked_body(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
                      "5\r\nhello\r\n1;ext=1\r\n \r\n6\r\nworld!\r\n0\r\n\r\n");
-    expect(fd, 200, "hello world!");
+    fht_expect(fd, 200, "hello world!");
     /* The same, split in odd places across several sends. */
     const char *parts[] = { "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-",
                             "Encoding: chunked\r\n\r\n3\r",
@@ -210,7 +170,7 @@ static void test_chunked_body(void **state) {
         fht_send_str(fd, parts[i]);
         usleep(2000);
     }
-    expect(fd, 200, "abc0123456789");
+    fht_expect(fd, 200, "abc0123456789");
     fht_close(fd);
 }
 
@@ -223,7 +183,7 @@ static void test_large_body_across_reads(void **state) {
     char head[128];
     snprintf(head, sizeof(head), "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n",
              n);
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, head);
     fht_send(fd, body, n);
     fht_response_t r;
@@ -237,9 +197,9 @@ static void test_large_body_across_reads(void **state) {
 
 static void test_errors_and_raw(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET /fail HTTP/1.1\r\nHost: t\r\n\r\n");
-    expect(fd, 500, NULL);
+    fht_expect(fd, 500, NULL);
     fht_send_str(fd, "GET /raw HTTP/1.1\r\nHost: t\r\n\r\n");
     fht_response_t r;
     assert_int_equal(fht_read_response(fd, &r, 0), 0);
@@ -255,13 +215,13 @@ static void test_errors_and_raw(void **state) {
     fht_response_free(&r);
     /* No body followed the HEAD response: the next answer parses cleanly. */
     fht_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
-    expect(fd, 200, "Hello, World!");
+    fht_expect(fd, 200, "Hello, World!");
     fht_close(fd);
 }
 
 static void test_bad_request_closes(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(
         fd, "GET / HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n");
     fht_response_t r;
@@ -277,14 +237,14 @@ static void test_bad_request_closes(void **state) {
 
 static void test_deferred_in_order(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     /* The first answers after 60 ms, the second at once: order holds. */
     fht_send_str(fd, "GET /defer?ms=60&id=1 HTTP/1.1\r\nHost: t\r\n\r\n"
                      "GET / HTTP/1.1\r\nHost: t\r\n\r\n"
                      "GET /defer?ms=5&id=3 HTTP/1.1\r\nHost: t\r\n\r\n");
-    expect(fd, 200, "late 1");
-    expect(fd, 200, "Hello, World!");
-    expect(fd, 200, "late 3");
+    fht_expect(fd, 200, "late 1");
+    fht_expect(fd, 200, "Hello, World!");
+    fht_expect(fd, 200, "late 3");
     fht_close(fd);
 }
 
@@ -318,7 +278,7 @@ static void test_100_clients_x_100(void **state) {
     pthread_t th[100];
     client_arg_t args[100];
     for (int i = 0; i < 100; i++) {
-        args[i].port = port;
+        args[i].port = fht_port;
         args[i].ok = 0;
         assert_int_equal(pthread_create(&th[i], NULL, client_main, &args[i]), 0);
     }
@@ -369,17 +329,17 @@ static void test_stop_with_requests_in_flight(void **state) {
 static void test_idle_holds_no_buffer(void **state) {
     (void)state;
     fh_server_stats_t st;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\nX-Half: ");
     uint64_t t0 = fht_now_ms();
     do {
         usleep(2000);
-        fh_server_stats(server, &st);
+        fh_server_stats(fht_server, &st);
     } while (st.conn_buffers != 1 && fht_now_ms() - t0 < 2000);
     assert_int_equal(st.conn_buffers, 1); /* incomplete: the bytes are kept */
     fht_send_str(fd, "yes\r\n\r\n");
-    expect(fd, 200, "Hello, World!");
-    fh_server_stats(server, &st);
+    fht_expect(fd, 200, "Hello, World!");
+    fh_server_stats(fht_server, &st);
     assert_int_equal(st.conn_buffers, 0); /* idle again: no buffer */
     fht_close(fd);
 }
@@ -401,7 +361,7 @@ static void test_trace_arena(void **state) {
     unsetenv("FH_TRACE_ARENA");
     int fd = fht_connect(fh_server_port(s));
     fht_send_str(fd, "GET /traced HTTP/1.1\r\nHost: t\r\n\r\n");
-    expect(fd, 404, NULL);
+    fht_expect(fd, 404, NULL);
     fht_close(fd);
     fht_server_stop(s);
     fflush(stderr);
@@ -565,7 +525,7 @@ static void test_ipv6_loopback(void **state) {
     sa.sin6_addr = in6addr_loopback;
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     fht_send_str(fd, "GET / HTTP/1.1\r\nHost: [::1]\r\n\r\n");
-    expect(fd, 200, "Hello, World!");
+    fht_expect(fd, 200, "Hello, World!");
     fht_close(fd);
     fht_server_stop(s);
 }
@@ -593,5 +553,5 @@ int main(void) {
         cmocka_unit_test(test_config_env),
         cmocka_unit_test(test_ipv6_loopback),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, fht_teardown);
 }

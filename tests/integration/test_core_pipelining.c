@@ -25,18 +25,11 @@
 
 enum { BIG = 2000 };
 
-typedef struct deferred {
-    uv_timer_t timer;
-    fh_response_t *res;
-    fh_str_t body;
-} deferred_t;
-
-static void deferred_closed(uv_handle_t *h) {
-    deferred_t *d = h->data;
-    fh_send(d->res, 200, "text/plain", d->body.ptr, d->body.len);
+static void send_body(fh_response_t *res, void *data) {
+    (void)data;
+    fh_str_t body = fh_request_body(fh_response_request(res)); /* the pinned copy */
+    fh_send(res, 200, "text/plain", body.ptr, body.len);
 }
-
-static void deferred_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, deferred_closed); }
 
 /* /n/<text>: "<text>"; /echo: the body; /defer?ms=N: the body after N ms;
  * /status/<code>: that status; anything else: 404. */
@@ -60,17 +53,10 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     }
     if (fh_str_eq(path, "/defer")) {
         fh_str_t ms = fh_request_query(req, "ms");
-        deferred_t *d = fh_alloc(req, sizeof(*d));
-        d->res = res;
-        d->body = fh_request_body(req);
         int err = fh_response_defer(res);
         if (err)
             return err;
-        d->body = fh_request_body(req); /* the pinned copy */
-        uv_timer_init(fh_request_loop(req), &d->timer);
-        d->timer.data = d;
-        uv_timer_start(&d->timer, deferred_fire, ms.ptr ? strtoul(ms.ptr, NULL, 10) : 1, 0);
-        return 0;
+        return fht_later(res, ms.ptr ? strtoul(ms.ptr, NULL, 10) : 1, send_body, NULL);
     }
     if (path.len > 8 && memcmp(path.ptr, "/status/", 8) == 0)
         return fh_send_status(res, (int)strtol(path.ptr + 8, NULL, 10));

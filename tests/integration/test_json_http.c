@@ -26,23 +26,15 @@ static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
 static json_t *store;
 static int request_id_key; /* its address: the "request-id middleware" key */
 
-typedef struct deferred {
-    uv_timer_t timer;
-    fh_request_t *req;
-    fh_response_t *res;
-} deferred_t;
-
-/* After the timer is closed, build and send the JSON from the loop. */
-static void deferred_closed(uv_handle_t *h) {
-    deferred_t *d = h->data;
-    fh_json_scope_t s = fh_json_arena_begin(fh_request_arena(d->req));
+/* From the loop, later: build and send the JSON. */
+static void send_late_json(fh_response_t *res, void *data) {
+    (void)data;
+    fh_json_scope_t s = fh_json_arena_begin(fh_request_arena(fh_response_request(res)));
     json_t *v = json_pack("{s:s, s:b}", "late", "yes", "in_arena", 1);
     json_object_set_new(v, "in_arena", json_boolean(fh_json_in_arena(v)));
-    fh_send_json_new(d->res, 200, v); /* may release the request: touch nothing after */
+    fh_send_json_new(res, 200, v); /* may release the request: touch nothing after */
     fh_json_scope_end(s);
 }
-
-static void deferred_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, deferred_closed); }
 
 static int create_user(fh_request_t *req, fh_response_t *res) {
     json_t *body;
@@ -170,14 +162,8 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
         return rc;
     }
     if (fh_str_eq(path, "/deferred")) {
-        deferred_t *d = fh_alloc(req, sizeof(*d));
-        d->req = req;
-        d->res = res;
         fh_response_defer(res);
-        uv_timer_init(fh_request_loop(req), &d->timer);
-        d->timer.data = d;
-        uv_timer_start(&d->timer, deferred_fire, 5, 0);
-        return 0;
+        return fht_later(res, 5, send_late_json, NULL);
     }
     if (fh_str_starts_with(path, "/store/") && path.len > 7) {
         char *key = fh_strndup(req, (fh_str_t){ path.ptr + 7, path.len - 7 });
@@ -194,36 +180,20 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
 
 /* --------------------------------------------------------------- client */
 
-static fh_server_t *server;
-static int port;
-
 static int setup(void **state) {
     (void)state;
     fh_problem_set_request_id_key(&request_id_key);
     store = json_object();
-    fh_server_config_t cfg = fh_server_config_default();
-    cfg.handler = handler;
-    cfg.threads = 2;
-    server = fht_server_start(&cfg);
-    port = fh_server_port(server);
+    fht_start_handler(handler, NULL, 2);
     return 0;
 }
 
 static int teardown(void **state) {
-    (void)state;
-    fht_server_stop(server);
+    fht_teardown(state);
     json_decref(store); /* every stored value was a heap copy: all freed here */
     store = NULL;
     fh_problem_set_request_id_key(NULL);
     return 0;
-}
-
-/* Sends req on a new connection and reads one response. */
-static void exchange(const char *req, fht_response_t *r) {
-    int fd = fht_connect(port);
-    fht_send_str(fd, req);
-    assert_int_equal(fht_read_response(fd, r, strncmp(req, "HEAD", 4) == 0), 0);
-    fht_close(fd);
 }
 
 static json_t *body_json(const fht_response_t *r) {
@@ -251,7 +221,7 @@ static char *post(char *buf, size_t cap, const char *method, const char *path, c
 
 static void test_get_json(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     char ct[128], cl[32];
     for (int i = 0; i < 50; i++) { /* keep-alive */
         fht_send_str(fd, "GET /json HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -292,7 +262,7 @@ static void test_get_json(void **state) {
 static void test_handler_scope(void **state) {
     (void)state;
     fht_response_t r;
-    exchange("GET /where HTTP/1.1\r\nHost: t\r\n\r\n", &r);
+    fht_exchange("GET /where HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     assert_string_equal(r.body, "{\"handler_in_arena\":true,\"arena_is_request\":true}");
     fht_response_free(&r);
 }
@@ -301,16 +271,17 @@ static void test_echo_bodies(void **state) {
     (void)state;
     char buf[1024];
     fht_response_t r;
-    exchange(post(buf, sizeof(buf), "POST", "/echo", "application/json; charset=utf-8",
-                  "{ \"a\" : [1, 2.5, \"\\u00e9\", null, true] , \"b\": {} }"),
-             &r);
+    fht_exchange(post(buf, sizeof(buf), "POST", "/echo", "application/json; charset=utf-8",
+                      "{ \"a\" : [1, 2.5, \"\\u00e9\", null, true] , \"b\": {} }"),
+                 &r);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "{\"a\":[1,2.5,\"\xc3\xa9\",null,true],\"b\":{}}");
     fht_response_free(&r);
     /* Chunked request body. */
-    exchange("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-             "Transfer-Encoding: chunked\r\n\r\n5\r\n{\"k\":\r\n4\r\n[42]\r\n1\r\n}\r\n0\r\n\r\n",
-             &r);
+    fht_exchange(
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n5\r\n{\"k\":\r\n4\r\n[42]\r\n1\r\n}\r\n0\r\n\r\n",
+        &r);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "{\"k\":[42]}");
     fht_response_free(&r);
@@ -321,7 +292,8 @@ static void test_refused_bodies(void **state) {
     char buf[1024], v[128];
     fht_response_t r;
     /* 400 with the position of the error. */
-    exchange(post(buf, sizeof(buf), "POST", "/echo", "application/json", "{\"a\":\n [1,,2]}"), &r);
+    fht_exchange(post(buf, sizeof(buf), "POST", "/echo", "application/json", "{\"a\":\n [1,,2]}"),
+                 &r);
     assert_int_equal(r.status, 400);
     assert_true(fht_header(&r, "Content-Type", v, sizeof(v)));
     assert_string_equal(v, "application/problem+json");
@@ -334,8 +306,8 @@ static void test_refused_bodies(void **state) {
     json_decref(p);
     fht_response_free(&r);
     /* 415 for a form post, with Accept. */
-    exchange(post(buf, sizeof(buf), "POST", "/echo", "application/x-www-form-urlencoded", "a=1"),
-             &r);
+    fht_exchange(
+        post(buf, sizeof(buf), "POST", "/echo", "application/x-www-form-urlencoded", "a=1"), &r);
     assert_int_equal(r.status, 415);
     assert_true(fht_header(&r, "Accept", v, sizeof(v)));
     assert_string_equal(v, "application/json");
@@ -348,7 +320,7 @@ static void test_refused_bodies(void **state) {
     json_decref(p);
     fht_response_free(&r);
     /* 413 over the route's own limit; the connection stays usable. */
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, post(buf, sizeof(buf), "POST", "/echo-small", "application/json",
                           "{\"text\":\"this is longer than 32 bytes\"}"));
     assert_int_equal(fht_read_response(fd, &r, 0), 0);
@@ -372,9 +344,9 @@ static void test_validation_problem(void **state) {
     (void)state;
     char buf[1024];
     fht_response_t r;
-    exchange(post(buf, sizeof(buf), "POST", "/users", "application/json",
-                  "{\"name\":\"\",\"age\":200,\"role\":\"root\",\"address\":{},\"extra\":1}"),
-             &r);
+    fht_exchange(post(buf, sizeof(buf), "POST", "/users", "application/json",
+                      "{\"name\":\"\",\"age\":200,\"role\":\"root\",\"address\":{},\"extra\":1}"),
+                 &r);
     assert_int_equal(r.status, 422);
     json_t *p = body_json(&r);
     assert_string_equal(str_member(p, "title"), "Unprocessable Content");
@@ -388,9 +360,9 @@ static void test_validation_problem(void **state) {
     json_decref(p);
     fht_response_free(&r);
 
-    exchange(post(buf, sizeof(buf), "POST", "/users", "application/json",
-                  "{\"name\":\"Ada\",\"age\":36,\"address\":{\"city\":\"London\"}}"),
-             &r);
+    fht_exchange(post(buf, sizeof(buf), "POST", "/users", "application/json",
+                      "{\"name\":\"Ada\",\"age\":36,\"address\":{\"city\":\"London\"}}"),
+                 &r);
     assert_int_equal(r.status, 201);
     assert_string_equal(r.body,
                         "{\"name\":\"Ada\",\"age\":36,\"role\":\"viewer\",\"city\":\"London\"}");
@@ -400,14 +372,14 @@ static void test_validation_problem(void **state) {
 static void test_problem_with_request_id(void **state) {
     (void)state;
     fht_response_t r;
-    exchange("GET /problem HTTP/1.1\r\nHost: t\r\n\r\n", &r);
+    fht_exchange("GET /problem HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     assert_int_equal(r.status, 429);
     assert_string_equal(r.body, "{\"type\":\"https://example.com/probs/quota\","
                                 "\"title\":\"Too Many Requests\",\"status\":429,"
                                 "\"detail\":\"quota exhausted\",\"instance\":\"/problem\","
                                 "\"request_id\":\"rid-0042\",\"left\":0}");
     fht_response_free(&r);
-    exchange("GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n", &r);
+    fht_exchange("GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     assert_int_equal(r.status, 404);
     json_t *p = body_json(&r);
     assert_string_equal(str_member(p, "title"), "Not Found");
@@ -417,7 +389,7 @@ static void test_problem_with_request_id(void **state) {
 
 static void test_deferred_json(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     /* The deferred one first: the second waits for it (request order). */
     fht_send_str(fd,
                  "GET /deferred HTTP/1.1\r\nHost: t\r\n\r\nGET /json HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -443,28 +415,28 @@ static void test_store_across_requests(void **state) {
         snprintf(path, sizeof(path), "/store/k%d", i);
         snprintf(body, sizeof(body), "{\"n\":%d,\"tags\":[\"t%d\",{\"deep\":[%d]}],\"s\":\"%0*d\"}",
                  i, i, i, 40 + i, i);
-        exchange(post(buf, sizeof(buf), "PUT", path, "application/json", body), &r);
+        fht_exchange(post(buf, sizeof(buf), "PUT", path, "application/json", body), &r);
         assert_int_equal(r.status, 201);
         fht_response_free(&r);
     }
     /* Many other requests in between recycle the arenas the values came from. */
     for (int i = 0; i < 100; i++) {
-        exchange("GET /json HTTP/1.1\r\nHost: t\r\n\r\n", &r);
+        fht_exchange("GET /json HTTP/1.1\r\nHost: t\r\n\r\n", &r);
         fht_response_free(&r);
     }
-    exchange(post(buf, sizeof(buf), "PATCH", "/store/k7", "application/json",
-                  "{\"n\":700,\"added\":{\"x\":[1,2,3]}}"),
-             &r);
+    fht_exchange(post(buf, sizeof(buf), "PATCH", "/store/k7", "application/json",
+                      "{\"n\":700,\"added\":{\"x\":[1,2,3]}}"),
+                 &r);
     assert_int_equal(r.status, 200);
     fht_response_free(&r);
     for (int i = 0; i < 100; i++) {
-        exchange("GET /json HTTP/1.1\r\nHost: t\r\n\r\n", &r);
+        fht_exchange("GET /json HTTP/1.1\r\nHost: t\r\n\r\n", &r);
         fht_response_free(&r);
     }
     for (int i = 0; i < 20; i++) {
         char req[128];
         snprintf(req, sizeof(req), "GET /store/k%d HTTP/1.1\r\nHost: t\r\n\r\n", i);
-        exchange(req, &r);
+        fht_exchange(req, &r);
         assert_int_equal(r.status, 200);
         json_t *v = body_json(&r);
         assert_int_equal(json_integer_value(json_object_get(v, "n")), i == 7 ? 700 : i);
@@ -476,10 +448,10 @@ static void test_store_across_requests(void **state) {
         json_decref(v);
         fht_response_free(&r);
     }
-    exchange("DELETE /store/k3 HTTP/1.1\r\nHost: t\r\n\r\n", &r);
+    fht_exchange("DELETE /store/k3 HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     assert_int_equal(r.status, 204);
     fht_response_free(&r);
-    exchange("GET /store/k3 HTTP/1.1\r\nHost: t\r\n\r\n", &r);
+    fht_exchange("GET /store/k3 HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     assert_int_equal(r.status, 404);
     fht_response_free(&r);
     pthread_mutex_lock(&store_lock);

@@ -17,55 +17,15 @@
 
 #include <cmocka.h>
 
+#include "log_capture.h"
 #include "testutil.h"
-
-/* ----------------------------------------------------- captured output */
-
-static pthread_mutex_t cap_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *cap_buf;
-static size_t cap_len, cap_writes, cap_max_write;
-
-static void capture(const char *lines, size_t len, void *data) {
-    (void)data;
-    pthread_mutex_lock(&cap_lock);
-    cap_buf = realloc(cap_buf, cap_len + len + 1);
-    memcpy(cap_buf + cap_len, lines, len);
-    cap_len += len;
-    cap_buf[cap_len] = '\0';
-    cap_writes++;
-    if (len > cap_max_write)
-        cap_max_write = len;
-    pthread_mutex_unlock(&cap_lock);
-}
-
-static void capture_reset(void) {
-    pthread_mutex_lock(&cap_lock);
-    free(cap_buf);
-    cap_buf = NULL;
-    cap_len = cap_writes = cap_max_write = 0;
-    pthread_mutex_unlock(&cap_lock);
-}
-
-static size_t count_lines(const char *s) {
-    size_t n = 0;
-    for (; s && *s; s++)
-        n += *s == '\n';
-    return n;
-}
 
 /* ---------------------------------------------------------- the app */
 
-typedef struct later {
-    uv_timer_t timer;
-    fh_response_t *res;
-} later_t;
-
-static void later_closed(uv_handle_t *h) {
-    later_t *l = h->data;
-    fh_send_text(l->res, 200, "late");
+static void send_late(fh_response_t *res, void *data) {
+    (void)data;
+    fh_send_text(res, 200, "late");
 }
-
-static void later_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, later_closed); }
 
 /* A stream whose last chunk comes 60 ms after its head. */
 typedef struct slow_stream {
@@ -99,13 +59,8 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     if (fh_str_eq(path, "/empty"))
         return fh_send_status(res, 204);
     if (fh_str_eq(path, "/defer")) {
-        later_t *l = fh_alloc(req, sizeof(*l));
-        l->res = res;
         fh_response_defer(res);
-        uv_timer_init(fh_request_loop(req), &l->timer);
-        l->timer.data = l;
-        uv_timer_start(&l->timer, later_fire, 60, 0);
-        return 0;
+        return fht_later(res, 60, send_late, NULL);
     }
     return fh_send_text(res, 200, "hello");
 }
@@ -118,39 +73,26 @@ static int fake_auth(fh_request_t *req, fh_response_t *res, void *data) {
     return u.ptr ? fh_auth_set_user(req, u) : FH_NEXT;
 }
 
-static fh_server_t *server;
-static fh_chain_t *chain;
 static fh_middleware_t log_mw, rid_mw;
 
+/* The server: the log, request ids and fake_auth around handler. */
 static void start(const fh_access_log_options_t *opt, int threads) {
     assert_int_equal(fh_access_log_new(&log_mw, opt), 0);
     assert_int_equal(fh_request_id_new(&rid_mw, NULL), 0);
-    fh_middleware_t auth = { .name = "fake_auth", .before = fake_auth };
-    assert_int_equal(fh_chain_new(&chain, handler, NULL), 0);
-    assert_int_equal(fh_chain_use(chain, &log_mw), 0);
-    assert_int_equal(fh_chain_use(chain, &rid_mw), 0);
-    assert_int_equal(fh_chain_use(chain, &auth), 0);
-    fh_server_config_t cfg = fh_server_config_default();
-    cfg.handler = fh_chain_handle;
-    cfg.handler_data = chain;
-    cfg.threads = threads;
-    server = fht_server_start(&cfg);
+    fh_middleware_t mws[] = { log_mw, rid_mw, { .name = "fake_auth", .before = fake_auth } };
+    fht_start_chain(handler, NULL, threads, mws, 3);
 }
 
 /* Stops the server and releases the log, which writes what is buffered. */
 static void stop(void) {
-    fht_server_stop(server);
+    fht_stop();
     fh_middleware_release(&log_mw);
     fh_middleware_release(&rid_mw);
-    fh_chain_free(chain);
 }
 
 static void exchange(int fd, const char *req, int status, int head) {
     fht_send_str(fd, req);
-    fht_response_t r;
-    assert_int_equal(fht_read_response(fd, &r, head), 0);
-    assert_int_equal(r.status, status);
-    fht_response_free(&r);
+    fht_expect_response(fd, head, status, NULL, -1);
 }
 
 static void assert_matches(const char *line, const char *pattern) {
@@ -188,10 +130,10 @@ static char *line_at(const char *s, size_t n) {
 
 static void test_common(void **state) {
     (void)state;
-    capture_reset();
-    fh_access_log_options_t opt = { .format = FH_LOG_COMMON, .write = capture };
+    fht_log_reset();
+    fh_access_log_options_t opt = { .format = FH_LOG_COMMON, .write = fht_log_write };
     start(&opt, 1);
-    int fd = fht_connect(fh_server_port(server));
+    int fd = fht_connect(fht_port);
     exchange(fd, "GET /a?b=1 HTTP/1.1\r\nHost: t\r\nX-User: alice\r\n\r\n", 200, 0);
     exchange(fd, "HEAD /a HTTP/1.1\r\nHost: t\r\n\r\n", 200, 1);
     exchange(fd, "GET /empty HTTP/1.1\r\nHost: t\r\n\r\n", 204, 0);
@@ -199,28 +141,28 @@ static void test_common(void **state) {
     exchange(fd, "POST /x%20y HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi", 200, 0);
     fht_close(fd);
     stop();
-    assert_int_equal(count_lines(cap_buf), 5);
-    assert_matches(line_at(cap_buf, 0),
+    assert_int_equal(fht_count_lines(fht_log_text()), 5);
+    assert_matches(line_at(fht_log_text(), 0),
                    "^127\\.0\\.0\\.1 - alice " TIME_RE " \"GET /a\\?b=1 HTTP/1\\.1\" 200 5$");
-    assert_matches(line_at(cap_buf, 1),
+    assert_matches(line_at(fht_log_text(), 1),
                    "^127\\.0\\.0\\.1 - - " TIME_RE " \"HEAD /a HTTP/1\\.1\" 200 -$");
-    assert_matches(line_at(cap_buf, 2),
+    assert_matches(line_at(fht_log_text(), 2),
                    "^127\\.0\\.0\\.1 - - " TIME_RE " \"GET /empty HTTP/1\\.1\" 204 -$");
     /* A user name is escaped like Apache's %u: quote and backslash. */
-    assert_matches(line_at(cap_buf, 3), "^127\\.0\\.0\\.1 - b\\\\\"o\\\\\\\\b " TIME_RE
-                                        " \"GET /fail HTTP/1\\.1\" 500 21$");
-    assert_matches(line_at(cap_buf, 4),
+    assert_matches(line_at(fht_log_text(), 3), "^127\\.0\\.0\\.1 - b\\\\\"o\\\\\\\\b " TIME_RE
+                                               " \"GET /fail HTTP/1\\.1\" 500 21$");
+    assert_matches(line_at(fht_log_text(), 4),
                    "^127\\.0\\.0\\.1 - - " TIME_RE " \"POST /x%20y HTTP/1\\.0\" 200 5$");
 }
 
 static void test_combined_escaping_and_extras(void **state) {
     (void)state;
-    capture_reset();
+    fht_log_reset();
     fh_access_log_options_t opt = {
-        .format = FH_LOG_COMBINED, .write = capture, .latency = true, .request_id = true
+        .format = FH_LOG_COMBINED, .write = fht_log_write, .latency = true, .request_id = true
     };
     start(&opt, 1);
-    int fd = fht_connect(fh_server_port(server));
+    int fd = fht_connect(fht_port);
     exchange(fd,
              "GET / HTTP/1.1\r\nHost: t\r\nReferer: http://r/\"x\"\r\n"
              "User-Agent: caf\xc3\xa9\t\\o/\r\nX-Request-ID: abc-123\r\n\r\n",
@@ -228,16 +170,16 @@ static void test_combined_escaping_and_extras(void **state) {
     exchange(fd, "GET /defer HTTP/1.1\r\nHost: t\r\n\r\n", 200, 0);
     fht_close(fd);
     stop();
-    assert_int_equal(count_lines(cap_buf), 2);
+    assert_int_equal(fht_count_lines(fht_log_text()), 2);
     /* Referer and User-Agent quoted, with \" \\ and \xhh escapes; then the
      * latency in microseconds and the request id. */
-    assert_matches(line_at(cap_buf, 0),
+    assert_matches(line_at(fht_log_text(), 0),
                    "^127\\.0\\.0\\.1 - - " TIME_RE " \"GET / HTTP/1\\.1\" 200 5 "
                    "\"http://r/\\\\\"x\\\\\"\" \"caf\\\\xc3\\\\xa9\\\\x09\\\\\\\\o/\" "
                    "[0-9]+ \"abc-123\"$");
     /* Absent headers are "-"; the deferred response took >= 60 ms, and the
      * latency counts until it was written. */
-    char *l = line_at(cap_buf, 1);
+    char *l = line_at(fht_log_text(), 1);
     assert_matches(l,
                    "^127\\.0\\.0\\.1 - - " TIME_RE " \"GET /defer HTTP/1\\.1\" 200 4 \"-\" \"-\" "
                    "[0-9]+ \"[0-9a-f]{16}-[0-9a-f]{12}\"$");
@@ -250,12 +192,12 @@ static void test_combined_escaping_and_extras(void **state) {
  * field can have one: every line shows its own request. */
 static void test_repeated_and_near_lines(void **state) {
     (void)state;
-    capture_reset();
+    fht_log_reset();
     fh_access_log_options_t opt = {
-        .format = FH_LOG_COMBINED, .write = capture, .latency = true, .request_id = true
+        .format = FH_LOG_COMBINED, .write = fht_log_write, .latency = true, .request_id = true
     };
     start(&opt, 1);
-    int fd = fht_connect(fh_server_port(server));
+    int fd = fht_connect(fht_port);
     static const struct {
         const char *req;
         int status, head;
@@ -297,22 +239,22 @@ static void test_repeated_and_near_lines(void **state) {
         exchange(fd, steps[i].req, steps[i].status, steps[i].head);
     fht_close(fd);
     stop();
-    assert_int_equal(count_lines(cap_buf), n);
+    assert_int_equal(fht_count_lines(fht_log_text()), n);
     for (size_t i = 0; i < n; i++) {
         char pattern[512];
         snprintf(pattern, sizeof(pattern),
                  "^127\\.0\\.0\\.1 - %s " TIME_RE " %s [0-9]+ \"[0-9a-f]{16}-[0-9a-f]{12}\"$",
                  i == 6 ? "u" : "-", steps[i].line);
-        assert_matches(line_at(cap_buf, i), pattern);
+        assert_matches(line_at(fht_log_text(), i), pattern);
     }
 }
 
 static void test_json(void **state) {
     (void)state;
-    capture_reset();
-    fh_access_log_options_t opt = { .format = FH_LOG_JSON, .write = capture };
+    fht_log_reset();
+    fh_access_log_options_t opt = { .format = FH_LOG_JSON, .write = fht_log_write };
     start(&opt, 1);
-    int fd = fht_connect(fh_server_port(server));
+    int fd = fht_connect(fht_port);
     exchange(
         fd,
         "GET /j?q=\"1\" HTTP/1.1\r\nHost: t\r\nUser-Agent: ua\\\t\xff\r\nX-User: al\xc3\xa9\r\n"
@@ -321,9 +263,9 @@ static void test_json(void **state) {
     exchange(fd, "GET /empty HTTP/1.1\r\nHost: t\r\n\r\n", 204, 0);
     fht_close(fd);
     stop();
-    assert_int_equal(count_lines(cap_buf), 2);
+    assert_int_equal(fht_count_lines(fht_log_text()), 2);
     assert_matches(
-        line_at(cap_buf, 0),
+        line_at(fht_log_text(), 0),
         "^\\{\"time\":\"20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\\.[0-9]{3}"
         "Z\","
         "\"remote\":\"127\\.0\\.0\\.1\",\"method\":\"GET\",\"target\":\"/j\\?q=\\\\\"1\\\\\"\","
@@ -331,7 +273,7 @@ static void test_json(void **state) {
         "\"user_agent\":\"ua\\\\\\\\\\\\t\xef\xbf\xbd\",\"user\":\"al\xc3\xa9\","
         "\"request_id\":\"rid-1\",\"latency_us\":[0-9]+\\}$");
     /* No referer, no user: left out; a generated id is there. */
-    assert_matches(line_at(cap_buf, 1),
+    assert_matches(line_at(fht_log_text(), 1),
                    "^\\{\"time\":\"[^\"]+\",\"remote\":\"127\\.0\\.0\\.1\",\"method\":\"GET\","
                    "\"target\":\"/empty\",\"proto\":\"HTTP/1\\.1\",\"status\":204,\"bytes\":0,"
                    "\"request_id\":\"[0-9a-f]{16}-[0-9a-f]{12}\",\"latency_us\":[0-9]+\\}$");
@@ -340,10 +282,10 @@ static void test_json(void **state) {
 /* A streamed response is logged once the stream has ended. */
 static void test_stream(void **state) {
     (void)state;
-    capture_reset();
-    fh_access_log_options_t opt = { .format = FH_LOG_JSON, .write = capture };
+    fht_log_reset();
+    fh_access_log_options_t opt = { .format = FH_LOG_JSON, .write = fht_log_write };
     start(&opt, 1);
-    int fd = fht_connect(fh_server_port(server));
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n");
     fht_response_t r;
     assert_int_equal(fht_read_response(fd, &r, 0), 0);
@@ -351,10 +293,10 @@ static void test_stream(void **state) {
     fht_response_free(&r);
     fht_close(fd);
     stop();
-    assert_int_equal(count_lines(cap_buf), 1);
+    assert_int_equal(fht_count_lines(fht_log_text()), 1);
     assert_non_null(
-        strstr(cap_buf, "\"target\":\"/stream\",\"proto\":\"HTTP/1.1\",\"status\":200,"));
-    const char *lat = strstr(cap_buf, "\"latency_us\":");
+        strstr(fht_log_text(), "\"target\":\"/stream\",\"proto\":\"HTTP/1.1\",\"status\":200,"));
+    const char *lat = strstr(fht_log_text(), "\"latency_us\":");
     assert_non_null(lat);
     assert_true(strtoul(lat + 13, NULL, 10) >= 55000);
 }
@@ -363,12 +305,12 @@ static void test_stream(void **state) {
  * output when the middleware is released. */
 static void test_logged_during_stop(void **state) {
     (void)state;
-    capture_reset();
-    fh_access_log_options_t opt = { .write = capture, .flush_ms = 60000 };
+    fht_log_reset();
+    fh_access_log_options_t opt = { .write = fht_log_write, .flush_ms = 60000 };
     start(&opt, 2);
     int fds[4];
     for (int i = 0; i < 4; i++) {
-        fds[i] = fht_connect(fh_server_port(server));
+        fds[i] = fht_connect(fht_port);
         fht_send_str(fds[i], "GET /defer HTTP/1.1\r\nHost: t\r\n\r\n");
     }
     /* Stop only once all four are being handled: a connection whose
@@ -377,10 +319,10 @@ static void test_logged_during_stop(void **state) {
     fh_server_stats_t st;
     do {
         usleep(2000);
-        fh_server_stats(server, &st);
+        fh_server_stats(fht_server, &st);
     } while (st.requests < 4 && fht_now_ms() - t0 < 5000);
     assert_true(st.requests >= 4);
-    fh_server_stop(server); /* the deferred answers still go out */
+    fh_server_stop(fht_server); /* the deferred answers still go out */
     for (int i = 0; i < 4; i++) {
         fht_response_t r;
         assert_int_equal(fht_read_response(fds[i], &r, 0), 0);
@@ -388,31 +330,32 @@ static void test_logged_during_stop(void **state) {
         fht_response_free(&r);
         fht_close(fds[i]);
     }
-    fh_server_wait(server);
-    fh_server_free(server);
-    assert_int_equal(count_lines(cap_buf), 0); /* still buffered */
+    fh_server_wait(fht_server);
+    fh_server_free(fht_server);
+    fht_server = NULL;
+    assert_int_equal(fht_count_lines(fht_log_text()), 0); /* still buffered */
     fh_middleware_release(&log_mw);
     fh_middleware_release(&rid_mw);
-    fh_chain_free(chain);
-    assert_int_equal(count_lines(cap_buf), 4);
-    assert_non_null(strstr(cap_buf, "\"GET /defer HTTP/1.1\" 200 4\n"));
+    fht_stop(); /* the chain */
+    assert_int_equal(fht_count_lines(fht_log_text()), 4);
+    assert_non_null(strstr(fht_log_text(), "\"GET /defer HTTP/1.1\" 200 4\n"));
 }
 
 /* The time field is when the request arrived, in UTC. */
 static void test_time_is_now(void **state) {
     (void)state;
-    capture_reset();
-    fh_access_log_options_t opt = { .format = FH_LOG_JSON, .write = capture };
+    fht_log_reset();
+    fh_access_log_options_t opt = { .format = FH_LOG_JSON, .write = fht_log_write };
     start(&opt, 1);
     time_t before = time(NULL);
-    int fd = fht_connect(fh_server_port(server));
+    int fd = fht_connect(fht_port);
     exchange(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n", 200, 0);
     fht_close(fd);
     time_t after = time(NULL);
     stop();
     struct tm tm;
     memset(&tm, 0, sizeof(tm));
-    assert_non_null(strptime(cap_buf, "{\"time\":\"%Y-%m-%dT%H:%M:%S", &tm));
+    assert_non_null(strptime(fht_log_text(), "{\"time\":\"%Y-%m-%dT%H:%M:%S", &tm));
     time_t logged = timegm(&tm);
     assert_true(logged >= before - 1 && logged <= after);
 }
@@ -441,29 +384,29 @@ static void *client_main(void *p) {
  * none is lost or torn, and the rest comes out on release. */
 static void test_many_threads_small_buffer(void **state) {
     (void)state;
-    capture_reset();
+    fht_log_reset();
     fh_access_log_options_t opt = {
-        .format = FH_LOG_COMBINED, .write = capture, .buffer_size = 4096, .flush_ms = 60000
+        .format = FH_LOG_COMBINED, .write = fht_log_write, .buffer_size = 4096, .flush_ms = 60000
     };
     start(&opt, 2);
     enum { CLIENTS = 16, EACH = 100 };
     pthread_t th[CLIENTS];
-    client_t c = { fh_server_port(server), EACH };
+    client_t c = { fht_port, EACH };
     for (int i = 0; i < CLIENTS; i++)
         assert_int_equal(pthread_create(&th[i], NULL, client_main, &c), 0);
     for (int i = 0; i < CLIENTS; i++)
         pthread_join(th[i], NULL);
-    pthread_mutex_lock(&cap_lock);
-    size_t during = count_lines(cap_buf), writes = cap_writes;
-    pthread_mutex_unlock(&cap_lock);
+    size_t during, writes, max_write;
+    fht_log_stats(&during, &writes, &max_write);
     assert_true(during > 0 && during < CLIENTS * EACH); /* flushed when full... */
-    assert_true(writes >= 2 && cap_max_write <= 4096);  /* ...in 4 KiB pieces */
+    assert_true(writes >= 2 && max_write <= 4096);      /* ...in 4 KiB pieces */
     stop();
-    assert_int_equal(count_lines(cap_buf), CLIENTS * EACH); /* ...and all on release */
+    assert_int_equal(fht_count_lines(fht_log_text()), CLIENTS * EACH); /* ...and all on release */
     /* Every line is whole. */
     for (size_t i = 0; i < CLIENTS * EACH; i++)
-        assert_matches(line_at(cap_buf, i), "^127\\.0\\.0\\.1 - - " TIME_RE
-                                            " \"GET /n/[0-9]+ HTTP/1\\.1\" 200 5 \"-\" \"-\"$");
+        assert_matches(line_at(fht_log_text(), i),
+                       "^127\\.0\\.0\\.1 - - " TIME_RE
+                       " \"GET /n/[0-9]+ HTTP/1\\.1\" 200 5 \"-\" \"-\"$");
 }
 
 /* Lines reach the file within flush_ms while the server runs. */
@@ -475,7 +418,7 @@ static void test_file_and_timer(void **state) {
     close(tmp);
     fh_access_log_options_t opt = { .path = path, .flush_ms = 50 };
     start(&opt, 2);
-    int fd = fht_connect(fh_server_port(server));
+    int fd = fht_connect(fht_port);
     exchange(fd, "GET /timer HTTP/1.1\r\nHost: t\r\n\r\n", 200, 0);
     char buf[1024] = { 0 };
     uint64_t t0 = fht_now_ms();
@@ -516,7 +459,7 @@ static void test_file_pointer_and_long_line(void **state) {
     assert_non_null(f);
     fh_access_log_options_t opt = { .file = f, .buffer_size = 4096 };
     start(&opt, 1);
-    int fd = fht_connect(fh_server_port(server));
+    int fd = fht_connect(fht_port);
     char *req = malloc(8192);
     strcpy(req, "GET /");
     memset(req + 5, 'x', 6000);
@@ -531,7 +474,7 @@ static void test_file_pointer_and_long_line(void **state) {
     size_t n = fread(buf, 1, 16383, f);
     fclose(f);
     assert_true(n > 6000);
-    assert_int_equal(count_lines(buf), 2);
+    assert_int_equal(fht_count_lines(buf), 2);
     /* In order: the short line was flushed before the long one went out. */
     assert_non_null(strstr(line_at(buf, 0), "\"GET /short HTTP/1.1\""));
     assert_non_null(strstr(line_at(buf, 1), "xxxxxxxxxx HTTP/1.1\" 200 5"));
@@ -548,32 +491,24 @@ static int refuse(fh_request_t *req, fh_response_t *res, void *data) {
 
 static void test_answered_by_middleware(void **state) {
     (void)state;
-    capture_reset();
-    fh_access_log_options_t opt = { .write = capture };
+    fht_log_reset();
+    fh_access_log_options_t opt = { .write = fht_log_write };
     assert_int_equal(fh_access_log_new(&log_mw, &opt), 0);
-    fh_middleware_t no = { .name = "refuse", .before = refuse };
-    assert_int_equal(fh_chain_new(&chain, handler, NULL), 0);
-    assert_int_equal(fh_chain_use(chain, &log_mw), 0);
-    assert_int_equal(fh_chain_use(chain, &no), 0);
-    fh_server_config_t cfg = fh_server_config_default();
-    cfg.handler = fh_chain_handle;
-    cfg.handler_data = chain;
-    cfg.threads = 1;
-    server = fht_server_start(&cfg);
-    int fd = fht_connect(fh_server_port(server));
+    fh_middleware_t mws[] = { log_mw, { .name = "refuse", .before = refuse } };
+    fht_start_chain(handler, NULL, 1, mws, 2);
+    int fd = fht_connect(fht_port);
     exchange(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n", 429, 0);
     fht_close(fd);
-    fht_server_stop(server);
+    fht_stop();
     fh_middleware_release(&log_mw);
-    fh_chain_free(chain);
-    assert_int_equal(count_lines(cap_buf), 1);
-    assert_non_null(strstr(cap_buf, "\"GET / HTTP/1.1\" 429 18\n"));
+    assert_int_equal(fht_count_lines(fht_log_text()), 1);
+    assert_non_null(strstr(fht_log_text(), "\"GET / HTTP/1.1\" 429 18\n"));
 }
 
 static void test_bad_options(void **state) {
     (void)state;
     fh_middleware_t m;
-    fh_access_log_options_t opt = { .path = "/tmp/x", .write = capture };
+    fh_access_log_options_t opt = { .path = "/tmp/x", .write = fht_log_write };
     assert_int_equal(fh_access_log_new(&m, &opt), FH_ECONFIG);
     assert_non_null(
         strstr(fh_middleware_error(), "access_log.path: set only one of path, file and write"));
@@ -611,6 +546,6 @@ int main(void) {
         cmocka_unit_test(test_bad_options),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    capture_reset();
+    fht_log_reset();
     return rc;
 }

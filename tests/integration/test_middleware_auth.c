@@ -1,7 +1,17 @@
 /* Basic and Bearer authentication over real sockets: challenges, wrong and
  * malformed credentials, a user list and a callback, the user seen by the
  * handler, and bad options; fh_auth_equal. */
-#include "mw_harness.h"
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
 
 static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;
@@ -9,15 +19,14 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     return fh_send_textf(res, 200, "user=%.*s", u.ptr ? (int)u.len : 1, u.ptr ? u.ptr : "-");
 }
 
-static int status_of(const mwh_t *h, const char *auth, char *challenge, size_t cap, char *body,
-                     size_t bcap) {
+static int status_of(const char *auth, char *challenge, size_t cap, char *body, size_t bcap) {
     char req[512];
     snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: t\r\n%s%s%s\r\n",
              auth ? "Authorization: " : "", auth ? auth : "", auth ? "\r\n" : "");
     fht_response_t r;
-    mwh_ask(h, req, &r);
+    fht_exchange(req, &r);
     if (challenge)
-        snprintf(challenge, cap, "%s", mwh_header(&r, "WWW-Authenticate"));
+        snprintf(challenge, cap, "%s", fht_hdr(&r, "WWW-Authenticate"));
     if (body)
         snprintf(body, bcap, "%s", r.body);
     int s = r.status;
@@ -40,21 +49,19 @@ static void test_basic(void **state) {
     fh_basic_auth_options_t o = { .realm = "Admin area", .users = users, .validate = check_basic };
     fh_middleware_t m;
     assert_int_equal(fh_basic_auth_new(&m, &o), 0);
-    mwh_t h;
-    mwh_start(&h, handler, 1, &m, 1);
+    fht_start_chain(handler, NULL, 1, &m, 1);
     char ch[256], body[128];
     const char *want = "Basic realm=\"Admin area\", charset=\"UTF-8\"";
-    assert_int_equal(status_of(&h, NULL, ch, sizeof(ch), NULL, 0), 401);
+    assert_int_equal(status_of(NULL, ch, sizeof(ch), NULL, 0), 401);
     assert_string_equal(ch, want);
     /* alice:wonder:land (the password may hold ':'). */
-    assert_int_equal(status_of(&h, "Basic YWxpY2U6d29uZGVyOmxhbmQ=", NULL, 0, body, sizeof(body)),
-                     200);
+    assert_int_equal(status_of("Basic YWxpY2U6d29uZGVyOmxhbmQ=", NULL, 0, body, sizeof(body)), 200);
     assert_string_equal(body, "user=alice");
     /* Scheme case-insensitive; padding optional; bob:builder. */
-    assert_int_equal(status_of(&h, "basic  Ym9iOmJ1aWxkZXI", NULL, 0, body, sizeof(body)), 200);
+    assert_int_equal(status_of("basic  Ym9iOmJ1aWxkZXI", NULL, 0, body, sizeof(body)), 200);
     assert_string_equal(body, "user=bob");
     /* The callback, which names its own user: svc:s3cret. */
-    assert_int_equal(status_of(&h, "Basic c3ZjOnMzY3JldA==", NULL, 0, body, sizeof(body)), 200);
+    assert_int_equal(status_of("Basic c3ZjOnMzY3JldA==", NULL, 0, body, sizeof(body)), 200);
     assert_string_equal(body, "user=service-account");
     /* Wrong: bob:builde, alice's password for bob, malformed base64, no
      * colon, another scheme, nothing after the scheme. */
@@ -67,10 +74,10 @@ static void test_basic(void **state) {
                             "BasicYm9iOmJ1aWxkZXI=",
                             NULL };
     for (int i = 0; wrong[i]; i++) {
-        assert_int_equal(status_of(&h, wrong[i], ch, sizeof(ch), NULL, 0), 401);
+        assert_int_equal(status_of(wrong[i], ch, sizeof(ch), NULL, 0), 401);
         assert_string_equal(ch, want);
     }
-    mwh_stop(&h);
+    fht_stop();
     fh_middleware_release(&m);
 }
 
@@ -90,27 +97,25 @@ static void test_bearer(void **state) {
                                    .validate_data = "from-callback" };
     fh_middleware_t m;
     assert_int_equal(fh_bearer_auth_new(&m, &o), 0);
-    mwh_t h;
-    mwh_start(&h, handler, 1, &m, 1);
+    fht_start_chain(handler, NULL, 1, &m, 1);
     char ch[256], body[128];
-    assert_int_equal(status_of(&h, NULL, ch, sizeof(ch), NULL, 0), 401);
+    assert_int_equal(status_of(NULL, ch, sizeof(ch), NULL, 0), 401);
     assert_string_equal(ch, "Bearer realm=\"api\"");
-    assert_int_equal(status_of(&h, "Basic Ym9iOmJ1aWxkZXI=", ch, sizeof(ch), NULL, 0), 401);
+    assert_int_equal(status_of("Basic Ym9iOmJ1aWxkZXI=", ch, sizeof(ch), NULL, 0), 401);
     assert_string_equal(ch, "Bearer realm=\"api\"");
-    assert_int_equal(status_of(&h, "Bearer tok-1.abc_~+/", NULL, 0, body, sizeof(body)), 200);
+    assert_int_equal(status_of("Bearer tok-1.abc_~+/", NULL, 0, body, sizeof(body)), 200);
     assert_string_equal(body, "user=-"); /* a listed token names no user */
-    assert_int_equal(status_of(&h, "bearer Zm9vYmFy==", NULL, 0, NULL, 0), 200);
-    assert_int_equal(status_of(&h, "Bearer from-callback", NULL, 0, body, sizeof(body)), 200);
+    assert_int_equal(status_of("bearer Zm9vYmFy==", NULL, 0, NULL, 0), 200);
+    assert_int_equal(status_of("Bearer from-callback", NULL, 0, body, sizeof(body)), 200);
     assert_string_equal(body, "user=robot");
-    assert_int_equal(status_of(&h, "Bearer tok-2", ch, sizeof(ch), NULL, 0), 401);
+    assert_int_equal(status_of("Bearer tok-2", ch, sizeof(ch), NULL, 0), 401);
     assert_string_equal(ch, "Bearer realm=\"api\", error=\"invalid_token\"");
-    assert_int_equal(status_of(&h, "Bearer tok-1.abc_~+", ch, sizeof(ch), NULL, 0),
-                     401); /* a prefix */
-    assert_int_equal(status_of(&h, "Bearer a b", ch, sizeof(ch), NULL, 0), 400);
+    assert_int_equal(status_of("Bearer tok-1.abc_~+", ch, sizeof(ch), NULL, 0), 401); /* a prefix */
+    assert_int_equal(status_of("Bearer a b", ch, sizeof(ch), NULL, 0), 400);
     assert_string_equal(ch, "Bearer realm=\"api\", error=\"invalid_request\"");
-    assert_int_equal(status_of(&h, "Bearer", ch, sizeof(ch), NULL, 0), 400);
-    assert_int_equal(status_of(&h, "Bearer =abc", ch, sizeof(ch), NULL, 0), 400);
-    mwh_stop(&h);
+    assert_int_equal(status_of("Bearer", ch, sizeof(ch), NULL, 0), 400);
+    assert_int_equal(status_of("Bearer =abc", ch, sizeof(ch), NULL, 0), 400);
+    fht_stop();
     fh_middleware_release(&m);
 }
 

@@ -3,7 +3,17 @@
  * and the request id, WWW-Authenticate as in text mode; text stays the
  * default; and one router whose JSON mount answers problems while its pages
  * answer text, each mount with its own auth middleware. Real sockets. */
-#include "mw_harness.h"
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
 
 static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;
@@ -12,19 +22,19 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
 }
 
 /* GET path with an Authorization header (NULL: none) on a new connection. */
-static void ask(const mwh_t *h, const char *path, const char *auth, fht_response_t *r) {
+static void ask(const char *path, const char *auth, fht_response_t *r) {
     size_t cap = strlen(path) + (auth ? strlen(auth) : 0) + 128;
     char *req = malloc(cap);
     snprintf(req, cap, "GET %s HTTP/1.1\r\nHost: t\r\nX-Request-ID: rid-7\r\n%s%s%s\r\n", path,
              auth ? "Authorization: " : "", auth ? auth : "", auth ? "\r\n" : "");
-    mwh_ask(h, req, r);
+    fht_exchange(req, r);
     free(req);
 }
 
 /* r is a problem document of status with this detail. */
 static void problem(fht_response_t *r, int status, const char *detail) {
     assert_int_equal(r->status, status);
-    assert_string_equal(mwh_header(r, "Content-Type"), "application/problem+json");
+    assert_string_equal(fht_hdr(r, "Content-Type"), "application/problem+json");
     json_error_t e;
     json_t *j = json_loads(r->body, 0, &e);
     assert_non_null(j);
@@ -43,24 +53,23 @@ static void test_bearer_problem(void **state) {
     fh_middleware_t m[2];
     assert_int_equal(fh_request_id_new(&m[0], NULL), 0);
     assert_int_equal(fh_bearer_auth_new(&m[1], &o), 0);
-    mwh_t h;
-    mwh_start(&h, handler, 1, m, 2);
+    fht_start_chain(handler, NULL, 1, m, 2);
     fht_response_t r;
-    ask(&h, "/", NULL, &r);
+    ask("/", NULL, &r);
     problem(&r, 401, "a bearer token is required");
-    assert_string_equal(mwh_header(&r, "WWW-Authenticate"), "Bearer realm=\"api\"");
+    assert_string_equal(fht_hdr(&r, "WWW-Authenticate"), "Bearer realm=\"api\"");
     fht_response_free(&r);
-    ask(&h, "/", "Bearer tok-2", &r);
+    ask("/", "Bearer tok-2", &r);
     problem(&r, 401, "the token is not valid");
-    assert_string_equal(mwh_header(&r, "WWW-Authenticate"),
+    assert_string_equal(fht_hdr(&r, "WWW-Authenticate"),
                         "Bearer realm=\"api\", error=\"invalid_token\"");
     fht_response_free(&r);
-    ask(&h, "/", "Bearer a b", &r);
+    ask("/", "Bearer a b", &r);
     problem(&r, 400, "the Authorization header is malformed");
-    assert_string_equal(mwh_header(&r, "WWW-Authenticate"),
+    assert_string_equal(fht_hdr(&r, "WWW-Authenticate"),
                         "Bearer realm=\"api\", error=\"invalid_request\"");
     fht_response_free(&r);
-    ask(&h, "/", "Bearer tok-1", &r);
+    ask("/", "Bearer tok-1", &r);
     assert_int_equal(r.status, 200);
     fht_response_free(&r);
     /* A token far past any sensible size (within the server's header
@@ -70,11 +79,11 @@ static void test_bearer_problem(void **state) {
     memcpy(big, "Bearer ", 7);
     memset(big + 7, 'x', n);
     big[n + 7] = '\0';
-    ask(&h, "/", big, &r);
+    ask("/", big, &r);
     problem(&r, 401, "the token is not valid");
     fht_response_free(&r);
     free(big);
-    mwh_stop(&h);
+    fht_stop();
     fh_middleware_release(&m[1]);
     fh_middleware_release(&m[0]);
 }
@@ -86,25 +95,24 @@ static void test_basic_problem(void **state) {
     fh_middleware_t m[2];
     assert_int_equal(fh_request_id_new(&m[0], NULL), 0);
     assert_int_equal(fh_basic_auth_new(&m[1], &o), 0);
-    mwh_t h;
-    mwh_start(&h, handler, 1, m, 2);
+    fht_start_chain(handler, NULL, 1, m, 2);
     fht_response_t r;
-    ask(&h, "/", NULL, &r);
+    ask("/", NULL, &r);
     problem(&r, 401, "credentials are required (Basic)");
-    assert_string_equal(mwh_header(&r, "WWW-Authenticate"),
+    assert_string_equal(fht_hdr(&r, "WWW-Authenticate"),
                         "Basic realm=\"admin\", charset=\"UTF-8\"");
     fht_response_free(&r);
-    ask(&h, "/", "Basic YWRhOndyb25n", &r); /* ada:wrong */
+    ask("/", "Basic YWRhOndyb25n", &r); /* ada:wrong */
     problem(&r, 401, "the user name or password is wrong");
     fht_response_free(&r);
-    ask(&h, "/", "Basic bm9jb2xvbg==", &r); /* "nocolon" */
+    ask("/", "Basic bm9jb2xvbg==", &r); /* "nocolon" */
     problem(&r, 401, "the credentials are malformed");
     fht_response_free(&r);
-    ask(&h, "/", "Basic YWRhOnB3", &r); /* ada:pw */
+    ask("/", "Basic YWRhOnB3", &r); /* ada:pw */
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "user=ada");
     fht_response_free(&r);
-    mwh_stop(&h);
+    fht_stop();
     fh_middleware_release(&m[1]);
     fh_middleware_release(&m[0]);
 }
@@ -133,23 +141,22 @@ static void test_per_mount(void **state) {
     assert_int_equal(fh_router_new(&router, NULL), 0);
     assert_int_equal(fh_router_mount_mw(router, "/api", api, NULL, json_mw), 0);
     assert_int_equal(fh_router_mount_mw(router, "/", pages, NULL, text_mw), 0);
-    mwh_t h;
-    mwh_start(&h, route, 1, &rid, 1);
+    fht_start_chain(route, NULL, 1, &rid, 1);
     fht_response_t r;
-    ask(&h, "/api/me", NULL, &r);
+    ask("/api/me", NULL, &r);
     problem(&r, 401, "a bearer token is required");
-    assert_string_equal(mwh_header(&r, "WWW-Authenticate"), "Bearer realm=\"api\"");
+    assert_string_equal(fht_hdr(&r, "WWW-Authenticate"), "Bearer realm=\"api\"");
     fht_response_free(&r);
-    ask(&h, "/page", NULL, &r);
+    ask("/page", NULL, &r);
     assert_int_equal(r.status, 401);
-    assert_string_equal(mwh_header(&r, "Content-Type"), "text/plain; charset=utf-8");
+    assert_string_equal(fht_hdr(&r, "Content-Type"), "text/plain; charset=utf-8");
     assert_string_equal(r.body, "Unauthorized\n");
-    assert_string_equal(mwh_header(&r, "WWW-Authenticate"), "Bearer realm=\"api\"");
+    assert_string_equal(fht_hdr(&r, "WWW-Authenticate"), "Bearer realm=\"api\"");
     fht_response_free(&r);
-    ask(&h, "/api/me", "Bearer tok-1", &r);
+    ask("/api/me", "Bearer tok-1", &r);
     assert_int_equal(r.status, 200);
     fht_response_free(&r);
-    mwh_stop(&h);
+    fht_stop();
     fh_router_free(router);
     fh_middleware_release(&text_auth);
     fh_middleware_release(&json_auth);

@@ -99,30 +99,22 @@ static fh_middleware_t t_mw(const char *name) {
     return m;
 }
 
-typedef struct later {
-    uv_timer_t timer;
-    fh_response_t *res;
-    bool fail;
-} later_t;
-
-static void later_closed(uv_handle_t *h) {
-    later_t *l = h->data;
-    fh_request_t *req = fh_response_request(l->res);
-    if (l->fail) {
+/* data: non-NULL to fail instead of answering. */
+static void later(fh_response_t *res, void *data) {
+    fh_request_t *req = fh_response_request(res);
+    if (data) {
         trace(req, 'F', '!');
         /* Answering may write the response and release the request at
          * once; a hold keeps it for the calls on a final response. */
         req->users++;
-        CHECK(fh_chain_fail(l->res, -9) == 0);
-        CHECK(fh_chain_fail(l->res, -9) == FH_EALREADY_SENT);
-        CHECK(fh_chain_fail(l->res, 0) == FH_EALREADY_SENT);
+        CHECK(fh_chain_fail(res, -9) == 0);
+        CHECK(fh_chain_fail(res, -9) == FH_EALREADY_SENT);
+        CHECK(fh_chain_fail(res, 0) == FH_EALREADY_SENT);
         fh__request_unref(req);
     } else {
-        fh_send_text(l->res, 200, "late");
+        fh_send_text(res, 200, "late");
     }
 }
-
-static void later_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, later_closed); }
 
 static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;
@@ -149,14 +141,9 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
         return fh_send_raw(res, raw, sizeof(raw) - 1, FH_RAW_BORROW);
     }
     if (fh_str_eq(path, "/defer") || fh_str_eq(path, "/defer-fail")) {
-        later_t *l = fh_alloc(req, sizeof(*l));
-        l->res = res;
-        l->fail = fh_str_eq(path, "/defer-fail");
+        static const char fail = 1;
         CHECK(fh_response_defer(res) == 0);
-        uv_timer_init(fh_request_loop(req), &l->timer);
-        l->timer.data = l;
-        uv_timer_start(&l->timer, later_fire, 30, 0);
-        return 0;
+        return fht_later(res, 30, later, fh_str_eq(path, "/defer-fail") ? (void *)&fail : NULL);
     }
     /* The trace so far shows what the before hooks left in the slot. */
     return fh_send_textf(res, 200, "%s", trace_of(req));
@@ -172,13 +159,9 @@ typedef struct result {
     bool half;
 } result_t;
 
-static result_t get(fh_server_t *s, const char *path, const char *extra) {
-    int fd = fht_connect(fh_server_port(s));
-    char req[512];
-    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\n%s\r\n", path, extra ? extra : "");
-    fht_send_str(fd, req);
+static result_t get(const char *path, const char *extra) {
     fht_response_t r;
-    assert_int_equal(fht_read_response(fd, &r, 0), 0);
+    fht_request("GET", path, extra, &r);
     result_t out;
     memset(&out, 0, sizeof(out));
     out.status = r.status;
@@ -187,20 +170,10 @@ static result_t get(fh_server_t *s, const char *path, const char *extra) {
     out.half = fht_header(&r, "X-Half", NULL, 0);
     snprintf(out.body, sizeof(out.body), "%s", r.body);
     fht_response_free(&r);
-    fht_close(fd);
     return out;
 }
 
 static fh_chain_t *chain;
-static fh_server_t *server;
-
-static void start(fh_handler_fn h, void *data) {
-    fh_server_config_t cfg = fh_server_config_default();
-    cfg.handler = h;
-    cfg.handler_data = data;
-    cfg.threads = 2;
-    server = fht_server_start(&cfg);
-}
 
 static int setup_abc(void **state) {
     (void)state;
@@ -210,13 +183,12 @@ static int setup_abc(void **state) {
     assert_int_equal(fh_chain_use(chain, &b), 0);
     assert_int_equal(fh_chain_use(chain, &c), 0);
     assert_int_equal(fh_chain_count(chain), 3);
-    start(fh_chain_handle, chain);
+    fht_start_handler(fh_chain_handle, chain, 2);
     return 0;
 }
 
 static int teardown_server(void **state) {
-    (void)state;
-    fht_server_stop(server);
+    fht_teardown(state);
     assert_int_equal(atomic_load(&bad), 0);
     fh_chain_free(chain);
     chain = NULL;
@@ -227,7 +199,7 @@ static int teardown_server(void **state) {
 
 static void test_order(void **state) {
     (void)state;
-    result_t r = get(server, "/", NULL);
+    result_t r = get("/", NULL);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "bAbBbCh-");        /* before hooks in order, slot seen */
     assert_string_equal(r.trace, "bAbBbCh-aCaBaA"); /* after hooks in reverse */
@@ -236,7 +208,7 @@ static void test_order(void **state) {
 
 static void test_early_answer(void **state) {
     (void)state;
-    result_t r = get(server, "/", "X-Stop: B\r\n");
+    result_t r = get("/", "X-Stop: B\r\n");
     assert_int_equal(r.status, 403);
     assert_string_equal(r.body, "stopped");
     /* C and the handler never ran; B's own after hook and A's did. */
@@ -244,14 +216,14 @@ static void test_early_answer(void **state) {
     assert_string_equal(r.seen, "");
 
     /* A before hook that sends but returns FH_NEXT also ends the chain. */
-    r = get(server, "/", "X-Send: A\r\n");
+    r = get("/", "X-Send: A\r\n");
     assert_int_equal(r.status, 202);
     assert_string_equal(r.trace, "bAaA");
 }
 
 static void test_error_in_before_hook(void **state) {
     (void)state;
-    result_t r = get(server, "/", "X-Fail: B\r\n");
+    result_t r = get("/", "X-Fail: B\r\n");
     /* Only A was entered before B: its error hook runs, passes, and the
      * core answers 500; the after hooks of A and B still see that 500. */
     assert_int_equal(r.status, 500);
@@ -259,7 +231,7 @@ static void test_error_in_before_hook(void **state) {
     assert_false(r.half); /* what B had built is gone */
     assert_string_equal(r.body, "Internal Server Error");
 
-    r = get(server, "/", "X-Fail: C\r\nX-Recover: A\r\n");
+    r = get("/", "X-Fail: C\r\nX-Recover: A\r\n");
     assert_int_equal(r.status, 503);
     assert_string_equal(r.body, "recovered by A from -7");
     assert_string_equal(r.trace, "bAbBbCeBeAaCaBaA");
@@ -267,14 +239,14 @@ static void test_error_in_before_hook(void **state) {
 
 static void test_error_in_handler(void **state) {
     (void)state;
-    result_t r = get(server, "/fail", NULL);
+    result_t r = get("/fail", NULL);
     assert_int_equal(r.status, 500);
     assert_false(r.half);
     assert_string_equal(r.trace, "bAbBbCh-eCeBeAaCaBaA");
     assert_string_equal(r.seen, "500:21"); /* "Internal Server Error" */
 
     /* B answers: A's error hook is not asked. */
-    r = get(server, "/fail", "X-Recover: B\r\n");
+    r = get("/fail", "X-Recover: B\r\n");
     assert_int_equal(r.status, 503);
     assert_false(r.half);
     assert_string_equal(r.body, "recovered by B from -5");
@@ -285,7 +257,7 @@ static void test_deferred(void **state) {
     (void)state;
     /* The after hooks run when the deferred response ends, 30 ms later. */
     uint64_t t0 = fht_now_ms();
-    result_t r = get(server, "/defer", NULL);
+    result_t r = get("/defer", NULL);
     assert_true(fht_now_ms() - t0 >= 25);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "late");
@@ -293,10 +265,10 @@ static void test_deferred(void **state) {
     assert_string_equal(r.seen, "200:4");
 
     /* A deferred failure goes through the error hooks of the chain... */
-    r = get(server, "/defer-fail", NULL);
+    r = get("/defer-fail", NULL);
     assert_int_equal(r.status, 500);
     assert_string_equal(r.trace, "bAbBbCh-F!eCeBeAaCaBaA");
-    r = get(server, "/defer-fail", "X-Recover: C\r\n");
+    r = get("/defer-fail", "X-Recover: C\r\n");
     assert_int_equal(r.status, 503);
     assert_string_equal(r.body, "recovered by C from -9");
     assert_string_equal(r.trace, "bAbBbCh-F!eCaCaBaA");
@@ -304,7 +276,7 @@ static void test_deferred(void **state) {
 
 static void test_pipelined_deferred_order(void **state) {
     (void)state;
-    int fd = fht_connect(fh_server_port(server));
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET /defer HTTP/1.1\r\nHost: t\r\n\r\n"
                      "GET / HTTP/1.1\r\nHost: t\r\nX-Stop: C\r\n\r\n"
                      "GET /fail HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -324,7 +296,7 @@ static void test_pipelined_deferred_order(void **state) {
 
 static void test_streamed(void **state) {
     (void)state;
-    int fd = fht_connect(fh_server_port(server));
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n");
     fht_response_t r;
     assert_int_equal(fht_read_response(fd, &r, 0), 0);
@@ -341,7 +313,7 @@ static void test_streamed(void **state) {
 
 static void test_raw_response(void **state) {
     (void)state;
-    result_t r = get(server, "/raw", NULL);
+    result_t r = get("/raw", NULL);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "raw");
     assert_string_equal(r.trace, ""); /* raw bytes cannot change: no after hooks */
@@ -357,7 +329,7 @@ static int setup_nested(void **state) {
     assert_int_equal(fh_chain_use(inner, &b), 0);
     assert_int_equal(fh_chain_new(&chain, fh_chain_handle, inner), 0);
     assert_int_equal(fh_chain_use(chain, &a), 0);
-    start(fh_chain_handle, chain);
+    fht_start_handler(fh_chain_handle, chain, 2);
     return 0;
 }
 
@@ -369,17 +341,17 @@ static int teardown_nested(void **state) {
 
 static void test_nested(void **state) {
     (void)state;
-    result_t r = get(server, "/", NULL);
+    result_t r = get("/", NULL);
     assert_string_equal(r.trace, "bAbBh-aBaA");
     /* The inner chain's unanswered error goes on to the outer chain. */
-    r = get(server, "/fail", NULL);
+    r = get("/fail", NULL);
     assert_int_equal(r.status, 500);
     assert_string_equal(r.trace, "bAbBh-eBeAaBaA");
-    r = get(server, "/fail", "X-Recover: A\r\n");
+    r = get("/fail", "X-Recover: A\r\n");
     assert_int_equal(r.status, 503);
     assert_string_equal(r.trace, "bAbBh-eBeAaBaA");
     /* fh_chain_fail walks both chains, innermost first. */
-    r = get(server, "/defer-fail", NULL);
+    r = get("/defer-fail", NULL);
     assert_int_equal(r.status, 500);
     assert_string_equal(r.trace, "bAbBh-F!eBeAaBaA");
 }
@@ -387,21 +359,21 @@ static void test_nested(void **state) {
 static int setup_empty(void **state) {
     (void)state;
     assert_int_equal(fh_chain_new(&chain, handler, NULL), 0);
-    start(fh_chain_handle, chain);
+    fht_start_handler(fh_chain_handle, chain, 2);
     return 0;
 }
 
 static void test_empty_chain(void **state) {
     (void)state;
-    result_t r = get(server, "/", NULL);
+    result_t r = get("/", NULL);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "h-");
     assert_string_equal(r.trace, "");
-    r = get(server, "/fail", NULL);
+    r = get("/fail", NULL);
     assert_int_equal(r.status, 500);
     assert_false(r.half);
     /* Without middleware, fh_chain_fail still answers a plain 500. */
-    r = get(server, "/defer-fail", NULL);
+    r = get("/defer-fail", NULL);
     assert_int_equal(r.status, 500);
     assert_string_equal(r.body, "Internal Server Error\n");
 }
@@ -429,20 +401,20 @@ static int setup_partial(void **state) {
     fh_middleware_t y = { .name = "y", .error = error_only };
     assert_int_equal(fh_chain_use(chain, &x), 0);
     assert_int_equal(fh_chain_use(chain, &y), 0);
-    start(fh_chain_handle, chain);
+    fht_start_handler(fh_chain_handle, chain, 2);
     return 0;
 }
 
 static void test_partial_hooks(void **state) {
     (void)state;
-    result_t r = get(server, "/", NULL);
+    result_t r = get("/", NULL);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.trace, "h-aX");
-    r = get(server, "/fail", NULL);
+    r = get("/fail", NULL);
     assert_int_equal(r.status, 502);
     assert_string_equal(r.body, "error -5");
     assert_string_equal(r.trace, "h-eYaX");
-    r = get(server, "/defer-fail", NULL);
+    r = get("/defer-fail", NULL);
     assert_int_equal(r.status, 502);
     assert_string_equal(r.body, "error -9");
     assert_string_equal(r.trace, "h-F!eYaX");

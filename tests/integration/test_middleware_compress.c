@@ -34,17 +34,10 @@ static void make_text(void) {
             (size_t)snprintf(text + n, sizeof(text) - n, "line %d: the quick brown fox jumps\n", i);
 }
 
-typedef struct later {
-    uv_timer_t timer;
-    fh_response_t *res;
-} later_t;
-
-static void later_closed(uv_handle_t *h) {
-    later_t *l = h->data;
-    fh_send(l->res, 200, "text/plain", text, 4000);
+static void send_late(fh_response_t *res, void *data) {
+    (void)data;
+    fh_send(res, 200, "text/plain", text, 4000);
 }
-
-static void later_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, later_closed); }
 
 static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;
@@ -101,39 +94,24 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
         return 0;
     }
     if (fh_str_eq(path, "/defer")) {
-        later_t *l = fh_alloc(req, sizeof(*l));
-        l->res = res;
         fh_response_defer(res);
-        uv_timer_init(fh_request_loop(req), &l->timer);
-        l->timer.data = l;
-        uv_timer_start(&l->timer, later_fire, 10, 0);
-        return 0;
+        return fht_later(res, 10, send_late, NULL);
     }
     return fh_send_status(res, 404);
 }
 
-static fh_server_t *server;
-static fh_chain_t *chain;
 static fh_middleware_t gz;
 
 static int setup(void **state) {
     (void)state;
     make_text();
     assert_int_equal(fh_compress_new(&gz, NULL), 0);
-    assert_int_equal(fh_chain_new(&chain, handler, NULL), 0);
-    assert_int_equal(fh_chain_use(chain, &gz), 0);
-    fh_server_config_t cfg = fh_server_config_default();
-    cfg.handler = fh_chain_handle;
-    cfg.handler_data = chain;
-    cfg.threads = 2;
-    server = fht_server_start(&cfg);
+    fht_start_chain(handler, NULL, 2, &gz, 1);
     return 0;
 }
 
 static int teardown(void **state) {
-    (void)state;
-    fht_server_stop(server);
-    fh_chain_free(chain);
+    fht_teardown(state);
     fh_middleware_release(&gz);
     return 0;
 }
@@ -164,13 +142,11 @@ static void inflate_all(const char *in, size_t n, char **out, size_t *out_len) {
 }
 
 static reply_t ask(const char *method, const char *path, const char *accept) {
-    int fd = fht_connect(fh_server_port(server));
-    char req[512];
-    snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: t\r\n%s%s%s\r\n", method, path,
-             accept ? "Accept-Encoding: " : "", accept ? accept : "", accept ? "\r\n" : "");
-    fht_send_str(fd, req);
+    char extra[256];
+    snprintf(extra, sizeof(extra), "%s%s%s", accept ? "Accept-Encoding: " : "",
+             accept ? accept : "", accept ? "\r\n" : "");
     fht_response_t r;
-    assert_int_equal(fht_read_response(fd, &r, strcmp(method, "HEAD") == 0), 0);
+    fht_request(method, path, extra, &r);
     reply_t out;
     memset(&out, 0, sizeof(out));
     out.status = r.status;
@@ -188,7 +164,6 @@ static reply_t ask(const char *method, const char *path, const char *accept) {
         out.body = r.body;
         out.body_len = r.body_len;
     }
-    fht_close(fd);
     return out;
 }
 
@@ -322,7 +297,7 @@ static void *client_main(void *p) {
 
 static void test_threads(void **state) {
     (void)state;
-    int port = fh_server_port(server);
+    int port = fht_port;
     pthread_t th[8];
     for (int i = 0; i < 8; i++)
         assert_int_equal(pthread_create(&th[i], NULL, client_main, &port), 0);
@@ -355,17 +330,15 @@ static void test_options(void **state) {
     fh_chain_t *c;
     assert_int_equal(fh_chain_new(&c, handler, NULL), 0);
     assert_int_equal(fh_chain_use(c, &m), 0);
-    fh_server_t *saved = server;
-    fh_server_config_t cfg = fh_server_config_default();
-    cfg.handler = fh_chain_handle;
-    cfg.handler_data = c;
-    cfg.threads = 1;
-    server = fht_server_start(&cfg);
+    fh_server_t *saved = fht_server;
+    int saved_port = fht_port;
+    fht_start_handler(fh_chain_handle, c, 1);
     expect_identity(ask("GET", "/text", "gzip"), 4000, ""); /* text/html skipped */
     expect_gzip(ask("GET", "/png", "gzip"), 4000);
     expect_gzip(ask("GET", "/small", "gzip"), 1023);
-    fht_server_stop(server);
-    server = saved;
+    fht_server_stop(fht_server);
+    fht_server = saved;
+    fht_port = saved_port;
     fh_chain_free(c);
     fh_middleware_release(&m);
 }

@@ -4,20 +4,23 @@
  * report callback; after hooks still run; successes are untouched. */
 #include <stdatomic.h>
 
-#include "mw_harness.h"
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-typedef struct later {
-    uv_timer_t timer;
-    fh_response_t *res;
-} later_t;
+#include <cmocka.h>
 
-static void later_closed(uv_handle_t *h) {
-    later_t *l = h->data;
-    fh_response_write(l->res, "partial", 7); /* then it fails */
-    fh_chain_fail(l->res, FH_ENOENT);
+#include "testutil.h"
+
+static void fail_late(fh_response_t *res, void *data) {
+    (void)data;
+    fh_response_write(res, "partial", 7); /* then it fails */
+    fh_chain_fail(res, FH_ENOENT);
 }
-
-static void later_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, later_closed); }
 
 static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;
@@ -30,13 +33,8 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
         return FH_ENOMEM;
     }
     if (fh_str_eq(path, "/defer-fail")) {
-        later_t *l = fh_alloc(req, sizeof(*l));
-        l->res = res;
         fh_response_defer(res);
-        uv_timer_init(fh_request_loop(req), &l->timer);
-        l->timer.data = l;
-        uv_timer_start(&l->timer, later_fire, 10, 0);
-        return 0;
+        return fht_later(res, 10, fail_late, NULL);
     }
     return fh_send_text(res, 200, "fine");
 }
@@ -64,24 +62,23 @@ static void test_problem_document(void **state) {
     assert_int_equal(fh_request_id_new(&mws[1], NULL), 0);
     assert_int_equal(fh_security_headers_new(&mws[2], NULL), 0);
     mws[3] = (fh_middleware_t){ .name = "breaker", .before = failing_before };
-    mwh_t h;
-    mwh_start(&h, handler, 2, mws, 4);
+    fht_start_chain(handler, NULL, 2, mws, 4);
     fht_response_t r;
 
-    mwh_ask(&h, "GET /fail HTTP/1.1\r\nHost: t\r\nX-Request-ID: req-42\r\n\r\n", &r);
+    fht_exchange("GET /fail HTTP/1.1\r\nHost: t\r\nX-Request-ID: req-42\r\n\r\n", &r);
     assert_int_equal(r.status, 500);
-    assert_string_equal(mwh_header(&r, "Content-Type"), "application/problem+json");
+    assert_string_equal(fht_hdr(&r, "Content-Type"), "application/problem+json");
     assert_string_equal(r.body, "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\","
                                 "\"status\":500,\"instance\":\"/fail\",\"request_id\":\"req-42\"}");
-    assert_false(mwh_has(&r, "X-Half"));                           /* nothing half-built leaks */
-    assert_string_equal(mwh_header(&r, "X-Request-ID"), "req-42"); /* after hooks ran */
-    assert_string_equal(mwh_header(&r, "X-Content-Type-Options"), "nosniff");
+    assert_false(fht_header(&r, "X-Half", NULL, 0));            /* nothing half-built leaks */
+    assert_string_equal(fht_hdr(&r, "X-Request-ID"), "req-42"); /* after hooks ran */
+    assert_string_equal(fht_hdr(&r, "X-Content-Type-Options"), "nosniff");
     fht_response_free(&r);
     assert_int_equal(atomic_load(&reports), 1);
     assert_int_equal(atomic_load(&last_err), FH_ENOMEM);
 
     /* A before hook failing further in. */
-    mwh_ask(&h, "GET / HTTP/1.1\r\nHost: t\r\nX-Break: 1\r\nX-Request-ID: b-1\r\n\r\n", &r);
+    fht_exchange("GET / HTTP/1.1\r\nHost: t\r\nX-Break: 1\r\nX-Request-ID: b-1\r\n\r\n", &r);
     assert_int_equal(r.status, 500);
     assert_string_equal(r.body, "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\","
                                 "\"status\":500,\"instance\":\"/\",\"request_id\":\"b-1\"}");
@@ -89,7 +86,7 @@ static void test_problem_document(void **state) {
     assert_int_equal(atomic_load(&last_err), FH_EINVAL);
 
     /* A deferred handler that fails later. */
-    mwh_ask(&h, "GET /defer-fail HTTP/1.1\r\nHost: t\r\nX-Request-ID: d-1\r\n\r\n", &r);
+    fht_exchange("GET /defer-fail HTTP/1.1\r\nHost: t\r\nX-Request-ID: d-1\r\n\r\n", &r);
     assert_int_equal(r.status, 500);
     assert_string_equal(r.body,
                         "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\","
@@ -99,15 +96,15 @@ static void test_problem_document(void **state) {
     assert_int_equal(atomic_load(&last_err), FH_ENOENT);
 
     /* Successes are untouched, and HEAD of a failure has no body. */
-    mwh_ask(&h, "GET / HTTP/1.1\r\nHost: t\r\n\r\n", &r);
+    fht_exchange("GET / HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "fine");
     fht_response_free(&r);
-    mwh_ask(&h, "HEAD /fail HTTP/1.1\r\nHost: t\r\n\r\n", &r);
+    fht_exchange("HEAD /fail HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     assert_int_equal(r.status, 500);
-    assert_string_equal(mwh_header(&r, "Content-Type"), "application/problem+json");
+    assert_string_equal(fht_hdr(&r, "Content-Type"), "application/problem+json");
     fht_response_free(&r);
-    mwh_stop(&h);
+    fht_stop();
     for (int i = 0; i < 3; i++)
         fh_middleware_release(&mws[i]);
 }
@@ -119,10 +116,9 @@ static void test_expose_errors_without_id(void **state) {
     assert_int_equal(fh_recover_new(&m, &ro), 0);
     assert_null(m.before);
     assert_null(m.after); /* no per-request cost on the happy path */
-    mwh_t h;
-    mwh_start(&h, handler, 1, &m, 1);
+    fht_start_chain(handler, NULL, 1, &m, 1);
     fht_response_t r;
-    mwh_ask(&h, "GET /fail HTTP/1.1\r\nHost: t\r\n\r\n", &r);
+    fht_exchange("GET /fail HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     assert_int_equal(r.status, 500);
     char want[256];
     snprintf(want, sizeof(want),
@@ -131,7 +127,7 @@ static void test_expose_errors_without_id(void **state) {
              fh_strerror(FH_ENOMEM));
     assert_string_equal(r.body, want);
     fht_response_free(&r);
-    mwh_stop(&h);
+    fht_stop();
     fh_middleware_release(&m);
 }
 

@@ -3,13 +3,21 @@
  * many connections, the id on error responses, the options, and the slot
  * key other modules read. */
 #include <pthread.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <regex.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "mw_harness.h"
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
 
 static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;
@@ -39,15 +47,14 @@ static void test_incoming_and_generated(void **state) {
     (void)state;
     fh_middleware_t m;
     assert_int_equal(fh_request_id_new(&m, NULL), 0);
-    mwh_t h;
-    mwh_start(&h, handler, 2, &m, 1);
+    fht_start_chain(handler, NULL, 2, &m, 1);
     fht_response_t r;
-    mwh_ask(&h, "GET / HTTP/1.1\r\nHost: t\r\nX-Request-ID: abc-DEF_1.2:3+4/5=6@7\r\n\r\n", &r);
+    fht_exchange("GET / HTTP/1.1\r\nHost: t\r\nX-Request-ID: abc-DEF_1.2:3+4/5=6@7\r\n\r\n", &r);
     assert_string_equal(r.body, "abc-DEF_1.2:3+4/5=6@7");
-    assert_string_equal(mwh_header(&r, "X-Request-ID"), "abc-DEF_1.2:3+4/5=6@7");
+    assert_string_equal(fht_hdr(&r, "X-Request-ID"), "abc-DEF_1.2:3+4/5=6@7");
     fht_response_free(&r);
     /* Header names are case-insensitive. */
-    mwh_ask(&h, "GET / HTTP/1.1\r\nHost: t\r\nx-request-id: lower\r\n\r\n", &r);
+    fht_exchange("GET / HTTP/1.1\r\nHost: t\r\nx-request-id: lower\r\n\r\n", &r);
     assert_string_equal(r.body, "lower");
     fht_response_free(&r);
     /* Invalid: a space, a quote, a byte over 0x7f, empty, too long. */
@@ -55,34 +62,34 @@ static void test_incoming_and_generated(void **state) {
     for (int i = 0; bad[i]; i++) {
         char req[512];
         snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: t\r\nX-Request-ID: %s\r\n\r\n", bad[i]);
-        mwh_ask(&h, req, &r);
+        fht_exchange(req, &r);
         assert_true(is_generated(r.body));
-        assert_string_equal(mwh_header(&r, "X-Request-ID"), r.body);
+        assert_string_equal(fht_hdr(&r, "X-Request-ID"), r.body);
         fht_response_free(&r);
     }
     char req[512], longid[200];
     memset(longid, 'a', 129);
     longid[129] = '\0';
     snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: t\r\nX-Request-ID: %s\r\n\r\n", longid);
-    mwh_ask(&h, req, &r);
+    fht_exchange(req, &r);
     assert_true(is_generated(r.body));
     fht_response_free(&r);
     longid[128] = '\0'; /* exactly max_length is fine */
     snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: t\r\nX-Request-ID: %s\r\n\r\n", longid);
-    mwh_ask(&h, req, &r);
+    fht_exchange(req, &r);
     assert_string_equal(r.body, longid);
     fht_response_free(&r);
     /* Problem documents (json.h) carry it. */
-    mwh_ask(&h, "GET /problem HTTP/1.1\r\nHost: t\r\nX-Request-ID: p-7\r\n\r\n", &r);
+    fht_exchange("GET /problem HTTP/1.1\r\nHost: t\r\nX-Request-ID: p-7\r\n\r\n", &r);
     assert_int_equal(r.status, 422);
     assert_non_null(strstr(r.body, "\"request_id\":\"p-7\""));
     fht_response_free(&r);
     /* The id is on error responses too. */
-    mwh_ask(&h, "GET /fail HTTP/1.1\r\nHost: t\r\nX-Request-ID: err-1\r\n\r\n", &r);
+    fht_exchange("GET /fail HTTP/1.1\r\nHost: t\r\nX-Request-ID: err-1\r\n\r\n", &r);
     assert_int_equal(r.status, 500);
-    assert_string_equal(mwh_header(&r, "X-Request-ID"), "err-1");
+    assert_string_equal(fht_hdr(&r, "X-Request-ID"), "err-1");
     fht_response_free(&r);
-    mwh_stop(&h);
+    fht_stop();
     fh_middleware_release(&m);
 }
 
@@ -95,19 +102,13 @@ typedef struct client {
  * Plain sockets rather than testutil's per-fd buffers: connections open and
  * close on several threads at once here, and fd numbers get reused. */
 static int raw_get(int port, char *body, size_t cap) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = fht_connect_raw(port);
     if (fd < 0)
         return -1;
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     static const char req[] = "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
     char buf[2048];
     size_t len = 0;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-        send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(req) - 1)) {
+    if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(req) - 1)) {
         close(fd);
         return -1;
     }
@@ -141,18 +142,17 @@ static void test_unique_across_threads(void **state) {
     (void)state;
     fh_middleware_t m;
     assert_int_equal(fh_request_id_new(&m, NULL), 0);
-    mwh_t h;
-    mwh_start(&h, handler, 2, &m, 1);
+    fht_start_chain(handler, NULL, 2, &m, 1);
     enum { CLIENTS = 8 };
     static client_t c[CLIENTS];
     pthread_t th[CLIENTS];
     for (int i = 0; i < CLIENTS; i++) {
-        c[i].port = fh_server_port(h.server);
+        c[i].port = fht_port;
         assert_int_equal(pthread_create(&th[i], NULL, client_main, &c[i]), 0);
     }
     for (int i = 0; i < CLIENTS; i++)
         pthread_join(th[i], NULL);
-    mwh_stop(&h);
+    fht_stop();
     fh_middleware_release(&m);
     static char all[CLIENTS * 50][40];
     for (int i = 0; i < CLIENTS; i++)
@@ -175,36 +175,35 @@ static void test_options(void **state) {
     fh_request_id_options_t o = { .header = "Trace-Id", .max_length = 4, .ignore_incoming = false };
     fh_middleware_t m;
     assert_int_equal(fh_request_id_new(&m, &o), 0);
-    mwh_t h;
-    mwh_start(&h, handler, 1, &m, 1);
+    fht_start_chain(handler, NULL, 1, &m, 1);
     fht_response_t r;
-    mwh_ask(&h, "GET / HTTP/1.1\r\nHost: t\r\nTrace-Id: abcd\r\nX-Request-ID: other\r\n\r\n", &r);
+    fht_exchange("GET / HTTP/1.1\r\nHost: t\r\nTrace-Id: abcd\r\nX-Request-ID: other\r\n\r\n", &r);
     assert_string_equal(r.body, "abcd");
-    assert_string_equal(mwh_header(&r, "Trace-Id"), "abcd");
-    assert_false(mwh_has(&r, "X-Request-ID"));
+    assert_string_equal(fht_hdr(&r, "Trace-Id"), "abcd");
+    assert_false(fht_header(&r, "X-Request-ID", NULL, 0));
     fht_response_free(&r);
-    mwh_ask(&h, "GET / HTTP/1.1\r\nHost: t\r\nTrace-Id: abcde\r\n\r\n", &r);
+    fht_exchange("GET / HTTP/1.1\r\nHost: t\r\nTrace-Id: abcde\r\n\r\n", &r);
     assert_true(is_generated(r.body));
     fht_response_free(&r);
-    mwh_stop(&h);
+    fht_stop();
     fh_middleware_release(&m);
 
     o = (fh_request_id_options_t){ .ignore_incoming = true, .no_response_header = true };
     assert_int_equal(fh_request_id_new(&m, &o), 0);
-    mwh_start(&h, handler, 1, &m, 1);
-    mwh_ask(&h, "GET / HTTP/1.1\r\nHost: t\r\nX-Request-ID: mine\r\n\r\n", &r);
+    fht_start_chain(handler, NULL, 1, &m, 1);
+    fht_exchange("GET / HTTP/1.1\r\nHost: t\r\nX-Request-ID: mine\r\n\r\n", &r);
     assert_true(is_generated(r.body));
-    assert_false(mwh_has(&r, "X-Request-ID"));
+    assert_false(fht_header(&r, "X-Request-ID", NULL, 0));
     fht_response_free(&r);
-    mwh_stop(&h);
+    fht_stop();
     fh_middleware_release(&m);
 
     /* Without the middleware there is no id. */
-    mwh_start(&h, handler, 1, NULL, 0);
-    mwh_ask(&h, "GET / HTTP/1.1\r\nHost: t\r\nX-Request-ID: mine\r\n\r\n", &r);
+    fht_start_chain(handler, NULL, 1, NULL, 0);
+    fht_exchange("GET / HTTP/1.1\r\nHost: t\r\nX-Request-ID: mine\r\n\r\n", &r);
     assert_string_equal(r.body, "none");
     fht_response_free(&r);
-    mwh_stop(&h);
+    fht_stop();
 
     o = (fh_request_id_options_t){ .header = "Bad Header" };
     assert_int_equal(fh_request_id_new(&m, &o), FH_ECONFIG);

@@ -6,7 +6,17 @@
  * errors. */
 #include <stdatomic.h>
 
-#include "mw_harness.h"
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
 
 FH_REQUEST_KEY(trace, char)
 
@@ -89,7 +99,6 @@ static const fh_route_t root[] = {
 };
 
 static fh_router_t *router;
-static mwh_t h;
 
 static int setup(void **state) {
     (void)state;
@@ -107,19 +116,13 @@ static int setup(void **state) {
     assert_ptr_equal(ri->handler, h_plain);
     assert_string_equal(ri->data, "secret");
 
-    assert_int_equal(fh_chain_new(&h.chain, fh_router_handle, router), 0);
-    assert_int_equal(fh_chain_use(h.chain, &mw_g), 0);
-    fh_server_config_t cfg = fh_server_config_default();
-    cfg.handler = fh_chain_handle;
-    cfg.handler_data = h.chain;
-    cfg.threads = 2;
-    h.server = fht_server_start(&cfg);
+    fht_start_chain(fh_router_handle, router, 2, &mw_g, 1);
     return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
-    mwh_stop(&h);
+    fht_stop();
     fh_router_free(router);
     fh_middleware_release(&basic);
     return 0;
@@ -131,16 +134,13 @@ typedef struct got {
 } got_t;
 
 static got_t ask(const char *method, const char *path, const char *extra) {
-    char req[512];
-    snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: t\r\n%s\r\n", method, path,
-             extra ? extra : "");
     fht_response_t r;
-    mwh_ask(&h, req, &r);
+    fht_request(method, path, extra, &r);
     got_t g;
     memset(&g, 0, sizeof(g));
     g.status = r.status;
-    snprintf(g.trace, sizeof(g.trace), "%s", mwh_header(&r, "X-Trace"));
-    snprintf(g.param, sizeof(g.param), "%s", mwh_header(&r, "X-Param-Seen"));
+    snprintf(g.trace, sizeof(g.trace), "%s", fht_hdr(&r, "X-Trace"));
+    snprintf(g.param, sizeof(g.param), "%s", fht_hdr(&r, "X-Param-Seen"));
     snprintf(g.body, sizeof(g.body), "%s", r.body);
     fht_response_free(&r);
     return g;

@@ -3,9 +3,9 @@
  * id, CORS, security headers, recovery, rate limit and gzip (one zlib
  * stream per thread, output in the arena), keep-alive and pipelined.
  *
- * Like test_zero_malloc, this program defines the allocator entry points
- * itself and counts them once warm-up is over. */
-#include <malloc.h>
+ * Like test_zero_malloc, this program links tests/support/alloc_count.c,
+ * which replaces the allocator entry points, and counts them once warm-up
+ * is over. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -18,51 +18,8 @@
 
 #include <cmocka.h>
 
+#include "alloc_count.h"
 #include "testutil.h"
-
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void __libc_free(void *);
-extern void *__libc_memalign(size_t, size_t);
-
-static atomic_bool counting;
-static atomic_ulong n_malloc;
-
-static inline void counted(void) {
-    if (atomic_load_explicit(&counting, memory_order_relaxed))
-        atomic_fetch_add_explicit(&n_malloc, 1, memory_order_relaxed);
-}
-
-void *malloc(size_t n) {
-    counted();
-    return __libc_malloc(n);
-}
-void *calloc(size_t n, size_t m) {
-    counted();
-    return __libc_calloc(n, m);
-}
-void *realloc(void *p, size_t n) {
-    counted();
-    return __libc_realloc(p, n);
-}
-void free(void *p) { __libc_free(p); }
-void *memalign(size_t a, size_t n) {
-    counted();
-    return __libc_memalign(a, n);
-}
-void *aligned_alloc(size_t a, size_t n) {
-    counted();
-    return __libc_memalign(a, n);
-}
-int posix_memalign(void **out, size_t a, size_t n) {
-    counted();
-    void *p = __libc_memalign(a, n);
-    if (!p)
-        return 12;
-    *out = p;
-    return 0;
-}
 
 static char page[3000];
 
@@ -79,29 +36,6 @@ static void sink(const char *lines, size_t len, void *data) {
     (void)lines;
     (void)data;
     atomic_fetch_add(&logged_bytes, len);
-}
-
-static void run_rounds(int fd, const char *req, int reqs, int rounds, size_t resp_len) {
-    static char out[16 * 512];
-    static char in[1 << 17];
-    size_t rl = strlen(req);
-    for (int i = 0; i < reqs; i++)
-        memcpy(out + (size_t)i * rl, req, rl);
-    for (int r = 0; r < rounds; r++) {
-        size_t n = (size_t)reqs * rl, off = 0;
-        while (off < n) {
-            ssize_t s = send(fd, out + off, n - off, MSG_NOSIGNAL);
-            assert_true(s > 0);
-            off += (size_t)s;
-        }
-        size_t want = (size_t)reqs * resp_len, got = 0;
-        while (got < want) {
-            ssize_t s = recv(fd, in, sizeof(in), 0);
-            assert_true(s > 0);
-            got += (size_t)s;
-        }
-        assert_int_equal(got, want);
-    }
 }
 
 static const char gzip_req[] = "GET /big HTTP/1.1\r\nHost: t\r\nOrigin: https://app.example\r\n"
@@ -124,20 +58,12 @@ static void check_zero(const char *req, int pipelined, int rounds) {
     fh_rate_limit_options_t ro = { .rate = 1e7, .burst = 100000000 };
     assert_int_equal(fh_rate_limit_new(&mws[5], &ro), 0);
     assert_int_equal(fh_compress_new(&mws[6], NULL), 0);
-    fh_chain_t *chain;
-    assert_int_equal(fh_chain_new(&chain, handler, NULL), 0);
-    for (int i = 0; i < 7; i++)
-        assert_int_equal(fh_chain_use(chain, &mws[i]), 0);
-    fh_server_config_t cfg = fh_server_config_default();
-    cfg.handler = fh_chain_handle;
-    cfg.handler_data = chain;
-    cfg.threads = 2;
-    fh_server_t *s = fht_server_start(&cfg);
+    fht_start_chain(handler, NULL, 2, mws, 7);
 
     int fds[4];
     size_t rlen = 0;
     for (int c = 0; c < 4; c++) {
-        fds[c] = fht_connect(fh_server_port(s));
+        fds[c] = fht_connect(fht_port);
         fht_send_str(fds[c], req);
         fht_response_t r;
         assert_int_equal(fht_read_response(fds[c], &r, 0), 0);
@@ -150,17 +76,16 @@ static void check_zero(const char *req, int pipelined, int rounds) {
         fht_response_free(&r);
     }
     for (int c = 0; c < 4; c++)
-        run_rounds(fds[c], req, pipelined, 200, rlen); /* warm every thread */
+        fht_round_trips(fds[c], req, pipelined, 200, rlen); /* warm every thread */
 
     fh_server_stats_t before, after;
-    fh_server_stats(s, &before);
-    atomic_store(&n_malloc, 0);
-    atomic_store(&counting, true);
+    fh_server_stats(fht_server, &before);
+    fht_alloc_count_start();
     for (int c = 0; c < 4; c++)
-        run_rounds(fds[c], req, pipelined, rounds, rlen);
-    atomic_store(&counting, false);
-    fh_server_stats(s, &after);
-    unsigned long mallocs = atomic_load(&n_malloc);
+        fht_round_trips(fds[c], req, pipelined, rounds, rlen);
+    fht_alloc_count_stop();
+    fh_server_stats(fht_server, &after);
+    unsigned long mallocs = fht_alloc_count_mallocs();
     unsigned long reqs = (unsigned long)(after.requests - before.requests);
     print_message("%lu requests through 7 middleware (x%d pipelined): %lu malloc\n", reqs,
                   pipelined, mallocs);
@@ -168,8 +93,7 @@ static void check_zero(const char *req, int pipelined, int rounds) {
     assert_int_equal(mallocs, 0);
     for (int c = 0; c < 4; c++)
         fht_close(fds[c]);
-    fht_server_stop(s);
-    fh_chain_free(chain);
+    fht_stop();
     atomic_store(&logged_bytes, 0);
     for (int i = 0; i < 7; i++)
         fh_middleware_release(&mws[i]);

@@ -68,8 +68,6 @@ static const fh_route_t org[] = {
 static const fh_route_t none[] = { FH_ROUTES_END };
 
 static fh_router_t *router;
-static fh_server_t *server;
-static int port;
 
 static void start(const fh_router_config_t *rcfg) {
     assert_int_equal(fh_router_new(&router, rcfg), 0);
@@ -87,44 +85,21 @@ static void start(const fh_router_config_t *rcfg) {
     assert_int_equal(fh_router_add(router, FH_METHOD_GET, "/caf%C3%A9/menu", page, NULL), 0);
     /* NULL options: a plain mount. */
     assert_int_equal(fh_router_mount_opts(router, "/plain", site, NULL, NULL), 0);
-    fh_server_config_t cfg = fh_server_config_default();
-    cfg.handler = fh_router_handle;
-    cfg.handler_data = router;
-    cfg.threads = 1;
-    server = fht_server_start(&cfg);
-    port = fh_server_port(server);
+    fht_start_handler(fh_router_handle, router, 1);
 }
 
 static void stop(void) {
-    fht_server_stop(server);
+    fht_stop();
     fh_router_free(router);
-}
-
-static void get(const char *method, const char *path, fht_response_t *r) {
-    char raw[512];
-    snprintf(raw, sizeof(raw), "%s %s HTTP/1.1\r\nHost: a\r\n\r\n", method, path);
-    int fd = fht_connect(port);
-    fht_send_str(fd, raw);
-    assert_int_equal(fht_read_response(fd, r, strcmp(method, "HEAD") == 0), 0);
-    fht_close(fd);
-}
-
-static const char *hdr(const fht_response_t *r, const char *name) {
-    static char v[4][512];
-    static int slot;
-    char *out = v[slot++ % 4];
-    if (!fht_header(r, name, out, sizeof(v[0])))
-        out[0] = '\0';
-    return out;
 }
 
 /* r is a problem document of status for instance. */
 static void expect_problem(const char *method, const char *path, int status, const char *allow) {
     fht_response_t r;
-    get(method, path, &r);
+    fht_request(method, path, NULL, &r);
     assert_int_equal(r.status, status);
-    assert_string_equal(hdr(&r, "Content-Type"), "application/problem+json");
-    assert_string_equal(hdr(&r, "Allow"), allow ? allow : "");
+    assert_string_equal(fht_hdr(&r, "Content-Type"), "application/problem+json");
+    assert_string_equal(fht_hdr(&r, "Allow"), allow ? allow : "");
     json_error_t je;
     json_t *p = json_loadb(r.body, r.body_len, 0, &je);
     assert_non_null(p);
@@ -144,19 +119,19 @@ static void expect_problem(const char *method, const char *path, int status, con
 static void expect_text(const char *method, const char *path, int status, const char *body,
                         const char *allow) {
     fht_response_t r;
-    get(method, path, &r);
+    fht_request(method, path, NULL, &r);
     assert_int_equal(r.status, status);
-    assert_string_equal(hdr(&r, "Content-Type"), "text/plain; charset=utf-8");
+    assert_string_equal(fht_hdr(&r, "Content-Type"), "text/plain; charset=utf-8");
     assert_string_equal(r.body, body);
-    assert_string_equal(hdr(&r, "Allow"), allow ? allow : "");
+    assert_string_equal(fht_hdr(&r, "Allow"), allow ? allow : "");
     fht_response_free(&r);
 }
 
 static void expect_told(const char *method, const char *path, int status, const char *body) {
     fht_response_t r;
-    get(method, path, &r);
+    fht_request(method, path, NULL, &r);
     assert_int_equal(r.status, status);
-    assert_string_equal(hdr(&r, "Content-Type"), "text/x-told");
+    assert_string_equal(fht_hdr(&r, "Content-Type"), "text/x-told");
     assert_string_equal(r.body, body);
     fht_response_free(&r);
 }
@@ -175,12 +150,12 @@ static void test_json_mount(void **state) {
     expect_problem("GET", "/%61pi/nope", 404, NULL);
     /* HEAD gets the head of the problem. */
     fht_response_t r;
-    get("HEAD", "/api/nope", &r);
+    fht_request("HEAD", "/api/nope", NULL, &r);
     assert_int_equal(r.status, 404);
-    assert_string_equal(hdr(&r, "Content-Type"), "application/problem+json");
+    assert_string_equal(fht_hdr(&r, "Content-Type"), "application/problem+json");
     fht_response_free(&r);
     /* Routes still answer. */
-    get("GET", "/api/users", &r);
+    fht_request("GET", "/api/users", NULL, &r);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "{\"users\":[]}");
     fht_response_free(&r);
@@ -255,12 +230,7 @@ static void test_failed_mount(void **state) {
     static const fh_route_t bad[] = { FH_GET("/ok", page), FH_GET("/x//y", page), FH_ROUTES_END };
     assert_int_not_equal(fh_router_mount_opts(router, "/api", bad, NULL, &json), 0);
     assert_int_equal(fh_router_mount(router, "/", site, NULL), 0);
-    fh_server_config_t cfg = fh_server_config_default();
-    cfg.handler = fh_router_handle;
-    cfg.handler_data = router;
-    cfg.threads = 1;
-    server = fht_server_start(&cfg);
-    port = fh_server_port(server);
+    fht_start_handler(fh_router_handle, router, 1);
     expect_text("GET", "/api/nope", 404, "Not Found\n", NULL);
     stop();
 }

@@ -44,35 +44,21 @@ static int fail_handler(fh_request_t *req, fh_response_t *res, void *data) {
     return FH_EHANDLER;
 }
 
-typedef struct later {
-    uv_timer_t timer;
-    fh_request_t *req;
-    fh_response_t *res;
-} later_t;
-
-static void later_closed(uv_handle_t *h) {
-    later_t *l = h->data;
+static void send_late(fh_response_t *res, void *data) {
+    (void)data;
     /* By now the read buffer has been reused: the parameter must have been
      * moved with the request. */
-    fh_send_textf(l->res, 200, "late %.*s", FH_STR_FMT(fh_request_param(l->req, "id")));
+    fh_send_textf(res, 200, "late %.*s",
+                  FH_STR_FMT(fh_request_param(fh_response_request(res), "id")));
 }
-
-static void later_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, later_closed); }
 
 static int deferred(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;
-    later_t *l = fh_alloc(req, sizeof(*l));
-    if (!l)
-        return FH_ENOMEM;
-    l->req = req;
-    l->res = res;
+    (void)req;
     int rc = fh_response_defer(res);
     if (rc)
         return rc;
-    uv_timer_init(fh_request_loop(req), &l->timer);
-    l->timer.data = l;
-    uv_timer_start(&l->timer, later_fire, 20, 0);
-    return 0;
+    return fht_later(res, 20, send_late, NULL);
 }
 
 static int custom_404(fh_request_t *req, fh_response_t *res, void *data) {
@@ -99,8 +85,6 @@ static const fh_route_t api[] = {
 };
 
 static fh_router_t *router;
-static fh_server_t *server;
-static int port;
 
 static void start(const fh_router_config_t *cfg) {
     assert_int_equal(fh_router_new(&router, cfg), 0);
@@ -108,12 +92,7 @@ static void start(const fh_router_config_t *cfg) {
         fail_msg("%s", fh_router_error(router));
     assert_int_equal(fh_router_add(router, FH_METHOD_GET, "/", echo, NULL), 0);
     assert_int_equal(fh_router_add(router, FH_METHOD_GET, "/docs/", echo, NULL), 0);
-    fh_server_config_t sc = fh_server_config_default();
-    sc.handler = fh_router_handle;
-    sc.handler_data = router;
-    sc.threads = 2;
-    server = fht_server_start(&sc);
-    port = fh_server_port(server);
+    fht_start_handler(fh_router_handle, router, 2);
 }
 
 static int setup_default(void **state) {
@@ -136,8 +115,7 @@ static int setup_custom(void **state) {
 }
 
 static int teardown(void **state) {
-    (void)state;
-    fht_server_stop(server);
+    fht_teardown(state);
     fh_router_free(router);
     return 0;
 }
@@ -152,7 +130,7 @@ typedef struct http_case {
 } http_case_t;
 
 static void run_cases(const http_case_t *c, size_t n) {
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     for (size_t i = 0; i < n; i++, c++) {
         char req[512];
         snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: t\r\n\r\n", c->method, c->target);
@@ -225,7 +203,7 @@ static void test_dispatch(void **state) {
 
 static void test_deferred_params(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     /* Two in one write: the second request's bytes reuse the buffer while
      * the first waits on its timer. */
     fht_send_str(fd, "GET /api/defer/first%21 HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -248,7 +226,7 @@ static void test_pipelined(void **state) {
     for (int i = 0; i < 16; i++)
         n += (size_t)snprintf(buf + n, sizeof(buf) - n,
                               "GET /api/users/%d/posts/%d HTTP/1.1\r\nHost: t\r\n\r\n", i, 100 + i);
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send(fd, buf, n);
     for (int i = 0; i < 16; i++) {
         fht_response_t r;
@@ -264,7 +242,7 @@ static void test_pipelined(void **state) {
 static void test_frozen(void **state) {
     (void)state;
     /* The router has served requests by now. */
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
     fht_response_t r;
     assert_int_equal(fht_read_response(fd, &r, 0), 0);

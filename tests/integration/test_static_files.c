@@ -43,8 +43,6 @@ static char base[64];  /* /tmp/fh_static_XXXXXX */
 static char root[128]; /* base/root */
 static unsigned char *big;
 static fh_static_t *never, *inside, *app;
-static fh_server_t *server;
-static int port;
 static atomic_int n_released; /* requests sent with X-Track */
 
 static void count_release(fh_request_t *req, void *data) {
@@ -137,17 +135,12 @@ static int setup(void **state) {
                               .max_age = 60 };
     assert_int_equal(fh_static_new(&inside, "/follow", root, &o), 0);
     assert_int_equal(fh_static_new(&app, "/app", root, NULL), 0);
-    fh_server_config_t cfg = fh_server_config_default();
-    cfg.handler = handler;
-    cfg.threads = 2;
-    server = fht_server_start(&cfg);
-    port = fh_server_port(server);
+    fht_start_handler(handler, NULL, 2);
     return 0;
 }
 
 static int teardown(void **state) {
-    (void)state;
-    fht_server_stop(server);
+    fht_teardown(state);
     fh_static_free(never);
     fh_static_free(inside);
     fh_static_free(app);
@@ -158,21 +151,9 @@ static int teardown(void **state) {
     return 0;
 }
 
-/* One request on a new connection; the response is returned (free it). */
-static fht_response_t get(const char *method, const char *target, const char *extra) {
-    int fd = fht_connect(port);
-    char req[1024];
-    snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: t\r\n%s\r\n", method, target,
-             extra ? extra : "");
-    fht_send_str(fd, req);
-    fht_response_t r;
-    assert_int_equal(fht_read_response(fd, &r, strcmp(method, "HEAD") == 0), 0);
-    fht_close(fd);
-    return r;
-}
-
 static void expect(const char *target, const char *extra, int status, const char *body) {
-    fht_response_t r = get("GET", target, extra);
+    fht_response_t r;
+    fht_request("GET", target, extra, &r);
     if (r.status != status)
         fail_msg("%s: status %d, want %d", target, r.status, status);
     if (body)
@@ -189,7 +170,8 @@ static void header_is(const fht_response_t *r, const char *name, const char *wan
 
 static void test_file_types_and_validators(void **state) {
     (void)state;
-    fht_response_t r = get("GET", "/static/a.txt", NULL);
+    fht_response_t r;
+    fht_request("GET", "/static/a.txt", NULL, &r);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "alpha\n");
     header_is(&r, "Content-Type", "text/plain; charset=utf-8");
@@ -199,7 +181,7 @@ static void test_file_types_and_validators(void **state) {
     assert_true(fht_header(&r, "Last-Modified", NULL, 0));
     assert_false(fht_header(&r, "Cache-Control", NULL, 0));
     fht_response_free(&r);
-    r = get("GET", "/follow/style.css", NULL);
+    fht_request("GET", "/follow/style.css", NULL, &r);
     header_is(&r, "Content-Type", "text/css; charset=utf-8");
     header_is(&r, "Cache-Control", "max-age=60");
     fht_response_free(&r);
@@ -211,7 +193,8 @@ static void test_file_types_and_validators(void **state) {
 
 static void test_big_file_by_sendfile_and_head(void **state) {
     (void)state;
-    fht_response_t r = get("GET", "/static/big.bin", NULL);
+    fht_response_t r;
+    fht_request("GET", "/static/big.bin", NULL, &r);
     assert_int_equal(r.status, 200);
     assert_int_equal(r.body_len, BIG_SIZE);
     assert_memory_equal(r.body, big, BIG_SIZE);
@@ -219,7 +202,7 @@ static void test_big_file_by_sendfile_and_head(void **state) {
     fht_response_free(&r);
 
     /* HEAD: the length, no body; the connection goes on cleanly. */
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "HEAD /static/big.bin HTTP/1.1\r\nHost: t\r\n\r\n"
                      "HEAD /static/a.txt HTTP/1.1\r\nHost: t\r\n\r\n"
                      "GET /static/a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -241,7 +224,7 @@ static void test_big_file_by_sendfile_and_head(void **state) {
  * to drain (poll on the duplicate descriptor) and goes on. */
 static void test_big_file_to_slow_reader(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     int rcv = 32 * 1024;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
     fht_send_str(fd, "GET /static/huge.bin HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -278,7 +261,7 @@ static void test_big_file_to_slow_reader(void **state) {
 static void test_client_leaves_mid_file(void **state) {
     (void)state;
     int released = atomic_load(&n_released);
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     int rcv = 32 * 1024;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
     fht_send_str(fd, "GET /static/huge.bin HTTP/1.1\r\nHost: t\r\nX-Track: 1\r\n\r\n");
@@ -294,14 +277,15 @@ static void test_client_leaves_mid_file(void **state) {
 
 static void test_conditional_requests(void **state) {
     (void)state;
-    fht_response_t r = get("GET", "/static/a.txt", NULL);
+    fht_response_t r;
+    fht_request("GET", "/static/a.txt", NULL, &r);
     char etag[128], lm[64], hdr[300];
     assert_true(fht_header(&r, "ETag", etag, sizeof(etag)));
     assert_true(fht_header(&r, "Last-Modified", lm, sizeof(lm)));
     fht_response_free(&r);
 
     snprintf(hdr, sizeof(hdr), "If-None-Match: %s\r\n", etag);
-    r = get("GET", "/static/a.txt", hdr);
+    fht_request("GET", "/static/a.txt", hdr, &r);
     assert_int_equal(r.status, 304);
     assert_string_equal(r.body, "");
     header_is(&r, "ETag", etag);
@@ -330,7 +314,8 @@ static void test_conditional_requests(void **state) {
 
 static void test_ranges(void **state) {
     (void)state;
-    fht_response_t r = get("GET", "/static/a.txt", "Range: bytes=0-2\r\n");
+    fht_response_t r;
+    fht_request("GET", "/static/a.txt", "Range: bytes=0-2\r\n", &r);
     assert_int_equal(r.status, 206);
     assert_string_equal(r.body, "alp");
     header_is(&r, "Content-Range", "bytes 0-2/6");
@@ -339,12 +324,12 @@ static void test_ranges(void **state) {
     expect("/static/a.txt", "Range: bytes=-2\r\n", 206, "a\n");
     expect("/static/a.txt", "Range: bytes=3-\r\n", 206, "ha\n");
     expect("/static/a.txt", "Range: bytes=-100\r\n", 206, "alpha\n");
-    r = get("GET", "/static/a.txt", "Range: bytes=2-100\r\n");
+    fht_request("GET", "/static/a.txt", "Range: bytes=2-100\r\n", &r);
     assert_string_equal(r.body, "pha\n");
     header_is(&r, "Content-Range", "bytes 2-5/6");
     fht_response_free(&r);
 
-    r = get("GET", "/static/a.txt", "Range: bytes=6-\r\n");
+    fht_request("GET", "/static/a.txt", "Range: bytes=6-\r\n", &r);
     assert_int_equal(r.status, 416);
     header_is(&r, "Content-Range", "bytes */6");
     fht_response_free(&r);
@@ -358,7 +343,8 @@ static void test_ranges(void **state) {
     expect("/static/a.txt", "Range: lines=1-2\r\n", 200, "alpha\n");
 
     /* If-Range: the range only for the representation the client has. */
-    fht_response_t full = get("GET", "/static/a.txt", NULL);
+    fht_response_t full;
+    fht_request("GET", "/static/a.txt", NULL, &full);
     char etag[128], hdr[300];
     assert_true(fht_header(&full, "ETag", etag, sizeof(etag)));
     fht_response_free(&full);
@@ -367,18 +353,18 @@ static void test_ranges(void **state) {
     expect("/static/a.txt", "Range: bytes=0-2\r\nIf-Range: \"stale\"\r\n", 200, "alpha\n");
 
     /* HEAD ignores Range. */
-    r = get("HEAD", "/static/a.txt", "Range: bytes=0-2\r\n");
+    fht_request("HEAD", "/static/a.txt", "Range: bytes=0-2\r\n", &r);
     assert_int_equal(r.status, 200);
     header_is(&r, "Content-Length", "6");
     fht_response_free(&r);
 
     /* A large range goes by sendfile from an offset. */
-    r = get("GET", "/static/big.bin", "Range: bytes=1000000-1999999\r\n");
+    fht_request("GET", "/static/big.bin", "Range: bytes=1000000-1999999\r\n", &r);
     assert_int_equal(r.status, 206);
     assert_int_equal(r.body_len, 1000000);
     assert_memory_equal(r.body, big + 1000000, 1000000);
     fht_response_free(&r);
-    r = get("GET", "/static/big.bin", "Range: bytes=-5\r\n");
+    fht_request("GET", "/static/big.bin", "Range: bytes=-5\r\n", &r);
     assert_int_equal(r.body_len, 5);
     assert_memory_equal(r.body, big + BIG_SIZE - 5, 5);
     fht_response_free(&r);
@@ -387,11 +373,12 @@ static void test_ranges(void **state) {
 static void test_directories(void **state) {
     (void)state;
     expect("/static/", NULL, 200, "<h1>home</h1>");
-    fht_response_t r = get("GET", "/static", NULL);
+    fht_response_t r;
+    fht_request("GET", "/static", NULL, &r);
     assert_int_equal(r.status, 301);
     header_is(&r, "Location", "/static/");
     fht_response_free(&r);
-    r = get("GET", "/static/sub2?x=1", NULL);
+    fht_request("GET", "/static/sub2?x=1", NULL, &r);
     assert_int_equal(r.status, 301);
     header_is(&r, "Location", "/static/sub2/?x=1");
     fht_response_free(&r);
@@ -399,7 +386,7 @@ static void test_directories(void **state) {
     expect("/static/sub/", NULL, 404, NULL); /* no index, listing off */
     expect("/static/a.txt/", NULL, 404, NULL);
 
-    r = get("GET", "/follow/sub/", NULL);
+    fht_request("GET", "/follow/sub/", NULL, &r);
     assert_int_equal(r.status, 200);
     header_is(&r, "Content-Type", "text/html; charset=utf-8");
     assert_non_null(strstr(r.body, "<a href=\"f.txt\">f.txt</a>"));
@@ -443,7 +430,8 @@ static void test_root_listing(void **state) {
 
 /* Every attempt must fail, and no answer may carry what lies outside. */
 static void attempt(const char *target) {
-    fht_response_t r = get("GET", target, NULL);
+    fht_response_t r;
+    fht_request("GET", target, NULL, &r);
     if (r.status != 400 && r.status != 404)
         fail_msg("%s: status %d", target, r.status);
     if (strstr(r.body, SECRET) || strstr(r.body, "root:") || strstr(r.body, "dot secret"))
@@ -506,7 +494,7 @@ static void test_try_falls_through(void **state) {
     expect("/app/link-out", NULL, 200, "fallback");
     expect("/spa/a.txt", NULL, 200, "fallback"); /* outside the prefix */
     expect("/app/%2e%2e/outside/secret.txt", NULL, 400, NULL);
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "DELETE /app/a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
     fht_response_t r;
     assert_int_equal(fht_read_response(fd, &r, 0), 0);
@@ -517,7 +505,7 @@ static void test_try_falls_through(void **state) {
 
 static void test_methods_and_setup_errors(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "POST /static/a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx");
     fht_response_t r;
     assert_int_equal(fht_read_response(fd, &r, 0), 0);
@@ -558,16 +546,17 @@ static void test_static_middleware(void **state) {
     cfg.handler_data = chain;
     cfg.threads = 1;
     fh_server_t *s = fht_server_start(&cfg);
-    int saved = port;
-    port = fh_server_port(s);
+    int saved = fht_port;
+    fht_port = fh_server_port(s);
     expect("/mw/a.txt", NULL, 200, "alpha\n");
     expect("/mw/sub/f.txt", NULL, 200, "in sub");
     expect("/mw/missing.txt", NULL, 200, "fallback"); /* nothing to serve: passed on */
     expect("/elsewhere", NULL, 200, "fallback");
-    fht_response_t r = get("GET", "/mw/%2e%2e/outside/secret.txt", NULL);
+    fht_response_t r;
+    fht_request("GET", "/mw/%2e%2e/outside/secret.txt", NULL, &r);
     assert_int_equal(r.status, 400); /* malformed paths are answered, never passed on */
     fht_response_free(&r);
-    port = saved;
+    fht_port = saved;
     fht_server_stop(s);
     fh_chain_free(chain);
     fh_middleware_release(&mw);

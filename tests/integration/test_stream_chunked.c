@@ -86,17 +86,10 @@ static void ticker_start(fh_request_t *req, fh_response_t *res, int n, int ms) {
 
 /* ---- a stream begun on a deferred response */
 
-typedef struct later {
-    uv_timer_t timer;
-    fh_response_t *res;
-} later_t;
-
-static void later_closed(uv_handle_t *h) {
-    later_t *l = h->data;
-    ticker_start(fh_response_request(l->res), l->res, 3, 1);
+static void stream_late(fh_response_t *res, void *data) {
+    (void)data;
+    ticker_start(fh_response_request(res), res, 3, 1);
 }
-
-static void later_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, later_closed); }
 
 /* ---- 100 MB with backpressure */
 
@@ -174,13 +167,8 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     }
     if (fh_str_eq(path, "/later")) {
         /* Deferred first; the stream begins from a timer. */
-        later_t *l = fh_alloc(req, sizeof(*l));
-        l->res = res;
         fh_response_defer(res);
-        uv_timer_init(fh_request_loop(req), &l->timer);
-        l->timer.data = l;
-        uv_timer_start(&l->timer, later_fire, 20, 0);
-        return 0;
+        return fht_later(res, 20, stream_late, NULL);
     }
     if (fh_str_eq(path, "/big")) {
         big_t *b = fh_alloc(req, sizeof(*b));
@@ -213,49 +201,23 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     return fh_send_status(res, 404);
 }
 
-static fh_server_t *server;
-static int port;
-
 static int setup(void **state) {
     (void)state;
     for (size_t i = 0; i < sizeof(pattern); i++)
         pattern[i] = (uint8_t)(i % 251);
-    fh_server_config_t cfg = fh_server_config_default();
-    cfg.handler = handler;
-    cfg.threads = 2;
-    server = fht_server_start(&cfg);
-    port = fh_server_port(server);
+    fht_start_handler(handler, NULL, 2);
     return 0;
 }
 
 static int teardown(void **state) {
-    (void)state;
-    fht_server_stop(server);
+    fht_teardown(state);
     assert_int_equal(atomic_load(&begin_errors), 0);
     return 0;
 }
 
-static void expect(int fd, int head, int status, const char *body, int chunked) {
-    fht_response_t r;
-    assert_int_equal(fht_read_response(fd, &r, head), 0);
-    assert_int_equal(r.status, status);
-    if (body)
-        assert_string_equal(r.body, body);
-    if (chunked >= 0)
-        assert_int_equal(r.chunked, chunked);
-    fht_response_free(&r);
-}
-
-static void wait_for(atomic_int *c, int want) {
-    uint64_t t0 = fht_now_ms();
-    while (atomic_load(c) < want && fht_now_ms() - t0 < 5000)
-        usleep(1000);
-    assert_int_equal(atomic_load(c), want);
-}
-
 static void test_chunked_from_timer(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET /chunks?n=4&ms=2 HTTP/1.1\r\nHost: t\r\n\r\n");
     fht_response_t r;
     assert_int_equal(fht_read_response(fd, &r, 0), 0);
@@ -269,21 +231,21 @@ static void test_chunked_from_timer(void **state) {
     fht_response_free(&r);
     /* The connection goes on after the stream. */
     fht_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
-    expect(fd, 0, 200, "plain", 0);
+    fht_expect_response(fd, 0, 200, "plain", 0);
     fht_close(fd);
 }
 
 static void test_stream_within_handler(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET /now HTTP/1.1\r\nHost: t\r\n\r\n");
-    expect(fd, 0, 200, "abc", 1);
+    fht_expect_response(fd, 0, 200, "abc", 1);
     fht_close(fd);
 }
 
 static void test_http10_close_delimited(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET /chunks?n=3&ms=2 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     fht_response_t r;
     assert_int_equal(fht_read_response(fd, &r, 0), 0); /* reads to EOF */
@@ -300,7 +262,7 @@ static void test_http10_close_delimited(void **state) {
 
 static void test_head_gets_head_only(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "HEAD /chunks?n=3&ms=1 HTTP/1.1\r\nHost: t\r\n\r\n"
                      "GET /now HTTP/1.1\r\nHost: t\r\n\r\n");
     fht_response_t r;
@@ -310,33 +272,33 @@ static void test_head_gets_head_only(void **state) {
     assert_true(fht_header(&r, "Transfer-Encoding", v, sizeof(v)));
     fht_response_free(&r);
     /* No body bytes came between: the next response parses cleanly. */
-    expect(fd, 0, 200, "abc", 1);
+    fht_expect_response(fd, 0, 200, "abc", 1);
     fht_close(fd);
 }
 
 static void test_pipelined_behind_stream(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET /chunks?n=5&ms=3 HTTP/1.1\r\nHost: t\r\n\r\n"
                      "GET / HTTP/1.1\r\nHost: t\r\n\r\n"
                      "GET /now HTTP/1.1\r\nHost: t\r\n\r\n"
                      "GET /chunks?n=2&ms=1 HTTP/1.1\r\nHost: t\r\n\r\n"
                      "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
-    expect(fd, 0, 200, "chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n", 1);
-    expect(fd, 0, 200, "plain", 0);
-    expect(fd, 0, 200, "abc", 1);
-    expect(fd, 0, 200, "chunk 0\nchunk 1\n", 1);
-    expect(fd, 0, 200, "plain", 0);
+    fht_expect_response(fd, 0, 200, "chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n", 1);
+    fht_expect_response(fd, 0, 200, "plain", 0);
+    fht_expect_response(fd, 0, 200, "abc", 1);
+    fht_expect_response(fd, 0, 200, "chunk 0\nchunk 1\n", 1);
+    fht_expect_response(fd, 0, 200, "plain", 0);
     fht_close(fd);
 }
 
 static void test_stream_after_defer(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET /later HTTP/1.1\r\nHost: t\r\n\r\n"
                      "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
-    expect(fd, 0, 200, "chunk 0\nchunk 1\nchunk 2\n", 1);
-    expect(fd, 0, 200, "plain", 0);
+    fht_expect_response(fd, 0, 200, "chunk 0\nchunk 1\nchunk 2\n", 1);
+    fht_expect_response(fd, 0, 200, "plain", 0);
     fht_close(fd);
 }
 
@@ -420,12 +382,12 @@ static void test_100mb_to_slow_reader_bounded(void **state) {
     (void)state;
     atomic_store(&max_buffered_seen, 0);
     int eagain = atomic_load(&n_eagain), drain = atomic_load(&n_drain);
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     /* A small receive buffer keeps the reader slow and the server waiting. */
     int rcv = 64 * 1024;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
     fht_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
-    expect(fd, 0, 200, "plain", 0);
+    fht_expect_response(fd, 0, 200, "plain", 0);
     size_t before = vm_rss_kb(), peak = before;
     fht_send_str(fd, "GET /big?mb=100 HTTP/1.1\r\nHost: t\r\n\r\n");
     size_t got = read_big_chunked(fd, &peak);
@@ -441,34 +403,34 @@ static void test_100mb_to_slow_reader_bounded(void **state) {
     assert_true(peak - before < 16 * 1024);
     /* Keep-alive still works after 100 MB. */
     fht_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
-    expect(fd, 0, 200, "plain", 0);
+    fht_expect_response(fd, 0, 200, "plain", 0);
     fht_close(fd);
 }
 
 static void test_client_leaves_mid_stream(void **state) {
     (void)state;
     int canceled = atomic_load(&n_canceled), released = atomic_load(&n_released);
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET /chunks?n=100000&ms=1&track=1 HTTP/1.1\r\nHost: t\r\n\r\n");
     char buf[512];
     assert_true(recv(fd, buf, sizeof(buf), 0) > 0); /* streaming */
     usleep(20000);
     fht_close(fd);
-    wait_for(&n_canceled, canceled + 1);
-    wait_for(&n_released, released + 1);
+    fht_wait_for(&n_canceled, canceled + 1);
+    fht_wait_for(&n_released, released + 1);
 }
 
 static void test_client_leaves_with_full_buffer(void **state) {
     (void)state;
     int canceled = atomic_load(&n_canceled), released = atomic_load(&n_released);
     int full = atomic_load(&n_stuck_full);
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET /stuck?track=1 HTTP/1.1\r\nHost: t\r\n\r\n");
-    wait_for(&n_stuck_full, full + 1);
+    fht_wait_for(&n_stuck_full, full + 1);
     usleep(50000); /* socket buffers fill up; the stream holds its bound */
     fht_close(fd);
-    wait_for(&n_canceled, canceled + 1);
-    wait_for(&n_released, released + 1);
+    fht_wait_for(&n_canceled, canceled + 1);
+    fht_wait_for(&n_released, released + 1);
 }
 
 static void test_stalled_reader_times_out(void **state) {
@@ -483,8 +445,8 @@ static void test_stalled_reader_times_out(void **state) {
     fht_send_str(fd, "GET /stuck?track=1 HTTP/1.1\r\nHost: t\r\n\r\n");
     /* The client never reads: the write timeout closes the connection and
      * the stream is canceled, without the client doing anything. */
-    wait_for(&n_canceled, canceled + 1);
-    wait_for(&n_released, released + 1);
+    fht_wait_for(&n_canceled, canceled + 1);
+    fht_wait_for(&n_released, released + 1);
     fh_server_stats_t st;
     fh_server_stats(s, &st);
     assert_true(st.timeouts >= 1);

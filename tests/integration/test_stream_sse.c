@@ -93,30 +93,10 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     return fh_send_status(res, 404);
 }
 
-static fh_server_t *server;
-static int port;
-
 static int setup(void **state) {
     (void)state;
-    fh_server_config_t cfg = fh_server_config_default();
-    cfg.handler = handler;
-    cfg.threads = 2;
-    server = fht_server_start(&cfg);
-    port = fh_server_port(server);
+    fht_start_handler(handler, NULL, 2);
     return 0;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    fht_server_stop(server);
-    return 0;
-}
-
-static void wait_for(atomic_int *c, int want) {
-    uint64_t t0 = fht_now_ms();
-    while (atomic_load(c) < want && fht_now_ms() - t0 < 3000)
-        usleep(1000);
-    assert_int_equal(atomic_load(c), want);
 }
 
 static void test_real_eventsource_client(void **state) {
@@ -126,7 +106,7 @@ static void test_real_eventsource_client(void **state) {
     snprintf(cmd, sizeof(cmd),
              "NODE_PATH=/usr/share/nodejs:/usr/lib/nodejs node %s/clients/sse_client.js "
              "http://127.0.0.1:%d/events 2>&1",
-             dirname(here), port);
+             dirname(here), fht_port);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     char out[4096] = { 0 };
@@ -144,7 +124,7 @@ static void test_real_eventsource_client(void **state) {
 
 static void test_wire_format(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET /raw HTTP/1.1\r\nHost: t\r\n\r\n");
     fht_response_t r;
     assert_int_equal(fht_read_response(fd, &r, 0), 0);
@@ -165,7 +145,7 @@ static void test_wire_format(void **state) {
 static void test_keepalive_comments_and_leaving(void **state) {
     (void)state;
     int canceled = atomic_load(&n_canceled), released = atomic_load(&n_released);
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET /quiet HTTP/1.1\r\nHost: t\r\n\r\n");
     char buf[4096];
     size_t len = 0;
@@ -182,8 +162,8 @@ static void test_keepalive_comments_and_leaving(void **state) {
         comments++;
     assert_true(comments >= 3); /* about one per 30 ms of silence */
     fht_close(fd);
-    wait_for(&n_canceled, canceled + 1);
-    wait_for(&n_released, released + 1);
+    fht_wait_for(&n_canceled, canceled + 1);
+    fht_wait_for(&n_released, released + 1);
 }
 
 int main(void) {
@@ -192,5 +172,5 @@ int main(void) {
         cmocka_unit_test(test_wire_format),
         cmocka_unit_test(test_keepalive_comments_and_leaving),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, fht_teardown);
 }

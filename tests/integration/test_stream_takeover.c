@@ -110,17 +110,10 @@ static void on_ready_detach(fh_takeover_t *tk, int status, void *data) {
     close(fd);
 }
 
-typedef struct late {
-    uv_timer_t timer;
-    fh_response_t *res;
-} late_t;
-
-static void late_closed(uv_handle_t *h) {
-    late_t *l = h->data;
-    fh_send_text(l->res, 200, "first");
+static void send_first(fh_response_t *res, void *data) {
+    (void)data;
+    fh_send_text(res, 200, "first");
 }
-
-static void late_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, late_closed); }
 
 #define BIG (4 * 1024 * 1024)
 static char big_body[BIG];
@@ -137,15 +130,10 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
         return 0;
     }
     if (fh_str_eq(path, "/slow")) {
-        late_t *l = fh_alloc(req, sizeof(*l));
-        l->res = res;
         fh_response_defer(res);
-        uv_timer_init(fh_request_loop(req), &l->timer);
-        l->timer.data = l;
         fh_str_t ms = fh_request_query(req, "ms");
-        uv_timer_start(&l->timer, late_fire, ms.ptr ? strtoul(fh_strndup(req, ms), NULL, 10) : 60,
-                       0);
-        return 0;
+        return fht_later(res, ms.ptr ? strtoul(fh_strndup(req, ms), NULL, 10) : 60, send_first,
+                         NULL);
     }
     if (fh_str_eq(path, "/raw"))
         return fh_request_takeover(res, FH_TAKEOVER_SILENT, on_ready, NULL);
@@ -165,31 +153,16 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     return fh_send_status(res, 404);
 }
 
-static fh_server_t *server;
-static int port;
-
 static int setup(void **state) {
     (void)state;
-    fh_server_config_t cfg = fh_server_config_default();
-    cfg.handler = handler;
-    cfg.threads = 2;
-    server = fht_server_start(&cfg);
-    port = fh_server_port(server);
+    fht_start_handler(handler, NULL, 2);
     return 0;
 }
 
 static int teardown(void **state) {
-    (void)state;
-    fht_server_stop(server);
+    fht_teardown(state);
     assert_int_equal(atomic_load(&n_takeover_errors), 0);
     return 0;
-}
-
-static void wait_for(atomic_int *c, int want) {
-    uint64_t t0 = fht_now_ms();
-    while (atomic_load(c) < want && fht_now_ms() - t0 < 3000)
-        usleep(1000);
-    assert_int_equal(atomic_load(c), want);
 }
 
 /* Reads exactly strlen(want) bytes and compares. */
@@ -224,28 +197,19 @@ static const char *recv_until(int fd, const char *suffix) {
     }
 }
 
-static void expect(int fd, int status, const char *body) {
-    fht_response_t r;
-    assert_int_equal(fht_read_response(fd, &r, 0), 0);
-    assert_int_equal(r.status, status);
-    if (body)
-        assert_string_equal(r.body, body);
-    fht_response_free(&r);
-}
-
 static void test_raw_echo_with_bytes_already_read(void **state) {
     (void)state;
     int ready = atomic_load(&n_ready), closed = atomic_load(&n_closed);
     int released = atomic_load(&n_released);
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fh_server_stats_t st;
     /* The request and the new protocol's first bytes in one send. */
     fht_send_str(fd, "GET /raw?track=1 HTTP/1.1\r\nHost: t\r\nX-Who: me\r\n\r\nhello");
     expect_bytes(fd, "me|hello");
-    wait_for(&n_ready, ready + 1);
+    fht_wait_for(&n_ready, ready + 1);
     uint64_t t0 = fht_now_ms();
     do {
-        fh_server_stats(server, &st);
+        fh_server_stats(fht_server, &st);
     } while (st.connections_open != 0 && fht_now_ms() - t0 < 2000 && usleep(1000) == 0);
     assert_int_equal(st.connections_open, 0); /* it left the server's management */
     fht_send_str(fd, "world");
@@ -254,15 +218,15 @@ static void test_raw_echo_with_bytes_already_read(void **state) {
     expect_bytes(fd, "GET / HTTP/1.1\r\n\r\n");
     assert_int_equal(atomic_load(&n_released), released); /* the request lives on */
     shutdown(fd, SHUT_WR);
-    wait_for(&n_closed, closed + 1);
-    wait_for(&n_released, released + 1);
+    fht_wait_for(&n_closed, closed + 1);
+    fht_wait_for(&n_released, released + 1);
     assert_int_equal(fht_wait_closed(fd, 2000), 1);
     fht_close(fd);
 }
 
 static void test_upgrade_101(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(
         fd, "GET /upgrade HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n");
     fht_response_t r;
@@ -282,7 +246,7 @@ static void test_upgrade_101(void **state) {
 
 static void test_earlier_responses_leave_first(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     /* A deferred response and a plain one before the takeover; bytes for
      * the new protocol right behind it. */
     fht_send_str(fd, "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -305,7 +269,7 @@ static void test_earlier_responses_leave_first(void **state) {
 static void test_silent_takeover_waits_for_writes_in_flight(void **state) {
     (void)state;
     memset(big_body, 'b', BIG);
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
     usleep(50000); /* not read: most of the 4 MB wait in a uv_write */
     fht_send_str(fd, "GET /raw HTTP/1.1\r\nHost: t\r\n\r\nx");
@@ -330,10 +294,10 @@ static void test_no_handover_when_stopping(void **state) {
                      "GET /raw?track=1 HTTP/1.1\r\nHost: t\r\n\r\n");
     usleep(20000);
     fh_server_stop(s); /* while /slow is still deferred */
-    expect(fd, 200, "first");
+    fht_expect(fd, 200, "first");
     /* The takeover is told it will not happen; the connection closes. */
-    wait_for(&n_ready_canceled, canceled + 1);
-    wait_for(&n_released, released + 2);
+    fht_wait_for(&n_ready_canceled, canceled + 1);
+    fht_wait_for(&n_released, released + 2);
     assert_int_equal(atomic_load(&n_ready), ready);
     assert_int_equal(fht_wait_closed(fd, 2000), 1);
     fht_close(fd);
@@ -343,17 +307,17 @@ static void test_no_handover_when_stopping(void **state) {
 
 static void test_takeover_after_answer_refused(void **state) {
     (void)state;
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET /twice HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n");
-    expect(fd, 200, "answered");
-    expect(fd, 200, "plain"); /* still an HTTP connection */
+    fht_expect(fd, 200, "answered");
+    fht_expect(fd, 200, "plain"); /* still an HTTP connection */
     fht_close(fd);
 }
 
 static void test_detached_descriptor(void **state) {
     (void)state;
     int closed = atomic_load(&n_closed);
-    int fd = fht_connect(port);
+    int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET /detach HTTP/1.1\r\nHost: t\r\n\r\n");
     expect_bytes(fd, "detached\n");
     assert_int_equal(fht_wait_closed(fd, 2000), 1);
@@ -371,7 +335,7 @@ static void test_stop_closes_takeovers(void **state) {
     int fd = fht_connect(fh_server_port(s));
     fht_send_str(fd, "GET /raw HTTP/1.1\r\nHost: t\r\n\r\nx");
     expect_bytes(fd, "x");
-    wait_for(&n_ready, ready + 1);
+    fht_wait_for(&n_ready, ready + 1);
     uint64_t t0 = fht_now_ms();
     fht_server_stop(s);                    /* returns once the worker has joined */
     assert_true(fht_now_ms() - t0 < 2000); /* not held until the drain timeout */

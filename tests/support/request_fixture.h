@@ -26,10 +26,12 @@ static fh__worker_t fx_worker;
 static char fx_out[1 << 16];
 static size_t fx_out_len;
 static int fx_released;
+static unsigned fx_flags; /* the captured response's flags: its request is gone */
 
 /* Done hook: copies the serialized response before the arena goes. */
 static inline void fx_capture(fh_request_t *req, void *data) {
     (void)data;
+    fx_flags = req->res.flags;
     fx_out_len = 0;
     for (unsigned i = 0; i < req->res.nout; i++) {
         assert_true(fx_out_len + req->res.out[i].len < sizeof(fx_out));

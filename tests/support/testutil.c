@@ -56,6 +56,27 @@ static rbuf_t rbufs[FHT_MAX_FD];
  * owner's use (the kernel orders it too, but sanitizers cannot see that). */
 static pthread_mutex_t fd_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static struct sockaddr_in loopback(int port) {
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return sa;
+}
+
+int fht_connect_raw(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in sa = loopback(port);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int fht_connect(int port) {
     pthread_mutex_lock(&fd_lock);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -63,11 +84,7 @@ int fht_connect(int port) {
         rbufs[fd].len = 0;
     pthread_mutex_unlock(&fd_lock);
     assert_true(fd >= 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct sockaddr_in sa = loopback(port);
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
         fail_msg("connect: %s", strerror(errno));
     struct timeval tv = { 5, 0 };
@@ -264,6 +281,7 @@ int fht_wait_closed(int fd, int ms) {
 
 fh_server_t *fht_server;
 int fht_port;
+fh_chain_t *fht_chain;
 
 void fht_start(fh_server_config_t *cfg) {
     fht_server = fht_server_start(cfg);
@@ -278,36 +296,78 @@ void fht_start_handler(fh_handler_fn handler, void *data, int threads) {
     fht_start(&cfg);
 }
 
-int fht_teardown(void **state) {
-    (void)state;
+void fht_start_chain(fh_handler_fn handler, void *data, int threads, const fh_middleware_t *mws,
+                     size_t n) {
+    assert_int_equal(fh_chain_new(&fht_chain, handler, data), 0);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(fh_chain_use(fht_chain, &mws[i]), 0);
+    fht_start_handler(fh_chain_handle, fht_chain, threads);
+}
+
+void fht_stop(void) {
     if (fht_server)
         fht_server_stop(fht_server);
     fht_server = NULL;
     fht_port = 0;
+    fh_chain_free(fht_chain);
+    fht_chain = NULL;
+}
+
+int fht_teardown(void **state) {
+    (void)state;
+    fht_stop();
     return 0;
 }
 
-static void expect_response(int fd, int status, const char *body, int head) {
+void fht_exchange(const char *raw, fht_response_t *r) {
+    int fd = fht_connect(fht_port);
+    fht_send_str(fd, raw);
+    assert_int_equal(fht_read_response(fd, r, strncmp(raw, "HEAD ", 5) == 0), 0);
+    fht_close(fd);
+}
+
+void fht_request(const char *method, const char *target, const char *extra, fht_response_t *r) {
+    char raw[2048];
+    int n = snprintf(raw, sizeof(raw), "%s %s HTTP/1.1\r\nHost: t\r\n%s\r\n", method, target,
+                     extra ? extra : "");
+    assert_true(n > 0 && (size_t)n < sizeof(raw));
+    fht_exchange(raw, r);
+}
+
+const char *fht_hdr(const fht_response_t *r, const char *name) {
+    static char v[4][512];
+    static int slot;
+    char *out = v[slot++ % 4];
+    if (!fht_header(r, name, out, sizeof(v[0])))
+        out[0] = '\0';
+    return out;
+}
+
+void fht_expect_response(int fd, int head_request, int status, const char *body, int chunked) {
     fht_response_t r;
-    assert_int_equal(fht_read_response(fd, &r, head), 0);
+    assert_int_equal(fht_read_response(fd, &r, head_request), 0);
     assert_int_equal(r.status, status);
     if (body)
         assert_string_equal(r.body, body);
+    if (chunked >= 0)
+        assert_int_equal(r.chunked, chunked);
     char date[64];
     assert_true(fht_header(&r, "Date", date, sizeof(date)));
     assert_int_equal(strlen(date), 29);
     fht_response_free(&r);
 }
 
-void fht_expect(int fd, int status, const char *body) { expect_response(fd, status, body, 0); }
+void fht_expect(int fd, int status, const char *body) {
+    fht_expect_response(fd, 0, status, body, -1);
+}
 
-void fht_expect_head(int fd, int status) { expect_response(fd, status, NULL, 1); }
+void fht_expect_head(int fd, int status) { fht_expect_response(fd, 1, status, NULL, -1); }
 
-void fht_wait_for(const volatile int *counter, int want) {
+void fht_wait_for(const atomic_int *counter, int want) {
     uint64_t t0 = fht_now_ms();
-    while (__atomic_load_n(counter, __ATOMIC_SEQ_CST) < want && fht_now_ms() - t0 < 5000)
+    while (atomic_load(counter) < want && fht_now_ms() - t0 < 5000)
         usleep(1000);
-    assert_int_equal(__atomic_load_n(counter, __ATOMIC_SEQ_CST), want);
+    assert_int_equal(atomic_load(counter), want);
 }
 
 int fht_recv_exact(int fd, void *buf, size_t n, size_t *got) {
@@ -329,6 +389,30 @@ int fht_recv_exact(int fd, void *buf, size_t n, size_t *got) {
     if (got)
         *got = have;
     return have == n ? 0 : -1;
+}
+
+void fht_round_trips(int fd, const char *req, int reqs, int rounds, size_t resp_len) {
+    static char out[16 * 512];
+    static char in[1 << 17];
+    size_t rl = strlen(req);
+    assert_true(reqs >= 1 && (size_t)reqs * rl <= sizeof(out));
+    for (int i = 0; i < reqs; i++)
+        memcpy(out + (size_t)i * rl, req, rl);
+    for (int r = 0; r < rounds; r++) {
+        size_t n = (size_t)reqs * rl, off = 0;
+        while (off < n) {
+            ssize_t s = send(fd, out + off, n - off, MSG_NOSIGNAL);
+            assert_true(s > 0);
+            off += (size_t)s;
+        }
+        size_t want = (size_t)reqs * resp_len, got = 0;
+        while (got < want) {
+            ssize_t s = recv(fd, in, sizeof(in), 0);
+            assert_true(s > 0);
+            got += (size_t)s;
+        }
+        assert_int_equal(got, want);
+    }
 }
 
 static struct {
@@ -369,4 +453,34 @@ void fht_send_async_join(void) {
     pthread_join(async_send.thread, NULL);
     if (async_send.err)
         fail_msg("send: %s", strerror(async_send.err));
+}
+
+/* ------------------------------------------------------------- server side */
+
+typedef struct later {
+    uv_timer_t timer;
+    fh_response_t *res;
+    fht_later_fn fn;
+    void *data;
+} later_t;
+
+static void later_closed(uv_handle_t *h) {
+    later_t *l = h->data;
+    l->fn(l->res, l->data);
+}
+
+static void later_fire(uv_timer_t *t) { uv_close((uv_handle_t *)t, later_closed); }
+
+int fht_later(fh_response_t *res, uint64_t ms, fht_later_fn fn, void *data) {
+    fh_request_t *req = fh_response_request(res);
+    later_t *l = fh_alloc(req, sizeof(*l));
+    if (!l)
+        return FH_ENOMEM;
+    l->res = res;
+    l->fn = fn;
+    l->data = data;
+    uv_timer_init(fh_request_loop(req), &l->timer);
+    l->timer.data = l;
+    uv_timer_start(&l->timer, later_fire, ms, 0);
+    return 0;
 }

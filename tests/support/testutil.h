@@ -4,6 +4,7 @@
 #define FH_TESTUTIL_H
 
 #include <fasthttp.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -17,6 +18,10 @@ void fht_server_stop(fh_server_t *s);
 
 /* A blocking TCP connection to 127.0.0.1:port with a 5 s receive timeout. */
 int fht_connect(int port);
+/* The same connection without the receive timeout, TCP_NODELAY, the
+ * per-fd buffer or any assertion, for client threads and for tests that
+ * read with plain recv: returns the fd (close-on-exec), or -1. */
+int fht_connect_raw(int port);
 /* Sends everything; fails the test on error. */
 void fht_send(int fd, const void *buf, size_t len);
 void fht_send_str(int fd, const char *s);
@@ -46,30 +51,70 @@ void fht_close(int fd);
 uint64_t fht_now_ms(void);
 
 /* ---- the shared fixture ----
- * Most test files run one server for all their tests: fht_start starts it
- * (as fht_server_start does) and sets fht_server and fht_port;
- * fht_teardown, usable as a cmocka group teardown, stops it. */
+ * Most test files run one server at a time: fht_start starts it (as
+ * fht_server_start does) and sets fht_server and fht_port; fht_stop stops
+ * it, and fht_teardown, usable as a cmocka group teardown, does the same. */
 extern fh_server_t *fht_server;
 extern int fht_port;
 void fht_start(fh_server_config_t *cfg);
 /* fht_start with the default config, handler and threads. */
 void fht_start_handler(fh_handler_fn handler, void *data, int threads);
+/* fht_start_handler of a chain (fht_chain) of the n middleware mws, in
+ * order (copied, as fh_chain_use does), around handler and its data;
+ * fht_stop frees the chain once the server has stopped. The middleware
+ * stay the caller's to release. */
+extern fh_chain_t *fht_chain;
+void fht_start_chain(fh_handler_fn handler, void *data, int threads, const fh_middleware_t *mws,
+                     size_t n);
+void fht_stop(void);
 int fht_teardown(void **state);
 
-/* Reads one response and checks its status, and its body when body is not
- * NULL; every response must carry a 29-byte Date. head_request as in
- * fht_read_response. */
+/* Sends raw on a new connection to fht_port, reads one response into *r
+ * (no body when raw is a HEAD request) and closes. Free r with
+ * fht_response_free. */
+void fht_exchange(const char *raw, fht_response_t *r);
+/* fht_exchange of "<method> <target> HTTP/1.1", "Host: t" and the header
+ * lines extra (each ending in CRLF; NULL for none). */
+void fht_request(const char *method, const char *target, const char *extra, fht_response_t *r);
+/* The value of header name in r, "" when absent: one of four static buffers
+ * in turn (valid until the fourth call after it; the test's thread only). */
+const char *fht_hdr(const fht_response_t *r, const char *name);
+
+/* Reads one response (head_request as in fht_read_response) and checks its
+ * status, its body when body is not NULL, its framing when chunked is 1
+ * (chunked) or 0 (not chunked; -1: either), and that it carries a 29-byte
+ * Date, as every response must. fht_expect and fht_expect_head are its
+ * short forms. */
+void fht_expect_response(int fd, int head_request, int status, const char *body, int chunked);
 void fht_expect(int fd, int status, const char *body);
 void fht_expect_head(int fd, int status);
-/* Waits up to 5 s for the counter to reach want; fails the test otherwise. */
-void fht_wait_for(const volatile int *counter, int want);
+/* Waits up to 5 s for the counter to reach want; fails the test otherwise
+ * (or at once when it went past want). */
+void fht_wait_for(const atomic_int *counter, int want);
 /* Reads exactly n bytes into buf (buffered bytes first); returns 0, or -1 on
  * EOF, reset or timeout, with *got set to the bytes read before it. */
 int fht_recv_exact(int fd, void *buf, size_t n, size_t *got);
+/* For the zero-malloc tests: `rounds` times, sends reqs copies of req in
+ * one write (pipelined when reqs > 1) and reads back exactly reqs *
+ * resp_len bytes, with plain send/recv into static buffers, allocating
+ * nothing (the test's thread only; reqs * strlen(req) up to 8 KiB). */
+void fht_round_trips(int fd, const char *req, int reqs, int rounds, size_t resp_len);
 /* Sends buf (which must stay valid) from a thread of its own, so that the
  * test can read while the server is still being sent to; one at a time.
  * fht_send_async_join waits for it and fails the test if a send failed. */
 void fht_send_async(int fd, const void *buf, size_t len);
 void fht_send_async_join(void);
+
+/* ---- server side ----
+ * A handler's answer given later: fht_later calls fn(res, data) ms
+ * milliseconds from now, from a one-shot timer on the loop of res's request,
+ * once that timer's handle is closed (so that fn may end the response,
+ * which can release the request and the timer's memory, taken from the
+ * request's arena). The caller has deferred res (fh_response_defer); data
+ * must stay valid until fn runs (the request's arena, or static). Returns 0
+ * or FH_ENOMEM (fn is then never called). Call it on the loop's thread (from
+ * the handler, or a callback of that loop). */
+typedef void (*fht_later_fn)(fh_response_t *res, void *data);
+int fht_later(fh_response_t *res, uint64_t ms, fht_later_fn fn, void *data);
 
 #endif
