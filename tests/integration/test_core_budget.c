@@ -59,18 +59,6 @@ static int setup(void **state) {
     return 0;
 }
 
-static size_t rss_kb(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    size_t kb = 0;
-    while (f && fgets(line, sizeof(line), f))
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            kb = strtoul(line + 6, NULL, 10);
-    if (f)
-        fclose(f);
-    return kb;
-}
-
 static void test_arena_past_the_budget_is_413(void **state) {
     (void)state;
     int fd = fht_connect(fht_port);
@@ -93,7 +81,7 @@ static void test_arena_past_the_budget_is_413(void **state) {
 
 static void test_jansson_past_the_budget_is_413(void **state) {
     (void)state;
-    size_t before = rss_kb();
+    size_t before = fht_rss_kb();
     int fd = fht_connect(fht_port);
     fht_send_str(fd, "GET /json-hog HTTP/1.1\r\nHost: t\r\n\r\n");
     fht_response_t r;
@@ -103,7 +91,7 @@ static void test_jansson_past_the_budget_is_413(void **state) {
     fht_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
     fht_expect(fd, 200, "ok");
     fht_close(fd);
-    assert_true(rss_kb() - before < 64 * 1024);
+    assert_true(fht_rss_kb() - before < 64 * 1024);
 }
 
 /* The printable ASCII a JSON key holds without an escape. */
@@ -171,7 +159,7 @@ static void post(const char *body, size_t len, int status, const char *limit) {
 
 static void test_huge_json_bodies_are_cheap(void **state) {
     (void)state;
-    size_t before = rss_kb();
+    size_t before = fht_rss_kb();
     size_t len;
     char *keys = million_keys(1000000, &len);
     assert_true(len < (8u << 20)); /* under the body limit: the parser sees it */
@@ -193,7 +181,7 @@ static void test_huge_json_bodies_are_cheap(void **state) {
     post(arr, 2 * n + 1, 400, "max_members");
     free(arr);
     /* The client's own buffers count in this process's RSS too. */
-    assert_true(rss_kb() - before < 64 * 1024);
+    assert_true(fht_rss_kb() - before < 64 * 1024);
     post("{\"a\":[1,2,{\"b\":null}]}", 22, 200, "parsed");
 }
 

@@ -302,18 +302,6 @@ static void test_stream_after_defer(void **state) {
     fht_close(fd);
 }
 
-static size_t vm_rss_kb(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    size_t kb = 0;
-    while (f && fgets(line, sizeof(line), f))
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            kb = strtoul(line + 6, NULL, 10);
-    if (f)
-        fclose(f);
-    return kb;
-}
-
 /* Reads a chunked body as it comes, checking every byte against the
  * pattern, sleeping now and then: a slow reader. Returns the body size. */
 static size_t read_big_chunked(int fd, size_t *peak_rss_kb) {
@@ -369,7 +357,7 @@ static size_t read_big_chunked(int fd, size_t *peak_rss_kb) {
         memmove(buf, buf + p, len - p);
         len -= p;
         if (++reads % 64 == 0) {
-            size_t rss = vm_rss_kb();
+            size_t rss = fht_rss_kb();
             if (rss > *peak_rss_kb)
                 *peak_rss_kb = rss;
         }
@@ -388,7 +376,7 @@ static void test_100mb_to_slow_reader_bounded(void **state) {
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
     fht_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
     fht_expect_response(fd, 0, 200, "plain", 0);
-    size_t before = vm_rss_kb(), peak = before;
+    size_t before = fht_rss_kb(), peak = before;
     fht_send_str(fd, "GET /big?mb=100 HTTP/1.1\r\nHost: t\r\n\r\n");
     size_t got = read_big_chunked(fd, &peak);
     assert_int_equal(got, (size_t)100 << 20);

@@ -484,3 +484,15 @@ int fht_later(fh_response_t *res, uint64_t ms, fht_later_fn fn, void *data) {
     uv_timer_start(&l->timer, later_fire, ms, 0);
     return 0;
 }
+
+size_t fht_rss_kb(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    size_t kb = 0;
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = strtoul(line + 6, NULL, 10);
+    if (f)
+        fclose(f);
+    return kb;
+}

@@ -47,6 +47,8 @@ int fht_header(const fht_response_t *r, const char *name, char *out, size_t cap)
 int fht_wait_closed(int fd, int ms);
 /* Closes fd and forgets its buffered bytes. */
 void fht_close(int fd);
+/* This process's resident memory (VmRSS), in KiB. */
+size_t fht_rss_kb(void);
 /* Milliseconds on a monotonic clock. */
 uint64_t fht_now_ms(void);
 
