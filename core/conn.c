@@ -16,6 +16,7 @@ static void on_poll(uv_poll_t *p, int status, int events);
 
 void fh__conn_set_keep_limit(fh__conn_t *c, size_t max) { c->keep_limit = max; }
 void fh__conn_set_read_deadline(fh__conn_t *c, uint64_t at) { c->read_deadline = at; }
+void fh__conn_set_transport_deadline(fh__conn_t *c, uint64_t at) { c->transport_deadline = at; }
 
 bool fh__conn_input_waiting(const fh__conn_t *c) {
     int n = 0;
@@ -47,6 +48,10 @@ static void conn_watch(fh__conn_t *c) {
     if ((c->read_on && c->state == FH__CONN_OPEN) || c->state == FH__CONN_LINGERING)
         ev |= UV_READABLE;
     if (c->wq_head)
+        ev |= UV_WRITABLE;
+    /* Bytes the transport holds (TLS records read ahead) wake nothing on
+     * the socket: a writable socket (at once, as a rule) stands in. */
+    else if ((ev & UV_READABLE) && c->transport->pending && c->transport->pending(c))
         ev |= UV_WRITABLE;
     if (ev == c->events)
         return;
@@ -322,8 +327,11 @@ static void on_poll(uv_poll_t *p, int status, int events) {
         if (c->state == FH__CONN_CLOSED)
             return;
     }
-    if (events & UV_READABLE)
+    if ((events & UV_READABLE) || (c->transport->pending && c->read_on &&
+                                   c->state == FH__CONN_OPEN && c->transport->pending(c)))
         conn_on_readable(c);
+    if (c->transport->pending)
+        conn_watch(c); /* what it holds may have changed */
 }
 
 /* --------------------------------------------------------------- lifetime */
@@ -355,7 +363,7 @@ int fh__conn_open(fh__worker_t *w, uv_os_sock_t fd, const fh__transport_t *trans
     fh__worker_conn_count(w, +1);
     FH__COUNT(w->stats.accepted);
     c->read_on = true;
-    if (protocol->open(c) != 0) {
+    if (protocol->open(c) != 0 || (transport->open && transport->open(c) != 0)) {
         fh__conn_close(c);
         return 0; /* the socket was taken */
     }
@@ -415,7 +423,10 @@ void fh__conn_sweep(fh__worker_t *w) {
     fh__conn_t *c = w->conns;
     while (c) {
         fh__conn_t *next = c->next;
-        if (c->write_deadline && now >= c->write_deadline) {
+        if (c->transport_deadline && now >= c->transport_deadline) {
+            FH__COUNT(w->stats.timeouts);
+            fh__conn_close(c);
+        } else if (c->write_deadline && now >= c->write_deadline) {
             if (c->wq_bytes < c->wq_seen) {
                 /* A slow reader that still reads: write_ms is the longest
                  * the queued bytes may stay without any of them leaving. */
