@@ -120,10 +120,11 @@ static void keys_rotate_due(fh__tls_t *t) {
     uint64_t now = mono_s();
     if (now - t->keys_at < t->cfg.ticket_rotate_s)
         return;
-    /* Keys older than two periods open nothing any more. */
-    bool keep_old = now - t->keys_at < 2ull * t->cfg.ticket_rotate_s;
+    /* The keys replaced may have sealed a ticket a moment ago (replacing
+     * waits for the next handshake): they still open tickets for a
+     * period, and the session's timeout (two periods) bounds the rest. */
     t->keys[1] = t->keys[0];
-    t->have_old = keep_old;
+    t->have_old = true;
     keys_fresh(&t->keys[0]);
     t->keys_at = now;
 }

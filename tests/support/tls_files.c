@@ -81,6 +81,36 @@ void fht_tls_make_cert(const char *base, const char *subj, const char *san, cons
         fail_msg("openssl could not make %s: %s", base, out);
 }
 
+void fht_tls_make_cert_dated(const char *base, const char *subj, const char *san, const char *start,
+                             const char *end) {
+    const char *d = fht_tls_dir();
+    char out[4096];
+    int st = fht_run(
+        out, sizeof(out),
+        "cd '%s' && mkdir -p cadb && touch cadb/index.txt && { [ -f cadb/serial ] || echo 01 > "
+        "cadb/serial; } && printf '[ca]\\ndefault_ca=d\\n[d]\\ndatabase=cadb/index.txt\\n"
+        "serial=cadb/serial\\nnew_certs_dir=cadb\\ncertificate=ca.pem\\nprivate_key=ca.key\\n"
+        "default_md=sha256\\npolicy=p\\ncopy_extensions=copy\\nunique_subject=no\\n[p]\\n"
+        "commonName=supplied\\n' > ca.cnf && openssl req -new -newkey ec -pkeyopt "
+        "ec_paramgen_curve:prime256v1 -nodes -keyout '%s.key' -out '%s.csr' -subj '%s' -addext "
+        "'subjectAltName=%s' && openssl ca -batch -config ca.cnf -in '%s.csr' -out '%s.leaf' "
+        "-startdate %s -enddate %s -notext && cat '%s.leaf' ca.pem > '%s.pem'",
+        d, base, base, subj, san, base, base, start, end, base, base);
+    if (st != 0)
+        fail_msg("openssl could not make %s: %s", base, out);
+}
+
+void fht_tls_make_self_signed(const char *base, const char *subj) {
+    char out[4096];
+    int st = fht_run(out, sizeof(out),
+                     "cd '%s' && openssl req -x509 -newkey ec -pkeyopt "
+                     "ec_paramgen_curve:prime256v1 -nodes -keyout '%s.key' -out '%s.pem' -days 2 "
+                     "-subj '%s'",
+                     fht_tls_dir(), base, base, subj);
+    if (st != 0)
+        fail_msg("openssl could not make %s: %s", base, out);
+}
+
 const char *fht_tls_dir(void) {
     if (dir[0])
         return dir;
@@ -103,6 +133,9 @@ const char *fht_tls_dir(void) {
 }
 
 void fht_tls_config(fh_server_config_t *cfg) {
-    cfg->tls.cert_file = fht_tls_path("localhost.pem");
-    cfg->tls.key_file = fht_tls_path("localhost.key");
+    static char cert[256], key[256];
+    snprintf(cert, sizeof(cert), "%s", fht_tls_path("localhost.pem"));
+    snprintf(key, sizeof(key), "%s", fht_tls_path("localhost.key"));
+    cfg->tls.cert_file = cert;
+    cfg->tls.key_file = key;
 }

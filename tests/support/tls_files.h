@@ -18,7 +18,13 @@ const char *fht_tls_path(const char *name);
  * is appended to the openssl x509 command (NULL: none). Fails the test on
  * error. */
 void fht_tls_make_cert(const char *base, const char *subj, const char *san, const char *extra);
-/* cfg->tls for the localhost certificate. */
+/* fht_tls_make_cert for a certificate valid only from start to end
+ * ("20200101000000Z"), signed by the CA with openssl ca. */
+void fht_tls_make_cert_dated(const char *base, const char *subj, const char *san, const char *start,
+                             const char *end);
+/* Makes <base>.pem and <base>.key, self-signed (no CA vouches for it). */
+void fht_tls_make_self_signed(const char *base, const char *subj);
+/* cfg->tls for the localhost certificate (paths in static storage). */
 void fht_tls_config(fh_server_config_t *cfg);
 /* Runs cmd with sh -c (stdin from /dev/null unless cmd says otherwise),
  * its stdout and stderr into out (NUL-terminated, cut to cap); returns its
