@@ -47,6 +47,31 @@ check rest_api /todos 200 env DB="$dir/todos.db" "$bin/examples/rest_api/rest_ap
 check static /index.txt 200 env ROOT="$dir/root" "$bin/examples/static/static"
 [ "$(cat body)" = "static over TLS" ] || { echo "static body: $(cat body)"; exit 1; }
 
+# SIGHUP reloads the files: new handshakes get the new certificate, a bad
+# file keeps the one in use and the log says why.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout key2.pem \
+  -out cert2.csr -subj '/CN=localhost/O=renewed' 2>/dev/null
+openssl x509 -req -in cert2.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext \
+  -out cert2.pem 2>/dev/null
+cp cert.pem served.pem && cp key.pem served-key.pem
+start_example hello env TLS_CERT="$dir/served.pem" TLS_KEY="$dir/served-key.pem" PORT=0 THREADS=2 \
+  HOST=127.0.0.1 "$bin/examples/hello/hello"
+subject() { echo | timeout 20 openssl s_client -connect "127.0.0.1:$port" 2>/dev/null | grep '^subject='; }
+[ "$(subject)" = "subject=CN = localhost" ] || { echo "before SIGHUP: $(subject)"; exit 1; }
+cp cert2.pem served.pem && cp key2.pem served-key.pem
+kill -HUP "$pid"
+for _ in $(seq 100); do [ "$(subject)" = "subject=CN = localhost, O = renewed" ] && break; sleep 0.1; done
+[ "$(subject)" = "subject=CN = localhost, O = renewed" ] || { echo "after SIGHUP: $(subject)"; cat "$log"; exit 1; }
+echo garbage >served.pem
+kill -HUP "$pid"
+for _ in $(seq 100); do grep -q "TLS reload refused" "$log" && break; sleep 0.1; done
+grep -q "TLS reload refused, the certificates in use stay: config.tls.cert_file: no certificate in \"$dir/served.pem\"" "$log" ||
+  { echo "bad file on SIGHUP:"; cat "$log"; exit 1; }
+[ "$(subject)" = "subject=CN = localhost, O = renewed" ] || { echo "after a bad SIGHUP: $(subject)"; exit 1; }
+[ "$(curl -sS --cacert ca.pem "https://localhost:$port/")" = "Hello, World!" ] || exit 1
+stop_example hello
+echo "SIGHUP: ok"
+
 # A file that is not there: refused before anything listens, naming it.
 set +e
 out=$(TLS_CERT=$dir/missing.pem TLS_KEY=$dir/key.pem PORT=0 timeout 10 "$bin/examples/hello/hello" 2>&1)
