@@ -51,7 +51,7 @@ static void conn_watch(fh__conn_t *c) {
         ev |= UV_WRITABLE;
     /* Bytes the transport holds (TLS records read ahead) wake nothing on
      * the socket: a writable socket (at once, as a rule) stands in. */
-    else if ((ev & UV_READABLE) && c->transport->pending && c->transport->pending(c))
+    else if (c->may_hold && (ev & UV_READABLE) && c->transport->pending(c))
         ev |= UV_WRITABLE;
     if (ev == c->events)
         return;
@@ -182,8 +182,11 @@ static void conn_on_readable(fh__conn_t *c) {
             return;
         }
         ssize_t n = c->transport->read(c, base, room);
-        if (n == FH_EAGAIN)
+        if (n == FH_EAGAIN) {
+            if (c->may_hold)
+                conn_watch(c); /* it holds nothing now */
             return;
+        }
         if (n == 0) {
             c->state = FH__CONN_READ_CLOSED;
             conn_watch(c);
@@ -200,10 +203,14 @@ static void conn_on_readable(fh__conn_t *c) {
         } else {
             c->protocol->on_data(c, base, base + n);
         }
-        if (c->state != FH__CONN_OPEN || !c->read_on || !c->transport->pending ||
-            !c->transport->pending(c))
-            return;
+        if (!c->may_hold)
+            return; /* the socket says when more comes */
+        if (c->state != FH__CONN_OPEN || !c->read_on || !c->transport->pending(c))
+            break;
     }
+    /* What the transport holds now decides whether a writable socket
+     * stands in for a readable one (conn_watch). */
+    conn_watch(c);
 }
 
 /* ----------------------------------------------------------------- writing */
@@ -327,11 +334,9 @@ static void on_poll(uv_poll_t *p, int status, int events) {
         if (c->state == FH__CONN_CLOSED)
             return;
     }
-    if ((events & UV_READABLE) || (c->transport->pending && c->read_on &&
-                                   c->state == FH__CONN_OPEN && c->transport->pending(c)))
+    if ((events & UV_READABLE) ||
+        (c->may_hold && c->read_on && c->state == FH__CONN_OPEN && c->transport->pending(c)))
         conn_on_readable(c);
-    if (c->transport->pending)
-        conn_watch(c); /* what it holds may have changed */
 }
 
 /* --------------------------------------------------------------- lifetime */
@@ -352,6 +357,7 @@ int fh__conn_open(fh__worker_t *w, uv_os_sock_t fd, const fh__transport_t *trans
     c->fd = fd;
     c->w = w;
     c->transport = transport;
+    c->may_hold = transport->pending != NULL;
     c->protocol = protocol;
     c->keep_limit = SIZE_MAX;
     int one = 1;

@@ -94,6 +94,7 @@ struct fh__conn {
     bool read_on;    /* the protocol wants bytes */
     uint8_t events;  /* what the poll handle watches now */
     bool peer_known; /* peer holds the peer's address */
+    bool may_hold;   /* the transport may hold bytes it read (pending) */
     fh__worker_t *w;
     fh__conn_t *prev, *next; /* the worker's connections */
     const fh__transport_t *transport;
