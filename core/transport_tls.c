@@ -20,10 +20,12 @@
  * lingers and closes. Renegotiation is refused (SSL_OP_NO_RENEGOTIATION);
  * a handshake has its own deadline; an idle connection holds no OpenSSL
  * buffer (SSL_MODE_RELEASE_BUFFERS). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -268,6 +270,40 @@ static ssize_t ssl_failure(tls_conn_t *t, int ret, int flushed) {
     }
 }
 
+/* A failed handshake is logged once, with the peer's address; at most
+ * LOG_PER_SECOND lines a second per thread, the rest counted and said in
+ * one line the next second one fails. */
+#define LOG_PER_SECOND 10
+static _Thread_local uint64_t log_second;
+static _Thread_local unsigned log_lines, log_dropped;
+
+static void log_failure(fh__conn_t *c, const char *what) {
+    uint64_t second = uv_now(&c->w->loop) / 1000;
+    if (second != log_second) {
+        if (log_dropped)
+            fprintf(stderr, "fasthttp: TLS: %u more failed handshakes not logged\n", log_dropped);
+        log_second = second;
+        log_lines = log_dropped = 0;
+    }
+    if (log_lines >= LOG_PER_SECOND) {
+        log_dropped++;
+        return;
+    }
+    log_lines++;
+    char addr[INET6_ADDRSTRLEN + 8] = "an unknown peer";
+    const struct sockaddr *sa = fh__conn_peer(c);
+    char ip[INET6_ADDRSTRLEN];
+    if (sa && sa->sa_family == AF_INET &&
+        uv_ip4_name((const struct sockaddr_in *)sa, ip, sizeof(ip)) == 0)
+        snprintf(addr, sizeof(addr), "%s:%u", ip,
+                 ntohs(((const struct sockaddr_in *)sa)->sin_port));
+    else if (sa && sa->sa_family == AF_INET6 &&
+             uv_ip6_name((const struct sockaddr_in6 *)sa, ip, sizeof(ip)) == 0)
+        snprintf(addr, sizeof(addr), "[%s]:%u", ip,
+                 ntohs(((const struct sockaddr_in6 *)sa)->sin6_port));
+    fprintf(stderr, "fasthttp: TLS handshake with %s failed: %s\n", addr, what);
+}
+
 /* Moves the handshake on; 1 when it has completed, else what read returns. */
 static ssize_t handshake_step(fh__conn_t *c, tls_conn_t *t) {
     if (!t->peeked) {
@@ -281,6 +317,7 @@ static ssize_t handshake_step(fh__conn_t *c, tls_conn_t *t) {
                        : uv_translate_sys_error(errno);
         t->peeked = true;
         if (first >= 'A' && first <= 'Z') {
+            log_failure(c, "plain HTTP was sent (answered 400)");
             refuse_plain(c, t);
             return FH_EAGAIN;
         }
@@ -290,8 +327,13 @@ static ssize_t handshake_step(fh__conn_t *c, tls_conn_t *t) {
         return err;
     int r = SSL_do_handshake(t->ssl);
     int f = out_flush(c, t);
-    if (r != 1)
+    if (r != 1) {
+        if (SSL_get_error(t->ssl, r) == SSL_ERROR_SSL) {
+            const char *why = ERR_reason_error_string(ERR_peek_error());
+            log_failure(c, why ? why : "a protocol error");
+        }
         return ssl_failure(t, r, f);
+    }
     if (f < 0 && f != FH_EAGAIN)
         return f;
     t->mode = MODE_OPEN;

@@ -4,7 +4,10 @@
  * ALPN, the protocol versions, plain HTTP to the TLS port, truncated and
  * garbage handshakes (no crash, no stall of other connections), the
  * handshake timeout, and config errors naming the file. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -311,6 +314,85 @@ static void test_garbage_handshake(void **state) {
     curl_hello();
 }
 
+/* Whether the server closes fd within 5 s, an alert perhaps first. */
+static bool closes(int fd) {
+    char buf[256];
+    uint64_t t0 = fht_now_ms();
+    while (fht_now_ms() - t0 < 5000) {
+        struct pollfd p = { fd, POLLIN, 0 };
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+            return true;
+    }
+    return false;
+}
+
+/* Reads the file at path into out (cut to cap). */
+static void slurp(const char *path, char *buf, size_t cap) {
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+}
+
+static void test_failures_logged_once(void **state) {
+    (void)state;
+    /* The server's stderr goes to a file for the while. */
+    char path[300];
+    snprintf(path, sizeof(path), "%s", fht_tls_path("stderr.log"));
+    fflush(stderr);
+    int saved = dup(2);
+    int logfd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(saved >= 0 && logfd >= 0);
+    dup2(logfd, 2);
+    close(logfd);
+    /* 30 connections whose records are garbage, sent a byte at a time: one
+     * line each for the first ten, the rest counted. */
+    char port_of[30][16];
+    int not_closed = 0; /* asserted once stderr is back */
+    uint64_t t0 = fht_now_ms();
+    for (int i = 0; i < 30; i++) {
+        int fd = fht_connect_raw(fht_port);
+        if (fd < 0) {
+            not_closed++;
+            continue;
+        }
+        struct sockaddr_in me;
+        socklen_t len = sizeof(me);
+        getsockname(fd, (struct sockaddr *)&me, &len);
+        snprintf(port_of[i], sizeof(port_of[i]), ":%u failed", ntohs(me.sin_port));
+        static const unsigned char bad[] = { 0x16, 0x03, 0x01, 0x00, 0x08, 0xff, 0xff,
+                                             0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+        for (size_t k = 0; k < sizeof(bad); k++)
+            (void)!send(fd, &bad[k], 1, MSG_NOSIGNAL);
+        not_closed += !closes(fd);
+        close(fd);
+    }
+    bool same_second = fht_now_ms() - t0 < 900;
+    usleep(1100 * 1000);
+    int fd = fht_connect_raw(fht_port); /* a failure a second later says how many were not */
+    (void)!send(fd, "\x16\x03\x01\x00\x08\xff\xff\xff\xff\xff\xff\xff\xff", 13, MSG_NOSIGNAL);
+    not_closed += !closes(fd);
+    close(fd);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    assert_int_equal(not_closed, 0);
+    static char log[1 << 16];
+    slurp(path, log, sizeof(log));
+    int lines = fht_count(log, "fasthttp: TLS handshake with 127.0.0.1:");
+    for (int i = 0; i < 30; i++)
+        assert_true(fht_count(log, port_of[i]) <= 1); /* never one per byte */
+    assert_true(lines >= 10 && lines <= 22);
+    if (same_second) {
+        assert_int_equal(fht_count(log, port_of[0]), 1);
+        assert_non_null(strstr(log, "more failed handshakes not logged"));
+    }
+}
+
 static void test_handshake_timeout(void **state) {
     (void)state;
     fht_stop();
@@ -417,6 +499,7 @@ int main(void) {
         cmocka_unit_test(test_plain_http),
         cmocka_unit_test(test_truncated_record),
         cmocka_unit_test(test_garbage_handshake),
+        cmocka_unit_test(test_failures_logged_once),
         cmocka_unit_test(test_handshake_timeout),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_config_env),
