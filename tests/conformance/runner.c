@@ -2,9 +2,13 @@
  * named *.case) is raw request bytes sent over a real socket to a real
  * server, and the outcome that must follow. See tests/conformance/README.md for the format.
  *
- *   runner [-v] [-l] [-k ID] CASE_DIR_OR_FILE...
+ *   runner [-v] [-l] [-t] [-k ID] CASE_DIR_OR_FILE...
  *     -v  print every case     -l  only count cases per rule and section
  *     -k  run only the case whose id contains ID
+ *     -t  over TLS: every server has a certificate (made by the openssl
+ *         command), and each connection of a case goes through a relay
+ *         thread that speaks TLS to the server and passes the plain bytes
+ *         to the case's socket, so every case runs unchanged
  *
  * Every response read is also checked for what holds for all responses: a
  * Date in IMF-fixdate, a Content-Length equal to the body (none on 1xx, 204
@@ -18,12 +22,16 @@
 #include <fasthttp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -138,8 +146,169 @@ typedef struct server {
     int port;
 } server_t;
 
+static uint64_t now_ms(void);
+
+/* -t: the certificate every server serves, and the relays' context. */
+static bool over_tls;
+static char tls_dir[64], tls_cert[128], tls_key[128];
+static SSL_CTX *relay_ctx;
+
+static void tls_cleanup(void) {
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tls_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tls_dir);
+}
+
+static int tls_setup(void) {
+    snprintf(tls_dir, sizeof(tls_dir), "/tmp/fh-conformance-XXXXXX");
+    if (!mkdtemp(tls_dir))
+        return -1;
+    atexit(tls_cleanup);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+             "-nodes -keyout key.pem -out cert.pem -days 2 -subj /CN=localhost 2>/dev/null",
+             tls_dir);
+    if (system(cmd) != 0)
+        return -1;
+    snprintf(tls_cert, sizeof(tls_cert), "%s/cert.pem", tls_dir);
+    snprintf(tls_key, sizeof(tls_key), "%s/key.pem", tls_dir);
+    relay_ctx = SSL_CTX_new(TLS_client_method());
+    if (!relay_ctx)
+        return -1;
+    SSL_CTX_set_verify(relay_ctx, SSL_VERIFY_NONE, NULL);
+    return 0;
+}
+
+/* A relay: TLS on tcp, plain bytes on side (the other end is the case's
+ * socket). The case's end closing or shutting its side sends close_notify
+ * (the server reads the end of the stream); the server ending its side
+ * shuts side for writing; a write to side that fails (the case closed)
+ * ends the relay, closing the TCP connection. */
+typedef struct relay {
+    int tcp, side;
+} relay_t;
+
+static int relay_write_all(int fd, const char *p, size_t n) {
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int ssl_write_all(SSL *ssl, int tcp, const char *p, size_t n) {
+    while (n) {
+        size_t w = 0;
+        if (SSL_write_ex(ssl, p, n, &w) == 1) {
+            p += w;
+            n -= w;
+            continue;
+        }
+        int e = SSL_get_error(ssl, 0);
+        if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ)
+            return -1;
+        struct pollfd pfd = { tcp, e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN, 0 };
+        poll(&pfd, 1, 100);
+    }
+    return 0;
+}
+
+static void *relay_main(void *arg) {
+    relay_t rl = *(relay_t *)arg;
+    free(arg);
+    SSL *ssl = SSL_new(relay_ctx);
+    bool side_open = true, tcp_open = true;
+    if (!ssl || SSL_set_fd(ssl, rl.tcp) != 1 || SSL_connect(ssl) != 1)
+        goto done;
+    int fl = 1;
+    ioctl(rl.tcp, FIONBIO, &fl);
+    uint64_t until = now_ms() + 120000;
+    char buf[65536];
+    while (tcp_open && now_ms() < until) {
+        struct pollfd pfd[2] = { { rl.tcp, POLLIN, 0 }, { rl.side, side_open ? POLLIN : 0, 0 } };
+        if (!SSL_has_pending(ssl) && poll(pfd, 2, 200) <= 0)
+            continue;
+        if (side_open && (pfd[1].revents & (POLLIN | POLLHUP))) {
+            ssize_t n = recv(rl.side, buf, sizeof(buf), MSG_DONTWAIT);
+            if (n > 0) {
+                if (ssl_write_all(ssl, rl.tcp, buf, (size_t)n) != 0)
+                    break;
+            } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                side_open = false;
+                SSL_shutdown(ssl); /* close_notify: the end of what the case sends */
+            }
+        }
+        for (;;) {
+            size_t got = 0;
+            if (SSL_read_ex(ssl, buf, sizeof(buf), &got) == 1) {
+                if (relay_write_all(rl.side, buf, got) != 0) {
+                    tcp_open = false; /* the case closed its socket */
+                    break;
+                }
+                continue;
+            }
+            int e = SSL_get_error(ssl, 0);
+            if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+                tcp_open = false; /* the server closed (or reset) */
+                shutdown(rl.side, SHUT_WR);
+            }
+            break;
+        }
+    }
+done:
+    ERR_clear_error();
+    SSL_free(ssl);
+    close(rl.tcp);
+    /* The case's socket sees the end once it has read what came. */
+    shutdown(rl.side, SHUT_WR);
+    char sink[4096];
+    uint64_t drain_until = now_ms() + 10000;
+    while (side_open && now_ms() < drain_until) {
+        struct pollfd p = { rl.side, POLLIN, 0 };
+        if (poll(&p, 1, 200) > 0 && recv(rl.side, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
+            break;
+    }
+    close(rl.side);
+    return NULL;
+}
+
+/* Puts a relay between the case's socket and tcp: returns the case's end. */
+static int relay_start(int tcp) {
+    int sp[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0)
+        return -1;
+    relay_t *rl = malloc(sizeof(*rl));
+    pthread_t t;
+    if (!rl) {
+        close(sp[0]);
+        close(sp[1]);
+        return -1;
+    }
+    rl->tcp = tcp;
+    rl->side = sp[1];
+    if (pthread_create(&t, NULL, relay_main, rl) != 0) {
+        free(rl);
+        close(sp[0]);
+        close(sp[1]);
+        return -1;
+    }
+    pthread_detach(t);
+    return sp[0];
+}
+
 static int server_start(server_t *srv, const fh_server_config_t *base) {
     fh_server_config_t cfg = *base;
+    if (over_tls) {
+        cfg.tls.cert_file = tls_cert;
+        cfg.tls.key_file = tls_key;
+    }
     cfg.host = "127.0.0.1";
     cfg.port = 0;
     cfg.handle_signals = false;
@@ -513,6 +682,8 @@ static int conn_open(run_t *r, int k) {
         return fail(r, NULL, "connect: %s", strerror(errno));
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (over_tls && (c->fd = relay_start(c->fd)) < 0)
+        return fail(r, NULL, "relay: %s", strerror(errno));
     struct timeval tv = { 3, 0 };
     setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     return 0;
@@ -937,16 +1108,17 @@ int main(int argc, char **argv) {
     bool verbose = false, list = false;
     const char *only = NULL;
     int opt;
-    while ((opt = getopt(argc, argv, "vlk:")) != -1) {
+    while ((opt = getopt(argc, argv, "vltk:")) != -1) {
         switch (opt) {
         case 'v': verbose = true; break;
+        case 't': over_tls = true; break;
         case 'l': list = true; break;
         case 'k': only = optarg; break;
-        default: fprintf(stderr, "usage: %s [-v] [-l] [-k ID] CASES...\n", argv[0]); return 2;
+        default: fprintf(stderr, "usage: %s [-v] [-l] [-t] [-k ID] CASES...\n", argv[0]); return 2;
         }
     }
     if (optind >= argc) {
-        fprintf(stderr, "usage: %s [-v] [-l] [-k ID] CASES...\n", argv[0]);
+        fprintf(stderr, "usage: %s [-v] [-l] [-t] [-k ID] CASES...\n", argv[0]);
         return 2;
     }
     for (int i = optind; i < argc; i++)
@@ -959,6 +1131,10 @@ int main(int argc, char **argv) {
         return 0;
     for (size_t i = 0; i < sizeof(big_body); i++)
         big_body[i] = (char)('a' + i % 26);
+    if (over_tls && tls_setup() != 0) {
+        fprintf(stderr, "-t: could not make a certificate with openssl\n");
+        return 1;
+    }
     if (fh_router_new(&router, NULL) != 0 || fh_router_mount(router, "/r", routes, NULL) != 0) {
         fprintf(stderr, "router: %s\n", router ? fh_router_error(router) : "no memory");
         return 1;

@@ -11,3 +11,8 @@ add_test(NAME conformance.http1_llhttp_only
          COMMAND conformance_runner ${CMAKE_CURRENT_LIST_DIR}/cases)
 set_tests_properties(conformance.http1_llhttp_only PROPERTIES TIMEOUT 300 LABELS "conformance"
                      ENVIRONMENT "FH_H1_LLHTTP_ONLY=1")
+# The same cases over TLS: each connection through a relay that speaks TLS
+# to the server (runner -t).
+add_test(NAME conformance.http1_tls
+         COMMAND conformance_runner -t ${CMAKE_CURRENT_LIST_DIR}/cases)
+set_tests_properties(conformance.http1_tls PROPERTIES TIMEOUT 600 LABELS "conformance")
