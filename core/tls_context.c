@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <pthread.h>
@@ -34,14 +35,22 @@ typedef struct ticket_key {
     unsigned char hmac[32];
 } ticket_key_t;
 
+/* A DER OCSP response stapled by a context. */
+typedef struct ocsp_staple {
+    unsigned char *der;
+    size_t len;
+} ocsp_staple_t;
+
 typedef struct sni_entry {
     char *name; /* lower case; "*.example.com" for a wildcard */
     SSL_CTX *ctx;
+    ocsp_staple_t ocsp;
 } sni_entry_t;
 
 struct fh__tls_set {
     atomic_int refs;
     SSL_CTX *ctx; /* the default certificate's */
+    ocsp_staple_t ocsp;
     sni_entry_t *sni;
     size_t nsni;
 };
@@ -180,6 +189,65 @@ static int ticket_keys(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_
     return ret;
 }
 
+/* Staples the context's OCSP response when the client asked for one. */
+static int ocsp_staple(SSL *ssl, void *arg) {
+    const ocsp_staple_t *o = arg;
+    if (SSL_get_tlsext_status_type(ssl) != TLSEXT_STATUSTYPE_ocsp)
+        return SSL_TLSEXT_ERR_NOACK;
+    unsigned char *copy = OPENSSL_malloc(o->len); /* OpenSSL frees it */
+    if (!copy)
+        return SSL_TLSEXT_ERR_NOACK;
+    memcpy(copy, o->der, o->len);
+    if (SSL_set_tlsext_status_ocsp_resp(ssl, copy, (long)o->len) != 1) {
+        OPENSSL_free(copy);
+        return SSL_TLSEXT_ERR_NOACK;
+    }
+    return SSL_TLSEXT_ERR_OK;
+}
+
+/* Reads path (an OCSP response in DER) into o, checking that it is one;
+ * a refusal names field and the file. */
+static int ocsp_load(const char *field, const char *path, ocsp_staple_t *o) {
+    char q[64];
+    fh__config_quote(q, sizeof(q), path);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fh__config_refuse("%s: cannot read %s: %s", field, q, strerror(errno));
+    unsigned char *der = NULL;
+    size_t len = 0, cap = 0;
+    int err = 0;
+    for (;;) {
+        if (len == cap) {
+            unsigned char *nd = cap < (1u << 20) ? realloc(der, cap ? cap * 2 : 4096) : NULL;
+            if (!nd) {
+                err = cap < (1u << 20) ? FH_ENOMEM
+                                       : fh__config_refuse("%s: %s is over 1 MiB", field, q);
+                break;
+            }
+            der = nd;
+            cap = cap ? cap * 2 : 4096;
+        }
+        size_t n = fread(der + len, 1, cap - len, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    fclose(f);
+    const unsigned char *p = der;
+    OCSP_RESPONSE *resp = err ? NULL : d2i_OCSP_RESPONSE(NULL, &p, (long)len);
+    if (!err && !resp)
+        err = fh__config_refuse("%s: %s is not an OCSP response (DER)", field, q);
+    OCSP_RESPONSE_free(resp);
+    ERR_clear_error();
+    if (err) {
+        free(der);
+        return err;
+    }
+    o->der = der;
+    o->len = len;
+    return 0;
+}
+
 /* --------------------------------------------------------------- contexts */
 
 /* A readable file, or a refusal naming field and the file. */
@@ -280,9 +348,11 @@ static void set_free(fh__tls_set_t *set) {
     for (size_t i = 0; i < set->nsni; i++) {
         SSL_CTX_free(set->sni[i].ctx);
         free(set->sni[i].name);
+        free(set->sni[i].ocsp.der);
     }
     free(set->sni);
     SSL_CTX_free(set->ctx);
+    free(set->ocsp.der);
     free(set);
 }
 
@@ -298,6 +368,12 @@ static fh__tls_set_t *set_build(fh__tls_t *t, int *err) {
     set->ctx = ctx_build(t, "config.tls", t->cfg.cert_file, t->cfg.key_file, err);
     if (!set->ctx)
         goto error;
+    if (t->cfg.ocsp_file) {
+        if ((*err = ocsp_load("config.tls.ocsp_file", t->cfg.ocsp_file, &set->ocsp)) != 0)
+            goto error;
+        SSL_CTX_set_tlsext_status_cb(set->ctx, ocsp_staple);
+        SSL_CTX_set_tlsext_status_arg(set->ctx, &set->ocsp);
+    }
     for (size_t i = 0; i < t->cfg.ncerts; i++) {
         char field[40];
         snprintf(field, sizeof(field), "config.tls.certs[%zu]", i);
@@ -315,6 +391,14 @@ static fh__tls_set_t *set_build(fh__tls_t *t, int *err) {
             goto error;
         }
         set->nsni++;
+        if (c->ocsp_file) {
+            char ofield[56];
+            snprintf(ofield, sizeof(ofield), "%s.ocsp_file", field);
+            if ((*err = ocsp_load(ofield, c->ocsp_file, &e->ocsp)) != 0)
+                goto error;
+            SSL_CTX_set_tlsext_status_cb(e->ctx, ocsp_staple);
+            SSL_CTX_set_tlsext_status_arg(e->ctx, &e->ocsp);
+        }
     }
     if (set->nsni) {
         SSL_CTX_set_tlsext_servername_callback(set->ctx, sni_select);
@@ -358,7 +442,9 @@ static void tls_strings_free(fh__tls_t *t) {
     free((char *)t->cfg.cert_file);
     free((char *)t->cfg.key_file);
     free((char *)t->cfg.client_ca_file);
+    free((char *)t->cfg.ocsp_file);
     for (size_t i = 0; t->certs && i < t->cfg.ncerts; i++) {
+        free((char *)t->certs[i].ocsp_file);
         free((char *)t->certs[i].server_name);
         free((char *)t->certs[i].cert_file);
         free((char *)t->certs[i].key_file);
@@ -393,12 +479,14 @@ int fh__tls_new(fh__tls_t **out, const fh_tls_config_t *cfg) {
     t->cfg.cert_file = dup_or_null(cfg->cert_file, &oom);
     t->cfg.key_file = dup_or_null(cfg->key_file, &oom);
     t->cfg.client_ca_file = dup_or_null(cfg->client_ca_file, &oom);
+    t->cfg.ocsp_file = dup_or_null(cfg->ocsp_file, &oom);
     if (cfg->ncerts && !(t->certs = calloc(cfg->ncerts, sizeof(fh_tls_cert_t))))
         oom = true;
     for (size_t i = 0; t->certs && i < cfg->ncerts; i++) {
         t->certs[i].server_name = dup_or_null(cfg->certs[i].server_name, &oom);
         t->certs[i].cert_file = dup_or_null(cfg->certs[i].cert_file, &oom);
         t->certs[i].key_file = dup_or_null(cfg->certs[i].key_file, &oom);
+        t->certs[i].ocsp_file = dup_or_null(cfg->certs[i].ocsp_file, &oom);
     }
     t->cfg.certs = t->certs;
     if (oom) {

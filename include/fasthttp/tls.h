@@ -14,7 +14,7 @@
  *
  * Defaults: TLS 1.2 and 1.3 only, Mozilla's "intermediate" cipher list,
  * ALPN "http/1.1", session tickets (their keys rotated) and a server-side
- * session cache, buffers released while a connection is idle, renegotiation
+ * session cache, OCSP stapling when a response file is given, buffers released while a connection is idle, renegotiation
  * refused, a handshake timeout of its own. A client that sends plain HTTP
  * to the port is answered 400 ("a plain HTTP request was sent to an HTTPS
  * port") and closed.
@@ -41,6 +41,10 @@ typedef struct fh_tls_cert {
     const char *server_name;
     const char *cert_file; /**< PEM: the certificate, then its chain */
     const char *key_file;  /**< PEM: its private key */
+    /** DER: an OCSP response for the certificate, stapled to handshakes
+     * whose client asks (status_request); NULL: none. Read again by
+     * fh_server_tls_reload: renew the file, then reload. */
+    const char *ocsp_file;
 } fh_tls_cert_t;
 
 /** Whether clients must show a certificate (mTLS). */
@@ -58,6 +62,9 @@ typedef struct fh_tls_config {
     const char *cert_file;
     /** PEM file: the certificate's private key. Environment: TLS_KEY. */
     const char *key_file;
+    /** DER file: an OCSP response for cert_file's certificate, stapled
+     * when a client asks for one; NULL: none. Environment: TLS_OCSP. */
+    const char *ocsp_file;
     /** Certificates chosen by SNI (copied by fh_server_new, with their
      * strings). A client asking for no name, or a name none of them
      * serves, gets cert_file's. */

@@ -86,10 +86,12 @@ static int served_subject(const char *servername, char *subject, size_t cap) {
 static fh_tls_cert_t sni_certs[2];
 
 static void sni_tweak(fh_server_config_t *cfg) {
-    sni_certs[0] =
-        (fh_tls_cert_t){ "A.TEST", keep(0, fht_tls_path("a.pem")), keep(1, fht_tls_path("a.key")) };
-    sni_certs[1] = (fh_tls_cert_t){ "*.b.test", keep(2, fht_tls_path("wild.pem")),
-                                    keep(3, fht_tls_path("wild.key")) };
+    sni_certs[0] = (fh_tls_cert_t){ .server_name = "A.TEST",
+                                    .cert_file = keep(0, fht_tls_path("a.pem")),
+                                    .key_file = keep(1, fht_tls_path("a.key")) };
+    sni_certs[1] = (fh_tls_cert_t){ .server_name = "*.b.test",
+                                    .cert_file = keep(2, fht_tls_path("wild.pem")),
+                                    .key_file = keep(3, fht_tls_path("wild.key")) };
     cfg->tls.certs = sni_certs;
     cfg->tls.ncerts = 2;
 }
@@ -216,6 +218,48 @@ static void test_bad_server_certs_rejected(void **state) {
     fht_stop();
 }
 
+/* ------------------------------------------------------------------ OCSP */
+
+static void ocsp_tweak(fh_server_config_t *cfg) {
+    cfg->tls.cert_file = keep(5, fht_tls_path("stapled.pem"));
+    cfg->tls.key_file = keep(6, fht_tls_path("stapled.key"));
+    cfg->tls.ocsp_file = keep(7, fht_tls_path("stapled.ocsp"));
+}
+
+static void test_ocsp_stapling(void **state) {
+    (void)state;
+    fht_tls_make_cert_dated("stapled", "/CN=localhost", "DNS:localhost,IP:127.0.0.1", NULL, NULL);
+    fht_tls_make_ocsp("stapled");
+    start_with(ocsp_tweak);
+    int st = fht_run(out, sizeof(out),
+                     "echo | timeout 20 openssl s_client -connect 127.0.0.1:%d -status", fht_port);
+    assert_int_equal(st, 0);
+    assert_non_null(strstr(out, "OCSP Response Status: successful"));
+    assert_non_null(strstr(out, "Cert Status: good"));
+    /* A client that does not ask gets none. */
+    st = fht_run(out, sizeof(out), "echo | timeout 20 openssl s_client -connect 127.0.0.1:%d",
+                 fht_port);
+    assert_int_equal(st, 0);
+    assert_null(strstr(out, "OCSP Response Status"));
+    /* curl checks the stapled status against the certificate. */
+    st = fht_run(out, sizeof(out),
+                 "timeout 20 curl -sS --cert-status --cacert '%s' https://localhost:%d/",
+                 fht_tls_path("ca.pem"), fht_port);
+    assert_int_equal(st, 0);
+    assert_string_equal(out, "Hello");
+    fht_stop();
+    /* A file that is no OCSP response is refused by name. */
+    fh_server_config_t cfg = fh_server_config_default();
+    cfg.handler = handler;
+    ocsp_tweak(&cfg);
+    cfg.tls.ocsp_file = cfg.tls.cert_file; /* PEM, not a DER response */
+    fh_server_t *s = NULL;
+    int err = fh_server_new(&s, &cfg);
+    assert_int_equal(err, FH_ECONFIG);
+    assert_non_null(strstr(fh_server_config_error(&cfg, err), "config.tls.ocsp_file: "));
+    assert_non_null(strstr(fh_server_config_error(&cfg, err), "is not an OCSP response (DER)"));
+}
+
 static void test_config_refusals(void **state) {
     (void)state;
     fh_server_config_t cfg = fh_server_config_default();
@@ -235,7 +279,9 @@ static void test_config_refusals(void **state) {
                         "No such file or directory");
     cfg.tls.client_ca_file = NULL;
     cfg.tls.verify_client = FH_TLS_VERIFY_NONE;
-    fh_tls_cert_t bad = { "a.test", "/nonexistent/a.pem", "/nonexistent/a.key" };
+    fh_tls_cert_t bad = { .server_name = "a.test",
+                          .cert_file = "/nonexistent/a.pem",
+                          .key_file = "/nonexistent/a.key" };
     cfg.tls.certs = &bad;
     cfg.tls.ncerts = 1;
     err = fh_server_new(&s, &cfg);
@@ -246,11 +292,9 @@ static void test_config_refusals(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sni),
-        cmocka_unit_test(test_mtls_required),
-        cmocka_unit_test(test_mtls_optional),
-        cmocka_unit_test(test_bad_server_certs_rejected),
-        cmocka_unit_test(test_config_refusals),
+        cmocka_unit_test(test_sni),           cmocka_unit_test(test_mtls_required),
+        cmocka_unit_test(test_mtls_optional), cmocka_unit_test(test_bad_server_certs_rejected),
+        cmocka_unit_test(test_ocsp_stapling), cmocka_unit_test(test_config_refusals),
     };
     return cmocka_run_group_tests(tests, setup, fht_teardown);
 }

@@ -94,10 +94,22 @@ void fht_tls_make_cert_dated(const char *base, const char *subj, const char *san
         "commonName=supplied\\n' > ca.cnf && openssl req -new -newkey ec -pkeyopt "
         "ec_paramgen_curve:prime256v1 -nodes -keyout '%s.key' -out '%s.csr' -subj '%s' -addext "
         "'subjectAltName=%s' && openssl ca -batch -config ca.cnf -in '%s.csr' -out '%s.leaf' "
-        "-startdate %s -enddate %s -notext && cat '%s.leaf' ca.pem > '%s.pem'",
-        d, base, base, subj, san, base, base, start, end, base, base);
+        "%s%s %s%s -notext && cat '%s.leaf' ca.pem > '%s.pem'",
+        d, base, base, subj, san, base, base, start ? "-startdate " : "-days 2", start ? start : "",
+        end ? "-enddate " : "", end ? end : "", base, base);
     if (st != 0)
         fail_msg("openssl could not make %s: %s", base, out);
+}
+
+void fht_tls_make_ocsp(const char *base) {
+    char out[4096];
+    int st = fht_run(out, sizeof(out),
+                     "cd '%s' && openssl ocsp -issuer ca.pem -cert '%s.leaf' -reqout '%s.req' "
+                     "-no_nonce && openssl ocsp -index cadb/index.txt -rsigner ca.pem -rkey ca.key "
+                     "-CA ca.pem -reqin '%s.req' -respout '%s.ocsp' -ndays 1",
+                     fht_tls_dir(), base, base, base, base);
+    if (st != 0)
+        fail_msg("openssl could not make an OCSP response for %s: %s", base, out);
 }
 
 void fht_tls_make_self_signed(const char *base, const char *subj) {

@@ -19,9 +19,13 @@ const char *fht_tls_path(const char *name);
  * error. */
 void fht_tls_make_cert(const char *base, const char *subj, const char *san, const char *extra);
 /* fht_tls_make_cert for a certificate valid only from start to end
- * ("20200101000000Z"), signed by the CA with openssl ca. */
+ * ("20200101000000Z"; both NULL: from now, for two days), signed by the CA
+ * with openssl ca, which records it in the CA's index. */
 void fht_tls_make_cert_dated(const char *base, const char *subj, const char *san, const char *start,
                              const char *end);
+/* Makes <base>.ocsp: the CA's OCSP response (DER) saying that <base>'s
+ * certificate, made by fht_tls_make_cert_dated, is good. */
+void fht_tls_make_ocsp(const char *base);
 /* Makes <base>.pem and <base>.key, self-signed (no CA vouches for it). */
 void fht_tls_make_self_signed(const char *base, const char *subj);
 /* cfg->tls for the localhost certificate (paths in static storage). */
