@@ -148,7 +148,7 @@ int fh_server_config_env(fh_server_config_t *cfg) {
     }
     const char *cert = getenv("TLS_CERT"), *key = getenv("TLS_KEY");
     const char *ca = getenv("TLS_CLIENT_CA"), *verify = getenv("TLS_VERIFY_CLIENT");
-    const char *ocsp = getenv("TLS_OCSP");
+    const char *ocsp = getenv("TLS_OCSP"), *ticket_key = getenv("TLS_TICKET_KEY");
     if ((cert && *cert) != (key && *key))
         return fh__config_refuse("environment variable %s: set without %s (a certificate "
                                  "needs its key)",
@@ -178,6 +178,8 @@ int fh_server_config_env(fh_server_config_t *cfg) {
         cfg->tls.client_ca_file = ca;
     if (ocsp && *ocsp)
         cfg->tls.ocsp_file = ocsp;
+    if (ticket_key && *ticket_key)
+        cfg->tls.ticket_key_file = ticket_key;
     cfg->tls.verify_client = vc;
     cfg->port = port;
     cfg->threads = threads;
@@ -204,8 +206,8 @@ const char *fh_server_config_error(const fh_server_config_t *cfg, int err) {
 }
 
 static int validate(const fh_server_config_t *c) {
-    if (!c->tls.cert_file &&
-        (c->tls.key_file || c->tls.client_ca_file || c->tls.ncerts || c->tls.ocsp_file))
+    if (!c->tls.cert_file && (c->tls.key_file || c->tls.client_ca_file || c->tls.ncerts ||
+                              c->tls.ocsp_file || c->tls.ticket_key_file))
         return config_error("tls.cert_file", "required with the other TLS settings");
     if (!c->handler)
         return config_error("handler", "required (a function answering requests)");

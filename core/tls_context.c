@@ -62,13 +62,13 @@ struct fh__tls {
     fh__tls_set_t *set;
     ticket_key_t keys[2]; /* [0] seals new tickets, [1] still opens them */
     bool have_old;
-    uint64_t keys_at; /* monotonic seconds of the last replacement */
+    uint64_t keys_at; /* monotonic ms of the last replacement */
 };
 
-static uint64_t mono_s(void) {
+static uint64_t mono_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec;
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* OpenSSL's first reason (the cause), for a message. */
@@ -124,10 +124,35 @@ static void keys_fresh(ticket_key_t *k) {
     RAND_bytes(k->hmac, sizeof(k->hmac));
 }
 
-/* Under the lock: replaces the keys when the period has passed. */
+/* Reads the 80-byte key file into *k; a refusal names the file. */
+static int keys_read(const char *path, ticket_key_t *k) {
+    char q[64];
+    fh__config_quote(q, sizeof(q), path);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fh__config_refuse("config.tls.ticket_key_file: cannot read %s: %s", q,
+                                 strerror(errno));
+    unsigned char b[81];
+    size_t n = fread(b, 1, sizeof(b), f);
+    fclose(f);
+    if (n != 80) {
+        OPENSSL_cleanse(b, sizeof(b));
+        return fh__config_refuse("config.tls.ticket_key_file: %s holds %s%zu bytes, not 80 (16 of "
+                                 "name, 32 of AES key, 32 of HMAC key)",
+                                 q, n > 80 ? "over " : "", n > 80 ? (size_t)80 : n);
+    }
+    memcpy(k->name, b, 16);
+    memcpy(k->aes, b + 16, 32);
+    memcpy(k->hmac, b + 48, 32);
+    OPENSSL_cleanse(b, sizeof(b));
+    return 0;
+}
+
+/* Under the lock: replaces the keys when the period has passed (unless
+ * they come from a file). */
 static void keys_rotate_due(fh__tls_t *t) {
-    uint64_t now = mono_s();
-    if (now - t->keys_at < t->cfg.ticket_rotate_s)
+    uint64_t now = mono_ms();
+    if (t->cfg.ticket_key_file || now - t->keys_at < 1000ull * t->cfg.ticket_rotate_s)
         return;
     /* The keys replaced may have sealed a ticket a moment ago (replacing
      * waits for the next handshake): they still open tickets for a
@@ -143,7 +168,7 @@ void fh__tls_rotate_tickets(fh__tls_t *t) {
     t->keys[1] = t->keys[0];
     t->have_old = true;
     keys_fresh(&t->keys[0]);
-    t->keys_at = mono_s();
+    t->keys_at = mono_ms();
     pthread_mutex_unlock(&t->lock);
 }
 
@@ -443,6 +468,7 @@ static void tls_strings_free(fh__tls_t *t) {
     free((char *)t->cfg.key_file);
     free((char *)t->cfg.client_ca_file);
     free((char *)t->cfg.ocsp_file);
+    free((char *)t->cfg.ticket_key_file);
     for (size_t i = 0; t->certs && i < t->cfg.ncerts; i++) {
         free((char *)t->certs[i].ocsp_file);
         free((char *)t->certs[i].server_name);
@@ -480,6 +506,7 @@ int fh__tls_new(fh__tls_t **out, const fh_tls_config_t *cfg) {
     t->cfg.key_file = dup_or_null(cfg->key_file, &oom);
     t->cfg.client_ca_file = dup_or_null(cfg->client_ca_file, &oom);
     t->cfg.ocsp_file = dup_or_null(cfg->ocsp_file, &oom);
+    t->cfg.ticket_key_file = dup_or_null(cfg->ticket_key_file, &oom);
     if (cfg->ncerts && !(t->certs = calloc(cfg->ncerts, sizeof(fh_tls_cert_t))))
         oom = true;
     for (size_t i = 0; t->certs && i < cfg->ncerts; i++) {
@@ -503,9 +530,16 @@ int fh__tls_new(fh__tls_t **out, const fh_tls_config_t *cfg) {
     if (!t->cfg.session_cache_size)
         t->cfg.session_cache_size = 20480;
     pthread_mutex_init(&t->lock, NULL);
-    keys_fresh(&t->keys[0]);
-    t->keys_at = mono_s();
     int err = 0;
+    if (t->cfg.ticket_key_file)
+        err = keys_read(t->cfg.ticket_key_file, &t->keys[0]);
+    else
+        keys_fresh(&t->keys[0]);
+    t->keys_at = mono_ms();
+    if (err) {
+        fh__tls_free(t);
+        return err;
+    }
     t->set = set_build(t, &err);
     if (!t->set) {
         fh__tls_free(t);
@@ -517,13 +551,24 @@ int fh__tls_new(fh__tls_t **out, const fh_tls_config_t *cfg) {
 
 int fh__tls_reload(fh__tls_t *t) {
     int err = 0;
-    fh__tls_set_t *set = set_build(t, &err);
-    if (!set)
+    ticket_key_t k;
+    if (t->cfg.ticket_key_file && (err = keys_read(t->cfg.ticket_key_file, &k)) != 0)
         return err;
+    fh__tls_set_t *set = set_build(t, &err);
+    if (!set) {
+        OPENSSL_cleanse(&k, sizeof(k));
+        return err;
+    }
     pthread_mutex_lock(&t->lock);
     fh__tls_set_t *old = t->set;
     t->set = set;
+    if (t->cfg.ticket_key_file && memcmp(k.name, t->keys[0].name, 16) != 0) {
+        t->keys[1] = t->keys[0]; /* still opens the tickets it sealed */
+        t->have_old = true;
+        t->keys[0] = k;
+    }
     pthread_mutex_unlock(&t->lock);
+    OPENSSL_cleanse(&k, sizeof(k));
     fh__tls_set_unref(old); /* connections that hold it keep it */
     return 0;
 }

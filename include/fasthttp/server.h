@@ -162,7 +162,7 @@ FH_API fh_server_config_t fh_server_config_default(void);
  * - TLS_CERT, TLS_KEY: cfg->tls.cert_file and key_file (one without the
  *   other is refused); TLS_CLIENT_CA: cfg->tls.client_ca_file;
  *   TLS_VERIFY_CLIENT: "none", "optional" or "required"; TLS_OCSP:
- *   cfg->tls.ocsp_file. Pointers into
+ *   cfg->tls.ocsp_file; TLS_TICKET_KEY: cfg->tls.ticket_key_file. Pointers into
  *   the environment, as HOST's. The files are read by fh_server_new, whose
  *   message names a file it cannot use.
  * Returns 0, or FH_ECONFIG with cfg unchanged when PORT or THREADS is not

@@ -83,6 +83,14 @@ typedef struct fh_tls_config {
     /** Session tickets' keys are replaced every this many seconds, and a
      * ticket is accepted for two such periods: 3600 (0: the default). */
     uint32_t ticket_rotate_s;
+    /** A file of 80 bytes (16 of key name, 32 of AES key, 32 of HMAC key;
+     * `openssl rand 80 > file`) that seals and opens tickets instead of
+     * keys of the server's own, so that instances sharing the file resume
+     * each other's sessions. The keys then change only when the file does:
+     * fh_server_tls_reload reads it again, and the keys it replaces still
+     * open tickets until the next reload. NULL: keys made at start and
+     * rotated every ticket_rotate_s. Environment: TLS_TICKET_KEY. */
+    const char *ticket_key_file;
     /** Sessions kept by the server's session cache (resumption without
      * tickets): 20480 (0: the default). */
     uint32_t session_cache_size;

@@ -1,8 +1,9 @@
 /* Session resumption against openssl s_client (-sess_out, then -sess_in):
  * tickets in TLS 1.3 and 1.2, the server's session cache (TLS 1.2 without
  * tickets), ticket keys replaced (a ticket of the previous keys still
- * resumes, one older does not) by the call and by the period, and tickets
- * resumed on another worker thread. */
+ * resumes, one older does not) by the call and by the period, tickets
+ * resumed on another worker thread, and instances sharing a ticket key
+ * file resuming each other's sessions. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +27,7 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
 }
 
 static char out[1 << 16];
+static int other_port; /* handshake goes there when set, else to fht_port */
 
 static void start(uint32_t rotate_s) {
     fh_server_config_t cfg = fh_server_config_default();
@@ -42,7 +44,7 @@ static const char *handshake(const char *opts) {
     fht_run(out, sizeof(out),
             "printf 'GET / HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' | "
             "timeout 20 openssl s_client -connect 127.0.0.1:%d -ign_eof %s",
-            fht_port, opts);
+            other_port ? other_port : fht_port, opts);
     if (!strstr(out, "\r\n\r\nHello"))
         return "";
     if (strstr(out, "\nReused, "))
@@ -107,23 +109,75 @@ static void test_ticket_rotation(void **state) {
 static void test_rotation_period(void **state) {
     (void)state;
     fht_stop();
-    start(1);
+    start(2);
     assert_string_equal(save("-tls1_3", ""), "New");
     assert_string_equal(resume("-tls1_3", ""), "Reused");
-    usleep(1200 * 1000); /* one period: the keys are replaced, the old ones still open */
+    usleep(2200 * 1000); /* one period: the keys are replaced, the old ones still open */
     assert_string_equal(resume("-tls1_3", ""), "Reused");
-    usleep(2400 * 1000); /* two more: gone */
+    usleep(4500 * 1000); /* two more: gone */
     assert_string_equal(resume("-tls1_3", ""), "New");
     fht_stop();
     start(0);
 }
 
+static fh_server_t *start_keyed(const char *key_file) {
+    fh_server_config_t cfg = fh_server_config_default();
+    cfg.handler = handler;
+    cfg.threads = 1;
+    fht_tls_config(&cfg);
+    cfg.tls.ticket_key_file = key_file;
+    return fht_server_start(&cfg);
+}
+
+static void test_shared_ticket_key(void **state) {
+    (void)state;
+    char key[256];
+    snprintf(key, sizeof(key), "%s", fht_tls_path("ticket.key"));
+    assert_int_equal(fht_run(out, sizeof(out), "openssl rand 80 > '%s'", key), 0);
+    /* Two instances sharing the key file resume each other's sessions. */
+    fh_server_t *a = start_keyed(key), *b = start_keyed(key), *c = start_keyed(NULL);
+    other_port = fh_server_port(a);
+    assert_string_equal(save("-tls1_3", ""), "New");
+    other_port = fh_server_port(b);
+    assert_string_equal(resume("-tls1_3", ""), "Reused");
+    other_port = fh_server_port(c); /* keys of its own: a full handshake */
+    assert_string_equal(resume("-tls1_3", ""), "New");
+    /* A new file, reloaded: the keys it replaced still open tickets; one
+     * more, and they do not. */
+    assert_int_equal(fht_run(out, sizeof(out), "openssl rand 80 > '%s'", key), 0);
+    assert_int_equal(fh_server_tls_reload(a), 0);
+    other_port = fh_server_port(a);
+    assert_string_equal(resume("-tls1_3", ""), "Reused");
+    assert_int_equal(fht_run(out, sizeof(out), "openssl rand 80 > '%s'", key), 0);
+    assert_int_equal(fh_server_tls_reload(a), 0);
+    assert_string_equal(resume("-tls1_3", ""), "New");
+    /* A file of another size is refused, naming it; the keys stay. */
+    assert_int_equal(fht_run(out, sizeof(out), "openssl rand 10 > '%s'", key), 0);
+    int err = fh_server_tls_reload(a);
+    assert_int_equal(err, FH_ECONFIG);
+    assert_non_null(strstr(fh_server_config_error(NULL, err), "config.tls.ticket_key_file: "));
+    assert_non_null(strstr(fh_server_config_error(NULL, err), "holds 10 bytes, not 80"));
+    assert_string_equal(save("-tls1_3", ""), "New");
+    assert_string_equal(resume("-tls1_3", ""), "Reused");
+    other_port = 0;
+    fht_server_stop(a);
+    fht_server_stop(b);
+    fht_server_stop(c);
+    fh_server_config_t cfg = fh_server_config_default();
+    cfg.handler = handler;
+    fht_tls_config(&cfg);
+    cfg.tls.ticket_key_file = key;
+    fh_server_t *s = NULL;
+    err = fh_server_new(&s, &cfg);
+    assert_int_equal(err, FH_ECONFIG);
+    assert_non_null(strstr(fh_server_config_error(&cfg, err), "holds 10 bytes, not 80"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tickets),
-        cmocka_unit_test(test_session_cache),
-        cmocka_unit_test(test_ticket_rotation),
-        cmocka_unit_test(test_rotation_period),
+        cmocka_unit_test(test_tickets),           cmocka_unit_test(test_session_cache),
+        cmocka_unit_test(test_ticket_rotation),   cmocka_unit_test(test_rotation_period),
+        cmocka_unit_test(test_shared_ticket_key),
     };
     return cmocka_run_group_tests(tests, setup, fht_teardown);
 }
