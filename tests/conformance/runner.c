@@ -22,10 +22,7 @@
 #include <fasthttp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +33,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "tls_relay.h"
 
 #define MAX_CONNS 8
 #define READ_MS 3000
@@ -151,7 +150,6 @@ static uint64_t now_ms(void);
 /* -t: the certificate every server serves, and the relays' context. */
 static bool over_tls;
 static char tls_dir[64], tls_cert[128], tls_key[128];
-static SSL_CTX *relay_ctx;
 
 static void tls_cleanup(void) {
     char cmd[128];
@@ -174,133 +172,7 @@ static int tls_setup(void) {
         return -1;
     snprintf(tls_cert, sizeof(tls_cert), "%s/cert.pem", tls_dir);
     snprintf(tls_key, sizeof(tls_key), "%s/key.pem", tls_dir);
-    relay_ctx = SSL_CTX_new(TLS_client_method());
-    if (!relay_ctx)
-        return -1;
-    SSL_CTX_set_verify(relay_ctx, SSL_VERIFY_NONE, NULL);
     return 0;
-}
-
-/* A relay: TLS on tcp, plain bytes on side (the other end is the case's
- * socket). The case's end closing or shutting its side sends close_notify
- * (the server reads the end of the stream); the server ending its side
- * shuts side for writing; a write to side that fails (the case closed)
- * ends the relay, closing the TCP connection. */
-typedef struct relay {
-    int tcp, side;
-} relay_t;
-
-static int relay_write_all(int fd, const char *p, size_t n) {
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int ssl_write_all(SSL *ssl, int tcp, const char *p, size_t n) {
-    while (n) {
-        size_t w = 0;
-        if (SSL_write_ex(ssl, p, n, &w) == 1) {
-            p += w;
-            n -= w;
-            continue;
-        }
-        int e = SSL_get_error(ssl, 0);
-        if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ)
-            return -1;
-        struct pollfd pfd = { tcp, e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN, 0 };
-        poll(&pfd, 1, 100);
-    }
-    return 0;
-}
-
-static void *relay_main(void *arg) {
-    relay_t rl = *(relay_t *)arg;
-    free(arg);
-    SSL *ssl = SSL_new(relay_ctx);
-    bool side_open = true, tcp_open = true;
-    if (!ssl || SSL_set_fd(ssl, rl.tcp) != 1 || SSL_connect(ssl) != 1)
-        goto done;
-    int fl = 1;
-    ioctl(rl.tcp, FIONBIO, &fl);
-    uint64_t until = now_ms() + 120000;
-    char buf[65536];
-    while (tcp_open && now_ms() < until) {
-        struct pollfd pfd[2] = { { rl.tcp, POLLIN, 0 }, { rl.side, side_open ? POLLIN : 0, 0 } };
-        if (!SSL_has_pending(ssl) && poll(pfd, 2, 200) <= 0)
-            continue;
-        if (side_open && (pfd[1].revents & (POLLIN | POLLHUP))) {
-            ssize_t n = recv(rl.side, buf, sizeof(buf), MSG_DONTWAIT);
-            if (n > 0) {
-                if (ssl_write_all(ssl, rl.tcp, buf, (size_t)n) != 0)
-                    break;
-            } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-                side_open = false;
-                SSL_shutdown(ssl); /* close_notify: the end of what the case sends */
-            }
-        }
-        for (;;) {
-            size_t got = 0;
-            if (SSL_read_ex(ssl, buf, sizeof(buf), &got) == 1) {
-                if (relay_write_all(rl.side, buf, got) != 0) {
-                    tcp_open = false; /* the case closed its socket */
-                    break;
-                }
-                continue;
-            }
-            int e = SSL_get_error(ssl, 0);
-            if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-                tcp_open = false; /* the server closed (or reset) */
-                shutdown(rl.side, SHUT_WR);
-            }
-            break;
-        }
-    }
-done:
-    ERR_clear_error();
-    SSL_free(ssl);
-    close(rl.tcp);
-    /* The case's socket sees the end once it has read what came. */
-    shutdown(rl.side, SHUT_WR);
-    char sink[4096];
-    uint64_t drain_until = now_ms() + 10000;
-    while (side_open && now_ms() < drain_until) {
-        struct pollfd p = { rl.side, POLLIN, 0 };
-        if (poll(&p, 1, 200) > 0 && recv(rl.side, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
-            break;
-    }
-    close(rl.side);
-    return NULL;
-}
-
-/* Puts a relay between the case's socket and tcp: returns the case's end. */
-static int relay_start(int tcp) {
-    int sp[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0)
-        return -1;
-    relay_t *rl = malloc(sizeof(*rl));
-    pthread_t t;
-    if (!rl) {
-        close(sp[0]);
-        close(sp[1]);
-        return -1;
-    }
-    rl->tcp = tcp;
-    rl->side = sp[1];
-    if (pthread_create(&t, NULL, relay_main, rl) != 0) {
-        free(rl);
-        close(sp[0]);
-        close(sp[1]);
-        return -1;
-    }
-    pthread_detach(t);
-    return sp[0];
 }
 
 static int server_start(server_t *srv, const fh_server_config_t *base) {
@@ -682,7 +554,7 @@ static int conn_open(run_t *r, int k) {
         return fail(r, NULL, "connect: %s", strerror(errno));
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (over_tls && (c->fd = relay_start(c->fd)) < 0)
+    if (over_tls && (c->fd = fht_tls_relay(c->fd)) < 0)
         return fail(r, NULL, "relay: %s", strerror(errno));
     struct timeval tv = { 3, 0 };
     setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
