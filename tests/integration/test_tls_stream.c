@@ -188,8 +188,8 @@ static void test_takeover_refused(void **state) {
 static void test_renegotiation_refused(void **state) {
     (void)state;
     int st = fht_run(out, sizeof(out),
-                     "(printf 'GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'; sleep 0.5; printf 'R\\n'; "
-                     "sleep 1) | timeout 20 openssl s_client -tls1_2 -connect 127.0.0.1:%d",
+                     "(printf 'GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'; sleep 1; printf 'R\\n'; "
+                     "sleep 2) | timeout 20 openssl s_client -tls1_2 -connect 127.0.0.1:%d",
                      fht_port);
     (void)st;
     assert_non_null(strstr(out, "\r\n\r\nHello"));

@@ -4,6 +4,7 @@
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,11 +24,23 @@ static uint64_t now_ms(void) {
 
 static SSL_CTX *ctx;
 static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
+/* Relays running, and the process ending: they stop, and exit waits for
+ * them (up to 5 s) before OpenSSL's own exit handler frees its state. */
+static atomic_int active;
+static atomic_bool quitting;
+
+static void relays_end(void) {
+    atomic_store(&quitting, true);
+    for (int i = 0; i < 500 && atomic_load(&active) > 0; i++)
+        usleep(10000);
+    SSL_CTX_free(ctx);
+}
 
 static void ctx_make(void) {
-    ctx = SSL_CTX_new(TLS_client_method());
+    ctx = SSL_CTX_new(TLS_client_method()); /* OpenSSL's exit handler first, */
     if (ctx)
         SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    atexit(relays_end); /* so this one runs before it */
 }
 
 static SSL_CTX *client_ctx(void) {
@@ -85,7 +98,7 @@ static void *relay_main(void *arg) {
     ioctl(rl.tcp, FIONBIO, &fl);
     uint64_t until = now_ms() + 120000;
     char buf[65536];
-    while (tcp_open && now_ms() < until) {
+    while (tcp_open && now_ms() < until && !atomic_load(&quitting)) {
         struct pollfd pfd[2] = { { rl.tcp, POLLIN, 0 }, { rl.side, side_open ? POLLIN : 0, 0 } };
         if (!SSL_has_pending(ssl) && poll(pfd, 2, 200) <= 0)
             continue;
@@ -124,12 +137,13 @@ done:
     shutdown(rl.side, SHUT_WR);
     char sink[4096];
     uint64_t drain_until = now_ms() + 10000;
-    while (side_open && now_ms() < drain_until) {
+    while (side_open && now_ms() < drain_until && !atomic_load(&quitting)) {
         struct pollfd p = { rl.side, POLLIN, 0 };
         if (poll(&p, 1, 200) > 0 && recv(rl.side, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
             break;
     }
     close(rl.side);
+    atomic_fetch_sub(&active, 1);
     return NULL;
 }
 
@@ -149,7 +163,9 @@ int fht_tls_relay(int tcp) {
     }
     rl->tcp = tcp;
     rl->side = sp[1];
+    atomic_fetch_add(&active, 1);
     if (pthread_create(&t, NULL, relay_main, rl) != 0) {
+        atomic_fetch_sub(&active, 1);
         free(rl);
         close(sp[0]);
         close(sp[1]);
