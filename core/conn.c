@@ -16,6 +16,7 @@ static void on_poll(uv_poll_t *p, int status, int events);
 
 void fh__conn_set_keep_limit(fh__conn_t *c, size_t max) { c->keep_limit = max; }
 void fh__conn_set_read_deadline(fh__conn_t *c, uint64_t at) { c->read_deadline = at; }
+void fh__conn_set_transport_deadline(fh__conn_t *c, uint64_t at) { c->transport_deadline = at; }
 
 bool fh__conn_input_waiting(const fh__conn_t *c) {
     int n = 0;
@@ -47,6 +48,10 @@ static void conn_watch(fh__conn_t *c) {
     if ((c->read_on && c->state == FH__CONN_OPEN) || c->state == FH__CONN_LINGERING)
         ev |= UV_READABLE;
     if (c->wq_head)
+        ev |= UV_WRITABLE;
+    /* Bytes the transport holds (TLS records read ahead) wake nothing on
+     * the socket: a writable socket (at once, as a rule) stands in. */
+    else if (c->may_hold && (ev & UV_READABLE) && c->transport->pending(c))
         ev |= UV_WRITABLE;
     if (ev == c->events)
         return;
@@ -177,8 +182,11 @@ static void conn_on_readable(fh__conn_t *c) {
             return;
         }
         ssize_t n = c->transport->read(c, base, room);
-        if (n == FH_EAGAIN)
+        if (n == FH_EAGAIN) {
+            if (c->may_hold)
+                conn_watch(c); /* it holds nothing now */
             return;
+        }
         if (n == 0) {
             c->state = FH__CONN_READ_CLOSED;
             conn_watch(c);
@@ -195,10 +203,14 @@ static void conn_on_readable(fh__conn_t *c) {
         } else {
             c->protocol->on_data(c, base, base + n);
         }
-        if (c->state != FH__CONN_OPEN || !c->read_on || !c->transport->pending ||
-            !c->transport->pending(c))
-            return;
+        if (!c->may_hold)
+            return; /* the socket says when more comes */
+        if (c->state != FH__CONN_OPEN || !c->read_on || !c->transport->pending(c))
+            break;
     }
+    /* What the transport holds now decides whether a writable socket
+     * stands in for a readable one (conn_watch). */
+    conn_watch(c);
 }
 
 /* ----------------------------------------------------------------- writing */
@@ -322,7 +334,8 @@ static void on_poll(uv_poll_t *p, int status, int events) {
         if (c->state == FH__CONN_CLOSED)
             return;
     }
-    if (events & UV_READABLE)
+    if ((events & UV_READABLE) ||
+        (c->may_hold && c->read_on && c->state == FH__CONN_OPEN && c->transport->pending(c)))
         conn_on_readable(c);
 }
 
@@ -344,6 +357,7 @@ int fh__conn_open(fh__worker_t *w, uv_os_sock_t fd, const fh__transport_t *trans
     c->fd = fd;
     c->w = w;
     c->transport = transport;
+    c->may_hold = transport->pending != NULL;
     c->protocol = protocol;
     c->keep_limit = SIZE_MAX;
     int one = 1;
@@ -355,7 +369,7 @@ int fh__conn_open(fh__worker_t *w, uv_os_sock_t fd, const fh__transport_t *trans
     fh__worker_conn_count(w, +1);
     FH__COUNT(w->stats.accepted);
     c->read_on = true;
-    if (protocol->open(c) != 0) {
+    if (protocol->open(c) != 0 || (transport->open && transport->open(c) != 0)) {
         fh__conn_close(c);
         return 0; /* the socket was taken */
     }
@@ -415,7 +429,10 @@ void fh__conn_sweep(fh__worker_t *w) {
     fh__conn_t *c = w->conns;
     while (c) {
         fh__conn_t *next = c->next;
-        if (c->write_deadline && now >= c->write_deadline) {
+        if (c->transport_deadline && now >= c->transport_deadline) {
+            FH__COUNT(w->stats.timeouts);
+            fh__conn_close(c);
+        } else if (c->write_deadline && now >= c->write_deadline) {
             if (c->wq_bytes < c->wq_seen) {
                 /* A slow reader that still reads: write_ms is the longest
                  * the queued bytes may stay without any of them leaving. */

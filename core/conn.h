@@ -94,9 +94,11 @@ struct fh__conn {
     bool read_on;    /* the protocol wants bytes */
     uint8_t events;  /* what the poll handle watches now */
     bool peer_known; /* peer holds the peer's address */
+    bool may_hold;   /* the transport may hold bytes it read (pending) */
     fh__worker_t *w;
     fh__conn_t *prev, *next; /* the worker's connections */
     const fh__transport_t *transport;
+    void *transport_data; /* the transport's own state (TLS), or NULL */
     const fh__protocol_t *protocol;
     char *buf;                      /* own buffer, only while bytes must be kept */
     size_t cap, len;                /* capacity and bytes held */
@@ -109,6 +111,7 @@ struct fh__conn {
     uint32_t discard_left;          /* bytes still dropped while lingering */
     uint64_t read_deadline;         /* loop ms, 0: none */
     uint64_t write_deadline;        /* loop ms, 0: none */
+    uint64_t transport_deadline;    /* loop ms, 0: none (a TLS handshake) */
     union {
         struct sockaddr sa;
         struct sockaddr_in in4;
@@ -201,6 +204,10 @@ void fh__conn_io_pending(fh__conn_t *c, int delta);
  * connection's own: writes that make no progress for timeouts.write_ms
  * close it. */
 void fh__conn_set_read_deadline(fh__conn_t *c, uint64_t at);
+/* The transport's own deadline (a handshake must complete by it), in loop
+ * milliseconds, or 0 for none; when it passes the connection closes,
+ * counted as a timeout. */
+void fh__conn_set_transport_deadline(fh__conn_t *c, uint64_t at);
 
 /* --------------------------------------------------------- worker's side */
 

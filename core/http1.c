@@ -779,6 +779,8 @@ static int op_takeover_prepare(fh_request_t *req) {
     fh__conn_t *c = req->conn;
     if (!c || fh__conn_closed(c) || req->state != FH__RS_HANDLING)
         return FH_ESTATE;
+    if (!c->transport->can_hand_over)
+        return FH_ENOTSUP; /* the TLS session cannot go with the socket */
     fh__h1_of(c)->state = FH__H1_HANDOVER;
     fh__conn_read(c, false);
     return 0;
@@ -786,6 +788,16 @@ static int op_takeover_prepare(fh_request_t *req) {
 
 static const struct sockaddr *op_peer(const fh_request_t *req) {
     return req->conn ? fh__conn_peer(req->conn) : NULL;
+}
+
+static void *op_peer_cert(const fh_request_t *req) {
+    const fh__conn_t *c = req->conn;
+    return c && c->transport->peer_cert ? c->transport->peer_cert(c) : NULL;
+}
+
+static const char *op_alpn(const fh_request_t *req) {
+    const fh__conn_t *c = req->conn;
+    return c && c->transport->alpn ? c->transport->alpn(c) : NULL;
 }
 
 static const fh__request_ops_t h1_ops = {
@@ -798,4 +810,6 @@ static const fh__request_ops_t h1_ops = {
     .abort = op_abort,
     .takeover_prepare = op_takeover_prepare,
     .peer = op_peer,
+    .peer_cert = op_peer_cert,
+    .alpn = op_alpn,
 };

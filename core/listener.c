@@ -89,7 +89,7 @@ static bool accept_some(fh__listener_t *l, int max) {
              * wait for descriptors or memory to come back. */
             return errno == EAGAIN || errno == EWOULDBLOCK;
         }
-        int err = fh__conn_open(w, fd, &fh__transport_tcp, &fh__http1_protocol);
+        int err = fh__conn_open(w, fd, w->server->transport, &fh__http1_protocol);
         if (err == FH_ENOMEM)
             return false;
     }

@@ -9,7 +9,7 @@
  * an accept error: its spare-descriptor trick is one per loop, threads race
  * for the freed slot, and a loop that loses it gets the error back on every
  * turn of a level-triggered poll: a spin.) Every accepted socket becomes a
- * connection over plain TCP speaking HTTP/1.1. */
+ * connection over the server's transport (TCP or TLS) speaking HTTP/1.1. */
 #ifndef FH_CORE_LISTENER_H
 #define FH_CORE_LISTENER_H
 

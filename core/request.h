@@ -80,6 +80,11 @@ typedef struct fh__request_ops {
     int (*takeover_prepare)(fh_request_t *req);
     /* The peer's address, read once per connection; NULL when unknown. */
     const struct sockaddr *(*peer)(const fh_request_t *req);
+    /* The peer's verified certificate (an X509 *) when the transport has
+     * one (TLS with client verification), else NULL. */
+    void *(*peer_cert)(const fh_request_t *req);
+    /* The protocol agreed on by ALPN ("http/1.1", static), NULL when none. */
+    const char *(*alpn)(const fh_request_t *req);
 } fh__request_ops_t;
 
 struct fh_request {

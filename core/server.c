@@ -9,6 +9,7 @@
 
 #include "core/arena.h"
 #include "core/config.h"
+#include "core/tls.h"
 #include "core/worker.h"
 
 fh_server_config_t fh_server_config_default(void) {
@@ -145,6 +146,41 @@ int fh_server_config_env(fh_server_config_t *cfg) {
                                  "(or \"localhost\"; \"\" or \"*\" for every interface)",
                                  q);
     }
+    const char *cert = getenv("TLS_CERT"), *key = getenv("TLS_KEY");
+    const char *ca = getenv("TLS_CLIENT_CA"), *verify = getenv("TLS_VERIFY_CLIENT");
+    const char *ocsp = getenv("TLS_OCSP"), *ticket_key = getenv("TLS_TICKET_KEY");
+    if ((cert && *cert) != (key && *key))
+        return fh__config_refuse("environment variable %s: set without %s (a certificate "
+                                 "needs its key)",
+                                 cert && *cert ? "TLS_CERT" : "TLS_KEY",
+                                 cert && *cert ? "TLS_KEY" : "TLS_CERT");
+    fh_tls_verify_t vc = cfg->tls.verify_client;
+    if (verify) {
+        if (strcmp(verify, "none") == 0 || !*verify) {
+            vc = FH_TLS_VERIFY_NONE;
+        } else if (strcmp(verify, "optional") == 0) {
+            vc = FH_TLS_VERIFY_OPTIONAL;
+        } else if (strcmp(verify, "required") == 0) {
+            vc = FH_TLS_VERIFY_REQUIRED;
+        } else {
+            char q[64];
+            fh__config_quote(q, sizeof(q), verify);
+            return fh__config_refuse("environment variable TLS_VERIFY_CLIENT: %s is not "
+                                     "\"none\", \"optional\" or \"required\"",
+                                     q);
+        }
+    }
+    if (cert && *cert) {
+        cfg->tls.cert_file = cert;
+        cfg->tls.key_file = key;
+    }
+    if (ca && *ca)
+        cfg->tls.client_ca_file = ca;
+    if (ocsp && *ocsp)
+        cfg->tls.ocsp_file = ocsp;
+    if (ticket_key && *ticket_key)
+        cfg->tls.ticket_key_file = ticket_key;
+    cfg->tls.verify_client = vc;
     cfg->port = port;
     cfg->threads = threads;
     if (host)
@@ -170,6 +206,9 @@ const char *fh_server_config_error(const fh_server_config_t *cfg, int err) {
 }
 
 static int validate(const fh_server_config_t *c) {
+    if (!c->tls.cert_file && (c->tls.key_file || c->tls.client_ca_file || c->tls.ncerts ||
+                              c->tls.ocsp_file || c->tls.ticket_key_file))
+        return config_error("tls.cert_file", "required with the other TLS settings");
     if (!c->handler)
         return config_error("handler", "required (a function answering requests)");
     if (c->port < 0 || c->port > 65535)
@@ -208,6 +247,7 @@ static void server_release(fh_server_t *s) {
         free(s->workers);
     }
     pthread_mutex_destroy(&s->run_lock);
+    fh__tls_free(s->tls);
     free(s->host);
     free(s->server_name);
     free(s->server_line);
@@ -261,6 +301,13 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
     err = server_strings(s, &c);
     if (err)
         goto error;
+    s->transport = &fh__transport_tcp;
+    if (c.tls.cert_file) {
+        err = fh__tls_new(&s->tls, &c.tls);
+        if (err)
+            goto error;
+        s->transport = &fh__transport_tls;
+    }
     err = FH_ENOMEM;
     s->workers = calloc((size_t)s->nworkers, sizeof(fh__worker_t));
     if (!s->workers)
@@ -357,7 +404,23 @@ int fh_server_wait(fh_server_t *s) {
     return 0;
 }
 
+int fh_server_tls_reload(fh_server_t *s) {
+    if (!s || !s->tls)
+        return FH_ESTATE;
+    config_field = NULL;
+    int err = fh__tls_reload(s->tls);
+    if (err)
+        fprintf(stderr, "fasthttp: TLS reload refused, the certificates in use stay: %s\n",
+                fh_server_config_error(&s->cfg, err) + strlen("fasthttp: "));
+    return err;
+}
+
 static void on_run_wake(uv_async_t *a) { uv_stop(a->loop); }
+
+static void on_sighup(uv_signal_t *sig, int signum) {
+    (void)signum;
+    fh_server_tls_reload(sig->data);
+}
 
 static void on_signal(uv_signal_t *sig, int signum) {
     (void)signum;
@@ -370,7 +433,8 @@ int fh_server_run(fh_server_t *s) {
         return err;
     uv_loop_t loop;
     uv_async_t wake;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup;
+    bool hup = s->cfg.handle_signals && s->tls;
     err = uv_loop_init(&loop);
     if (err) {
         fh_server_stop(s);
@@ -383,6 +447,11 @@ int fh_server_run(fh_server_t *s) {
         uv_signal_init(&loop, &sigterm);
         uv_signal_start(&sigint, on_signal, SIGINT);
         uv_signal_start(&sigterm, on_signal, SIGTERM);
+    }
+    if (hup) {
+        uv_signal_init(&loop, &sighup);
+        sighup.data = s;
+        uv_signal_start(&sighup, on_sighup, SIGHUP);
     }
     pthread_mutex_lock(&s->run_lock);
     s->run_async = &wake;
@@ -399,6 +468,8 @@ int fh_server_run(fh_server_t *s) {
         uv_close((uv_handle_t *)&sigint, NULL);
         uv_close((uv_handle_t *)&sigterm, NULL);
     }
+    if (hup)
+        uv_close((uv_handle_t *)&sighup, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     return fh_server_wait(s);

@@ -23,7 +23,10 @@
  * of the socket's descriptor (non-blocking, so a job never waits for the
  * client, and a duplicate, so the number cannot be reused by another socket
  * while a job runs) for at most SENDFILE_STEP bytes. When the socket is full
- * a uv_poll_t on the duplicate waits until it is writable again.
+ * a uv_poll_t on the duplicate waits until it is writable again. Over a
+ * transport that must see every byte (TLS: ops->socket_fd says FH_ENOTSUP)
+ * a job reads up to WRITE_BUFS blocks of the file instead, and they leave
+ * in one write; the next read starts when it has.
  *
  * Lifetime. The stream lives in the request's arena and holds the request
  * (req->users) from fh_stream_begin until it is finished: ended by its owner
@@ -86,6 +89,10 @@ struct fh_stream {
     size_t step_sent;
     int step_err;
     bool step_full; /* the last step stopped at a full socket */
+    /* The transport takes no sendfile (TLS): the file is read into blocks
+     * on the thread pool and they leave as any written bytes do. */
+    bool file_copy;
+    block_t *reading; /* blocks a read step fills */
     uv_work_t work;
     uv_poll_t *poll;
     /* Server-Sent Events */
@@ -341,17 +348,123 @@ static void file_after(uv_work_t *w, int status) {
     fh__request_unref(req);
 }
 
+/* Reads the next blocks of the file (a thread-pool job). */
+static void file_read_work(uv_work_t *w) {
+    fh_stream_t *st = (fh_stream_t *)((char *)w - offsetof(fh_stream_t, work));
+    off_t off = (off_t)st->off;
+    int64_t left = st->left;
+    size_t got = 0;
+    int err = 0;
+    for (block_t *b = st->reading; b && left > 0 && !err; b = b->next) {
+        size_t want = left > BLOCK_SIZE ? BLOCK_SIZE : (size_t)left;
+        b->len = 0;
+        while (b->len < want) {
+            ssize_t r = pread(st->fd, b->data + b->len, want - b->len, off);
+            if (r > 0) {
+                b->len += (size_t)r;
+                off += r;
+            } else if (r == 0) {
+                err = UV_EOF; /* the file shrank below the announced length */
+                break;
+            } else if (errno != EINTR) {
+                err = uv_translate_sys_error(errno);
+                break;
+            }
+        }
+        got += b->len;
+        left -= (int64_t)b->len;
+    }
+    st->step_sent = got;
+    st->step_err = err;
+}
+
+static void file_read_after(uv_work_t *w, int status) {
+    fh_stream_t *st = (fh_stream_t *)((char *)w - offsetof(fh_stream_t, work));
+    fh_request_t *req = st->req;
+    req->users++;
+    st->busy = IDLE;
+    block_t *b = st->reading;
+    st->reading = NULL;
+    if (status == 0 && !st->step_err) {
+        st->off += (int64_t)st->step_sent;
+        st->left -= (int64_t)st->step_sent;
+    }
+    /* The blocks read join the pending ones; empty ones go back. */
+    while (b) {
+        block_t *next = b->next;
+        b->next = NULL;
+        if (b->len && status == 0 && !st->step_err) {
+            st->buffered += b->len;
+            if (st->pending_tail)
+                st->pending_tail->next = b;
+            else
+                st->pending = b;
+            st->pending_tail = b;
+        } else {
+            b->next = st->spare;
+            st->spare = b;
+            st->nspare++;
+        }
+        b = next;
+    }
+    if (stream_conn(st)) {
+        req->ops->io_pending(req, -1);
+        if (status != 0 || st->step_err)
+            req->ops->abort(req);
+        else
+            stream_kick(st);
+    }
+    stream_maybe_finish(st);
+    fh__request_unref(req);
+}
+
+/* Reads the next WRITE_BUFS blocks at most, for the write that follows. */
+static void file_read_step(fh_stream_t *st) {
+    fh_request_t *req = st->req;
+    size_t want = (uint64_t)st->left > (uint64_t)WRITE_BUFS * BLOCK_SIZE
+                      ? (size_t)WRITE_BUFS * BLOCK_SIZE
+                      : (size_t)st->left;
+    if (reserve(st, want + (st->pending_tail ? BLOCK_SIZE : 0)) != 0) {
+        req->ops->abort(req);
+        return;
+    }
+    block_t **tail = &st->reading;
+    for (size_t n = 0; n < want; n += BLOCK_SIZE) {
+        block_t *b = st->spare;
+        st->spare = b->next;
+        st->nspare--;
+        b->next = NULL;
+        b->len = 0;
+        *tail = b;
+        tail = &b->next;
+    }
+    if (uv_queue_work(&req->worker->loop, &st->work, file_read_work, file_read_after) != 0) {
+        recycle(st, st->reading);
+        st->reading = NULL;
+        req->ops->abort(req);
+        return;
+    }
+    st->busy = SENDING_FILE;
+    req->ops->io_pending(req, +1);
+}
+
 /* Sends the next piece of the file, once the head has left. */
 static void file_step(fh_stream_t *st) {
     fh_request_t *req = st->req;
     if (st->left <= 0 || st->no_body)
         return;
-    if (st->sock < 0) {
+    if (st->sock < 0 && !st->file_copy) {
         int fd = req->ops->socket_fd(req);
-        if (fd < 0 || (st->sock = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+        if (fd == FH_ENOTSUP) {
+            st->file_copy = true;
+        } else if (fd < 0 || (st->sock = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
             req->ops->abort(req);
             return;
         }
+    }
+    if (st->file_copy) {
+        file_read_step(st);
+        return;
     }
     if (uv_queue_work(&req->worker->loop, &st->work, file_work, file_after) != 0) {
         req->ops->abort(req);
@@ -388,7 +501,7 @@ static unsigned take_pending(fh_stream_t *st) {
 static void stream_kick(fh_stream_t *st) {
     fh_request_t *req = st->req;
     while (stream_conn(st) && st->active && st->busy == IDLE && !st->finished) {
-        if (st->head_sent && st->body == BODY_FILE) {
+        if (st->head_sent && st->body == BODY_FILE && !st->pending) {
             file_step(st);
             return;
         }
@@ -431,6 +544,8 @@ static void stream_maybe_finish(fh_stream_t *st) {
         return;
     if (!st->canceled && (!st->head_sent || st->pending || (st->body == BODY_FILE && st->left > 0)))
         return;
+    blocks_free(st->reading);
+    st->reading = NULL;
     if (st->timer && !uv_is_closing((uv_handle_t *)st->timer))
         uv_close((uv_handle_t *)st->timer, on_handle_closed);
     if (st->poll && !uv_is_closing((uv_handle_t *)st->poll))

@@ -89,6 +89,10 @@ struct fh_server {
      * strict parser alone (http1_parser.c), so that tests can check that
      * both ways answer the same. */
     bool h1_llhttp_only;
+    /* What every accepted socket is served over: TCP, or TLS with tls's
+     * certificates (NULL without TLS). */
+    const struct fh__transport *transport;
+    struct fh__tls *tls;
     uv_async_t *run_async; /* wakes fh_server_run's wait loop */
     pthread_mutex_t run_lock;
 };

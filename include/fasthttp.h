@@ -21,6 +21,7 @@
 #include "fasthttp/request.h"
 #include "fasthttp/response.h"
 #include "fasthttp/server.h"
+#include "fasthttp/tls.h"
 #include "fasthttp/schema.h"
 #include "fasthttp/operation.h"
 #include "fasthttp/router.h"

@@ -33,7 +33,11 @@ PKGS_CHECK="clang libclang-rt-14-dev valgrind doxygen slowhttptest"
 PKGS_BENCH="wrk nginx-light h2o libmicrohttpd-dev libulfius-dev libevhtp-dev libevent-dev
   libssl-dev libcivetweb-dev libh2o-evloop-dev gnuplot-nox"
 
-want="$PKGS_BUILD $PKGS_CHECK"
+# TLS: OpenSSL 3's headers (the library links it), the openssl command the
+# tests make their certificates with and drive handshakes with.
+PKGS_TLS="libssl-dev openssl"
+
+want="$PKGS_BUILD $PKGS_CHECK $PKGS_TLS"
 case "${1:-}" in
   --bench) want="$want $PKGS_BENCH ${FH_BENCH_PKGS:-}" ;;
 esac

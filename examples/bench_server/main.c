@@ -81,8 +81,9 @@ int main(int argc, char **argv) {
         fh_router_free(router);
         return 1;
     }
-    printf("fh_bench_server: listening on http://%s:%d with %d threads\n",
-           cfg.host ? cfg.host : "*", fh_server_port(server), fh_server_threads(server));
+    printf("fh_bench_server: listening on %s://%s:%d with %d threads\n",
+           cfg.tls.cert_file ? "https" : "http", cfg.host ? cfg.host : "*", fh_server_port(server),
+           fh_server_threads(server));
     fflush(stdout);
     err = fh_server_run(server);
     fh_server_free(server);

@@ -217,8 +217,9 @@ int main(int argc, char **argv) {
     } else {
         if (!opt.token)
             printf("controllers: admin token (DELETE /api/users/:id): %s\n", token);
-        printf("controllers: listening on http://%s:%d with %d threads\n",
-               cfg.host ? cfg.host : "*", fh_server_port(server), fh_server_threads(server));
+        printf("controllers: listening on %s://%s:%d with %d threads\n",
+               cfg.tls.cert_file ? "https" : "http", cfg.host ? cfg.host : "*",
+               fh_server_port(server), fh_server_threads(server));
         fflush(stdout);
         err = fh_server_run(server); /* until SIGINT or SIGTERM */
         fh_server_free(server);

@@ -529,8 +529,9 @@ int main(int argc, char **argv) {
         fh_router_free(router);
         return 1;
     }
-    printf("rest_api: listening on http://%s:%d with %d threads, database %s\n",
-           cfg.host ? cfg.host : "*", fh_server_port(server), fh_server_threads(server), db_path);
+    printf("rest_api: listening on %s://%s:%d with %d threads, database %s\n",
+           cfg.tls.cert_file ? "https" : "http", cfg.host ? cfg.host : "*", fh_server_port(server),
+           fh_server_threads(server), db_path);
     fflush(stdout);
     err = fh_server_run(server); /* until SIGINT or SIGTERM */
     fh_server_free(server);

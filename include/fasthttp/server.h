@@ -62,6 +62,7 @@
 
 #include "common.h"
 #include "request.h"
+#include "tls.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -141,8 +142,11 @@ typedef struct fh_server_config {
     /** Print each request's arena use to stderr when it is released. Also
      * switched on by the environment variable FH_TRACE_ARENA=1. */
     bool trace_arena;
-    /** fh_server_run stops on SIGINT and SIGTERM (default true). */
+    /** fh_server_run stops on SIGINT and SIGTERM (default true), and
+     * reloads the TLS certificates on SIGHUP when tls is set. */
     bool handle_signals;
+    /** HTTPS on the port when tls.cert_file is set (tls.h). */
+    fh_tls_config_t tls;
 } fh_server_config_t;
 
 /** The defaults listed above. */
@@ -155,6 +159,12 @@ FH_API fh_server_config_t fh_server_config_default(void);
  * - HOST: the address to listen on; "" or "*" for every interface (NULL).
  *   cfg->host then points into the environment: valid until HOST is set
  *   or unset again (fh_server_new copies it).
+ * - TLS_CERT, TLS_KEY: cfg->tls.cert_file and key_file (one without the
+ *   other is refused); TLS_CLIENT_CA: cfg->tls.client_ca_file;
+ *   TLS_VERIFY_CLIENT: "none", "optional" or "required"; TLS_OCSP:
+ *   cfg->tls.ocsp_file; TLS_TICKET_KEY: cfg->tls.ticket_key_file. Pointers into
+ *   the environment, as HOST's. The files are read by fh_server_new, whose
+ *   message names a file it cannot use.
  * Returns 0, or FH_ECONFIG with cfg unchanged when PORT or THREADS is not
  * such a number: fh_server_config_error then names the variable and its
  * value ("fasthttp: environment variable PORT: "80a" is not a whole number
@@ -174,7 +184,8 @@ typedef enum fh_flag_kind {
  * server's. Write them with the FH_*_FLAG macros below. */
 typedef struct fh_flag {
     /** "root" for --root: letters, digits and '-'; NULL ends a list. The
-     * server's names (host, port, threads, help) are taken. */
+     * server's names (host, port, threads, tls-cert, tls-key, tls-ca,
+     * tls-verify, help) are taken. */
     const char *name;
     fh_flag_kind_t kind; /**< what it takes and where it goes */
     const char *arg;     /**< the value's name in the usage ("DIR"); NULL: "VALUE" or "N" */
@@ -230,6 +241,10 @@ typedef struct fh_args {
  *                            interface; checked to be an address)
  *   --port PORT     PORT     0..65535 (0: an ephemeral port)
  *   --threads N     THREADS  0..1024 (0: one per CPU)
+ *   --tls-cert FILE TLS_CERT cfg->tls.cert_file: serve HTTPS (with --tls-key)
+ *   --tls-key FILE  TLS_KEY  cfg->tls.key_file
+ *   --tls-ca FILE   TLS_CLIENT_CA      cfg->tls.client_ca_file
+ *   --tls-verify MODE TLS_VERIFY_CLIENT none, optional or required
  *   -h, --help
  * and the program's are args->flags. A flag is written "--name VALUE" or
  * "--name=VALUE"; "--" ends the flags. A flag given wins over its

@@ -18,3 +18,7 @@ set_tests_properties(example.command_line PROPERTIES TIMEOUT 120 LABELS "example
 # exits 0 (tests/examples/make_run.sh).
 add_test(NAME example.make_run COMMAND ${CMAKE_CURRENT_LIST_DIR}/make_run.sh ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
 set_tests_properties(example.make_run PROPERTIES TIMEOUT 120 LABELS "example")
+
+# Every example over HTTPS with TLS_CERT and TLS_KEY (tests/examples/tls.sh).
+add_test(NAME example.tls COMMAND ${CMAKE_CURRENT_LIST_DIR}/tls.sh ${PROJECT_BINARY_DIR})
+set_tests_properties(example.tls PROPERTIES TIMEOUT 120 LABELS "example")
