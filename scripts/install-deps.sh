@@ -34,6 +34,9 @@ PKGS_BENCH="wrk nginx-light h2o libmicrohttpd-dev libulfius-dev libevhtp-dev lib
   libssl-dev libcivetweb-dev libh2o-evloop-dev gnuplot-nox"
 
 want="$PKGS_BUILD $PKGS_CHECK"
+# WebSocket interop (tests/examples/websocket.sh): an independent client.
+PKGS_WS="python3-websockets"
+want="$want $PKGS_WS"
 case "${1:-}" in
   --bench) want="$want $PKGS_BENCH ${FH_BENCH_PKGS:-}" ;;
 esac
