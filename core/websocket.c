@@ -56,6 +56,8 @@ fh_ws_t *fh__ws_new(const fh_ws_handlers_t *h, fh_request_t *req) {
         return NULL;
     ws->h = h;
     ws->req = req;
+    ws->w = req->worker;
+    atomic_init(&ws->refs, 1);
     ws->max_message = h->max_message ? h->max_message : WS_DEFAULT_MESSAGE;
     ws->max_frame = h->max_frame && h->max_frame < ws->max_message ? h->max_frame : ws->max_message;
     ws->max_queue = h->max_queue ? h->max_queue : WS_DEFAULT_QUEUE;
@@ -67,7 +69,52 @@ fh_ws_t *fh__ws_new(const fh_ws_handlers_t *h, fh_request_t *req) {
 
 void fh__ws_free(fh_ws_t *ws) {
     free(ws->msg);
-    free(ws);
+    ws->msg = NULL;
+    fh_ws_release(ws);
+}
+
+void fh_ws_hold(fh_ws_t *ws) { atomic_fetch_add_explicit(&ws->refs, 1, memory_order_relaxed); }
+
+void fh_ws_release(fh_ws_t *ws) {
+    if (atomic_fetch_sub_explicit(&ws->refs, 1, memory_order_acq_rel) == 1)
+        free(ws);
+}
+
+/* ----------------------------------------------------- from other threads */
+
+typedef struct ws_post {
+    fh_ws_t *ws;
+    fh_ws_kind_t kind;
+    size_t len;
+    char data[];
+} ws_post_t;
+
+static void ws_post_run(void *data) {
+    ws_post_t *p = data;
+    if (p->ws->c && p->ws->state == FH__WS_OPEN)
+        fh_ws_send(p->ws, p->kind, p->data, p->len);
+    fh_ws_release(p->ws);
+    free(p);
+}
+
+int fh_ws_post(fh_ws_t *ws, fh_ws_kind_t kind, const void *msg, size_t len) {
+    if (kind != FH_WS_TEXT && kind != FH_WS_BINARY)
+        return FH_EINVAL;
+    ws_post_t *p = malloc(sizeof(*p) + len);
+    if (!p)
+        return FH_ENOMEM;
+    p->ws = ws;
+    p->kind = kind;
+    p->len = len;
+    if (len)
+        memcpy(p->data, msg, len);
+    fh_ws_hold(ws);
+    int err = fh__worker_post(ws->w, ws_post_run, p, false);
+    if (err) {
+        fh_ws_release(ws);
+        free(p);
+    }
+    return err;
 }
 
 /* on_close, once. */
@@ -92,8 +139,10 @@ static void ws_deadline(fh_ws_t *ws, uint32_t ms) {
 /* Frees the handle once nothing refers to it: the connection has gone,
  * no callback of its is running and no queued frame points to it. */
 static void ws_maybe_free(fh_ws_t *ws) {
-    if (!ws->c && !ws->busy && ws->nout == 0)
+    if (!ws->c && !ws->busy && ws->nout == 0 && !ws->freed) {
+        ws->freed = true;
         fh__ws_free(ws);
+    }
 }
 
 /* Ends the connection once what is queued has left: our side is shut and
@@ -499,6 +548,7 @@ static void ws_close(fh__conn_t *c) {
     if (!ws)
         return;
     ws_notify(ws, FH_WS_ABNORMAL, FH_STR_LIT(""));
+    fh__ws_leave_all(ws);
     ws->c = NULL;
     *(fh_ws_t **)fh__conn_proto(c) = NULL;
     ws_maybe_free(ws);

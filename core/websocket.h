@@ -8,6 +8,7 @@
 #define FH_CORE_WEBSOCKET_H
 
 #include <fasthttp/websocket.h>
+#include <stdatomic.h>
 
 #include "core/conn.h"
 #include "core/ws_frame.h"
@@ -23,7 +24,12 @@ enum {
 };
 
 struct fh_ws {
-    fh__conn_t *c; /* NULL once the connection is gone */
+    fh__conn_t *c;   /* NULL once the connection is gone */
+    fh__worker_t *w; /* the loop it lives on */
+    /* Holders: the connection (until it has gone and nothing of it points
+     * here), and each fh_ws_hold; the handle is freed at 0. */
+    _Atomic uint32_t refs;
+    struct fh__ws_member *rooms; /* the rooms it joined (ws_room.c) */
     const fh_ws_handlers_t *h;
     fh_request_t *req; /* the upgrade request, until on_open returns */
     void *user;
@@ -33,6 +39,7 @@ struct fh_ws {
     bool busy;           /* inside on_data: freeing waits for its end */
     bool want_drain;     /* a send was refused: on_drained is owed */
     bool end_pending;    /* end the connection once the queue has left */
+    bool freed;          /* the connection's hold was dropped */
     bool in_message;     /* a fragmented message is being received */
     uint8_t msg_kind;    /* its opcode */
     uint16_t close_code; /* what on_close reports */
@@ -50,7 +57,10 @@ struct fh_ws {
 /* Makes the handle for an upgrade of req (heap; freed by the protocol, or
  * by fh__ws_free when the switch never happens). NULL when out of memory. */
 fh_ws_t *fh__ws_new(const fh_ws_handlers_t *h, fh_request_t *req);
-/* Frees a handle whose connection never switched. */
+/* Drops the connection's hold on a handle (whose connection never
+ * switched, or has gone). */
 void fh__ws_free(fh_ws_t *ws);
+/* Leaves every room ws joined (ws_room.c): the connection has gone. */
+void fh__ws_leave_all(fh_ws_t *ws);
 
 #endif

@@ -28,6 +28,7 @@
 #include "fasthttp/request.h"
 #include "fasthttp/response.h"
 #include "fasthttp/router.h"
+#include "fasthttp/server.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -140,6 +141,52 @@ FH_API size_t fh_ws_queued(const fh_ws_t *ws);
 FH_API void fh_ws_set_user(fh_ws_t *ws, void *user);
 /** The pointer fh_ws_set_user attached. */
 FH_API void *fh_ws_user(const fh_ws_t *ws);
+
+/** @name From other threads
+ * A thread other than the connection's loop may send to a connection it
+ * holds, and anyone may broadcast to a room. @{ */
+
+/** Takes a hold on ws, so that the handle (not the connection) stays valid
+ * for fh_ws_post after on_close: call it on the loop thread while ws is
+ * valid, or from a thread that holds ws already. Each hold is given back
+ * with fh_ws_release. */
+FH_API void fh_ws_hold(fh_ws_t *ws);
+/** Gives back a hold (any thread); the last one frees the handle. */
+FH_API void fh_ws_release(fh_ws_t *ws);
+/** From any thread holding ws (fh_ws_hold): queues a copy of msg for
+ * ws's loop, which sends it as fh_ws_send does if the connection is still
+ * open then (messages posted from one thread leave in order; a message
+ * that finds the connection closing, or its send queue full, is dropped).
+ * Returns 0, FH_EINVAL for a bad kind, FH_ENOMEM, or FH_ESTATE while the
+ * server stops. */
+FH_API int fh_ws_post(fh_ws_t *ws, fh_ws_kind_t kind, const void *msg, size_t len);
+
+/** A set of connections across every worker of one server. Each worker
+ * keeps its own list of the room's members, touched only by its loop, so
+ * joining, leaving and sending take no lock; a broadcast is one post per
+ * worker. */
+typedef struct fh_ws_room fh_ws_room_t;
+/** Makes an empty room for server's connections (*out). Returns 0 or
+ * FH_ENOMEM. */
+FH_API int fh_ws_room_new(fh_server_t *server, fh_ws_room_t **out);
+/** Frees the room: after the server has stopped (fh_server_run returned),
+ * or once every member has left and no broadcast is in flight. */
+FH_API void fh_ws_room_free(fh_ws_room_t *room);
+/** Adds ws (on its loop thread, while it is valid). A connection leaves
+ * its rooms by itself when it closes. Returns 0, FH_EEXIST when ws is a
+ * member already, or FH_ENOMEM. */
+FH_API int fh_ws_room_join(fh_ws_room_t *room, fh_ws_t *ws);
+/** Removes ws (on its loop thread); nothing when it is not a member. */
+FH_API void fh_ws_room_leave(fh_ws_room_t *room, fh_ws_t *ws);
+/** Sends a copy of msg to every member, from any thread: each worker's
+ * loop sends it to its own members (a member whose send queue is full
+ * misses it, see fh_ws_send). Returns 0, FH_EINVAL, FH_ENOMEM, or FH_ESTATE
+ * while the server stops (no worker got it). */
+FH_API int fh_ws_room_broadcast(fh_ws_room_t *room, fh_ws_kind_t kind, const void *msg, size_t len);
+/** Members of the room on every worker (a snapshot, approximate while
+ * connections join and leave on other threads). */
+FH_API size_t fh_ws_room_size(const fh_ws_room_t *room);
+/** @} */
 
 #ifdef __cplusplus
 }
