@@ -70,6 +70,7 @@ fh_ws_t *fh__ws_new(const fh_ws_handlers_t *h, fh_request_t *req) {
 void fh__ws_free(fh_ws_t *ws) {
     free(ws->msg);
     ws->msg = NULL;
+    fh__ws_deflate_free(ws);
     fh_ws_release(ws);
 }
 
@@ -242,6 +243,15 @@ int fh_ws_send(fh_ws_t *ws, fh_ws_kind_t kind, const void *msg, size_t len) {
         ws->want_drain = true;
         return FH_EAGAIN;
     }
+    size_t threshold = ws->h->deflate_threshold ? ws->h->deflate_threshold : 256;
+    if (ws->pmd && len >= threshold) {
+        const void *z;
+        size_t zlen;
+        int err = fh__ws_deflate(ws, msg, len, &z, &zlen);
+        if (err)
+            return err;
+        return ws_frame_send(ws, 0xc0 | (uint8_t)kind, z, zlen, false);
+    }
     return ws_frame_send(ws, 0x80 | (uint8_t)kind, msg, len, false);
 }
 
@@ -391,14 +401,35 @@ static void ws_on_frame(fh_ws_t *ws, const fh__ws_frame_t *f, uint8_t *p) {
     if (ws->state != FH__WS_OPEN)
         return; /* data after our close frame is dropped (RFC 6455 1.4) */
     if (f->opcode != FH__WS_OP_CONT) {
-        if (len > ws->max_message) {
+        ws->msg_kind = f->opcode;
+        ws->msg_compressed = f->rsv & 4;
+        if (!ws->msg_compressed && len > ws->max_message) {
             ws_fail(ws, 1009);
             return;
         }
-        ws->msg_kind = f->opcode;
         memset(&ws->utf8, 0, sizeof(ws->utf8));
     }
     bool text = ws->msg_kind == FH__WS_OP_TEXT;
+    if (ws->msg_compressed) {
+        /* Inflated into the message buffer, checked as it comes out. */
+        size_t before = ws->msg_len;
+        unsigned code = fh__ws_inflate(ws, p, len, f->fin);
+        if (!code && text &&
+            (!fh__utf8_feed(&ws->utf8, (const uint8_t *)ws->msg + before, ws->msg_len - before) ||
+             (f->fin && !fh__utf8_complete(&ws->utf8))))
+            code = 1007;
+        if (code) {
+            ws_fail(ws, code);
+            return;
+        }
+        ws->in_message = !f->fin;
+        if (f->fin) {
+            ws_deliver(ws, ws->msg_kind, ws->msg, ws->msg_len);
+            ws->msg_compressed = false;
+            ws_message_reset(ws);
+        }
+        return;
+    }
     if (text && (!fh__utf8_feed(&ws->utf8, p, len) || (f->fin && !fh__utf8_complete(&ws->utf8)))) {
         ws_fail(ws, 1007);
         return;
@@ -440,8 +471,9 @@ static void ws_on_data(fh__conn_t *c, char *cp, char *cend) {
         }
         if (r == 0)
             break;
-        int code = fh__ws_frame_check(&f, ws->in_message, false, ws->max_frame);
-        if (!code && f.opcode == FH__WS_OP_CONT && f.len > ws->max_message - ws->msg_len)
+        int code = fh__ws_frame_check(&f, ws->in_message, ws->pmd != NULL, ws->frame_limit);
+        if (!code && f.opcode == FH__WS_OP_CONT && !ws->msg_compressed &&
+            f.len > ws->max_message - ws->msg_len)
             code = 1009;
         if (code) {
             ws_fail(ws, (unsigned)code);
@@ -476,8 +508,14 @@ static int ws_upgrade(fh__conn_t *c, void *arg) {
     *(fh_ws_t **)fh__conn_proto(c) = ws;
     ws->c = c;
     ws->opened = true;
+    /* A compressed frame may exceed max_frame by what deflate adds to data
+     * it cannot shrink (stored blocks: 5 bytes per 64 KiB); the inflated
+     * message is bounded by max_message as it comes out. */
+    ws->frame_limit = ws->max_frame;
+    if (ws->pmd)
+        ws->frame_limit += (ws->max_frame >> 8) + 1024;
     /* A frame cut by the end of a read is kept whole. */
-    fh__conn_set_keep_limit(c, ws->max_frame + FH__WS_HEAD_MAX + 4096);
+    fh__conn_set_keep_limit(c, ws->frame_limit + FH__WS_HEAD_MAX + 4096);
     fh__conn_read(c, true);
     ws_deadline(ws, ws->idle_ms);
     fh_request_t *req = ws->req;

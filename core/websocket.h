@@ -45,11 +45,18 @@ struct fh_ws {
     uint16_t close_code; /* what on_close reports */
     fh__utf8_t utf8;     /* the text message's check so far */
     size_t max_message, max_frame, max_queue;
+    size_t frame_limit; /* max_frame, plus deflate's worst growth when compressed */
     uint32_t idle_ms, close_ms;
     char *msg; /* the fragments so far */
     size_t msg_len, msg_cap;
     size_t queued; /* bytes of the send queue */
     uint32_t nout; /* queued frames (each points to the handle) */
+    /* permessage-deflate, when negotiated (ws_deflate.c). */
+    struct fh__ws_deflate *pmd;
+    bool pmd_no_ctx;     /* server_no_context_takeover */
+    bool pmd_bits_asked; /* the client set server_max_window_bits */
+    uint8_t pmd_bits;    /* our window: 9-15 */
+    bool msg_compressed; /* the message being received had RSV1 */
     fh_str_t subprotocol;
     char subprotocol_buf[64];
 };
@@ -60,6 +67,17 @@ fh_ws_t *fh__ws_new(const fh_ws_handlers_t *h, fh_request_t *req);
 /* Drops the connection's hold on a handle (whose connection never
  * switched, or has gone). */
 void fh__ws_free(fh_ws_t *ws);
+/* permessage-deflate (ws_deflate.c). negotiate picks an acceptable offer
+ * of req's and writes the answer's header line into out (cap bytes; empty
+ * when declined); 0 or FH_ENOMEM. inflate appends a compressed message's
+ * frame to the message buffer (fin: its last); 0 or a close code. deflate
+ * compresses one message into the handle's buffer (*out valid until the
+ * next call); 0 or an error. */
+int fh__ws_deflate_negotiate(fh_ws_t *ws, const fh_request_t *req, char *out, size_t cap);
+void fh__ws_deflate_free(fh_ws_t *ws);
+unsigned fh__ws_inflate(fh_ws_t *ws, const uint8_t *p, size_t n, bool fin);
+int fh__ws_deflate(fh_ws_t *ws, const void *msg, size_t len, const void **out, size_t *outlen);
+
 /* Leaves every room ws joined (ws_room.c): the connection has gone. */
 void fh__ws_leave_all(fh_ws_t *ws);
 

@@ -223,7 +223,13 @@ int fh_ws_upgrade(fh_request_t *req, fh_response_t *res, const fh_ws_handlers_t 
         memcpy(ws->subprotocol_buf, proto, n);
         ws->subprotocol.len = n;
     }
-    int err = fh_request_on_done(req, ws_request_done, ws);
+    char ext[128];
+    int err = fh__ws_deflate_negotiate(ws, req, ext, sizeof(ext));
+    if (err) {
+        fh__ws_free(ws);
+        return err;
+    }
+    err = fh_request_on_done(req, ws_request_done, ws);
     if (err) {
         fh__ws_free(ws);
         return err;
@@ -235,15 +241,16 @@ int fh_ws_upgrade(fh_request_t *req, fh_response_t *res, const fh_ws_handlers_t 
         err = req->ops->takeover_prepare(req);
     if (err)
         return err;
-    char *head = fh_sprintf(req,
-                            "HTTP/1.1 101 Switching Protocols\r\n"
-                            "Upgrade: websocket\r\n"
-                            "Connection: Upgrade\r\n"
-                            "Sec-WebSocket-Accept: %.28s\r\n"
-                            "%s%.*s%s"
-                            "\r\n",
-                            accept, proto ? "Sec-WebSocket-Protocol: " : "",
-                            (int)ws->subprotocol.len, ws->subprotocol.ptr, proto ? "\r\n" : "");
+    char *head =
+        fh_sprintf(req,
+                   "HTTP/1.1 101 Switching Protocols\r\n"
+                   "Upgrade: websocket\r\n"
+                   "Connection: Upgrade\r\n"
+                   "Sec-WebSocket-Accept: %.28s\r\n"
+                   "%s%.*s%s%s"
+                   "\r\n",
+                   accept, proto ? "Sec-WebSocket-Protocol: " : "", (int)ws->subprotocol.len,
+                   ws->subprotocol.ptr, proto ? "\r\n" : "", ext);
     if (!head)
         return FH_ENOMEM;
     res->status = 101;

@@ -3,7 +3,8 @@
  *   GET /echo  -> a WebSocket that sends every message back unchanged,
  *                 with the same opcode (text stays text, binary binary):
  *                 the contract the interop tests and benchmarks rely on.
- *                 Messages up to 16 MiB; a ping is answered with a pong.
+ *                 Messages up to 16 MiB; a ping is answered with a pong;
+ *                 permessage-deflate when the client offers it.
  *
  * Usage: websocket [--host HOST] [--port PORT] [--threads N]
  * [PORT [THREADS]] (--help lists them). Flags win over the environment
@@ -24,7 +25,9 @@ static void echo_message(fh_ws_t *ws, fh_ws_kind_t kind, const void *msg, size_t
 }
 
 static const fh_ws_handlers_t ECHO_WS = {
-    .on_message = echo_message, .max_queue = 32u << 20, /* two whole 16 MiB messages */
+    .on_message = echo_message,
+    .max_queue = 32u << 20, /* two whole 16 MiB messages */
+    .deflate = true,        /* permessage-deflate when the client offers it */
 };
 
 static const fh_route_t ROUTES[] = {

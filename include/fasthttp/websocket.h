@@ -94,6 +94,16 @@ typedef struct fh_ws_handlers {
     /** Milliseconds without a byte from the peer before the server closes
      * with 1001; 0: 60,000; UINT32_MAX: never. */
     uint32_t idle_ms;
+    /** Accept permessage-deflate (RFC 7692) when the client offers it in a
+     * form we can honour (otherwise the offer is declined and the
+     * connection opens uncompressed). */
+    bool deflate;
+    /** With deflate: messages shorter than this many bytes are sent
+     * uncompressed; 0: 256. */
+    size_t deflate_threshold;
+    /** With deflate: reset the compressor after every message
+     * (server_no_context_takeover), trading ratio for memory. */
+    bool deflate_no_context_takeover;
     /** Milliseconds the server waits for the peer's close frame after it
      * sent its own, before it drops the connection; 0: 5,000. */
     uint32_t close_ms;

@@ -2,14 +2,17 @@
 """examples/websocket's /echo against an independent client (Debian's
 python3-websockets): text and binary messages of 0 B to 16 MiB, sent
 whole and in fragments, each echoed unchanged with its opcode; pings
-answered; the closing handshake with the code sent. Run twice: without
-extensions, and offering permessage-deflate (the server must decline the
-offer, not refuse the connection). Usage: websocket_interop.py URL."""
+answered; the closing handshake with the code sent. Run three times:
+without extensions; with permessage-deflate (negotiated: the server
+inflates what it gets and compresses what it sends back); and with an
+offer the server cannot honour (server_max_window_bits=8), which it must
+decline, not refuse. Usage: websocket_interop.py URL."""
 import asyncio
 import os
 import sys
 
 import websockets
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 
 SIZES = [0, 1, 125, 126, 127, 65535, 65536, 1 << 20, 16 << 20]
 
@@ -28,12 +31,19 @@ def chunks(msg, size):
         yield msg[i:i + size]
 
 
-async def run(url, compression):
-    kw = {"max_size": None, "compression": compression, "open_timeout": 20,
-          "ping_timeout": 60, "close_timeout": 20}
+async def run(url, compression, want_ext):
+    kw = {"max_size": None, "open_timeout": 20, "ping_timeout": 60, "close_timeout": 20}
+    if compression == "window8":
+        kw["extensions"] = [ClientPerMessageDeflateFactory(server_max_window_bits=8)]
+        kw["compression"] = None
+    else:
+        kw["compression"] = compression
     async with websockets.connect(url, **kw) as ws:
-        assert ws.response_headers.get("Sec-WebSocket-Extensions") is None, \
-            "the server accepted an extension it does not speak"
+        ext = ws.response_headers.get("Sec-WebSocket-Extensions")
+        if want_ext:
+            assert ext and ext.startswith("permessage-deflate"), f"not negotiated: {ext}"
+        else:
+            assert ext is None, f"an offer that should be declined was accepted: {ext}"
         for n in SIZES:
             for text in (True, False):
                 msg = payload(n, text)
@@ -54,8 +64,9 @@ async def run(url, compression):
 
 def main():
     url = sys.argv[1]
-    asyncio.run(run(url, None))
-    asyncio.run(run(url, "deflate"))
+    asyncio.run(run(url, None, False))
+    asyncio.run(run(url, "deflate", True))
+    asyncio.run(run(url, "window8", False))
 
 
 main()

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "testutil.h"
 
@@ -83,14 +84,15 @@ static const fh_ws_handlers_t flood_h = { .on_message = flood_message,
                                           .on_drained = flood_drained,
                                           .max_queue = 256 * 1024 };
 
+static const fh_ws_handlers_t z_h = { .on_message = echo_message,
+                                      .deflate = true,
+                                      .max_message = 1 << 20 };
+
 static const fh_route_t routes[] = {
-    FH_WS("/echo", &echo_h),
-    FH_WS("/small", &small_h),
-    FH_WS("/idle", &idle_h),
-    FH_WS("/proto", &proto_h),
-    FH_WS("/flood", &flood_h),
-    FH_WS("/cb", &cb_h),
-    FH_ROUTES_END,
+    FH_WS("/z", &z_h),         FH_WS("/echo", &echo_h),
+    FH_WS("/small", &small_h), FH_WS("/idle", &idle_h),
+    FH_WS("/proto", &proto_h), FH_WS("/flood", &flood_h),
+    FH_WS("/cb", &cb_h),       FH_ROUTES_END,
 };
 
 static fh_router_t *router;
@@ -545,6 +547,160 @@ static void test_backpressure(void **state) {
     fht_close(fd);
 }
 
+/* ------------------------------------------------- permessage-deflate */
+
+/* The Sec-WebSocket-Extensions answer to an offer (NULL: declined). */
+static void test_deflate_negotiation(void **state) {
+    (void)state;
+    static const struct {
+        const char *path, *offer, *answer;
+    } offers[] = {
+        { "/z", "permessage-deflate", "permessage-deflate" },
+        { "/z", "permessage-deflate; client_max_window_bits", "permessage-deflate" },
+        { "/z", "permessage-deflate; client_max_window_bits=10", "permessage-deflate" },
+        { "/z", "permessage-deflate; client_no_context_takeover", "permessage-deflate" },
+        { "/z", "permessage-deflate; server_no_context_takeover",
+          "permessage-deflate; server_no_context_takeover" },
+        { "/z", "permessage-deflate; server_max_window_bits=10",
+          "permessage-deflate; server_max_window_bits=10" },
+        { "/z", "permessage-deflate; server_max_window_bits=\"12\"",
+          "permessage-deflate; server_max_window_bits=12" },
+        { "/z", "permessage-deflate; server_max_window_bits=8, permessage-deflate",
+          "permessage-deflate" },
+        { "/z", "x-webkit-deflate-frame, permessage-deflate", "permessage-deflate" },
+        /* Declined, the connection still opens. */
+        { "/z", "permessage-deflate; server_max_window_bits=8", NULL },
+        { "/z", "permessage-deflate; server_max_window_bits=16", NULL },
+        { "/z", "permessage-deflate; server_max_window_bits", NULL },
+        { "/z", "permessage-deflate; client_max_window_bits=7", NULL },
+        { "/z", "permessage-deflate; client_no_context_takeover=1", NULL },
+        { "/z", "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+          NULL },
+        { "/z", "permessage-deflate; mystery", NULL },
+        { "/z", "x-webkit-deflate-frame", NULL },
+        { "/echo", "permessage-deflate", NULL }, /* a route without deflate */
+    };
+    for (size_t i = 0; i < sizeof(offers) / sizeof(offers[0]); i++) {
+        char extra[256];
+        snprintf(extra, sizeof(extra),
+                 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                 "Sec-WebSocket-Extensions: %s\r\n",
+                 offers[i].offer);
+        int fd = fht_connect(fht_port);
+        char raw[512];
+        snprintf(raw, sizeof(raw), "GET %s HTTP/1.1\r\nHost: t\r\n%s\r\n", offers[i].path, extra);
+        fht_send_str(fd, raw);
+        char head[1024];
+        size_t n = 0, got;
+        while (n < 4 || memcmp(head + n - 4, "\r\n\r\n", 4) != 0) {
+            assert_int_equal(fht_recv_exact(fd, head + n, 1, &got), 0);
+            n++;
+        }
+        head[n] = 0;
+        if (!strstr(head, " 101 "))
+            fail_msg("%s: %s", offers[i].offer, head);
+        const char *ext = strstr(head, "Sec-WebSocket-Extensions: ");
+        if (!offers[i].answer) {
+            if (ext)
+                fail_msg("%s: accepted: %s", offers[i].offer, head);
+        } else {
+            char want[200];
+            snprintf(want, sizeof(want), "Sec-WebSocket-Extensions: %s\r\n", offers[i].answer);
+            if (!ext || strncmp(ext, want, strlen(want)) != 0)
+                fail_msg("%s: answer %s", offers[i].offer, head);
+        }
+        fht_close(fd);
+    }
+}
+
+/* Raw deflate of n bytes at p (sync flush, the 4-byte tail taken off). */
+static size_t raw_deflate(const void *p, size_t n, uint8_t *out, size_t cap) {
+    z_stream z = { 0 };
+    assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY), Z_OK);
+    z.next_in = (Bytef *)p;
+    z.avail_in = (uInt)n;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    assert_int_equal(deflate(&z, Z_SYNC_FLUSH), Z_OK);
+    size_t len = cap - z.avail_out;
+    deflateEnd(&z);
+    assert_memory_equal(out + len - 4, "\0\0\xff\xff", 4);
+    return len - 4;
+}
+
+/* Compressed messages from the client are inflated (a small answer goes
+ * back uncompressed, a large one compressed); a message that inflates past
+ * max_message (1 MiB on /z) is a deflate bomb: 1009 while inflating, at
+ * the limit it passes; RSV1 on a continuation is 1002. */
+static void test_deflate_messages(void **state) {
+    (void)state;
+    static uint8_t zeros[64 << 20], z[1 << 20], frame[(1 << 20) + 64], buf[(1 << 20) + 64];
+    const char *offer = "Sec-WebSocket-Extensions: permessage-deflate\r\n";
+    int fd = ws_open("/z", offer);
+    size_t zn = raw_deflate("hello", 5, z, sizeof(z)), len;
+    size_t n = ws_frame(frame, 0xc1, z, zn);
+    fht_send(fd, frame, n);
+    assert_int_equal(ws_read(fd, buf, sizeof(buf), &len), 0x81);
+    assert_int_equal(len, 5);
+    assert_memory_equal(buf, "hello", 5);
+    /* Exactly 1 MiB of zeros: passes, and comes back compressed. */
+    zn = raw_deflate(zeros, 1 << 20, z, sizeof(z));
+    n = ws_frame(frame, 0xc2, z, zn);
+    fht_send(fd, frame, n);
+    assert_int_equal(ws_read(fd, buf, sizeof(buf), &len), 0xc2);
+    z_stream in = { 0 };
+    assert_int_equal(inflateInit2(&in, -15), Z_OK);
+    memcpy(buf + len, "\0\0\xff\xff", 4);
+    in.next_in = buf;
+    in.avail_in = (uInt)len + 4;
+    in.next_out = zeros;
+    in.avail_out = sizeof(zeros);
+    assert_int_equal(inflate(&in, Z_SYNC_FLUSH), Z_OK);
+    assert_int_equal(sizeof(zeros) - in.avail_out, 1 << 20);
+    inflateEnd(&in);
+    memset(zeros, 0, sizeof(zeros));
+    /* 1 MiB + 1. */
+    zn = raw_deflate(zeros, (1 << 20) + 1, z, sizeof(z));
+    n = ws_frame(frame, 0xc2, z, zn);
+    fht_send(fd, frame, n);
+    assert_int_equal(ws_read(fd, buf, sizeof(buf), &len), 0x88);
+    assert_int_equal(buf[0] << 8 | buf[1], 1009);
+    assert_int_equal(fht_wait_closed(fd, 5000), 1);
+    fht_close(fd);
+
+    /* 64 MiB of zeros in about 64 KiB: 1009, and the server's memory does
+     * not follow (the message buffer stops at the limit). */
+    size_t rss0 = fht_rss_kb();
+    zn = raw_deflate(zeros, sizeof(zeros), z, sizeof(z));
+    assert_true(zn < 128 * 1024);
+    fd = ws_open("/z", offer);
+    n = ws_frame(frame, 0xc2, z, zn);
+    fht_send(fd, frame, n);
+    assert_int_equal(ws_read(fd, buf, sizeof(buf), &len), 0x88);
+    assert_int_equal(buf[0] << 8 | buf[1], 1009);
+    assert_int_equal(fht_wait_closed(fd, 5000), 1);
+    fht_close(fd);
+    assert_true(fht_rss_kb() < rss0 + 16 * 1024);
+
+    /* RSV1 on a continuation frame. */
+    fd = ws_open("/z", offer);
+    zn = raw_deflate("ab", 2, z, sizeof(z));
+    n = ws_frame(frame, 0x41, z, zn);
+    n += ws_frame(frame + n, 0xc0, z, 0);
+    fht_send(fd, frame, n);
+    assert_int_equal(ws_read(fd, buf, sizeof(buf), &len), 0x88);
+    assert_int_equal(buf[0] << 8 | buf[1], 1002);
+    fht_close(fd);
+    /* Broken deflate data: 1007. */
+    fd = ws_open("/z", offer);
+    n = ws_frame(frame, 0xc2, "\xff\xff\xff\xff", 4);
+    fht_send(fd, frame, n);
+    assert_int_equal(ws_read(fd, buf, sizeof(buf), &len), 0x88);
+    assert_int_equal(buf[0] << 8 | buf[1], 1007);
+    fht_close(fd);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_handshake_refusals),
@@ -555,6 +711,8 @@ int main(void) {
         cmocka_unit_test(test_callbacks),
         cmocka_unit_test(test_server_close),
         cmocka_unit_test(test_backpressure),
+        cmocka_unit_test(test_deflate_negotiation),
+        cmocka_unit_test(test_deflate_messages),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
