@@ -34,8 +34,8 @@ PKGS_BENCH="wrk nginx-light h2o libmicrohttpd-dev libulfius-dev libevhtp-dev lib
   libssl-dev libcivetweb-dev libh2o-evloop-dev gnuplot-nox"
 
 want="$PKGS_BUILD $PKGS_CHECK"
-# WebSocket interop (tests/examples/websocket.sh): an independent client.
-PKGS_WS="python3-websockets"
+# WebSocket interop (tests/examples/websocket.sh): independent clients.
+PKGS_WS="python3-websockets node-ws"
 want="$want $PKGS_WS"
 case "${1:-}" in
   --bench) want="$want $PKGS_BENCH ${FH_BENCH_PKGS:-}" ;;
