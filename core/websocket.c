@@ -318,13 +318,15 @@ static void ws_fail(fh_ws_t *ws, unsigned code) {
 
 static void ws_deliver(fh_ws_t *ws, uint8_t kind, const void *p, size_t len) {
     if (ws->h->on_message)
-        ws->h->on_message(ws, (fh_ws_kind_t)kind, p, len, ws->h->data);
+        ws->h->on_message(ws, (fh_ws_kind_t)kind, p ? p : "", len, ws->h->data);
 }
 
 /* Appends a fragment to the message buffer. Returns 0 or a close code. */
 static unsigned ws_append(fh_ws_t *ws, const uint8_t *p, size_t len) {
     if (len > ws->max_message - ws->msg_len)
         return 1009;
+    if (len == 0)
+        return 0;
     if (ws->msg_len + len > ws->msg_cap) {
         size_t cap = ws->msg_cap ? ws->msg_cap : 4096;
         while (cap < ws->msg_len + len)
@@ -414,8 +416,9 @@ static void ws_on_frame(fh_ws_t *ws, const fh__ws_frame_t *f, uint8_t *p) {
         /* Inflated into the message buffer, checked as it comes out. */
         size_t before = ws->msg_len;
         unsigned code = fh__ws_inflate(ws, p, len, f->fin);
+        size_t grown = ws->msg_len - before;
         if (!code && text &&
-            (!fh__utf8_feed(&ws->utf8, (const uint8_t *)ws->msg + before, ws->msg_len - before) ||
+            ((grown && !fh__utf8_feed(&ws->utf8, (const uint8_t *)ws->msg + before, grown)) ||
              (f->fin && !fh__utf8_complete(&ws->utf8))))
             code = 1007;
         if (code) {
