@@ -241,21 +241,30 @@ int fh_ws_upgrade(fh_request_t *req, fh_response_t *res, const fh_ws_handlers_t 
         err = req->ops->takeover_prepare(req);
     if (err)
         return err;
-    char *head =
-        fh_sprintf(req,
-                   "HTTP/1.1 101 Switching Protocols\r\n"
-                   "Upgrade: websocket\r\n"
-                   "Connection: Upgrade\r\n"
-                   "Sec-WebSocket-Accept: %.28s\r\n"
-                   "%s%.*s%s%s"
-                   "\r\n",
-                   accept, proto ? "Sec-WebSocket-Protocol: " : "", (int)ws->subprotocol.len,
-                   ws->subprotocol.ptr, proto ? "\r\n" : "", ext);
-    if (!head)
-        return FH_ENOMEM;
-    res->status = 101;
+    /* Built like any response, so that the after hooks (access log,
+     * metrics) see the 101; the serializer adds no body framing to a 1xx. */
+    char accept_z[29];
+    memcpy(accept_z, accept, 28);
+    accept_z[28] = 0;
+    err = fh_response_status(res, 101);
+    if (!err)
+        err = fh_response_header(res, "Upgrade", "websocket");
+    if (!err)
+        err = fh_response_header(res, "Connection", "Upgrade");
+    if (!err)
+        err = fh_response_header(res, "Sec-WebSocket-Accept", accept_z);
+    if (!err && proto)
+        err = fh_response_header(res, "Sec-WebSocket-Protocol", ws->subprotocol_buf);
+    if (!err && ext[0]) {
+        /* ext is a whole header line: its value follows the name. */
+        ext[strlen(ext) - 2] = 0;
+        err = fh_response_header(res, "Sec-WebSocket-Extensions",
+                                 ext + sizeof("Sec-WebSocket-Extensions: ") - 1);
+    }
+    if (err)
+        return err;
     res->flags |= FH__RES_TAKEOVER;
     res->upgrade = &fh__ws_protocol;
     res->upgrade_arg = ws;
-    return fh_send_raw(res, head, strlen(head), FH_RAW_BORROW);
+    return fh_response_end(res);
 }

@@ -88,11 +88,36 @@ static const fh_ws_handlers_t z_h = { .on_message = echo_message,
                                       .deflate = true,
                                       .max_message = 1 << 20 };
 
+/* A per-route middleware on a WebSocket route: no X-Token, 401; its after
+ * hook sees the 101. */
+static atomic_int after_status;
+static int token_before(fh_request_t *req, fh_response_t *res, void *data) {
+    (void)data;
+    if (!fh_str_eq(fh_request_header(req, "X-Token"), "ok")) {
+        fh_send_text(res, 401, "token\n");
+        return FH_STOP;
+    }
+    return FH_NEXT;
+}
+static void token_after(fh_request_t *req, fh_response_t *res, void *data) {
+    (void)req, (void)data;
+    atomic_store(&after_status, fh_response_get_status(res));
+}
+static const fh_middleware_t token_mw = { .name = "token",
+                                          .before = token_before,
+                                          .after = token_after };
+
 static const fh_route_t routes[] = {
-    FH_WS("/z", &z_h),         FH_WS("/echo", &echo_h),
-    FH_WS("/small", &small_h), FH_WS("/idle", &idle_h),
-    FH_WS("/proto", &proto_h), FH_WS("/flood", &flood_h),
-    FH_WS("/cb", &cb_h),       FH_ROUTES_END,
+    FH_ROUTE_MW(FH_METHOD_GET, "/auth", fh_ws_route, (void *)&echo_h,
+                ((const fh_middleware_t *const[]){ &token_mw, NULL })),
+    FH_WS("/z", &z_h),
+    FH_WS("/echo", &echo_h),
+    FH_WS("/small", &small_h),
+    FH_WS("/idle", &idle_h),
+    FH_WS("/proto", &proto_h),
+    FH_WS("/flood", &flood_h),
+    FH_WS("/cb", &cb_h),
+    FH_ROUTES_END,
 };
 
 static fh_router_t *router;
@@ -290,6 +315,30 @@ static void test_handshake_origin_and_subprotocol(void **state) {
     assert_non_null(strstr(buf, "\r\nSec-WebSocket-Protocol: chat.v2\r\n"));
     fht_close(fd);
     fd = ws_open("/proto", "Origin: http://ok.example\r\nSec-WebSocket-Protocol: mqtt\r\n");
+    fht_close(fd);
+}
+
+/* Middleware runs on the upgrade request: a before hook refuses it, an
+ * after hook sees the 101. */
+static void test_handshake_middleware(void **state) {
+    (void)state;
+    fht_response_t r;
+    fht_request("GET", "/auth",
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n",
+                &r);
+    assert_int_equal(r.status, 401);
+    fht_response_free(&r);
+    atomic_store(&after_status, 0);
+    int fd = ws_open("/auth", "X-Token: ok\r\n");
+    uint8_t frame[64], buf[64];
+    size_t n = ws_frame(frame, 0x81, "hi", 2), len;
+    fht_send(fd, frame, n);
+    assert_int_equal(ws_read(fd, buf, sizeof(buf), &len), 0x81);
+    assert_int_equal(len, 2);
+    for (int i = 0; i < 500 && atomic_load(&after_status) == 0; i++)
+        usleep(10000);
+    assert_int_equal(atomic_load(&after_status), 101);
     fht_close(fd);
 }
 
@@ -708,6 +757,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_handshake_refusals),
         cmocka_unit_test(test_handshake_origin_and_subprotocol),
+        cmocka_unit_test(test_handshake_middleware),
         cmocka_unit_test(test_framing_table),
         cmocka_unit_test(test_message_limit),
         cmocka_unit_test(test_masked_and_many),
