@@ -1,7 +1,8 @@
 // Load: CONNS WebSocket connections to URL, each sending a binary message
 // of SIZE bytes and waiting for its echo, again and again for SECONDS.
 // Prints "round_trips N rate R/s". Also: load.js idle URL CONNS holds CONNS
-// open connections until stdin closes (for bytes per idle connection).
+// open connections until stdin closes (for bytes per idle connection);
+// load.js bcast URL CONNS ROUNDS times broadcasts to a room of CONNS.
 'use strict';
 const WebSocket = require('ws');
 const [mode, url, a, b, c] = process.argv.slice(2);
@@ -15,6 +16,23 @@ function open(n) {
 }
 
 (async () => {
+  if (mode === 'bcast') {
+    // CONNS members of a room; ROUNDS times, the first sends a 32-byte
+    // text and the round ends when every member (itself too) has it.
+    const conns = Number(a), rounds = Number(b);
+    const socks = await open(conns);
+    const msg = 'x'.repeat(32);
+    let got = 0, done = null;
+    for (const ws of socks) ws.on('message', () => { if (++got === conns && done) done(); });
+    const t0 = process.hrtime.bigint();
+    for (let r = 0; r < rounds; r++) {
+      got = 0;
+      await new Promise((res) => { done = res; socks[0].send(msg); });
+    }
+    const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+    console.log(`broadcasts ${rounds} rate ${(rounds / dt).toFixed(1)} deliveries ${(rounds * conns / dt).toFixed(0)}`);
+    process.exit(0);
+  }
   if (mode === 'idle') {
     const socks = await open(Number(a));
     console.log(`open ${socks.length}`);

@@ -2,7 +2,8 @@
 # bench/websocket: examples/websocket (/echo, one worker thread) against
 # node's ws (peer_ws.js, one process) in one run: echo round trips per
 # second over 64 connections with 32-byte and 4 KiB messages, server CPU
-# microseconds per round trip (utime+stime from /proc/PID/stat), and bytes
+# microseconds per round trip (utime+stime from /proc/PID/stat), a
+# broadcast to a room of 1,000 connections (200 rounds), and bytes
 # of server memory per idle WebSocket connection (RSS with 1,000 open
 # minus RSS with none, divided by 1,000). The client is node's ws for both
 # (load.js). Usage: bench/websocket/run.sh BUILD_DIR [SECONDS]
@@ -59,4 +60,15 @@ for who in f n; do
   exec {hold}>&-
   wait $lpid || true
   echo "idle $who: $(( (r1 - r0) * 1024 / 1000 )) bytes per connection (RSS $r0 -> $r1 KiB)"
+done
+
+# Broadcast: 200 rounds to a room of 1,000 connections (/chat), after the
+# idle measure (its buffers would be counted as idle memory otherwise).
+for who in f n; do
+  if [ $who = f ]; then pid=$fpid url="ws://127.0.0.1:$fport/chat"; else pid=$npid url="ws://127.0.0.1:$nport/chat"; fi
+  c0=$(cpu $pid)
+  out=$(node "$here/load.js" bcast "$url" 1000 200)
+  c1=$(cpu $pid)
+  us=$(awk -v c=$((c1 - c0)) -v t="$tck" 'BEGIN { printf "%.1f", c * 1e6 / t / 200000 }')
+  echo "broadcast $who: $out; server CPU $us µs per delivery"
 done
