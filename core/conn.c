@@ -158,6 +158,30 @@ static bool read_room(fh__conn_t *c, char **base, size_t *len) {
     return true;
 }
 
+/* --------------------------------------------------------------- protocol */
+
+int fh__conn_switch(fh__conn_t *c, const fh__protocol_t *to, void *arg, const char *p,
+                    const char *end) {
+    if (!to->upgrade || to->data_size > c->protocol->data_size) {
+        fh__conn_close(c);
+        return FH_EINVAL;
+    }
+    size_t room = c->protocol->data_size;
+    c->protocol->close(c);
+    fh__conn_drop(c);
+    memset(c->proto, 0, room);
+    c->protocol = to;
+    c->read_deadline = 0;
+    int err = to->upgrade(c, arg);
+    if (err) {
+        fh__conn_close(c);
+        return err;
+    }
+    if (p < end && !fh__conn_closed(c))
+        to->on_data(c, (char *)p, (char *)end);
+    return 0;
+}
+
 /* ----------------------------------------------------------------- reading */
 
 static void conn_on_readable(fh__conn_t *c) {

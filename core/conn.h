@@ -42,6 +42,11 @@ typedef struct fh__protocol {
     /* The connection was opened with this protocol. Returns 0 or an error
      * (the connection is then closed). */
     int (*open)(fh__conn_t *c);
+    /* The connection switched to this protocol from another one (an HTTP
+     * Upgrade), with arg from the protocol that asked (fh__conn_switch).
+     * Returns 0 or an error (the connection is then closed). NULL for a
+     * protocol that is only ever the first. */
+    int (*upgrade)(fh__conn_t *c, void *arg);
     /* Bytes arrived at [p, end): in the loop's buffer (valid only during
      * this call) or at the tail of what the protocol kept. Before it
      * returns, the protocol keeps what it still needs (fh__conn_keep) or
@@ -140,6 +145,16 @@ void fh__conn_close(fh__conn_t *c);
  * Closes at once when the peer has closed already or writes are queued
  * (the caller lingers once they have left). */
 void fh__conn_linger(fh__conn_t *c, uint32_t ms, size_t max_bytes);
+/* Changes the connection's protocol: the current one lets go (close), its
+ * state is cleared, the kept buffer dropped and to->upgrade(c, arg) runs;
+ * then the bytes [p, end) that followed the switching message (which may
+ * lie anywhere the caller keeps valid during the call) go to to->on_data.
+ * to's data_size may not exceed the first protocol's (the state's room was
+ * sized for it). Returns 0, FH_EINVAL (to does not fit or cannot be
+ * switched to) or to->upgrade's error; the connection is closed on any
+ * error. */
+int fh__conn_switch(fh__conn_t *c, const fh__protocol_t *to, void *arg, const char *p,
+                    const char *end);
 /* Whether the connection is closing or closed. */
 static inline bool fh__conn_closed(const fh__conn_t *c) { return c->state == FH__CONN_CLOSED; }
 /* Whether the peer closed its side (then no byte will arrive). */

@@ -34,6 +34,12 @@ static inline const fh_timeouts_t *timeouts_of(const fh__conn_t *c) {
     return &fh__conn_worker(c)->server->cfg.timeouts;
 }
 
+/* Whether the connection is no longer HTTP/1.1's: closed, or switched to
+ * another protocol (an upgrade) by the last write. */
+static bool h1_gone(const fh__conn_t *c) {
+    return fh__conn_closed(c) || c->protocol != &fh__http1_protocol;
+}
+
 /* Whether nothing is in flight: nothing queued and nothing being written. */
 static bool h1_idle(const fh__conn_t *c) {
     return fh__h1_of(c)->nqueued == 0 && !fh__conn_writing(c);
@@ -176,6 +182,15 @@ static void group_release(fh_request_t *req) {
  * sent. Returns whether the connection stays open. */
 static bool group_done(fh__conn_t *c, fh_request_t *group, fh_request_t *takeover, bool close_after,
                        bool linger, bool ok) {
+    if (takeover && ok && !fh__conn_closed(c) && takeover->res.upgrade) {
+        /* The connection goes on in another protocol: nothing of HTTP/1.1
+         * is touched after the switch. */
+        const char *rest = takeover->rest.ptr;
+        fh__conn_switch(c, takeover->res.upgrade, takeover->res.upgrade_arg, rest,
+                        rest ? rest + takeover->rest.len : rest);
+        group_release(group);
+        return false;
+    }
     if (takeover && ok && !fh__conn_closed(c) && takeover->res.handover) {
         int fd = fh__conn_socket_fd(c);
         if (fd >= 0)
@@ -530,8 +545,11 @@ static void h1_batch_end(fh__conn_t *c, const char *p, const char *end) {
         size_t n = (size_t)(end - p);
         tk->rest.ptr = fh_arena_strndup(tk->arena, p, n);
         tk->rest.len = tk->rest.ptr ? n : 0;
-        if (!tk->rest.ptr)
-            tk->res.handover = NULL; /* without those bytes the new protocol would be corrupt */
+        if (!tk->rest.ptr) {
+            /* Without those bytes the new protocol would be corrupt. */
+            tk->res.handover = NULL;
+            tk->res.upgrade = NULL;
+        }
     }
     if (h->state == FH__H1_READING && h->cur) {
         int st = fh__h1_check_partial(c, end);
@@ -568,7 +586,7 @@ static void h1_progress(fh__conn_t *c) {
     fh__h1_t *h = fh__h1_of(c);
     const fh_limits_t *l = limits_of(c);
     for (;;) {
-        if (fh__conn_closed(c) || h->batch)
+        if (h1_gone(c) || h->batch)
             return;
         if ((h->state == FH__H1_LAST || fh__conn_peer_done(c)) && h1_idle(c)) {
             h1_end(c, h->draining && !fh__conn_peer_done(c));
@@ -644,7 +662,7 @@ static void h1_on_timeout(fh__conn_t *c) {
     if ((h->to_kind == FH__H1_TO_HEADER || h->to_kind == FH__H1_TO_BODY) && !fh__conn_writing(c)) {
         h1_fail(c, 408);
         h1_flush(c);
-        if (!fh__conn_closed(c) && h1_idle(c))
+        if (!h1_gone(c) && h1_idle(c))
             fh__conn_close(c);
         return;
     }
@@ -736,7 +754,7 @@ static void op_stream_started(fh_request_t *req) {
         h->state = FH__H1_LAST; /* close-delimited, or closing: nothing after it */
     if (!h->batch) {
         h1_flush(c);
-        if (!fh__conn_closed(c))
+        if (!h1_gone(c))
             h1_update_deadline(c);
     }
 }
@@ -766,7 +784,7 @@ static void op_stream_finished(fh_request_t *req) {
         return;
     }
     h1_flush(c);
-    if (!fh__conn_closed(c))
+    if (!h1_gone(c))
         h1_progress(c);
 }
 

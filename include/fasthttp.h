@@ -39,5 +39,6 @@
 #include "fasthttp/mw_recover.h"
 #include "fasthttp/mw_request_id.h"
 #include "fasthttp/mw_security.h"
+#include "fasthttp/websocket.h"
 
 #endif /* FASTHTTP_H */

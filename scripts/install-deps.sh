@@ -38,6 +38,9 @@ PKGS_BENCH="wrk nginx-light h2o libmicrohttpd-dev libulfius-dev libevhtp-dev lib
 PKGS_TLS="libssl-dev openssl"
 
 want="$PKGS_BUILD $PKGS_CHECK $PKGS_TLS"
+# WebSocket interop (tests/examples/websocket.sh): independent clients.
+PKGS_WS="python3-websockets node-ws"
+want="$want $PKGS_WS"
 case "${1:-}" in
   --bench) want="$want $PKGS_BENCH ${FH_BENCH_PKGS:-}" ;;
 esac
