@@ -26,6 +26,7 @@
 #include "fasthttp/router.h"
 #include "fasthttp/openapi.h"
 #include "fasthttp/json.h"
+#include "fasthttp/input.h"
 #include "fasthttp/async.h"
 #include "fasthttp/stream.h"
 #include "fasthttp/static.h"
