@@ -29,6 +29,7 @@
 #include "fasthttp/input.h"
 #include "fasthttp/async.h"
 #include "fasthttp/stream.h"
+#include "fasthttp/body.h"
 #include "fasthttp/static.h"
 #include "fasthttp/middleware.h"
 #include "fasthttp/mw_access_log.h"
