@@ -33,7 +33,11 @@ PKGS_CHECK="clang libclang-rt-14-dev valgrind doxygen slowhttptest"
 PKGS_BENCH="wrk nginx-light h2o libmicrohttpd-dev libulfius-dev libevhtp-dev libevent-dev
   libssl-dev libcivetweb-dev libh2o-evloop-dev gnuplot-nox"
 
+# examples/upload: SHA-256 of the streamed files (OpenSSL's libcrypto).
+PKGS_UPLOAD="libssl-dev"
+
 want="$PKGS_BUILD $PKGS_CHECK"
+want="$want $PKGS_UPLOAD"
 case "${1:-}" in
   --bench) want="$want $PKGS_BENCH ${FH_BENCH_PKGS:-}" ;;
 esac
