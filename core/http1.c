@@ -406,7 +406,6 @@ static void h1_stream_stop(fh__conn_t *c, fh_request_t *req) {
     fh__h1_t *h = fh__h1_of(c);
     if (h->cur == req)
         h->cur = NULL;
-    req->stream->ended = true;
     req->flags &= ~(unsigned)FH__REQ_CONTINUE;
     h->body_wait = false;
     h->state = FH__H1_LAST;
@@ -419,9 +418,14 @@ static void h1_stream_stop(fh__conn_t *c, fh_request_t *req) {
  * 413...): fn learns it, and unless it answers, the core does. */
 static void h1_stream_fail(fh__conn_t *c, fh_request_t *req, int status) {
     int code = status == 413 ? FH_E2BIG : status == 408 ? FH_ETIMEDOUT : FH_EINVAL;
-    fh__body_stream_fail(req, code);
     h1_stream_stop(c, req);
-    if (!req->conn || (req->res.flags & FH__RES_FINAL))
+    /* fn may answer, and the answer be written and the request released
+     * before it returns: hold it. */
+    req->users++;
+    fh__body_stream_fail(req, code);
+    bool answered = !req->conn || (req->res.flags & FH__RES_FINAL);
+    fh__request_unref(req);
+    if (answered)
         return;
     bool deferred = req->state == FH__RS_DEFERRED;
     fh__response_core_error(req, status, true);
@@ -463,6 +467,7 @@ static void h1_stream_check(fh__conn_t *c, fh_request_t *req) {
     if (h->cur != req)
         return;
     if ((req->res.flags & FH__RES_FINAL) || !req->conn) {
+        req->stream->ended = true; /* answered first: fn hears no more */
         h1_stream_stop(c, req);
         return;
     }
@@ -764,8 +769,12 @@ static void h1_on_eof(fh__conn_t *c) {
     /* Half-closed: an incomplete request never completes. */
     if (h->cur && h->cur->stream && h->cur->stream->dispatched) {
         fh_request_t *req = h->cur;
-        fh__body_stream_fail(req, FH_ECANCELED);
         h1_stream_stop(c, req);
+        req->users++; /* fn may end the response, which may release it */
+        fh__body_stream_fail(req, FH_ECANCELED);
+        fh__request_unref(req);
+        if (fh__conn_closed(c))
+            return;
     } else if (h->cur) {
         fh__request_release(h->cur);
         h->cur = NULL;
@@ -841,7 +850,9 @@ static void h1_close(fh__conn_t *c) {
         fh_request_t *req = h->cur;
         h->cur = NULL;
         h->body_wait = false;
+        req->users++; /* fn may end the response, which may release it */
         fh__body_stream_fail(req, FH_ECANCELED);
+        fh__request_unref(req);
     } else if (h->cur) {
         fh__request_release(h->cur);
         h->cur = NULL;
@@ -875,8 +886,10 @@ static void op_finished(fh_request_t *req) {
         fh__request_release(req);
         return;
     }
-    if (fh__h1_of(c)->cur == req && req->stream)
-        h1_stream_stop(c, req); /* answered before its body was read */
+    if (fh__h1_of(c)->cur == req && req->stream) {
+        req->stream->ended = true; /* answered before its body was read */
+        h1_stream_stop(c, req);
+    }
     if (was_deferred && !fh__h1_of(c)->batch) {
         h1_flush(c);
         h1_progress(c);

@@ -83,7 +83,13 @@ done
 wait "$cpid" || true
 expect "200 MiB upload" 201 "$(cat "$work/code")"
 echo "upload: server RSS $rss0 KiB before, peak $peak KiB during a 200 MiB upload"
-[ $((peak - rss0)) -lt 16384 ] || { echo "RSS grew by $((peak - rss0)) KiB"; exit 1; }
+# A sanitizer's quarantine keeps freed memory resident: the bound holds for
+# plain builds only.
+if grep -q '^FH_SANITIZE:STRING=.\+' "$1/CMakeCache.txt" 2>/dev/null; then
+  echo "upload: sanitized build, RSS bound not checked"
+else
+  [ $((peak - rss0)) -lt 16384 ] || { echo "RSS grew by $((peak - rss0)) KiB"; exit 1; }
+fi
 rm -f "$work/up/huge.bin"
 
 stop_example upload
