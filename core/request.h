@@ -34,7 +34,21 @@ enum {
     FH__REQ_LAST_CHUNK = 1u << 9,      /* the zero-size chunk was seen */
     FH__REQ_VERSION = 1u << 10,        /* version parsed and accepted */
     FH__REQ_OFFLOADED = 1u << 11,      /* offload.c's cancel hook is registered */
+    FH__REQ_STREAM = 1u << 12,         /* the body streams to req->stream (body.h) */
 };
+
+/* A streamed body's state (body.h), in the request's arena. */
+typedef struct fh__body_stream {
+    uint64_t limit;    /* the route's max_bytes */
+    uint64_t received; /* body bytes delivered so far */
+    uint64_t declared; /* Content-Length, or UINT64_MAX when chunked */
+    fh_body_fn fn;     /* set by fh_request_body_read */
+    void *data;
+    bool dispatched; /* the handler ran on the head */
+    bool reading;    /* fn is set: body bytes may be parsed */
+    bool paused;     /* fn returned FH_BODY_PAUSE */
+    bool ended;      /* fn got the end or an error (or the body was left unread) */
+} fh__body_stream_t;
 
 /* Request states, as the protocol moves a request along. */
 enum {
@@ -85,6 +99,8 @@ typedef struct fh__request_ops {
     void *(*peer_cert)(const fh_request_t *req);
     /* The protocol agreed on by ALPN ("http/1.1", static), NULL when none. */
     const char *(*alpn)(const fh_request_t *req);
+    /* A streamed body may be parsed again (fn set, or no longer paused). */
+    void (*body_resume)(fh_request_t *req);
 } fh__request_ops_t;
 
 struct fh_request {
@@ -127,6 +143,7 @@ struct fh_request {
     /* The bytes read after a takeover request (copied into the arena), for
      * whoever takes the socket. */
     fh_str_t rest;
+    fh__body_stream_t *stream; /* FH__REQ_STREAM only */
     /* Room for the first fields, so that a head with a few needs no
      * allocation for them (headers points here until it outgrows it).
      * Last: fh__request_new clears what comes before it. */
@@ -168,6 +185,10 @@ const struct sockaddr *fh__request_peer(const fh_request_t *req);
 /* The monotonic clock (uv_hrtime) for a done hook: the requests released
  * together after one write share one reading, the others each read it. */
 uint64_t fh__request_done_ns(const fh_request_t *req);
+
+/* Tells a streamed body's fn that it will not complete (status < 0), once;
+ * nothing when it had no fn or has ended. */
+void fh__body_stream_fail(fh_request_t *req, int status);
 
 /* ---- inline reads for the built-in middleware ----
  *

@@ -41,6 +41,9 @@ want="$PKGS_BUILD $PKGS_CHECK $PKGS_TLS"
 # WebSocket interop (tests/examples/websocket.sh): independent clients.
 PKGS_WS="python3-websockets node-ws"
 want="$want $PKGS_WS"
+# examples/upload: SHA-256 of the streamed files (OpenSSL's libcrypto).
+PKGS_UPLOAD="libssl-dev"
+want="$want $PKGS_UPLOAD"
 case "${1:-}" in
   --bench) want="$want $PKGS_BENCH ${FH_BENCH_PKGS:-}" ;;
 esac

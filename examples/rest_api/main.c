@@ -52,7 +52,7 @@ typedef struct job {
     sqlite3_int64 id;
     const char *title; /* NULL: unchanged (PATCH) */
     int done;          /* -1: unchanged / no filter; 0 or 1 */
-    long limit, offset;
+    int64_t limit, offset;
     /* outputs */
     outcome_t outcome;
     todo_t one;
@@ -334,26 +334,11 @@ static job_t *new_job(fh_request_t *req, op_t op, void *data) {
     return job;
 }
 
-/* Parses a decimal in min..max; false for anything else. */
-static bool parse_long(fh_str_t s, long min, long max, long *out) {
-    if (s.len == 0 || s.len > 18)
-        return false;
-    long v = 0;
-    for (size_t i = 0; i < s.len; i++) {
-        if (s.ptr[i] < '0' || s.ptr[i] > '9')
-            return false;
-        v = v * 10 + (s.ptr[i] - '0');
-    }
-    if (v < min || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
-/* The :id parameter, or a 404 problem sent and false. */
+/* The :id parameter, or a 404 problem sent and false: an id that is no
+ * number names no todo, so it is "not found" rather than a bad request. */
 static bool todo_id(fh_request_t *req, fh_response_t *res, job_t *job) {
-    long id;
-    if (!parse_long(fh_request_param(req, "id"), 1, 999999999999999L, &id)) {
+    int64_t id;
+    if (fh_input_parse_i64(fh_request_param(req, "id"), 1, INT64_MAX, &id) != FH_INPUT_OK) {
         fh_send_problem(res, 404, NULL, "no todo with this id", NULL);
         return false;
     }
@@ -361,26 +346,22 @@ static bool todo_id(fh_request_t *req, fh_response_t *res, job_t *job) {
     return true;
 }
 
+/* ?done, ?limit and ?offset, each checked by one call that answers the 400
+ * problem itself (naming the parameter) when it is malformed or out of
+ * range. */
 static int list_todos(fh_request_t *req, fh_response_t *res, void *data) {
     job_t *job = new_job(req, OP_LIST, data);
     if (!job)
         return FH_ENOMEM;
-    fh_str_t done = fh_request_query(req, "done");
-    fh_str_t limit = fh_request_query(req, "limit");
-    fh_str_t offset = fh_request_query(req, "offset");
+    bool done = false;
     job->limit = LIMIT_DEFAULT;
-    if (!fh_str_absent(done)) {
-        if (fh_str_eq(done, "true"))
-            job->done = 1;
-        else if (fh_str_eq(done, "false"))
-            job->done = 0;
-        else
-            return fh_send_problem(res, 400, NULL, "done must be true or false", NULL);
-    }
-    if (!fh_str_absent(limit) && !parse_long(limit, 1, LIMIT_MAX, &job->limit))
-        return fh_send_problem(res, 400, NULL, "limit must be an integer from 1 to 100", NULL);
-    if (!fh_str_absent(offset) && !parse_long(offset, 0, 1000000000L, &job->offset))
-        return fh_send_problem(res, 400, NULL, "offset must be a non-negative integer", NULL);
+    if (fh_query_bool_opt(req, res, "done", &done) ||
+        fh_query_i64_opt(req, res, "limit", 1, LIMIT_MAX, &job->limit) ||
+        fh_query_i64_opt(req, res, "offset", 0, 1000000000, &job->offset))
+        return 0;
+    fh_str_t sent;
+    if (fh_request_query_raw(req, "done", &sent) == FH_INPUT_OK) /* a filter only when sent */
+        job->done = done;
     return fh_offload(req, run_job, job_done, job);
 }
 

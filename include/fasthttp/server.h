@@ -132,7 +132,14 @@ typedef struct fh_server_config {
      * text answer and nothing is called. See "The error handler" above. */
     fh_handler_fn error_handler;
     void *error_handler_data; /**< passed to error_handler */
-    void *user_data;          /**< fh_request_server_data() */
+    /** Which requests stream their body (body.h): called when the head of
+     * a request with a body is complete; returns the most body bytes the
+     * request may send when its body streams to the handler, 0 when it is
+     * read whole (up to limits.max_body) as usual. fh_router_body_stream
+     * answers for a router's routes. NULL (default): no body streams. */
+    uint64_t (*body_stream)(fh_request_t *req, void *data);
+    void *body_stream_data; /**< passed to body_stream */
+    void *user_data;        /**< fh_request_server_data() */
     /** Server header value; default "fasthttp". "" sends none. */
     const char *server_name;
     fh_limits_t limits;       /**< request size and connection limits */

@@ -65,6 +65,12 @@ expect "bad done" "400 application/problem+json" "$(request GET '/todos?done=may
 expect "bad limit" "400 application/problem+json" "$(request GET '/todos?limit=0')"
 expect "limit too big" "400 application/problem+json" "$(request GET '/todos?limit=101')"
 expect "bad offset" "400 application/problem+json" "$(request GET '/todos?offset=-1')"
+expect "bad offset names it" '"parameter":"offset","in":"query","reason":"out_of_range"' "$(grep -o '"parameter".*"out_of_range"' "$out")"
+expect "limit escape" "400 application/problem+json" "$(request GET '/todos?limit=%zz')"
+expect "limit escape is malformed" '"reason":"malformed"' "$(grep -o '"reason":"[a-z_]*"' "$out")"
+expect "empty limit" "400 application/problem+json" "$(request GET '/todos?limit=')"
+expect "done=1" "200 application/json" "$(request GET '/todos?done=1')"
+expect "done=1 total" '"total":1,' "$(grep -o '"total":[0-9]*,' "$out")"
 
 expect "get" "200 application/json" "$(request GET /todos/1)"
 expect "get body" '{"id":1,"title":"buy milk","done":false}' "$(cat "$out")"
