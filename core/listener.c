@@ -90,6 +90,8 @@ static bool accept_some(fh__listener_t *l, int max) {
             return errno == EAGAIN || errno == EWOULDBLOCK;
         }
         int err = fh__conn_open(w, fd, &fh__transport_tcp, &fh__http1_protocol);
+        if (err)
+            FH__COUNT(w->stats.refused);
         if (err == FH_ENOMEM)
             return false;
     }

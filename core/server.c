@@ -9,6 +9,7 @@
 
 #include "core/arena.h"
 #include "core/config.h"
+#include "core/metrics.h"
 #include "core/worker.h"
 
 fh_server_config_t fh_server_config_default(void) {
@@ -202,6 +203,8 @@ static int validate(const fh_server_config_t *c) {
 
 /* Frees a server that is not running, whatever part of it was made. */
 static void server_release(fh_server_t *s) {
+    if (s->metrics)
+        fh__metrics_detach(s->metrics);
     if (s->workers) {
         for (int i = 0; i < s->nworkers; i++)
             fh__worker_free(&s->workers[i]);
@@ -289,6 +292,14 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
         if (err)
             goto error;
         port = s->port; /* the others share the first one's (maybe ephemeral) port */
+    }
+    if (c.metrics) {
+        err = fh__metrics_attach(c.metrics, s);
+        if (err == FH_ESTATE)
+            err = config_error("metrics", "counting for another server already");
+        if (err)
+            goto error;
+        s->metrics = c.metrics;
     }
     *out = s;
     return 0;

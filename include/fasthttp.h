@@ -29,6 +29,7 @@
 #include "fasthttp/async.h"
 #include "fasthttp/stream.h"
 #include "fasthttp/static.h"
+#include "fasthttp/metrics.h"
 #include "fasthttp/middleware.h"
 #include "fasthttp/mw_access_log.h"
 #include "fasthttp/mw_auth.h"

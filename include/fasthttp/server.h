@@ -67,6 +67,9 @@
 extern "C" {
 #endif
 
+/** Metrics a server counts into (metrics.h). */
+typedef struct fh_metrics fh_metrics_t;
+
 /** A server (opaque): its workers, listeners and connections. */
 typedef struct fh_server fh_server_t;
 
@@ -141,6 +144,11 @@ typedef struct fh_server_config {
     /** Print each request's arena use to stderr when it is released. Also
      * switched on by the environment variable FH_TRACE_ARENA=1. */
     bool trace_arena;
+    /** Metrics the server counts into (metrics.h), from fh_metrics_new;
+     * NULL (default): none, and nothing is counted for them. One server at
+     * a time per metrics (FH_ECONFIG otherwise); free the metrics after the
+     * server. */
+    fh_metrics_t *metrics;
     /** fh_server_run stops on SIGINT and SIGTERM (default true). */
     bool handle_signals;
 } fh_server_config_t;
