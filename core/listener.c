@@ -3,6 +3,9 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -60,6 +63,21 @@ int fh__listener_bind(const char *host, int port, int backlog, uv_os_sock_t *out
                                              : ((struct sockaddr_in *)&got)->sin_port);
     *out = fd;
     return 0;
+}
+
+int fh__listener_claim_port(int port, bool share) {
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/fasthttp-tcp-%d.lock", port);
+    /* Read-only: a file another user made can be locked too. */
+    int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return FH_ENOENT; /* no /tmp: the port cannot be claimed */
+    if (flock(fd, (share ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
+        int err = errno == EWOULDBLOCK ? FH_EADDRINUSE : uv_translate_sys_error(errno);
+        close(fd);
+        return err;
+    }
+    return fd;
 }
 
 static bool at_cap(const fh__worker_t *w) {

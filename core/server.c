@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/arena.h"
 #include "core/config.h"
@@ -203,6 +204,8 @@ static int validate(const fh_server_config_t *c) {
 
 /* Frees a server that is not running, whatever part of it was made. */
 static void server_release(fh_server_t *s) {
+    if (s->port_lock >= 0)
+        close(s->port_lock);
     if (s->metrics)
         fh__metrics_detach(s->metrics);
     if (s->workers) {
@@ -253,6 +256,7 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
     if (!s)
         return FH_ENOMEM;
     s->cfg = c;
+    s->port_lock = -1;
     s->nworkers = c.threads ? c.threads : (int)uv_available_parallelism();
     if (s->nworkers < 1)
         s->nworkers = 1;
@@ -291,6 +295,16 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
             err = listen_error(s->host, port, err);
         if (err)
             goto error;
+        if (i == 0) {
+            /* A second server on the port, here or in another process, is
+             * refused instead of sharing it, unless both say share_port. */
+            int lock = fh__listener_claim_port(s->port, c.share_port);
+            if (lock < 0 && lock != FH_ENOENT) {
+                err = listen_error(s->host, s->port, lock);
+                goto error;
+            }
+            s->port_lock = lock;
+        }
         port = s->port; /* the others share the first one's (maybe ephemeral) port */
     }
     if (c.metrics) {

@@ -98,6 +98,7 @@ struct fh_server {
      * both ways answer the same. */
     bool h1_llhttp_only;
     struct fh_metrics *metrics; /* cfg.metrics, attached (metrics.c) */
+    int port_lock;              /* the port's claim (listener.c), or -1 */
     uv_async_t *run_async;      /* wakes fh_server_run's wait loop */
     pthread_mutex_t run_lock;
 };

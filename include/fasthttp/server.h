@@ -144,6 +144,16 @@ typedef struct fh_server_config {
     /** Print each request's arena use to stderr when it is released. Also
      * switched on by the environment variable FH_TRACE_ARENA=1. */
     bool trace_arena;
+    /** Let other servers, in this process or another, listen on the same
+     * port, the kernel spreading new connections over all of them
+     * (SO_REUSEPORT). false (default): the port is this server's; a second
+     * server asking for it, in any process of this machine
+     * (a lock on /tmp/fasthttp-tcp-PORT.lock), fails with FH_EADDRINUSE and fh_server_config_error says
+     * "cannot listen on 127.0.0.1:3000: address already in use", also when
+     * the first one listens on another address of the same port. Each
+     * server that shares the port sets it; a program that listens there
+     * without SO_REUSEPORT (nginx without reuseport) is always refused. */
+    bool share_port;
     /** Metrics the server counts into (metrics.h), from fh_metrics_new;
      * NULL (default): none, and nothing is counted for them. One server at
      * a time per metrics (FH_ECONFIG otherwise); free the metrics after the
