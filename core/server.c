@@ -384,8 +384,17 @@ int fh_server_wait(fh_server_t *s) {
 
 static void on_run_wake(uv_async_t *a) { uv_stop(a->loop); }
 
+static void (*_Atomic reopen_fn)(void);
+
+void fh__server_on_reopen(void (*fn)(void)) { atomic_store(&reopen_fn, fn); }
+
 static void on_signal(uv_signal_t *sig, int signum) {
-    (void)signum;
+    if (signum == SIGUSR1) {
+        void (*fn)(void) = atomic_load(&reopen_fn);
+        if (fn)
+            fn();
+        return;
+    }
     uv_stop(sig->loop);
 }
 
@@ -395,7 +404,7 @@ int fh_server_run(fh_server_t *s) {
         return err;
     uv_loop_t loop;
     uv_async_t wake;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sigusr1;
     err = uv_loop_init(&loop);
     if (err) {
         fh_server_stop(s);
@@ -408,6 +417,8 @@ int fh_server_run(fh_server_t *s) {
         uv_signal_init(&loop, &sigterm);
         uv_signal_start(&sigint, on_signal, SIGINT);
         uv_signal_start(&sigterm, on_signal, SIGTERM);
+        uv_signal_init(&loop, &sigusr1);
+        uv_signal_start(&sigusr1, on_signal, SIGUSR1); /* reopen log files */
     }
     pthread_mutex_lock(&s->run_lock);
     s->run_async = &wake;
@@ -423,6 +434,7 @@ int fh_server_run(fh_server_t *s) {
     if (s->cfg.handle_signals) {
         uv_close((uv_handle_t *)&sigint, NULL);
         uv_close((uv_handle_t *)&sigterm, NULL);
+        uv_close((uv_handle_t *)&sigusr1, NULL);
     }
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);

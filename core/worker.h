@@ -103,6 +103,12 @@ struct fh_server {
     pthread_mutex_t run_lock;
 };
 
+/* ---- server.c ---- */
+
+/* fn runs on SIGUSR1 while fh_server_run waits with handle_signals (the
+ * access log's reopen, registered when it opens a file by path). */
+void fh__server_on_reopen(void (*fn)(void));
+
 /* ---- worker.c ---- */
 
 /* Fills in w (index i of s) with everything but its loop: the arena cache,

@@ -159,7 +159,8 @@ typedef struct fh_server_config {
      * a time per metrics (FH_ECONFIG otherwise); free the metrics after the
      * server. */
     fh_metrics_t *metrics;
-    /** fh_server_run stops on SIGINT and SIGTERM (default true). */
+    /** fh_server_run stops on SIGINT and SIGTERM, and reopens the access
+     * logs' files on SIGUSR1 (fh_access_log_reopen) (default true). */
     bool handle_signals;
 } fh_server_config_t;
 
