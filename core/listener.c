@@ -65,6 +65,23 @@ int fh__listener_bind(const char *host, int port, int backlog, uv_os_sock_t *out
     return 0;
 }
 
+int fh__listener_activated(void) {
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    if (!pid || !fds || strtol(pid, NULL, 10) != (long)getpid() || strtol(fds, NULL, 10) < 1)
+        return -1;
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    int listening = 0;
+    socklen_t len = sizeof(listening);
+    if (getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening)
+        return -1;
+    int flags = fcntl(3, F_GETFL);
+    fcntl(3, F_SETFL, flags | O_NONBLOCK);
+    fcntl(3, F_SETFD, FD_CLOEXEC);
+    return 3;
+}
+
 int fh__listener_claim_port(int port, bool share) {
     char path[64];
     snprintf(path, sizeof(path), "/tmp/fasthttp-tcp-%d.lock", port);

@@ -34,6 +34,12 @@ typedef struct fh__listener {
  * claimed then), or another error. */
 int fh__listener_claim_port(int port, bool share);
 
+/* The listening socket systemd passed (socket activation: LISTEN_PID is
+ * this process and LISTEN_FDS at least 1): descriptor 3, made
+ * non-blocking, with LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES unset so
+ * that no later server or child takes it again; -1 when there is none. */
+int fh__listener_activated(void);
+
 /* Makes a bound, listening, non-blocking socket with SO_REUSEPORT on host
  * (NULL: every interface, IPv6 and IPv4; "localhost": 127.0.0.1) and port
  * (0: an ephemeral one). *bound gets the port. Returns 0, FH_ECONFIG with

@@ -1,6 +1,8 @@
 /* The server: configuration, its workers' threads, starting, stopping and
  * waiting. */
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -282,11 +284,26 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
         signal(SIGPIPE, SIG_IGN);
 
     int port = c.port;
+    /* Socket activation: the workers share the socket systemd passed. */
+    int activated = fh__listener_activated();
     for (int i = 0; i < s->nworkers; i++) {
         fh__worker_t *w = &s->workers[i];
         err = fh__worker_new(w, s, i);
         if (err)
             goto error;
+        if (activated >= 0) {
+            w->listener.fd = i == 0 ? activated : fcntl(activated, F_DUPFD_CLOEXEC, 3);
+            if (w->listener.fd < 0) {
+                err = uv_translate_sys_error(errno);
+                goto error;
+            }
+            struct sockaddr_storage ss;
+            socklen_t slen = sizeof(ss);
+            getsockname(activated, (struct sockaddr *)&ss, &slen);
+            s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                     : ((struct sockaddr_in *)&ss)->sin_port);
+            continue;
+        }
         const char *why = NULL;
         err = fh__listener_bind(s->host, port, c.backlog, &w->listener.fd, &s->port, &why);
         if (err == FH_ECONFIG)

@@ -121,7 +121,12 @@ typedef struct fh_server_config {
      * NULL (default) = all interfaces, IPv6 and IPv4 ("::" dual-stack, or
      * "0.0.0.0" where IPv6 is unavailable). */
     const char *host;
-    int port;              /**< 0 = an ephemeral port (see fh_server_port) */
+    /** 0 = an ephemeral port (see fh_server_port). Under systemd socket
+     * activation (LISTEN_PID is this process, LISTEN_FDS at least 1) host
+     * and port are ignored: every worker accepts on descriptor 3, the
+     * socket systemd passed, and fh_server_new unsets LISTEN_PID,
+     * LISTEN_FDS and LISTEN_FDNAMES. */
+    int port;
     int threads;           /**< worker threads; 0 = one per CPU (default) */
     int backlog;           /**< listen backlog: 1024 */
     fh_handler_fn handler; /**< required */
