@@ -221,6 +221,7 @@ static void conn_on_readable(fh__conn_t *c) {
             fh__conn_close(c);
             return;
         }
+        FH__COUNT_ADD(c->w->stats.bytes_in, (uint64_t)n);
         if (c->buf) {
             c->len += (size_t)n;
             c->protocol->on_data(c, c->buf + c->consumed, c->buf + c->len);
@@ -251,6 +252,8 @@ ssize_t fh__conn_try_write(fh__conn_t *c, const uv_buf_t *bufs, unsigned n) {
         return c->state == FH__CONN_CLOSED ? FH_ECANCELED : 0;
     FH__COUNT(c->w->stats.writes);
     ssize_t r = c->transport->writev(c, bufs, n);
+    if (r > 0)
+        FH__COUNT_ADD(c->w->stats.bytes_out, (uint64_t)r);
     return r == FH_EAGAIN ? 0 : r;
 }
 
@@ -320,6 +323,7 @@ static void conn_on_writable(fh__conn_t *c) {
             fh__conn_close(c);
             return;
         }
+        FH__COUNT_ADD(c->w->stats.bytes_out, (uint64_t)r);
         c->wq_bytes -= (size_t)r;
         advance(w, (size_t)r);
         if (w->nbufs)

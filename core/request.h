@@ -134,6 +134,7 @@ struct fh_request {
      * chunk, of the trailer section): offsets survive buffer moves. */
     size_t chunk_line;
     uint64_t id;            /* per-worker sequence number */
+    const char *route;      /* the matched route's pattern (router-owned), or NULL */
     const char *trace_path; /* copy for FH_TRACE_ARENA */
     /* Holders besides the connection (offloads in flight, a stream, a
      * takeover): the arena is released when the connection is done with the

@@ -1,15 +1,19 @@
 /* The server: configuration, its workers' threads, starting, stopping and
  * waiting. */
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/tls.h"
+#include "core/metrics.h"
 #include "core/worker.h"
 
 fh_server_config_t fh_server_config_default(void) {
@@ -241,6 +245,10 @@ static int validate(const fh_server_config_t *c) {
 
 /* Frees a server that is not running, whatever part of it was made. */
 static void server_release(fh_server_t *s) {
+    if (s->port_lock >= 0)
+        close(s->port_lock);
+    if (s->metrics)
+        fh__metrics_detach(s->metrics);
     if (s->workers) {
         for (int i = 0; i < s->nworkers; i++)
             fh__worker_free(&s->workers[i]);
@@ -290,6 +298,7 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
     if (!s)
         return FH_ENOMEM;
     s->cfg = c;
+    s->port_lock = -1;
     s->nworkers = c.threads ? c.threads : (int)uv_available_parallelism();
     if (s->nworkers < 1)
         s->nworkers = 1;
@@ -322,11 +331,26 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
         signal(SIGPIPE, SIG_IGN);
 
     int port = c.port;
+    /* Socket activation: the workers share the socket systemd passed. */
+    int activated = fh__listener_activated();
     for (int i = 0; i < s->nworkers; i++) {
         fh__worker_t *w = &s->workers[i];
         err = fh__worker_new(w, s, i);
         if (err)
             goto error;
+        if (activated >= 0) {
+            w->listener.fd = i == 0 ? activated : fcntl(activated, F_DUPFD_CLOEXEC, 3);
+            if (w->listener.fd < 0) {
+                err = uv_translate_sys_error(errno);
+                goto error;
+            }
+            struct sockaddr_storage ss;
+            socklen_t slen = sizeof(ss);
+            getsockname(activated, (struct sockaddr *)&ss, &slen);
+            s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                     : ((struct sockaddr_in *)&ss)->sin_port);
+            continue;
+        }
         const char *why = NULL;
         err = fh__listener_bind(s->host, port, c.backlog, &w->listener.fd, &s->port, &why);
         if (err == FH_ECONFIG)
@@ -335,7 +359,25 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
             err = listen_error(s->host, port, err);
         if (err)
             goto error;
+        if (i == 0) {
+            /* A second server on the port, here or in another process, is
+             * refused instead of sharing it, unless both say share_port. */
+            int lock = fh__listener_claim_port(s->port, c.share_port);
+            if (lock < 0 && lock != FH_ENOENT) {
+                err = listen_error(s->host, s->port, lock);
+                goto error;
+            }
+            s->port_lock = lock;
+        }
         port = s->port; /* the others share the first one's (maybe ephemeral) port */
+    }
+    if (c.metrics) {
+        err = fh__metrics_attach(c.metrics, s);
+        if (err == FH_ESTATE)
+            err = config_error("metrics", "counting for another server already");
+        if (err)
+            goto error;
+        s->metrics = c.metrics;
     }
     *out = s;
     return 0;
@@ -421,9 +463,17 @@ static void on_sighup(uv_signal_t *sig, int signum) {
     (void)signum;
     fh_server_tls_reload(sig->data);
 }
+static void (*_Atomic reopen_fn)(void);
+
+void fh__server_on_reopen(void (*fn)(void)) { atomic_store(&reopen_fn, fn); }
 
 static void on_signal(uv_signal_t *sig, int signum) {
-    (void)signum;
+    if (signum == SIGUSR1) {
+        void (*fn)(void) = atomic_load(&reopen_fn);
+        if (fn)
+            fn();
+        return;
+    }
     uv_stop(sig->loop);
 }
 
@@ -433,7 +483,7 @@ int fh_server_run(fh_server_t *s) {
         return err;
     uv_loop_t loop;
     uv_async_t wake;
-    uv_signal_t sigint, sigterm, sighup;
+    uv_signal_t sigint, sigterm, sighup, sigusr1;
     bool hup = s->cfg.handle_signals && s->tls;
     err = uv_loop_init(&loop);
     if (err) {
@@ -447,6 +497,8 @@ int fh_server_run(fh_server_t *s) {
         uv_signal_init(&loop, &sigterm);
         uv_signal_start(&sigint, on_signal, SIGINT);
         uv_signal_start(&sigterm, on_signal, SIGTERM);
+        uv_signal_init(&loop, &sigusr1);
+        uv_signal_start(&sigusr1, on_signal, SIGUSR1); /* reopen log files */
     }
     if (hup) {
         uv_signal_init(&loop, &sighup);
@@ -467,6 +519,7 @@ int fh_server_run(fh_server_t *s) {
     if (s->cfg.handle_signals) {
         uv_close((uv_handle_t *)&sigint, NULL);
         uv_close((uv_handle_t *)&sigterm, NULL);
+        uv_close((uv_handle_t *)&sigusr1, NULL);
     }
     if (hup)
         uv_close((uv_handle_t *)&sighup, NULL);

@@ -8,6 +8,7 @@
 
 #include "core/conn.h"
 #include "core/http1.h"
+#include "core/metrics.h"
 #include "core/takeover.h"
 #include "core/worker.h"
 
@@ -133,6 +134,7 @@ static void close_leftover(uv_handle_t *h, void *arg) {
 
 void *fh__worker_main(void *arg) {
     fh__worker_t *w = arg;
+    fh__worker_current = w;
     uv_run(&w->loop, UV_RUN_DEFAULT);
     /* Close whatever user code left open on this loop, then the loop. */
     uv_walk(&w->loop, close_leftover, NULL);

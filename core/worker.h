@@ -68,7 +68,15 @@ struct fh__worker {
     struct fh_takeover *takeovers; /* taken-over connections (takeover.c) */
     struct {
         fh__counter_t accepted, requests, errors_4xx, errors_5xx, timeouts, writes, conn_buffers;
+        fh__counter_t refused;             /* accepted but dropped: no memory */
+        fh__counter_t bytes_in, bytes_out; /* read from and written to sockets */
+        fh__counter_t created, released;   /* requests: in flight = the difference */
+        /* Answers the core gave itself, by status (400..599): refusals while
+         * reading, 500 for a failed handler, 413 over the memory budget. */
+        fh__counter_t core_errors[200];
     } stats;
+    /* The metrics this worker counts into (metrics.c), or NULL. */
+    struct fh__metrics_shard *metrics;
 };
 
 struct fh_server {
@@ -93,9 +101,17 @@ struct fh_server {
      * certificates (NULL without TLS). */
     const struct fh__transport *transport;
     struct fh__tls *tls;
-    uv_async_t *run_async; /* wakes fh_server_run's wait loop */
+    struct fh_metrics *metrics; /* cfg.metrics, attached (metrics.c) */
+    int port_lock;              /* the port's claim (listener.c), or -1 */
+    uv_async_t *run_async;      /* wakes fh_server_run's wait loop */
     pthread_mutex_t run_lock;
 };
+
+/* ---- server.c ---- */
+
+/* fn runs on SIGUSR1 while fh_server_run waits with handle_signals (the
+ * access log's reopen, registered when it opens a file by path). */
+void fh__server_on_reopen(void (*fn)(void));
 
 /* ---- worker.c ---- */
 

@@ -32,6 +32,7 @@
 #include "fasthttp/stream.h"
 #include "fasthttp/body.h"
 #include "fasthttp/static.h"
+#include "fasthttp/metrics.h"
 #include "fasthttp/middleware.h"
 #include "fasthttp/mw_access_log.h"
 #include "fasthttp/mw_auth.h"

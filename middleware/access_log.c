@@ -10,9 +10,11 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/worker.h"
 #include "middleware/mw.h"
 
 typedef struct access_log access_log_t;
@@ -62,6 +64,8 @@ struct access_log {
     fh_log_format_t format;
     int fd;
     bool own_fd;
+    char *path;                   /* for fh_access_log_reopen, when own_fd */
+    struct access_log *next_file; /* in open_files */
     FILE *file;
     fh_log_write_fn write;
     void *write_data;
@@ -649,10 +653,44 @@ static int log_before(fh_request_t *req, fh_response_t *res, void *data) {
 
 /* ------------------------------------------------------------- set-up */
 
+/* The logs writing to a file they opened by path, for fh_access_log_reopen. */
+static pthread_mutex_t open_files_lock = PTHREAD_MUTEX_INITIALIZER;
+static access_log_t *open_files;
+
+int fh_access_log_reopen(void) {
+    int first_err = 0;
+    pthread_mutex_lock(&open_files_lock);
+    for (access_log_t *log = open_files; log; log = log->next_file) {
+        int fd = open(log->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        /* dup2 puts the new file under the old number at once: writers on
+         * other threads go on with the same descriptor, no lock needed. */
+        if (fd < 0 || dup2(fd, log->fd) < 0) {
+            if (!first_err)
+                first_err = -errno;
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    pthread_mutex_unlock(&open_files_lock);
+    return first_err;
+}
+
+static void reopen_on_signal(void) { (void)fh_access_log_reopen(); }
+
 static void log_release(void *data) {
     access_log_t *log = data;
     if (!log)
         return;
+    if (log->path) {
+        pthread_mutex_lock(&open_files_lock);
+        for (access_log_t **p = &open_files; *p; p = &(*p)->next_file)
+            if (*p == log) {
+                *p = log->next_file;
+                break;
+            }
+        pthread_mutex_unlock(&open_files_lock);
+        free(log->path);
+    }
     fh__perloop_free(&log->loops); /* flushes every thread's buffer */
     if (log->own_fd)
         close(log->fd);
@@ -705,6 +743,16 @@ int fh_access_log_new(fh_middleware_t *out, const fh_access_log_options_t *opt) 
                                strerror(e));
         }
         log->own_fd = true;
+        log->path = strdup(opt->path);
+        if (!log->path) {
+            log_release(log);
+            return FH_ENOMEM;
+        }
+        pthread_mutex_lock(&open_files_lock);
+        log->next_file = open_files;
+        open_files = log;
+        pthread_mutex_unlock(&open_files_lock);
+        fh__server_on_reopen(reopen_on_signal); /* SIGUSR1 in fh_server_run */
     }
     out->name = "access_log";
     out->before = log_before;

@@ -732,6 +732,7 @@ int fh_router_handle(fh_request_t *req, fh_response_t *res, void *data) {
     int rc;
     switch (fh_router_lookup(r, fh_request_method_id(req), path, &m)) {
     case FH_ROUTE_FOUND:
+        fh_request_set_route(req, m.route->pattern);
         if (m.nparams) {
             fh_str_t *names, *values;
             rc = fh__router_decode_params(&m, fh_request_arena(req), &names, &values);

@@ -113,6 +113,13 @@ typedef struct fh_access_log_options {
  * still buffered. */
 FH_API int fh_access_log_new(fh_middleware_t *out, const fh_access_log_options_t *opt);
 
+/** Reopens the file of every access log opened with a path (for
+ * logrotate: the old file was renamed, lines go to a new one by that
+ * name), from any thread; lines already buffered go to the new file.
+ * fh_server_run does it on SIGUSR1 (with handle_signals). Returns 0, or
+ * the first open error as a negative errno (that log keeps its old file). */
+FH_API int fh_access_log_reopen(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -68,6 +68,9 @@
 extern "C" {
 #endif
 
+/** Metrics a server counts into (metrics.h). */
+typedef struct fh_metrics fh_metrics_t;
+
 /** A server (opaque): its workers, listeners and connections. */
 typedef struct fh_server fh_server_t;
 
@@ -119,7 +122,12 @@ typedef struct fh_server_config {
      * NULL (default) = all interfaces, IPv6 and IPv4 ("::" dual-stack, or
      * "0.0.0.0" where IPv6 is unavailable). */
     const char *host;
-    int port;              /**< 0 = an ephemeral port (see fh_server_port) */
+    /** 0 = an ephemeral port (see fh_server_port). Under systemd socket
+     * activation (LISTEN_PID is this process, LISTEN_FDS at least 1) host
+     * and port are ignored: every worker accepts on descriptor 3, the
+     * socket systemd passed, and fh_server_new unsets LISTEN_PID,
+     * LISTEN_FDS and LISTEN_FDNAMES. */
+    int port;
     int threads;           /**< worker threads; 0 = one per CPU (default) */
     int backlog;           /**< listen backlog: 1024 */
     fh_handler_fn handler; /**< required */
@@ -149,8 +157,23 @@ typedef struct fh_server_config {
     /** Print each request's arena use to stderr when it is released. Also
      * switched on by the environment variable FH_TRACE_ARENA=1. */
     bool trace_arena;
-    /** fh_server_run stops on SIGINT and SIGTERM (default true), and
-     * reloads the TLS certificates on SIGHUP when tls is set. */
+    /** Let other servers, in this process or another, listen on the same
+     * port, the kernel spreading new connections over all of them
+     * (SO_REUSEPORT). false (default): the port is this server's; a second
+     * server asking for it, in any process of this machine
+     * (a lock on /tmp/fasthttp-tcp-PORT.lock), fails with FH_EADDRINUSE and fh_server_config_error says
+     * "cannot listen on 127.0.0.1:3000: address already in use", also when
+     * the first one listens on another address of the same port. Each
+     * server that shares the port sets it; a program that listens there
+     * without SO_REUSEPORT (nginx without reuseport) is always refused. */
+    bool share_port;
+    /** Metrics the server counts into (metrics.h), from fh_metrics_new;
+     * NULL (default): none, and nothing is counted for them. One server at
+     * a time per metrics (FH_ECONFIG otherwise); free the metrics after the
+     * server. */
+    fh_metrics_t *metrics;
+    /** fh_server_run stops on SIGINT and SIGTERM, and reopens the access
+     * logs' files on SIGUSR1 (fh_access_log_reopen) (default true). */
     bool handle_signals;
     /** HTTPS on the port when tls.cert_file is set (tls.h). */
     fh_tls_config_t tls;
