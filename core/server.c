@@ -202,6 +202,9 @@ static int validate(const fh_server_config_t *c) {
 
 /* Frees a server that is not running, whatever part of it was made. */
 static void server_release(fh_server_t *s) {
+    /* Every worker has stopped, so every offload has returned: nothing holds
+     * a handle of these pools any more. */
+    fh__pools_free(s->pools);
     if (s->workers) {
         for (int i = 0; i < s->nworkers; i++)
             fh__worker_free(&s->workers[i]);

@@ -91,7 +91,13 @@ struct fh_server {
     bool h1_llhttp_only;
     uv_async_t *run_async; /* wakes fh_server_run's wait loop */
     pthread_mutex_t run_lock;
+    struct fh_pool *pools; /* freed with the server (fh_server_own_pool) */
 };
+
+/* ---- pool.c ---- */
+
+/* Frees every pool of a server's list, once its workers have stopped. */
+void fh__pools_free(struct fh_pool *head);
 
 /* ---- worker.c ---- */
 

@@ -27,6 +27,7 @@
 #include "fasthttp/openapi.h"
 #include "fasthttp/json.h"
 #include "fasthttp/async.h"
+#include "fasthttp/pool.h"
 #include "fasthttp/stream.h"
 #include "fasthttp/static.h"
 #include "fasthttp/middleware.h"
