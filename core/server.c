@@ -249,6 +249,9 @@ static void server_release(fh_server_t *s) {
         close(s->port_lock);
     if (s->metrics)
         fh__metrics_detach(s->metrics);
+    /* Every worker has stopped, so every offload has returned: nothing holds
+     * a handle of these pools any more. */
+    fh__pools_free(s->pools);
     if (s->workers) {
         for (int i = 0; i < s->nworkers; i++)
             fh__worker_free(&s->workers[i]);

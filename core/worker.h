@@ -105,6 +105,7 @@ struct fh_server {
     int port_lock;              /* the port's claim (listener.c), or -1 */
     uv_async_t *run_async;      /* wakes fh_server_run's wait loop */
     pthread_mutex_t run_lock;
+    struct fh_pool *pools; /* freed with the server (fh_server_own_pool) */
 };
 
 /* ---- server.c ---- */
@@ -112,6 +113,11 @@ struct fh_server {
 /* fn runs on SIGUSR1 while fh_server_run waits with handle_signals (the
  * access log's reopen, registered when it opens a file by path). */
 void fh__server_on_reopen(void (*fn)(void));
+
+/* ---- pool.c ---- */
+
+/* Frees every pool of a server's list, once its workers have stopped. */
+void fh__pools_free(struct fh_pool *head);
 
 /* ---- worker.c ---- */
 

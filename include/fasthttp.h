@@ -29,6 +29,7 @@
 #include "fasthttp/json.h"
 #include "fasthttp/input.h"
 #include "fasthttp/async.h"
+#include "fasthttp/pool.h"
 #include "fasthttp/stream.h"
 #include "fasthttp/body.h"
 #include "fasthttp/static.h"
