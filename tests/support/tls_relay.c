@@ -33,11 +33,15 @@ static void relays_end(void) {
     atomic_store(&quitting, true);
     for (int i = 0; i < 500 && atomic_load(&active) > 0; i++)
         usleep(10000);
-    SSL_CTX_free(ctx);
+    if (atomic_load(&active) == 0)
+        SSL_CTX_free(ctx); /* a relay still running keeps it */
 }
 
 static void ctx_make(void) {
-    ctx = SSL_CTX_new(TLS_client_method()); /* OpenSSL's exit handler first, */
+    /* No exit handler of OpenSSL's: a relay thread still running at exit
+     * must not find libcrypto's locks freed under it. */
+    OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT, NULL);
+    ctx = SSL_CTX_new(TLS_client_method());
     if (ctx)
         SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     atexit(relays_end); /* so this one runs before it */
