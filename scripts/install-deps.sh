@@ -44,6 +44,9 @@ want="$want $PKGS_WS"
 # examples/upload: SHA-256 of the streamed files (OpenSSL's libcrypto).
 PKGS_UPLOAD="libssl-dev"
 want="$want $PKGS_UPLOAD"
+# Operations: promtool checks /metrics; HAProxy fronts the multi-instance test.
+PKGS_OPS="prometheus haproxy"
+want="$want $PKGS_OPS"
 case "${1:-}" in
   --bench) want="$want $PKGS_BENCH ${FH_BENCH_PKGS:-}" ;;
 esac
