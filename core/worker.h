@@ -49,6 +49,7 @@ struct fh__worker {
     pthread_t thread;
     bool thread_started;
     bool stopping;
+    bool draining;      /* every worker's listener is closed: connections end */
     bool wakeup_closed; /* guarded by post_lock */
     fh_arena_cache_t *arena_cache;
     void *parsers; /* released llhttp parsers (http1_parser.c) */
@@ -90,6 +91,9 @@ struct fh_server {
     fh__worker_t *workers;
     _Atomic size_t nconns;
     _Atomic bool stop_requested;
+    /* Workers whose listener has closed in this stop; connections start
+     * to end only once all have (worker.c). */
+    _Atomic int listeners_closed;
     bool started;
     bool joined;
     bool trace_arena;
