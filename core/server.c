@@ -140,6 +140,14 @@ int fh_server_config_env(fh_server_config_t *cfg) {
     int err = env_number("PORT", 65535, &port);
     if (!err)
         err = env_number("THREADS", 1024, &threads);
+    int handshake_ms = (int)cfg->tls.handshake_ms, rotate_s = (int)cfg->tls.ticket_rotate_s;
+    int cache_size = (int)cfg->tls.session_cache_size;
+    if (!err)
+        err = env_number("TLS_HANDSHAKE_MS", 3600000, &handshake_ms);
+    if (!err)
+        err = env_number("TLS_TICKET_ROTATE_S", 604800, &rotate_s);
+    if (!err)
+        err = env_number("TLS_SESSION_CACHE_SIZE", 16777216, &cache_size);
     if (err)
         return err; /* cfg untouched */
     const char *host = getenv("HOST");
@@ -185,6 +193,9 @@ int fh_server_config_env(fh_server_config_t *cfg) {
     if (ticket_key && *ticket_key)
         cfg->tls.ticket_key_file = ticket_key;
     cfg->tls.verify_client = vc;
+    cfg->tls.handshake_ms = (uint32_t)handshake_ms;
+    cfg->tls.ticket_rotate_s = (uint32_t)rotate_s;
+    cfg->tls.session_cache_size = (uint32_t)cache_size;
     cfg->port = port;
     cfg->threads = threads;
     if (host)

@@ -78,10 +78,12 @@ typedef struct fh_tls_config {
      * Environment: TLS_VERIFY_CLIENT=none|optional|required. */
     fh_tls_verify_t verify_client;
     /** A handshake must complete within: 10000 ms (0: the default). The
-     * request head's timeout starts when it has. */
+     * request head's timeout starts when it has. Environment:
+     * TLS_HANDSHAKE_MS (0..3600000). */
     uint32_t handshake_ms;
     /** Session tickets' keys are replaced every this many seconds, and a
-     * ticket is accepted for two such periods: 3600 (0: the default). */
+     * ticket is accepted for two such periods: 3600 (0: the default).
+     * Environment: TLS_TICKET_ROTATE_S (0..604800, a week). */
     uint32_t ticket_rotate_s;
     /** A file of 80 bytes (16 of key name, 32 of AES key, 32 of HMAC key;
      * `openssl rand 80 > file`) that seals and opens tickets instead of
@@ -92,7 +94,8 @@ typedef struct fh_tls_config {
      * rotated every ticket_rotate_s. Environment: TLS_TICKET_KEY. */
     const char *ticket_key_file;
     /** Sessions kept by the server's session cache (resumption without
-     * tickets): 20480 (0: the default). */
+     * tickets): 20480 (0: the default). Environment: TLS_SESSION_CACHE_SIZE
+     * (0..16777216). */
     uint32_t session_cache_size;
 } fh_tls_config_t;
 

@@ -21,6 +21,7 @@
 #include <fasthttp.h>
 
 #include "testutil.h"
+#include "tls_files.h"
 
 static int hello(fh_request_t *req, fh_response_t *res, void *data) {
     (void)req;
@@ -92,6 +93,10 @@ static void test_sigusr1_reopens(void **state) {
     cfg.threads = 2;
     cfg.handler = fh_chain_handle;
     cfg.handler_data = chain;
+    /* Started here (fh_server_run needs it), not by fht_server_start: over
+     * TLS it needs the test certificate itself, as fht_connect speaks TLS. */
+    if (fht_over_tls())
+        fht_tls_config(&cfg);
     assert_int_equal(fh_server_new(&server, &cfg), 0);
     int port = fh_server_port(server);
     pthread_t th;

@@ -488,6 +488,73 @@ static void test_config_env(void **state) {
     unsetenv("TLS_CERT");
 }
 
+/* The numeric TLS settings from the environment: set at their limits, and
+ * a value past a limit, negative, with a suffix or far past any number is
+ * refused naming the variable and quoting the value, cfg left as it was. */
+static void test_config_env_numbers(void **state) {
+    (void)state;
+    fh_server_config_t cfg = fh_server_config_default();
+    setenv("TLS_HANDSHAKE_MS", "2500", 1);
+    setenv("TLS_TICKET_ROTATE_S", "604800", 1);
+    setenv("TLS_SESSION_CACHE_SIZE", "16777216", 1);
+    assert_int_equal(fh_server_config_env(&cfg), 0);
+    assert_int_equal(cfg.tls.handshake_ms, 2500);
+    assert_int_equal(cfg.tls.ticket_rotate_s, 604800);
+    assert_int_equal(cfg.tls.session_cache_size, 16777216);
+    setenv("TLS_HANDSHAKE_MS", "3600000", 1);
+    setenv("TLS_SESSION_CACHE_SIZE", "0", 1);
+    assert_int_equal(fh_server_config_env(&cfg), 0);
+    assert_int_equal(cfg.tls.handshake_ms, 3600000);
+    assert_int_equal(cfg.tls.session_cache_size, 0);
+    static const struct {
+        const char *name, *value, *message;
+    } bad[] = {
+        { "TLS_HANDSHAKE_MS", "3600001",
+          "fasthttp: environment variable TLS_HANDSHAKE_MS: \"3600001\" is not a whole number "
+          "in 0..3600000" },
+        { "TLS_HANDSHAKE_MS", "10s",
+          "fasthttp: environment variable TLS_HANDSHAKE_MS: \"10s\" is not a whole number in "
+          "0..3600000" },
+        { "TLS_TICKET_ROTATE_S", "-1",
+          "fasthttp: environment variable TLS_TICKET_ROTATE_S: \"-1\" is not a whole number in "
+          "0..604800" },
+        { "TLS_TICKET_ROTATE_S", "604801",
+          "fasthttp: environment variable TLS_TICKET_ROTATE_S: \"604801\" is not a whole number "
+          "in 0..604800" },
+        { "TLS_SESSION_CACHE_SIZE", "99999999999999999999999999",
+          "fasthttp: environment variable TLS_SESSION_CACHE_SIZE: \"99999999999999999999999999\" "
+          "is not a whole number in 0..16777216" },
+        { "TLS_SESSION_CACHE_SIZE", "",
+          "fasthttp: environment variable TLS_SESSION_CACHE_SIZE: \"\" is not a whole number in "
+          "0..16777216" },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        fh_server_config_t before = fh_server_config_default();
+        assert_int_equal(fh_server_config_env(&before), 0);
+        fh_server_config_t after = before;
+        const char *old = getenv(bad[i].name);
+        char saved[32];
+        snprintf(saved, sizeof(saved), "%s", old ? old : "");
+        setenv(bad[i].name, bad[i].value, 1);
+        int err = fh_server_config_env(&after);
+        assert_int_equal(err, FH_ECONFIG);
+        assert_string_equal(fh_server_config_error(&after, err), bad[i].message);
+        assert_int_equal(after.tls.handshake_ms, before.tls.handshake_ms);
+        assert_int_equal(after.tls.ticket_rotate_s, before.tls.ticket_rotate_s);
+        assert_int_equal(after.tls.session_cache_size, before.tls.session_cache_size);
+        setenv(bad[i].name, saved, 1);
+    }
+    /* Unset, the three stay 0: the defaults. */
+    unsetenv("TLS_TICKET_ROTATE_S");
+    unsetenv("TLS_SESSION_CACHE_SIZE");
+    unsetenv("TLS_HANDSHAKE_MS");
+    fh_server_config_t d = fh_server_config_default();
+    assert_int_equal(fh_server_config_env(&d), 0);
+    assert_int_equal(d.tls.handshake_ms, 0);
+    assert_int_equal(d.tls.ticket_rotate_s, 0);
+    assert_int_equal(d.tls.session_cache_size, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_get),
@@ -503,6 +570,7 @@ int main(void) {
         cmocka_unit_test(test_handshake_timeout),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_config_env),
+        cmocka_unit_test(test_config_env_numbers),
     };
     return cmocka_run_group_tests(tests, setup, fht_teardown);
 }
