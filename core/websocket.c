@@ -18,6 +18,7 @@
  * lingering until the peer closes. A breach of the rules sends the close
  * code it deserves and ends the same way, reading nothing more.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +48,39 @@ typedef struct ws_out {
     uv_buf_t buf;
     char data[];
 } ws_out_t;
+
+/* ------------------------------------------------------------------ limits */
+
+static int limit_refuse(char *msg, size_t cap, const char *field, unsigned long long value,
+                        const char *why, unsigned long long bound) {
+    if (msg && cap)
+        snprintf(msg, cap, "fasthttp: ws.%s: %llu %s (%llu)", field, value, why, bound);
+    return FH_ECONFIG;
+}
+
+int fh_ws_handlers_check(const fh_ws_handlers_t *h, char *msg, size_t cap) {
+    if (!h)
+        return FH_EINVAL;
+    size_t message = h->max_message ? h->max_message : WS_DEFAULT_MESSAGE;
+    if (h->max_message > FH_WS_MAX_MESSAGE_LIMIT)
+        return limit_refuse(msg, cap, "max_message", h->max_message, "is more than the limit",
+                            FH_WS_MAX_MESSAGE_LIMIT);
+    if (h->max_frame > message)
+        return limit_refuse(msg, cap, "max_frame", h->max_frame, "is more than max_message",
+                            message);
+    if (h->max_queue > FH_WS_MAX_QUEUE_LIMIT)
+        return limit_refuse(msg, cap, "max_queue", h->max_queue, "is more than the limit",
+                            FH_WS_MAX_QUEUE_LIMIT);
+    if (h->deflate_threshold > message)
+        return limit_refuse(msg, cap, "deflate_threshold", h->deflate_threshold,
+                            "is more than max_message", message);
+    if (h->close_ms > FH_WS_MAX_CLOSE_MS)
+        return limit_refuse(msg, cap, "close_ms", h->close_ms, "is more than the limit",
+                            FH_WS_MAX_CLOSE_MS);
+    if (msg && cap)
+        msg[0] = 0;
+    return 0;
+}
 
 /* ---------------------------------------------------------------- lifetime */
 

@@ -3,6 +3,7 @@
  * here: 20 bytes of one hash per connection do not justify a crypto
  * library), a subprotocol chosen, and the 101 answered with the connection
  * set to switch to fh__ws_protocol once it has been written. */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/request.h"
@@ -182,6 +183,11 @@ int fh_ws_upgrade(fh_request_t *req, fh_response_t *res, const fh_ws_handlers_t 
         return FH_EINVAL;
     if ((res->flags & FH__RES_FINAL) || req->state != FH__RS_HANDLING || !req->conn)
         return FH_ESTATE;
+    char why[160];
+    if (fh_ws_handlers_check(h, why, sizeof(why)) != 0) {
+        fprintf(stderr, "%s\n", why);
+        return refuse(res, 500, "WebSocket endpoint misconfigured\n");
+    }
     if (fh__request_method_of(req) != FH_METHOD_GET || fh_request_version(req) != 11)
         return refuse(res, 400, "a WebSocket handshake is an HTTP/1.1 GET\n");
     if (!header_has_token(req, FH_STR_LIT("Upgrade"), FH_STR_LIT("websocket")))

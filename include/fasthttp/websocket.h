@@ -109,6 +109,24 @@ typedef struct fh_ws_handlers {
     uint32_t close_ms;
 } fh_ws_handlers_t;
 
+/** The largest max_message (and max_frame) accepted: 1 GiB. */
+#define FH_WS_MAX_MESSAGE_LIMIT ((size_t)1 << 30)
+/** The largest max_queue accepted: 1 GiB. */
+#define FH_WS_MAX_QUEUE_LIMIT ((size_t)1 << 30)
+/** The largest close_ms accepted: 10 minutes. */
+#define FH_WS_MAX_CLOSE_MS 600000u
+
+/** Checks the limits in h: max_message and max_queue at most 1 GiB,
+ * max_frame at most max_message (with its default), deflate_threshold at
+ * most max_message, close_ms at most 10 minutes, idle_ms any (UINT32_MAX:
+ * never). Returns 0, FH_EINVAL for a NULL h, or FH_ECONFIG with a message
+ * naming the field and quoting the value
+ * ("fasthttp: ws.max_frame: 33554432 is more than max_message (16777216)")
+ * written into msg (cap bytes, NUL-terminated, owned by the caller; msg
+ * may be NULL). fh_ws_upgrade runs it on every handshake and answers 500
+ * (and writes the message to stderr) when it fails. */
+FH_API int fh_ws_handlers_check(const fh_ws_handlers_t *h, char *msg, size_t cap);
+
 /** A route table entry for a WebSocket endpoint at pattern p whose
  * handlers (a `const fh_ws_handlers_t *`) outlive the router. */
 #define FH_WS(p, handlers) FH_ROUTE_D(FH_METHOD_GET, p, fh_ws_route, (void *)(handlers))

@@ -84,6 +84,17 @@ static const fh_ws_handlers_t flood_h = { .on_message = flood_message,
                                           .on_drained = flood_drained,
                                           .max_queue = 256 * 1024 };
 
+/* Messages of up to 10,000 bytes, and the largest limits accepted. */
+static const fh_ws_handlers_t frag_h = { .on_message = echo_message, .max_message = 10000 };
+static const fh_ws_handlers_t huge_h = { .on_message = echo_message,
+                                         .max_message = FH_WS_MAX_MESSAGE_LIMIT,
+                                         .max_queue = FH_WS_MAX_QUEUE_LIMIT,
+                                         .close_ms = FH_WS_MAX_CLOSE_MS };
+/* A frame limit above the message limit: every handshake gets 500. */
+static const fh_ws_handlers_t bad_h = { .on_message = echo_message,
+                                        .max_message = 1000,
+                                        .max_frame = 1001 };
+
 static const fh_ws_handlers_t z_h = { .on_message = echo_message,
                                       .deflate = true,
                                       .max_message = 1 << 20 };
@@ -117,6 +128,9 @@ static const fh_route_t routes[] = {
     FH_WS("/proto", &proto_h),
     FH_WS("/flood", &flood_h),
     FH_WS("/cb", &cb_h),
+    FH_WS("/frag", &frag_h),
+    FH_WS("/huge", &huge_h),
+    FH_WS("/bad", &bad_h),
     FH_ROUTES_END,
 };
 
@@ -486,6 +500,116 @@ static void test_message_limit(void **state) {
     fht_close(fd);
 }
 
+/* The limits' check: each at its bound passes, one past it and far past
+ * it is refused with a message naming the field and quoting the value. A
+ * route whose limits are refused answers 500 to every handshake. */
+static void test_limits_check(void **state) {
+    (void)state;
+    char msg[160];
+    fh_ws_handlers_t h = { 0 };
+    assert_int_equal(fh_ws_handlers_check(&h, msg, sizeof(msg)), 0);
+    assert_int_equal(fh_ws_handlers_check(&huge_h, msg, sizeof(msg)), 0);
+    assert_int_equal(fh_ws_handlers_check(NULL, msg, sizeof(msg)), FH_EINVAL);
+    static const struct {
+        fh_ws_handlers_t h;
+        const char *want;
+    } bad[] = {
+        { { .max_message = FH_WS_MAX_MESSAGE_LIMIT + 1 },
+          "fasthttp: ws.max_message: 1073741825 is more than the limit (1073741824)" },
+        { { .max_message = SIZE_MAX }, "ws.max_message: 18446744073709551615 is more" },
+        { { .max_frame = (16u << 20) + 1 },
+          "fasthttp: ws.max_frame: 16777217 is more than max_message (16777216)" },
+        { { .max_message = 1000, .max_frame = 1001 },
+          "fasthttp: ws.max_frame: 1001 is more than max_message (1000)" },
+        { { .max_queue = FH_WS_MAX_QUEUE_LIMIT + 1 },
+          "fasthttp: ws.max_queue: 1073741825 is more than the limit (1073741824)" },
+        { { .deflate = true, .max_message = 100, .deflate_threshold = 101 },
+          "fasthttp: ws.deflate_threshold: 101 is more than max_message (100)" },
+        { { .close_ms = FH_WS_MAX_CLOSE_MS + 1 },
+          "fasthttp: ws.close_ms: 600001 is more than the limit (600000)" },
+        { { .close_ms = UINT32_MAX }, "fasthttp: ws.close_ms: 4294967295 is more" },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(fh_ws_handlers_check(&bad[i].h, msg, sizeof(msg)), FH_ECONFIG);
+        if (!strstr(msg, bad[i].want))
+            fail_msg("case %zu: \"%s\" lacks \"%s\"", i, msg, bad[i].want);
+    }
+    assert_int_equal(fh_ws_handlers_check(&bad[0].h, NULL, 0), FH_ECONFIG);
+
+    int fd = fht_connect(fht_port);
+    fht_send_str(
+        fd, "GET /bad HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    char head[64] = { 0 };
+    size_t n;
+    assert_int_equal(fht_recv_exact(fd, head, 12, &n), 0);
+    assert_memory_equal(head, "HTTP/1.1 500", 12);
+    fht_close(fd);
+    /* The largest limits accepted open and echo. */
+    fd = ws_open("/huge", NULL);
+    uint8_t frame[64], buf[64];
+    n = ws_frame(frame, 0x81, "hi", 2);
+    fht_send(fd, frame, n);
+    size_t len;
+    assert_int_equal(ws_read(fd, buf, sizeof(buf), &len), 0x81);
+    assert_int_equal(len, 2);
+    fht_close(fd);
+}
+
+/* A frame head declaring 1 GiB (and 2^40 bytes) with the default 16 MiB
+ * limit: 1009 and the close from the head alone, no payload sent. */
+static void test_huge_declared_frame(void **state) {
+    (void)state;
+    static const uint64_t lens[] = { (uint64_t)1 << 30, (uint64_t)1 << 40 };
+    for (size_t k = 0; k < 2; k++) {
+        int fd = ws_open("/echo", NULL);
+        uint8_t head[14] = { 0x82, 0xff };
+        for (int i = 0; i < 8; i++)
+            head[2 + i] = (uint8_t)(lens[k] >> (56 - 8 * i));
+        fht_send(fd, head, sizeof(head));
+        uint8_t buf[64];
+        size_t len;
+        assert_int_equal(ws_read(fd, buf, sizeof(buf), &len), 0x88);
+        assert_int_equal(len, 2);
+        assert_int_equal(buf[0] << 8 | buf[1], 1009);
+        assert_int_equal(fht_wait_closed(fd, 5000), 1);
+        fht_close(fd);
+    }
+}
+
+/* One message in 10,000 one-byte fragments: at the 10,000-byte limit it
+ * arrives whole; 10,001 of them get 1009 and the close. */
+static void test_many_fragments(void **state) {
+    (void)state;
+    enum { FRAGS = 10001 };
+    static uint8_t wire[FRAGS * 7], buf[10100];
+    for (int extra = 0; extra < 2; extra++) {
+        int frags = 10000 + extra;
+        size_t n = 0;
+        for (int i = 0; i < frags; i++) {
+            uint8_t op = i == 0 ? 0x01 : 0x00;
+            if (i == frags - 1)
+                op |= 0x80;
+            n += ws_frame(wire + n, op, "x", 1);
+        }
+        int fd = ws_open("/frag", NULL);
+        fht_send(fd, wire, n);
+        size_t len;
+        if (!extra) {
+            assert_int_equal(ws_read(fd, buf, sizeof(buf), &len), 0x81);
+            assert_int_equal(len, 10000);
+            assert_int_equal(buf[0], 'x');
+            assert_int_equal(buf[9999], 'x');
+        } else {
+            assert_int_equal(ws_read(fd, buf, sizeof(buf), &len), 0x88);
+            assert_int_equal(len, 2);
+            assert_int_equal(buf[0] << 8 | buf[1], 1009);
+            assert_int_equal(fht_wait_closed(fd, 5000), 1);
+        }
+        fht_close(fd);
+    }
+}
+
 /* Real masks, every length class, a message cut across reads, and 10,000
  * pings in one write answered by 10,000 pongs. */
 static void test_masked_and_many(void **state) {
@@ -583,8 +707,13 @@ static void test_backpressure(void **state) {
     uint8_t frame[64];
     size_t n = ws_frame(frame, 0x81, "go", 2);
     fht_send(fd, frame, n);
+    size_t rss0 = fht_rss_kb();
     usleep(300 * 1000); /* not reading: the queue fills */
     assert_true(atomic_load(&flood_left) > 0);
+    /* 16 MiB offered; the process holds the bounded queue, not the rest. */
+    size_t rss1 = fht_rss_kb();
+    if (rss1 > rss0 + 8192)
+        fail_msg("RSS grew %zu KiB while the reader did not read", rss1 - rss0);
     static uint8_t buf[20000];
     for (int i = 0; i < MSGS; i++) {
         size_t len;
@@ -760,6 +889,9 @@ int main(void) {
         cmocka_unit_test(test_handshake_middleware),
         cmocka_unit_test(test_framing_table),
         cmocka_unit_test(test_message_limit),
+        cmocka_unit_test(test_limits_check),
+        cmocka_unit_test(test_huge_declared_frame),
+        cmocka_unit_test(test_many_fragments),
         cmocka_unit_test(test_masked_and_many),
         cmocka_unit_test(test_callbacks),
         cmocka_unit_test(test_server_close),
