@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "core/conn.h"
@@ -61,6 +63,46 @@ int fh__listener_bind(const char *host, int port, int backlog, uv_os_sock_t *out
     getsockname(fd, (struct sockaddr *)&got, &glen);
     *bound = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
                                              : ((struct sockaddr_in *)&got)->sin_port);
+    *out = fd;
+    return 0;
+}
+
+int fh__listener_bind_unix(const char *path, unsigned mode, int backlog, uv_os_sock_t *out) {
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return FH_EINVAL;
+    memcpy(sa.sun_path, path, strlen(path));
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            return FH_EADDRINUSE;
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (probe < 0)
+            return uv_translate_sys_error(errno);
+        int rc = connect(probe, (struct sockaddr *)&sa, sizeof(sa));
+        int err = errno;
+        close(probe);
+        if (rc == 0 || err != ECONNREFUSED)
+            return FH_EADDRINUSE; /* something listens there (or may) */
+        unlink(path);             /* stale: nothing listens */
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return uv_translate_sys_error(errno);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        int err = uv_translate_sys_error(errno);
+        close(fd);
+        return err;
+    }
+    /* The mode is set before listen: no client connects before it holds. */
+    if (chmod(path, mode) != 0 || listen(fd, backlog) != 0) {
+        int err = uv_translate_sys_error(errno);
+        close(fd);
+        unlink(path);
+        return err;
+    }
     *out = fd;
     return 0;
 }

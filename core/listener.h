@@ -17,6 +17,9 @@
 
 typedef struct fh__worker fh__worker_t;
 
+/* Listening addresses per server (config.listen). */
+enum { FH__LISTENERS_MAX = 8 };
+
 typedef struct fh__listener {
     uv_poll_t poll;
     uv_os_sock_t fd; /* -1 when none */
@@ -46,6 +49,11 @@ int fh__listener_activated(void);
  * *why set (a bad host), or a libuv error. */
 int fh__listener_bind(const char *host, int port, int backlog, uv_os_sock_t *out, int *bound,
                       const char **why);
+/* Makes a listening, non-blocking Unix-domain stream socket at path with
+ * the file mode mode. A socket file already there is removed only when
+ * nothing listens on it (a connect is refused); one that answers, or a
+ * file that is not a socket, is FH_EADDRINUSE. Returns 0 or an error. */
+int fh__listener_bind_unix(const char *path, unsigned mode, int backlog, uv_os_sock_t *out);
 /* Starts accepting on l's socket (already in l->fd) on w's loop. */
 int fh__listener_start(fh__listener_t *l, fh__worker_t *w);
 /* Resumes accepting when it paused and the cause is gone. */

@@ -267,8 +267,9 @@ bool fh_request_header_at(const fh_request_t *req, size_t i, fh_str_t *name, fh_
 fh_str_t fh_request_remote_ip(fh_request_t *req) {
     struct sockaddr_storage ss;
     char buf[64];
-    if (fh_request_remote_addr(req, &ss) != 0)
-        return (fh_str_t){ NULL, 0 };
+    if (fh_request_remote_addr(req, &ss) != 0 ||
+        (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+        return (fh_str_t){ NULL, 0 }; /* a Unix-domain peer has no IP */
     int err = ss.ss_family == AF_INET6 ? uv_ip6_name((struct sockaddr_in6 *)&ss, buf, sizeof(buf))
                                        : uv_ip4_name((struct sockaddr_in *)&ss, buf, sizeof(buf));
     if (err)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "core/arena.h"
@@ -220,6 +221,48 @@ const char *fh_server_config_error(const fh_server_config_t *cfg, int err) {
     return config_msg;
 }
 
+/* Splits a config.listen entry: "unix:PATH" sets *path; otherwise host
+ * (copied into host, cap bytes) and *port. Returns NULL, or why the entry
+ * is refused. */
+static const char *listen_parse(const char *v, char *host, size_t cap, int *port,
+                                const char **path) {
+    *path = NULL;
+    if (strncmp(v, "unix:", 5) == 0) {
+        if (!v[5])
+            return "has no path after \"unix:\"";
+        if (strlen(v + 5) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+            return "is a Unix socket path longer than 107 bytes";
+        *path = v + 5;
+        return NULL;
+    }
+    const char *colon, *h = v;
+    size_t hlen;
+    if (v[0] == '[') {
+        const char *close = strchr(v, ']');
+        if (!close || close[1] != ':')
+            return "is not \"[IPV6]:PORT\"";
+        h = v + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(v, ':');
+        if (!colon || memchr(v, ':', (size_t)(colon - v)))
+            return "is not \"HOST:PORT\", \"[IPV6]:PORT\" or \"unix:PATH\"";
+        hlen = (size_t)(colon - v);
+    }
+    if (hlen == 0 || hlen >= cap)
+        return "has no address before the port";
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    if ((v[0] == '[') != (strchr(host, ':') != NULL) || !fh__config_host_ok(host))
+        return "is not an IPv4 or [IPv6] address (or \"localhost\") and a port";
+    const char *d = colon + 1;
+    if (!*d || strlen(d) > 5 || strspn(d, "0123456789") != strlen(d) || atoi(d) > 65535)
+        return "has no port 0..65535";
+    *port = atoi(d);
+    return NULL;
+}
+
 static int validate(const fh_server_config_t *c) {
     if (!c->tls.cert_file && (c->tls.key_file || c->tls.client_ca_file || c->tls.ncerts ||
                               c->tls.ocsp_file || c->tls.ticket_key_file))
@@ -244,6 +287,20 @@ static int validate(const fh_server_config_t *c) {
         return config_error("arena_chunk_size", "must be 4 KiB .. 64 MiB");
     if (c->server_name && strpbrk(c->server_name, "\r\n"))
         return config_error("server_name", "must not contain CR or LF");
+    if (c->unix_mode > 0777)
+        return config_error("unix_mode", "must be a file mode, at most 0777");
+    for (int i = 0; c->listen && c->listen[i]; i++) {
+        char q[64], host[64];
+        int port;
+        const char *path, *why;
+        if (i == FH__LISTENERS_MAX)
+            return config_error("listen", "has more than 8 addresses");
+        fh__config_quote(q, sizeof(q), c->listen[i]);
+        if ((why = listen_parse(c->listen[i], host, sizeof(host), &port, &path)))
+            return fh__config_refuse("config.listen[%d]: %s %s", i, q, why);
+    }
+    if (c->listen && !c->listen[0])
+        return config_error("listen", "is empty (NULL: host and port)");
     if (c->host && !fh__config_host_ok(c->host)) {
         char q[64];
         fh__config_quote(q, sizeof(q), c->host);
@@ -258,6 +315,13 @@ static int validate(const fh_server_config_t *c) {
 static void server_release(fh_server_t *s) {
     if (s->port_lock >= 0)
         close(s->port_lock);
+    for (int j = 0; j < s->nlisten; j++) {
+        if (s->listen_lock[j] >= 0)
+            close(s->listen_lock[j]);
+        if (s->listen_unix[j])
+            unlink(s->listen_unix[j]);
+        free(s->listen_unix[j]);
+    }
     if (s->metrics)
         fh__metrics_detach(s->metrics);
     /* Every worker has stopped, so every offload has returned: nothing holds
@@ -298,6 +362,74 @@ static int server_strings(fh_server_t *s, const fh_server_config_t *c) {
     return 0;
 }
 
+/* Entry 0 for every worker: a dup of the descriptor systemd passed. */
+static int listen_activated(fh_server_t *s, int activated) {
+    s->nlisten = 1;
+    for (int i = 0; i < s->nworkers; i++) {
+        int fd = i == 0 ? activated : fcntl(activated, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+            return uv_translate_sys_error(errno);
+        s->workers[i].listeners[0].fd = fd;
+    }
+    struct sockaddr_storage ss;
+    socklen_t slen = sizeof(ss);
+    getsockname(activated, (struct sockaddr *)&ss, &slen);
+    s->listen_port[0] = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                       : ((struct sockaddr_in *)&ss)->sin_port);
+    return 0;
+}
+
+/* Entry j on TCP: one SO_REUSEPORT socket per worker on host and port,
+ * the others on the first one's (maybe ephemeral) port, and the port's
+ * claim: a second server on it, here or in another process, is refused
+ * instead of sharing it, unless both say share_port. */
+static int listen_tcp(fh_server_t *s, int j, const char *host, int port) {
+    for (int i = 0; i < s->nworkers; i++) {
+        const char *why = NULL;
+        int err = fh__listener_bind(host, port, s->cfg.backlog, &s->workers[i].listeners[j].fd,
+                                    &s->listen_port[j], &why);
+        if (err == FH_ECONFIG)
+            return config_error("host", why);
+        if (err)
+            return listen_error(host, port, err);
+        if (i == 0) {
+            int lock = fh__listener_claim_port(s->listen_port[j], s->cfg.share_port);
+            if (lock < 0 && lock != FH_ENOENT)
+                return listen_error(host, s->listen_port[j], lock);
+            s->listen_lock[j] = lock;
+        }
+        port = s->listen_port[j];
+    }
+    return 0;
+}
+
+/* Entry j on a Unix-domain socket: one socket, a dup per worker. */
+static int listen_unix(fh_server_t *s, int j, const char *path) {
+    int fd = -1;
+    unsigned mode = s->cfg.unix_mode ? s->cfg.unix_mode : 0660;
+    int err = fh__listener_bind_unix(path, mode, s->cfg.backlog, &fd);
+    if (err) {
+        snprintf(config_sys_msg, sizeof(config_sys_msg), "cannot listen on unix:%s: %s", path,
+                 fh_strerror(err));
+        config_sys_err = err;
+        return err;
+    }
+    s->listen_unix[j] = strdup(path);
+    if (!s->listen_unix[j]) {
+        close(fd);
+        unlink(path);
+        return FH_ENOMEM;
+    }
+    s->listen_port[j] = 0;
+    for (int i = 0; i < s->nworkers; i++) {
+        int d = i == 0 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (d < 0)
+            return uv_translate_sys_error(errno);
+        s->workers[i].listeners[j].fd = d;
+    }
+    return 0;
+}
+
 int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
     config_field = NULL;
     config_sys_err = 0;
@@ -335,8 +467,6 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
     s->workers = calloc((size_t)s->nworkers, sizeof(fh__worker_t));
     if (!s->workers)
         goto error;
-    for (int i = 0; i < s->nworkers; i++)
-        s->workers[i].listener.fd = -1;
 
     /* A peer death must be an error code, never SIGPIPE (the core's own
      * writes say MSG_NOSIGNAL; user code on taken-over sockets may not). */
@@ -344,47 +474,35 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
     if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
         signal(SIGPIPE, SIG_IGN);
 
-    int port = c.port;
+    for (int j = 0; j < FH__LISTENERS_MAX; j++)
+        s->listen_lock[j] = -1;
+    for (int i = 0; i < s->nworkers; i++) {
+        err = fh__worker_new(&s->workers[i], s, i);
+        if (err)
+            goto error;
+    }
     /* Socket activation: the workers share the socket systemd passed. */
     int activated = fh__listener_activated();
-    for (int i = 0; i < s->nworkers; i++) {
-        fh__worker_t *w = &s->workers[i];
-        err = fh__worker_new(w, s, i);
-        if (err)
-            goto error;
-        if (activated >= 0) {
-            w->listener.fd = i == 0 ? activated : fcntl(activated, F_DUPFD_CLOEXEC, 3);
-            if (w->listener.fd < 0) {
-                err = uv_translate_sys_error(errno);
-                goto error;
-            }
-            struct sockaddr_storage ss;
-            socklen_t slen = sizeof(ss);
-            getsockname(activated, (struct sockaddr *)&ss, &slen);
-            s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                     : ((struct sockaddr_in *)&ss)->sin_port);
-            continue;
+    if (activated >= 0) {
+        err = listen_activated(s, activated);
+    } else if (!c.listen) {
+        s->nlisten = 1;
+        err = listen_tcp(s, 0, s->host, c.port);
+    } else {
+        for (int j = 0; !err && c.listen[j]; j++) {
+            char host[64];
+            int port;
+            const char *path;
+            listen_parse(c.listen[j], host, sizeof(host), &port, &path);
+            s->nlisten = j + 1;
+            err = path ? listen_unix(s, j, path) : listen_tcp(s, j, host, port);
         }
-        const char *why = NULL;
-        err = fh__listener_bind(s->host, port, c.backlog, &w->listener.fd, &s->port, &why);
-        if (err == FH_ECONFIG)
-            err = config_error("host", why);
-        else if (err)
-            err = listen_error(s->host, port, err);
-        if (err)
-            goto error;
-        if (i == 0) {
-            /* A second server on the port, here or in another process, is
-             * refused instead of sharing it, unless both say share_port. */
-            int lock = fh__listener_claim_port(s->port, c.share_port);
-            if (lock < 0 && lock != FH_ENOENT) {
-                err = listen_error(s->host, s->port, lock);
-                goto error;
-            }
-            s->port_lock = lock;
-        }
-        port = s->port; /* the others share the first one's (maybe ephemeral) port */
     }
+    if (err)
+        goto error;
+    for (int i = 0; i < s->nworkers; i++)
+        s->workers[i].nlisteners = s->nlisten;
+    s->port = s->listen_port[0];
     if (c.metrics) {
         err = fh__metrics_attach(c.metrics, s);
         if (err == FH_ESTATE)
@@ -403,6 +521,9 @@ error:
 
 int fh_server_port(const fh_server_t *s) { return s->port; }
 int fh_server_threads(const fh_server_t *s) { return s->nworkers; }
+int fh_server_listen_port(const fh_server_t *s, int i) {
+    return i >= 0 && i < s->nlisten ? s->listen_port[i] : FH_EINVAL;
+}
 
 int fh_server_start(fh_server_t *s) {
     if (s->started)

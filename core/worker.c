@@ -15,7 +15,8 @@
 int fh__worker_new(fh__worker_t *w, fh_server_t *s, int i) {
     w->server = s;
     w->index = i;
-    w->listener.fd = -1;
+    for (int j = 0; j < FH__LISTENERS_MAX; j++)
+        w->listeners[j].fd = -1;
     pthread_mutex_init(&w->post_lock, NULL);
     int err =
         fh_arena_cache_new(&w->arena_cache, s->cfg.arena_chunk_size, s->cfg.arena_cache_bytes);
@@ -28,9 +29,11 @@ int fh__worker_new(fh__worker_t *w, fh_server_t *s, int i) {
 void fh__worker_free(fh__worker_t *w) {
     if (!w->server)
         return;
-    if (w->listener.fd >= 0)
-        close(w->listener.fd);
-    w->listener.fd = -1;
+    for (int j = 0; j < FH__LISTENERS_MAX; j++) {
+        if (w->listeners[j].fd >= 0)
+            close(w->listeners[j].fd);
+        w->listeners[j].fd = -1;
+    }
     fh__h1_parsers_free(w);
     fh_arena_cache_free(w->arena_cache);
     w->arena_cache = NULL;
@@ -47,8 +50,11 @@ static void on_handle_closed(uv_handle_t *h) { (void)h; }
 /* The last step of a stop: once no connection is left and the listener is
  * closed, the loop's own handles close and the loop ends. */
 static void worker_maybe_finish(fh__worker_t *w) {
-    if (!w->stopping || w->nconns > 0 || w->listener.fd >= 0)
+    if (!w->stopping || w->nconns > 0)
         return;
+    for (int j = 0; j < w->nlisteners; j++)
+        if (w->listeners[j].fd >= 0)
+            return;
     if (!uv_is_closing((uv_handle_t *)&w->tick)) {
         uv_close((uv_handle_t *)&w->tick, on_handle_closed);
         uv_close((uv_handle_t *)&w->drain, on_handle_closed);
@@ -66,7 +72,8 @@ void fh__worker_conn_count(fh__worker_t *w, int delta) {
     } else if (delta < 0) {
         w->nconns--;
         atomic_fetch_sub_explicit(&w->server->nconns, 1, memory_order_relaxed);
-        fh__listener_resume(&w->listener);
+        for (int j = 0; j < w->nlisteners; j++)
+            fh__listener_resume(&w->listeners[j]);
     }
     worker_maybe_finish(w);
 }
@@ -100,7 +107,8 @@ static void worker_begin_stop(fh__worker_t *w) {
         return;
     fh_server_t *s = w->server;
     w->stopping = true;
-    fh__listener_close(&w->listener);
+    for (int j = 0; j < w->nlisteners; j++)
+        fh__listener_close(&w->listeners[j]);
     uv_timer_start(&w->drain, on_drain_timeout, s->cfg.timeouts.drain_ms, 0);
     if (atomic_fetch_add(&s->listeners_closed, 1) + 1 == s->nworkers) {
         for (int i = 0; i < s->nworkers; i++)
@@ -117,7 +125,8 @@ static void on_tick(uv_timer_t *t) {
     fh__worker_t *w = t->data;
     fh__date_update(&w->date, time(NULL));
     fh__conn_sweep(w);
-    fh__listener_resume(&w->listener);
+    for (int j = 0; j < w->nlisteners; j++)
+        fh__listener_resume(&w->listeners[j]);
     worker_maybe_finish(w);
 }
 
@@ -185,9 +194,11 @@ int fh__worker_init(fh__worker_t *w) {
     if (err)
         return err;
     w->loop.data = w;
-    err = fh__listener_start(&w->listener, w);
-    if (err)
-        return err;
+    for (int j = 0; j < w->nlisteners; j++) {
+        err = fh__listener_start(&w->listeners[j], w);
+        if (err)
+            return err;
+    }
     uv_timer_init(&w->loop, &w->tick);
     w->tick.data = w;
     uv_timer_init(&w->loop, &w->drain);

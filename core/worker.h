@@ -42,7 +42,8 @@ struct fh__worker {
     fh_server_t *server;
     int index;
     uv_loop_t loop;
-    fh__listener_t listener;
+    fh__listener_t listeners[FH__LISTENERS_MAX]; /* one per config.listen entry */
+    int nlisteners;
     uv_timer_t tick;   /* Date refresh and timeout sweep */
     uv_timer_t drain;  /* graceful stop deadline */
     uv_async_t wakeup; /* stop requests and posted callbacks */
@@ -107,7 +108,12 @@ struct fh_server {
     struct fh__tls *tls;
     struct fh_metrics *metrics; /* cfg.metrics, attached (metrics.c) */
     int port_lock;              /* the port's claim (listener.c), or -1 */
-    uv_async_t *run_async;      /* wakes fh_server_run's wait loop */
+    /* config.listen, parsed (or the host/port shorthand as one entry). */
+    int nlisten;
+    int listen_port[FH__LISTENERS_MAX];   /* bound port; 0 for a Unix socket */
+    int listen_lock[FH__LISTENERS_MAX];   /* each TCP entry's port claim, or -1 */
+    char *listen_unix[FH__LISTENERS_MAX]; /* the Unix socket made here, removed at free */
+    uv_async_t *run_async;                /* wakes fh_server_run's wait loop */
     pthread_mutex_t run_lock;
     struct fh_pool *pools; /* freed with the server (fh_server_own_pool) */
 };

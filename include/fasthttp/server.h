@@ -128,6 +128,19 @@ typedef struct fh_server_config {
      * socket systemd passed, and fh_server_new unsets LISTEN_PID,
      * LISTEN_FDS and LISTEN_FDNAMES. */
     int port;
+    /** Several listeners: a NULL-terminated list of at most 8 addresses,
+     * each "IPV4:PORT" (or "localhost:PORT"), "[IPV6]:PORT" or
+     * "unix:PATH" (a Unix-domain socket, made with the mode unix_mode; a
+     * socket file left there is removed only when nothing listens on it,
+     * and the file is removed by fh_server_free). PORT 0 is an ephemeral
+     * port (fh_server_listen_port). When set, host and port are ignored;
+     * NULL (default): host and port are the one listener. The strings are
+     * read by fh_server_new only. A bad entry is a config error naming
+     * config.listen[i] and quoting it. */
+    const char *const *listen;
+    /** File mode of the Unix-domain sockets in listen: 0 (default) =
+     * 0660; at most 0777. */
+    unsigned unix_mode;
     int threads;           /**< worker threads; 0 = one per CPU (default) */
     int backlog;           /**< listen backlog: 1024 */
     fh_handler_fn handler; /**< required */
@@ -354,6 +367,10 @@ FH_API void fh_server_free(fh_server_t *server);
 
 /** The bound port (useful with port 0). */
 FH_API int fh_server_port(const fh_server_t *server);
+/** The port listen[i] is bound to (ephemeral ports resolved); 0 for a
+ * Unix-domain socket; FH_EINVAL when i is not an entry. Without listen,
+ * entry 0 is host and port. */
+FH_API int fh_server_listen_port(const fh_server_t *server, int i);
 /** Number of worker threads. */
 FH_API int fh_server_threads(const fh_server_t *server);
 

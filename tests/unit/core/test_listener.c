@@ -41,10 +41,12 @@ static int setup(void **state) {
     server.cfg.timeouts.keepalive_ms = 10000;
     server.transport = &fh__transport_tcp;
     assert_int_equal(fh__worker_new(&worker, &server, 0), 0);
+    worker.nlisteners = 1;
     assert_int_equal(uv_loop_init(&worker.loop), 0);
     worker.loop.data = &worker;
     const char *why = NULL;
-    assert_int_equal(fh__listener_bind("127.0.0.1", 0, 64, &worker.listener.fd, &port, &why), 0);
+    assert_int_equal(fh__listener_bind("127.0.0.1", 0, 64, &worker.listeners[0].fd, &port, &why),
+                     0);
     assert_true(port > 0);
     return 0;
 }
@@ -84,12 +86,12 @@ static void test_bind_errors(void **state) {
 
 static void test_cap_pauses_and_resumes(void **state) {
     (void)state;
-    assert_int_equal(fh__listener_start(&worker.listener, &worker), 0);
+    assert_int_equal(fh__listener_start(&worker.listeners[0], &worker), 0);
     int a = client(), b = client(), c = client();
     assert_true(a >= 0 && b >= 0 && c >= 0); /* the kernel queues the third */
     spin(20);
     assert_int_equal(worker.nconns, 2);
-    assert_true(worker.listener.paused);
+    assert_true(worker.listeners[0].paused);
     /* One leaves: the third is taken. */
     close(a);
     spin(20);
@@ -98,7 +100,7 @@ static void test_cap_pauses_and_resumes(void **state) {
     close(c);
     spin(20);
     assert_int_equal(worker.nconns, 0);
-    assert_false(worker.listener.paused);
+    assert_false(worker.listeners[0].paused);
 }
 
 static void test_close_takes_the_queue_then_refuses(void **state) {
@@ -107,10 +109,10 @@ static void test_close_takes_the_queue_then_refuses(void **state) {
     int a = client(), b = client();
     assert_true(a >= 0 && b >= 0);
     worker.stopping = true;
-    fh__listener_close(&worker.listener);
+    fh__listener_close(&worker.listeners[0]);
     assert_int_equal(worker.nconns, 2); /* taken, to be served, not reset */
     spin(10);
-    assert_int_equal(worker.listener.fd, -1);
+    assert_int_equal(worker.listeners[0].fd, -1);
     assert_int_equal(client(), -ECONNREFUSED);
     /* The stop itself is the worker's (its timers are not made here). */
     worker.stopping = false;
