@@ -47,6 +47,10 @@ want="$want $PKGS_UPLOAD"
 # Operations: promtool checks /metrics; HAProxy fronts the multi-instance test.
 PKGS_OPS="prometheus haproxy"
 want="$want $PKGS_OPS"
+# PostgreSQL: libpq's headers (the database client on the loops) and the
+# server the tests start a throwaway instance of (initdb into a temp dir).
+PKGS_DB="libpq-dev postgresql"
+want="$want $PKGS_DB"
 case "${1:-}" in
   --bench) want="$want $PKGS_BENCH ${FH_BENCH_PKGS:-}" ;;
 esac
