@@ -82,6 +82,8 @@ struct fh_stream {
     unsigned handles; /* open handles (keep-alive timer, poll) */
     /* BODY_FILE */
     int fd, sock;
+    void (*fd_release)(void *data); /* instead of close(fd), when set */
+    void *fd_release_data;
     int64_t off, left;
     size_t step_sent;
     int step_err;
@@ -441,7 +443,9 @@ static void stream_maybe_finish(fh_stream_t *st) {
     blocks_free(st->pending);
     blocks_free(st->spare);
     st->pending = st->pending_tail = st->spare = NULL;
-    if (st->fd >= 0)
+    if (st->fd >= 0 && st->fd_release)
+        st->fd_release(st->fd_release_data);
+    else if (st->fd >= 0)
         close(st->fd);
     if (st->sock >= 0)
         close(st->sock); /* after the poll handle is closed */
@@ -597,6 +601,11 @@ size_t fh_stream_buffered(const fh_stream_t *st) { return st->buffered; }
 fh_response_t *fh_stream_response(fh_stream_t *st) { return &st->req->res; }
 
 int fh_send_fd(fh_response_t *res, int fd, int64_t offset, int64_t length) {
+    return fh__send_fd_held(res, fd, offset, length, NULL, NULL);
+}
+
+int fh__send_fd_held(fh_response_t *res, int fd, int64_t offset, int64_t length,
+                     void (*release)(void *data), void *data) {
     if (fd < 0 || offset < 0 || length < 0 || offset > INT64_MAX - length ||
         (sizeof(off_t) < sizeof(int64_t) && offset + length > (int64_t)INT32_MAX))
         return FH_EINVAL;
@@ -605,6 +614,8 @@ int fh_send_fd(fh_response_t *res, int fd, int64_t offset, int64_t length) {
     if (err)
         return err;
     st->fd = fd;
+    st->fd_release = release;
+    st->fd_release_data = data;
     st->off = offset;
     st->left = st->no_body ? 0 : length;
     st->ended = true; /* the file is the whole body */
