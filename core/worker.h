@@ -68,6 +68,7 @@ struct fh__worker {
     struct fh_takeover *takeovers; /* taken-over connections (takeover.c) */
     struct {
         fh__counter_t accepted, requests, errors_4xx, errors_5xx, timeouts, writes, conn_buffers;
+        fh__counter_t file_steps_loop, file_steps_pool;
     } stats;
 };
 
@@ -89,6 +90,10 @@ struct fh_server {
      * strict parser alone (http1_parser.c), so that tests can check that
      * both ways answer the same. */
     bool h1_llhttp_only;
+    /* FH_SENDFILE_POOL=1: every piece of a file is read on the thread pool
+     * before it is sent, as if its pages were never in memory, so that
+     * tests reach that path (stream.c). */
+    bool sendfile_via_pool;
     uv_async_t *run_async; /* wakes fh_server_run's wait loop */
     pthread_mutex_t run_lock;
 };
