@@ -340,10 +340,10 @@ static void on_poll(uv_poll_t *p, int status, int events) {
     if ((events & UV_WRITABLE) && !c->wq_head && c->writable_cb) {
         fh__writable_cb cb = c->writable_cb;
         c->writable_cb = NULL;
-        conn_watch(c);
-        cb(c, c->writable_data);
+        cb(c, c->writable_data); /* usually waits again: the watch stays */
         if (c->state == FH__CONN_CLOSED)
             return;
+        conn_watch(c);
     }
     if (events & UV_READABLE)
         conn_on_readable(c);
