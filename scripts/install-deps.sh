@@ -32,10 +32,12 @@ PKGS_CHECK="clang libclang-rt-14-dev valgrind doxygen slowhttptest"
 # on 127.0.0.1; the system services these packages may start are not used.
 PKGS_BENCH="wrk nginx-light h2o libmicrohttpd-dev libulfius-dev libevhtp-dev libevent-dev
   libssl-dev libcivetweb-dev libh2o-evloop-dev gnuplot-nox"
+# bench/static counts the servers' system calls.
+PKGS_BENCH_STATIC="strace"
 
 want="$PKGS_BUILD $PKGS_CHECK"
 case "${1:-}" in
-  --bench) want="$want $PKGS_BENCH ${FH_BENCH_PKGS:-}" ;;
+  --bench) want="$want $PKGS_BENCH $PKGS_BENCH_STATIC ${FH_BENCH_PKGS:-}" ;;
 esac
 
 # The npm packages, once per version of scripts/npm/package.json.
