@@ -13,7 +13,16 @@
 
 #include "core/config.h"
 
-enum { SRV_HOST, SRV_PORT, SRV_THREADS, SRV_COUNT };
+enum {
+    SRV_HOST,
+    SRV_PORT,
+    SRV_THREADS,
+    SRV_TLS_CERT,
+    SRV_TLS_KEY,
+    SRV_TLS_CLIENT_CA,
+    SRV_TLS_VERIFY,
+    SRV_COUNT
+};
 
 /* The server's flags, in the order the usage lists them. */
 static const fh_flag_t server_flags[SRV_COUNT] = {
@@ -23,7 +32,28 @@ static const fh_flag_t server_flags[SRV_COUNT] = {
       65535, NULL },
     { "threads", FH_FLAG_NUMBER, "N", "THREADS", "worker threads; 0: one per CPU", NULL, NULL, 0,
       1024, NULL },
+    { "tls-cert", FH_FLAG_TEXT, "FILE", "TLS_CERT", "serve HTTPS: certificate chain (PEM)", NULL,
+      NULL, 0, 0, NULL },
+    { "tls-key", FH_FLAG_TEXT, "FILE", "TLS_KEY", "the certificate's private key (PEM)", NULL, NULL,
+      0, 0, NULL },
+    { "tls-ca", FH_FLAG_TEXT, "FILE", "TLS_CLIENT_CA",
+      "ask clients for certificates from these CAs (PEM)", NULL, NULL, 0, 0, NULL },
+    { "tls-verify", FH_FLAG_TEXT, "MODE", "TLS_VERIFY_CLIENT",
+      "client certificates: none, optional or required", NULL, NULL, 0, 0, NULL },
 };
+
+/* A TLS_VERIFY_CLIENT text as its value; false when it is none of them. */
+static bool verify_mode(const char *t, fh_tls_verify_t *out) {
+    if (!*t || strcmp(t, "none") == 0)
+        *out = FH_TLS_VERIFY_NONE;
+    else if (strcmp(t, "optional") == 0)
+        *out = FH_TLS_VERIFY_OPTIONAL;
+    else if (strcmp(t, "required") == 0)
+        *out = FH_TLS_VERIFY_REQUIRED;
+    else
+        return false;
+    return true;
+}
 
 /* Where a flag's text came from. */
 typedef enum source { FROM_NONE, FROM_ARGV, FROM_ENV } source_t;
@@ -244,11 +274,44 @@ int fh_server_config_args(fh_server_config_t *cfg, int argc, char **argv, const 
             }
         }
     }
+    if (cfg) {
+        /* A certificate needs its key, and the other way round. */
+        const slot_t *cert = &slots[SRV_TLS_CERT], *key = &slots[SRV_TLS_KEY];
+        bool has_cert = cert->from != FROM_NONE && *cert->text;
+        bool has_key = key->from != FROM_NONE && *key->text;
+        if (has_cert != has_key) {
+            char where[96];
+            source_label(where, sizeof(where), has_cert ? cert : key);
+            return fh__config_refuse("%s: given without %s (a certificate needs its key)", where,
+                                     has_cert ? "--tls-key (TLS_KEY)" : "--tls-cert (TLS_CERT)");
+        }
+        const slot_t *v = &slots[SRV_TLS_VERIFY];
+        fh_tls_verify_t mode;
+        if (v->from != FROM_NONE && !verify_mode(v->text, &mode)) {
+            char where[96], q[64];
+            source_label(where, sizeof(where), v);
+            fh__config_quote(q, sizeof(q), v->text);
+            return fh__config_refuse("%s: %s is not \"none\", \"optional\" or \"required\"", where,
+                                     q);
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         const slot_t *s = &slots[i];
         if (s->from == FROM_NONE)
             continue;
-        if (cfg && s->flag == &server_flags[SRV_HOST])
+        if (cfg &&
+            (s->flag == &server_flags[SRV_TLS_CERT] || s->flag == &server_flags[SRV_TLS_KEY] ||
+             s->flag == &server_flags[SRV_TLS_CLIENT_CA])) {
+            const char *f = *s->text ? s->text : NULL;
+            if (s->flag == &server_flags[SRV_TLS_CERT])
+                cfg->tls.cert_file = f;
+            else if (s->flag == &server_flags[SRV_TLS_KEY])
+                cfg->tls.key_file = f;
+            else
+                cfg->tls.client_ca_file = f;
+        } else if (cfg && s->flag == &server_flags[SRV_TLS_VERIFY]) {
+            verify_mode(s->text, &cfg->tls.verify_client);
+        } else if (cfg && s->flag == &server_flags[SRV_HOST])
             cfg->host = s->text[0] == '\0' || strcmp(s->text, "*") == 0 ? NULL : s->text;
         else if (cfg && s->flag == &server_flags[SRV_PORT])
             cfg->port = (int)numbers[i];
@@ -314,6 +377,13 @@ void fh_server_usage(FILE *to, const char *argv0, const fh_server_config_t *cfg,
     char form[128];
     fprintf(to, "usage: %s", program_name(argv0, args));
     for (size_t i = 0; i < n; i++) {
+        /* The TLS flags, in the line as the pair that switches HTTPS on;
+         * the list below gives them all. */
+        bool tls = cfg && i >= SRV_TLS_CERT && i <= SRV_TLS_VERIFY;
+        if (tls && i == SRV_TLS_CERT)
+            fputs(" [--tls-cert FILE --tls-key FILE]", to);
+        if (tls)
+            continue;
         flag_form(form, sizeof(form), list[i]);
         fprintf(to, " [%s]", form);
     }

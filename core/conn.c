@@ -16,6 +16,7 @@ static void on_poll(uv_poll_t *p, int status, int events);
 
 void fh__conn_set_keep_limit(fh__conn_t *c, size_t max) { c->keep_limit = max; }
 void fh__conn_set_read_deadline(fh__conn_t *c, uint64_t at) { c->read_deadline = at; }
+void fh__conn_set_transport_deadline(fh__conn_t *c, uint64_t at) { c->transport_deadline = at; }
 
 bool fh__conn_input_waiting(const fh__conn_t *c) {
     int n = 0;
@@ -47,6 +48,10 @@ static void conn_watch(fh__conn_t *c) {
     if ((c->read_on && c->state == FH__CONN_OPEN) || c->state == FH__CONN_LINGERING)
         ev |= UV_READABLE;
     if (c->wq_head || c->writable_cb)
+        ev |= UV_WRITABLE;
+    /* Bytes the transport holds (TLS records read ahead) wake nothing on
+     * the socket: a writable socket (at once, as a rule) stands in. */
+    else if (c->may_hold && (ev & UV_READABLE) && c->transport->pending(c))
         ev |= UV_WRITABLE;
     if (ev == c->events)
         return;
@@ -153,6 +158,30 @@ static bool read_room(fh__conn_t *c, char **base, size_t *len) {
     return true;
 }
 
+/* --------------------------------------------------------------- protocol */
+
+int fh__conn_switch(fh__conn_t *c, const fh__protocol_t *to, void *arg, const char *p,
+                    const char *end) {
+    if (!to->upgrade || to->data_size > c->protocol->data_size) {
+        fh__conn_close(c);
+        return FH_EINVAL;
+    }
+    size_t room = c->protocol->data_size;
+    c->protocol->close(c);
+    fh__conn_drop(c);
+    memset(c->proto, 0, room);
+    c->protocol = to;
+    c->read_deadline = 0;
+    int err = to->upgrade(c, arg);
+    if (err) {
+        fh__conn_close(c);
+        return err;
+    }
+    if (p < end && !fh__conn_closed(c))
+        to->on_data(c, (char *)p, (char *)end);
+    return 0;
+}
+
 /* ----------------------------------------------------------------- reading */
 
 static void conn_on_readable(fh__conn_t *c) {
@@ -177,8 +206,11 @@ static void conn_on_readable(fh__conn_t *c) {
             return;
         }
         ssize_t n = c->transport->read(c, base, room);
-        if (n == FH_EAGAIN)
+        if (n == FH_EAGAIN) {
+            if (c->may_hold)
+                conn_watch(c); /* it holds nothing now */
             return;
+        }
         if (n == 0) {
             c->state = FH__CONN_READ_CLOSED;
             conn_watch(c);
@@ -189,16 +221,21 @@ static void conn_on_readable(fh__conn_t *c) {
             fh__conn_close(c);
             return;
         }
+        FH__COUNT_ADD(c->w->stats.bytes_in, (uint64_t)n);
         if (c->buf) {
             c->len += (size_t)n;
             c->protocol->on_data(c, c->buf + c->consumed, c->buf + c->len);
         } else {
             c->protocol->on_data(c, base, base + n);
         }
-        if (c->state != FH__CONN_OPEN || !c->read_on || !c->transport->pending ||
-            !c->transport->pending(c))
-            return;
+        if (!c->may_hold)
+            return; /* the socket says when more comes */
+        if (c->state != FH__CONN_OPEN || !c->read_on || !c->transport->pending(c))
+            break;
     }
+    /* What the transport holds now decides whether a writable socket
+     * stands in for a readable one (conn_watch). */
+    conn_watch(c);
 }
 
 /* ----------------------------------------------------------------- writing */
@@ -210,21 +247,19 @@ static size_t bufs_total(const uv_buf_t *b, unsigned n) {
     return t;
 }
 
-ssize_t fh__conn_try_write(fh__conn_t *c, const uv_buf_t *bufs, unsigned n) {
-    if (c->wq_head || c->state == FH__CONN_CLOSED)
-        return c->state == FH__CONN_CLOSED ? FH_ECANCELED : 0;
-    FH__COUNT(c->w->stats.writes);
-    ssize_t r = c->transport->writev(c, bufs, n, false);
-    return r == FH_EAGAIN ? 0 : r;
-}
-
 /* fh__conn_try_write of a write that may say more bytes follow. */
 static ssize_t try_write_more(fh__conn_t *c, const uv_buf_t *bufs, unsigned n, bool more) {
     if (c->wq_head || c->state == FH__CONN_CLOSED)
         return c->state == FH__CONN_CLOSED ? FH_ECANCELED : 0;
     FH__COUNT(c->w->stats.writes);
     ssize_t r = c->transport->writev(c, bufs, n, more);
+    if (r > 0)
+        FH__COUNT_ADD(c->w->stats.bytes_out, (uint64_t)r);
     return r == FH_EAGAIN ? 0 : r;
+}
+
+ssize_t fh__conn_try_write(fh__conn_t *c, const uv_buf_t *bufs, unsigned n) {
+    return try_write_more(c, bufs, n, false);
 }
 
 /* Drops the first k bytes of w's buffers. */
@@ -293,6 +328,7 @@ static void conn_on_writable(fh__conn_t *c) {
             fh__conn_close(c);
             return;
         }
+        FH__COUNT_ADD(c->w->stats.bytes_out, (uint64_t)r);
         c->wq_bytes -= (size_t)r;
         advance(w, (size_t)r);
         if (w->nbufs)
@@ -345,7 +381,8 @@ static void on_poll(uv_poll_t *p, int status, int events) {
             return;
         conn_watch(c);
     }
-    if (events & UV_READABLE)
+    if ((events & UV_READABLE) ||
+        (c->may_hold && c->read_on && c->state == FH__CONN_OPEN && c->transport->pending(c)))
         conn_on_readable(c);
 }
 
@@ -367,6 +404,7 @@ int fh__conn_open(fh__worker_t *w, uv_os_sock_t fd, const fh__transport_t *trans
     c->fd = fd;
     c->w = w;
     c->transport = transport;
+    c->may_hold = transport->pending != NULL;
     c->protocol = protocol;
     c->keep_limit = SIZE_MAX;
     int one = 1;
@@ -378,7 +416,7 @@ int fh__conn_open(fh__worker_t *w, uv_os_sock_t fd, const fh__transport_t *trans
     fh__worker_conn_count(w, +1);
     FH__COUNT(w->stats.accepted);
     c->read_on = true;
-    if (protocol->open(c) != 0) {
+    if (protocol->open(c) != 0 || (transport->open && transport->open(c) != 0)) {
         fh__conn_close(c);
         return 0; /* the socket was taken */
     }
@@ -439,7 +477,10 @@ void fh__conn_sweep(fh__worker_t *w) {
     fh__conn_t *c = w->conns;
     while (c) {
         fh__conn_t *next = c->next;
-        if (c->write_deadline && now >= c->write_deadline) {
+        if (c->transport_deadline && now >= c->transport_deadline) {
+            FH__COUNT(w->stats.timeouts);
+            fh__conn_close(c);
+        } else if (c->write_deadline && now >= c->write_deadline) {
             if (c->wq_bytes < c->wq_seen) {
                 /* A slow reader that still reads: write_ms is the longest
                  * the queued bytes may stay without any of them leaving. */

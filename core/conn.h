@@ -42,6 +42,11 @@ typedef struct fh__protocol {
     /* The connection was opened with this protocol. Returns 0 or an error
      * (the connection is then closed). */
     int (*open)(fh__conn_t *c);
+    /* The connection switched to this protocol from another one (an HTTP
+     * Upgrade), with arg from the protocol that asked (fh__conn_switch).
+     * Returns 0 or an error (the connection is then closed). NULL for a
+     * protocol that is only ever the first. */
+    int (*upgrade)(fh__conn_t *c, void *arg);
     /* Bytes arrived at [p, end): in the loop's buffer (valid only during
      * this call) or at the tail of what the protocol kept. Before it
      * returns, the protocol keeps what it still needs (fh__conn_keep) or
@@ -99,9 +104,11 @@ struct fh__conn {
     bool read_on;    /* the protocol wants bytes */
     uint8_t events;  /* what the poll handle watches now */
     bool peer_known; /* peer holds the peer's address */
+    bool may_hold;   /* the transport may hold bytes it read (pending) */
     fh__worker_t *w;
     fh__conn_t *prev, *next; /* the worker's connections */
     const fh__transport_t *transport;
+    void *transport_data; /* the transport's own state (TLS), or NULL */
     const fh__protocol_t *protocol;
     char *buf;                      /* own buffer, only while bytes must be kept */
     size_t cap, len;                /* capacity and bytes held */
@@ -113,9 +120,10 @@ struct fh__conn {
     uint32_t io_pending;            /* I/O outside the queue (file steps) */
     fh__writable_cb writable_cb;    /* waits for room (fh__conn_wait_writable) */
     void *writable_data;
-    uint32_t discard_left;   /* bytes still dropped while lingering */
-    uint64_t read_deadline;  /* loop ms, 0: none */
-    uint64_t write_deadline; /* loop ms, 0: none */
+    uint32_t discard_left;       /* bytes still dropped while lingering */
+    uint64_t read_deadline;      /* loop ms, 0: none */
+    uint64_t write_deadline;     /* loop ms, 0: none */
+    uint64_t transport_deadline; /* loop ms, 0: none (a TLS handshake) */
     union {
         struct sockaddr sa;
         struct sockaddr_in in4;
@@ -144,6 +152,16 @@ void fh__conn_close(fh__conn_t *c);
  * Closes at once when the peer has closed already or writes are queued
  * (the caller lingers once they have left). */
 void fh__conn_linger(fh__conn_t *c, uint32_t ms, size_t max_bytes);
+/* Changes the connection's protocol: the current one lets go (close), its
+ * state is cleared, the kept buffer dropped and to->upgrade(c, arg) runs;
+ * then the bytes [p, end) that followed the switching message (which may
+ * lie anywhere the caller keeps valid during the call) go to to->on_data.
+ * to's data_size may not exceed the first protocol's (the state's room was
+ * sized for it). Returns 0, FH_EINVAL (to does not fit or cannot be
+ * switched to) or to->upgrade's error; the connection is closed on any
+ * error. */
+int fh__conn_switch(fh__conn_t *c, const fh__protocol_t *to, void *arg, const char *p,
+                    const char *end);
 /* Whether the connection is closing or closed. */
 static inline bool fh__conn_closed(const fh__conn_t *c) { return c->state == FH__CONN_CLOSED; }
 /* Whether the peer closed its side (then no byte will arrive). */
@@ -212,6 +230,10 @@ void fh__conn_io_pending(fh__conn_t *c, int delta);
  * connection's own: writes that make no progress for timeouts.write_ms
  * close it. */
 void fh__conn_set_read_deadline(fh__conn_t *c, uint64_t at);
+/* The transport's own deadline (a handshake must complete by it), in loop
+ * milliseconds, or 0 for none; when it passes the connection closes,
+ * counted as a timeout. */
+void fh__conn_set_transport_deadline(fh__conn_t *c, uint64_t at);
 
 /* --------------------------------------------------------- worker's side */
 

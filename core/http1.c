@@ -26,12 +26,20 @@ typedef struct h1_write {
 
 static void h1_flush(fh__conn_t *c);
 static void h1_progress(fh__conn_t *c);
+static void h1_fail(fh__conn_t *c, int status);
+static void h1_dispatch(fh__conn_t *c, fh_request_t *req);
 
 static inline const fh_limits_t *limits_of(const fh__conn_t *c) {
     return &fh__conn_worker(c)->server->cfg.limits;
 }
 static inline const fh_timeouts_t *timeouts_of(const fh__conn_t *c) {
     return &fh__conn_worker(c)->server->cfg.timeouts;
+}
+
+/* Whether the connection is no longer HTTP/1.1's: closed, or switched to
+ * another protocol (an upgrade) by the last write. */
+static bool h1_gone(const fh__conn_t *c) {
+    return fh__conn_closed(c) || c->protocol != &fh__http1_protocol;
 }
 
 /* Whether nothing is in flight: nothing queued and nothing being written. */
@@ -79,8 +87,9 @@ static void h1_update_deadline(fh__conn_t *c) {
     fh__h1_t *h = fh__h1_of(c);
     const fh_timeouts_t *t = timeouts_of(c);
     uint64_t now = uv_now(&fh__conn_worker(c)->loop);
-    if (fh__conn_writing(c)) {
-        /* The write deadline runs; the read side waits for it. */
+    if (fh__conn_writing(c) || h->body_wait) {
+        /* The write deadline runs, or a streamed body waits for its
+         * handler: the read side waits for them. */
         h->to_kind = FH__H1_TO_NONE;
         fh__conn_set_read_deadline(c, 0);
     } else if (h->cur) {
@@ -129,9 +138,18 @@ static void on_continue_written(fh__conn_t *c, fh__write_t *w, int status) {
 static void h1_continue(fh__conn_t *c) {
     fh__h1_t *h = fh__h1_of(c);
     fh_request_t *req = h->cur;
-    if (!req || !(req->flags & FH__REQ_CONTINUE) || h->q_head || fh__conn_writing(c) ||
+    if (!req || !(req->flags & FH__REQ_CONTINUE) || fh__conn_writing(c) ||
         h->state == FH__H1_LAST || h->state == FH__H1_HANDOVER)
         return;
+    /* A streamed body is wanted once its handler asks for it, while its
+     * answer is still to come; any other once no answer is ahead of it. */
+    if (req->flags & FH__REQ_STREAM) {
+        if (h->q_head != req || !req->stream->reading || h->body_wait ||
+            (req->res.flags & FH__RES_FINAL))
+            return;
+    } else if (h->q_head) {
+        return;
+    }
     req->flags &= ~(unsigned)FH__REQ_CONTINUE;
     uv_buf_t b = uv_buf_init((char *)continue_100, sizeof(continue_100) - 1);
     ssize_t r = fh__conn_try_write(c, &b, 1);
@@ -176,6 +194,15 @@ static void group_release(fh_request_t *req) {
  * sent. Returns whether the connection stays open. */
 static bool group_done(fh__conn_t *c, fh_request_t *group, fh_request_t *takeover, bool close_after,
                        bool linger, bool ok) {
+    if (takeover && ok && !fh__conn_closed(c) && takeover->res.upgrade) {
+        /* The connection goes on in another protocol: nothing of HTTP/1.1
+         * is touched after the switch. */
+        const char *rest = takeover->rest.ptr;
+        fh__conn_switch(c, takeover->res.upgrade, takeover->res.upgrade_arg, rest,
+                        rest ? rest + takeover->rest.len : rest);
+        group_release(group);
+        return false;
+    }
     if (takeover && ok && !fh__conn_closed(c) && takeover->res.handover) {
         int fd = fh__conn_socket_fd(c);
         if (fd >= 0)
@@ -365,8 +392,10 @@ static void h1_dispatch(fh__conn_t *c, fh_request_t *req) {
         h->state = FH__H1_LAST;
         req->res.flags |= FH__RES_CLOSE;
     }
-    /* A 100 Continue not sent yet is not owed any more: the body is here. */
-    req->flags &= ~(unsigned)FH__REQ_CONTINUE;
+    /* A 100 Continue not sent yet is not owed any more: the body is here
+     * (a streamed one's handler decides). */
+    if (!(req->flags & FH__REQ_STREAM))
+        req->flags &= ~(unsigned)FH__REQ_CONTINUE;
     if (req->method == FH_METHOD_OTHER) {
         fh__response_core_error(req, 501, false);
         copy_out_of_read_buffers(c, req);
@@ -383,12 +412,102 @@ static void h1_dispatch(fh__conn_t *c, fh_request_t *req) {
     fh__request_run_handler(req);
 }
 
+/* ---------------------------------------------------------- streamed body */
+
+/* A streamed body is left unread (its response came first, or it failed):
+ * nothing more is parsed, and the connection ends after the response,
+ * lingering so that the client reads it. */
+static void h1_stream_stop(fh__conn_t *c, fh_request_t *req) {
+    fh__h1_t *h = fh__h1_of(c);
+    if (h->cur == req)
+        h->cur = NULL;
+    req->flags &= ~(unsigned)FH__REQ_CONTINUE;
+    h->body_wait = false;
+    h->state = FH__H1_LAST;
+    req->res.flags |= FH__RES_CLOSE | FH__RES_LINGER;
+    if (!h->batch)
+        fh__h1_parser_put(c);
+}
+
+/* The streamed body of req (dispatched) failed with status (400, 408,
+ * 413...): fn learns it, and unless it answers, the core does. */
+static void h1_stream_fail(fh__conn_t *c, fh_request_t *req, int status) {
+    int code = status == 413 ? FH_E2BIG : status == 408 ? FH_ETIMEDOUT : FH_EINVAL;
+    h1_stream_stop(c, req);
+    /* fn may answer, and the answer be written and the request released
+     * before it returns: hold it. */
+    req->users++;
+    fh__body_stream_fail(req, code);
+    bool answered = !req->conn || (req->res.flags & FH__RES_FINAL);
+    fh__request_unref(req);
+    if (answered)
+        return;
+    bool deferred = req->state == FH__RS_DEFERRED;
+    fh__response_core_error(req, status, true);
+    if (status == 408)
+        req->res.flags &= ~(unsigned)FH__RES_LINGER;
+    copy_out_of_read_buffers(c, req);
+    count_error(fh__conn_worker(c), status);
+    if (deferred)
+        req->state = FH__RS_DEFERRED; /* op_finished flushes it */
+    req->ops->finished(req);
+}
+
+/* The head of a streamed request is complete (its body starts at body):
+ * its views move into the arena, what follows is kept from body on, and
+ * its handler runs. */
+static void h1_stream_dispatch(fh__conn_t *c, fh_request_t *req, const char *body) {
+    fh__h1_t *h = fh__h1_of(c);
+    (void)body; /* llhttp may pause before the head's last byte: count it */
+    body = req->raw_begin + req->head_len;
+    req->raw_end = body;
+    h->lead = 0;
+    if (fh__request_pin(req) != 0) {
+        h1_fail(c, 503);
+        return;
+    }
+    req->raw_begin = body;
+    req->raw_end = NULL;
+    if (req->flags & FH__REQ_CHUNKED)
+        req->chunk_line = 0; /* the first chunk-size line starts the body */
+    req->body = FH_STR_LIT("");
+    req->stream->dispatched = true;
+    h1_dispatch(c, req);
+}
+
+/* After the handler ran or fn was called: stop if the response came first,
+ * wait if the body is not wanted now. */
+static void h1_stream_check(fh__conn_t *c, fh_request_t *req) {
+    fh__h1_t *h = fh__h1_of(c);
+    if (h->cur != req)
+        return;
+    if ((req->res.flags & FH__RES_FINAL) || !req->conn) {
+        req->stream->ended = true; /* answered first: fn hears no more */
+        h1_stream_stop(c, req);
+        return;
+    }
+    if (!req->stream->reading || req->stream->paused)
+        h->body_wait = true;
+}
+
+/* The streamed body is complete: fn gets the end. */
+static void h1_stream_end(fh_request_t *req) {
+    fh__body_stream_t *bs = req->stream;
+    bs->ended = true;
+    req->flags &= ~(unsigned)FH__REQ_CONTINUE;
+    bs->fn(req, (fh_str_t){ "", 0 }, FH_BODY_END, bs->data);
+}
+
 /* Queues an error response for the request being parsed (or a new one) and
  * stops parsing: the connection ends once it has been written. */
 static void h1_fail(fh__conn_t *c, int status) {
     fh__h1_t *h = fh__h1_of(c);
     fh_request_t *req = h->cur;
     h->cur = NULL;
+    if (req && req->stream && req->stream->dispatched) {
+        h1_stream_fail(c, req, status);
+        return;
+    }
     if (req && !(req->flags & FH__REQ_HEAD_DONE)) {
         /* What the error handler and the access log can see of it. */
         const char *b, *e = NULL;
@@ -458,8 +577,8 @@ static bool h1_begin(fh__conn_t *c, const char *p) {
 static const char *h1_parse_batch(fh__conn_t *c, const char *p, const char *end) {
     fh__h1_t *h = fh__h1_of(c);
     const fh_limits_t *l = limits_of(c);
-    while (p < end && h->state == FH__H1_READING && !fh__conn_closed(c)) {
-        if (h->nqueued >= l->max_pipelined) {
+    while (p < end && h->state == FH__H1_READING && !fh__conn_closed(c) && !h->body_wait) {
+        if (h->nqueued >= l->max_pipelined && !h->cur) {
             h->state = FH__H1_PAUSED;
             break;
         }
@@ -504,6 +623,26 @@ static const char *h1_parse_batch(fh__conn_t *c, const char *p, const char *end)
         if (err == HPE_PAUSED)
             llhttp_resume(h->parser);
         fh_request_t *req = h->cur;
+        if (req->flags & FH__REQ_STREAM) {
+            /* A streamed body: paused after its head, after a chunk fn
+             * paused at, or after a response that came first; or it ended. */
+            p = pos ? pos : end;
+            if (!(req->flags & FH__REQ_COMPLETE)) {
+                if (!req->stream->dispatched)
+                    h1_stream_dispatch(c, req, p);
+                if (h->cur == req)
+                    h1_stream_check(c, req);
+                continue;
+            }
+            if (req->stream->paused) {
+                h->body_wait = true; /* the end waits for the resume too */
+                continue;
+            }
+            h->cur = NULL;
+            h->lead = 0;
+            h1_stream_end(req);
+            continue;
+        }
         h->cur = NULL;
         p = pos ? pos : end;
         h->lead = 0;
@@ -530,8 +669,21 @@ static void h1_batch_end(fh__conn_t *c, const char *p, const char *end) {
         size_t n = (size_t)(end - p);
         tk->rest.ptr = fh_arena_strndup(tk->arena, p, n);
         tk->rest.len = tk->rest.ptr ? n : 0;
-        if (!tk->rest.ptr)
-            tk->res.handover = NULL; /* without those bytes the new protocol would be corrupt */
+        if (!tk->rest.ptr) {
+            /* Without those bytes the new protocol would be corrupt. */
+            tk->res.handover = NULL;
+            tk->res.upgrade = NULL;
+        }
+    }
+    if (h->cur && (h->cur->flags & FH__REQ_STREAM) && h->cur->stream->dispatched) {
+        /* A streamed body keeps only what is not parsed yet, and, when
+         * chunked, the chunk-size line or trailers being read. */
+        fh_request_t *req = h->cur;
+        const char *from = p;
+        if ((req->flags & FH__REQ_CHUNKED) && req->raw_begin + req->chunk_line < from)
+            from = req->raw_begin + req->chunk_line;
+        req->chunk_line -= (size_t)(from - req->raw_begin);
+        req->raw_begin = from;
     }
     if (h->state == FH__H1_READING && h->cur) {
         int st = fh__h1_check_partial(c, end);
@@ -545,10 +697,15 @@ static void h1_batch_end(fh__conn_t *c, const char *p, const char *end) {
         return;
     }
     const char *from = h->cur ? h->cur->raw_begin : p;
-    if (from < end)
+    if (from < end) {
         fh__conn_keep(c, from, p, end);
-    else
+    } else {
         fh__conn_drop(c);
+        /* A streamed body kept nothing: its offsets count from the next
+         * batch's first byte (h1_parse). */
+        if (h->cur && h->cur->stream)
+            h->cur->raw_begin = NULL;
+    }
 }
 
 static void h1_parse(fh__conn_t *c, const char *p, const char *end) {
@@ -556,6 +713,8 @@ static void h1_parse(fh__conn_t *c, const char *p, const char *end) {
     fh__h1_batch_t batch = { end, 0 };
     fh__h1_batch_t *outer = h->batch;
     h->batch = &batch;
+    if (h->cur && h->cur->stream && !h->cur->raw_begin)
+        h->cur->raw_begin = p;
     p = h1_parse_batch(c, p, end);
     h1_batch_end(c, p, end);
     h->batch = outer;
@@ -568,7 +727,7 @@ static void h1_progress(fh__conn_t *c) {
     fh__h1_t *h = fh__h1_of(c);
     const fh_limits_t *l = limits_of(c);
     for (;;) {
-        if (fh__conn_closed(c) || h->batch)
+        if (h1_gone(c) || h->batch)
             return;
         if ((h->state == FH__H1_LAST || fh__conn_peer_done(c)) && h1_idle(c)) {
             h1_end(c, h->draining && !fh__conn_peer_done(c));
@@ -583,7 +742,7 @@ static void h1_progress(fh__conn_t *c) {
         h1_parse(c, p, end);
         h1_flush(c);
     }
-    fh__conn_read(c, h->state != FH__H1_PAUSED && h->state != FH__H1_HANDOVER);
+    fh__conn_read(c, h->state != FH__H1_PAUSED && h->state != FH__H1_HANDOVER && !h->body_wait);
     h1_update_deadline(c);
     h1_continue(c);
 }
@@ -603,6 +762,12 @@ static int h1_open(fh__conn_t *c) {
 
 static void h1_on_data(fh__conn_t *c, char *p, char *end) {
     fh__h1_t *h = fh__h1_of(c);
+    if (h->body_wait && h->state == FH__H1_READING && h->cur) {
+        if (!h->cur->raw_begin)
+            h->cur->raw_begin = p;
+        fh__conn_keep(c, h->cur->raw_begin, p, end); /* parsed when the handler resumes */
+        return;
+    }
     if (h->state != FH__H1_READING) {
         /* Nothing after the last request is parsed (nor kept); bytes that
          * come while parsing is paused wait for it. */
@@ -620,7 +785,15 @@ static void h1_on_data(fh__conn_t *c, char *p, char *end) {
 static void h1_on_eof(fh__conn_t *c) {
     fh__h1_t *h = fh__h1_of(c);
     /* Half-closed: an incomplete request never completes. */
-    if (h->cur) {
+    if (h->cur && h->cur->stream && h->cur->stream->dispatched) {
+        fh_request_t *req = h->cur;
+        h1_stream_stop(c, req);
+        req->users++; /* fn may end the response, which may release it */
+        fh__body_stream_fail(req, FH_ECANCELED);
+        fh__request_unref(req);
+        if (fh__conn_closed(c))
+            return;
+    } else if (h->cur) {
         fh__request_release(h->cur);
         h->cur = NULL;
         fh__h1_parser_put(c);
@@ -644,7 +817,7 @@ static void h1_on_timeout(fh__conn_t *c) {
     if ((h->to_kind == FH__H1_TO_HEADER || h->to_kind == FH__H1_TO_BODY) && !fh__conn_writing(c)) {
         h1_fail(c, 408);
         h1_flush(c);
-        if (!fh__conn_closed(c) && h1_idle(c))
+        if (!h1_gone(c) && h1_idle(c))
             fh__conn_close(c);
         return;
     }
@@ -690,7 +863,15 @@ static void h1_close(fh__conn_t *c) {
     fh__h1_t *h = fh__h1_of(c);
     if (!h->batch)
         fh__h1_parser_put(c); /* inside a batch, the batch's end puts it back */
-    if (h->cur) {
+    if (h->cur && h->cur->stream && h->cur->stream->dispatched) {
+        /* Queued too: abandoned below, after fn has learnt it. */
+        fh_request_t *req = h->cur;
+        h->cur = NULL;
+        h->body_wait = false;
+        req->users++; /* fn may end the response, which may release it */
+        fh__body_stream_fail(req, FH_ECANCELED);
+        fh__request_unref(req);
+    } else if (h->cur) {
         fh__request_release(h->cur);
         h->cur = NULL;
     }
@@ -723,10 +904,37 @@ static void op_finished(fh_request_t *req) {
         fh__request_release(req);
         return;
     }
+    if (fh__h1_of(c)->cur == req && req->stream) {
+        req->stream->ended = true; /* answered before its body was read */
+        h1_stream_stop(c, req);
+    }
     if (was_deferred && !fh__h1_of(c)->batch) {
         h1_flush(c);
         h1_progress(c);
     }
+}
+
+static void op_body_resume(fh_request_t *req) {
+    fh__conn_t *c = req->conn;
+    fh__h1_t *h = fh__h1_of(c);
+    if (h->cur != req)
+        return;
+    h->body_wait = false;
+    if (req->flags & FH__REQ_COMPLETE) {
+        /* The whole body had come while fn was paused: now its end. */
+        h->cur = NULL;
+        h->lead = 0;
+        h1_stream_end(req);
+    }
+    if (h->batch)
+        return; /* the batch being parsed goes on */
+    char *p, *end;
+    if (fh__conn_unconsumed(c, &p, &end)) {
+        h1_parse(c, p, end);
+        h1_flush(c);
+    }
+    if (!fh__conn_closed(c))
+        h1_progress(c);
 }
 
 static void op_stream_started(fh_request_t *req) {
@@ -736,7 +944,7 @@ static void op_stream_started(fh_request_t *req) {
         h->state = FH__H1_LAST; /* close-delimited, or closing: nothing after it */
     if (!h->batch) {
         h1_flush(c);
-        if (!fh__conn_closed(c))
+        if (!h1_gone(c))
             h1_update_deadline(c);
     }
 }
@@ -777,7 +985,7 @@ static void op_stream_finished(fh_request_t *req) {
         return;
     }
     h1_flush(c);
-    if (!fh__conn_closed(c))
+    if (!h1_gone(c))
         h1_progress(c);
 }
 
@@ -790,6 +998,8 @@ static int op_takeover_prepare(fh_request_t *req) {
     fh__conn_t *c = req->conn;
     if (!c || fh__conn_closed(c) || req->state != FH__RS_HANDLING)
         return FH_ESTATE;
+    if (!c->transport->can_hand_over)
+        return FH_ENOTSUP; /* the TLS session cannot go with the socket */
     fh__h1_of(c)->state = FH__H1_HANDOVER;
     fh__conn_read(c, false);
     return 0;
@@ -797,6 +1007,16 @@ static int op_takeover_prepare(fh_request_t *req) {
 
 static const struct sockaddr *op_peer(const fh_request_t *req) {
     return req->conn ? fh__conn_peer(req->conn) : NULL;
+}
+
+static void *op_peer_cert(const fh_request_t *req) {
+    const fh__conn_t *c = req->conn;
+    return c && c->transport->peer_cert ? c->transport->peer_cert(c) : NULL;
+}
+
+static const char *op_alpn(const fh_request_t *req) {
+    const fh__conn_t *c = req->conn;
+    return c && c->transport->alpn ? c->transport->alpn(c) : NULL;
 }
 
 static const fh__request_ops_t h1_ops = {
@@ -810,4 +1030,7 @@ static const fh__request_ops_t h1_ops = {
     .abort = op_abort,
     .takeover_prepare = op_takeover_prepare,
     .peer = op_peer,
+    .peer_cert = op_peer_cert,
+    .alpn = op_alpn,
+    .body_resume = op_body_resume,
 };

@@ -62,6 +62,7 @@ typedef struct fh__h1 {
     bool draining;                          /* the server stops: the last answer says close */
     bool late;             /* accepted while the server stops (from the kernel's queue) */
     bool rewritten;        /* the head was rewritten for llhttp: parse it again */
+    bool body_wait;        /* a streamed body waits for its handler (body.h) */
     uint16_t err_status;   /* status chosen by a callback that failed */
     fh__h1_batch_t *batch; /* being parsed, or NULL */
 } fh__h1_t;

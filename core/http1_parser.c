@@ -390,7 +390,7 @@ static int framing_fields(fh_request_t *req, framing_t *fr) {
 /* RFC 9112 3.2 (Host), 6.1 and 6.3 (Transfer-Encoding and Content-Length),
  * RFC 9110 10.1.1 (Expect), and the body limit. */
 static int framing_check(fh__conn_t *c, const llhttp_t *p, fh_request_t *req, const framing_t *fr,
-                         fh_str_t authority) {
+                         fh_str_t authority, uint64_t stream_limit) {
     if (fr->hosts > 1 || (fr->hosts == 0 && req->version == 11))
         return 400;
     /* The authority of an absolute-form target wins over Host (RFC 9112
@@ -418,7 +418,7 @@ static int framing_check(fh__conn_t *c, const llhttp_t *p, fh_request_t *req, co
     } else if (fr->ncl > 1 || (fr->ncl && (!p || fr->cl != p->content_length))) {
         return 400;
     }
-    if (fr->ncl && fr->cl > limits_of(c)->max_body)
+    if (fr->ncl && fr->cl > (stream_limit ? stream_limit : limits_of(c)->max_body))
         return 413;
     /* Keep-alive and Upgrade as the Connection field says (RFC 9112 9.3,
      * RFC 9110 7.6.1 and 7.8): HTTP/1.1 stays open unless "close", HTTP/1.0
@@ -451,8 +451,15 @@ static int on_headers_complete(llhttp_t *p) {
     int st = head_parse(c, p, req, &authority);
     if (!st)
         st = framing_fields(req, &fr);
+    /* A body the route streams (body.h): its own limit, and the handler
+     * runs on the head. Asked only for a request with a body. */
+    uint64_t stream_limit = 0;
+    const fh_server_config_t *cfg = &fh__conn_worker(c)->server->cfg;
+    if (!st && cfg->body_stream && (fr.nte || (fr.ncl && fr.cl > 0)) &&
+        req->method != FH_METHOD_OTHER)
+        stream_limit = cfg->body_stream(req, cfg->body_stream_data);
     if (!st)
-        st = framing_check(c, p, req, &fr, authority);
+        st = framing_check(c, p, req, &fr, authority, stream_limit);
     if (st)
         return reject(c, st);
     /* llhttp misses a Connection option followed by a tab: rewritten and
@@ -469,6 +476,17 @@ static int on_headers_complete(llhttp_t *p) {
         req->flags &= ~(unsigned)FH__REQ_KEEP_ALIVE;
     if (p->upgrade)
         req->flags |= FH__REQ_UPGRADE;
+    if (stream_limit && !(req->flags & FH__REQ_UPGRADE)) {
+        fh__body_stream_t *bs = fh_arena_calloc(req->arena, 1, sizeof(*bs));
+        if (!bs)
+            return reject(c, 503);
+        bs->limit = stream_limit;
+        bs->declared = fr.nte ? UINT64_MAX : fr.cl;
+        req->stream = bs;
+        req->flags |= FH__REQ_STREAM;
+        /* Pause: the protocol runs the handler before the body is parsed. */
+        return HPE_PAUSED;
+    }
     return 0;
 }
 
@@ -546,7 +564,7 @@ bool fh__h1_fast_head(fh__conn_t *c, const char *end) {
     req->flags |= FH__REQ_VERSION;
     req->method = (uint8_t)m;
     if (framing_fields(req, &fr) || fr.ncl || fr.nte || split_target(req, &authority) ||
-        framing_check(c, NULL, req, &fr, authority))
+        framing_check(c, NULL, req, &fr, authority, 0))
         goto undo;
     req->flags |= FH__REQ_HEAD_DONE | FH__REQ_COMPLETE;
     req->body = FH_STR_LIT("");
@@ -563,6 +581,22 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
     fh__conn_t *c = conn_of(p);
     fh_request_t *req = fh__h1_of(c)->cur;
     req->flags &= ~(unsigned)FH__REQ_CONTINUE; /* the client did not wait */
+    if (req->flags & FH__REQ_STREAM) {
+        fh__body_stream_t *bs = req->stream;
+        if (len > bs->limit - bs->received)
+            return reject(c, 413);
+        bs->received += len;
+        int r = bs->fn(req, (fh_str_t){ at, len }, FH_BODY_DATA, bs->data);
+        if (r == FH_BODY_PAUSE)
+            bs->paused = true;
+        /* Answered early, or paused: the protocol stops after these bytes.
+         * A pause after the last bytes of a Content-Length body lets llhttp
+         * complete the message (no byte would come to make it go on); the
+         * end then waits for the resume (http1.c). */
+        if ((req->res.flags & FH__RES_FINAL) || !req->conn)
+            return HPE_PAUSED;
+        return bs->paused && bs->received != bs->declared ? HPE_PAUSED : 0;
+    }
     if (req->body.len + len > limits_of(c)->max_body)
         return reject(c, 413);
     if (!req->body.ptr) {
@@ -597,8 +631,12 @@ static int on_chunk_header(llhttp_t *p) {
         fh__h1_check_chunk_line(req->raw_begin + off, avail - off, &len))
         return reject(c, 400);
     uint64_t size = p->content_length;
-    if (size > limits_of(c)->max_body - req->body.len)
+    if (req->flags & FH__REQ_STREAM) {
+        if (size > req->stream->limit - req->stream->received)
+            return reject(c, 413);
+    } else if (size > limits_of(c)->max_body - req->body.len) {
         return reject(c, 413); /* said at once, not when the data comes */
+    }
     if (size == 0) {
         req->flags |= FH__REQ_LAST_CHUNK;
         req->chunk_line = off + len; /* the trailer section */

@@ -3,6 +3,9 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -62,6 +65,38 @@ int fh__listener_bind(const char *host, int port, int backlog, uv_os_sock_t *out
     return 0;
 }
 
+int fh__listener_activated(void) {
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    if (!pid || !fds || strtol(pid, NULL, 10) != (long)getpid() || strtol(fds, NULL, 10) < 1)
+        return -1;
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    int listening = 0;
+    socklen_t len = sizeof(listening);
+    if (getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening)
+        return -1;
+    int flags = fcntl(3, F_GETFL);
+    fcntl(3, F_SETFL, flags | O_NONBLOCK);
+    fcntl(3, F_SETFD, FD_CLOEXEC);
+    return 3;
+}
+
+int fh__listener_claim_port(int port, bool share) {
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/fasthttp-tcp-%d.lock", port);
+    /* Read-only: a file another user made can be locked too. */
+    int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return FH_ENOENT; /* no /tmp: the port cannot be claimed */
+    if (flock(fd, (share ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
+        int err = errno == EWOULDBLOCK ? FH_EADDRINUSE : uv_translate_sys_error(errno);
+        close(fd);
+        return err;
+    }
+    return fd;
+}
+
 static bool at_cap(const fh__worker_t *w) {
     return atomic_load_explicit(&w->server->nconns, memory_order_relaxed) >=
            w->server->cfg.limits.max_connections;
@@ -89,7 +124,9 @@ static bool accept_some(fh__listener_t *l, int max) {
              * wait for descriptors or memory to come back. */
             return errno == EAGAIN || errno == EWOULDBLOCK;
         }
-        int err = fh__conn_open(w, fd, &fh__transport_tcp, &fh__http1_protocol);
+        int err = fh__conn_open(w, fd, w->server->transport, &fh__http1_protocol);
+        if (err)
+            FH__COUNT(w->stats.refused);
         if (err == FH_ENOMEM)
             return false;
     }

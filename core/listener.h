@@ -9,7 +9,7 @@
  * an accept error: its spare-descriptor trick is one per loop, threads race
  * for the freed slot, and a loop that loses it gets the error back on every
  * turn of a level-triggered poll: a spin.) Every accepted socket becomes a
- * connection over plain TCP speaking HTTP/1.1. */
+ * connection over the server's transport (TCP or TLS) speaking HTTP/1.1. */
 #ifndef FH_CORE_LISTENER_H
 #define FH_CORE_LISTENER_H
 
@@ -24,6 +24,21 @@ typedef struct fh__listener {
     bool open;   /* the poll handle is initialized and not closed */
     bool paused; /* accepting stopped (cap, descriptors, memory) */
 } fh__listener_t;
+
+/* Claims port for this server, alone or shared: a lock on a file named
+ * after the port (/tmp/fasthttp-tcp-PORT.lock), exclusive or shared, held
+ * while the descriptor is open, which conflicts with the other servers'
+ * claims in every process of the machine. Returns the descriptor (close it
+ * to give the port up), FH_EADDRINUSE when another server holds a claim
+ * that conflicts, FH_ENOENT when no such file can be made (nothing is
+ * claimed then), or another error. */
+int fh__listener_claim_port(int port, bool share);
+
+/* The listening socket systemd passed (socket activation: LISTEN_PID is
+ * this process and LISTEN_FDS at least 1): descriptor 3, made
+ * non-blocking, with LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES unset so
+ * that no later server or child takes it again; -1 when there is none. */
+int fh__listener_activated(void);
 
 /* Makes a bound, listening, non-blocking socket with SO_REUSEPORT on host
  * (NULL: every interface, IPv6 and IPv4; "localhost": 127.0.0.1) and port

@@ -4,6 +4,7 @@
 
 #include "core/conn.h"
 #include "core/json.h"
+#include "core/metrics.h"
 #include "core/request.h"
 #include "core/worker.h"
 
@@ -31,6 +32,7 @@ fh_request_t *fh__request_new(fh__worker_t *w, fh__conn_t *c, const fh__request_
     req->version = 11;
     req->method = FH_METHOD_OTHER;
     req->id = ++w->next_req_id;
+    FH__COUNT(w->stats.created);
     /* When its first byte arrived, to the loop's millisecond: dispatch
      * replaces it by the precise time its head was complete; a request the
      * core refuses keeps it, for the error handler (the access log's
@@ -61,6 +63,10 @@ void fh__request_release(fh_request_t *req) {
             req->worker->index, (unsigned long long)req->id, fh_method_name(req->method),
             req->trace_path ? req->trace_path : "-", req->res.status, st.used, st.chunks, st.large);
     }
+    fh__worker_t *w = req->worker;
+    FH__COUNT(w->stats.released);
+    if (w->metrics)
+        fh__metrics_record(w->metrics, req);
     fh_arena_release(req->arena);
 }
 
@@ -119,6 +125,7 @@ void fh__request_run_handler(fh_request_t *req) {
         } else {
             fh__response_error(req, 500, false);
             FH__COUNT(req->worker->stats.errors_5xx);
+            FH__COUNT(req->worker->stats.core_errors[500 - 400]);
         }
         req->ops->finished(req);
         return;
@@ -133,6 +140,9 @@ void fh__request_run_handler(fh_request_t *req) {
 const struct sockaddr *fh__request_peer(const fh_request_t *req) {
     return req->conn ? req->ops->peer(req) : NULL;
 }
+
+const char *fh_request_route(const fh_request_t *req) { return req->route; }
+void fh_request_set_route(fh_request_t *req, const char *pattern) { req->route = pattern; }
 
 uint64_t fh__request_done_ns(const fh_request_t *req) {
     fh__worker_t *w = req->worker;

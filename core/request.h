@@ -34,7 +34,21 @@ enum {
     FH__REQ_LAST_CHUNK = 1u << 9,      /* the zero-size chunk was seen */
     FH__REQ_VERSION = 1u << 10,        /* version parsed and accepted */
     FH__REQ_OFFLOADED = 1u << 11,      /* offload.c's cancel hook is registered */
+    FH__REQ_STREAM = 1u << 12,         /* the body streams to req->stream (body.h) */
 };
+
+/* A streamed body's state (body.h), in the request's arena. */
+typedef struct fh__body_stream {
+    uint64_t limit;    /* the route's max_bytes */
+    uint64_t received; /* body bytes delivered so far */
+    uint64_t declared; /* Content-Length, or UINT64_MAX when chunked */
+    fh_body_fn fn;     /* set by fh_request_body_read */
+    void *data;
+    bool dispatched; /* the handler ran on the head */
+    bool reading;    /* fn is set: body bytes may be parsed */
+    bool paused;     /* fn returned FH_BODY_PAUSE */
+    bool ended;      /* fn got the end or an error (or the body was left unread) */
+} fh__body_stream_t;
 
 /* Request states, as the protocol moves a request along. */
 enum {
@@ -84,6 +98,13 @@ typedef struct fh__request_ops {
     int (*takeover_prepare)(fh_request_t *req);
     /* The peer's address, read once per connection; NULL when unknown. */
     const struct sockaddr *(*peer)(const fh_request_t *req);
+    /* The peer's verified certificate (an X509 *) when the transport has
+     * one (TLS with client verification), else NULL. */
+    void *(*peer_cert)(const fh_request_t *req);
+    /* The protocol agreed on by ALPN ("http/1.1", static), NULL when none. */
+    const char *(*alpn)(const fh_request_t *req);
+    /* A streamed body may be parsed again (fn set, or no longer paused). */
+    void (*body_resume)(fh_request_t *req);
 } fh__request_ops_t;
 
 struct fh_request {
@@ -117,6 +138,7 @@ struct fh_request {
      * chunk, of the trailer section): offsets survive buffer moves. */
     size_t chunk_line;
     uint64_t id;            /* per-worker sequence number */
+    const char *route;      /* the matched route's pattern (router-owned), or NULL */
     const char *trace_path; /* copy for FH_TRACE_ARENA */
     /* Holders besides the connection (offloads in flight, a stream, a
      * takeover): the arena is released when the connection is done with the
@@ -126,6 +148,7 @@ struct fh_request {
     /* The bytes read after a takeover request (copied into the arena), for
      * whoever takes the socket. */
     fh_str_t rest;
+    fh__body_stream_t *stream; /* FH__REQ_STREAM only */
     /* Room for the first fields, so that a head with a few needs no
      * allocation for them (headers points here until it outgrows it).
      * Last: fh__request_new clears what comes before it. */
@@ -167,6 +190,10 @@ const struct sockaddr *fh__request_peer(const fh_request_t *req);
 /* The monotonic clock (uv_hrtime) for a done hook: the requests released
  * together after one write share one reading, the others each read it. */
 uint64_t fh__request_done_ns(const fh_request_t *req);
+
+/* Tells a streamed body's fn that it will not complete (status < 0), once;
+ * nothing when it had no fn or has ended. */
+void fh__body_stream_fail(fh_request_t *req, int status);
 
 /* ---- inline reads for the built-in middleware ----
  *

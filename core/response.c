@@ -515,6 +515,8 @@ void fh__response_error(fh_request_t *req, int status, bool close) {
 
 void fh__response_core_error(fh_request_t *req, int status, bool close) {
     fh_server_t *s = req->worker->server;
+    if (status >= 400 && status < 600)
+        FH__COUNT(req->worker->stats.core_errors[status - 400]);
     if (!s->cfg.error_handler) {
         fh__response_error(req, status, close);
         return;

@@ -66,6 +66,12 @@ struct fh_response {
      * of this response has been written, with the socket's descriptor
      * (still the connection's: the callee duplicates it). */
     void (*handover)(fh_request_t *req, uv_os_sock_t fd);
+    /* Set by an upgrade (websocket.c), with FH__RES_TAKEOVER: once every
+     * byte before and of this response has been written, the connection
+     * switches to this protocol (fh__conn_switch) with upgrade_arg, and
+     * the bytes read after the request. */
+    const struct fh__protocol *upgrade;
+    void *upgrade_arg;
     uv_buf_t out[2]; /* serialized bytes: head (+ small body), large body */
     unsigned nout;
     /* Room for the first headers, so that a response with a few needs no

@@ -65,7 +65,10 @@ static void plan_head(fh_request_t *req, plan_t *pl) {
     pl->chunked = pl->unframed && req->version == 11;
     pl->send_body = !stream && !pl->bodyless_status && req->method != FH_METHOD_HEAD &&
                     !(res->flags & FH__RES_NO_BODY) && res->body_len > 0;
-    if (!(req->flags & FH__REQ_KEEP_ALIVE) || (pl->unframed && !pl->chunked))
+    /* Closing, too, for an answer that comes before its streamed body has
+     * been read (body.h): the rest of the body is never parsed. */
+    if (!(req->flags & FH__REQ_KEEP_ALIVE) || (pl->unframed && !pl->chunked) ||
+        (req->flags & (FH__REQ_STREAM | FH__REQ_COMPLETE)) == FH__REQ_STREAM)
         res->flags |= FH__RES_CLOSE;
     if (pl->chunked)
         res->flags |= FH__RES_CHUNKED;

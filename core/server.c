@@ -1,14 +1,19 @@
 /* The server: configuration, its workers' threads, starting, stopping and
  * waiting. */
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/arena.h"
 #include "core/config.h"
+#include "core/tls.h"
+#include "core/metrics.h"
 #include "core/worker.h"
 
 fh_server_config_t fh_server_config_default(void) {
@@ -145,6 +150,41 @@ int fh_server_config_env(fh_server_config_t *cfg) {
                                  "(or \"localhost\"; \"\" or \"*\" for every interface)",
                                  q);
     }
+    const char *cert = getenv("TLS_CERT"), *key = getenv("TLS_KEY");
+    const char *ca = getenv("TLS_CLIENT_CA"), *verify = getenv("TLS_VERIFY_CLIENT");
+    const char *ocsp = getenv("TLS_OCSP"), *ticket_key = getenv("TLS_TICKET_KEY");
+    if ((cert && *cert) != (key && *key))
+        return fh__config_refuse("environment variable %s: set without %s (a certificate "
+                                 "needs its key)",
+                                 cert && *cert ? "TLS_CERT" : "TLS_KEY",
+                                 cert && *cert ? "TLS_KEY" : "TLS_CERT");
+    fh_tls_verify_t vc = cfg->tls.verify_client;
+    if (verify) {
+        if (strcmp(verify, "none") == 0 || !*verify) {
+            vc = FH_TLS_VERIFY_NONE;
+        } else if (strcmp(verify, "optional") == 0) {
+            vc = FH_TLS_VERIFY_OPTIONAL;
+        } else if (strcmp(verify, "required") == 0) {
+            vc = FH_TLS_VERIFY_REQUIRED;
+        } else {
+            char q[64];
+            fh__config_quote(q, sizeof(q), verify);
+            return fh__config_refuse("environment variable TLS_VERIFY_CLIENT: %s is not "
+                                     "\"none\", \"optional\" or \"required\"",
+                                     q);
+        }
+    }
+    if (cert && *cert) {
+        cfg->tls.cert_file = cert;
+        cfg->tls.key_file = key;
+    }
+    if (ca && *ca)
+        cfg->tls.client_ca_file = ca;
+    if (ocsp && *ocsp)
+        cfg->tls.ocsp_file = ocsp;
+    if (ticket_key && *ticket_key)
+        cfg->tls.ticket_key_file = ticket_key;
+    cfg->tls.verify_client = vc;
     cfg->port = port;
     cfg->threads = threads;
     if (host)
@@ -170,6 +210,9 @@ const char *fh_server_config_error(const fh_server_config_t *cfg, int err) {
 }
 
 static int validate(const fh_server_config_t *c) {
+    if (!c->tls.cert_file && (c->tls.key_file || c->tls.client_ca_file || c->tls.ncerts ||
+                              c->tls.ocsp_file || c->tls.ticket_key_file))
+        return config_error("tls.cert_file", "required with the other TLS settings");
     if (!c->handler)
         return config_error("handler", "required (a function answering requests)");
     if (c->port < 0 || c->port > 65535)
@@ -202,12 +245,20 @@ static int validate(const fh_server_config_t *c) {
 
 /* Frees a server that is not running, whatever part of it was made. */
 static void server_release(fh_server_t *s) {
+    if (s->port_lock >= 0)
+        close(s->port_lock);
+    if (s->metrics)
+        fh__metrics_detach(s->metrics);
+    /* Every worker has stopped, so every offload has returned: nothing holds
+     * a handle of these pools any more. */
+    fh__pools_free(s->pools);
     if (s->workers) {
         for (int i = 0; i < s->nworkers; i++)
             fh__worker_free(&s->workers[i]);
         free(s->workers);
     }
     pthread_mutex_destroy(&s->run_lock);
+    fh__tls_free(s->tls);
     free(s->host);
     free(s->server_name);
     free(s->server_line);
@@ -250,6 +301,7 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
     if (!s)
         return FH_ENOMEM;
     s->cfg = c;
+    s->port_lock = -1;
     s->nworkers = c.threads ? c.threads : (int)uv_available_parallelism();
     if (s->nworkers < 1)
         s->nworkers = 1;
@@ -263,6 +315,13 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
     err = server_strings(s, &c);
     if (err)
         goto error;
+    s->transport = &fh__transport_tcp;
+    if (c.tls.cert_file) {
+        err = fh__tls_new(&s->tls, &c.tls);
+        if (err)
+            goto error;
+        s->transport = &fh__transport_tls;
+    }
     err = FH_ENOMEM;
     s->workers = calloc((size_t)s->nworkers, sizeof(fh__worker_t));
     if (!s->workers)
@@ -277,11 +336,26 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
         signal(SIGPIPE, SIG_IGN);
 
     int port = c.port;
+    /* Socket activation: the workers share the socket systemd passed. */
+    int activated = fh__listener_activated();
     for (int i = 0; i < s->nworkers; i++) {
         fh__worker_t *w = &s->workers[i];
         err = fh__worker_new(w, s, i);
         if (err)
             goto error;
+        if (activated >= 0) {
+            w->listener.fd = i == 0 ? activated : fcntl(activated, F_DUPFD_CLOEXEC, 3);
+            if (w->listener.fd < 0) {
+                err = uv_translate_sys_error(errno);
+                goto error;
+            }
+            struct sockaddr_storage ss;
+            socklen_t slen = sizeof(ss);
+            getsockname(activated, (struct sockaddr *)&ss, &slen);
+            s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                     : ((struct sockaddr_in *)&ss)->sin_port);
+            continue;
+        }
         const char *why = NULL;
         err = fh__listener_bind(s->host, port, c.backlog, &w->listener.fd, &s->port, &why);
         if (err == FH_ECONFIG)
@@ -290,7 +364,25 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
             err = listen_error(s->host, port, err);
         if (err)
             goto error;
+        if (i == 0) {
+            /* A second server on the port, here or in another process, is
+             * refused instead of sharing it, unless both say share_port. */
+            int lock = fh__listener_claim_port(s->port, c.share_port);
+            if (lock < 0 && lock != FH_ENOENT) {
+                err = listen_error(s->host, s->port, lock);
+                goto error;
+            }
+            s->port_lock = lock;
+        }
         port = s->port; /* the others share the first one's (maybe ephemeral) port */
+    }
+    if (c.metrics) {
+        err = fh__metrics_attach(c.metrics, s);
+        if (err == FH_ESTATE)
+            err = config_error("metrics", "counting for another server already");
+        if (err)
+            goto error;
+        s->metrics = c.metrics;
     }
     *out = s;
     return 0;
@@ -359,10 +451,34 @@ int fh_server_wait(fh_server_t *s) {
     return 0;
 }
 
+int fh_server_tls_reload(fh_server_t *s) {
+    if (!s || !s->tls)
+        return FH_ESTATE;
+    config_field = NULL;
+    int err = fh__tls_reload(s->tls);
+    if (err)
+        fprintf(stderr, "fasthttp: TLS reload refused, the certificates in use stay: %s\n",
+                fh_server_config_error(&s->cfg, err) + strlen("fasthttp: "));
+    return err;
+}
+
 static void on_run_wake(uv_async_t *a) { uv_stop(a->loop); }
 
-static void on_signal(uv_signal_t *sig, int signum) {
+static void on_sighup(uv_signal_t *sig, int signum) {
     (void)signum;
+    fh_server_tls_reload(sig->data);
+}
+static void (*_Atomic reopen_fn)(void);
+
+void fh__server_on_reopen(void (*fn)(void)) { atomic_store(&reopen_fn, fn); }
+
+static void on_signal(uv_signal_t *sig, int signum) {
+    if (signum == SIGUSR1) {
+        void (*fn)(void) = atomic_load(&reopen_fn);
+        if (fn)
+            fn();
+        return;
+    }
     uv_stop(sig->loop);
 }
 
@@ -372,7 +488,8 @@ int fh_server_run(fh_server_t *s) {
         return err;
     uv_loop_t loop;
     uv_async_t wake;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup, sigusr1;
+    bool hup = s->cfg.handle_signals && s->tls;
     err = uv_loop_init(&loop);
     if (err) {
         fh_server_stop(s);
@@ -385,6 +502,13 @@ int fh_server_run(fh_server_t *s) {
         uv_signal_init(&loop, &sigterm);
         uv_signal_start(&sigint, on_signal, SIGINT);
         uv_signal_start(&sigterm, on_signal, SIGTERM);
+        uv_signal_init(&loop, &sigusr1);
+        uv_signal_start(&sigusr1, on_signal, SIGUSR1); /* reopen log files */
+    }
+    if (hup) {
+        uv_signal_init(&loop, &sighup);
+        sighup.data = s;
+        uv_signal_start(&sighup, on_sighup, SIGHUP);
     }
     pthread_mutex_lock(&s->run_lock);
     s->run_async = &wake;
@@ -400,7 +524,10 @@ int fh_server_run(fh_server_t *s) {
     if (s->cfg.handle_signals) {
         uv_close((uv_handle_t *)&sigint, NULL);
         uv_close((uv_handle_t *)&sigterm, NULL);
+        uv_close((uv_handle_t *)&sigusr1, NULL);
     }
+    if (hup)
+        uv_close((uv_handle_t *)&sighup, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     return fh_server_wait(s);

@@ -29,6 +29,10 @@
  * reads them first (it never touches the socket) and the loop sends them
  * after. When the pages are in memory the head leaves with MSG_MORE, so
  * that it shares its segment with the file's first bytes.
+ * Over a transport that must see every byte (TLS: ops->socket_fd says
+ * FH_ENOTSUP) nothing is sent by sendfile: a job reads up to WRITE_BUFS
+ * blocks of the file instead, and they leave in one write through the
+ * transport; the next read starts when it has.
  *
  * Lifetime. The stream lives in the request's arena and holds the request
  * (req->users) from fh_stream_begin until it is finished: ended by its owner
@@ -92,7 +96,12 @@ struct fh_stream {
     void *fd_release_data;
     int64_t off, left;
     int step_err;
-    bool warm; /* the next step's pages were just read or found in memory */
+    bool warm;        /* the next step's pages were just read or found in memory */
+    size_t step_read; /* bytes the last read step got (file_copy) */
+    /* The transport takes no sendfile (TLS): the file is read into blocks
+     * on the thread pool and they leave as any written bytes do. */
+    bool file_copy;
+    block_t *reading; /* blocks a read step fills */
     uv_work_t work;
     /* Server-Sent Events */
     uv_timer_t *timer;
@@ -334,6 +343,106 @@ static void on_handle_closed(uv_handle_t *h) {
     stream_maybe_finish(st);
 }
 
+/* Reads the next blocks of the file (a thread-pool job). */
+static void file_read_work(uv_work_t *w) {
+    fh_stream_t *st = (fh_stream_t *)((char *)w - offsetof(fh_stream_t, work));
+    off_t off = (off_t)st->off;
+    int64_t left = st->left;
+    size_t got = 0;
+    int err = 0;
+    for (block_t *b = st->reading; b && left > 0 && !err; b = b->next) {
+        size_t want = left > BLOCK_SIZE ? BLOCK_SIZE : (size_t)left;
+        b->len = 0;
+        while (b->len < want) {
+            ssize_t r = pread(st->fd, b->data + b->len, want - b->len, off);
+            if (r > 0) {
+                b->len += (size_t)r;
+                off += r;
+            } else if (r == 0) {
+                err = UV_EOF; /* the file shrank below the announced length */
+                break;
+            } else if (errno != EINTR) {
+                err = uv_translate_sys_error(errno);
+                break;
+            }
+        }
+        got += b->len;
+        left -= (int64_t)b->len;
+    }
+    st->step_read = got;
+    st->step_err = err;
+}
+
+static void file_read_after(uv_work_t *w, int status) {
+    fh_stream_t *st = (fh_stream_t *)((char *)w - offsetof(fh_stream_t, work));
+    fh_request_t *req = st->req;
+    req->users++;
+    st->busy = IDLE;
+    block_t *b = st->reading;
+    st->reading = NULL;
+    if (status == 0 && !st->step_err) {
+        st->off += (int64_t)st->step_read;
+        st->left -= (int64_t)st->step_read;
+    }
+    /* The blocks read join the pending ones; empty ones go back. */
+    while (b) {
+        block_t *next = b->next;
+        b->next = NULL;
+        if (b->len && status == 0 && !st->step_err) {
+            st->buffered += b->len;
+            if (st->pending_tail)
+                st->pending_tail->next = b;
+            else
+                st->pending = b;
+            st->pending_tail = b;
+        } else {
+            b->next = st->spare;
+            st->spare = b;
+            st->nspare++;
+        }
+        b = next;
+    }
+    if (stream_conn(st)) {
+        req->ops->io_pending(req, -1);
+        if (status != 0 || st->step_err)
+            req->ops->abort(req);
+        else
+            stream_kick(st);
+    }
+    stream_maybe_finish(st);
+    fh__request_unref(req);
+}
+
+/* Reads the next WRITE_BUFS blocks at most, for the write that follows. */
+static void file_read_step(fh_stream_t *st) {
+    fh_request_t *req = st->req;
+    size_t want = (uint64_t)st->left > (uint64_t)WRITE_BUFS * BLOCK_SIZE
+                      ? (size_t)WRITE_BUFS * BLOCK_SIZE
+                      : (size_t)st->left;
+    if (reserve(st, want + (st->pending_tail ? BLOCK_SIZE : 0)) != 0) {
+        req->ops->abort(req);
+        return;
+    }
+    block_t **tail = &st->reading;
+    for (size_t n = 0; n < want; n += BLOCK_SIZE) {
+        block_t *b = st->spare;
+        st->spare = b->next;
+        st->nspare--;
+        b->next = NULL;
+        b->len = 0;
+        *tail = b;
+        tail = &b->next;
+    }
+    if (uv_queue_work(&req->worker->loop, &st->work, file_read_work, file_read_after) != 0) {
+        recycle(st, st->reading);
+        st->reading = NULL;
+        req->ops->abort(req);
+        return;
+    }
+    st->busy = SENDING_FILE;
+    req->ops->io_pending(req, +1);
+}
+
 /* Sends what the socket takes of the file with sendfile(2) on the loop,
  * once the head has left and while the pages are in memory; when they may
  * not be, has the thread pool read them first. */
@@ -341,7 +450,12 @@ static void file_step(fh_stream_t *st) {
     fh_request_t *req = st->req;
     if (st->left <= 0 || st->no_body)
         return;
-    int sock = req->ops->socket_fd(req);
+    int sock = st->file_copy ? FH_ENOTSUP : req->ops->socket_fd(req);
+    if (sock == FH_ENOTSUP) {
+        st->file_copy = true; /* TLS: every byte goes through the transport */
+        file_read_step(st);
+        return;
+    }
     if (sock < 0) {
         req->ops->abort(req);
         return;
@@ -414,7 +528,7 @@ static unsigned take_pending(fh_stream_t *st) {
 static void stream_kick(fh_stream_t *st) {
     fh_request_t *req = st->req;
     while (stream_conn(st) && st->active && st->busy == IDLE && !st->finished) {
-        if (st->head_sent && st->body == BODY_FILE) {
+        if (st->head_sent && st->body == BODY_FILE && !st->pending) {
             file_step(st);
             return;
         }
@@ -423,7 +537,8 @@ static void stream_kick(fh_stream_t *st) {
         if (n == 0)
             return;
         st->wr.more = false;
-        if (file_follows && !req->worker->server->sendfile_via_pool) {
+        if (file_follows && !req->worker->server->sendfile_via_pool &&
+            req->ops->socket_fd(req) >= 0) {
             size_t first = (uint64_t)st->left > SENDFILE_STEP ? SENDFILE_STEP : (size_t)st->left;
             st->warm = st->wr.more = file_resident(st->fd, st->off, first);
         }
@@ -463,6 +578,8 @@ static void stream_maybe_finish(fh_stream_t *st) {
         return;
     if (!st->canceled && (!st->head_sent || st->pending || (st->body == BODY_FILE && st->left > 0)))
         return;
+    blocks_free(st->reading);
+    st->reading = NULL;
     if (st->timer && !uv_is_closing((uv_handle_t *)st->timer))
         uv_close((uv_handle_t *)st->timer, on_handle_closed);
     if (st->handles)

@@ -20,6 +20,10 @@ typedef struct fh__conn fh__conn_t;
 
 typedef struct fh__transport {
     const char *name;
+    /* The connection c was opened over this transport (after its protocol
+     * opened). Returns 0 or an error (the connection is then closed). May
+     * be NULL. */
+    int (*open)(fh__conn_t *c);
     /* Reads at most len bytes into buf. A transport that may hold bytes it
      * has already taken from the socket (TLS records) says so through
      * pending, so that the connection reads again without waiting. */
@@ -36,6 +40,14 @@ typedef struct fh__transport {
     /* Whether bytes may be sent straight from a file to the socket
      * (sendfile), bypassing writev. */
     bool can_sendfile;
+    /* Whether the socket may be handed to a taker (fh_request_takeover):
+     * not when the transport holds state of the byte stream (TLS). */
+    bool can_hand_over;
+    /* The peer's verified certificate (an X509 *), NULL when none or when
+     * the transport has none. May be NULL. */
+    void *(*peer_cert)(const fh__conn_t *c);
+    /* The protocol ALPN agreed on, NULL when none. May be NULL. */
+    const char *(*alpn)(const fh__conn_t *c);
     /* Frees what the transport holds for the connection (its descriptor
      * stays with the connection). May be NULL. */
     void (*free)(fh__conn_t *c);
@@ -43,5 +55,6 @@ typedef struct fh__transport {
 
 /* Plain TCP: read(2), writev(2), shutdown(2) on the connection's socket. */
 extern const fh__transport_t fh__transport_tcp;
+/* TLS over OpenSSL: tls.h. */
 
 #endif

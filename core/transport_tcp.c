@@ -46,10 +46,14 @@ static int tcp_shutdown(fh__conn_t *c) {
 
 const fh__transport_t fh__transport_tcp = {
     .name = "tcp",
+    .open = NULL,
     .read = tcp_read,
     .pending = NULL,
     .writev = tcp_writev,
     .shutdown = tcp_shutdown,
     .can_sendfile = true,
+    .can_hand_over = true,
+    .peer_cert = NULL,
+    .alpn = NULL,
     .free = NULL,
 };

@@ -8,6 +8,7 @@
 
 #include "core/conn.h"
 #include "core/http1.h"
+#include "core/metrics.h"
 #include "core/takeover.h"
 #include "core/worker.h"
 
@@ -76,18 +77,37 @@ static void on_drain_timeout(uv_timer_t *t) {
     worker_maybe_finish(w);
 }
 
+/* The second step of a stop, once every worker's listener is closed: a
+ * client whose connection ends now and dials again is refused by the
+ * kernel, never queued behind a listener about to close (which would reset
+ * it) nor accepted by a worker about to end it. Taken-over connections
+ * close; every connection answers what it has received and ends. */
+static void worker_maybe_drain(fh__worker_t *w) {
+    fh_server_t *s = w->server;
+    if (!w->stopping || w->draining || atomic_load(&s->listeners_closed) < s->nworkers)
+        return;
+    w->draining = true;
+    fh__takeover_close_all(w);
+    fh__conn_stop_all(w, false);
+}
+
 /* A graceful stop: the listener takes what the kernel has queued and
- * closes (a later client is refused, not reset); taken-over connections
- * close; every connection answers what it has received and ends; what is
- * left after timeouts.drain_ms is closed. */
+ * closes (a later client is refused, not reset); once all workers' have,
+ * connections drain (worker_maybe_drain); what is left after
+ * timeouts.drain_ms is closed. */
 static void worker_begin_stop(fh__worker_t *w) {
     if (w->stopping)
         return;
+    fh_server_t *s = w->server;
     w->stopping = true;
     fh__listener_close(&w->listener);
-    uv_timer_start(&w->drain, on_drain_timeout, w->server->cfg.timeouts.drain_ms, 0);
-    fh__takeover_close_all(w);
-    fh__conn_stop_all(w, false);
+    uv_timer_start(&w->drain, on_drain_timeout, s->cfg.timeouts.drain_ms, 0);
+    if (atomic_fetch_add(&s->listeners_closed, 1) + 1 == s->nworkers) {
+        for (int i = 0; i < s->nworkers; i++)
+            if (&s->workers[i] != w)
+                fh__worker_wake(&s->workers[i]);
+    }
+    worker_maybe_drain(w);
     worker_maybe_finish(w);
 }
 
@@ -121,8 +141,10 @@ static void on_wakeup(uv_async_t *a) {
         free(rev);
         rev = next;
     }
-    if (atomic_load(&w->server->stop_requested))
+    if (atomic_load(&w->server->stop_requested)) {
         worker_begin_stop(w);
+        worker_maybe_drain(w);
+    }
 }
 
 static void close_leftover(uv_handle_t *h, void *arg) {
@@ -133,6 +155,7 @@ static void close_leftover(uv_handle_t *h, void *arg) {
 
 void *fh__worker_main(void *arg) {
     fh__worker_t *w = arg;
+    fh__worker_current = w;
     uv_run(&w->loop, UV_RUN_DEFAULT);
     /* Close whatever user code left open on this loop, then the loop. */
     uv_walk(&w->loop, close_leftover, NULL);

@@ -49,6 +49,7 @@ struct fh__worker {
     pthread_t thread;
     bool thread_started;
     bool stopping;
+    bool draining;      /* every worker's listener is closed: connections end */
     bool wakeup_closed; /* guarded by post_lock */
     fh_arena_cache_t *arena_cache;
     void *parsers; /* released llhttp parsers (http1_parser.c) */
@@ -69,7 +70,15 @@ struct fh__worker {
     struct {
         fh__counter_t accepted, requests, errors_4xx, errors_5xx, timeouts, writes, conn_buffers;
         fh__counter_t file_steps_loop, file_steps_pool;
+        fh__counter_t refused;             /* accepted but dropped: no memory */
+        fh__counter_t bytes_in, bytes_out; /* read from and written to sockets */
+        fh__counter_t created, released;   /* requests: in flight = the difference */
+        /* Answers the core gave itself, by status (400..599): refusals while
+         * reading, 500 for a failed handler, 413 over the memory budget. */
+        fh__counter_t core_errors[200];
     } stats;
+    /* The metrics this worker counts into (metrics.c), or NULL. */
+    struct fh__metrics_shard *metrics;
 };
 
 struct fh_server {
@@ -83,6 +92,9 @@ struct fh_server {
     fh__worker_t *workers;
     _Atomic size_t nconns;
     _Atomic bool stop_requested;
+    /* Workers whose listener has closed in this stop; connections start
+     * to end only once all have (worker.c). */
+    _Atomic int listeners_closed;
     bool started;
     bool joined;
     bool trace_arena;
@@ -94,9 +106,27 @@ struct fh_server {
      * before it is sent, as if its pages were never in memory, so that
      * tests reach that path (stream.c). */
     bool sendfile_via_pool;
-    uv_async_t *run_async; /* wakes fh_server_run's wait loop */
+    /* What every accepted socket is served over: TCP, or TLS with tls's
+     * certificates (NULL without TLS). */
+    const struct fh__transport *transport;
+    struct fh__tls *tls;
+    struct fh_metrics *metrics; /* cfg.metrics, attached (metrics.c) */
+    int port_lock;              /* the port's claim (listener.c), or -1 */
+    uv_async_t *run_async;      /* wakes fh_server_run's wait loop */
     pthread_mutex_t run_lock;
+    struct fh_pool *pools; /* freed with the server (fh_server_own_pool) */
 };
+
+/* ---- server.c ---- */
+
+/* fn runs on SIGUSR1 while fh_server_run waits with handle_signals (the
+ * access log's reopen, registered when it opens a file by path). */
+void fh__server_on_reopen(void (*fn)(void));
+
+/* ---- pool.c ---- */
+
+/* Frees every pool of a server's list, once its workers have stopped. */
+void fh__pools_free(struct fh_pool *head);
 
 /* ---- worker.c ---- */
 

@@ -13,10 +13,12 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/worker.h"
 #include "middleware/mw.h"
 
 typedef struct access_log access_log_t;
@@ -66,6 +68,8 @@ struct access_log {
     fh_log_format_t format;
     int fd;
     bool own_fd;
+    char *path;                   /* for fh_access_log_reopen, when own_fd */
+    struct access_log *next_file; /* in open_files */
     FILE *file;
     fh_log_write_fn write;
     void *write_data;
@@ -87,6 +91,11 @@ struct access_log {
     uint64_t ring_head, ring_tail; /* bytes ever put in and taken out */
     bool stopping;
     uint64_t stop_ms;
+    /* A reopen waiting for the writer: once everything queued before it
+     * (up to reopen_at) is written to the old file, reopen_fd takes its
+     * number (dup2). -1: none. */
+    int reopen_fd;
+    uint64_t reopen_at;
     uint64_t dropped_reported;
     _Atomic uint64_t dropped; /* lines */
 };
@@ -180,12 +189,22 @@ static void *writer_main(void *arg) {
     access_log_t *log = arg;
     pthread_mutex_lock(&log->ring_lock);
     for (;;) {
-        while (log->ring_head == log->ring_tail && !log->stopping)
+        while (log->ring_head == log->ring_tail && !log->stopping && log->reopen_fd < 0)
             pthread_cond_wait(&log->ring_cond, &log->ring_lock);
+        if (log->reopen_fd >= 0 && log->ring_tail >= log->reopen_at) {
+            /* What was queued before the reopen is in the old file: the
+             * rest goes to the new one. */
+            dup2(log->reopen_fd, log->fd);
+            close(log->reopen_fd);
+            log->reopen_fd = -1;
+            continue;
+        }
         if (log->ring_head == log->ring_tail)
             break; /* stopping, and everything written */
         size_t at = (size_t)(log->ring_tail % log->ring_cap);
         size_t used = (size_t)(log->ring_head - log->ring_tail);
+        if (log->reopen_fd >= 0 && log->reopen_at - log->ring_tail < used)
+            used = (size_t)(log->reopen_at - log->ring_tail); /* the old file's part */
         size_t n = log->ring_cap - at < used ? log->ring_cap - at : used;
         pthread_mutex_unlock(&log->ring_lock);
         ssize_t w = writer_write(log, log->ring + at, n); /* the workers write elsewhere */
@@ -774,10 +793,55 @@ static int log_before(fh_request_t *req, fh_response_t *res, void *data) {
 
 /* ------------------------------------------------------------- set-up */
 
+/* The logs writing to a file they opened by path, for fh_access_log_reopen. */
+static pthread_mutex_t open_files_lock = PTHREAD_MUTEX_INITIALIZER;
+static access_log_t *open_files;
+
+int fh_access_log_reopen(void) {
+    int first_err = 0;
+    pthread_mutex_lock(&open_files_lock);
+    for (access_log_t *log = open_files; log; log = log->next_file) {
+        int fd = open(log->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0 && log->writer_on) {
+            /* The writer finishes what is queued in the old file first. */
+            pthread_mutex_lock(&log->ring_lock);
+            if (log->reopen_fd >= 0)
+                close(log->reopen_fd); /* an earlier reopen not yet applied */
+            log->reopen_fd = fd;
+            log->reopen_at = log->ring_head;
+            pthread_cond_signal(&log->ring_cond);
+            pthread_mutex_unlock(&log->ring_lock);
+            continue;
+        }
+        /* dup2 puts the new file under the old number at once: writers on
+         * other threads go on with the same descriptor, no lock needed. */
+        if (fd < 0 || dup2(fd, log->fd) < 0) {
+            if (!first_err)
+                first_err = -errno;
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    pthread_mutex_unlock(&open_files_lock);
+    return first_err;
+}
+
+static void reopen_on_signal(void) { (void)fh_access_log_reopen(); }
+
 static void log_release(void *data) {
     access_log_t *log = data;
     if (!log)
         return;
+    if (log->path) {
+        pthread_mutex_lock(&open_files_lock);
+        for (access_log_t **p = &open_files; *p; p = &(*p)->next_file)
+            if (*p == log) {
+                *p = log->next_file;
+                break;
+            }
+        pthread_mutex_unlock(&open_files_lock);
+        free(log->path);
+    }
     fh__perloop_free(&log->loops); /* flushes every thread's buffer */
     if (log->writer_on) {
         pthread_mutex_lock(&log->ring_lock);
@@ -790,6 +854,8 @@ static void log_release(void *data) {
     pthread_mutex_destroy(&log->ring_lock);
     pthread_cond_destroy(&log->ring_cond);
     free(log->ring);
+    if (log->reopen_fd >= 0)
+        close(log->reopen_fd);
     if (log->own_fd)
         close(log->fd);
     pthread_mutex_destroy(&log->direct_lock);
@@ -822,6 +888,7 @@ int fh_access_log_new(fh_middleware_t *out, const fh_access_log_options_t *opt) 
         return FH_ENOMEM;
     log->format = opt->format;
     log->fd = -1;
+    log->reopen_fd = -1;
     log->file = opt->file;
     log->write = opt->write;
     log->write_data = opt->write_data;
@@ -847,6 +914,11 @@ int fh_access_log_new(fh_middleware_t *out, const fh_access_log_options_t *opt) 
                                strerror(e));
         }
         log->own_fd = true;
+        log->path = strdup(opt->path);
+        if (!log->path) {
+            log_release(log);
+            return FH_ENOMEM;
+        }
         /* A pipe or socket is never waited on by a write: the writer
          * polls it, so that a release ends even if nobody reads. */
         struct stat sb;
@@ -859,6 +931,12 @@ int fh_access_log_new(fh_middleware_t *out, const fh_access_log_options_t *opt) 
             return FH_ENOMEM;
         }
         log->writer_on = true;
+        /* Registered once the writer runs: a reopen hands it the new file. */
+        pthread_mutex_lock(&open_files_lock);
+        log->next_file = open_files;
+        open_files = log;
+        pthread_mutex_unlock(&open_files_lock);
+        fh__server_on_reopen(reopen_on_signal); /* SIGUSR1 in fh_server_run */
     }
     out->name = "access_log";
     out->before = log_before;

@@ -401,6 +401,7 @@ int fh_router_mount_opts(fh_router_t *r, const char *prefix, const fh_route_t *r
                         rt->data ? rt->data : mount_data, middleware, rt->middleware, pfx, rt->op);
         if (rc)
             break;
+        r->routes[r->nroutes - 1]->body_stream = rt->body_stream;
     }
     if (rc) {
         rollback(r, before);
@@ -731,6 +732,7 @@ int fh_router_handle(fh_request_t *req, fh_response_t *res, void *data) {
     int rc;
     switch (fh_router_lookup(r, fh_request_method_id(req), path, &m)) {
     case FH_ROUTE_FOUND:
+        fh_request_set_route(req, m.route->pattern);
         if (m.nparams) {
             fh_str_t *names, *values;
             rc = fh__router_decode_params(&m, fh_request_arena(req), &names, &values);
@@ -775,6 +777,17 @@ int fh_router_handle(fh_request_t *req, fh_response_t *res, void *data) {
     case FH_ROUTE_BAD_PATH:
     default: return fh_send_status(res, 400);
     }
+}
+
+uint64_t fh_router_body_stream(fh_request_t *req, void *data) {
+    const fh_router_t *r = data;
+    fh_route_match_t m;
+    if (fh_router_lookup(r, fh_request_method_id(req), fh_request_path(req), &m) !=
+            FH_ROUTE_FOUND ||
+        !m.route->body_stream)
+        return 0;
+    uint64_t max = m.route->body_stream->max_bytes;
+    return max ? max : FH_BODY_STREAM_MAX;
 }
 
 size_t fh__router_node_count(const fh_router_t *r) { return fh__radix_node_count(r->tree); }

@@ -35,7 +35,20 @@ PKGS_BENCH="wrk nginx-light h2o libmicrohttpd-dev libulfius-dev libevhtp-dev lib
 # bench/static counts the servers' system calls.
 PKGS_BENCH_STATIC="strace"
 
-want="$PKGS_BUILD $PKGS_CHECK"
+# TLS: OpenSSL 3's headers (the library links it), the openssl command the
+# tests make their certificates with and drive handshakes with.
+PKGS_TLS="libssl-dev openssl"
+
+want="$PKGS_BUILD $PKGS_CHECK $PKGS_TLS"
+# WebSocket interop (tests/examples/websocket.sh): independent clients.
+PKGS_WS="python3-websockets node-ws"
+want="$want $PKGS_WS"
+# examples/upload: SHA-256 of the streamed files (OpenSSL's libcrypto).
+PKGS_UPLOAD="libssl-dev"
+want="$want $PKGS_UPLOAD"
+# Operations: promtool checks /metrics; HAProxy fronts the multi-instance test.
+PKGS_OPS="prometheus haproxy"
+want="$want $PKGS_OPS"
 case "${1:-}" in
   --bench) want="$want $PKGS_BENCH $PKGS_BENCH_STATIC ${FH_BENCH_PKGS:-}" ;;
 esac

@@ -6,10 +6,11 @@
  *   GET /user/:id   -> text/plain "User ID: <id>"
  *   anything else   -> 404 (405 with Allow for another method)
  *
- * Usage: fh_bench_server [--host HOST] [--port PORT] [--threads N]
+ * Usage: fh_bench_server [--host HOST] [--port PORT] [--threads N] [--metrics]
  * [PORT [THREADS]] (--help lists them). Flags win over the environment
  * variables HOST (default 127.0.0.1), PORT (default 8080) and THREADS
- * (default 0: one per CPU).
+ * (default 0: one per CPU). --metrics (or METRICS=1) counts every request
+ * into Prometheus metrics, served at GET /metrics.
  */
 #include <fasthttp.h>
 #include <stdio.h>
@@ -50,7 +51,15 @@ int main(int argc, char **argv) {
     cfg.port = 8080;
     cfg.host = "127.0.0.1";
     static const char *const operands[] = { "port", "threads", NULL };
+    bool with_metrics = false;
+    const fh_flag_t flags[] = {
+        FH_SWITCH_FLAG("metrics", "METRICS",
+                       "count every request into Prometheus metrics (served at /metrics)",
+                       &with_metrics),
+        FH_FLAGS_END,
+    };
     fh_args_t args = { .summary = "The endpoints every server in bench/ answers.",
+                       .flags = flags,
                        .operands = operands };
     int err = fh_server_config_args(&cfg, argc, argv, &args); /* flags, then the environment */
     if (err == FH_ARGS_HELP) {
@@ -62,30 +71,43 @@ int main(int argc, char **argv) {
         return 2;
     }
 
-    fh_router_t *router;
+    fh_metrics_t *metrics = NULL;
+    if (with_metrics && fh_metrics_new(&metrics, NULL)) {
+        fprintf(stderr, "fh_bench_server: out of memory\n");
+        return 1;
+    }
+    fh_router_t *router = NULL;
     err = fh_router_new(&router, NULL);
     if (!err)
         err = fh_router_mount(router, "", routes, NULL);
+    if (!err && metrics)
+        err = fh_router_add(router, FH_METHOD_GET, "/metrics", fh_metrics_handler, metrics);
     if (err) {
         fprintf(stderr, "fh_bench_server: %s\n",
                 router ? fh_router_error(router) : fh_strerror(err));
+        fh_router_free(router);
+        fh_metrics_free(metrics);
         return 1;
     }
     cfg.handler = fh_router_handle;
     cfg.handler_data = router;
     cfg.limits.max_connections = 20000;
+    cfg.metrics = metrics;
     fh_server_t *server;
     err = fh_server_new(&server, &cfg);
     if (err) {
         fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
         fh_router_free(router);
+        fh_metrics_free(metrics);
         return 1;
     }
-    printf("fh_bench_server: listening on http://%s:%d with %d threads\n",
-           cfg.host ? cfg.host : "*", fh_server_port(server), fh_server_threads(server));
+    printf("fh_bench_server: listening on %s://%s:%d with %d threads\n",
+           cfg.tls.cert_file ? "https" : "http", cfg.host ? cfg.host : "*", fh_server_port(server),
+           fh_server_threads(server));
     fflush(stdout);
     err = fh_server_run(server);
     fh_server_free(server);
     fh_router_free(router);
+    fh_metrics_free(metrics);
     return err ? 1 : 0;
 }

@@ -99,6 +99,15 @@ int main(int argc, char **argv) {
         return 1;
     }
 
+    /* Prometheus metrics of every request, counted per worker thread. */
+    fh_metrics_t *metrics = NULL;
+    if (fh_metrics_new(&metrics, NULL)) {
+        fprintf(stderr, "controllers: out of memory\n");
+        store_destroy(&store);
+        fh_middleware_release(&users_admin_auth);
+        return 1;
+    }
+
     /* The routes: one table per controller, all on one router. */
     fh_router_config_t rcfg = fh_router_config_default();
     rcfg.not_found = not_found_controller;
@@ -107,6 +116,7 @@ int main(int argc, char **argv) {
     if (fh_router_new(&router, &rcfg)) {
         fprintf(stderr, "controllers: out of memory\n");
         store_destroy(&store);
+        fh_metrics_free(metrics);
         fh_middleware_release(&users_admin_auth);
         return 1;
     }
@@ -115,10 +125,16 @@ int main(int argc, char **argv) {
                                    .method_not_allowed = fh_json_error_handler };
     if (fh_router_mount(router, "/", home_routes, NULL) ||
         fh_router_mount(router, "/", user_routes, NULL) ||
-        fh_router_mount_opts(router, "/api", users_api_routes, &store, &api_opt)) {
+        fh_router_mount_opts(router, "/api", users_api_routes, &store, &api_opt) ||
+        /* Operations: the metrics, liveness and readiness (503 from the
+         * moment a stop begins). */
+        fh_router_add(router, FH_METHOD_GET, "/metrics", fh_metrics_handler, metrics) ||
+        fh_router_add(router, FH_METHOD_GET, "/healthz", fh_health_live, NULL) ||
+        fh_router_add(router, FH_METHOD_GET, "/readyz", fh_health_ready, NULL)) {
         fprintf(stderr, "%s\n", fh_router_error(router));
         fh_router_free(router);
         store_destroy(&store);
+        fh_metrics_free(metrics);
         fh_middleware_release(&users_admin_auth);
         return 1;
     }
@@ -153,6 +169,7 @@ int main(int argc, char **argv) {
                 err == FH_ECONFIG ? fh_openapi_error() : fh_router_error(router));
         fh_router_free(router);
         store_destroy(&store);
+        fh_metrics_free(metrics);
         fh_middleware_release(&users_admin_auth);
         return 2;
     }
@@ -166,6 +183,7 @@ int main(int argc, char **argv) {
         fh_router_free(router);
         fh_openapi_free(openapi);
         store_destroy(&store);
+        fh_metrics_free(metrics);
         fh_middleware_release(&users_admin_auth);
         return 0;
     }
@@ -201,6 +219,7 @@ int main(int argc, char **argv) {
         fh_router_free(router);
         fh_openapi_free(openapi);
         store_destroy(&store);
+        fh_metrics_free(metrics);
         fh_middleware_release(&users_admin_auth);
         return 1;
     }
@@ -209,6 +228,7 @@ int main(int argc, char **argv) {
     cfg.handler_data = chain;
     cfg.error_handler = fh_chain_handle;
     cfg.error_handler_data = errors;
+    cfg.metrics = metrics;
 
     fh_server_t *server = NULL;
     err = fh_server_new(&server, &cfg);
@@ -217,8 +237,9 @@ int main(int argc, char **argv) {
     } else {
         if (!opt.token)
             printf("controllers: admin token (DELETE /api/users/:id): %s\n", token);
-        printf("controllers: listening on http://%s:%d with %d threads\n",
-               cfg.host ? cfg.host : "*", fh_server_port(server), fh_server_threads(server));
+        printf("controllers: listening on %s://%s:%d with %d threads\n",
+               cfg.tls.cert_file ? "https" : "http", cfg.host ? cfg.host : "*",
+               fh_server_port(server), fh_server_threads(server));
         fflush(stdout);
         err = fh_server_run(server); /* until SIGINT or SIGTERM */
         fh_server_free(server);
@@ -232,6 +253,7 @@ int main(int argc, char **argv) {
     fh_router_free(router);
     fh_openapi_free(openapi);
     store_destroy(&store);
+    fh_metrics_free(metrics);
     fh_middleware_release(&users_admin_auth);
     return err ? 1 : 0;
 }

@@ -41,8 +41,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
         return 1;
     }
-    printf("hello: listening on http://%s:%d with %d threads\n", cfg.host ? cfg.host : "*",
-           fh_server_port(server), fh_server_threads(server));
+    printf("hello: listening on %s://%s:%d with %d threads\n", cfg.tls.cert_file ? "https" : "http",
+           cfg.host ? cfg.host : "*", fh_server_port(server), fh_server_threads(server));
     fflush(stdout);
     err = fh_server_run(server); /* until SIGINT or SIGTERM */
     fh_server_free(server);

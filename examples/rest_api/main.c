@@ -12,10 +12,10 @@
  * Errors are application/problem+json documents (400, 404, 405, 415, 422,
  * 503 when the database fails).
  *
- * Every query runs on libuv's thread pool (fh_offload); the response is
- * built in the `done` callback, on the request's loop thread. Each work item
- * opens its own connection (see README.md for why), so no sqlite3 handle is
- * ever shared between threads.
+ * Every query runs on libuv's thread pool (fh_offload) with a connection
+ * from an fh_pool_t: one SQLite connection per pool slot, its statements
+ * prepared once, given to one pool thread at a time. The response is built
+ * in the `done` callback, on the request's loop thread.
  *
  * Usage: rest_api [--host HOST] [--port PORT] [--threads N] [--db FILE]
  * [PORT [THREADS]] (--help lists them). Flags win over the environment
@@ -40,19 +40,19 @@ typedef struct todo {
 } todo_t;
 
 typedef enum op { OP_LIST, OP_GET, OP_CREATE, OP_UPDATE, OP_DELETE } op_t;
-typedef enum outcome { OK, NOT_FOUND, DB_FAILED } outcome_t;
+typedef enum outcome { OK, NOT_FOUND, DB_BUSY, DB_FAILED } outcome_t;
 
 /* One request's work. Allocated in the request's arena on the loop thread;
  * the pool thread reads the inputs and writes the outputs, and `done` reads
  * the outputs once the work has returned. */
 typedef struct job {
-    const char *db_path;
+    fh_pool_t *pool;
     op_t op;
     /* inputs */
     sqlite3_int64 id;
     const char *title; /* NULL: unchanged (PATCH) */
     int done;          /* -1: unchanged / no filter; 0 or 1 */
-    long limit, offset;
+    int64_t limit, offset;
     /* outputs */
     outcome_t outcome;
     todo_t one;
@@ -69,6 +69,51 @@ static const char SCHEMA[] = "CREATE TABLE IF NOT EXISTS todos ("
                              " done INTEGER NOT NULL DEFAULT 0,"
                              " version INTEGER NOT NULL DEFAULT 1)";
 
+/* How long a writer waits for another's lock before the request gets a 503
+ * "busy" problem, and how long a work item waits for a free connection. */
+#define BUSY_TIMEOUT_MS 5000
+#define ACQUIRE_TIMEOUT_MS 5000
+
+/* Every statement the service runs, prepared once per connection. */
+enum {
+    ST_GET,
+    ST_CREATE,
+    ST_UPDATE,
+    ST_DELETE,
+    ST_COUNT_ALL,
+    ST_COUNT_DONE,
+    ST_LIST_ALL,
+    ST_LIST_DONE,
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_COUNT
+};
+
+static const char *const SQL[ST_COUNT] = {
+    [ST_GET] = "SELECT id, title, done, version FROM todos WHERE id = ?1",
+    [ST_CREATE] = "INSERT INTO todos (title, done) VALUES (?1, ?2)"
+                  " RETURNING id, title, done, version",
+    [ST_UPDATE] = "UPDATE todos SET title = coalesce(?2, title),"
+                  " done = coalesce(?3, done), version = version + 1"
+                  " WHERE id = ?1 RETURNING id, title, done, version",
+    [ST_DELETE] = "DELETE FROM todos WHERE id = ?1",
+    [ST_COUNT_ALL] = "SELECT count(*) FROM todos",
+    [ST_COUNT_DONE] = "SELECT count(*) FROM todos WHERE done = ?1",
+    [ST_LIST_ALL] = "SELECT id, title, done, version FROM todos ORDER BY id LIMIT ?2 OFFSET ?3",
+    [ST_LIST_DONE] = "SELECT id, title, done, version FROM todos WHERE done = ?1"
+                     " ORDER BY id LIMIT ?2 OFFSET ?3",
+    [ST_BEGIN] = "BEGIN",
+    [ST_COMMIT] = "COMMIT",
+};
+
+/* A pooled connection: the handle and its prepared statements. Used by one
+ * pool thread at a time (between fh_pool_acquire and fh_pool_release), so
+ * SQLITE_OPEN_NOMUTEX is enough. */
+typedef struct conn {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+} conn_t;
+
 static sqlite3 *db_open(const char *path, int flags) {
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
@@ -76,9 +121,55 @@ static sqlite3 *db_open(const char *path, int flags) {
         sqlite3_close(db);
         return NULL;
     }
-    /* Writers from other pool threads hold the lock briefly: wait for it. */
-    sqlite3_busy_timeout(db, 5000);
+    /* Writers on other pool threads hold the lock briefly: wait for it. */
+    sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
     return db;
+}
+
+static void conn_destroy(void *handle, void *data) {
+    (void)data;
+    conn_t *c = handle;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(c->st[i]);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+/* The pool's create: opens the file and prepares every statement. */
+static int conn_create(void **out, void *data) {
+    const char *path = data;
+    conn_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        return FH_ENOMEM;
+    c->db = db_open(path, SQLITE_OPEN_READWRITE);
+    if (!c->db)
+        goto error;
+    for (int i = 0; i < ST_COUNT; i++) {
+        if (sqlite3_prepare_v3(c->db, SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &c->st[i], NULL) !=
+            SQLITE_OK) {
+            fprintf(stderr, "rest_api: %s: %s\n", path, sqlite3_errmsg(c->db));
+            goto error;
+        }
+    }
+    *out = c;
+    return 0;
+
+error:
+    conn_destroy(c, NULL);
+    return FH_EAGAIN;
+}
+
+/* A statement ready for its next use: reset and without bindings. */
+static void stmt_done(sqlite3_stmt *stmt) {
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+}
+
+/* What a failed step means: the lock stayed taken for the whole busy
+ * timeout, or the database failed. */
+static outcome_t failed(int rc) {
+    rc &= 0xff; /* the primary code */
+    return rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? DB_BUSY : DB_FAILED;
 }
 
 /* Reads the todo row of stmt (columns id, title, done, version). */
@@ -91,34 +182,19 @@ static bool read_todo(sqlite3_stmt *stmt, todo_t *t) {
     return t->title != NULL;
 }
 
-/* Runs sql (binding the job's id as ?1 when it has one) and reads at most
- * one todo into job->one. */
-static outcome_t query_one(sqlite3 *db, const char *sql, job_t *job) {
-    sqlite3_stmt *stmt;
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
-        return DB_FAILED;
-    sqlite3_bind_int64(stmt, 1, job->id);
+/* Steps stmt (bound already) and reads at most one todo into job->one. */
+static outcome_t step_one(sqlite3_stmt *stmt, job_t *job) {
     int rc = sqlite3_step(stmt);
     outcome_t out = rc == SQLITE_ROW    ? (read_todo(stmt, &job->one) ? OK : DB_FAILED)
                     : rc == SQLITE_DONE ? NOT_FOUND
-                                        : DB_FAILED;
-    sqlite3_finalize(stmt);
+                                        : failed(rc);
+    stmt_done(stmt);
     return out;
 }
 
-static outcome_t do_list(sqlite3 *db, job_t *job) {
-    sqlite3_stmt *count, *list;
-    const char *where = job->done < 0 ? "" : " WHERE done = ?1";
-    char sql[160];
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM todos%s", where);
-    if (sqlite3_prepare_v2(db, sql, -1, &count, NULL) != SQLITE_OK)
-        return DB_FAILED;
-    snprintf(sql, sizeof(sql),
-             "SELECT id, title, done, version FROM todos%s ORDER BY id LIMIT ?2 OFFSET ?3", where);
-    if (sqlite3_prepare_v2(db, sql, -1, &list, NULL) != SQLITE_OK) {
-        sqlite3_finalize(count);
-        return DB_FAILED;
-    }
+static outcome_t do_list(conn_t *c, job_t *job) {
+    sqlite3_stmt *count = c->st[job->done < 0 ? ST_COUNT_ALL : ST_COUNT_DONE];
+    sqlite3_stmt *list = c->st[job->done < 0 ? ST_LIST_ALL : ST_LIST_DONE];
     if (job->done >= 0) {
         sqlite3_bind_int(count, 1, job->done);
         sqlite3_bind_int(list, 1, job->done);
@@ -127,15 +203,20 @@ static outcome_t do_list(sqlite3 *db, job_t *job) {
     sqlite3_bind_int64(list, 3, job->offset);
     outcome_t out = DB_FAILED;
     /* Both reads in one transaction: the total matches the page. */
-    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+    int rc = sqlite3_step(c->st[ST_BEGIN]);
+    stmt_done(c->st[ST_BEGIN]);
+    if (rc != SQLITE_DONE) {
+        out = failed(rc);
         goto done;
-    if (sqlite3_step(count) != SQLITE_ROW)
+    }
+    if ((rc = sqlite3_step(count)) != SQLITE_ROW) {
+        out = failed(rc);
         goto end;
+    }
     job->total = sqlite3_column_int64(count, 0);
     job->items = calloc((size_t)job->limit, sizeof(todo_t));
     if (!job->items)
         goto end;
-    int rc;
     while (job->count < (size_t)job->limit && (rc = sqlite3_step(list)) == SQLITE_ROW) {
         if (!read_todo(list, &job->items[job->count]))
             goto end;
@@ -143,80 +224,68 @@ static outcome_t do_list(sqlite3 *db, job_t *job) {
     }
     if (job->count == (size_t)job->limit || rc == SQLITE_DONE)
         out = OK;
+    else
+        out = failed(rc);
 end:
-    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    stmt_done(count);
+    stmt_done(list);
+    sqlite3_step(c->st[ST_COMMIT]);
+    stmt_done(c->st[ST_COMMIT]);
 done:
-    sqlite3_finalize(count);
-    sqlite3_finalize(list);
+    stmt_done(count);
+    stmt_done(list);
     return out;
 }
 
-static outcome_t do_create(sqlite3 *db, job_t *job) {
-    sqlite3_stmt *stmt;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO todos (title, done) VALUES (?1, ?2)"
-                           " RETURNING id, title, done, version",
-                           -1, &stmt, NULL) != SQLITE_OK)
-        return DB_FAILED;
+static outcome_t do_create(conn_t *c, job_t *job) {
+    sqlite3_stmt *stmt = c->st[ST_CREATE];
     sqlite3_bind_text(stmt, 1, job->title, -1, SQLITE_STATIC);
     sqlite3_bind_int(stmt, 2, job->done > 0);
-    outcome_t out = sqlite3_step(stmt) == SQLITE_ROW && read_todo(stmt, &job->one) ? OK : DB_FAILED;
-    sqlite3_finalize(stmt);
-    return out;
+    outcome_t out = step_one(stmt, job);
+    return out == NOT_FOUND ? DB_FAILED : out; /* RETURNING always gives the row */
 }
 
-static outcome_t do_update(sqlite3 *db, job_t *job) {
-    sqlite3_stmt *stmt;
-    if (sqlite3_prepare_v2(db,
-                           "UPDATE todos SET title = coalesce(?2, title),"
-                           " done = coalesce(?3, done), version = version + 1"
-                           " WHERE id = ?1 RETURNING id, title, done, version",
-                           -1, &stmt, NULL) != SQLITE_OK)
-        return DB_FAILED;
+static outcome_t do_update(conn_t *c, job_t *job) {
+    sqlite3_stmt *stmt = c->st[ST_UPDATE];
     sqlite3_bind_int64(stmt, 1, job->id);
     if (job->title)
         sqlite3_bind_text(stmt, 2, job->title, -1, SQLITE_STATIC);
     if (job->done >= 0)
         sqlite3_bind_int(stmt, 3, job->done);
-    int rc = sqlite3_step(stmt);
-    outcome_t out = rc == SQLITE_ROW    ? (read_todo(stmt, &job->one) ? OK : DB_FAILED)
-                    : rc == SQLITE_DONE ? NOT_FOUND
-                                        : DB_FAILED;
-    sqlite3_finalize(stmt);
-    return out;
+    return step_one(stmt, job);
 }
 
-static outcome_t do_delete(sqlite3 *db, job_t *job) {
-    sqlite3_stmt *stmt;
-    if (sqlite3_prepare_v2(db, "DELETE FROM todos WHERE id = ?1", -1, &stmt, NULL) != SQLITE_OK)
-        return DB_FAILED;
+static outcome_t do_delete(conn_t *c, job_t *job) {
+    sqlite3_stmt *stmt = c->st[ST_DELETE];
     sqlite3_bind_int64(stmt, 1, job->id);
-    outcome_t out = sqlite3_step(stmt) != SQLITE_DONE ? DB_FAILED
-                    : sqlite3_changes(db) == 0        ? NOT_FOUND
-                                                      : OK;
-    sqlite3_finalize(stmt);
+    int rc = sqlite3_step(stmt);
+    outcome_t out = rc != SQLITE_DONE ? failed(rc) : sqlite3_changes(c->db) == 0 ? NOT_FOUND : OK;
+    stmt_done(stmt);
     return out;
 }
 
-/* On a pool thread: a connection of its own for this one work item. */
+/* On a pool thread: a pooled connection for this work item. */
 static void run_job(void *data) {
     job_t *job = data;
-    sqlite3 *db = db_open(job->db_path, SQLITE_OPEN_READWRITE);
-    if (!db) {
-        job->outcome = DB_FAILED;
+    conn_t *c;
+    int err = fh_pool_acquire(job->pool, ACQUIRE_TIMEOUT_MS, (void **)&c);
+    if (err) {
+        job->outcome = err == FH_ETIMEDOUT ? DB_BUSY : DB_FAILED;
         return;
     }
     switch (job->op) {
-    case OP_LIST: job->outcome = do_list(db, job); break;
+    case OP_LIST: job->outcome = do_list(c, job); break;
     case OP_GET:
-        job->outcome =
-            query_one(db, "SELECT id, title, done, version FROM todos WHERE id = ?1", job);
+        sqlite3_bind_int64(c->st[ST_GET], 1, job->id);
+        job->outcome = step_one(c->st[ST_GET], job);
         break;
-    case OP_CREATE: job->outcome = do_create(db, job); break;
-    case OP_UPDATE: job->outcome = do_update(db, job); break;
-    case OP_DELETE: job->outcome = do_delete(db, job); break;
+    case OP_CREATE: job->outcome = do_create(c, job); break;
+    case OP_UPDATE: job->outcome = do_update(c, job); break;
+    case OP_DELETE: job->outcome = do_delete(c, job); break;
     }
-    sqlite3_close(db);
+    /* A connection that failed otherwise than by waiting for a lock is not
+     * trusted again: the pool opens a fresh one. */
+    fh_pool_release(job->pool, c, job->outcome == DB_FAILED);
 }
 
 /* ----------------------------------------------------------- responses */
@@ -305,6 +374,9 @@ static void job_done(fh_request_t *req, fh_response_t *res, int status, void *da
     fh_json_scope_t scope = fh_json_arena_begin(fh_request_arena(req));
     if (status == FH_ECANCELED) {
         fh_response_end(res); /* the client left: only releases it */
+    } else if (job->outcome == DB_BUSY) {
+        fh_response_header(res, "Retry-After", "1");
+        fh_send_problem(res, 503, NULL, "the database is busy, try again", NULL);
     } else if (job->outcome == DB_FAILED) {
         fh_send_problem(res, 503, NULL, "the database is unavailable", NULL);
     } else if (job->outcome == NOT_FOUND) {
@@ -327,33 +399,18 @@ static job_t *new_job(fh_request_t *req, op_t op, void *data) {
     job_t *job = fh_alloc(req, sizeof(*job));
     if (job) {
         memset(job, 0, sizeof(*job));
-        job->db_path = data;
+        job->pool = data;
         job->op = op;
         job->done = -1;
     }
     return job;
 }
 
-/* Parses a decimal in min..max; false for anything else. */
-static bool parse_long(fh_str_t s, long min, long max, long *out) {
-    if (s.len == 0 || s.len > 18)
-        return false;
-    long v = 0;
-    for (size_t i = 0; i < s.len; i++) {
-        if (s.ptr[i] < '0' || s.ptr[i] > '9')
-            return false;
-        v = v * 10 + (s.ptr[i] - '0');
-    }
-    if (v < min || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
-/* The :id parameter, or a 404 problem sent and false. */
+/* The :id parameter, or a 404 problem sent and false: an id that is no
+ * number names no todo, so it is "not found" rather than a bad request. */
 static bool todo_id(fh_request_t *req, fh_response_t *res, job_t *job) {
-    long id;
-    if (!parse_long(fh_request_param(req, "id"), 1, 999999999999999L, &id)) {
+    int64_t id;
+    if (fh_input_parse_i64(fh_request_param(req, "id"), 1, INT64_MAX, &id) != FH_INPUT_OK) {
         fh_send_problem(res, 404, NULL, "no todo with this id", NULL);
         return false;
     }
@@ -361,26 +418,22 @@ static bool todo_id(fh_request_t *req, fh_response_t *res, job_t *job) {
     return true;
 }
 
+/* ?done, ?limit and ?offset, each checked by one call that answers the 400
+ * problem itself (naming the parameter) when it is malformed or out of
+ * range. */
 static int list_todos(fh_request_t *req, fh_response_t *res, void *data) {
     job_t *job = new_job(req, OP_LIST, data);
     if (!job)
         return FH_ENOMEM;
-    fh_str_t done = fh_request_query(req, "done");
-    fh_str_t limit = fh_request_query(req, "limit");
-    fh_str_t offset = fh_request_query(req, "offset");
+    bool done = false;
     job->limit = LIMIT_DEFAULT;
-    if (!fh_str_absent(done)) {
-        if (fh_str_eq(done, "true"))
-            job->done = 1;
-        else if (fh_str_eq(done, "false"))
-            job->done = 0;
-        else
-            return fh_send_problem(res, 400, NULL, "done must be true or false", NULL);
-    }
-    if (!fh_str_absent(limit) && !parse_long(limit, 1, LIMIT_MAX, &job->limit))
-        return fh_send_problem(res, 400, NULL, "limit must be an integer from 1 to 100", NULL);
-    if (!fh_str_absent(offset) && !parse_long(offset, 0, 1000000000L, &job->offset))
-        return fh_send_problem(res, 400, NULL, "offset must be a non-negative integer", NULL);
+    if (fh_query_bool_opt(req, res, "done", &done) ||
+        fh_query_i64_opt(req, res, "limit", 1, LIMIT_MAX, &job->limit) ||
+        fh_query_i64_opt(req, res, "offset", 0, 1000000000, &job->offset))
+        return 0;
+    fh_str_t sent;
+    if (fh_request_query_raw(req, "done", &sent) == FH_INPUT_OK) /* a filter only when sent */
+        job->done = done;
     return fh_offload(req, run_job, job_done, job);
 }
 
@@ -509,13 +562,29 @@ int main(int argc, char **argv) {
     }
     sqlite3_close(db);
 
+    /* One connection per thread of libuv's pool (UV_THREADPOOL_SIZE, 4 by
+     * default): a work item never waits for a connection. */
+    const char *tp = getenv("UV_THREADPOOL_SIZE");
+    long slots = tp ? strtol(tp, NULL, 10) : 4;
+    fh_pool_config_t pcfg = fh_pool_config_default();
+    pcfg.max_size = slots >= 1 && slots <= 1024 ? (size_t)slots : 4;
+    pcfg.create = conn_create;
+    pcfg.destroy = conn_destroy;
+    pcfg.data = (void *)db_path;
+    fh_pool_t *pool;
+    if (fh_pool_new(&pool, &pcfg)) {
+        fprintf(stderr, "rest_api: out of memory\n");
+        return 1;
+    }
+
     fh_router_config_t rcfg = fh_router_config_default();
     rcfg.not_found = not_found;
     rcfg.method_not_allowed = not_allowed;
     fh_router_t *router;
-    if (fh_router_new(&router, &rcfg) || fh_router_mount(router, "", ROUTES, (void *)db_path)) {
+    if (fh_router_new(&router, &rcfg) || fh_router_mount(router, "", ROUTES, pool)) {
         fprintf(stderr, "rest_api: routes: %s\n", router ? fh_router_error(router) : "");
         fh_router_free(router);
+        fh_pool_free(pool);
         return 1;
     }
 
@@ -527,10 +596,20 @@ int main(int argc, char **argv) {
     if (err) {
         fprintf(stderr, "%s\n", fh_server_config_error(&cfg, err));
         fh_router_free(router);
+        fh_pool_free(pool);
         return 1;
     }
-    printf("rest_api: listening on http://%s:%d with %d threads, database %s\n",
-           cfg.host ? cfg.host : "*", fh_server_port(server), fh_server_threads(server), db_path);
+    /* Freed by fh_server_free, once the last work item has given back its
+     * connection: no connection outlives the server. */
+    if (fh_server_own_pool(server, pool)) {
+        fh_pool_free(pool);
+        fh_server_free(server);
+        fh_router_free(router);
+        return 1;
+    }
+    printf("rest_api: listening on %s://%s:%d with %d threads, database %s\n",
+           cfg.tls.cert_file ? "https" : "http", cfg.host ? cfg.host : "*", fh_server_port(server),
+           fh_server_threads(server), db_path);
     fflush(stdout);
     err = fh_server_run(server); /* until SIGINT or SIGTERM */
     fh_server_free(server);

@@ -64,8 +64,9 @@ int main(int argc, char **argv) {
         fh_static_free(files);
         return 1;
     }
-    printf("static: serving %s on http://%s:%d with %d threads\n", root, cfg.host ? cfg.host : "*",
-           fh_server_port(server), fh_server_threads(server));
+    printf("static: serving %s on %s://%s:%d with %d threads\n", root,
+           cfg.tls.cert_file ? "https" : "http", cfg.host ? cfg.host : "*", fh_server_port(server),
+           fh_server_threads(server));
     fflush(stdout);
     err = fh_server_run(server); /* until SIGINT or SIGTERM */
     fh_server_free(server);

@@ -60,10 +60,11 @@ enum {
     FH_ECANCELED = UV_ECANCELED,
     FH_ENOTCONN = UV_ENOTCONN,
     FH_EADDRINUSE = UV_EADDRINUSE,
-    FH_EAGAIN = UV_EAGAIN,     /**< try again later (a full stream buffer) */
-    FH_ENOTSUP = UV_ENOTSUP,   /**< not possible here (sendfile over TLS, say) */
-    FH_EHANDLER = -30001,      /**< a handler returned an error */
-    FH_EALREADY_SENT = -30002, /**< the response was already final */
+    FH_EAGAIN = UV_EAGAIN,       /**< try again later (a full stream buffer) */
+    FH_ENOTSUP = UV_ENOTSUP,     /**< not possible here (sendfile over TLS, say) */
+    FH_ETIMEDOUT = UV_ETIMEDOUT, /**< waited too long: a stalled peer, fh_pool_acquire */
+    FH_EHANDLER = -30001,        /**< a handler returned an error */
+    FH_EALREADY_SENT = -30002,   /**< the response was already final */
     FH_EROUTE_CONFLICT = -30003,
     FH_EROUTE_PATTERN = -30004,
     FH_EHEADER_VALUE = -30005, /**< CR, LF or NUL in a header name or value */

@@ -128,6 +128,15 @@ FH_API int fh_access_log_new(fh_middleware_t *out, const fh_access_log_options_t
  * pipe took nothing for 1 s. Any thread, while mw is not released. */
 FH_API uint64_t fh_access_log_dropped(const fh_middleware_t *mw);
 
+/** Reopens the file of every access log opened with a path (for
+ * logrotate: the old file was renamed, lines go to a new one by that
+ * name), from any thread. Lines already queued for the writer thread are
+ * written to the old file first; lines still in a worker's buffer go to
+ * the new file.
+ * fh_server_run does it on SIGUSR1 (with handle_signals). Returns 0, or
+ * the first open error as a negative errno (that log keeps its old file). */
+FH_API int fh_access_log_reopen(void);
+
 #ifdef __cplusplus
 }
 #endif

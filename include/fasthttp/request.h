@@ -105,6 +105,14 @@ FH_API fh_str_t fh_request_param(const fh_request_t *req, const char *name);
 FH_API size_t fh_request_param_count(const fh_request_t *req);
 FH_API bool fh_request_param_at(const fh_request_t *req, size_t i, fh_str_t *name, fh_str_t *value);
 /** @} */
+/** The pattern of the route that answers the request ("/user/:id", mount
+ * prefix included), set by the router before the route's handler runs;
+ * NULL before that and for requests no route matched. Owned by the router:
+ * valid while it is. Metrics (metrics.h) label requests with it. */
+FH_API const char *fh_request_route(const fh_request_t *req);
+/** Sets the route pattern (used by routers). pattern must stay valid as
+ * long as the server runs. */
+FH_API void fh_request_set_route(fh_request_t *req, const char *pattern);
 /** Sets the route parameters (used by routers). names and values must stay
  * valid as long as the request (arena or static memory). */
 FH_API void fh_request_set_params(fh_request_t *req, const fh_str_t *names, const fh_str_t *values,

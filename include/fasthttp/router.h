@@ -113,6 +113,7 @@
 #ifndef FASTHTTP_ROUTER_H
 #define FASTHTTP_ROUTER_H
 
+#include "body.h"
 #include "common.h"
 #include "middleware.h"
 #include "operation.h"
@@ -151,13 +152,17 @@ typedef struct fh_route {
      * with them in the OpenAPI document (openapi.h). NULL: the route runs
      * as it is, and the document shows what the router knows. */
     const fh_operation_t *op;
+    /** The route's body streams to its handler (body.h), with these
+     * options, when the server's body_stream is fh_router_body_stream.
+     * NULL (default): the body is read whole before the handler runs. */
+    const fh_body_options_t *body_stream;
 } fh_route_t;
 
 /** @{ */
 /** An entry of a route table: method m, pattern p, handler h and data d
  * (FH_ROUTE_D); without data (FH_ROUTE, and one shorthand per method). */
 #define FH_ROUTE_D(m, p, h, d)                                                                     \
-    { (m), (p), (h), (d), NULL, NULL }
+    { (m), (p), (h), (d), NULL, NULL, NULL }
 #define FH_ROUTE(m, p, h) FH_ROUTE_D(m, p, h, NULL)
 #define FH_GET(p, h) FH_ROUTE(FH_METHOD_GET, p, h)
 #define FH_HEAD(p, h) FH_ROUTE(FH_METHOD_HEAD, p, h)
@@ -184,11 +189,11 @@ typedef struct fh_route {
  *   FH_ROUTE_MW(FH_METHOD_DELETE, "/users/:id", delete_user, NULL,
  *               ((const fh_middleware_t *const[]){&admin_auth, NULL})) */
 #define FH_ROUTE_MW(m, p, h, d, mws)                                                               \
-    { (m), (p), (h), (d), (mws), NULL }
+    { (m), (p), (h), (d), (mws), NULL, NULL }
 /** A route with an operation (operation.h): FH_ROUTE_OP(m, p, h, op), and
  * one shorthand per method, FH_GET_OP("/users/:id", get_user, &get_user_op). */
 #define FH_ROUTE_OP(m, p, h, op)                                                                   \
-    { (m), (p), (h), NULL, NULL, (op) }
+    { (m), (p), (h), NULL, NULL, (op), NULL }
 /** @{ */
 /** The same per method. */
 #define FH_GET_OP(p, h, op) FH_ROUTE_OP(FH_METHOD_GET, p, h, op)
@@ -200,10 +205,14 @@ typedef struct fh_route {
 /** Every field of a route: method, pattern, handler, data, middleware
  * (NULL-terminated array or NULL) and operation (or NULL). */
 #define FH_ROUTE_FULL(m, p, h, d, mws, op)                                                         \
-    { (m), (p), (h), (d), (mws), (op) }
+    { (m), (p), (h), (d), (mws), (op), NULL }
+/** A route whose body streams to its handler (body.h): method m, pattern
+ * p, handler h, data d and options opts (a const fh_body_options_t *). */
+#define FH_ROUTE_STREAM(m, p, h, d, opts)                                                          \
+    { (m), (p), (h), (d), NULL, NULL, (opts) }
 /** The entry that ends a route table (its pattern is NULL). */
 #define FH_ROUTES_END                                                                              \
-    { FH_METHOD_GET, NULL, NULL, NULL, NULL, NULL }
+    { FH_METHOD_GET, NULL, NULL, NULL, NULL, NULL, NULL }
 
 /** What to do with a path that differs from a route only by slashes. */
 typedef enum fh_slash_policy {
@@ -325,6 +334,8 @@ typedef struct fh_route_info {
     /** FH_ROUTE_AUTH_* bits: the built-in auth middleware (mw_auth.h) among
      * the route's and its mount's middleware. */
     unsigned auth;
+    /** The route's body streaming options (fh_route_t.body_stream), or NULL. */
+    const fh_body_options_t *body_stream;
 } fh_route_info_t;
 
 /** Bits of fh_route_info_t.auth. */
@@ -410,6 +421,13 @@ FH_API size_t fh_router_allow(unsigned allowed, char *buf, size_t cap);
  * one is set (status, and Allow, already on res), and returns 0, or the
  * error of a failed allocation or custom handler. */
 FH_API int fh_router_handle(fh_request_t *req, fh_response_t *res, void *router);
+
+/** The server's body_stream (server.h) for a router given as data:
+ * cfg.body_stream = fh_router_body_stream; cfg.body_stream_data = router.
+ * Looks up the request's route (as fh_router_lookup: reads only, allocates
+ * nothing) and returns its body_stream->max_bytes (FH_BODY_STREAM_MAX when
+ * 0) when it streams, else 0. */
+FH_API uint64_t fh_router_body_stream(fh_request_t *req, void *router);
 
 #ifdef __cplusplus
 }

@@ -62,10 +62,14 @@
 
 #include "common.h"
 #include "request.h"
+#include "tls.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/** Metrics a server counts into (metrics.h). */
+typedef struct fh_metrics fh_metrics_t;
 
 /** A server (opaque): its workers, listeners and connections. */
 typedef struct fh_server fh_server_t;
@@ -118,7 +122,12 @@ typedef struct fh_server_config {
      * NULL (default) = all interfaces, IPv6 and IPv4 ("::" dual-stack, or
      * "0.0.0.0" where IPv6 is unavailable). */
     const char *host;
-    int port;              /**< 0 = an ephemeral port (see fh_server_port) */
+    /** 0 = an ephemeral port (see fh_server_port). Under systemd socket
+     * activation (LISTEN_PID is this process, LISTEN_FDS at least 1) host
+     * and port are ignored: every worker accepts on descriptor 3, the
+     * socket systemd passed, and fh_server_new unsets LISTEN_PID,
+     * LISTEN_FDS and LISTEN_FDNAMES. */
+    int port;
     int threads;           /**< worker threads; 0 = one per CPU (default) */
     int backlog;           /**< listen backlog: 1024 */
     fh_handler_fn handler; /**< required */
@@ -131,7 +140,14 @@ typedef struct fh_server_config {
      * text answer and nothing is called. See "The error handler" above. */
     fh_handler_fn error_handler;
     void *error_handler_data; /**< passed to error_handler */
-    void *user_data;          /**< fh_request_server_data() */
+    /** Which requests stream their body (body.h): called when the head of
+     * a request with a body is complete; returns the most body bytes the
+     * request may send when its body streams to the handler, 0 when it is
+     * read whole (up to limits.max_body) as usual. fh_router_body_stream
+     * answers for a router's routes. NULL (default): no body streams. */
+    uint64_t (*body_stream)(fh_request_t *req, void *data);
+    void *body_stream_data; /**< passed to body_stream */
+    void *user_data;        /**< fh_request_server_data() */
     /** Server header value; default "fasthttp". "" sends none. */
     const char *server_name;
     fh_limits_t limits;       /**< request size and connection limits */
@@ -141,8 +157,26 @@ typedef struct fh_server_config {
     /** Print each request's arena use to stderr when it is released. Also
      * switched on by the environment variable FH_TRACE_ARENA=1. */
     bool trace_arena;
-    /** fh_server_run stops on SIGINT and SIGTERM (default true). */
+    /** Let other servers, in this process or another, listen on the same
+     * port, the kernel spreading new connections over all of them
+     * (SO_REUSEPORT). false (default): the port is this server's; a second
+     * server asking for it, in any process of this machine
+     * (a lock on /tmp/fasthttp-tcp-PORT.lock), fails with FH_EADDRINUSE and fh_server_config_error says
+     * "cannot listen on 127.0.0.1:3000: address already in use", also when
+     * the first one listens on another address of the same port. Each
+     * server that shares the port sets it; a program that listens there
+     * without SO_REUSEPORT (nginx without reuseport) is always refused. */
+    bool share_port;
+    /** Metrics the server counts into (metrics.h), from fh_metrics_new;
+     * NULL (default): none, and nothing is counted for them. One server at
+     * a time per metrics (FH_ECONFIG otherwise); free the metrics after the
+     * server. */
+    fh_metrics_t *metrics;
+    /** fh_server_run stops on SIGINT and SIGTERM, and reopens the access
+     * logs' files on SIGUSR1 (fh_access_log_reopen) (default true). */
     bool handle_signals;
+    /** HTTPS on the port when tls.cert_file is set (tls.h). */
+    fh_tls_config_t tls;
 } fh_server_config_t;
 
 /** The defaults listed above. */
@@ -155,6 +189,12 @@ FH_API fh_server_config_t fh_server_config_default(void);
  * - HOST: the address to listen on; "" or "*" for every interface (NULL).
  *   cfg->host then points into the environment: valid until HOST is set
  *   or unset again (fh_server_new copies it).
+ * - TLS_CERT, TLS_KEY: cfg->tls.cert_file and key_file (one without the
+ *   other is refused); TLS_CLIENT_CA: cfg->tls.client_ca_file;
+ *   TLS_VERIFY_CLIENT: "none", "optional" or "required"; TLS_OCSP:
+ *   cfg->tls.ocsp_file; TLS_TICKET_KEY: cfg->tls.ticket_key_file. Pointers into
+ *   the environment, as HOST's. The files are read by fh_server_new, whose
+ *   message names a file it cannot use.
  * Returns 0, or FH_ECONFIG with cfg unchanged when PORT or THREADS is not
  * such a number: fh_server_config_error then names the variable and its
  * value ("fasthttp: environment variable PORT: "80a" is not a whole number
@@ -174,7 +214,8 @@ typedef enum fh_flag_kind {
  * server's. Write them with the FH_*_FLAG macros below. */
 typedef struct fh_flag {
     /** "root" for --root: letters, digits and '-'; NULL ends a list. The
-     * server's names (host, port, threads, help) are taken. */
+     * server's names (host, port, threads, tls-cert, tls-key, tls-ca,
+     * tls-verify, help) are taken. */
     const char *name;
     fh_flag_kind_t kind; /**< what it takes and where it goes */
     const char *arg;     /**< the value's name in the usage ("DIR"); NULL: "VALUE" or "N" */
@@ -230,6 +271,10 @@ typedef struct fh_args {
  *                            interface; checked to be an address)
  *   --port PORT     PORT     0..65535 (0: an ephemeral port)
  *   --threads N     THREADS  0..1024 (0: one per CPU)
+ *   --tls-cert FILE TLS_CERT cfg->tls.cert_file: serve HTTPS (with --tls-key)
+ *   --tls-key FILE  TLS_KEY  cfg->tls.key_file
+ *   --tls-ca FILE   TLS_CLIENT_CA      cfg->tls.client_ca_file
+ *   --tls-verify MODE TLS_VERIFY_CLIENT none, optional or required
  *   -h, --help
  * and the program's are args->flags. A flag is written "--name VALUE" or
  * "--name=VALUE"; "--" ends the flags. A flag given wins over its

@@ -109,7 +109,10 @@ FH_API fh_response_t *fh_stream_response(fh_stream_t *st);
  * probes before each step of at most 4 MiB; pages that are not are read on
  * libuv's thread pool first. So neither a slow disk nor a slow reader
  * blocks the loop, and memory does not depend on the file's size). The
- * head shares its TCP segment with the file's first bytes (MSG_MORE). The response is final (status and
+ * head shares its TCP segment with the file's first bytes (MSG_MORE). Over TLS, where every byte must be
+ * encrypted, the file is read on the thread pool instead, 128 KiB at a
+ * time into the stream's blocks, and each piece is encrypted and sent
+ * before the next is read. The response is final (status and
  * headers as set so far; Content-Length: length). HEAD and bodyless statuses
  * send the head only.
  * On success fd belongs to the framework and is closed once the body has
@@ -196,7 +199,9 @@ typedef void (*fh_takeover_close_fn)(fh_takeover_t *tk, void *data);
  *   - a server stop closes every taken-over connection of the server (the
  *     close callback runs), when the stop begins.
  * data belongs to the caller. Returns 0, FH_ESTATE (not in a handler, or the
- * response is final) or FH_ENOMEM; on error on_ready never runs. */
+ * response is final), FH_ENOTSUP (a TLS connection: its session cannot go
+ * with the socket; answer normally, or serve the protocol behind a plain
+ * listener) or FH_ENOMEM; on error on_ready never runs. */
 FH_API int fh_request_takeover(fh_response_t *res, unsigned flags, fh_takeover_fn on_ready,
                                void *data);
 

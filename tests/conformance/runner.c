@@ -2,9 +2,13 @@
  * named *.case) is raw request bytes sent over a real socket to a real
  * server, and the outcome that must follow. See tests/conformance/README.md for the format.
  *
- *   runner [-v] [-l] [-k ID] CASE_DIR_OR_FILE...
+ *   runner [-v] [-l] [-t] [-k ID] CASE_DIR_OR_FILE...
  *     -v  print every case     -l  only count cases per rule and section
  *     -k  run only the case whose id contains ID
+ *     -t  over TLS: every server has a certificate (made by the openssl
+ *         command), and each connection of a case goes through a relay
+ *         thread that speaks TLS to the server and passes the plain bytes
+ *         to the case's socket, so every case runs unchanged
  *
  * Every response read is also checked for what holds for all responses: a
  * Date in IMF-fixdate, a Content-Length equal to the body (none on 1xx, 204
@@ -24,10 +28,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "tls_relay.h"
 
 #define MAX_CONNS 8
 #define READ_MS 3000
@@ -138,8 +145,42 @@ typedef struct server {
     int port;
 } server_t;
 
+static uint64_t now_ms(void);
+
+/* -t: the certificate every server serves, and the relays' context. */
+static bool over_tls;
+static char tls_dir[64], tls_cert[128], tls_key[128];
+
+static void tls_cleanup(void) {
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tls_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tls_dir);
+}
+
+static int tls_setup(void) {
+    snprintf(tls_dir, sizeof(tls_dir), "/tmp/fh-conformance-XXXXXX");
+    if (!mkdtemp(tls_dir))
+        return -1;
+    atexit(tls_cleanup);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+             "-nodes -keyout key.pem -out cert.pem -days 2 -subj /CN=localhost 2>/dev/null",
+             tls_dir);
+    if (system(cmd) != 0)
+        return -1;
+    snprintf(tls_cert, sizeof(tls_cert), "%s/cert.pem", tls_dir);
+    snprintf(tls_key, sizeof(tls_key), "%s/key.pem", tls_dir);
+    return 0;
+}
+
 static int server_start(server_t *srv, const fh_server_config_t *base) {
     fh_server_config_t cfg = *base;
+    if (over_tls) {
+        cfg.tls.cert_file = tls_cert;
+        cfg.tls.key_file = tls_key;
+    }
     cfg.host = "127.0.0.1";
     cfg.port = 0;
     cfg.handle_signals = false;
@@ -513,6 +554,8 @@ static int conn_open(run_t *r, int k) {
         return fail(r, NULL, "connect: %s", strerror(errno));
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (over_tls && (c->fd = fht_tls_relay(c->fd)) < 0)
+        return fail(r, NULL, "relay: %s", strerror(errno));
     struct timeval tv = { 3, 0 };
     setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     return 0;
@@ -937,16 +980,17 @@ int main(int argc, char **argv) {
     bool verbose = false, list = false;
     const char *only = NULL;
     int opt;
-    while ((opt = getopt(argc, argv, "vlk:")) != -1) {
+    while ((opt = getopt(argc, argv, "vltk:")) != -1) {
         switch (opt) {
         case 'v': verbose = true; break;
+        case 't': over_tls = true; break;
         case 'l': list = true; break;
         case 'k': only = optarg; break;
-        default: fprintf(stderr, "usage: %s [-v] [-l] [-k ID] CASES...\n", argv[0]); return 2;
+        default: fprintf(stderr, "usage: %s [-v] [-l] [-t] [-k ID] CASES...\n", argv[0]); return 2;
         }
     }
     if (optind >= argc) {
-        fprintf(stderr, "usage: %s [-v] [-l] [-k ID] CASES...\n", argv[0]);
+        fprintf(stderr, "usage: %s [-v] [-l] [-t] [-k ID] CASES...\n", argv[0]);
         return 2;
     }
     for (int i = optind; i < argc; i++)
@@ -959,6 +1003,10 @@ int main(int argc, char **argv) {
         return 0;
     for (size_t i = 0; i < sizeof(big_body); i++)
         big_body[i] = (char)('a' + i % 26);
+    if (over_tls && tls_setup() != 0) {
+        fprintf(stderr, "-t: could not make a certificate with openssl\n");
+        return 1;
+    }
     if (fh_router_new(&router, NULL) != 0 || fh_router_mount(router, "/r", routes, NULL) != 0) {
         fprintf(stderr, "router: %s\n", router ? fh_router_error(router) : "no memory");
         return 1;

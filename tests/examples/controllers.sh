@@ -5,7 +5,8 @@
 # 405 problems under /api only, the server's own refusals (400, the
 # README's curl with a space in the target included, 413, 431, 505) as
 # problem documents in the access log, the request-id, CORS and access-log
-# middleware, flags over the environment, and SIGTERM with a clean exit.
+# middleware, /healthz, /readyz and /metrics (checked by promtool), flags
+# over the environment, and SIGTERM with a clean exit.
 set -euo pipefail
 bin=$1/examples/controllers/controllers
 log=$(mktemp)
@@ -66,6 +67,14 @@ expect "GET / body" "Hello, World!" "$(cat "$out")"
 expect "GET /user/42" "200 text/plain; charset=utf-8" "$(request GET /user/42)"
 expect "GET /user/42 body" "User ID: 42" "$(cat "$out")"
 expect "GET /user/a%20b body" "User ID: a b" "$(request GET /user/a%20b >/dev/null; cat "$out")"
+expect "GET /user/42/posts" "200 text/plain; charset=utf-8" "$(request GET '/user/42/posts?page=3&drafts=true')"
+expect "GET /user/42/posts body" "Posts of user 42, page 3, drafts yes" "$(cat "$out")"
+expect "posts defaults" "Posts of user 7, page 1, drafts no" "$(request GET /user/7/posts >/dev/null; cat "$out")"
+expect "posts bad id" "400 application/problem+json" "$(request GET /user/abc/posts)"
+expect "posts bad id names it" '"parameter":"id","in":"path","reason":"malformed"' "$(grep -o '"parameter".*"malformed"' "$out")"
+expect "posts page too big" "400 application/problem+json" "$(request GET '/user/1/posts?page=1001')"
+expect "posts page escape" "400 application/problem+json" "$(request GET '/user/1/posts?page=%zz')"
+expect "posts bad drafts" "400 application/problem+json" "$(request GET '/user/1/posts?drafts=maybe')"
 expect "POST /user" "201 text/plain; charset=utf-8" "$(request POST /user)"
 expect "POST /user body" "User created successfully" "$(cat "$out")"
 expect "GET /missing" "404 text/plain; charset=utf-8" "$(request GET /missing)"
@@ -210,6 +219,17 @@ expect "preflight, collection" "204 GET, HEAD, POST" "$(curl -s -D "$hdr" -o "$o
   -H 'Access-Control-Request-Method: POST' "$url/api/users") $(header Access-Control-Allow-Methods)"
 expect "preflight, no route" "404 application/problem+json" "$(curl -s -D "$hdr" -o "$out" -w '%{http_code} %{content_type}' -X OPTIONS -H 'Origin: http://app.example' \
   -H 'Access-Control-Request-Method: GET' "$url/api/nothing")"
+# Operations: liveness, readiness and the metrics of the requests above,
+# by route pattern (never the raw path), valid for promtool.
+expect "GET /healthz" "200 text/plain; charset=utf-8 ok" "$(request GET /healthz) $(cat "$out")"
+expect "GET /readyz" "200 text/plain; charset=utf-8 ready" "$(request GET /readyz) $(cat "$out")"
+expect "GET /metrics" "200 text/plain; version=0.0.4; charset=utf-8" "$(request GET /metrics)"
+promtool check metrics <"$out" >"$hdr" 2>&1 || { echo "promtool:"; cat "$hdr"; exit 1; }
+expect "metrics: GET /user/:id" 'fasthttp_requests_total{route="/user/:id",method="GET",code="2xx"} 2' \
+  "$(grep '^fasthttp_requests_total{route="/user/:id",method="GET",code="2xx"}' "$out")"
+expect "metrics: no raw path" 0 "$(grep -c '/user/42' "$out" || true)"
+expect "metrics: core 400s" 1 "$(grep -c '^fasthttp_core_errors_total{code="400"} [1-9]' "$out")"
+expect "metrics: threads" "fasthttp_worker_threads 2" "$(grep '^fasthttp_worker_threads' "$out")"
 stop
 expect "access log line" 1 \
   "$(grep -c '^127\.0\.0\.1 - - \[[^]]*\] "GET /api/users/77 HTTP/1\.1" 404 [0-9]* [0-9]* "test-id-1"$' "$log")"

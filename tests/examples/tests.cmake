@@ -1,7 +1,7 @@
 # Example apps end to end: each script starts its binary and checks answers.
 # One script per example, tests/examples/<example>.sh (lib.bash: their shared
 # helpers); an example's test is listed here with it.
-set(FH_EXAMPLE_TESTS bench_server controllers echo hello json rest_api sse static)
+set(FH_EXAMPLE_TESTS bench_server controllers echo hello json rest_api sse static upload websocket)
 foreach(name ${FH_EXAMPLE_TESTS})
   set(script ${CMAKE_CURRENT_LIST_DIR}/${name}.sh)
   if(TARGET ${name} OR EXISTS ${PROJECT_SOURCE_DIR}/examples/${name})
@@ -18,3 +18,7 @@ set_tests_properties(example.command_line PROPERTIES TIMEOUT 120 LABELS "example
 # exits 0 (tests/examples/make_run.sh).
 add_test(NAME example.make_run COMMAND ${CMAKE_CURRENT_LIST_DIR}/make_run.sh ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
 set_tests_properties(example.make_run PROPERTIES TIMEOUT 120 LABELS "example")
+
+# Every example over HTTPS with TLS_CERT and TLS_KEY (tests/examples/tls.sh).
+add_test(NAME example.tls COMMAND ${CMAKE_CURRENT_LIST_DIR}/tls.sh ${PROJECT_BINARY_DIR})
+set_tests_properties(example.tls PROPERTIES TIMEOUT 120 LABELS "example")

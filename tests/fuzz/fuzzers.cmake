@@ -22,14 +22,15 @@ if(NOT TARGET fh_fuzz_objects)
   target_compile_options(fh_fuzz_objects PRIVATE -fsanitize=fuzzer-no-link,address,undefined
                          -fno-omit-frame-pointer)
   target_link_libraries(fh_fuzz_objects PUBLIC PkgConfig::LIBUV PkgConfig::JANSSON
-                        Threads::Threads fh_llhttp)
+                        PkgConfig::OPENSSL Threads::Threads fh_llhttp)
   if(ZLIB_FOUND)
     target_link_libraries(fh_fuzz_objects PUBLIC ZLIB::ZLIB)
   endif()
 endif()
 
 # One target per parser entry point, tests/fuzz/<name>.c.
-set(FH_FUZZ_TARGETS fuzz_chunked fuzz_json fuzz_request fuzz_router)
+set(FH_FUZZ_TARGETS fuzz_chunked fuzz_form fuzz_json fuzz_request fuzz_router fuzz_tls
+    fuzz_websocket)
 foreach(name ${FH_FUZZ_TARGETS})
   if(TARGET ${name})
     continue()

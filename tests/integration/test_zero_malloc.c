@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -57,8 +58,20 @@ static size_t response_len(int fd, const char *req) {
     return n;
 }
 
-static void check_zero(const char *req, int conns, int pipelined, int warm, int rounds) {
-    fht_start_handler(handler, NULL, 2);
+/* The handler behind a router's pattern, for the metrics' route series. */
+static int routed(fh_request_t *req, fh_response_t *res, void *data) {
+    fh_request_set_route(req, "/");
+    return handler(req, res, data);
+}
+
+/* With metrics (NULL: none), counted into by every request. */
+static void check_zero_with(const char *req, int conns, int pipelined, int warm, int rounds,
+                            fh_metrics_t *metrics) {
+    fh_server_config_t cfg = fh_server_config_default();
+    cfg.handler = metrics ? routed : handler;
+    cfg.threads = 2;
+    cfg.metrics = metrics;
+    fht_start(&cfg);
     int fds[8];
     size_t rlen = 0;
     for (int c = 0; c < conns; c++) {
@@ -83,9 +96,46 @@ static void check_zero(const char *req, int conns, int pipelined, int warm, int 
     assert_int_equal(reqs, (unsigned long)rounds * (unsigned long)conns * (unsigned long)pipelined);
     assert_int_equal(mallocs, 0);
     assert_int_equal(frees, 0);
+    if (metrics) {
+        /* Every answer is read, so every request is counted (warm-up and
+         * the first one per connection included) once its worker has gone
+         * past the write that sent it: a scrape may be behind for a moment,
+         * never ahead. */
+        const char *line = "fasthttp_requests_total{route=\"/\",method=\"GET\",code=\"2xx\"} ";
+        unsigned long want = (unsigned long)conns *
+                             (1ul + (unsigned long)(warm + rounds) * (unsigned long)pipelined);
+        unsigned long got = 0;
+        for (uint64_t until = fht_now_ms() + 5000; got != want && fht_now_ms() < until;) {
+            char *text;
+            size_t len;
+            assert_int_equal(fh_metrics_text(metrics, &text, &len), 0);
+            const char *at = strstr(text, line);
+            assert_non_null(at);
+            got = strtoul(at + strlen(line), NULL, 10);
+            free(text);
+            assert_true(got <= want);
+            if (got != want)
+                usleep(1000);
+        }
+        assert_int_equal(got, want);
+    }
     for (int c = 0; c < conns; c++)
         fht_close(fds[c]);
     fht_stop();
+}
+
+static void check_zero(const char *req, int conns, int pipelined, int warm, int rounds) {
+    check_zero_with(req, conns, pipelined, warm, rounds, NULL);
+}
+
+/* Metrics count every request (per thread, into memory made with the
+ * server) without an allocation; they counted them all. */
+static void test_metrics_pipelined_zero_malloc(void **state) {
+    (void)state;
+    fh_metrics_t *m;
+    assert_int_equal(fh_metrics_new(&m, NULL), 0);
+    check_zero_with(hello_req, 4, 16, 100, 500, m);
+    fh_metrics_free(m);
 }
 
 static void test_keep_alive_zero_malloc(void **state) {
@@ -152,6 +202,7 @@ int main(void) {
         cmocka_unit_test(test_query_printf_zero_malloc),
         cmocka_unit_test(test_json_keep_alive_zero_malloc),
         cmocka_unit_test(test_json_pipelined_zero_malloc),
+        cmocka_unit_test(test_metrics_pipelined_zero_malloc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

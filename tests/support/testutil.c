@@ -1,4 +1,6 @@
 #include "testutil.h"
+#include "tls_files.h"
+#include "tls_relay.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,7 +20,14 @@
 
 #include <cmocka.h>
 
+bool fht_over_tls(void) {
+    const char *v = getenv("FH_TEST_TLS");
+    return v && strcmp(v, "1") == 0;
+}
+
 fh_server_t *fht_server_start(fh_server_config_t *cfg) {
+    if (fht_over_tls() && !cfg->tls.cert_file)
+        fht_tls_config(cfg);
     cfg->host = "127.0.0.1";
     cfg->port = 0;
     cfg->handle_signals = false;
@@ -74,19 +83,21 @@ int fht_connect_raw(int port) {
         close(fd);
         return -1;
     }
-    return fd;
+    return fht_over_tls() ? fht_tls_relay(fd) : fd;
 }
 
 int fht_connect(int port) {
-    pthread_mutex_lock(&fd_lock);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd >= 0 && fd < FHT_MAX_FD)
-        rbufs[fd].len = 0;
-    pthread_mutex_unlock(&fd_lock);
     assert_true(fd >= 0);
     struct sockaddr_in sa = loopback(port);
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
         fail_msg("connect: %s", strerror(errno));
+    if (fht_over_tls() && (fd = fht_tls_relay(fd)) < 0)
+        fail_msg("the TLS relay did not start");
+    pthread_mutex_lock(&fd_lock);
+    if (fd < FHT_MAX_FD)
+        rbufs[fd].len = 0;
+    pthread_mutex_unlock(&fd_lock);
     struct timeval tv = { 5, 0 };
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     int one = 1;

@@ -15,6 +15,11 @@
 fh_server_t *fht_server_start(fh_server_config_t *cfg);
 /* Stops, waits and frees. */
 void fht_server_stop(fh_server_t *s);
+/* FH_TEST_TLS=1: every server fht_server_start (and fht_start) starts
+ * serves HTTPS with the test certificate (tls_files.h), unless its config
+ * has one, and fht_connect and fht_connect_raw connect through a TLS relay
+ * (tls_relay.h): a plain-HTTP test reruns over TLS unchanged. */
+bool fht_over_tls(void);
 
 /* A blocking TCP connection to 127.0.0.1:port with a 5 s receive timeout. */
 int fht_connect(int port);

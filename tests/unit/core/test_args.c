@@ -355,8 +355,13 @@ static void test_usage(void **state) {
     fh_args_t args = { .summary = "Serves a directory.", .flags = flags, .operands = ops };
     fh_server_config_t cfg = base();
     char *u = usage_of(&cfg, &args, "/usr/local/bin/static");
-    assert_non_null(strstr(u, "usage: static [--host HOST] [--port PORT] [--threads N] [--root "
+    assert_non_null(strstr(u, "usage: static [--host HOST] [--port PORT] [--threads N] "
+                              "[--tls-cert FILE --tls-key FILE] [--root "
                               "DIR] [--list] [PORT [THREADS]]\nServes a directory.\n\n"));
+    assert_non_null(strstr(u, "  --tls-cert FILE    serve HTTPS: certificate chain (PEM) "
+                              "[TLS_CERT]\n"));
+    assert_non_null(strstr(u, "  --tls-verify MODE  client certificates: none, optional or "
+                              "required [TLS_VERIFY_CLIENT]\n"));
     assert_non_null(strstr(u, "  --port PORT        port to listen on; 0: a free one [PORT, "
                               "default 3000]\n"));
     assert_non_null(strstr(u, "[HOST, default 127.0.0.1]\n"));

@@ -39,6 +39,7 @@ static int setup(void **state) {
     server.cfg.timeouts.header_ms = 10000;
     server.cfg.timeouts.write_ms = 10000;
     server.cfg.timeouts.keepalive_ms = 10000;
+    server.transport = &fh__transport_tcp;
     assert_int_equal(fh__worker_new(&worker, &server, 0), 0);
     assert_int_equal(uv_loop_init(&worker.loop), 0);
     worker.loop.data = &worker;
