@@ -47,7 +47,7 @@ static void conn_watch(fh__conn_t *c) {
     uint8_t ev = 0;
     if ((c->read_on && c->state == FH__CONN_OPEN) || c->state == FH__CONN_LINGERING)
         ev |= UV_READABLE;
-    if (c->wq_head)
+    if (c->wq_head || c->writable_cb)
         ev |= UV_WRITABLE;
     /* Bytes the transport holds (TLS records read ahead) wake nothing on
      * the socket: a writable socket (at once, as a rule) stands in. */
@@ -247,14 +247,19 @@ static size_t bufs_total(const uv_buf_t *b, unsigned n) {
     return t;
 }
 
-ssize_t fh__conn_try_write(fh__conn_t *c, const uv_buf_t *bufs, unsigned n) {
+/* fh__conn_try_write of a write that may say more bytes follow. */
+static ssize_t try_write_more(fh__conn_t *c, const uv_buf_t *bufs, unsigned n, bool more) {
     if (c->wq_head || c->state == FH__CONN_CLOSED)
         return c->state == FH__CONN_CLOSED ? FH_ECANCELED : 0;
     FH__COUNT(c->w->stats.writes);
-    ssize_t r = c->transport->writev(c, bufs, n);
+    ssize_t r = c->transport->writev(c, bufs, n, more);
     if (r > 0)
         FH__COUNT_ADD(c->w->stats.bytes_out, (uint64_t)r);
     return r == FH_EAGAIN ? 0 : r;
+}
+
+ssize_t fh__conn_try_write(fh__conn_t *c, const uv_buf_t *bufs, unsigned n) {
+    return try_write_more(c, bufs, n, false);
 }
 
 /* Drops the first k bytes of w's buffers. */
@@ -300,7 +305,7 @@ int fh__conn_write(fh__conn_t *c, fh__write_t *w) {
         return 0;
     }
     size_t total = bufs_total(w->bufs, w->nbufs);
-    ssize_t r = fh__conn_try_write(c, w->bufs, w->nbufs);
+    ssize_t r = try_write_more(c, w->bufs, w->nbufs, w->more);
     if (r < 0)
         return (int)r;
     if ((size_t)r == total)
@@ -316,7 +321,7 @@ static void conn_on_writable(fh__conn_t *c) {
     while (c->wq_head) {
         fh__write_t *w = c->wq_head;
         FH__COUNT(c->w->stats.writes);
-        ssize_t r = c->transport->writev(c, w->bufs, w->nbufs);
+        ssize_t r = c->transport->writev(c, w->bufs, w->nbufs, w->more);
         if (r == FH_EAGAIN)
             break;
         if (r < 0) {
@@ -336,6 +341,12 @@ static void conn_on_writable(fh__conn_t *c) {
         if (c->state == FH__CONN_CLOSED)
             return;
     }
+    conn_watch(c);
+}
+
+void fh__conn_wait_writable(fh__conn_t *c, fh__writable_cb cb, void *data) {
+    c->writable_cb = cb;
+    c->writable_data = data;
     conn_watch(c);
 }
 
@@ -361,6 +372,14 @@ static void on_poll(uv_poll_t *p, int status, int events) {
         conn_on_writable(c);
         if (c->state == FH__CONN_CLOSED)
             return;
+    }
+    if ((events & UV_WRITABLE) && !c->wq_head && c->writable_cb) {
+        fh__writable_cb cb = c->writable_cb;
+        c->writable_cb = NULL;
+        cb(c, c->writable_data); /* usually waits again: the watch stays */
+        if (c->state == FH__CONN_CLOSED)
+            return;
+        conn_watch(c);
     }
     if ((events & UV_READABLE) ||
         (c->may_hold && c->read_on && c->state == FH__CONN_OPEN && c->transport->pending(c)))
@@ -411,6 +430,7 @@ void fh__conn_close(fh__conn_t *c) {
     if (c->state == FH__CONN_CLOSED)
         return;
     c->state = FH__CONN_CLOSED;
+    c->writable_cb = NULL; /* its owner is told by the protocol's close */
     fh__worker_t *w = c->w;
     uv_close((uv_handle_t *)&c->poll, on_closed);
     c->protocol->close(c);

@@ -79,7 +79,12 @@ struct fh__write {
     fh__write_cb cb;
     uv_buf_t *bufs;
     unsigned nbufs;
+    bool more; /* bytes follow at once by sendfile (see transport writev) */
 };
+
+/* Called once the socket has room, with no write queued (see
+ * fh__conn_wait_writable). */
+typedef void (*fh__writable_cb)(fh__conn_t *c, void *data);
 
 /* ------------------------------------------------------------- the record */
 
@@ -113,10 +118,12 @@ struct fh__conn {
     size_t wq_bytes;                /* bytes they still hold */
     size_t wq_seen;                 /* wq_bytes at the last progress check */
     uint32_t io_pending;            /* I/O outside the queue (file steps) */
-    uint32_t discard_left;          /* bytes still dropped while lingering */
-    uint64_t read_deadline;         /* loop ms, 0: none */
-    uint64_t write_deadline;        /* loop ms, 0: none */
-    uint64_t transport_deadline;    /* loop ms, 0: none (a TLS handshake) */
+    fh__writable_cb writable_cb;    /* waits for room (fh__conn_wait_writable) */
+    void *writable_data;
+    uint32_t discard_left;       /* bytes still dropped while lingering */
+    uint64_t read_deadline;      /* loop ms, 0: none */
+    uint64_t write_deadline;     /* loop ms, 0: none */
+    uint64_t transport_deadline; /* loop ms, 0: none (a TLS handshake) */
     union {
         struct sockaddr sa;
         struct sockaddr_in in4;
@@ -207,6 +214,10 @@ void fh__conn_queue(fh__conn_t *c, fh__write_t *w);
 int fh__conn_write(fh__conn_t *c, fh__write_t *w);
 /* Whether writes are queued. */
 static inline bool fh__conn_writing(const fh__conn_t *c) { return c->wq_head != NULL; }
+/* Calls cb(c, data) once, when the socket has room and no write is queued
+ * (a stream sending a file itself waits so). One waiter at a time; a
+ * connection that closes first never calls it. */
+void fh__conn_wait_writable(fh__conn_t *c, fh__writable_cb cb, void *data);
 /* I/O of the connection's outside the queue (a file sent by a thread-pool
  * job) started (+1) or ended (-1): it keeps the write deadline running, and
  * each start counts as progress. */

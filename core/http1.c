@@ -958,6 +958,17 @@ static int op_socket_fd(fh_request_t *req) {
 
 static void op_io_pending(fh_request_t *req, int delta) { fh__conn_io_pending(req->conn, delta); }
 
+static void on_conn_writable(fh__conn_t *c, void *data) {
+    fh_request_t *req = data;
+    void (*cb)(fh_request_t *) = fh__h1_of(c)->writable_cb;
+    cb(req);
+}
+
+static void op_wait_writable(fh_request_t *req, void (*cb)(fh_request_t *req)) {
+    fh__h1_of(req->conn)->writable_cb = cb;
+    fh__conn_wait_writable(req->conn, on_conn_writable, req);
+}
+
 static void op_stream_finished(fh_request_t *req) {
     fh__conn_t *c = req->conn;
     fh__h1_t *h = fh__h1_of(c);
@@ -1014,6 +1025,7 @@ static const fh__request_ops_t h1_ops = {
     .write = op_write,
     .socket_fd = op_socket_fd,
     .io_pending = op_io_pending,
+    .wait_writable = op_wait_writable,
     .stream_finished = op_stream_finished,
     .abort = op_abort,
     .takeover_prepare = op_takeover_prepare,

@@ -55,10 +55,11 @@ typedef struct fh__h1 {
     fh_request_t *cur;             /* request being parsed */
     fh_request_t *q_head, *q_tail; /* dispatched, not yet written */
     uint32_t nqueued;
-    uint8_t state;         /* fh__h1_state_t */
-    uint8_t to_kind;       /* FH__H1_TO_* */
-    uint8_t lead;          /* bytes of the empty line before a request: 0..2 */
-    bool draining;         /* the server stops: the last answer says close */
+    void (*writable_cb)(fh_request_t *req); /* a stream waiting for room */
+    uint8_t state;                          /* fh__h1_state_t */
+    uint8_t to_kind;                        /* FH__H1_TO_* */
+    uint8_t lead;                           /* bytes of the empty line before a request: 0..2 */
+    bool draining;                          /* the server stops: the last answer says close */
     bool late;             /* accepted while the server stops (from the kernel's queue) */
     bool rewritten;        /* the head was rewritten for llhttp: parse it again */
     bool body_wait;        /* a streamed body waits for its handler (body.h) */

@@ -78,9 +78,13 @@ typedef struct fh__request_ops {
      * the request's connection sent before; see fh__conn_write. */
     int (*write)(fh_request_t *req, fh__write_t *w);
     /* The socket's descriptor, for a stream that sends a file itself
-     * (sendfile on the thread pool), or FH_ENOTSUP when the transport
+     * (sendfile on the loop), or FH_ENOTSUP when the transport
      * cannot take bytes that did not pass through it. */
     int (*socket_fd)(fh_request_t *req);
+    /* Calls cb(req) once the socket has room and every write before has
+     * left (a stream that sendfile found full waits so); not called when
+     * the connection goes first (the stream's cancel hook runs instead). */
+    void (*wait_writable)(fh_request_t *req, void (*cb)(fh_request_t *req));
     /* I/O of the stream outside write (a file step) started (+1) or
      * ended (-1): it counts towards the write timeout. */
     void (*io_pending)(fh_request_t *req, int delta);

@@ -178,4 +178,11 @@ static inline int fh__response_on_commit_node(fh_response_t *res, fh__hook_t *no
     return 0;
 }
 
+/* fh_send_fd with a descriptor the caller keeps: when the stream is done
+ * with fd (sent, failed or canceled) it calls release(data) instead of
+ * closing fd, on the request's loop thread. On an error return nothing is
+ * called and fd is still the caller's. (stream.c) */
+int fh__send_fd_held(fh_response_t *res, int fd, int64_t offset, int64_t length,
+                     void (*release)(void *data), void *data);
+
 #endif

@@ -452,6 +452,8 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
     s->trace_arena = c.trace_arena || (trace && strcmp(trace, "1") == 0);
     const char *llhttp_only = getenv("FH_H1_LLHTTP_ONLY");
     s->h1_llhttp_only = llhttp_only && strcmp(llhttp_only, "1") == 0;
+    const char *via_pool = getenv("FH_SENDFILE_POOL");
+    s->sendfile_via_pool = via_pool && strcmp(via_pool, "1") == 0;
     pthread_mutex_init(&s->run_lock, NULL);
     err = server_strings(s, &c);
     if (err)
@@ -684,6 +686,8 @@ void fh_server_stats(const fh_server_t *s, fh_server_stats_t *out) {
         out->timeouts += FH__COUNT_GET(w->stats.timeouts);
         out->writes += FH__COUNT_GET(w->stats.writes);
         out->conn_buffers += FH__COUNT_GET(w->stats.conn_buffers);
+        out->file_steps_loop += FH__COUNT_GET(w->stats.file_steps_loop);
+        out->file_steps_pool += FH__COUNT_GET(w->stats.file_steps_pool);
     }
     out->connections_open = atomic_load_explicit(&s->nconns, memory_order_relaxed);
 }

@@ -19,14 +19,20 @@
  * blocks filled meanwhile leave together in the next one (at most
  * WRITE_BUFS buffers).
  *
- * Files. After the head, a thread-pool job calls sendfile(2) on a duplicate
- * of the socket's descriptor (non-blocking, so a job never waits for the
- * client, and a duplicate, so the number cannot be reused by another socket
- * while a job runs) for at most SENDFILE_STEP bytes. When the socket is full
- * a uv_poll_t on the duplicate waits until it is writable again. Over a
- * transport that must see every byte (TLS: ops->socket_fd says FH_ENOTSUP)
- * a job reads up to WRITE_BUFS blocks of the file instead, and they leave
- * in one write; the next read starts when it has.
+ * Files. After the head, sendfile(2) runs on the loop, on the socket's own
+ * descriptor (non-blocking: it takes what the socket has room for), and
+ * the connection calls back when the socket has room again (no second
+ * poll handle, no duplicate descriptor). sendfile does not wait for the
+ * client but may wait for the disk: before each step of at most
+ * SENDFILE_STEP bytes, a read that may not block (RWF_NOWAIT) probes
+ * whether the pages are in memory; when they are not, a thread-pool job
+ * reads them first (it never touches the socket) and the loop sends them
+ * after. When the pages are in memory the head leaves with MSG_MORE, so
+ * that it shares its segment with the file's first bytes.
+ * Over a transport that must see every byte (TLS: ops->socket_fd says
+ * FH_ENOTSUP) nothing is sent by sendfile: a job reads up to WRITE_BUFS
+ * blocks of the file instead, and they leave in one write through the
+ * transport; the next read starts when it has.
  *
  * Lifetime. The stream lives in the request's arena and holds the request
  * (req->users) from fh_stream_begin until it is finished: ended by its owner
@@ -38,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/sendfile.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/conn.h" /* fh__write_t */
@@ -82,19 +89,20 @@ struct fh_stream {
     bool want_drain; /* a write was refused: call on_drain */
     bool finished;
     bool wrote;       /* bytes written since the last keep-alive tick */
-    unsigned handles; /* open handles (keep-alive timer, poll) */
+    unsigned handles; /* open handles (the keep-alive timer) */
     /* BODY_FILE */
-    int fd, sock;
+    int fd;
+    void (*fd_release)(void *data); /* instead of close(fd), when set */
+    void *fd_release_data;
     int64_t off, left;
-    size_t step_sent;
     int step_err;
-    bool step_full; /* the last step stopped at a full socket */
+    bool warm;        /* the next step's pages were just read or found in memory */
+    size_t step_read; /* bytes the last read step got (file_copy) */
     /* The transport takes no sendfile (TLS): the file is read into blocks
      * on the thread pool and they leave as any written bytes do. */
     bool file_copy;
     block_t *reading; /* blocks a read step fills */
     uv_work_t work;
-    uv_poll_t *poll;
     /* Server-Sent Events */
     uv_timer_t *timer;
 };
@@ -250,46 +258,80 @@ static void on_written(fh__conn_t *c, fh__write_t *wr, int status) {
 
 static void file_step(fh_stream_t *st);
 
+/* Whether sendfile of [off, off + len) can run without waiting for the
+ * disk: a one-byte read of the range's last page that may not wait
+ * (RWF_NOWAIT) succeeds. Pages are read in ahead in order, so the last one
+ * being in memory stands for the range; one that is not found costs the
+ * thread-pool path. A file system without RWF_NOWAIT takes that path
+ * always. */
+static bool file_resident(int fd, int64_t off, size_t len) {
+    char b;
+    struct iovec iov = { &b, 1 };
+    int64_t last = off + (int64_t)len - 1;
+    ssize_t r = preadv2(fd, &iov, 1, (off_t)(last & ~(int64_t)4095), RWF_NOWAIT);
+    return r == 1;
+}
+
+/* On the thread pool: reads the next step's bytes (into a scratch buffer
+ * that nobody looks at) so that their pages are in memory when the loop
+ * sends them. It never touches the socket, so a connection closed
+ * meanwhile (and its descriptor's number reused) is no concern. */
 static void file_work(uv_work_t *w) {
+    static _Thread_local char scratch[64 * 1024];
     fh_stream_t *st = (fh_stream_t *)((char *)w - offsetof(fh_stream_t, work));
     size_t want = (uint64_t)st->left > SENDFILE_STEP ? SENDFILE_STEP : (size_t)st->left;
     off_t off = (off_t)st->off;
-    size_t sent = 0;
+    size_t got = 0;
     int err = 0;
-    bool full = false;
-    while (sent < want) {
-        ssize_t r = sendfile(st->sock, st->fd, &off, want - sent);
+    while (got < want) {
+        size_t k = want - got < sizeof(scratch) ? want - got : sizeof(scratch);
+        ssize_t r = pread(st->fd, scratch, k, off + (off_t)got);
         if (r > 0) {
-            sent += (size_t)r;
+            got += (size_t)r;
         } else if (r == 0) {
             err = UV_EOF; /* the file shrank below the announced length */
-            break;
-        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            full = true;
             break;
         } else if (errno != EINTR) {
             err = uv_translate_sys_error(errno);
             break;
         }
     }
-    st->step_sent = sent;
     st->step_err = err;
-    st->step_full = full;
 }
 
-static void on_writable(uv_poll_t *p, int status, int events) {
-    (void)events;
-    fh_stream_t *st = p->data;
-    fh_request_t *req = st->req;
+static void on_writable(fh_request_t *req) {
+    fh_stream_t *st = req->res.stream;
     req->users++;
-    uv_poll_stop(p);
     st->busy = IDLE;
     if (stream_conn(st)) {
         req->ops->io_pending(req, -1);
-        if (status < 0)
+        file_step(st);
+    }
+    stream_maybe_finish(st);
+    fh__request_unref(req);
+}
+
+/* Waits until the socket takes more. */
+static void file_wait(fh_stream_t *st) {
+    fh_request_t *req = st->req;
+    st->busy = WAITING_WRITABLE;
+    req->ops->io_pending(req, +1);
+    req->ops->wait_writable(req, on_writable);
+}
+
+static void file_after(uv_work_t *w, int status) {
+    fh_stream_t *st = (fh_stream_t *)((char *)w - offsetof(fh_stream_t, work));
+    fh_request_t *req = st->req;
+    req->users++;
+    st->busy = IDLE;
+    if (stream_conn(st)) {
+        req->ops->io_pending(req, -1);
+        if (status != 0 || st->step_err) {
             req->ops->abort(req);
-        else
+        } else {
+            st->warm = true; /* in memory now: sent on the loop */
             file_step(st);
+        }
     }
     stream_maybe_finish(st);
     fh__request_unref(req);
@@ -299,53 +341,6 @@ static void on_handle_closed(uv_handle_t *h) {
     fh_stream_t *st = h->data;
     st->handles--;
     stream_maybe_finish(st);
-}
-
-/* Waits until the socket takes more. */
-static void file_wait(fh_stream_t *st) {
-    fh_request_t *req = st->req;
-    int err = 0;
-    if (!st->poll) {
-        st->poll = fh_arena_alloc(st->req->arena, sizeof(*st->poll));
-        if (!st->poll)
-            err = FH_ENOMEM;
-        else if ((err = uv_poll_init(&st->req->worker->loop, st->poll, st->sock)) != 0)
-            st->poll = NULL;
-        else {
-            st->poll->data = st;
-            st->handles++;
-        }
-    }
-    if (!err)
-        err = uv_poll_start(st->poll, UV_WRITABLE, on_writable);
-    if (err) {
-        req->ops->abort(req);
-        return;
-    }
-    st->busy = WAITING_WRITABLE;
-    req->ops->io_pending(req, +1);
-}
-
-static void file_after(uv_work_t *w, int status) {
-    fh_stream_t *st = (fh_stream_t *)((char *)w - offsetof(fh_stream_t, work));
-    fh_request_t *req = st->req;
-    req->users++;
-    st->busy = IDLE;
-    if (status == 0) {
-        st->off += (int64_t)st->step_sent;
-        st->left -= (int64_t)st->step_sent;
-    }
-    if (stream_conn(st)) {
-        req->ops->io_pending(req, -1);
-        if (status != 0 || st->step_err)
-            req->ops->abort(req);
-        else if (st->left > 0 && st->step_full)
-            file_wait(st);
-        else
-            file_step(st);
-    }
-    stream_maybe_finish(st);
-    fh__request_unref(req);
 }
 
 /* Reads the next blocks of the file (a thread-pool job). */
@@ -374,7 +369,7 @@ static void file_read_work(uv_work_t *w) {
         got += b->len;
         left -= (int64_t)b->len;
     }
-    st->step_sent = got;
+    st->step_read = got;
     st->step_err = err;
 }
 
@@ -386,8 +381,8 @@ static void file_read_after(uv_work_t *w, int status) {
     block_t *b = st->reading;
     st->reading = NULL;
     if (status == 0 && !st->step_err) {
-        st->off += (int64_t)st->step_sent;
-        st->left -= (int64_t)st->step_sent;
+        st->off += (int64_t)st->step_read;
+        st->left -= (int64_t)st->step_read;
     }
     /* The blocks read join the pending ones; empty ones go back. */
     while (b) {
@@ -448,30 +443,62 @@ static void file_read_step(fh_stream_t *st) {
     req->ops->io_pending(req, +1);
 }
 
-/* Sends the next piece of the file, once the head has left. */
+/* Sends what the socket takes of the file with sendfile(2) on the loop,
+ * once the head has left and while the pages are in memory; when they may
+ * not be, has the thread pool read them first. */
 static void file_step(fh_stream_t *st) {
     fh_request_t *req = st->req;
     if (st->left <= 0 || st->no_body)
         return;
-    if (st->sock < 0 && !st->file_copy) {
-        int fd = req->ops->socket_fd(req);
-        if (fd == FH_ENOTSUP) {
-            st->file_copy = true;
-        } else if (fd < 0 || (st->sock = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
-            req->ops->abort(req);
-            return;
-        }
-    }
-    if (st->file_copy) {
+    int sock = st->file_copy ? FH_ENOTSUP : req->ops->socket_fd(req);
+    if (sock == FH_ENOTSUP) {
+        st->file_copy = true; /* TLS: every byte goes through the transport */
         file_read_step(st);
         return;
     }
-    if (uv_queue_work(&req->worker->loop, &st->work, file_work, file_after) != 0) {
+    if (sock < 0) {
         req->ops->abort(req);
         return;
     }
-    st->busy = SENDING_FILE;
-    req->ops->io_pending(req, +1);
+    fh__worker_t *w = req->worker;
+    for (;;) {
+        size_t want = (uint64_t)st->left > SENDFILE_STEP ? SENDFILE_STEP : (size_t)st->left;
+        if (!st->warm && (w->server->sendfile_via_pool || !file_resident(st->fd, st->off, want))) {
+            if (uv_queue_work(&w->loop, &st->work, file_work, file_after) != 0) {
+                req->ops->abort(req);
+                return;
+            }
+            FH__COUNT(w->stats.file_steps_pool);
+            st->busy = SENDING_FILE;
+            req->ops->io_pending(req, +1);
+            return;
+        }
+        st->warm = false;
+        FH__COUNT(w->stats.file_steps_loop);
+        off_t off = (off_t)st->off;
+        ssize_t r;
+        do
+            r = sendfile(sock, st->fd, &off, want);
+        while (r < 0 && errno == EINTR);
+        if (r > 0) {
+            st->off += r;
+            st->left -= r;
+            if (st->left <= 0)
+                return;
+            if ((size_t)r == want)
+                continue;    /* the socket may take more */
+            st->warm = true; /* the rest of this step was just found in memory */
+            file_wait(st);
+            return;
+        }
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            st->warm = true;
+            file_wait(st);
+            return;
+        }
+        req->ops->abort(req); /* an error, or the file shrank (r == 0) */
+        return;
+    }
 }
 
 /* ------------------------------------------------------------- the engine */
@@ -505,9 +532,16 @@ static void stream_kick(fh_stream_t *st) {
             file_step(st);
             return;
         }
+        bool file_follows = !st->head_sent && st->body == BODY_FILE && st->left > 0;
         unsigned n = take_pending(st);
         if (n == 0)
             return;
+        st->wr.more = false;
+        if (file_follows && !req->worker->server->sendfile_via_pool &&
+            req->ops->socket_fd(req) >= 0) {
+            size_t first = (uint64_t)st->left > SENDFILE_STEP ? SENDFILE_STEP : (size_t)st->left;
+            st->warm = st->wr.more = file_resident(st->fd, st->off, first);
+        }
         st->wr.bufs = st->bufs;
         st->wr.nbufs = n;
         st->wr.cb = on_written;
@@ -548,18 +582,16 @@ static void stream_maybe_finish(fh_stream_t *st) {
     st->reading = NULL;
     if (st->timer && !uv_is_closing((uv_handle_t *)st->timer))
         uv_close((uv_handle_t *)st->timer, on_handle_closed);
-    if (st->poll && !uv_is_closing((uv_handle_t *)st->poll))
-        uv_close((uv_handle_t *)st->poll, on_handle_closed);
     if (st->handles)
         return; /* on_handle_closed comes back here */
     st->finished = true;
     blocks_free(st->pending);
     blocks_free(st->spare);
     st->pending = st->pending_tail = st->spare = NULL;
-    if (st->fd >= 0)
+    if (st->fd >= 0 && st->fd_release)
+        st->fd_release(st->fd_release_data);
+    else if (st->fd >= 0)
         close(st->fd);
-    if (st->sock >= 0)
-        close(st->sock); /* after the poll handle is closed */
     fh_request_t *req = st->req;
     if (!st->canceled && req->conn)
         req->ops->stream_finished(req);
@@ -587,8 +619,7 @@ static void stream_cancel(fh_request_t *req) {
     if (st->timer)
         uv_timer_stop(st->timer);
     if (st->busy == WAITING_WRITABLE) {
-        uv_poll_stop(st->poll);
-        st->busy = IDLE;
+        st->busy = IDLE; /* the closing connection dropped the wait */
     } else if (st->busy == SENDING_FILE) {
         uv_cancel((uv_req_t *)&st->work); /* file_after still comes */
     }
@@ -618,7 +649,7 @@ static int stream_new(fh_response_t *res, fh_stream_t **out, size_t max_buffered
     if (!st)
         return FH_ENOMEM;
     st->req = req;
-    st->fd = st->sock = -1;
+    st->fd = -1;
     st->max_buffered = max_buffered ? max_buffered : DEFAULT_MAX_BUFFERED;
     res->stream = st;
     res->stream_len = length;
@@ -712,6 +743,11 @@ size_t fh_stream_buffered(const fh_stream_t *st) { return st->buffered; }
 fh_response_t *fh_stream_response(fh_stream_t *st) { return &st->req->res; }
 
 int fh_send_fd(fh_response_t *res, int fd, int64_t offset, int64_t length) {
+    return fh__send_fd_held(res, fd, offset, length, NULL, NULL);
+}
+
+int fh__send_fd_held(fh_response_t *res, int fd, int64_t offset, int64_t length,
+                     void (*release)(void *data), void *data) {
     if (fd < 0 || offset < 0 || length < 0 || offset > INT64_MAX - length ||
         (sizeof(off_t) < sizeof(int64_t) && offset + length > (int64_t)INT32_MAX))
         return FH_EINVAL;
@@ -720,6 +756,8 @@ int fh_send_fd(fh_response_t *res, int fd, int64_t offset, int64_t length) {
     if (err)
         return err;
     st->fd = fd;
+    st->fd_release = release;
+    st->fd_release_data = data;
     st->off = offset;
     st->left = st->no_body ? 0 : length;
     st->ended = true; /* the file is the whole body */

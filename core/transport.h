@@ -30,8 +30,10 @@ typedef struct fh__transport {
     ssize_t (*read)(fh__conn_t *c, char *buf, size_t len);
     bool (*pending)(const fh__conn_t *c);
     /* Writes what the socket takes now of the n buffers, in order; returns
-     * the bytes taken (possibly fewer than offered) or an error. */
-    ssize_t (*writev)(fh__conn_t *c, const uv_buf_t *bufs, unsigned n);
+     * the bytes taken (possibly fewer than offered) or an error. more:
+     * bytes follow at once (a file by sendfile), so the last segment may
+     * wait for them (MSG_MORE) instead of leaving half full. */
+    ssize_t (*writev)(fh__conn_t *c, const uv_buf_t *bufs, unsigned n, bool more);
     /* Ends our side of the byte stream (a FIN, or TLS close_notify and a
      * FIN); reading goes on. Returns 0 or an error. */
     int (*shutdown)(fh__conn_t *c);

@@ -21,7 +21,7 @@ static ssize_t tcp_read(fh__conn_t *c, char *buf, size_t len) {
     }
 }
 
-static ssize_t tcp_writev(fh__conn_t *c, const uv_buf_t *bufs, unsigned n) {
+static ssize_t tcp_writev(fh__conn_t *c, const uv_buf_t *bufs, unsigned n, bool more) {
     int fd = fh__conn_socket_fd(c);
     if (n > IOV_MAX)
         n = IOV_MAX;
@@ -29,7 +29,7 @@ static ssize_t tcp_writev(fh__conn_t *c, const uv_buf_t *bufs, unsigned n) {
      * peer that is gone is an error code, never SIGPIPE. */
     struct msghdr msg = { .msg_iov = (struct iovec *)bufs, .msg_iovlen = n };
     for (;;) {
-        ssize_t r = sendmsg(fd, &msg, MSG_NOSIGNAL);
+        ssize_t r = sendmsg(fd, &msg, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
         if (r >= 0)
             return r;
         if (errno == EINTR)

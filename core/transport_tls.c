@@ -381,7 +381,8 @@ static int seal(tls_conn_t *t, const char *p, size_t n) {
     return 0;
 }
 
-static ssize_t tls_writev(fh__conn_t *c, const uv_buf_t *bufs, unsigned n) {
+static ssize_t tls_writev(fh__conn_t *c, const uv_buf_t *bufs, unsigned n, bool more) {
+    (void)more; /* records are sealed per writev; nothing to hold back */
     tls_conn_t *t = tls_of(c);
     if (t->mode != MODE_OPEN)
         return UV_EPROTO; /* nothing is sent before the handshake */

@@ -70,6 +70,7 @@ struct fh__worker {
     struct fh_takeover *takeovers; /* taken-over connections (takeover.c) */
     struct {
         fh__counter_t accepted, requests, errors_4xx, errors_5xx, timeouts, writes, conn_buffers;
+        fh__counter_t file_steps_loop, file_steps_pool;
         fh__counter_t refused;             /* accepted but dropped: no memory */
         fh__counter_t bytes_in, bytes_out; /* read from and written to sockets */
         fh__counter_t created, released;   /* requests: in flight = the difference */
@@ -102,6 +103,10 @@ struct fh_server {
      * strict parser alone (http1_parser.c), so that tests can check that
      * both ways answer the same. */
     bool h1_llhttp_only;
+    /* FH_SENDFILE_POOL=1: every piece of a file is read on the thread pool
+     * before it is sent, as if its pages were never in memory, so that
+     * tests reach that path (stream.c). */
+    bool sendfile_via_pool;
     /* What every accepted socket is served over: TCP, or TLS with tls's
      * certificates (NULL without TLS). */
     const struct fh__transport *transport;

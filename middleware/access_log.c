@@ -8,9 +8,13 @@
  * a read buffer that holds other bytes already. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,7 +78,29 @@ struct access_log {
     uint32_t flush_ms;
     fh__perloop_t loops;
     pthread_mutex_t direct_lock; /* only when a thread has no buffer */
+    /* The path output: the workers' flushes are copied into a ring that a
+     * writer thread empties, so a slow disk (or a pipe nobody reads) never
+     * holds a worker; a flush that finds the ring full is dropped and its
+     * lines counted. */
+    pthread_t writer;
+    bool writer_on;
+    pthread_mutex_t ring_lock;
+    pthread_cond_t ring_cond;
+    char *ring;
+    size_t ring_cap;
+    uint64_t ring_head, ring_tail; /* bytes ever put in and taken out */
+    bool stopping;
+    uint64_t stop_ms;
+    /* A reopen waiting for the writer: once everything queued before it
+     * (up to reopen_at) is written to the old file, reopen_fd takes its
+     * number (dup2). -1: none. */
+    int reopen_fd;
+    uint64_t reopen_at;
+    uint64_t dropped_reported;
+    _Atomic uint64_t dropped; /* lines */
 };
+
+#define WRITER_STOP_GRACE_MS 1000 /* at release, how long a stalled output is waited for */
 
 typedef struct log_entry {
     access_log_t *log;
@@ -92,10 +118,124 @@ typedef struct log_entry {
 
 /* ------------------------------------------------------------- output */
 
+static uint64_t count_lines(const char *p, size_t n) {
+    uint64_t k = 0;
+    for (const char *e = p + n; (p = memchr(p, '\n', (size_t)(e - p))) != NULL; p++)
+        k++;
+    return k;
+}
+
+static uint64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Copies n bytes of whole lines into the ring for the writer thread, or
+ * counts them as dropped when they do not fit. */
+static void ring_put(access_log_t *log, const char *p, size_t n) {
+    pthread_mutex_lock(&log->ring_lock);
+    size_t used = (size_t)(log->ring_head - log->ring_tail);
+    if (log->ring_cap - used < n) {
+        pthread_mutex_unlock(&log->ring_lock);
+        atomic_fetch_add_explicit(&log->dropped, count_lines(p, n), memory_order_relaxed);
+        return;
+    }
+    size_t at = (size_t)(log->ring_head % log->ring_cap);
+    size_t first = log->ring_cap - at < n ? log->ring_cap - at : n;
+    memcpy(log->ring + at, p, first);
+    memcpy(log->ring, p + first, n - first);
+    log->ring_head += n;
+    pthread_cond_signal(&log->ring_cond);
+    pthread_mutex_unlock(&log->ring_lock);
+}
+
+/* Writes some of [p, p + n) to the log's descriptor; waits (in steps, so
+ * that a release is seen) while a non-blocking output is full. Returns
+ * the bytes written, or -1 when the output failed or stayed full past the
+ * grace time of a release. */
+static ssize_t writer_write(access_log_t *log, const char *p, size_t n) {
+    for (;;) {
+        ssize_t w = write(log->fd, p, n);
+        if (w > 0)
+            return w;
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            pthread_mutex_lock(&log->ring_lock);
+            bool give_up = log->stopping && mono_ms() - log->stop_ms > WRITER_STOP_GRACE_MS;
+            pthread_mutex_unlock(&log->ring_lock);
+            if (give_up)
+                return -1;
+            struct pollfd pfd = { .fd = log->fd, .events = POLLOUT };
+            poll(&pfd, 1, 100);
+            continue;
+        }
+        return -1;
+    }
+}
+
+static void report_dropped(access_log_t *log) {
+    uint64_t d = atomic_load_explicit(&log->dropped, memory_order_relaxed);
+    if (d != log->dropped_reported) {
+        fprintf(stderr,
+                "fasthttp: access_log: %llu lines dropped so far (the output was too slow)\n",
+                (unsigned long long)d);
+        log->dropped_reported = d;
+    }
+}
+
+static void *writer_main(void *arg) {
+    access_log_t *log = arg;
+    pthread_mutex_lock(&log->ring_lock);
+    for (;;) {
+        while (log->ring_head == log->ring_tail && !log->stopping && log->reopen_fd < 0)
+            pthread_cond_wait(&log->ring_cond, &log->ring_lock);
+        if (log->reopen_fd >= 0 && log->ring_tail >= log->reopen_at) {
+            /* What was queued before the reopen is in the old file: the
+             * rest goes to the new one. */
+            dup2(log->reopen_fd, log->fd);
+            close(log->reopen_fd);
+            log->reopen_fd = -1;
+            continue;
+        }
+        if (log->ring_head == log->ring_tail)
+            break; /* stopping, and everything written */
+        size_t at = (size_t)(log->ring_tail % log->ring_cap);
+        size_t used = (size_t)(log->ring_head - log->ring_tail);
+        if (log->reopen_fd >= 0 && log->reopen_at - log->ring_tail < used)
+            used = (size_t)(log->reopen_at - log->ring_tail); /* the old file's part */
+        size_t n = log->ring_cap - at < used ? log->ring_cap - at : used;
+        pthread_mutex_unlock(&log->ring_lock);
+        ssize_t w = writer_write(log, log->ring + at, n); /* the workers write elsewhere */
+        pthread_mutex_lock(&log->ring_lock);
+        if (w > 0) {
+            log->ring_tail += (uint64_t)w;
+        } else {
+            /* A failed output: what waits is lost, and counted. */
+            uint64_t k = 0;
+            while (log->ring_tail != log->ring_head) {
+                at = (size_t)(log->ring_tail % log->ring_cap);
+                used = (size_t)(log->ring_head - log->ring_tail);
+                n = log->ring_cap - at < used ? log->ring_cap - at : used;
+                k += count_lines(log->ring + at, n);
+                log->ring_tail += n;
+            }
+            atomic_fetch_add_explicit(&log->dropped, k, memory_order_relaxed);
+        }
+        report_dropped(log);
+    }
+    pthread_mutex_unlock(&log->ring_lock);
+    report_dropped(log);
+    return NULL;
+}
+
 static void output(access_log_t *log, const char *p, size_t n) {
     if (n == 0)
         return;
-    if (log->write) {
+    if (log->writer_on) {
+        ring_put(log, p, n);
+    } else if (log->write) {
         log->write(p, n, log->write_data);
     } else if (log->file) {
         fwrite(p, 1, n, log->file);
@@ -662,6 +802,17 @@ int fh_access_log_reopen(void) {
     pthread_mutex_lock(&open_files_lock);
     for (access_log_t *log = open_files; log; log = log->next_file) {
         int fd = open(log->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0 && log->writer_on) {
+            /* The writer finishes what is queued in the old file first. */
+            pthread_mutex_lock(&log->ring_lock);
+            if (log->reopen_fd >= 0)
+                close(log->reopen_fd); /* an earlier reopen not yet applied */
+            log->reopen_fd = fd;
+            log->reopen_at = log->ring_head;
+            pthread_cond_signal(&log->ring_cond);
+            pthread_mutex_unlock(&log->ring_lock);
+            continue;
+        }
         /* dup2 puts the new file under the old number at once: writers on
          * other threads go on with the same descriptor, no lock needed. */
         if (fd < 0 || dup2(fd, log->fd) < 0) {
@@ -692,6 +843,19 @@ static void log_release(void *data) {
         free(log->path);
     }
     fh__perloop_free(&log->loops); /* flushes every thread's buffer */
+    if (log->writer_on) {
+        pthread_mutex_lock(&log->ring_lock);
+        log->stopping = true;
+        log->stop_ms = mono_ms();
+        pthread_cond_signal(&log->ring_cond);
+        pthread_mutex_unlock(&log->ring_lock);
+        pthread_join(log->writer, NULL); /* every line written, or counted dropped */
+    }
+    pthread_mutex_destroy(&log->ring_lock);
+    pthread_cond_destroy(&log->ring_cond);
+    free(log->ring);
+    if (log->reopen_fd >= 0)
+        close(log->reopen_fd);
     if (log->own_fd)
         close(log->fd);
     pthread_mutex_destroy(&log->direct_lock);
@@ -715,11 +879,16 @@ int fh_access_log_new(fh_middleware_t *out, const fh_access_log_options_t *opt) 
     if (opt->buffer_size && opt->buffer_size < 4096)
         return fh__mw_fail(FH_ECONFIG, "access_log.buffer_size: %zu is under 4096",
                            opt->buffer_size);
+    size_t cap = opt->buffer_size ? opt->buffer_size : 65536;
+    if (opt->max_pending && opt->max_pending < cap)
+        return fh__mw_fail(FH_ECONFIG, "access_log.max_pending: %zu is under buffer_size (%zu)",
+                           opt->max_pending, cap);
     access_log_t *log = calloc(1, sizeof(*log));
     if (!log)
         return FH_ENOMEM;
     log->format = opt->format;
     log->fd = -1;
+    log->reopen_fd = -1;
     log->file = opt->file;
     log->write = opt->write;
     log->write_data = opt->write_data;
@@ -730,6 +899,8 @@ int fh_access_log_new(fh_middleware_t *out, const fh_access_log_options_t *opt) 
     log->cap = opt->buffer_size ? opt->buffer_size : 65536;
     log->flush_ms = opt->flush_ms ? opt->flush_ms : 1000;
     pthread_mutex_init(&log->direct_lock, NULL);
+    pthread_mutex_init(&log->ring_lock, NULL);
+    pthread_cond_init(&log->ring_cond, NULL);
     if (fh__perloop_init(&log->loops, 256, buf_create, buf_destroy, log) != 0) {
         log_release(log);
         return FH_ENOMEM;
@@ -748,6 +919,19 @@ int fh_access_log_new(fh_middleware_t *out, const fh_access_log_options_t *opt) 
             log_release(log);
             return FH_ENOMEM;
         }
+        /* A pipe or socket is never waited on by a write: the writer
+         * polls it, so that a release ends even if nobody reads. */
+        struct stat sb;
+        if (fstat(log->fd, &sb) == 0 && (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode)))
+            fcntl(log->fd, F_SETFL, fcntl(log->fd, F_GETFL) | O_NONBLOCK);
+        log->ring_cap = opt->max_pending ? opt->max_pending : (size_t)1 << 20;
+        log->ring = malloc(log->ring_cap);
+        if (!log->ring || pthread_create(&log->writer, NULL, writer_main, log) != 0) {
+            log_release(log);
+            return FH_ENOMEM;
+        }
+        log->writer_on = true;
+        /* Registered once the writer runs: a reopen hands it the new file. */
         pthread_mutex_lock(&open_files_lock);
         log->next_file = open_files;
         open_files = log;
@@ -760,4 +944,9 @@ int fh_access_log_new(fh_middleware_t *out, const fh_access_log_options_t *opt) 
     out->release = log_release;
     fh__mw_ok();
     return 0;
+}
+
+uint64_t fh_access_log_dropped(const fh_middleware_t *mw) {
+    const access_log_t *log = mw ? mw->data : NULL;
+    return log ? atomic_load_explicit(&log->dropped, memory_order_relaxed) : 0;
 }

@@ -15,6 +15,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -24,9 +26,15 @@
 #include <fasthttp.h>
 
 #include "core/date.h"
+#include "core/response.h"
 
 #define DEFAULT_SENDFILE_MIN (64 * 1024)
 #define MAX_LISTING 10000
+#define DEFAULT_CACHE_VALID_MS 1000
+#define MAX_CACHE_ENTRIES (1u << 20)
+#define THREAD_CACHES 16 /* static file servers one thread may cache for */
+
+typedef struct file_cache file_cache_t;
 
 struct fh_static {
     char *prefix; /* without a trailing slash: "" serves every path */
@@ -36,7 +44,188 @@ struct fh_static {
     int root_fd;
     char *index; /* "" = none */
     fh_static_options_t opts;
+    uint64_t id;          /* unique for the process's life: names its thread caches */
+    pthread_mutex_t lock; /* guards caches */
+    file_cache_t *caches; /* one per thread that served from it */
 };
+
+/* ------------------------------------------------------ open-file cache */
+
+/* One cached regular file: its descriptor and what fstat said, found by
+ * its normalized path under the root. refs counts the cache's hold (while
+ * listed) and each body being sent from fd; the last one closes it. */
+typedef struct file_entry {
+    struct file_entry *hnext;       /* hash chain */
+    struct file_entry *prev, *next; /* most recently used first */
+    uint32_t hash;
+    uint32_t refs;
+    int fd;
+    struct stat sb;
+    uint64_t checked_ms; /* when it was opened and stat-ed */
+    size_t rel_len;
+    char rel[];
+} file_entry_t;
+
+/* A thread's cache for one fh_static_t. Used only by that thread while
+ * the server runs; freed with the fh_static_t. */
+struct file_cache {
+    file_cache_t *next_cache;
+    file_entry_t **buckets;
+    size_t mask; /* buckets - 1 */
+    file_entry_t *lru_head, *lru_tail;
+    size_t n;
+};
+
+static _Thread_local struct {
+    uint64_t id;
+    file_cache_t *cache;
+} thread_caches[THREAD_CACHES];
+
+static atomic_uint_fast64_t next_static_id = 1;
+
+static uint64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); /* no system call (vDSO) */
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint32_t path_hash(const char *s, size_t n) {
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+static void entry_release(void *data) {
+    file_entry_t *e = data;
+    if (--e->refs == 0) {
+        close(e->fd);
+        free(e);
+    }
+}
+
+static void lru_unlink(file_cache_t *c, file_entry_t *e) {
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        c->lru_head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        c->lru_tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void lru_push(file_cache_t *c, file_entry_t *e) {
+    e->prev = NULL;
+    e->next = c->lru_head;
+    if (c->lru_head)
+        c->lru_head->prev = e;
+    else
+        c->lru_tail = e;
+    c->lru_head = e;
+}
+
+/* Takes e out of the cache and drops the cache's hold on it. */
+static void cache_evict(file_cache_t *c, file_entry_t *e) {
+    file_entry_t **pp = &c->buckets[e->hash & c->mask];
+    while (*pp != e)
+        pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    lru_unlink(c, e);
+    c->n--;
+    entry_release(e);
+}
+
+/* This thread's cache for st, made on first use; NULL without a cache
+ * (none configured, no memory, or this thread caches for too many). */
+static file_cache_t *cache_of(fh_static_t *st) {
+    if (!st->opts.cache_entries)
+        return NULL;
+    int free_slot = -1;
+    for (int i = 0; i < THREAD_CACHES; i++) {
+        if (thread_caches[i].id == st->id)
+            return thread_caches[i].cache;
+        if (free_slot < 0 && thread_caches[i].id == 0)
+            free_slot = i;
+    }
+    if (free_slot < 0)
+        return NULL;
+    file_cache_t *c = calloc(1, sizeof(*c));
+    size_t nb = 16;
+    while (nb < (size_t)st->opts.cache_entries * 2)
+        nb *= 2;
+    if (c)
+        c->buckets = calloc(nb, sizeof(*c->buckets));
+    if (!c || !c->buckets) {
+        free(c);
+        return NULL;
+    }
+    c->mask = nb - 1;
+    pthread_mutex_lock(&st->lock);
+    c->next_cache = st->caches;
+    st->caches = c;
+    pthread_mutex_unlock(&st->lock);
+    thread_caches[free_slot].id = st->id;
+    thread_caches[free_slot].cache = c;
+    return c;
+}
+
+/* The fresh entry for rel, or NULL; an expired one is evicted. */
+static file_entry_t *cache_find(const fh_static_t *st, file_cache_t *c, const char *rel, size_t n,
+                                uint32_t hash) {
+    for (file_entry_t *e = c->buckets[hash & c->mask]; e; e = e->hnext) {
+        if (e->hash != hash || e->rel_len != n || memcmp(e->rel, rel, n) != 0)
+            continue;
+        if (now_ms() - e->checked_ms >= st->opts.cache_valid_ms) {
+            cache_evict(c, e); /* opened and stat-ed again by the caller */
+            return NULL;
+        }
+        if (c->lru_head != e) {
+            lru_unlink(c, e);
+            lru_push(c, e);
+        }
+        return e;
+    }
+    return NULL;
+}
+
+/* Lists the regular file fd (taken on success) as rel; NULL without
+ * memory (fd stays the caller's). */
+static file_entry_t *cache_add(const fh_static_t *st, file_cache_t *c, const char *rel, size_t n,
+                               uint32_t hash, int fd, const struct stat *sb) {
+    file_entry_t *e = malloc(sizeof(*e) + n + 1);
+    if (!e)
+        return NULL;
+    if (c->n >= st->opts.cache_entries)
+        cache_evict(c, c->lru_tail);
+    e->hash = hash;
+    e->refs = 1;
+    e->fd = fd;
+    e->sb = *sb;
+    e->checked_ms = now_ms();
+    e->rel_len = n;
+    memcpy(e->rel, rel, n);
+    e->rel[n] = '\0';
+    e->hnext = c->buckets[hash & c->mask];
+    c->buckets[hash & c->mask] = e;
+    lru_push(c, e);
+    c->n++;
+    return e;
+}
+
+static void caches_free(fh_static_t *st) {
+    file_cache_t *c = st->caches;
+    while (c) {
+        file_cache_t *next = c->next_cache;
+        while (c->lru_head)
+            cache_evict(c, c->lru_head);
+        free(c->buckets);
+        free(c);
+        c = next;
+    }
+    st->caches = NULL;
+}
 
 /* ------------------------------------------------------------- MIME types */
 
@@ -448,9 +637,17 @@ static int send_small(fh_request_t *req, fh_response_t *res, int fd, int64_t off
     return err ? err : fh_response_end(res);
 }
 
-/* Answers with the regular file fd (closed or handed to fh_send_fd). */
+/* Lets go of the descriptor of a file answered: closed, or kept by the
+ * cache entry e. */
+static void fd_done(int fd, file_entry_t *e) {
+    if (!e)
+        close(fd);
+}
+
+/* Answers with the regular file fd (closed or handed to fh_send_fd), or
+ * the cache entry e's (which keeps it) when e is set. */
 static int send_file(const fh_static_t *st, fh_request_t *req, fh_response_t *res, int fd,
-                     const struct stat *sb, const char *name) {
+                     file_entry_t *e, const struct stat *sb, const char *name) {
     int64_t size = (int64_t)sb->st_size;
     uint64_t mtime_ns = (uint64_t)sb->st_mtim.tv_sec * 1000000000u + (uint64_t)sb->st_mtim.tv_nsec;
     char etag_buf[48], date[64];
@@ -480,7 +677,7 @@ static int send_file(const fh_static_t *st, fh_request_t *req, fh_response_t *re
     if (!err && st->opts.max_age)
         err = fh_response_headerf(res, "Cache-Control", "max-age=%u", (unsigned)st->opts.max_age);
     if (err || status != 200) {
-        close(fd);
+        fd_done(fd, e);
         return err ? err : status == 304 ? fh_response_status(res, 304) : fh_send_status(res, 412);
     }
 
@@ -505,7 +702,7 @@ static int send_file(const fh_static_t *st, fh_request_t *req, fh_response_t *re
                                       (long long)first, (long long)last, (long long)size);
             break;
         case RANGE_UNSATISFIABLE:
-            close(fd);
+            fd_done(fd, e);
             err = fh_response_headerf(res, "Content-Range", "bytes */%lld", (long long)size);
             return err ? err : fh_send_status(res, 416);
         default: break;
@@ -516,14 +713,21 @@ static int send_file(const fh_static_t *st, fh_request_t *req, fh_response_t *re
     if (!err)
         err = fh_response_status(res, status);
     if (err) {
-        close(fd);
+        fd_done(fd, e);
         return err;
     }
     int64_t len = size ? last - first + 1 : 0;
     size_t small = st->opts.sendfile_min;
     if (get && len < (int64_t)small) {
         err = send_small(req, res, fd, first, (size_t)len);
-        close(fd);
+        fd_done(fd, e);
+        return err;
+    }
+    if (e) {
+        e->refs++; /* the body's hold, dropped when it has been sent */
+        err = fh__send_fd_held(res, fd, first, len, entry_release, e);
+        if (err)
+            e->refs--;
         return err;
     }
     err = fh_send_fd(res, fd, first, len); /* fd is the response's on success */
@@ -535,7 +739,37 @@ static int send_file(const fh_static_t *st, fh_request_t *req, fh_response_t *re
 /* Answers req from the files of st. With pass, a request that is not for
  * them (outside the prefix, another method, no such file) is left alone
  * and PASS returned; without, it gets 404 or 405. */
-static int serve(const fh_static_t *st, fh_request_t *req, fh_response_t *res, bool pass) {
+/* Opens rel (see open_beneath) through the thread's cache c (NULL: none):
+ * a regular file comes back listed in *entry (fd and *sb are its), unless
+ * it could not be listed; anything else comes back with *entry NULL and
+ * fd the caller's. Returns the descriptor or -errno. */
+static int open_cached(const fh_static_t *st, file_cache_t *c, char *rel, size_t n, struct stat *sb,
+                       file_entry_t **entry) {
+    *entry = NULL;
+    uint32_t hash = 0;
+    if (c) {
+        hash = path_hash(rel, n);
+        file_entry_t *e = cache_find(st, c, rel, n, hash);
+        if (e) {
+            *sb = e->sb;
+            *entry = e;
+            return e->fd;
+        }
+    }
+    int fd = open_beneath(st, rel);
+    if (fd < 0)
+        return fd;
+    if (fstat(fd, sb) != 0) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    if (c && S_ISREG(sb->st_mode))
+        *entry = cache_add(st, c, rel, n, hash, fd, sb);
+    return fd;
+}
+
+static int serve(fh_static_t *st, fh_request_t *req, fh_response_t *res, bool pass) {
     fh_str_t path = fh_request_path(req);
     if (path.len < st->prefix_len || memcmp(path.ptr, st->prefix, st->prefix_len) != 0 ||
         (path.len > st->prefix_len && path.ptr[st->prefix_len] != '/'))
@@ -562,20 +796,22 @@ static int serve(const fh_static_t *st, fh_request_t *req, fh_response_t *res, b
     if (status)
         return fh_send_status(res, status);
 
-    int fd = open_beneath(st, rel);
+    file_cache_t *cache = cache_of(st);
+    file_entry_t *entry;
+    struct stat sb;
+    int fd = open_cached(st, cache, rel, rel_len, &sb, &entry);
     if (fd < 0)
         return not_found(res, pass);
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode))) {
+    if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
         close(fd);
         return not_found(res, pass);
     }
     if (S_ISREG(sb.st_mode)) {
         if (n > 0 && decoded[n - 1] == '/') { /* "/file.txt/" names no directory */
-            close(fd);
+            fd_done(fd, entry);
             return not_found(res, pass);
         }
-        return send_file(st, req, res, fd, &sb, rel);
+        return send_file(st, req, res, fd, entry, &sb, rel);
     }
 
     /* A directory: its URL ends with a slash, so relative links work. */
@@ -591,12 +827,13 @@ static int serve(const fh_static_t *st, fh_request_t *req, fh_response_t *res, b
         if (k)
             rel[k++] = '/';
         strcpy(rel + k, st->index);
-        int ifd = open_beneath(st, rel);
-        rel[rel_len] = '\0';
         struct stat isb;
-        if (ifd >= 0 && fstat(ifd, &isb) == 0 && S_ISREG(isb.st_mode)) {
+        file_entry_t *ientry;
+        int ifd = open_cached(st, cache, rel, strlen(rel), &isb, &ientry);
+        rel[rel_len] = '\0';
+        if (ifd >= 0 && S_ISREG(isb.st_mode)) {
             close(fd);
-            return send_file(st, req, res, ifd, &isb, st->index);
+            return send_file(st, req, res, ifd, ientry, &isb, st->index);
         }
         if (ifd >= 0)
             close(ifd);
@@ -614,7 +851,8 @@ int fh_static_handle(fh_request_t *req, fh_response_t *res, void *st) {
 }
 
 int fh_static_try(fh_request_t *req, fh_response_t *res, const fh_static_t *st) {
-    int r = serve(st, req, res, true);
+    /* Only the thread caches change, each on its own thread. */
+    int r = serve((fh_static_t *)st, req, res, true);
     return r == PASS ? 0 : r < 0 ? r : 1;
 }
 
@@ -632,6 +870,17 @@ int fh_static_new(fh_static_t **out, const char *prefix, const char *root,
         st->opts = *opts;
     if (!st->opts.sendfile_min)
         st->opts.sendfile_min = DEFAULT_SENDFILE_MIN;
+    if (!st->opts.cache_valid_ms)
+        st->opts.cache_valid_ms = DEFAULT_CACHE_VALID_MS;
+    st->id = atomic_fetch_add(&next_static_id, 1);
+    pthread_mutex_init(&st->lock, NULL);
+    if (st->opts.cache_entries > MAX_CACHE_ENTRIES) {
+        fprintf(stderr, "fasthttp: static: cache_entries %u is more than %u\n",
+                (unsigned)st->opts.cache_entries, MAX_CACHE_ENTRIES);
+        pthread_mutex_destroy(&st->lock);
+        free(st);
+        return FH_EINVAL;
+    }
     int err = FH_ENOMEM;
     size_t plen = strlen(prefix);
     while (plen && prefix[plen - 1] == '/')
@@ -668,6 +917,8 @@ error:
 void fh_static_free(fh_static_t *st) {
     if (!st)
         return;
+    caches_free(st);
+    pthread_mutex_destroy(&st->lock);
     if (st->root_fd >= 0)
         close(st->root_fd);
     free(st->prefix);

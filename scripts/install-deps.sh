@@ -32,6 +32,8 @@ PKGS_CHECK="clang libclang-rt-14-dev valgrind doxygen slowhttptest"
 # on 127.0.0.1; the system services these packages may start are not used.
 PKGS_BENCH="wrk nginx-light h2o libmicrohttpd-dev libulfius-dev libevhtp-dev libevent-dev
   libssl-dev libcivetweb-dev libh2o-evloop-dev gnuplot-nox"
+# bench/static counts the servers' system calls.
+PKGS_BENCH_STATIC="strace"
 
 # TLS: OpenSSL 3's headers (the library links it), the openssl command the
 # tests make their certificates with and drive handshakes with.
@@ -52,7 +54,7 @@ want="$want $PKGS_OPS"
 PKGS_DB="libpq-dev postgresql"
 want="$want $PKGS_DB"
 case "${1:-}" in
-  --bench) want="$want $PKGS_BENCH ${FH_BENCH_PKGS:-}" ;;
+  --bench) want="$want $PKGS_BENCH $PKGS_BENCH_STATIC ${FH_BENCH_PKGS:-}" ;;
 esac
 
 # The npm packages, once per version of scripts/npm/package.json.

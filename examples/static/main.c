@@ -4,6 +4,8 @@
  * [--list] (--help lists them). Flags win over the environment:
  *   --root DIR   ROOT     the directory to serve (default ".")
  *   --list       LIST=1   HTML listings for directories without index.html
+ *   --cache N    CACHE    files kept open per thread (default 1024; 0: none)
+ *   --cache-valid MS  CACHE_VALID_MS  how long a kept file is trusted (1000)
  *   --port PORT  PORT     default 3000
  *   --threads N  THREADS  default 0: one per CPU
  *   --host HOST  HOST     default 127.0.0.1; "" or "*" for every interface
@@ -21,9 +23,15 @@ int main(int argc, char **argv) {
     cfg.host = "127.0.0.1";
     const char *root = ".";
     bool list = false;
+    long cache = 1024, cache_valid = 1000;
     const fh_flag_t flags[] = {
         FH_TEXT_FLAG("root", "DIR", "ROOT", "the directory to serve", &root),
         FH_SWITCH_FLAG("list", "LIST", "HTML listings for directories without index.html", &list),
+        FH_NUMBER_FLAG("cache", "N", "CACHE", "files kept open per thread (0: none)", &cache, 0,
+                       1 << 20),
+        FH_NUMBER_FLAG("cache-valid", "MS", "CACHE_VALID_MS",
+                       "how long a kept file is trusted before it is checked again", &cache_valid,
+                       1, 86400000),
         FH_FLAGS_END,
     };
     fh_args_t args = { .summary = "Serves a directory.", .flags = flags };
@@ -37,7 +45,9 @@ int main(int argc, char **argv) {
         return 2;
     }
 
-    fh_static_options_t opts = { .list_directories = list };
+    fh_static_options_t opts = { .list_directories = list,
+                                 .cache_entries = (uint32_t)cache,
+                                 .cache_valid_ms = (uint32_t)cache_valid };
     fh_static_t *files;
     err = fh_static_new(&files, "/", root, &opts);
     if (err) {

@@ -38,11 +38,18 @@
  *               carry it whenever the request has one)
  *
  * Buffering: each worker thread appends to its own buffer, with no lock per
- * request, and writes it out when the next line would not fit, every
+ * request, and hands it on when the next line would not fit, every
  * flush_ms, and when the middleware is released. Lines from different
  * threads are therefore grouped by thread, in order within a thread; each
- * write holds whole lines. Writes happen on the worker thread (a slow disk
- * slows that worker), or in fh_middleware_release.
+ * hand-over holds whole lines. With path, a writer thread of the log's own
+ * does the write(2)s: workers copy their buffer into its queue of at most
+ * max_pending bytes and go on, so a slow disk (or a pipe nobody reads)
+ * never holds a worker. A buffer that finds the queue full is dropped: its
+ * lines are counted (fh_access_log_dropped) and the count is written to
+ * stderr. fh_middleware_release waits until the writer has written
+ * everything (or, for a pipe or socket that takes nothing for 1 s, counts
+ * the rest as dropped). With file and write, the worker thread writes (a
+ * slow output slows that worker).
  *
  * Output, exactly one of:
  *   path   a file opened for appending (created 0644), closed on release
@@ -104,6 +111,9 @@ typedef struct fh_access_log_options {
     size_t buffer_size;     /**< bytes buffered per thread: 0 = 64 KiB;
                                 at least 4096 */
     uint32_t flush_ms;      /**< flush period: 0 = 1000 */
+    /** path: the most bytes waiting for the writer thread; 0 = 1 MiB; at
+     * least buffer_size. */
+    size_t max_pending;
 } fh_access_log_options_t;
 
 /** Fills *out; opt may be NULL (Common format on stdout). FH_ECONFIG names
@@ -113,9 +123,16 @@ typedef struct fh_access_log_options {
  * still buffered. */
 FH_API int fh_access_log_new(fh_middleware_t *out, const fh_access_log_options_t *opt);
 
+/** The lines an access log mw (made by fh_access_log_new) has dropped
+ * because its output was too slow: its queue was full, or at release its
+ * pipe took nothing for 1 s. Any thread, while mw is not released. */
+FH_API uint64_t fh_access_log_dropped(const fh_middleware_t *mw);
+
 /** Reopens the file of every access log opened with a path (for
  * logrotate: the old file was renamed, lines go to a new one by that
- * name), from any thread; lines already buffered go to the new file.
+ * name), from any thread. Lines already queued for the writer thread are
+ * written to the old file first; lines still in a worker's buffer go to
+ * the new file.
  * fh_server_run does it on SIGUSR1 (with handle_signals). Returns 0, or
  * the first open error as a negative errno (that log keeps its old file). */
 FH_API int fh_access_log_reopen(void);

@@ -387,6 +387,12 @@ typedef struct fh_server_stats {
     /** Connections holding a read buffer of their own right now (only those
      * with an incomplete or paused request: idle ones hold none). */
     uint64_t conn_buffers;
+    /** Pieces of files (fh_send_fd, static files) sent with sendfile(2) on
+     * the loop because their pages were in memory. */
+    uint64_t file_steps_loop;
+    /** Pieces of files read on the thread pool first (their pages were not
+     * in memory, so a read could have blocked the loop), then sent. */
+    uint64_t file_steps_pool;
 } fh_server_stats_t;
 /** @copydoc fh_server_stats_t */
 FH_API void fh_server_stats(const fh_server_t *server, fh_server_stats_t *out);

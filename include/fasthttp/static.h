@@ -35,6 +35,10 @@
  * Anything refused or missing is 404, so the answer tells nothing about
  * what lies outside.
  *
+ * Open files may be cached per worker thread (cache_entries,
+ * cache_valid_ms): a hot file then costs no open/stat/close, and a change
+ * on disk is seen within cache_valid_ms.
+ *
  * Blocking: opening and stat-ing the file (and reading a small one) happen
  * on the loop thread, as in nginx; sending a large one does not.
  */
@@ -70,6 +74,18 @@ typedef struct fh_static_options {
     /** Bodies of at least this many bytes go by sendfile, smaller ones are
      * read into the arena: 0 = 64 KiB. */
     size_t sendfile_min;
+    /** The open-file cache: each worker thread keeps up to this many
+     * regular files open, with their size, modification time and ETag, so
+     * that a file asked for again costs no open, stat or close. Each entry
+     * holds one descriptor: the cache holds at most cache_entries
+     * descriptors per worker thread (plus those of bodies still being
+     * sent). The least recently used entry goes first. 0 = no cache (the
+     * default); at most 1,048,576. */
+    uint32_t cache_entries;
+    /** How long a cached file is trusted, in milliseconds: after that the
+     * next request for it opens and stats it again, so a file replaced or
+     * deleted on disk is served stale for at most this long. 0 = 1000 ms. */
+    uint32_t cache_valid_ms;
 } fh_static_options_t;
 
 /** Serves the directory root under the URL prefix ("/static": paths

@@ -104,9 +104,12 @@ FH_API fh_response_t *fh_stream_response(fh_stream_t *st);
 
 /** Sends length bytes of the open file fd, from offset, as the body, without
  * copying them through user space: the head is written, then the kernel
- * sends the file (sendfile(2), one bounded step at a time on libuv's thread
- * pool, so neither a slow disk nor a slow reader blocks the loop, and memory
- * does not depend on the file's size). Over TLS, where every byte must be
+ * sends the file (sendfile(2) on the loop, as much as the socket takes,
+ * while the file's pages are in memory, which a read that may not block
+ * probes before each step of at most 4 MiB; pages that are not are read on
+ * libuv's thread pool first. So neither a slow disk nor a slow reader
+ * blocks the loop, and memory does not depend on the file's size). The
+ * head shares its TCP segment with the file's first bytes (MSG_MORE). Over TLS, where every byte must be
  * encrypted, the file is read on the thread pool instead, 128 KiB at a
  * time into the stream's blocks, and each piece is encrypted and sent
  * before the next is read. The response is final (status and

@@ -140,6 +140,18 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
+    /* The files went out by the way FH_SENDFILE_POOL asks for: the thread
+     * pool read their pages first, or (those just written, in memory) the
+     * loop sent them at once. */
+    fh_server_stats_t stats;
+    fh_server_stats(fht_server, &stats);
+    const char *via_pool = getenv("FH_SENDFILE_POOL");
+    if (via_pool && strcmp(via_pool, "1") == 0) {
+        assert_true(stats.file_steps_pool > 0);
+        assert_true(stats.file_steps_loop > 0); /* each sent on the loop once read */
+    } else {
+        assert_true(stats.file_steps_loop > 0);
+    }
     fht_teardown(state);
     fh_static_free(never);
     fh_static_free(inside);
