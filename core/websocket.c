@@ -30,6 +30,7 @@
 #define WS_DEFAULT_QUEUE (1u << 20)
 #define WS_DEFAULT_IDLE_MS 60000u
 #define WS_DEFAULT_CLOSE_MS 5000u
+#define WS_DEFAULT_PONG_MS 10000u
 /* How long, and for how many bytes, a closed connection waits for the
  * peer to close its side. */
 #define WS_LINGER_MS 2000u
@@ -77,6 +78,14 @@ int fh_ws_handlers_check(const fh_ws_handlers_t *h, char *msg, size_t cap) {
     if (h->close_ms > FH_WS_MAX_CLOSE_MS)
         return limit_refuse(msg, cap, "close_ms", h->close_ms, "is more than the limit",
                             FH_WS_MAX_CLOSE_MS);
+    if (h->ping_ms > FH_WS_MAX_PING_MS)
+        return limit_refuse(msg, cap, "ping_ms", h->ping_ms, "is more than the limit",
+                            FH_WS_MAX_PING_MS);
+    if (h->pong_ms > FH_WS_MAX_CLOSE_MS)
+        return limit_refuse(msg, cap, "pong_ms", h->pong_ms, "is more than the limit",
+                            FH_WS_MAX_CLOSE_MS);
+    if (h->pong_ms && !h->ping_ms)
+        return limit_refuse(msg, cap, "pong_ms", h->pong_ms, "is set without ping_ms, which is", 0);
     if (msg && cap)
         msg[0] = 0;
     return 0;
@@ -97,6 +106,8 @@ fh_ws_t *fh__ws_new(const fh_ws_handlers_t *h, fh_request_t *req) {
     ws->max_queue = h->max_queue ? h->max_queue : WS_DEFAULT_QUEUE;
     ws->idle_ms = h->idle_ms ? h->idle_ms : WS_DEFAULT_IDLE_MS;
     ws->close_ms = h->close_ms ? h->close_ms : WS_DEFAULT_CLOSE_MS;
+    ws->ping_ms = h->ping_ms;
+    ws->pong_ms = h->pong_ms ? h->pong_ms : WS_DEFAULT_PONG_MS;
     ws->subprotocol = (fh_str_t){ ws->subprotocol_buf, 0 };
     return ws;
 }
@@ -167,6 +178,20 @@ static void ws_deadline(fh_ws_t *ws, uint32_t ms) {
         fh__conn_set_read_deadline(c, 0);
     else
         fh__conn_set_read_deadline(c, uv_now(&fh__conn_worker(c)->loop) + ms);
+}
+
+/* While open: the deadline is the earlier of the idle limit (from the
+ * last read) and, with server pings, the next ping or the pong's
+ * deadline. */
+static void ws_arm(fh_ws_t *ws) {
+    if (!ws->ping_ms) {
+        ws_deadline(ws, ws->idle_ms);
+        return;
+    }
+    uint64_t at = ws->ping_at;
+    if (ws->idle_ms != UINT32_MAX && ws->last_read + ws->idle_ms < at)
+        at = ws->last_read + ws->idle_ms;
+    fh__conn_set_read_deadline(ws->c, at ? at : 1);
 }
 
 /* ------------------------------------------------------------------ sending */
@@ -430,7 +455,12 @@ static void ws_on_frame(fh_ws_t *ws, const fh__ws_frame_t *f, uint8_t *p) {
         if (ws->state == FH__WS_OPEN)
             ws_frame_send(ws, 0x80 | FH__WS_OP_PONG, p, len, false);
         return;
-    case FH__WS_OP_PONG: return;
+    case FH__WS_OP_PONG:
+        if (ws->ping_out) {
+            ws->ping_out = false;
+            ws->ping_at = uv_now(&ws->w->loop) + ws->ping_ms;
+        }
+        return;
     case FH__WS_OP_CLOSE: ws_on_close_frame(ws, p, len); return;
     default: break;
     }
@@ -534,8 +564,10 @@ static void ws_on_data(fh__conn_t *c, char *cp, char *cend) {
         fh__conn_keep(c, (char *)p, (char *)p, (char *)end);
     else
         fh__conn_drop(c);
-    if (ws_live(ws) && ws->state == FH__WS_OPEN)
-        ws_deadline(ws, ws->idle_ms);
+    if (ws_live(ws) && ws->state == FH__WS_OPEN) {
+        ws->last_read = uv_now(&ws->w->loop);
+        ws_arm(ws);
+    }
 }
 
 /* ---------------------------------------------------------- protocol table */
@@ -554,7 +586,9 @@ static int ws_upgrade(fh__conn_t *c, void *arg) {
     /* A frame cut by the end of a read is kept whole. */
     fh__conn_set_keep_limit(c, ws->frame_limit + FH__WS_HEAD_MAX + 4096);
     fh__conn_read(c, true);
-    ws_deadline(ws, ws->idle_ms);
+    ws->last_read = uv_now(&ws->w->loop);
+    ws->ping_at = ws->last_read + ws->ping_ms;
+    ws_arm(ws);
     fh_request_t *req = ws->req;
     ws->req = NULL;
     if (ws->h->on_open) {
@@ -587,6 +621,32 @@ static void ws_on_eof(fh__conn_t *c) {
 
 static void ws_on_timeout(fh__conn_t *c) {
     fh_ws_t *ws = ws_of(c);
+    if (ws->state == FH__WS_OPEN && ws->ping_ms) {
+        uint64_t now = uv_now(&ws->w->loop);
+        bool idle = ws->idle_ms != UINT32_MAX && now >= ws->last_read + ws->idle_ms;
+        if (!idle && now >= ws->ping_at) {
+            if (ws->ping_out) {
+                FH__COUNT(fh__conn_worker(c)->stats.timeouts);
+                ws_fail(ws, 1011); /* no pong in time */
+                return;
+            }
+            /* A ping that cannot leave now (the queue is full) waits for
+             * the next interval. */
+            if (ws_frame_send(ws, 0x80 | FH__WS_OP_PING, NULL, 0, false) == 0) {
+                ws->ping_out = true;
+                ws->ping_at = now + ws->pong_ms;
+            } else {
+                ws->ping_at = now + ws->ping_ms;
+            }
+            if (ws->c && !fh__conn_closed(c))
+                ws_arm(ws);
+            return;
+        }
+        if (!idle) {
+            ws_arm(ws);
+            return;
+        }
+    }
     FH__COUNT(fh__conn_worker(c)->stats.timeouts);
     if (ws->state == FH__WS_OPEN && !fh__conn_writing(c)) {
         /* Idle: say so, then wait for the answer as after any close. */

@@ -47,7 +47,11 @@ struct fh_ws {
     size_t max_message, max_frame, max_queue;
     size_t frame_limit; /* max_frame, plus deflate's worst growth when compressed */
     uint32_t idle_ms, close_ms;
-    char *msg; /* the fragments so far */
+    uint32_t ping_ms, pong_ms; /* server pings (0: none) */
+    bool ping_out;             /* a ping awaits its pong */
+    uint64_t last_read;        /* loop time of the last read */
+    uint64_t ping_at;          /* the next ping, or the pong's deadline */
+    char *msg;                 /* the fragments so far */
     size_t msg_len, msg_cap;
     size_t queued; /* bytes of the send queue */
     uint32_t nout; /* queued frames (each points to the handle) */

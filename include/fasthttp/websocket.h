@@ -107,18 +107,30 @@ typedef struct fh_ws_handlers {
     /** Milliseconds the server waits for the peer's close frame after it
      * sent its own, before it drops the connection; 0: 5,000. */
     uint32_t close_ms;
+    /** Milliseconds between the server's pings (empty payload); 0: none.
+     * At most 24 hours. */
+    uint32_t ping_ms;
+    /** With ping_ms: milliseconds the server waits for a pong after a
+     * ping before it fails the connection with 1011 (the close frame is
+     * sent, the peer's answer is not awaited beyond a short linger, and
+     * on_close reports 1011); 0: 10,000. At most 10 minutes; set without
+     * ping_ms it is refused. */
+    uint32_t pong_ms;
 } fh_ws_handlers_t;
 
 /** The largest max_message (and max_frame) accepted: 1 GiB. */
 #define FH_WS_MAX_MESSAGE_LIMIT ((size_t)1 << 30)
 /** The largest max_queue accepted: 1 GiB. */
 #define FH_WS_MAX_QUEUE_LIMIT ((size_t)1 << 30)
-/** The largest close_ms accepted: 10 minutes. */
+/** The largest close_ms and pong_ms accepted: 10 minutes. */
 #define FH_WS_MAX_CLOSE_MS 600000u
+/** The largest ping_ms accepted: 24 hours. */
+#define FH_WS_MAX_PING_MS 86400000u
 
 /** Checks the limits in h: max_message and max_queue at most 1 GiB,
  * max_frame at most max_message (with its default), deflate_threshold at
- * most max_message, close_ms at most 10 minutes, idle_ms any (UINT32_MAX:
+ * most max_message, close_ms and pong_ms at most 10 minutes, ping_ms at
+ * most 24 hours, pong_ms only with ping_ms, idle_ms any (UINT32_MAX:
  * never). Returns 0, FH_EINVAL for a NULL h, or FH_ECONFIG with a message
  * naming the field and quoting the value
  * ("fasthttp: ws.max_frame: 33554432 is more than max_message (16777216)")

@@ -90,6 +90,12 @@ static const fh_ws_handlers_t huge_h = { .on_message = echo_message,
                                          .max_message = FH_WS_MAX_MESSAGE_LIMIT,
                                          .max_queue = FH_WS_MAX_QUEUE_LIMIT,
                                          .close_ms = FH_WS_MAX_CLOSE_MS };
+/* Server pings every 200 ms; a pong is awaited 400 ms. */
+static const fh_ws_handlers_t ping_h = { .on_open = count_open,
+                                         .on_message = echo_message,
+                                         .on_close = count_close,
+                                         .ping_ms = 200,
+                                         .pong_ms = 400 };
 /* A frame limit above the message limit: every handshake gets 500. */
 static const fh_ws_handlers_t bad_h = { .on_message = echo_message,
                                         .max_message = 1000,
@@ -131,6 +137,7 @@ static const fh_route_t routes[] = {
     FH_WS("/frag", &frag_h),
     FH_WS("/huge", &huge_h),
     FH_WS("/bad", &bad_h),
+    FH_WS("/ping", &ping_h),
     FH_ROUTES_END,
 };
 
@@ -528,6 +535,11 @@ static void test_limits_check(void **state) {
         { { .close_ms = FH_WS_MAX_CLOSE_MS + 1 },
           "fasthttp: ws.close_ms: 600001 is more than the limit (600000)" },
         { { .close_ms = UINT32_MAX }, "fasthttp: ws.close_ms: 4294967295 is more" },
+        { { .ping_ms = FH_WS_MAX_PING_MS + 1 },
+          "fasthttp: ws.ping_ms: 86400001 is more than the limit (86400000)" },
+        { { .ping_ms = 1000, .pong_ms = FH_WS_MAX_CLOSE_MS + 1 },
+          "fasthttp: ws.pong_ms: 600001 is more than the limit (600000)" },
+        { { .pong_ms = 1000 }, "fasthttp: ws.pong_ms: 1000 is set without ping_ms" },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(fh_ws_handlers_check(&bad[i].h, msg, sizeof(msg)), FH_ECONFIG);
@@ -608,6 +620,75 @@ static void test_many_fragments(void **state) {
         }
         fht_close(fd);
     }
+}
+
+/* Server pings: a raw client that answers them stays open past many
+ * intervals; one that never answers gets 1011 and the end of the
+ * connection once pong_ms has passed; python3-websockets (which answers
+ * pings by itself) stays open and echoes after 1.5 s of pings. */
+static void test_server_pings(void **state) {
+    (void)state;
+    uint8_t buf[256], frame[64];
+    size_t len, n;
+    /* Answers five pings, then checks the connection still echoes. */
+    int fd = ws_open("/ping", NULL);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(ws_read(fd, buf, sizeof(buf), &len), 0x89);
+        assert_int_equal(len, 0);
+        n = ws_frame(frame, 0x8a, "", 0);
+        fht_send(fd, frame, n);
+    }
+    n = ws_frame(frame, 0x81, "alive", 5);
+    fht_send(fd, frame, n);
+    int op;
+    while ((op = ws_read(fd, buf, sizeof(buf), &len)) == 0x89) {
+        n = ws_frame(frame, 0x8a, "", 0);
+        fht_send(fd, frame, n);
+    }
+    assert_int_equal(op, 0x81);
+    assert_memory_equal(buf, "alive", 5);
+    fht_close(fd);
+    for (int i = 0; i < 500 && atomic_load(&closes) < atomic_load(&opens); i++)
+        usleep(10000);
+
+    /* Never answers: one ping, then 1011 after pong_ms. */
+    atomic_store(&opens, 0);
+    atomic_store(&closes, 0);
+    fd = ws_open("/ping", NULL);
+    assert_int_equal(ws_read(fd, buf, sizeof(buf), &len), 0x89);
+    uint64_t t0 = fht_now_ms();
+    assert_int_equal(ws_read(fd, buf, sizeof(buf), &len), 0x88);
+    uint64_t waited = fht_now_ms() - t0;
+    assert_int_equal(len, 2);
+    assert_int_equal(buf[0] << 8 | buf[1], 1011);
+    if (waited < 300)
+        fail_msg("1011 came %llu ms after the ping, before pong_ms", (unsigned long long)waited);
+    assert_int_equal(fht_wait_closed(fd, 5000), 1);
+    fht_close(fd);
+    for (int i = 0; i < 500 && atomic_load(&closes) == 0; i++)
+        usleep(10000);
+    assert_int_equal(atomic_load(&last_close), 1011);
+
+    /* python3-websockets answers the pings by itself (Debian's
+     * interpreter, where the package is installed; FH_PYTHON overrides). */
+    const char *py = getenv("FH_PYTHON") ? getenv("FH_PYTHON") : "/usr/bin/python3";
+    char cmd[1024];
+    snprintf(
+        cmd, sizeof(cmd),
+        "timeout 60 %s -c '\n"
+        "import asyncio, websockets\n"
+        "async def main():\n"
+        "    async with websockets.connect(\"ws://127.0.0.1:%d/ping\", ping_interval=None) as ws:\n"
+        "        await asyncio.sleep(1.5)\n"
+        "        await ws.send(\"still-here\")\n"
+        "        assert await ws.recv() == \"still-here\"\n"
+        "asyncio.run(main())\n'",
+        py, fht_port);
+    atomic_store(&closes, 0);
+    assert_int_equal(system(cmd), 0);
+    for (int i = 0; i < 500 && atomic_load(&closes) == 0; i++)
+        usleep(10000);
+    assert_int_not_equal(atomic_load(&last_close), 1011);
 }
 
 /* Real masks, every length class, a message cut across reads, and 10,000
@@ -892,6 +973,7 @@ int main(void) {
         cmocka_unit_test(test_limits_check),
         cmocka_unit_test(test_huge_declared_frame),
         cmocka_unit_test(test_many_fragments),
+        cmocka_unit_test(test_server_pings),
         cmocka_unit_test(test_masked_and_many),
         cmocka_unit_test(test_callbacks),
         cmocka_unit_test(test_server_close),
