@@ -179,6 +179,8 @@ static void test_counted_lines_across_reopen(void **state) {
     cfg.threads = 2;
     cfg.handler = fh_chain_handle;
     cfg.handler_data = chain;
+    if (fht_over_tls())
+        fht_tls_config(&cfg);
     assert_int_equal(fh_server_new(&server, &cfg), 0);
     int port = fh_server_port(server);
     pthread_t th;
