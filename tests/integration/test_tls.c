@@ -386,8 +386,12 @@ static void test_failures_logged_once(void **state) {
     int lines = fht_count(log, "fasthttp: TLS handshake with 127.0.0.1:");
     for (int i = 0; i < 30; i++)
         assert_true(fht_count(log, port_of[i]) <= 1); /* never one per byte */
-    assert_true(lines >= 10 && lines <= 22);
+    /* 31 failures in all: at most ten lines a second per worker (two
+     * here) and one more, when the 30 fit in one second; a loaded machine
+     * spreads them over more seconds, each with its own ten. */
+    assert_true(lines >= 10 && lines <= 31);
     if (same_second) {
+        assert_true(lines <= 22);
         assert_int_equal(fht_count(log, port_of[0]), 1);
         assert_non_null(strstr(log, "more failed handshakes not logged"));
     }
