@@ -677,11 +677,19 @@ static void h1_batch_end(fh__conn_t *c, const char *p, const char *end) {
     }
     if (h->cur && (h->cur->flags & FH__REQ_STREAM) && h->cur->stream->dispatched) {
         /* A streamed body keeps only what is not parsed yet, and, when
-         * chunked, the chunk-size line or trailers being read. */
+         * chunked, the chunk-size line or trailers being read, and the
+         * CRLF after a chunk's data: on_chunk_complete checks both bytes
+         * once llhttp has read the LF, which a read may bring apart from
+         * the CR. */
         fh_request_t *req = h->cur;
         const char *from = p;
-        if ((req->flags & FH__REQ_CHUNKED) && req->raw_begin + req->chunk_line < from)
-            from = req->raw_begin + req->chunk_line;
+        if (req->flags & FH__REQ_CHUNKED) {
+            size_t line = req->chunk_line;
+            if (!(req->flags & FH__REQ_LAST_CHUNK) && line >= 2)
+                line -= 2;
+            if (req->raw_begin + line < from)
+                from = req->raw_begin + line;
+        }
         req->chunk_line -= (size_t)(from - req->raw_begin);
         req->raw_begin = from;
     }

@@ -214,6 +214,37 @@ static void test_chunked(void **state) {
     free(b);
 }
 
+/* A chunked body sent in two writes, split at every byte: whatever read
+ * ends where (inside a chunk-size line, between a chunk's data and its CR,
+ * between its CR and LF, inside the trailers), the body arrives whole, on
+ * a route that reads on and on one that pauses at every chunk. */
+static void test_chunked_every_split(void **state) {
+    (void)state;
+    static const char body[] = "5\r\nhello\r\n3\r\nabc\r\n10\r\n0123456789abcdef\r\n"
+                               "0\r\nX-T: y\r\n\r\n";
+    const char *routes_put[] = { "/up/s", "/slow/s" };
+    for (int route = 0; route < 2; route++) {
+        for (size_t k = 1; k < sizeof(body) - 1; k++) {
+            int fd = fht_connect(fht_port);
+            char head[128];
+            int hl = snprintf(head, sizeof(head),
+                              "PUT %s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n",
+                              routes_put[route]);
+            fht_send(fd, head, (size_t)hl);
+            fht_send(fd, body, k);
+            usleep(15000); /* read apart: two batches */
+            fht_send(fd, body + k, sizeof(body) - 1 - k);
+            fht_response_t r;
+            assert_int_equal(fht_read_response(fd, &r, 0), 0);
+            if (r.status != 201)
+                fail_msg("split at %zu on %s: %d %s", k, routes_put[route], r.status, r.body);
+            expect_sum(&r, "helloabc0123456789abcdef", 24);
+            fht_response_free(&r);
+            fht_close(fd);
+        }
+    }
+}
+
 static void test_early_answers(void **state) {
     (void)state;
     int calls = atomic_load(&handler_calls);
@@ -359,9 +390,13 @@ static void test_backpressure(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_content_length),  cmocka_unit_test(test_chunked),
-        cmocka_unit_test(test_early_answers),   cmocka_unit_test(test_continue),
-        cmocka_unit_test(test_stall_and_abort), cmocka_unit_test(test_backpressure),
+        cmocka_unit_test(test_content_length),
+        cmocka_unit_test(test_chunked),
+        cmocka_unit_test(test_chunked_every_split),
+        cmocka_unit_test(test_early_answers),
+        cmocka_unit_test(test_continue),
+        cmocka_unit_test(test_stall_and_abort),
+        cmocka_unit_test(test_backpressure),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
