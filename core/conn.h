@@ -82,6 +82,13 @@ struct fh__write {
     bool more; /* bytes follow at once by sendfile (see transport writev) */
 };
 
+/* Sets every field of w for a write of the nbufs buffers at bufs, cb run
+ * once they have left; more is false. The caller owns w and the buffers
+ * (see above). */
+static inline void fh__write_init(fh__write_t *w, uv_buf_t *bufs, unsigned nbufs, fh__write_cb cb) {
+    *w = (fh__write_t){ .cb = cb, .bufs = bufs, .nbufs = nbufs };
+}
+
 /* Called once the socket has room, with no write queued (see
  * fh__conn_wait_writable). */
 typedef void (*fh__writable_cb)(fh__conn_t *c, void *data);

@@ -161,9 +161,7 @@ static void h1_continue(fh__conn_t *c) {
         return;
     }
     cw->buf = uv_buf_init(b.base + r, (unsigned)(b.len - (size_t)r));
-    cw->w.bufs = &cw->buf;
-    cw->w.nbufs = 1;
-    cw->w.cb = on_continue_written;
+    fh__write_init(&cw->w, &cw->buf, 1, on_continue_written);
     fh__conn_queue(c, &cw->w);
 }
 
@@ -263,9 +261,7 @@ static int queue_rest(fh__conn_t *c, h1_write_t *proto, fh_request_t *last, unsi
         }
         fw->bufs[i] = b;
     }
-    fw->w.bufs = fw->bufs;
-    fw->w.nbufs = n - k;
-    fw->w.cb = on_group_written;
+    fh__write_init(&fw->w, fw->bufs, n - k, on_group_written);
     fh__conn_queue(c, &fw->w);
     return 0;
 }

@@ -536,15 +536,12 @@ static void stream_kick(fh_stream_t *st) {
         unsigned n = take_pending(st);
         if (n == 0)
             return;
-        st->wr.more = false;
+        fh__write_init(&st->wr, st->bufs, n, on_written);
         if (file_follows && !req->worker->server->sendfile_via_pool &&
             req->ops->socket_fd(req) >= 0) {
             size_t first = (uint64_t)st->left > SENDFILE_STEP ? SENDFILE_STEP : (size_t)st->left;
             st->warm = st->wr.more = file_resident(st->fd, st->off, first);
         }
-        st->wr.bufs = st->bufs;
-        st->wr.nbufs = n;
-        st->wr.cb = on_written;
         st->head_sent = true;
         int r = req->ops->write(req, &st->wr);
         if (r == 0) {

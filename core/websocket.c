@@ -281,10 +281,7 @@ static int ws_frame_send(fh_ws_t *ws, uint8_t first, const void *p, size_t len, 
     o->ws = ws;
     o->bytes = left;
     o->buf = uv_buf_init(o->data, (unsigned)left);
-    o->w.bufs = &o->buf;
-    o->w.nbufs = 1;
-    o->w.cb = on_out_written;
-    o->w.next = NULL;
+    fh__write_init(&o->w, &o->buf, 1, on_out_written);
     ws->queued += left;
     ws->nout++;
     fh__conn_queue(c, &o->w);

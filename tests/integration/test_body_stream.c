@@ -385,7 +385,13 @@ static void test_backpressure(void **state) {
     free(b);
     print_message("backpressure: RSS %zu KiB before, peak %zu KiB while 64 MiB streamed\n", rss0,
                   peak);
-    assert_true(peak - rss0 < 16 * 1024);
+#ifdef FH__SANITIZED
+    /* Over TLS, OpenSSL frees its record buffers whenever a connection
+     * goes idle and allocates them again: ASan's quarantine keeps every
+     * freed one, so the resident size says nothing there. */
+    if (!fht_over_tls())
+#endif
+        assert_true(peak - rss0 < 16 * 1024);
 }
 
 int main(void) {
