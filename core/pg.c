@@ -42,7 +42,10 @@ typedef struct pg_query {
     char **params;
 } pg_query_t;
 
-enum { PG_DOWN, PG_CONNECTING, PG_IDLE, PG_BUSY, PG_HELD };
+/* PG_CANCELING: done with a query it was asked to cancel, waiting until
+ * the cancel request has reached the server, so that it cannot stop the
+ * next query instead. */
+enum { PG_DOWN, PG_CONNECTING, PG_IDLE, PG_BUSY, PG_HELD, PG_CANCELING };
 
 struct pg_conn {
     pg_loop_t *lp;
@@ -55,6 +58,7 @@ struct pg_conn {
     fh_pg_tx_t *tx; /* the transaction holding it */
     uint64_t retry_at;
     uint32_t backoff;
+    unsigned cancels; /* cancel requests not yet through */
 };
 
 struct fh_pg_tx {
@@ -288,6 +292,10 @@ static void conn_watch(pg_conn_t *pc, int events);
 static void conn_next(pg_conn_t *pc) {
     fh_pg_tx_t *tx = pc->tx;
     conn_watch(pc, UV_READABLE);
+    if (pc->cancels) {
+        pc->state = PG_CANCELING;
+        return;
+    }
     if (tx) {
         if (pc->kind != Q_END && !tx->fail) {
             if (tx->head) {
@@ -329,6 +337,7 @@ static void conn_next(pg_conn_t *pc) {
 typedef struct pg_cancel {
     uv_work_t work;
     PGcancel *cancel;
+    pg_conn_t *conn;
 } pg_cancel_t;
 
 static void cancel_work(uv_work_t *w) {
@@ -339,9 +348,12 @@ static void cancel_work(uv_work_t *w) {
 
 static void cancel_done(uv_work_t *w, int status) {
     (void)status;
-    pg_cancel_t *pc = w->data;
-    PQfreeCancel(pc->cancel);
-    free(pc);
+    pg_cancel_t *c = w->data;
+    pg_conn_t *pc = c->conn;
+    PQfreeCancel(c->cancel);
+    free(c);
+    if (--pc->cancels == 0 && pc->state == PG_CANCELING)
+        conn_next(pc);
 }
 
 static void conn_cancel(pg_conn_t *pc) {
@@ -349,12 +361,15 @@ static void conn_cancel(pg_conn_t *pc) {
     if (!c)
         return;
     c->cancel = PQgetCancel(pc->c);
+    c->conn = pc;
     c->work.data = c;
     if (!c->cancel || uv_queue_work(pc->lp->loop, &c->work, cancel_work, cancel_done) != 0) {
         if (c->cancel)
             PQfreeCancel(c->cancel);
         free(c);
+        return;
     }
+    pc->cancels++;
 }
 
 /* One row of a single-row result into q's result; FH_E2BIG past a limit. */
@@ -924,7 +939,10 @@ int fh_pg_send_error(fh_response_t *res, int status, const PGresult *r) {
                 : http == 504 ? "the database query was canceled"
                               : "the database query failed";
         detail = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        /* On the heap: sending may release the request and its arena. */
+        fh_json_scope_t scope = fh_json_heap_begin();
         extra = json_pack("{s:s}", "sqlstate", sqlstate(r));
+        fh_json_scope_end(scope);
         break;
     case FH_ENOTCONN: title = "the database is unavailable"; break;
     case FH_ETIMEDOUT: title = "the database query timed out"; break;
