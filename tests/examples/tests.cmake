@@ -1,7 +1,7 @@
 # Example apps end to end: each script starts its binary and checks answers.
 # One script per example, tests/examples/<example>.sh (lib.bash: their shared
 # helpers); an example's test is listed here with it.
-set(FH_EXAMPLE_TESTS bench_server controllers echo hello json rest_api sse static upload websocket)
+set(FH_EXAMPLE_TESTS bench_server controllers echo hello json pg_api rest_api sse static upload websocket)
 foreach(name ${FH_EXAMPLE_TESTS})
   set(script ${CMAKE_CURRENT_LIST_DIR}/${name}.sh)
   if(TARGET ${name} OR EXISTS ${PROJECT_SOURCE_DIR}/examples/${name})

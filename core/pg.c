@@ -1,0 +1,1024 @@
+/* PostgreSQL on the worker loops (include/fasthttp/pg.h): libpq's
+ * non-blocking connections, each watched by a uv_poll_t of its loop, rows
+ * read one at a time (single-row mode) within the result limits. */
+#include "fasthttp/pg.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "fasthttp/async.h"
+#include "fasthttp/json.h"
+
+#define PG_MAX_LOOPS 256
+#define PG_SWEEP_MS 20
+#define PG_BACKOFF_MIN_MS 100
+#define PG_BACKOFF_MAX_MS 5000
+#define PG_MAX_PARAMS 65535
+
+typedef struct pg_loop pg_loop_t;
+typedef struct pg_conn pg_conn_t;
+
+enum { Q_PLAIN, Q_BEGIN, Q_END };
+
+typedef struct pg_query {
+    struct pg_query *next;
+    pg_loop_t *lp;
+    fh_pg_tx_t *tx; /* NULL: any connection of the loop */
+    fh_request_t *req;
+    fh_response_t *res;
+    fh_pg_result_fn cb; /* NULL: sent by the library itself, or dropped */
+    void *data;
+    uint64_t deadline;
+    int kind;
+    int nparams;
+    int fail_status; /* set when queued on the failed list */
+    PGresult *acc;   /* the rows so far */
+    size_t rows, bytes;
+    char *sql;
+    char **params;
+} pg_query_t;
+
+/* PG_CANCELING: done with a query it was asked to cancel, waiting until
+ * the cancel request has reached the server, so that it cannot stop the
+ * next query instead. */
+enum { PG_DOWN, PG_CONNECTING, PG_IDLE, PG_BUSY, PG_HELD, PG_CANCELING };
+
+struct pg_conn {
+    pg_loop_t *lp;
+    PGconn *c;
+    uv_poll_t *poll; /* the current one; a closed one frees itself */
+    int state;
+    int events;
+    int kind;       /* of the query sent last */
+    pg_query_t *q;  /* in flight, NULL once answered (timeout, cancel) */
+    fh_pg_tx_t *tx; /* the transaction holding it */
+    uint64_t retry_at;
+    uint32_t backoff;
+    unsigned cancels; /* cancel requests not yet through */
+};
+
+struct fh_pg_tx {
+    pg_loop_t *lp;
+    pg_conn_t *pc;           /* held connection, NULL before BEGIN runs and after */
+    pg_query_t *head, *tail; /* waiting for the held connection */
+    fh_request_t *req;
+    fh_response_t *res;
+    unsigned refs; /* the request, and each query naming it */
+    int fail;      /* non-zero: every later query gets it */
+    bool ended;    /* COMMIT or ROLLBACK asked */
+};
+
+struct pg_loop {
+    fh_pg_t *pg;
+    uv_loop_t *loop;
+    uv_timer_t sweep;
+    uv_timer_t kick;
+    pg_query_t *head, *tail; /* waiting for a connection */
+    pg_query_t *failed;      /* answered on the next turn */
+    unsigned n;
+    pg_conn_t conns[];
+};
+
+struct fh_pg {
+    char *conninfo;
+    unsigned conns_per_loop;
+    uint32_t timeout_ms;
+    size_t max_rows;
+    size_t max_bytes;
+    _Atomic(uv_loop_t *) slot_loop[PG_MAX_LOOPS];
+    _Atomic(pg_loop_t *) slot_lp[PG_MAX_LOOPS];
+};
+
+static void conn_dispatch(pg_loop_t *lp);
+static void on_kick(uv_timer_t *t);
+static void conn_fail(pg_conn_t *pc);
+static void conn_send(pg_conn_t *pc, pg_query_t *q);
+static void tx_fail(fh_pg_tx_t *tx, int status);
+
+/* ------------------------------------------------------------ config */
+
+static int bad(const char *field, const char *why) {
+    fprintf(stderr, "fasthttp: pg.%s: %s\n", field, why);
+    return FH_EINVAL;
+}
+
+fh_pg_t *fh_pg_new(const fh_pg_config_t *cfg, int *err) {
+    int e = FH_EINVAL;
+    fh_pg_t *pg = NULL;
+    char why[128];
+    if (!cfg) {
+        e = bad("config", "required");
+        goto fail;
+    }
+    const char *conninfo = cfg->conninfo ? cfg->conninfo : getenv("DATABASE_URL");
+    if (!conninfo || !*conninfo) {
+        e = bad("conninfo", "required (or DATABASE_URL in the environment)");
+        goto fail;
+    }
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
+    if (!opts) {
+        PQfreemem(perr);
+        e = bad("conninfo", "not a connection string libpq can parse (not shown: it may hold a "
+                            "password)");
+        goto fail;
+    }
+    PQconninfoFree(opts);
+    if (cfg->conns_per_loop > 64) {
+        snprintf(why, sizeof why, "%u is over 64", cfg->conns_per_loop);
+        e = bad("conns_per_loop", why);
+        goto fail;
+    }
+    if (cfg->query_timeout_ms > 86400000u) {
+        snprintf(why, sizeof why, "%u is over 86400000 (a day)", (unsigned)cfg->query_timeout_ms);
+        e = bad("query_timeout_ms", why);
+        goto fail;
+    }
+    if (cfg->max_result_rows > (size_t)INT32_MAX) {
+        snprintf(why, sizeof why, "%zu is over %d", cfg->max_result_rows, INT32_MAX);
+        e = bad("max_result_rows", why);
+        goto fail;
+    }
+    e = FH_ENOMEM;
+    pg = calloc(1, sizeof(*pg));
+    if (!pg || !(pg->conninfo = strdup(conninfo)))
+        goto fail;
+    pg->conns_per_loop = cfg->conns_per_loop ? cfg->conns_per_loop : 2;
+    pg->timeout_ms = cfg->query_timeout_ms ? cfg->query_timeout_ms : 30000;
+    pg->max_rows = cfg->max_result_rows ? cfg->max_result_rows : 100000;
+    pg->max_bytes = cfg->max_result_bytes ? cfg->max_result_bytes : (size_t)64 << 20;
+    return pg;
+fail:
+    free(pg);
+    if (err)
+        *err = e;
+    return NULL;
+}
+
+static void query_free(pg_query_t *q);
+static void tx_unref(fh_pg_tx_t *tx);
+
+static void free_list(pg_query_t *q) {
+    for (pg_query_t *n; q; q = n) {
+        n = q->next;
+        query_free(q);
+    }
+}
+
+void fh_pg_free(fh_pg_t *pg) {
+    if (!pg)
+        return;
+    for (int i = 0; i < PG_MAX_LOOPS; i++) {
+        pg_loop_t *lp = atomic_load(&pg->slot_lp[i]);
+        if (!lp)
+            continue;
+        for (unsigned k = 0; k < lp->n; k++) {
+            pg_conn_t *pc = &lp->conns[k];
+            if (pc->c)
+                PQfinish(pc->c);
+            free(pc->poll);
+            fh_pg_tx_t *tx = pc->tx;
+            if (tx) {
+                pc->tx = NULL;
+                tx->pc = NULL;
+                tx->refs++;
+                free_list(tx->head);
+                tx->head = NULL;
+            }
+            if (pc->q)
+                query_free(pc->q);
+            if (tx)
+                tx_unref(tx);
+        }
+        free_list(lp->head);
+        free_list(lp->failed);
+        free(lp);
+    }
+    free(pg->conninfo);
+    free(pg);
+}
+
+/* ------------------------------------------------------------ queries */
+
+static uint64_t now_ms(pg_loop_t *lp) { return uv_now(lp->loop); }
+
+static void tx_unref(fh_pg_tx_t *tx) {
+    if (--tx->refs == 0 && !tx->pc)
+        free(tx);
+}
+
+static void query_free(pg_query_t *q) {
+    if (q->acc)
+        PQclear(q->acc);
+    if (q->tx)
+        tx_unref(q->tx);
+    free(q);
+}
+
+static void query_answer(pg_query_t *q, int status, const PGresult *r) {
+    if (q->kind == Q_BEGIN && q->tx && (status || PQresultStatus(r) != PGRES_COMMAND_OK))
+        tx_fail(q->tx, status ? status : FH_ESTATE);
+    if (q->cb) {
+        fh_response_on_cancel(q->res, NULL, NULL);
+        fh_json_scope_t scope = fh_json_arena_begin(fh_request_arena(q->req));
+        q->cb(q->req, q->res, status, r, q->data);
+        fh_json_scope_end(scope);
+    }
+    query_free(q);
+}
+
+static void fail_later(pg_loop_t *lp, pg_query_t *q, int status) {
+    q->fail_status = status;
+    q->next = lp->failed;
+    lp->failed = q;
+    uv_timer_start(&lp->kick, on_kick, 0, 0);
+}
+
+static void on_kick(uv_timer_t *t) {
+    pg_loop_t *lp = t->data;
+    while (lp->failed) {
+        pg_query_t *q = lp->failed;
+        lp->failed = q->next;
+        query_answer(q, q->fail_status, NULL);
+    }
+}
+
+static pg_query_t *query_new(pg_loop_t *lp, fh_request_t *req, fh_response_t *res, const char *sql,
+                             int nparams, const char *const *params, fh_pg_result_fn cb,
+                             void *data) {
+    size_t len = sizeof(pg_query_t) + (size_t)nparams * sizeof(char *) + strlen(sql) + 1;
+    for (int i = 0; i < nparams; i++)
+        len += params[i] ? strlen(params[i]) + 1 : 0;
+    pg_query_t *q = malloc(len);
+    if (!q)
+        return NULL;
+    memset(q, 0, sizeof(*q));
+    q->lp = lp;
+    q->req = req;
+    q->res = res;
+    q->cb = cb;
+    q->data = data;
+    q->nparams = nparams;
+    q->deadline = now_ms(lp) + lp->pg->timeout_ms;
+    q->params = (char **)(q + 1);
+    char *p = (char *)(q->params + nparams);
+    for (int i = 0; i < nparams; i++) {
+        if (!params[i]) {
+            q->params[i] = NULL;
+            continue;
+        }
+        size_t n = strlen(params[i]) + 1;
+        memcpy(p, params[i], n);
+        q->params[i] = p;
+        p += n;
+    }
+    q->sql = p;
+    memcpy(p, sql, strlen(sql) + 1);
+    return q;
+}
+
+/* ------------------------------------------------------------ connections */
+
+static void poll_closed(uv_handle_t *h) { free(h); }
+
+static void conn_watch(pg_conn_t *pc, int events);
+
+/* The connection finished its query: the next query of its transaction,
+ * or back to the loop's queue. */
+static void conn_next(pg_conn_t *pc) {
+    fh_pg_tx_t *tx = pc->tx;
+    conn_watch(pc, UV_READABLE);
+    if (pc->cancels) {
+        pc->state = PG_CANCELING;
+        return;
+    }
+    if (tx) {
+        if (pc->kind != Q_END && !tx->fail) {
+            if (tx->head) {
+                pg_query_t *q = tx->head;
+                tx->head = q->next;
+                if (!tx->head)
+                    tx->tail = NULL;
+                q->next = NULL;
+                conn_send(pc, q);
+            } else {
+                pc->state = PG_HELD;
+            }
+            return;
+        }
+        /* Committed, rolled back, or failed: the connection goes back. A
+         * failed transaction still open on the server is rolled back first. */
+        pc->tx = NULL;
+        tx->pc = NULL;
+        if (pc->kind != Q_END && tx->fail != FH_ENOTCONN) {
+            pg_query_t *rb = query_new(pc->lp, NULL, NULL, "ROLLBACK", 0, NULL, NULL, NULL);
+            if (tx->refs == 0)
+                free(tx);
+            if (rb) {
+                rb->kind = Q_END;
+                conn_send(pc, rb);
+                return;
+            }
+            conn_fail(pc);
+            return;
+        }
+        if (tx->refs == 0)
+            free(tx);
+    }
+    pc->state = PG_IDLE;
+    conn_dispatch(pc->lp);
+}
+
+/* Asks the server, from a pool thread, to stop what pc runs. */
+typedef struct pg_cancel {
+    uv_work_t work;
+    PGcancel *cancel;
+    pg_conn_t *conn;
+} pg_cancel_t;
+
+static void cancel_work(uv_work_t *w) {
+    pg_cancel_t *pc = w->data;
+    char buf[256];
+    PQcancel(pc->cancel, buf, sizeof buf);
+}
+
+static void cancel_done(uv_work_t *w, int status) {
+    (void)status;
+    pg_cancel_t *c = w->data;
+    pg_conn_t *pc = c->conn;
+    PQfreeCancel(c->cancel);
+    free(c);
+    if (--pc->cancels == 0 && pc->state == PG_CANCELING)
+        conn_next(pc);
+}
+
+static void conn_cancel(pg_conn_t *pc) {
+    pg_cancel_t *c = malloc(sizeof(*c));
+    if (!c)
+        return;
+    c->cancel = PQgetCancel(pc->c);
+    c->conn = pc;
+    c->work.data = c;
+    if (!c->cancel || uv_queue_work(pc->lp->loop, &c->work, cancel_work, cancel_done) != 0) {
+        if (c->cancel)
+            PQfreeCancel(c->cancel);
+        free(c);
+        return;
+    }
+    pc->cancels++;
+}
+
+/* One row of a single-row result into q's result; FH_E2BIG past a limit. */
+static int query_add_row(pg_query_t *q, const PGresult *r) {
+    const fh_pg_t *pg = q->lp->pg;
+    int nf = PQnfields(r);
+    size_t bytes = 0;
+    for (int f = 0; f < nf; f++)
+        bytes += (size_t)PQgetlength(r, 0, f);
+    if (q->rows + 1 > pg->max_rows || bytes > pg->max_bytes - q->bytes)
+        return FH_E2BIG;
+    if (!q->acc) {
+        q->acc = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+        PGresAttDesc *d = calloc(nf ? (size_t)nf : 1, sizeof(*d));
+        if (!q->acc || !d) {
+            free(d);
+            return FH_ENOMEM;
+        }
+        for (int f = 0; f < nf; f++) {
+            d[f].name = PQfname(r, f);
+            d[f].tableid = PQftable(r, f);
+            d[f].columnid = PQftablecol(r, f);
+            d[f].format = PQfformat(r, f);
+            d[f].typid = PQftype(r, f);
+            d[f].typlen = PQfsize(r, f);
+            d[f].atttypmod = PQfmod(r, f);
+        }
+        int ok = PQsetResultAttrs(q->acc, nf, d);
+        free(d);
+        if (!ok)
+            return FH_ENOMEM;
+    }
+    for (int f = 0; f < nf; f++) {
+        bool null = PQgetisnull(r, 0, f);
+        if (!PQsetvalue(q->acc, (int)q->rows, f, null ? NULL : PQgetvalue(r, 0, f),
+                        null ? -1 : PQgetlength(r, 0, f)))
+            return FH_ENOMEM;
+    }
+    q->rows++;
+    q->bytes += bytes;
+    return 0;
+}
+
+static void conn_read(pg_conn_t *pc) {
+    if (!PQconsumeInput(pc->c)) {
+        conn_fail(pc);
+        return;
+    }
+    if (pc->state != PG_BUSY) {
+        /* An idle connection said something: a notice, or the end. */
+        if (PQstatus(pc->c) == CONNECTION_BAD)
+            conn_fail(pc);
+        return;
+    }
+    while (!PQisBusy(pc->c)) {
+        PGresult *r = PQgetResult(pc->c);
+        if (!r) {
+            conn_next(pc);
+            return;
+        }
+        pg_query_t *q = pc->q;
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_SINGLE_TUPLE) {
+            int e = q ? query_add_row(q, r) : 0;
+            PQclear(r);
+            if (e) {
+                /* Answered now; the rest of the rows are read and dropped. */
+                pc->q = NULL;
+                conn_cancel(pc);
+                query_answer(q, e, NULL);
+                if (pc->state != PG_BUSY)
+                    return;
+            }
+            continue;
+        }
+        if (q) {
+            pc->q = NULL;
+            if (q->kind == Q_END && !strcmp(q->sql, "COMMIT") && st == PGRES_COMMAND_OK &&
+                !strcmp(PQcmdStatus(r), "ROLLBACK")) {
+                query_answer(q, FH_ESTATE, r); /* the transaction had failed */
+            } else if (st == PGRES_TUPLES_OK && q->acc) {
+                PGresult *all = q->acc;
+                q->acc = NULL;
+                query_answer(q, 0, all);
+                PQclear(all);
+            } else {
+                query_answer(q, 0, r);
+            }
+        }
+        PQclear(r);
+        if (pc->state != PG_BUSY)
+            return; /* failed from inside the callback */
+    }
+}
+
+static void conn_flush(pg_conn_t *pc) {
+    int f = PQflush(pc->c);
+    if (f < 0)
+        conn_fail(pc);
+    else
+        conn_watch(pc, f ? UV_READABLE | UV_WRITABLE : UV_READABLE);
+}
+
+static void conn_connect_step(pg_conn_t *pc) {
+    switch (PQconnectPoll(pc->c)) {
+    case PGRES_POLLING_READING: conn_watch(pc, UV_READABLE); break;
+    case PGRES_POLLING_WRITING: conn_watch(pc, UV_WRITABLE); break;
+    case PGRES_POLLING_OK:
+        if (PQsetnonblocking(pc->c, 1) != 0) {
+            conn_fail(pc);
+            return;
+        }
+        pc->state = PG_IDLE;
+        pc->backoff = 0;
+        conn_watch(pc, UV_READABLE);
+        conn_dispatch(pc->lp);
+        break;
+    default: conn_fail(pc); break;
+    }
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+    pg_conn_t *pc = h->data;
+    if (status < 0) {
+        conn_fail(pc);
+        return;
+    }
+    if (pc->state == PG_CONNECTING) {
+        conn_connect_step(pc);
+        return;
+    }
+    if (events & UV_WRITABLE) {
+        conn_flush(pc);
+        if (pc->state == PG_DOWN)
+            return;
+    }
+    if (events & UV_READABLE)
+        conn_read(pc);
+}
+
+static void conn_watch(pg_conn_t *pc, int events) {
+    if (!pc->poll || pc->events == events)
+        return;
+    pc->events = events;
+    uv_poll_start(pc->poll, events, on_poll);
+}
+
+static void conn_start(pg_conn_t *pc) {
+    pg_loop_t *lp = pc->lp;
+    pc->c = PQconnectStart(lp->pg->conninfo);
+    int fd = pc->c ? PQsocket(pc->c) : -1;
+    if (!pc->c || PQstatus(pc->c) == CONNECTION_BAD || fd < 0) {
+        conn_fail(pc);
+        return;
+    }
+    pc->poll = malloc(sizeof(*pc->poll));
+    if (!pc->poll || uv_poll_init(lp->loop, pc->poll, fd) != 0) {
+        free(pc->poll);
+        pc->poll = NULL;
+        conn_fail(pc);
+        return;
+    }
+    pc->poll->data = pc;
+    uv_unref((uv_handle_t *)pc->poll);
+    pc->state = PG_CONNECTING;
+    pc->events = 0;
+    conn_watch(pc, UV_WRITABLE);
+}
+
+static bool loop_reachable(pg_loop_t *lp) {
+    for (unsigned k = 0; k < lp->n; k++)
+        if (lp->conns[k].state != PG_DOWN)
+            return true;
+    return false;
+}
+
+static void conn_fail(pg_conn_t *pc) {
+    pg_loop_t *lp = pc->lp;
+    if (pc->poll) {
+        uv_close((uv_handle_t *)pc->poll, poll_closed);
+        pc->poll = NULL;
+    }
+    if (pc->c) {
+        PQfinish(pc->c);
+        pc->c = NULL;
+    }
+    pc->state = PG_DOWN;
+    pc->backoff = pc->backoff ? pc->backoff * 2 : PG_BACKOFF_MIN_MS;
+    if (pc->backoff > PG_BACKOFF_MAX_MS)
+        pc->backoff = PG_BACKOFF_MAX_MS;
+    pc->retry_at = now_ms(lp) + pc->backoff;
+    pg_query_t *q = pc->q;
+    pc->q = NULL;
+    if (q)
+        fail_later(lp, q, FH_ENOTCONN);
+    fh_pg_tx_t *tx = pc->tx;
+    if (tx) {
+        pc->tx = NULL;
+        tx->pc = NULL;
+        tx_fail(tx, FH_ENOTCONN);
+        if (tx->refs == 0)
+            free(tx);
+    }
+    if (!loop_reachable(lp)) {
+        while (lp->head) {
+            pg_query_t *w = lp->head;
+            lp->head = w->next;
+            fail_later(lp, w, FH_ENOTCONN);
+        }
+        lp->tail = NULL;
+    }
+}
+
+static void conn_send(pg_conn_t *pc, pg_query_t *q) {
+    pc->q = q;
+    pc->kind = q->kind;
+    pc->state = PG_BUSY;
+    if (q->kind == Q_BEGIN && q->tx) {
+        pc->tx = q->tx;
+        q->tx->pc = pc;
+    }
+    if (!PQsendQueryParams(pc->c, q->sql, q->nparams, NULL, (const char *const *)q->params, NULL,
+                           NULL, 0)) {
+        conn_fail(pc);
+        return;
+    }
+    PQsetSingleRowMode(pc->c);
+    conn_flush(pc);
+}
+
+static void conn_dispatch(pg_loop_t *lp) {
+    for (unsigned k = 0; k < lp->n && lp->head; k++) {
+        pg_conn_t *pc = &lp->conns[k];
+        if (pc->state != PG_IDLE)
+            continue;
+        pg_query_t *q = lp->head;
+        lp->head = q->next;
+        if (!lp->head)
+            lp->tail = NULL;
+        q->next = NULL;
+        conn_send(pc, q);
+    }
+}
+
+/* Takes q off the list at *head (tail updated); whether it was there. */
+static bool list_remove(pg_query_t **head, pg_query_t **tail, pg_query_t *q) {
+    pg_query_t **pp = head, *prev = NULL;
+    while (*pp && *pp != q) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (!*pp)
+        return false;
+    *pp = q->next;
+    if (*tail == q)
+        *tail = prev;
+    q->next = NULL;
+    return true;
+}
+
+/* Answers q now with status, wherever it waits (queued or in flight; one
+ * already failed is answered on the next turn anyway). */
+static void query_abandon(pg_query_t *q, int status) {
+    pg_loop_t *lp = q->lp;
+    for (unsigned k = 0; k < lp->n; k++) {
+        if (lp->conns[k].q == q) {
+            lp->conns[k].q = NULL;
+            conn_cancel(&lp->conns[k]);
+            query_answer(q, status, NULL);
+            return;
+        }
+    }
+    if ((q->tx && list_remove(&q->tx->head, &q->tx->tail, q)) ||
+        list_remove(&lp->head, &lp->tail, q))
+        query_answer(q, status, NULL);
+}
+
+static void on_sweep(uv_timer_t *t) {
+    pg_loop_t *lp = t->data;
+    uint64_t now = now_ms(lp);
+    for (unsigned k = 0; k < lp->n; k++) {
+        pg_conn_t *pc = &lp->conns[k];
+        if (pc->q && pc->q->deadline <= now)
+            query_abandon(pc->q, FH_ETIMEDOUT);
+        while (pc->tx && pc->tx->head && pc->tx->head->deadline <= now)
+            query_abandon(pc->tx->head, FH_ETIMEDOUT);
+    }
+    while (lp->head && lp->head->deadline <= now)
+        query_abandon(lp->head, FH_ETIMEDOUT);
+    for (unsigned k = 0; k < lp->n; k++) {
+        pg_conn_t *pc = &lp->conns[k];
+        if (pc->state == PG_DOWN && pc->retry_at <= now)
+            conn_start(pc);
+    }
+}
+
+static void on_client_gone(fh_response_t *res, void *data) {
+    (void)res;
+    query_abandon(data, FH_ECANCELED);
+}
+
+static pg_loop_t *loop_get(fh_pg_t *pg, uv_loop_t *loop) {
+    for (int i = 0; i < PG_MAX_LOOPS; i++) {
+        uv_loop_t *l = atomic_load_explicit(&pg->slot_loop[i], memory_order_acquire);
+        if (l == loop) {
+            pg_loop_t *lp = atomic_load_explicit(&pg->slot_lp[i], memory_order_acquire);
+            if (lp)
+                return lp;
+        }
+        if (!l)
+            break;
+    }
+    pg_loop_t *lp = calloc(1, sizeof(*lp) + pg->conns_per_loop * sizeof(pg_conn_t));
+    if (!lp)
+        return NULL;
+    lp->pg = pg;
+    lp->loop = loop;
+    lp->n = pg->conns_per_loop;
+    for (unsigned k = 0; k < lp->n; k++)
+        lp->conns[k].lp = lp;
+    for (int i = 0; i < PG_MAX_LOOPS; i++) {
+        uv_loop_t *expect = NULL;
+        if (atomic_compare_exchange_strong(&pg->slot_loop[i], &expect, loop)) {
+            uv_timer_init(loop, &lp->sweep);
+            uv_timer_init(loop, &lp->kick);
+            lp->sweep.data = lp->kick.data = lp;
+            uv_unref((uv_handle_t *)&lp->sweep);
+            uv_unref((uv_handle_t *)&lp->kick);
+            uv_timer_start(&lp->sweep, on_sweep, PG_SWEEP_MS, PG_SWEEP_MS);
+            atomic_store_explicit(&pg->slot_lp[i], lp, memory_order_release);
+            for (unsigned k = 0; k < lp->n; k++)
+                conn_start(&lp->conns[k]);
+            return lp;
+        }
+    }
+    free(lp);
+    return NULL;
+}
+
+static int args_ok(const char *sql, int nparams, const char *const *params) {
+    return sql && nparams >= 0 && nparams <= PG_MAX_PARAMS && (nparams == 0 || params);
+}
+
+/* Defers res for a query; FH_EALREADY_SENT when it is final already. */
+static int defer(fh_response_t *res) {
+    if (fh_response_is_final(res))
+        return FH_EALREADY_SENT;
+    fh_response_defer(res);
+    return 0;
+}
+
+int fh_pg_query(fh_pg_t *pg, fh_request_t *req, fh_response_t *res, const char *sql, int nparams,
+                const char *const *params, fh_pg_result_fn cb, void *data) {
+    if (!pg || !req || !res || !cb || !args_ok(sql, nparams, params))
+        return FH_EINVAL;
+    int rc = defer(res);
+    if (rc)
+        return rc;
+    pg_loop_t *lp = loop_get(pg, fh_request_loop(req));
+    pg_query_t *q = lp ? query_new(lp, req, res, sql, nparams, params, cb, data) : NULL;
+    if (!q)
+        return FH_ENOMEM;
+    fh_response_on_cancel(res, on_client_gone, q);
+    if (!loop_reachable(lp)) {
+        fail_later(lp, q, FH_ENOTCONN);
+        return 0;
+    }
+    if (lp->tail)
+        lp->tail->next = q;
+    else
+        lp->head = q;
+    lp->tail = q;
+    conn_dispatch(lp);
+    return 0;
+}
+
+/* ------------------------------------------------------------ transactions */
+
+/* Every query still waiting in tx gets status (on the next turn). */
+static void tx_fail(fh_pg_tx_t *tx, int status) {
+    if (!tx->fail)
+        tx->fail = status;
+    while (tx->head) {
+        pg_query_t *q = tx->head;
+        tx->head = q->next;
+        fail_later(tx->lp, q, tx->fail);
+    }
+    tx->tail = NULL;
+    pg_conn_t *pc = tx->pc;
+    if (pc && pc->state == PG_HELD) {
+        pc->kind = Q_PLAIN;
+        conn_next(pc); /* rolls back and gives the connection back */
+    }
+}
+
+static void tx_request_done(fh_request_t *req, void *data) {
+    (void)req;
+    fh_pg_tx_t *tx = data;
+    /* Nothing may call into the request any more. */
+    for (pg_query_t *q = tx->head; q; q = q->next)
+        q->cb = NULL;
+    for (pg_query_t *q = tx->lp->failed; q; q = q->next)
+        if (q->tx == tx)
+            q->cb = NULL;
+    for (unsigned k = 0; k < tx->lp->n; k++)
+        if (tx->lp->conns[k].q && tx->lp->conns[k].q->tx == tx)
+            tx->lp->conns[k].q->cb = NULL;
+    for (pg_query_t *q = tx->lp->head; q; q = q->next)
+        if (q->tx == tx)
+            q->cb = NULL;
+    tx->req = NULL;
+    tx->res = NULL;
+    if (!tx->ended && !tx->fail) {
+        tx->ended = true;
+        pg_query_t *q = query_new(tx->lp, NULL, NULL, "ROLLBACK", 0, NULL, NULL, NULL);
+        if (q) {
+            q->kind = Q_END;
+            q->tx = tx;
+            tx->refs++;
+            if (tx->pc && tx->pc->state == PG_HELD) {
+                conn_send(tx->pc, q);
+            } else {
+                if (tx->tail)
+                    tx->tail->next = q;
+                else
+                    tx->head = q;
+                tx->tail = q;
+            }
+        } else if (tx->pc && tx->pc->state == PG_HELD) {
+            conn_fail(tx->pc);
+        }
+    }
+    tx_unref(tx);
+}
+
+fh_pg_tx_t *fh_pg_begin(fh_pg_t *pg, fh_request_t *req, fh_response_t *res, int *err) {
+    int e = FH_EINVAL;
+    fh_pg_tx_t *tx = NULL;
+    pg_query_t *q = NULL;
+    if (!pg || !req || !res)
+        goto fail;
+    if ((e = defer(res)) != 0)
+        goto fail;
+    e = FH_ENOMEM;
+    pg_loop_t *lp = loop_get(pg, fh_request_loop(req));
+    if (!lp || !(tx = calloc(1, sizeof(*tx))) ||
+        !(q = query_new(lp, NULL, NULL, "BEGIN", 0, NULL, NULL, NULL)))
+        goto fail;
+    tx->lp = lp;
+    tx->req = req;
+    tx->res = res;
+    tx->refs = 1;
+    if (fh_request_on_done(req, tx_request_done, tx) != 0)
+        goto fail;
+    q->kind = Q_BEGIN;
+    q->tx = tx;
+    tx->refs++;
+    if (!loop_reachable(lp)) {
+        fail_later(lp, q, FH_ENOTCONN);
+        return tx;
+    }
+    if (lp->tail)
+        lp->tail->next = q;
+    else
+        lp->head = q;
+    lp->tail = q;
+    conn_dispatch(lp);
+    return tx;
+fail:
+    free(q);
+    free(tx);
+    if (err)
+        *err = e;
+    return NULL;
+}
+
+static int tx_add(fh_pg_tx_t *tx, int kind, const char *sql, int nparams, const char *const *params,
+                  fh_pg_result_fn cb, void *data) {
+    if (!tx || !cb || !args_ok(sql, nparams, params))
+        return FH_EINVAL;
+    if (tx->ended || !tx->req)
+        return FH_ESTATE;
+    pg_query_t *q = query_new(tx->lp, tx->req, tx->res, sql, nparams, params, cb, data);
+    if (!q)
+        return FH_ENOMEM;
+    q->kind = kind;
+    q->tx = tx;
+    tx->refs++;
+    if (kind == Q_END)
+        tx->ended = true;
+    fh_response_on_cancel(tx->res, on_client_gone, q);
+    if (tx->fail)
+        fail_later(tx->lp, q, tx->fail);
+    else if (tx->pc && tx->pc->state == PG_HELD)
+        conn_send(tx->pc, q);
+    else {
+        if (tx->tail)
+            tx->tail->next = q;
+        else
+            tx->head = q;
+        tx->tail = q;
+    }
+    return 0;
+}
+
+int fh_pg_tx_query(fh_pg_tx_t *tx, const char *sql, int nparams, const char *const *params,
+                   fh_pg_result_fn cb, void *data) {
+    return tx_add(tx, Q_PLAIN, sql, nparams, params, cb, data);
+}
+
+int fh_pg_commit(fh_pg_tx_t *tx, fh_pg_result_fn cb, void *data) {
+    return tx_add(tx, Q_END, "COMMIT", 0, NULL, cb, data);
+}
+
+int fh_pg_rollback(fh_pg_tx_t *tx, fh_pg_result_fn cb, void *data) {
+    return tx_add(tx, Q_END, "ROLLBACK", 0, NULL, cb, data);
+}
+
+/* ------------------------------------------------------------ errors */
+
+bool fh_pg_failed(int status, const PGresult *r) {
+    if (status || !r)
+        return true;
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && st != PGRES_EMPTY_QUERY)
+        return true;
+    return false;
+}
+
+static const char *sqlstate(const PGresult *r) {
+    const char *s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    return s ? s : "";
+}
+
+int fh_pg_http_status(int status, const PGresult *r) {
+    switch (status) {
+    case 0: break;
+    case FH_ENOTCONN:
+    case FH_ECANCELED: return 503;
+    case FH_ETIMEDOUT: return 504;
+    case FH_ESTATE: return 409;
+    default: return 500;
+    }
+    const char *s = sqlstate(r);
+    if (!strcmp(s, "23505") || !strcmp(s, "23503") || !strcmp(s, "23P01"))
+        return 409;
+    if (!strncmp(s, "22", 2) || !strcmp(s, "23502") || !strcmp(s, "23514"))
+        return 400;
+    if (!strcmp(s, "40001") || !strcmp(s, "40P01") || !strcmp(s, "53300") || !strncmp(s, "08", 2) ||
+        !strcmp(s, "57P01") || !strcmp(s, "57P02") || !strcmp(s, "57P03"))
+        return 503;
+    if (!strcmp(s, "57014"))
+        return 504;
+    return 500;
+}
+
+int fh_pg_send_error(fh_response_t *res, int status, const PGresult *r) {
+    int http = fh_pg_http_status(status, r);
+    const char *title;
+    const char *detail = NULL;
+    json_t *extra = NULL;
+    switch (status) {
+    case 0:
+        title = http == 409   ? "the change conflicts with stored data"
+                : http == 400 ? "the database refused a value"
+                : http == 503 ? "the database is unavailable, try again"
+                : http == 504 ? "the database query was canceled"
+                              : "the database query failed";
+        detail = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        /* On the heap: sending may release the request and its arena. */
+        fh_json_scope_t scope = fh_json_heap_begin();
+        extra = json_pack("{s:s}", "sqlstate", sqlstate(r));
+        fh_json_scope_end(scope);
+        break;
+    case FH_ENOTCONN: title = "the database is unavailable"; break;
+    case FH_ETIMEDOUT: title = "the database query timed out"; break;
+    case FH_E2BIG: title = "the database result is over its size limit"; break;
+    case FH_ESTATE: title = "the transaction was rolled back"; break;
+    case FH_ECANCELED: title = "the request was canceled"; break;
+    default: title = "the database query failed"; break;
+    }
+    if (http == 503)
+        fh_response_header(res, "Retry-After", "1");
+    int rc = fh_send_problem(res, http, title, detail, extra);
+    json_decref(extra);
+    return rc;
+}
+
+/* ------------------------------------------------------------ JSON */
+
+static json_t *value_json(const PGresult *r, int row, int f) {
+    if (PQgetisnull(r, row, f))
+        return json_null();
+    const char *v = PQgetvalue(r, row, f);
+    int len = PQgetlength(r, row, f);
+    switch (PQftype(r, f)) {
+    case 16: /* bool */ return json_boolean(v[0] == 't');
+    case 20: /* int8 */
+    case 21: /* int2 */
+    case 23: /* int4 */
+    case 26: /* oid */ return json_integer(strtoll(v, NULL, 10));
+    case 700: /* float4 */
+    case 701: /* float8 */ {
+        char *end;
+        double d = strtod(v, &end);
+        /* NaN and the infinities have no JSON number: their text. */
+        if (d != d || d > 1.7976931348623157e308 || d < -1.7976931348623157e308)
+            return json_stringn(v, (size_t)len);
+        return json_real(d);
+    }
+    case 114: /* json */
+    case 3802: /* jsonb */ {
+        json_t *j = json_loadb(v, (size_t)len, JSON_DECODE_ANY, NULL);
+        return j ? j : json_stringn(v, (size_t)len);
+    }
+    default: return json_stringn(v, (size_t)len);
+    }
+}
+
+json_t *fh_pg_row_json(const PGresult *r, int row) {
+    if (!r || row < 0 || row >= PQntuples(r))
+        return NULL;
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    int nf = PQnfields(r);
+    for (int f = 0; f < nf; f++) {
+        json_t *v = value_json(r, row, f);
+        if (!v || json_object_set_new(o, PQfname(r, f), v) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+json_t *fh_pg_result_json(const PGresult *r) {
+    if (!r)
+        return NULL;
+    json_t *a = json_array();
+    if (!a)
+        return NULL;
+    int n = PQntuples(r);
+    for (int i = 0; i < n; i++) {
+        json_t *o = fh_pg_row_json(r, i);
+        if (!o || json_array_append_new(a, o) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
