@@ -80,7 +80,7 @@ typedef struct conn_state {
     uint64_t seed;
     int *owner; /* unit of each statement in flight (a ring) */
     unsigned cap, head, count;
-    int *left;  /* statements of each unit still to answer, by phase */
+    int *left; /* statements of each unit still to answer, by phase */
     bool *writing;
     bool failed;
 } conn_state_t;
@@ -108,7 +108,8 @@ static void *worker(void *arg) {
     PGconn *c = cs.c = PQconnectdb(conninfo);
     long backend = PQbackendPID(c);
     double cpu0 = proc_cpu(backend);
-    PGresult *a = PQprepare(c, "w_get", "SELECT id, randomnumber FROM world WHERE id = $1", 0, NULL);
+    PGresult *a =
+        PQprepare(c, "w_get", "SELECT id, randomnumber FROM world WHERE id = $1", 0, NULL);
     PGresult *b =
         PQprepare(c, "w_set", "UPDATE world SET randomnumber = $2 WHERE id = $1", 0, NULL);
     bool ok = PQstatus(c) == CONNECTION_OK && PQresultStatus(a) == PGRES_COMMAND_OK &&
@@ -216,7 +217,7 @@ int main(int argc, char **argv) {
     getrusage(RUSAGE_SELF, &ru);
     double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
                  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-    printf("units %ld seconds %.3f per_second %.0f cpu_s %.3f db_s %.3f\n", u, took, (double)u / took,
-           cpu, atomic_load(&db_cpu));
+    printf("units %ld seconds %.3f per_second %.0f cpu_s %.3f db_s %.3f\n", u, took,
+           (double)u / took, cpu, atomic_load(&db_cpu));
     return atomic_load(&errors) ? 1 : 0;
 }

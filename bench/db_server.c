@@ -287,7 +287,8 @@ int main(void) {
     int err = 0;
     if (loop) {
         fh_pg_config_t pc = { .conninfo = url,
-                              .conns_per_loop = (unsigned)(conns / (cfg.threads ? cfg.threads : 1)) };
+                              .conns_per_loop =
+                                  (unsigned)(conns / (cfg.threads ? cfg.threads : 1)) };
         if (!(pg = fh_pg_new(&pc, &err)) ||
             !(st_get = fh_pg_prepare(pg, "w_get", SQL_GET, 1, &err)) ||
             !(st_set = fh_pg_prepare(pg, "w_set", SQL_SET, 2, &err)))

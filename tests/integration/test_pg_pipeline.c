@@ -16,7 +16,12 @@
  * query past its timeout in the middle of a pipeline is answered 504 and
  * canceled on the server, the pipeline goes on; a client leaving cancels
  * its pipelined queries; the server stopped mid-pipeline answers each query
- * 503, and the same requests succeed once it is back. */
+ * 503, and the same requests succeed once it is back.
+ *
+ * Connect timeout: a listening socket whose accept queue is full (it never
+ * accepts) drops new connection attempts, so a connect to it hangs: the
+ * query waiting for it gets 503 at connect_timeout_ms, not at the query
+ * timeout, and later ones 503 at once while the retries go on. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +30,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -42,6 +51,8 @@ static fht_relay_t *relay;
 static fh_pg_t *pg;      /* one connection, TIMEOUT_MS */
 static fh_pg_t *pg_slow; /* one connection, 60 s */
 static fh_pg_t *pg_far;  /* one connection through the relay */
+static fh_pg_t *pg_hole; /* a TCP address that never completes a connect */
+static int hole_fd = -1, hole_fill[8], hole_nfill;
 static const fh_pg_stmt_t *st_add, *st_missing, *st_far;
 
 /* ---------------------------------------------------------- the handlers */
@@ -168,14 +179,17 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
     if (fh_str_eq(path, "/missing"))
         return fh_pg_query_prepared(pg, req, res, st_missing, 1, p, answered, NULL);
     if (fh_str_eq(path, "/prepared")) /* on the same (only) connection */
-        return fh_pg_query(pg, req, res,
-                           "SELECT count(*) || ':' || coalesce(sum(generic_plans + custom_plans), 0) "
-                           "FROM pg_prepared_statements WHERE name = $1",
-                           1, p, answered, NULL);
+        return fh_pg_query(
+            pg, req, res,
+            "SELECT count(*) || ':' || coalesce(sum(generic_plans + custom_plans), 0) "
+            "FROM pg_prepared_statements WHERE name = $1",
+            1, p, answered, NULL);
     if (fh_str_eq(path, "/pid"))
         return fh_pg_query(pg, req, res, "SELECT pg_backend_pid()::text", 0, NULL, answered, NULL);
     if (fh_str_eq(path, "/multi"))
         return multi(req, res);
+    if (fh_str_eq(path, "/hole"))
+        return fh_pg_query(pg_hole, req, res, "SELECT 1", 0, NULL, answered, NULL);
     return fh_send_status(res, 404);
 }
 
@@ -202,6 +216,28 @@ static long scalar(const char *sql) {
     return n;
 }
 
+/* A 127.0.0.1 port that takes no more connections: a listening socket
+ * (backlog 0) that never accepts, its queue filled; *port gets it. Returns
+ * 0 once a connect to it is seen to hang. */
+static int blackhole(int *port) {
+    hole_fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t alen = sizeof a;
+    if (bind(hole_fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(hole_fd, 0) != 0 ||
+        getsockname(hole_fd, (struct sockaddr *)&a, &alen) != 0)
+        return -1;
+    *port = ntohs(a.sin_port);
+    while (hole_nfill < 8) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        hole_fill[hole_nfill++] = fd;
+        connect(fd, (struct sockaddr *)&a, sizeof a);
+        struct pollfd p = { .fd = fd, .events = POLLOUT };
+        if (poll(&p, 1, 300) == 0)
+            return 0; /* this one hangs: the queue is full */
+    }
+    return -1;
+}
+
 static int setup(void **state) {
     (void)state;
     if (fht_pg_start(&db) != 0)
@@ -224,10 +260,22 @@ static int setup(void **state) {
     cfg.conninfo = far;
     cfg.query_timeout_ms = 20000;
     pg_far = fh_pg_new(&cfg, &err);
-    if (!pg || !pg_slow || !pg_far)
+    int hole_port = 0;
+    if (blackhole(&hole_port) != 0) {
+        fprintf(stderr, "no connect ever hung on the full listening socket\n");
+        return -1;
+    }
+    char hole[256];
+    snprintf(hole, sizeof hole, "host=127.0.0.1 port=%d dbname=postgres user=postgres", hole_port);
+    cfg.conninfo = hole;
+    cfg.connect_timeout_ms = 500;
+    cfg.query_timeout_ms = 10000;
+    pg_hole = fh_pg_new(&cfg, &err);
+    if (!pg || !pg_slow || !pg_far || !pg_hole)
         return -1;
     st_add = fh_pg_prepare(pg, "add_one", "SELECT ($1::int + 1)::text", 1, &err);
-    st_missing = fh_pg_prepare(pg, "from_missing", "SELECT v FROM later WHERE id = $1::int", 1, &err);
+    st_missing =
+        fh_pg_prepare(pg, "from_missing", "SELECT v FROM later WHERE id = $1::int", 1, &err);
     st_far = fh_pg_prepare(pg_far, "times_ten", "SELECT ($1::int * 10)::text", 1, &err);
     if (!st_add || !st_missing || !st_far)
         return -1;
@@ -240,6 +288,10 @@ static int teardown(void **state) {
     fh_pg_free(pg);
     fh_pg_free(pg_slow);
     fh_pg_free(pg_far);
+    fh_pg_free(pg_hole);
+    for (int i = 0; i < hole_nfill; i++)
+        close(hole_fill[i]);
+    close(hole_fd);
     fht_relay_stop(relay);
     fht_pg_stop(&db);
     return 0;
@@ -267,8 +319,8 @@ static void expect(const char *target, int status, const char *body) {
 }
 
 /* /multi's array, checked: entry i is want(i) (a value or "status:code"). */
-static void expect_multi(const char *target, int n, int fail_at, const char *fail_as,
-                         int sleep_at, const char *sleep_as) {
+static void expect_multi(const char *target, int n, int fail_at, const char *fail_as, int sleep_at,
+                         const char *sleep_as) {
     int fd = -1;
     fht_response_t r;
     get(&fd, target, &r);
@@ -531,6 +583,42 @@ static void test_pipeline_outage(void **state) {
     expect_multi("/multi?n=20&cli=slow", 20, -1, NULL, -1, NULL);
 }
 
+static void test_connect_timeout(void **state) {
+    (void)state;
+    int err = 0;
+    fh_pg_config_t cfg = { .conninfo = db.conninfo, .connect_timeout_ms = 600000 };
+    fh_pg_t *ok = fh_pg_new(&cfg, &err);
+    assert_non_null(ok);
+    fh_pg_free(ok);
+    cfg.connect_timeout_ms = 600001;
+    assert_null(fh_pg_new(&cfg, &err));
+    assert_int_equal(err, FH_EINVAL);
+    /* The first query waits for the first connect: 503 at 500 ms, long
+     * before its 10 s timeout. */
+    uint64_t t0 = fht_now_ms();
+    fht_response_t r;
+    int fd = -1;
+    get(&fd, "/hole", &r);
+    uint64_t took = fht_now_ms() - t0;
+    assert_int_equal(r.status, 503);
+    assert_string_equal(fht_hdr(&r, "Retry-After"), "1");
+    fht_response_free(&r);
+    print_message("the first query to the black hole: 503 after %llu ms\n",
+                  (unsigned long long)took);
+    assert_true(took >= 450 && took < 5000);
+    /* While it retries (with a growing delay), at once. */
+    for (int i = 0; i < 20; i++) {
+        t0 = fht_now_ms();
+        get(&fd, "/hole", &r);
+        assert_int_equal(r.status, 503);
+        fht_response_free(&r);
+        assert_true(fht_now_ms() - t0 < 400);
+    }
+    fht_close(fd);
+    /* The other clients of the same loop are not held up. */
+    expect("/prep?v=1", 200, "2");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prepare_errors),
@@ -542,6 +630,7 @@ int main(void) {
         cmocka_unit_test(test_pipeline_timeout),
         cmocka_unit_test(test_pipeline_client_gone),
         cmocka_unit_test(test_pipeline_outage),
+        cmocka_unit_test(test_connect_timeout),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
