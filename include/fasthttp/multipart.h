@@ -55,7 +55,7 @@ typedef struct fh_multipart fh_multipart_t;
 
 /** What went wrong, for the client (fh_multipart_error_t.reason). */
 typedef enum fh_multipart_reason {
-    FH_MULTIPART_OK = 0,
+    FH_MULTIPART_OK = 0,           /**< no error */
     FH_MULTIPART_NOT_FORM,        /**< 415: the Content-Type is not multipart/form-data */
     FH_MULTIPART_NO_BOUNDARY,     /**< 400: no boundary parameter */
     FH_MULTIPART_BAD_BOUNDARY,    /**< 400: empty, over 70 bytes, bad bytes, ends in a space */
@@ -77,7 +77,7 @@ typedef enum fh_multipart_reason {
 
 /** A refusal: why, where, and a sentence that says it. */
 typedef struct fh_multipart_error {
-    fh_multipart_reason_t reason;
+    fh_multipart_reason_t reason; /**< what is wrong */
     int status;       /**< the HTTP status that answers it: 400, 413, 415, 500, 503 */
     uint64_t offset;  /**< the byte of the body where it was found */
     uint32_t part;    /**< the part (1 = the first), 0 before any */
@@ -94,10 +94,15 @@ typedef struct fh_multipart_limits {
     uint64_t max_total_bytes;  /**< the whole body (default 4 GiB) */
 } fh_multipart_limits_t;
 
+/** The default of fh_multipart_limits_t.max_parts. */
 #define FH_MULTIPART_MAX_PARTS 1000u
+/** The default of fh_multipart_limits_t.max_header_bytes. */
 #define FH_MULTIPART_MAX_HEADER 8192u
+/** The default of fh_multipart_limits_t.max_field_bytes. */
 #define FH_MULTIPART_MAX_FIELD (64u << 10)
+/** The default of fh_multipart_limits_t.max_file_bytes. */
 #define FH_MULTIPART_MAX_FILE (4ull << 30)
+/** The default of fh_multipart_limits_t.max_total_bytes. */
 #define FH_MULTIPART_MAX_TOTAL (4ull << 30)
 /** RFC 2046: a boundary is 1 to 70 bytes. */
 #define FH_MULTIPART_BOUNDARY_MAX 70
@@ -119,8 +124,8 @@ typedef struct fh_multipart_part {
  * returns FH_MULTIPART_PAUSED); a negative value stops the parser for good
  * (fh_multipart_feed returns it, reason FH_MULTIPART_CALLBACK). */
 enum {
-    FH_MULTIPART_CONTINUE = 0,
-    FH_MULTIPART_PAUSE = 1,
+    FH_MULTIPART_CONTINUE = 0, /**< go on parsing */
+    FH_MULTIPART_PAUSE = 1,    /**< stop after this callback; feed the rest later */
 };
 
 /** fh_multipart_feed's return when a callback asked to pause. */
@@ -135,8 +140,11 @@ enum {
  *  - on_part_end: the part's data is complete; value is the field's value
  *    (empty for a file part), valid during the call only. */
 typedef struct fh_multipart_callbacks {
+    /** A part's headers are complete. */
     int (*on_part_begin)(const fh_multipart_part_t *part, void *data);
+    /** The next bytes of a file part. */
     int (*on_part_data)(const fh_multipart_part_t *part, fh_str_t chunk, void *data);
+    /** The part is complete; value: a field's value. */
     int (*on_part_end)(const fh_multipart_part_t *part, fh_str_t value, void *data);
 } fh_multipart_callbacks_t;
 
