@@ -156,13 +156,22 @@ static bool addr_same(const struct sockaddr_storage *a, const struct sockaddr_st
     return false;
 }
 
-/* Takes every socket not taken yet with k's address and port. */
+/* Same bound address: path, or address and port. */
+static bool bound_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+    if (a->ss_family == AF_UNIX && b->ss_family == AF_UNIX)
+        return strncmp(((const struct sockaddr_un *)a)->sun_path,
+                       ((const struct sockaddr_un *)b)->sun_path,
+                       sizeof(((const struct sockaddr_un *)a)->sun_path)) == 0;
+    return addr_same(a, b) && addr_port(a) == addr_port(b);
+}
+
+/* Takes every socket not taken yet bound where the first one is. */
 static int take_like(fh__inherit_t *in, int first, int *fds) {
     int n = 0;
     struct sockaddr_storage want = in->socks[first].addr;
     for (int i = first; i < in->n; i++) {
         inherited_t *k = &in->socks[i];
-        if (k->fd >= 0 && addr_same(&k->addr, &want) && addr_port(&k->addr) == addr_port(&want)) {
+        if (k->fd >= 0 && bound_same(&k->addr, &want)) {
             fds[n++] = k->fd;
             k->fd = -1;
         }
