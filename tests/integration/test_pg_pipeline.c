@@ -52,6 +52,8 @@ static fh_pg_t *pg;      /* one connection, TIMEOUT_MS */
 static fh_pg_t *pg_slow; /* one connection, 60 s */
 static fh_pg_t *pg_far;  /* one connection through the relay */
 static fh_pg_t *pg_hole; /* a TCP address that never completes a connect */
+static fht_relay_t *relay_slow;
+static fh_pg_t *pg_vfar; /* one connection through a relay adding 200 ms each way */
 static int hole_fd = -1, hole_fill[8], hole_nfill;
 static const fh_pg_stmt_t *st_add, *st_missing, *st_far;
 
@@ -188,6 +190,14 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
         return fh_pg_query(pg, req, res, "SELECT pg_backend_pid()::text", 0, NULL, answered, NULL);
     if (fh_str_eq(path, "/multi"))
         return multi(req, res);
+    if (fh_str_eq(path, "/va"))
+        return fh_pg_query(pg_vfar, req, res, "SELECT 'a' FROM pg_sleep(0.5)", 0, NULL, answered,
+                           NULL);
+    if (fh_str_eq(path, "/vb"))
+        return fh_pg_query(pg_vfar, req, res, "SELECT 'b' FROM pg_sleep(1)", 0, NULL, answered,
+                           NULL);
+    if (fh_str_eq(path, "/vwarm"))
+        return fh_pg_query(pg_vfar, req, res, "SELECT 'w'", 0, NULL, answered, NULL);
     if (fh_str_eq(path, "/hole"))
         return fh_pg_query(pg_hole, req, res, "SELECT 1", 0, NULL, answered, NULL);
     return fh_send_status(res, 404);
@@ -271,7 +281,16 @@ static int setup(void **state) {
     cfg.connect_timeout_ms = 500;
     cfg.query_timeout_ms = 10000;
     pg_hole = fh_pg_new(&cfg, &err);
-    if (!pg || !pg_slow || !pg_far || !pg_hole)
+    int slow_port = 0;
+    relay_slow = fht_relay_start(sock, 200, &slow_port);
+    if (!relay_slow)
+        return -1;
+    snprintf(far, sizeof far, "host=127.0.0.1 port=%d dbname=postgres user=postgres", slow_port);
+    cfg.conninfo = far;
+    cfg.connect_timeout_ms = 20000;
+    cfg.query_timeout_ms = 20000;
+    pg_vfar = fh_pg_new(&cfg, &err);
+    if (!pg || !pg_slow || !pg_far || !pg_hole || !pg_vfar)
         return -1;
     st_add = fh_pg_prepare(pg, "add_one", "SELECT ($1::int + 1)::text", 1, &err);
     st_missing =
@@ -289,6 +308,8 @@ static int teardown(void **state) {
     fh_pg_free(pg_slow);
     fh_pg_free(pg_far);
     fh_pg_free(pg_hole);
+    fh_pg_free(pg_vfar);
+    fht_relay_stop(relay_slow);
     for (int i = 0; i < hole_nfill; i++)
         close(hole_fill[i]);
     close(hole_fd);
@@ -619,6 +640,57 @@ static void test_connect_timeout(void **state) {
     expect("/prep?v=1", 200, "2");
 }
 
+/* Whether the server's log has a canceled statement whose text is sql. */
+static bool log_has_canceled(const char *sql) {
+    char path[300];
+    snprintf(path, sizeof path, "%s/postgres.log", db.dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char line[1024];
+    bool canceled = false, found = false;
+    while (!found && fgets(line, sizeof line, f)) {
+        if (strstr(line, "canceling statement due to user request"))
+            canceled = true;
+        else if (canceled && strstr(line, "STATEMENT:"))
+            found = strstr(line, sql) != NULL, canceled = false;
+    }
+    fclose(f);
+    return found;
+}
+
+/* A cancel request that reaches the server after the query it was meant
+ * for has finished stops the next one on the connection instead: that one
+ * is sent again, and its request answered as if nothing happened. Through
+ * the 200 ms relay, query a (0.5 s) is abandoned by its client at 0.7 s,
+ * when it has finished on the server but its result is still on the way;
+ * the cancel request arrives at the server 200 ms later, during query b
+ * (1 s), sent behind a by another client. */
+static void test_cancel_hits_next_query(void **state) {
+    (void)state;
+    expect("/vwarm", 200, "w"); /* connected */
+    int fa = fht_connect_raw(fht_port), fb = fht_connect_raw(fht_port);
+    assert_true(fa >= 0 && fb >= 0);
+    uint64_t t0 = fht_now_ms();
+    fht_send_str(fa, "GET /va HTTP/1.1\r\nHost: t\r\n\r\n");
+    usleep(20000);
+    fht_send_str(fb, "GET /vb HTTP/1.1\r\nHost: t\r\n\r\n");
+    while (fht_now_ms() < t0 + 700)
+        usleep(5000);
+    close(fa);
+    fht_response_t r;
+    assert_int_equal(fht_read_response(fb, &r, 0), 0);
+    print_message("b answered %d after %llu ms\n", r.status,
+                  (unsigned long long)(fht_now_ms() - t0));
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "b");
+    fht_response_free(&r);
+    fht_close(fb);
+    /* b was the statement the cancel stopped (not a). */
+    assert_true(log_has_canceled("SELECT 'b' FROM pg_sleep(1)"));
+    assert_false(log_has_canceled("SELECT 'a' FROM pg_sleep(0.5)"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prepare_errors),
@@ -631,6 +703,7 @@ int main(void) {
         cmocka_unit_test(test_pipeline_client_gone),
         cmocka_unit_test(test_pipeline_outage),
         cmocka_unit_test(test_connect_timeout),
+        cmocka_unit_test(test_cancel_hits_next_query),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
