@@ -511,6 +511,31 @@ static void test_pipeline_round_trips(void **state) {
     assert_true(one_by_one >= 20 * 2 * DELAY_MS);
 }
 
+/* 20 requests at once, one query each, on the one connection through the
+ * relay: their queries share round trips too. */
+static void test_pipeline_across_requests(void **state) {
+    (void)state;
+    expect_multi("/multi?n=1&cli=far", 1, -1, NULL, -1, NULL);
+    int fds[20];
+    for (int i = 0; i < 20; i++) {
+        fds[i] = fht_connect(fht_port);
+        fht_send_str(fds[i], "GET /multi?n=1&cli=far HTTP/1.1\r\nHost: t\r\n\r\n");
+    }
+    uint64_t t0 = fht_now_ms();
+    for (int i = 0; i < 20; i++) {
+        fht_response_t r;
+        assert_int_equal(fht_read_response(fds[i], &r, 0), 0);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(r.body, "[\"0\"]");
+        fht_response_free(&r);
+        fht_close(fds[i]);
+    }
+    uint64_t took = fht_now_ms() - t0;
+    print_message("20 requests of one query each over a %d ms round trip: %llu ms\n", 2 * DELAY_MS,
+                  (unsigned long long)took);
+    assert_true(took < 4 * 2 * DELAY_MS);
+}
+
 static void test_pipeline_timeout(void **state) {
     (void)state;
     /* Query 5 of 10 sleeps: answered 504 at the timeout, the ones behind
@@ -699,6 +724,7 @@ int main(void) {
         cmocka_unit_test(test_pipeline_in_order),
         cmocka_unit_test(test_pipeline_error_isolated),
         cmocka_unit_test(test_pipeline_round_trips),
+        cmocka_unit_test(test_pipeline_across_requests),
         cmocka_unit_test(test_pipeline_timeout),
         cmocka_unit_test(test_pipeline_client_gone),
         cmocka_unit_test(test_pipeline_outage),
