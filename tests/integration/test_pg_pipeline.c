@@ -132,6 +132,56 @@ static void multi_got(fh_request_t *req, fh_response_t *res, int status, const P
     fh_send_json_new(res, 200, a);
 }
 
+/* /txpipe?v=K&dup=1: a transaction whose three INSERTs and COMMIT are all
+ * asked at once (pipelined on its connection); the answer lists each
+ * one's HTTP status and SQLSTATE in call order. dup=1 makes the second
+ * INSERT a duplicate key. */
+typedef struct txp {
+    int done;
+    char out[4][16];
+} txp_t;
+
+typedef struct txp_q {
+    txp_t *t;
+    int i;
+} txp_q_t;
+
+static void txp_got(fh_request_t *req, fh_response_t *res, int status, const PGresult *r,
+                    void *data) {
+    (void)req;
+    txp_q_t *q = data;
+    const char *s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(q->t->out[q->i], sizeof q->t->out[q->i], "%d:%s",
+             fh_pg_failed(status, r) ? fh_pg_http_status(status, r) : 200, s ? s : "");
+    if (++q->t->done < 4)
+        return;
+    fh_send_textf(res, 200, "%s,%s,%s,%s", q->t->out[0], q->t->out[1], q->t->out[2], q->t->out[3]);
+}
+
+static int txpipe(fh_request_t *req, fh_response_t *res, const char *v, bool dup) {
+    txp_t *t = fh_alloc(req, sizeof(*t));
+    txp_q_t *qs = fh_alloc(req, sizeof(*qs) * 4);
+    char *ids = fh_alloc(req, 3 * 16);
+    if (!t || !qs || !ids || !v)
+        return FH_ENOMEM;
+    memset(t, 0, sizeof(*t));
+    int err = 0;
+    fh_pg_tx_t *tx = fh_pg_begin(pg, req, res, &err);
+    if (!tx)
+        return err;
+    int base = atoi(v);
+    for (int i = 0; i < 3; i++) {
+        qs[i].t = t;
+        qs[i].i = i;
+        snprintf(ids + 16 * i, 16, "%d", dup && i == 1 ? base : base + i);
+        const char *p[1] = { ids + 16 * i };
+        fh_pg_tx_query(tx, "INSERT INTO keys (k) VALUES ($1::int)", 1, p, txp_got, &qs[i]);
+    }
+    qs[3].t = t;
+    qs[3].i = 3;
+    return fh_pg_commit(tx, txp_got, &qs[3]);
+}
+
 static const char *param(fh_request_t *req, const char *name) {
     fh_str_t v = fh_request_query(req, name);
     if (!v.ptr)
@@ -198,6 +248,8 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
                            NULL);
     if (fh_str_eq(path, "/vwarm"))
         return fh_pg_query(pg_vfar, req, res, "SELECT 'w'", 0, NULL, answered, NULL);
+    if (fh_str_eq(path, "/txpipe"))
+        return txpipe(req, res, v, param(req, "dup") != NULL);
     if (fh_str_eq(path, "/hole"))
         return fh_pg_query(pg_hole, req, res, "SELECT 1", 0, NULL, answered, NULL);
     return fh_send_status(res, 404);
@@ -254,6 +306,8 @@ static int setup(void **state) {
         return -1;
     char sock[300];
     snprintf(sock, sizeof sock, "%s/.s.PGSQL.5432", db.dir);
+    if (exec_sql("CREATE TABLE keys (k int PRIMARY KEY)"))
+        return -1;
     int port = 0;
     relay = fht_relay_start(sock, DELAY_MS, &port);
     if (!relay)
@@ -536,6 +590,30 @@ static void test_pipeline_across_requests(void **state) {
     assert_true(took < 4 * 2 * DELAY_MS);
 }
 
+/* A transaction's statements pipelined: all three and the COMMIT sent at
+ * once. A duplicate key in the middle fails it (409), the one after is
+ * refused in the aborted transaction (25P02), the COMMIT rolls back (409)
+ * and nothing is kept; without it all four succeed and the rows stay. */
+static void test_pipeline_transaction(void **state) {
+    (void)state;
+    expect("/txpipe?v=100", 200, "200:,200:,200:,200:");
+    assert_int_equal(scalar("SELECT count(*) FROM keys WHERE k BETWEEN 100 AND 102"), 3);
+    expect("/txpipe?v=200&dup=1", 200, "200:,409:23505,500:25P02,409:");
+    assert_int_equal(scalar("SELECT count(*) FROM keys WHERE k >= 200"), 0);
+    for (int i = 0; i < 20; i++) {
+        char t[64], want[64];
+        snprintf(t, sizeof t, "/txpipe?v=%d%s", 300 + 10 * i, i % 2 ? "&dup=1" : "");
+        snprintf(want, sizeof want, "%s",
+                 i % 2 ? "200:,409:23505,500:25P02,409:" : "200:,200:,200:,200:");
+        expect(t, 200, want);
+    }
+    assert_int_equal(scalar("SELECT count(*) FROM keys WHERE k >= 300"), 30);
+    assert_int_equal(scalar("SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in "
+                            "transaction%'"),
+                     0);
+    expect_multi("/multi?n=20", 20, -1, NULL, -1, NULL); /* the connection is free again */
+}
+
 static void test_pipeline_timeout(void **state) {
     (void)state;
     /* Query 5 of 10 sleeps: answered 504 at the timeout, the ones behind
@@ -725,6 +803,7 @@ int main(void) {
         cmocka_unit_test(test_pipeline_error_isolated),
         cmocka_unit_test(test_pipeline_round_trips),
         cmocka_unit_test(test_pipeline_across_requests),
+        cmocka_unit_test(test_pipeline_transaction),
         cmocka_unit_test(test_pipeline_timeout),
         cmocka_unit_test(test_pipeline_client_gone),
         cmocka_unit_test(test_pipeline_outage),
