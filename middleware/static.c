@@ -28,7 +28,7 @@
 #include "core/date.h"
 #include "core/response.h"
 
-#define DEFAULT_SENDFILE_MIN (64 * 1024)
+#define DEFAULT_SENDFILE_MIN (16 * 1024)
 #define MAX_LISTING 10000
 #define DEFAULT_CACHE_VALID_MS 1000
 #define MAX_CACHE_ENTRIES (1u << 20)
