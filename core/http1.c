@@ -619,6 +619,13 @@ static const char *h1_parse_batch(fh__conn_t *c, const char *p, const char *end)
         if (err == HPE_PAUSED)
             llhttp_resume(h->parser);
         fh_request_t *req = h->cur;
+        if (!req) {
+            /* fn answered a streamed body's chunk, which stopped the
+             * request (op_finished, h1_stream_stop): the rest of the
+             * batch is not parsed. */
+            p = pos ? pos : end;
+            break;
+        }
         if (req->flags & FH__REQ_STREAM) {
             /* A streamed body: paused after its head, after a chunk fn
              * paused at, or after a response that came first; or it ended. */
