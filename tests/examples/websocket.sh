@@ -3,7 +3,9 @@
 # version, then python3-websockets (tests/examples/websocket_interop.py)
 # and node's ws (websocket_interop.js) exchange messages of 0 B to 16 MiB
 # with /echo, whole and fragmented, without and with permessage-deflate
-# (and an offer the server declines); then the chat page at / in headless
+# (and an offer the server declines), and 20 MiB messages to /count, which
+# streams them in parts (on_message_part) and answers each with its size
+# and Adler-32; then the chat page at / in headless
 # chromium with a python client in its room, a message crossing each way;
 # then SIGTERM and a clean exit.
 set -euo pipefail
