@@ -46,7 +46,8 @@
  * an idle connection does not hold a large one. */
 #define WS_MSG_KEEP (64u << 10)
 /* What a streaming connection may keep between reads: a cut frame head
- * or control frame (at most 139 bytes), and room for the read after it. */
+ * or control frame (at most 131 bytes: 6 of head, 125 of payload), and
+ * room for the read after it. */
 #define WS_STREAM_KEEP (32u << 10)
 
 static inline fh_ws_t *ws_of(const fh__conn_t *c) { return *(fh_ws_t **)fh__conn_proto(c); }

@@ -5,6 +5,9 @@
  *                 the contract the interop tests and benchmarks rely on.
  *                 Messages up to 16 MiB; a ping is answered with a pong;
  *                 permessage-deflate when the client offers it.
+ *   GET /count -> a WebSocket that streams each message (on_message_part:
+ *                 never gathered, up to 1 GiB) and answers it with a text
+ *                 message "<bytes> <adler32 in hex>" once it has arrived.
  *   GET /chat  -> a WebSocket chat room: every text message a member sends
  *                 goes to every member, on every worker thread (a room).
  *   GET /      -> the chat page (public/index.html), from the static
@@ -20,7 +23,9 @@
  * folder in the source tree).
  */
 #include <fasthttp.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 /* Sends the message back as it came. A refusal (the send queue of a slow
  * reader is full: FH_EAGAIN) closes with 1008, so that a client that does
@@ -36,6 +41,57 @@ static const fh_ws_handlers_t ECHO_WS = {
     .on_message = echo_message,
     .max_queue = 32u << 20, /* two whole 16 MiB messages */
     .deflate = true,        /* permessage-deflate when the client offers it */
+};
+
+/* What /count has seen of the message it is reading: its size and its
+ * Adler-32 (RFC 1950), which the clients compute too. */
+typedef struct count {
+    uint64_t bytes;
+    uint32_t a, b;
+} count_t;
+
+static int count_open(fh_ws_t *ws, fh_request_t *req, void *data) {
+    (void)req, (void)data;
+    count_t *c = malloc(sizeof(*c));
+    if (!c)
+        return 1011;
+    fh_ws_set_user(ws, c);
+    return 0;
+}
+
+/* Each part is looked at once, where it lies, and forgotten: memory does
+ * not grow with the message. */
+static void count_part(fh_ws_t *ws, fh_ws_kind_t kind, const void *part, size_t len, bool first,
+                       bool last, void *data) {
+    (void)kind, (void)data;
+    count_t *c = fh_ws_user(ws);
+    if (first)
+        *c = (count_t){ .a = 1 };
+    const unsigned char *p = part;
+    for (size_t i = 0; i < len; i++) {
+        c->a = (c->a + p[i]) % 65521;
+        c->b = (c->b + c->a) % 65521;
+    }
+    c->bytes += len;
+    if (last) {
+        char reply[48];
+        int n = snprintf(reply, sizeof(reply), "%llu %08x", (unsigned long long)c->bytes,
+                         (unsigned)(c->b << 16 | c->a));
+        fh_ws_send(ws, FH_WS_TEXT, reply, (size_t)n);
+    }
+}
+
+static void count_close(fh_ws_t *ws, int code, fh_str_t reason, void *data) {
+    (void)code, (void)reason, (void)data;
+    free(fh_ws_user(ws));
+}
+
+static const fh_ws_handlers_t COUNT_WS = {
+    .on_open = count_open,
+    .on_message_part = count_part,
+    .on_close = count_close,
+    .max_streamed_message = (uint64_t)1 << 30,
+    .deflate = true,
 };
 
 /* The chat room, made once the server exists. */
@@ -60,6 +116,7 @@ static const fh_ws_handlers_t CHAT_WS = {
 
 static const fh_route_t ROUTES[] = {
     FH_WS("/echo", &ECHO_WS),
+    FH_WS("/count", &COUNT_WS),
     FH_WS("/chat", &CHAT_WS),
     FH_ROUTES_END,
 };
@@ -74,8 +131,9 @@ int main(int argc, char **argv) {
         FH_FLAGS_END,
     };
     static const char *const operands[] = { "port", "threads", NULL };
-    fh_args_t args = { .summary = "WebSocket endpoints: /echo sends every message back, /chat "
-                                  "is a chat room, / its page.",
+    fh_args_t args = { .summary = "WebSocket endpoints: /echo sends every message back, /count "
+                                  "streams each one and answers its size, /chat is a chat room, "
+                                  "/ its page.",
                        .flags = flags,
                        .operands = operands };
     int err = fh_server_config_args(&cfg, argc, argv, &args); /* flags, then the environment */

@@ -19,6 +19,12 @@ set_tests_properties(example.command_line PROPERTIES TIMEOUT 120 LABELS "example
 add_test(NAME example.make_run COMMAND ${CMAKE_CURRENT_LIST_DIR}/make_run.sh ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
 set_tests_properties(example.make_run PROPERTIES TIMEOUT 120 LABELS "example")
 
+# The WebSocket interop runs (echo up to 16 MiB, 20 MiB streamed, over two
+# clients) take a minute under the sanitizers.
+if(TEST example.websocket)
+  set_tests_properties(example.websocket PROPERTIES TIMEOUT 300)
+endif()
+
 # examples/websocket over wss:// with python3-websockets and node's ws
 # (tests/examples/websocket_tls.sh).
 if(TARGET websocket)

@@ -1,4 +1,5 @@
-// examples/websocket's /echo against node's `ws` (Debian's node-ws):
+// examples/websocket's /echo against node's `ws` (Debian's node-ws), then
+// its streaming /count (see count below):
 // text and binary messages of 0 B to 16 MiB, whole and in 4 KiB fragments
 // (fin: false), each echoed unchanged with its opcode; a ping answered;
 // the close code returned. Run without and with permessage-deflate (then
@@ -61,10 +62,57 @@ function run(deflate) {
   });
 }
 
+function adler32(buf) {
+  let a = 1, b = 0;
+  for (let i = 0; i < buf.length; i++) {
+    a = (a + buf[i]) % 65521;
+    b = (b + a) % 65521;
+  }
+  return ((b << 16) | a) >>> 0;
+}
+
+// /count streams each message in parts (on_message_part): 20 MiB text and
+// binary, whole and in 1 MiB fragments, each answered with its size and
+// Adler-32.
+function count(deflate) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url.replace(/\/echo$/, '/count'), { perMessageDeflate: deflate, ca });
+    const queue = [];
+    let waiting = null;
+    ws.on('message', (data) => {
+      const s = data.toString();
+      if (waiting) { const w = waiting; waiting = null; w(s); } else queue.push(s);
+    });
+    const next = () => new Promise((res) => { if (queue.length) res(queue.shift()); else waiting = res; });
+    ws.on('error', reject);
+    ws.on('open', async () => {
+      try {
+        const n = 20 << 20; // past the 16 MiB that /echo (on_message) takes whole
+        for (const text of [true, false]) {
+          const msg = payload(n, text);
+          const want = `${n} ${adler32(msg).toString(16).padStart(8, '0')}`;
+          ws.send(msg, { binary: !text });
+          let got = await next();
+          if (got !== want) throw new Error(`count whole text=${text}: ${got}, want ${want}`);
+          const step = 1 << 20;
+          for (let i = 0; i < n; i += step) ws.send(msg.subarray(i, i + step), { binary: !text, fin: i + step >= n });
+          got = await next();
+          if (got !== want) throw new Error(`count fragments text=${text}: ${got}, want ${want}`);
+        }
+        ws.on('close', () => resolve());
+        ws.close(1000);
+      } catch (e) { reject(e); }
+    });
+  });
+}
+
 (async () => {
   await run(false);
   console.log(`node ws interop ok (${url.split(':')[0]}, perMessageDeflate=false)`);
   await run(true);
   console.log(`node ws interop ok (${url.split(':')[0]}, perMessageDeflate=true)`);
+  await count(false);
+  await count(true);
+  console.log(`node ws streamed 20 MiB ok (${url.split(':')[0]}, perMessageDeflate=false and true)`);
   process.exit(0);
 })().catch((e) => { console.error(e); process.exit(1); });

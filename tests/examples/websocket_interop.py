@@ -6,12 +6,16 @@ answered; the closing handshake with the code sent. Run three times:
 without extensions; with permessage-deflate (negotiated: the server
 inflates what it gets and compresses what it sends back); and with an
 offer the server cannot honour (server_max_window_bits=8), which it must
-decline, not refuse. Usage: websocket_interop.py URL [CA_FILE]: with a
+decline, not refuse. Then /count, which streams messages in parts
+(on_message_part), gets 20 MiB text and binary messages, whole and in
+fragments, without and with compression, and must answer each with its
+size and Adler-32. Usage: websocket_interop.py URL [CA_FILE]: with a
 wss:// URL, the server's certificate must be signed by CA_FILE."""
 import asyncio
 import os
 import ssl
 import sys
+import zlib
 
 import websockets
 from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
@@ -66,12 +70,39 @@ async def run(url, compression, want_ext, ca):
     print(f"interop ok ({url.split(':')[0]}, compression={compression})")
 
 
+async def count(url, compression, ca):
+    """/count streams each message through on_message_part: 20 MiB
+    whole and in 1 MiB fragments, text and binary, answered with its size
+    and Adler-32."""
+    url = url.rsplit("/", 1)[0] + "/count"
+    kw = {"max_size": None, "open_timeout": 20, "ping_timeout": 120, "close_timeout": 20,
+          "compression": compression}
+    if url.startswith("wss://"):
+        kw["ssl"] = ssl.create_default_context(cafile=ca)
+    n = 20 << 20  # past the 16 MiB that /echo (on_message) takes whole
+    async with websockets.connect(url, **kw) as ws:
+        for text in (True, False):
+            msg = payload(n, text)
+            raw = msg.encode() if text else msg
+            want = f"{len(raw)} {zlib.adler32(raw):08x}"
+            await ws.send(msg)
+            got = await asyncio.wait_for(ws.recv(), 120)
+            assert got == want, f"count whole text={text}: {got}, want {want}"
+            await ws.send(chunks(msg, 1 << 20))
+            got = await asyncio.wait_for(ws.recv(), 120)
+            assert got == want, f"count fragments text={text}: {got}, want {want}"
+        await ws.close()
+    print(f"streamed 20 MiB ok ({url.split(':')[0]}, compression={compression})")
+
+
 def main():
     url = sys.argv[1]
     ca = sys.argv[2] if len(sys.argv) > 2 else None
     asyncio.run(run(url, None, False, ca))
     asyncio.run(run(url, "deflate", True, ca))
     asyncio.run(run(url, "window8", False, ca))
+    asyncio.run(count(url, None, ca))
+    asyncio.run(count(url, "deflate", ca))
 
 
 main()

@@ -6,7 +6,8 @@
 # (tests/examples/websocket_interop.py) and node's ws
 # (websocket_interop.js), trusting only that CA, exchange messages of 0 B
 # to 16 MiB with wss://localhost:PORT/echo, whole and fragmented, without
-# and with permessage-deflate (and an offer the server declines); a
+# and with permessage-deflate (and an offer the server declines), and
+# 20 MiB messages streamed in parts to wss://localhost:PORT/count; a
 # wss:// client that does not trust the CA is refused by its own TLS
 # check; plain ws:// to the TLS port gets no 101; then SIGTERM and a clean
 # exit.

@@ -2,7 +2,11 @@
  * through the real connection code. Every input is one connection that
  * opens with a fixed, valid handshake (offering permessage-deflate when
  * the input's second byte is odd) and goes on with the input's bytes as
- * WebSocket frames, on an echo endpoint with small limits. What the server
+ * WebSocket frames, on an echo endpoint with small limits, or (the second
+ * byte's bit 2 set) on a streaming endpoint (on_message_part) whose parts
+ * are checked as they come: first and last once each and in order, no
+ * empty part but the last, text parts valid UTF-8 taken together, no
+ * message past its limit; each message's length is sent back. What the server
  * sends is checked: the 101, then whole unmasked frames with defined
  * opcodes and no reserved bits but RSV1 (only when negotiated), control
  * frames of at most 125 bytes, a close frame last with a code a server may
@@ -23,12 +27,59 @@ static const fh_ws_handlers_t echo_h = {
     .max_queue = 256 * 1024,
 };
 
-static int handler(fh_request_t *req, fh_response_t *res, void *data) {
-    (void)data;
-    return fh_ws_upgrade(req, res, &echo_h);
+/* The streamed message so far (one connection at a time). */
+static struct {
+    bool started;
+    uint64_t total;
+    fh__utf8_t utf8;
+} st;
+
+static int stream_open(fh_ws_t *ws, fh_request_t *req, void *data) {
+    (void)ws, (void)req, (void)data;
+    memset(&st, 0, sizeof(st));
+    return 0;
 }
 
-static const char handshake[] = "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n"
+#define STREAM_LIMIT (96 * 1024)
+
+static void stream_part(fh_ws_t *ws, fh_ws_kind_t kind, const void *part, size_t len, bool first,
+                        bool last, void *data) {
+    (void)data;
+    if (first == st.started || (len == 0 && !last) || !part)
+        abort();
+    if (first)
+        memset(&st, 0, sizeof(st));
+    st.started = !last;
+    st.total += len;
+    if (st.total > STREAM_LIMIT)
+        abort();
+    if (kind == FH_WS_TEXT &&
+        (!fh__utf8_feed(&st.utf8, part, len) || (last && !fh__utf8_complete(&st.utf8))))
+        abort();
+    if (last) {
+        char n[24];
+        int k = snprintf(n, sizeof(n), "%llu", (unsigned long long)st.total);
+        fh_ws_send(ws, FH_WS_TEXT, n, (size_t)k);
+    }
+}
+
+static const fh_ws_handlers_t stream_h = {
+    .on_open = stream_open,
+    .on_message_part = stream_part,
+    .deflate = true,
+    .deflate_threshold = 16,
+    .max_streamed_message = STREAM_LIMIT,
+    .max_frame = 32 * 1024,
+    .max_queue = 256 * 1024,
+};
+
+static int handler(fh_request_t *req, fh_response_t *res, void *data) {
+    (void)data;
+    bool stream = fh_str_eq(fh_request_path(req), "/stream");
+    return fh_ws_upgrade(req, res, stream ? &stream_h : &echo_h);
+}
+
+static const char handshake[] = "Host: t\r\nUpgrade: websocket\r\n"
                                 "Connection: Upgrade\r\n"
                                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                                 "Sec-WebSocket-Version: 13\r\n";
@@ -89,15 +140,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     bool deflate = data[1] & 1;
     static uint8_t *in;
     static size_t cap;
-    size_t need = sizeof(handshake) + sizeof(offer) + 2 + size;
+    bool stream = data[1] & 2;
+    const char *line = stream ? "GET /stream HTTP/1.1\r\n" : "GET /ws HTTP/1.1\r\n";
+    size_t ll = strlen(line);
+    size_t need = ll + sizeof(handshake) + sizeof(offer) + 2 + size;
     if (need > cap) {
         in = realloc(in, need);
         if (!in)
             abort();
         cap = need;
     }
-    size_t n = 0;
-    memcpy(in, handshake, sizeof(handshake) - 1);
+    memcpy(in, line, ll);
+    size_t n = ll;
+    memcpy(in + n, handshake, sizeof(handshake) - 1);
     n += sizeof(handshake) - 1;
     if (deflate) {
         memcpy(in + n, offer, sizeof(offer) - 1);

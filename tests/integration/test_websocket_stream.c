@@ -407,7 +407,14 @@ static uint32_t crc_of(const void *p, size_t n) {
 static void check_rss(const char *what, unsigned frames) {
     size_t base = atomic_load(&base_rss_kb), peak = atomic_load(&peak_rss_kb);
     assert_true(peak > 0);
-    if (peak > base && peak - base > 16 * 1024)
+    bool bounded = true;
+#ifdef FH__SANITIZED
+    /* Over TLS, OpenSSL frees its record buffers whenever a connection
+     * goes idle and allocates them again: ASan's quarantine keeps every
+     * freed one, so the resident size says nothing there. */
+    bounded = !fht_over_tls();
+#endif
+    if (bounded && peak > base && peak - base > 16 * 1024)
         fail_msg("%s: RSS grew %zu KiB while a 64 MiB message streamed by", what, peak - base);
     print_message("%s 64 MiB in %u frame(s): peak RSS %zu KiB, %zu KiB before\n", what, frames,
                   peak, base);
