@@ -9,8 +9,11 @@ its own body:
   connection, and the client opens a new one for the next request;
 - a request whose connection ends before any byte of its answer arrived
   (an idle keep-alive connection closed by the drain while the request was
-  on its way) is sent again on a new connection, as RFC 9112 9.3.1 lets a
-  client do for an idempotent request (counted as "retried");
+  on its way) would be sent again on a new connection, as RFC 9112 9.3.1
+  lets a client do for an idempotent request (counted as "retried"), but
+  must not happen: after a handover the old generation keeps a connection
+  that was answered less than a second ago open for its next request, and
+  answers it with Connection: close, so a busy client needs no retry;
 - a refused connection, a connection that ends in the middle of an answer,
   a wrong answer or no answer within 10 s is a lost request: the test fails.
 
@@ -304,6 +307,9 @@ def main():
             fail(f"only {restarts} restarts in {TIME_LIMIT:.0f} s", logpath)
         if client.lost_list:
             fail(f"{len(client.lost_list)} requests lost: {client.lost_list[:3]}", logpath)
+        if client.retried:
+            fail(f"{client.retried} requests had to be sent again: their connection ended "
+                 f"before any byte of the answer", logpath)
         for p in pids[:-1]:
             st = exited.get(p)
             if st is None:
