@@ -84,7 +84,10 @@ static bool parse_locks(fh__inherit_t *in, const char *s) {
 int fh__inherit_read(fh__inherit_t **out, int *ready_fd) {
     *out = NULL;
     *ready_fd = -1;
-    long ppid = env_long(getenv("FASTHTTP_LISTEN_PID"), INT_MAX);
+    const char *from = getenv("FASTHTTP_LISTEN_PID");
+    if (!from)
+        return 0; /* not a restart's new generation: the environment is left alone */
+    long ppid = env_long(from, INT_MAX);
     if (ppid < 0 || ppid != (long)getppid()) {
         inherit_unset();
         return 0; /* nothing handed over, or to an ancestor of ours */

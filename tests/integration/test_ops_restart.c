@@ -248,6 +248,7 @@ static void test_child_exits(void **state) {
     int err = fh_server_restart(s);
     const char *log = capture_end();
     assert_int_equal(err, FH_ERESTART);
+    assert_string_equal(fh_strerror(err), "the new generation ended before it was ready");
     assert_non_null(strstr(log, "restart failed, this generation keeps serving"));
     assert_non_null(strstr(log, "exited with status 3 before it was ready"));
     assert_parent_serves(port);
