@@ -626,6 +626,13 @@ static const char *h1_parse_batch(fh__conn_t *c, const char *p, const char *end)
         if (err == HPE_PAUSED)
             llhttp_resume(h->parser);
         fh_request_t *req = h->cur;
+        if (!req) {
+            /* fn answered a streamed body's chunk, which stopped the
+             * request (op_finished, h1_stream_stop): the rest of the
+             * batch is not parsed. */
+            p = pos ? pos : end;
+            break;
+        }
         if (req->flags & FH__REQ_STREAM) {
             /* A streamed body: paused after its head, after a chunk fn
              * paused at, or after a response that came first; or it ended. */
@@ -1051,11 +1058,11 @@ static void op_abort(fh_request_t *req) {
         fh__conn_close(req->conn);
 }
 
-static int op_takeover_prepare(fh_request_t *req) {
+static int op_takeover_prepare(fh_request_t *req, bool hand_over) {
     fh__conn_t *c = req->conn;
     if (!c || fh__conn_closed(c) || req->state != FH__RS_HANDLING)
         return FH_ESTATE;
-    if (!c->transport->can_hand_over)
+    if (hand_over && !c->transport->can_hand_over)
         return FH_ENOTSUP; /* the TLS session cannot go with the socket */
     fh__h1_of(c)->state = FH__H1_HANDOVER;
     fh__conn_read(c, false);

@@ -28,6 +28,7 @@
 #include "fasthttp/openapi.h"
 #include "fasthttp/json.h"
 #include "fasthttp/input.h"
+#include "fasthttp/multipart.h"
 #include "fasthttp/async.h"
 #include "fasthttp/pool.h"
 #include "fasthttp/stream.h"

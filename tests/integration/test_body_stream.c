@@ -31,6 +31,7 @@ typedef struct upload {
     uint64_t size, sum;
     unsigned chunks;
     bool slow, timer, gone;
+    bool early; /* answer 422 on the first chunk */
 } upload_t;
 
 static uint64_t fnv(uint64_t h, const char *p, size_t n) {
@@ -53,6 +54,10 @@ static int on_body(fh_request_t *req, fh_str_t chunk, int status, void *data) {
     (void)req;
     upload_t *u = data;
     if (status == FH_BODY_DATA) {
+        if (u->early) {
+            fh_send_text(u->res, 422, "early");
+            return FH_BODY_CONTINUE;
+        }
         u->size += chunk.len;
         u->sum = fnv(u->sum, chunk.ptr, chunk.len);
         u->chunks++;
@@ -92,7 +97,10 @@ static int put_upload(fh_request_t *req, fh_response_t *res, void *data) {
     upload_t *u = fh_alloc(req, sizeof(*u));
     if (!u)
         return FH_ENOMEM;
-    *u = (upload_t){ .res = res, .sum = 14695981039346656037ull, .slow = data != NULL };
+    *u = (upload_t){ .res = res,
+                     .sum = 14695981039346656037ull,
+                     .slow = data != NULL,
+                     .early = fh_str_eq(fh_request_header(req, "Authorization"), "early") };
     return fh_request_body_read(req, on_body, u);
 }
 
@@ -300,6 +308,27 @@ static void test_early_answers(void **state) {
     fht_close(fd);
     free(chunk);
     assert_int_equal(atomic_load(&too_big), big0 + 1);
+    /* fn answers on the first chunk, which came in the head's own read:
+     * the answer, then the end of the connection; the next request of the
+     * batch is not parsed. */
+    const char *early[] = {
+        "PUT /up/e HTTP/1.1\r\nHost: t\r\nAuthorization: early\r\nContent-Length: 5\r\n\r\n"
+        "hello"
+        "GET /whole HTTP/1.1\r\nHost: t\r\n\r\n",
+        "PUT /up/e HTTP/1.1\r\nHost: t\r\nAuthorization: early\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        fd = fht_connect(fht_port);
+        fht_send_str(fd, early[i]);
+        assert_int_equal(fht_read_response(fd, &r, 0), 0);
+        assert_int_equal(r.status, 422);
+        assert_string_equal(r.body, "early");
+        assert_string_equal(fht_hdr(&r, "Connection"), "close");
+        fht_response_free(&r);
+        assert_int_equal(fht_read_response(fd, &r, 0), -1); /* closed: nothing more */
+        fht_close(fd);
+    }
 }
 
 static void test_continue(void **state) {
