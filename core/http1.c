@@ -853,10 +853,11 @@ static void h1_rebase(fh__conn_t *c, const char *lo, const char *hi, ptrdiff_t d
 }
 
 /* After a restart's handover (the new generation accepts on the same
- * sockets) a draining connection whose last answer said keep-alive is
- * kept open for its next request up to a grace (1 s, at most half of
- * drain_ms) from the moment it became idle, and that request is answered
- * with Connection: close: a client that sends right after each answer, as
+ * sockets) a draining connection whose last answer said keep-alive, or
+ * that was accepted and has sent nothing yet, is kept open for its next
+ * request up to a grace (1 s, at most half of drain_ms) from the moment it
+ * became idle (or was accepted), and that request is answered with
+ * Connection: close: a client that sends right after each answer, as
  * a busy keep-alive client does, never sees its connection end while a
  * request is on its way (which it may only send again when that request
  * is idempotent). One idle longer, or still idle at the grace's end, ends
@@ -870,15 +871,23 @@ static uint64_t h1_drain_grace_ms(const fh__conn_t *c) {
 }
 
 /* An idle connection as the drain starts: kept for the rest of its grace
- * (see above) when it became idle less than the grace ago. */
+ * (see above) when it became idle less than the grace ago, or was
+ * accepted less than the grace ago and has sent nothing yet (its first
+ * request is on its way). */
 static bool h1_drain_grace(fh__conn_t *c) {
     fh__h1_t *h = fh__h1_of(c);
     const fh_timeouts_t *t = timeouts_of(c);
-    uint64_t grace = h1_drain_grace_ms(c);
-    if (!grace || h->state != FH__H1_READING || h->to_kind != FH__H1_TO_IDLE)
+    uint64_t grace = h1_drain_grace_ms(c), since_deadline;
+    if (!grace || h->state != FH__H1_READING)
+        return false;
+    if (h->to_kind == FH__H1_TO_IDLE)
+        since_deadline = t->keepalive_ms; /* the deadline: idle since + keepalive_ms */
+    else if (h->to_kind == FH__H1_TO_FRESH)
+        since_deadline = t->header_ms; /* accepted + header_ms */
+    else
         return false;
     uint64_t now = uv_now(&fh__conn_worker(c)->loop), deadline = fh__conn_read_deadline(c);
-    uint64_t idle_since = deadline > t->keepalive_ms ? deadline - t->keepalive_ms : 0;
+    uint64_t idle_since = deadline > since_deadline ? deadline - since_deadline : 0;
     if (now - idle_since >= grace)
         return false;
     h->to_kind = FH__H1_TO_DRAIN;
