@@ -379,9 +379,12 @@ FH_API void fh_server_stop(fh_server_t *server);
  * generation's fh_server_new takes the sockets whose address its config
  * lists (binding only the others) and, once every worker of its server
  * accepts, tells this one, which only then stops as fh_server_stop does:
- * /readyz fails, it stops accepting, answers what it has received (the
- * last answer on each connection with Connection: close), closes idle
- * connections and its threads end (fh_server_run returns 0: exit then).
+ * /readyz fails, it stops accepting (leaving what is queued to the new
+ * generation), answers what it has received (the last answer on each
+ * connection with Connection: close), keeps a connection answered or
+ * accepted less than a second ago (at most drain_ms / 2) open for its
+ * next request, answered with Connection: close, closes the other idle
+ * connections, and its threads end (fh_server_run returns 0: exit then).
  * Under systemd (NOTIFY_SOCKET) it sends MAINPID= with the new pid, and
  * every generation sends READY=1 once it accepts.
  *
