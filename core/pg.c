@@ -39,8 +39,8 @@ enum { STEP_PREP, STEP_EXEC, STEP_SYNC };
 typedef struct pg_query {
     struct pg_query *next;
     pg_loop_t *lp;
-    pg_conn_t *pc; /* in flight on it, else NULL */
-    fh_pg_tx_t *tx; /* NULL: any connection of the loop */
+    pg_conn_t *pc;            /* in flight on it, else NULL */
+    fh_pg_tx_t *tx;           /* NULL: any connection of the loop */
     const fh_pg_stmt_t *stmt; /* NULL: sql */
     fh_request_t *req;
     fh_response_t *res;
@@ -107,7 +107,7 @@ struct pg_loop {
     uv_loop_t *loop;
     uv_timer_t sweep;
     uv_timer_t kick;
-    pg_query_t *head, *tail; /* waiting for a connection */
+    pg_query_t *head, *tail;          /* waiting for a connection */
     pg_query_t *failed, *failed_tail; /* answered on the next turn, in order */
     unsigned n;
     pg_conn_t conns[];
@@ -372,7 +372,8 @@ static void on_kick(uv_timer_t *t) {
 static pg_query_t *query_new(pg_loop_t *lp, fh_request_t *req, fh_response_t *res, const char *sql,
                              int nparams, const char *const *params, fh_pg_result_fn cb,
                              void *data) {
-    size_t len = sizeof(pg_query_t) + (size_t)nparams * sizeof(char *) + (sql ? strlen(sql) : 0) + 1;
+    size_t len =
+        sizeof(pg_query_t) + (size_t)nparams * sizeof(char *) + (sql ? strlen(sql) : 0) + 1;
     for (int i = 0; i < nparams; i++)
         len += params[i] ? strlen(params[i]) + 1 : 0;
     pg_query_t *q = malloc(len);
@@ -827,8 +828,8 @@ static void conn_send(pg_conn_t *pc, pg_query_t *q) {
     if (ok)
         ok = st ? PQsendQueryPrepared(pc->c, st->name, q->nparams, (const char *const *)q->params,
                                       NULL, NULL, 0)
-                : PQsendQueryParams(pc->c, q->sql, q->nparams, NULL,
-                                    (const char *const *)q->params, NULL, NULL, 0);
+                : PQsendQueryParams(pc->c, q->sql, q->nparams, NULL, (const char *const *)q->params,
+                                    NULL, NULL, 0);
     if (ok && first && q->step == STEP_EXEC)
         PQsetSingleRowMode(pc->c);
     if (ok)
@@ -1076,8 +1077,7 @@ int fh_pg_query_prepared(fh_pg_t *pg, fh_request_t *req, fh_response_t *res,
                          const fh_pg_stmt_t *stmt, int nparams, const char *const *params,
                          fh_pg_result_fn cb, void *data) {
     if (!pg || !req || !res || !cb || !stmt || stmt->index >= pg->nstmts ||
-        pg->stmts[stmt->index] != stmt || nparams != stmt->nparams ||
-        !args_ok("", nparams, params))
+        pg->stmts[stmt->index] != stmt || nparams != stmt->nparams || !args_ok("", nparams, params))
         return FH_EINVAL;
     return query_submit(pg, req, res, stmt, NULL, nparams, params, cb, data);
 }
@@ -1204,8 +1204,8 @@ fail:
     return NULL;
 }
 
-static int tx_add(fh_pg_tx_t *tx, int kind, const fh_pg_stmt_t *stmt, const char *sql,
-                  int nparams, const char *const *params, fh_pg_result_fn cb, void *data) {
+static int tx_add(fh_pg_tx_t *tx, int kind, const fh_pg_stmt_t *stmt, const char *sql, int nparams,
+                  const char *const *params, fh_pg_result_fn cb, void *data) {
     if (tx->ended || !tx->req)
         return FH_ESTATE;
     pg_query_t *q = query_new(tx->lp, tx->req, tx->res, sql, nparams, params, cb, data);

@@ -139,7 +139,11 @@ typedef void (*fh_pg_result_fn)(fh_request_t *req, fh_response_t *res, int statu
  * wait counts in its timeout). Queries of one request may run on different
  * connections: their callbacks run in the order of each connection's
  * results, not necessarily in call order. When the client goes away every
- * query of the response not answered yet gets FH_ECANCELED. cb runs exactly once for a call
+ * query of the response not answered yet gets FH_ECANCELED: the call sets
+ * the response's cancel callback (fh_response_on_cancel) to fh_pg's own,
+ * replacing one set before; when a request uses two fh_pg_t, the queries
+ * of the one called last are the ones canceled (the others run to their
+ * end and answer as usual). cb runs exactly once for a call
  * that returned 0, never from inside this call; the response must stay
  * deferred until then. Returns 0, FH_EINVAL (NULL argument, nparams < 0 or
  * over 65,535), FH_EALREADY_SENT (the response is final) or FH_ENOMEM. */
@@ -167,7 +171,8 @@ FH_API int fh_pg_query_prepared(fh_pg_t *pg, fh_request_t *req, fh_response_t *r
                                 fh_pg_result_fn cb, void *data);
 
 /** Starts a transaction for this request and defers the response: BEGIN is
- * sent on the first free connection of the loop, which stays with the
+ * sent on a connection of the loop chosen as for fh_pg_query (behind what it
+ * runs already), which from then on takes no other query and stays with the
  * transaction until fh_pg_commit or fh_pg_rollback has run, or the request
  * is over (then ROLLBACK is sent by itself, and callbacks of queries still
  * pending are dropped). Call on the request's loop thread. The handle is
@@ -178,7 +183,9 @@ FH_API int fh_pg_query_prepared(fh_pg_t *pg, fh_request_t *req, fh_response_t *r
 FH_API fh_pg_tx_t *fh_pg_begin(fh_pg_t *pg, fh_request_t *req, fh_response_t *res, int *err);
 
 /** A query inside the transaction, as fh_pg_query. Queries run one after
- * the other in call order on the transaction's connection. Returns as
+ * the other in call order on the transaction's connection (pipelined: each
+ * is sent at once, with its own Sync; one that fails leaves the transaction
+ * aborted, and the ones after it get PostgreSQL's 25P02 error). Returns as
  * fh_pg_query, or FH_ESTATE once commit or rollback was asked. */
 FH_API int fh_pg_tx_query(fh_pg_tx_t *tx, const char *sql, int nparams, const char *const *params,
                           fh_pg_result_fn cb, void *data);
