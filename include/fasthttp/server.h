@@ -394,7 +394,9 @@ FH_API void fh_server_stop(fh_server_t *server);
  * this server stopping), FH_EBUSY (a restart is under way), FH_ESTATE
  * (not running, or stopping), FH_ERESTART (the new generation exited
  * before it was ready: a config error, a crash...), FH_ETIMEDOUT (not
- * ready in time: it was sent SIGTERM), or an error starting it (FH_ENOENT:
+ * ready in time: it was sent SIGTERM), FH_ECANCELED (this server was
+ * asked to stop before the new generation was ready: the new one is sent
+ * SIGTERM too, and the stop goes on), or an error starting it (FH_ENOENT:
  * no such program). On every error this generation keeps serving as
  * before, and the reason is written to stderr with the child's pid and
  * exit status. Only the server it is called on is handed over: a program

@@ -25,7 +25,9 @@
  *   the old server, then the end; connections opened all the time, each
  *   sending its request 5 ms after the connect, are all answered (one
  *   accepted by the old server just before its stop waits for its
- *   request); a connection idle for 1.5 s ends at once, with no answer. */
+ *   request); a connection idle for 1.5 s ends at once, with no answer.
+ * - A stop asked while the new generation starts cancels the restart
+ *   (FH_ECANCELED at once, the child sent SIGTERM, nobody serves after). */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -73,6 +75,8 @@ static int child_main(const char *role) {
         sleep(60); /* the restart's SIGTERM ends it */
         return 4;
     }
+    if (strcmp(role, "slow") == 0)
+        usleep(500 * 1000); /* then serves */
     static char entries[512];
     const char *listen[9] = { NULL };
     const char *spec = getenv("FHT_RESTART_LISTEN");
@@ -674,6 +678,49 @@ static void test_drain_grace(void **state) {
     assert_int_equal(WEXITSTATUS(wst), 0);
 }
 
+/* A stop asked while the new generation starts cancels the restart. */
+typedef struct {
+    fh_server_t *s;
+    int err;
+    uint64_t took;
+} restart_call_t;
+
+static void *restart_thread(void *arg) {
+    restart_call_t *r = arg;
+    uint64_t t0 = fht_now_ms();
+    r->err = fh_server_restart(r->s);
+    r->took = fht_now_ms() - t0;
+    return NULL;
+}
+
+static void test_stop_cancels(void **state) {
+    (void)state;
+    fh_server_t *s = parent_start(NULL, 2, 0);
+    int port = fh_server_port(s);
+    char listen0[64];
+    snprintf(listen0, sizeof(listen0), "127.0.0.1:%d", port);
+    setenv("FHT_RESTART_ROLE", "slow", 1);
+    setenv("FHT_RESTART_LISTEN", listen0, 1);
+    setenv("FHT_RESTART_THREADS", "1", 1);
+    restart_call_t call = { .s = s };
+    pthread_t t;
+    capture_begin();
+    assert_int_equal(pthread_create(&t, NULL, restart_thread, &call), 0);
+    usleep(100 * 1000);
+    fh_server_stop(s);
+    pthread_join(t, NULL);
+    const char *log = capture_end();
+    unsetenv("FHT_RESTART_ROLE");
+    assert_int_equal(call.err, FH_ECANCELED);
+    assert_true(call.took < 400); /* not kept waiting for the child */
+    assert_non_null(strstr(log, "restart canceled: a stop was asked before the new generation"));
+    assert_non_null(strstr(log, "it was sent SIGTERM and was killed by signal 15"));
+    assert_int_equal(fh_server_wait(s), 0);
+    fh_server_free(s);
+    char body[64];
+    assert_int_equal(get(port, NULL, body, sizeof(body)), -1); /* nobody serves */
+}
+
 static void test_refused_states(void **state) {
     (void)state;
     fh_server_config_t cfg = fh_server_config_default();
@@ -702,6 +749,7 @@ int main(void) {
         cmocka_unit_test(test_unwanted_socket_closed),
         cmocka_unit_test(test_activated_socket),
         cmocka_unit_test(test_drain_grace),
+        cmocka_unit_test(test_stop_cancels),
         cmocka_unit_test(test_refused_states),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
