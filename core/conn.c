@@ -16,6 +16,7 @@ static void on_poll(uv_poll_t *p, int status, int events);
 
 void fh__conn_set_keep_limit(fh__conn_t *c, size_t max) { c->keep_limit = max; }
 void fh__conn_set_read_deadline(fh__conn_t *c, uint64_t at) { c->read_deadline = at; }
+uint64_t fh__conn_read_deadline(const fh__conn_t *c) { return c->read_deadline; }
 void fh__conn_set_transport_deadline(fh__conn_t *c, uint64_t at) { c->transport_deadline = at; }
 
 bool fh__conn_input_waiting(const fh__conn_t *c) {

@@ -237,6 +237,8 @@ void fh__conn_io_pending(fh__conn_t *c, int delta);
  * connection's own: writes that make no progress for timeouts.write_ms
  * close it. */
 void fh__conn_set_read_deadline(fh__conn_t *c, uint64_t at);
+/* The read deadline set last (loop ms), 0 when none. */
+uint64_t fh__conn_read_deadline(const fh__conn_t *c);
 /* The transport's own deadline (a handshake must complete by it), in loop
  * milliseconds, or 0 for none; when it passes the connection closes,
  * counted as a timeout. */

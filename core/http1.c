@@ -82,6 +82,8 @@ static void h1_end(fh__conn_t *c, bool linger) {
 
 /* --------------------------------------------------------------- deadlines */
 
+static uint64_t h1_drain_grace_ms(const fh__conn_t *c);
+
 /* The read deadline for where the connection is. */
 static void h1_update_deadline(fh__conn_t *c) {
     fh__h1_t *h = fh__h1_of(c);
@@ -105,7 +107,12 @@ static void h1_update_deadline(fh__conn_t *c) {
     } else if (h->nqueued || h->state == FH__H1_PAUSED) {
         h->to_kind = FH__H1_TO_NONE;
         fh__conn_set_read_deadline(c, 0);
-    } else if (h->to_kind != FH__H1_TO_FRESH && h->to_kind != FH__H1_TO_IDLE) {
+    } else if (h->draining && h->to_kind != FH__H1_TO_FRESH && h->to_kind != FH__H1_TO_DRAIN) {
+        /* Kept while draining after a handover: idle now, for the grace. */
+        h->to_kind = FH__H1_TO_DRAIN;
+        fh__conn_set_read_deadline(c, now + h1_drain_grace_ms(c));
+    } else if (h->to_kind != FH__H1_TO_FRESH && h->to_kind != FH__H1_TO_IDLE &&
+               h->to_kind != FH__H1_TO_DRAIN) {
         /* Idle between requests: the deadline counts from the moment the
          * connection became idle, whatever it sends that is no request. */
         h->to_kind = FH__H1_TO_IDLE;
@@ -824,6 +831,10 @@ static void h1_on_eof(fh__conn_t *c) {
 
 static void h1_on_timeout(fh__conn_t *c) {
     fh__h1_t *h = fh__h1_of(c);
+    if (h->to_kind == FH__H1_TO_DRAIN) {
+        h1_end(c, true); /* no request came in the grace: end, no reset */
+        return;
+    }
     FH__COUNT(fh__conn_worker(c)->stats.timeouts);
     if ((h->to_kind == FH__H1_TO_HEADER || h->to_kind == FH__H1_TO_BODY) && !fh__conn_writing(c)) {
         h1_fail(c, 408);
@@ -839,6 +850,49 @@ static void h1_rebase(fh__conn_t *c, const char *lo, const char *hi, ptrdiff_t d
     fh__h1_t *h = fh__h1_of(c);
     if (h->cur)
         fh__request_rebase(h->cur, lo, hi, delta);
+}
+
+/* After a restart's handover (the new generation accepts on the same
+ * sockets) a draining connection whose last answer said keep-alive, or
+ * that was accepted and has sent nothing yet, is kept open for its next
+ * request up to a grace (1 s, at most half of drain_ms) from the moment it
+ * became idle (or was accepted), and that request is answered with
+ * Connection: close: a client that sends right after each answer, as
+ * a busy keep-alive client does, never sees its connection end while a
+ * request is on its way (which it may only send again when that request
+ * is idempotent). One idle longer, or still idle at the grace's end, ends
+ * as in any stop. 0 when there is no grace (a plain stop). */
+static uint64_t h1_drain_grace_ms(const fh__conn_t *c) {
+    const fh__worker_t *w = fh__conn_worker(c);
+    const fh_timeouts_t *t = timeouts_of(c);
+    if (!atomic_load_explicit(&w->server->handed_over, memory_order_relaxed))
+        return 0;
+    return t->drain_ms / 2 < 1000 ? t->drain_ms / 2 : 1000;
+}
+
+/* An idle connection as the drain starts: kept for the rest of its grace
+ * (see above) when it became idle less than the grace ago, or was
+ * accepted less than the grace ago and has sent nothing yet (its first
+ * request is on its way). */
+static bool h1_drain_grace(fh__conn_t *c) {
+    fh__h1_t *h = fh__h1_of(c);
+    const fh_timeouts_t *t = timeouts_of(c);
+    uint64_t grace = h1_drain_grace_ms(c), since_deadline;
+    if (!grace || h->state != FH__H1_READING)
+        return false;
+    if (h->to_kind == FH__H1_TO_IDLE)
+        since_deadline = t->keepalive_ms; /* the deadline: idle since + keepalive_ms */
+    else if (h->to_kind == FH__H1_TO_FRESH)
+        since_deadline = t->header_ms; /* accepted + header_ms */
+    else
+        return false;
+    uint64_t now = uv_now(&fh__conn_worker(c)->loop), deadline = fh__conn_read_deadline(c);
+    uint64_t idle_since = deadline > since_deadline ? deadline - since_deadline : 0;
+    if (now - idle_since >= grace)
+        return false;
+    h->to_kind = FH__H1_TO_DRAIN;
+    fh__conn_set_read_deadline(c, idle_since + grace);
+    return true;
 }
 
 /* The server stops. An idle connection ends at once, without a reset
@@ -861,12 +915,20 @@ static void h1_stop(fh__conn_t *c, bool force) {
         if (h->state == FH__H1_READING &&
             ((h->late && h->to_kind == FH__H1_TO_FRESH) || fh__conn_input_waiting(c)))
             return;
+        if (h1_drain_grace(c))
+            return;
         h1_end(c, true);
         return;
     }
+    /* The last answer, unless its head is made already, says close. One
+     * made already says keep-alive: after a handover the connection then
+     * stays for the grace once idle (h1_update_deadline), and the next
+     * request is answered with close; otherwise it ends after the answer. */
+    bool said_keep_alive = !h->q_tail || h->q_tail->state >= FH__RS_READY;
     if (h->q_tail && h->q_tail->state < FH__RS_READY)
         h->q_tail->flags &= ~(unsigned)FH__REQ_KEEP_ALIVE;
-    if (!h->cur && h->state != FH__H1_HANDOVER)
+    if (!h->cur && h->state != FH__H1_HANDOVER &&
+        !(said_keep_alive && h->state == FH__H1_READING && h1_drain_grace_ms(c)))
         h->state = FH__H1_LAST;
 }
 

@@ -39,8 +39,16 @@ typedef enum fh__h1_state {
                       * more is read, so that its bytes go with the socket */
 } fh__h1_state_t;
 
-/* What the read deadline guards. */
-enum { FH__H1_TO_NONE, FH__H1_TO_FRESH, FH__H1_TO_HEADER, FH__H1_TO_BODY, FH__H1_TO_IDLE };
+/* What the read deadline guards (DRAIN: an idle connection kept a little
+ * while after a restart's handover, for a request on its way). */
+enum {
+    FH__H1_TO_NONE,
+    FH__H1_TO_FRESH,
+    FH__H1_TO_HEADER,
+    FH__H1_TO_BODY,
+    FH__H1_TO_IDLE,
+    FH__H1_TO_DRAIN
+};
 
 /* One read's bytes being parsed: on the stack of the batch, so that a
  * handler finishing another connection's response (which may parse that

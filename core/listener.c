@@ -221,7 +221,10 @@ void fh__listener_close(fh__listener_t *l) {
      * once, so that the kernel queues nothing more behind the last accept.
      * uv_close takes the descriptor out of the loop's poll set before it
      * returns, so it may close right away (a uv_poll_t leaves it open). */
-    accept_some(l, INT32_MAX);
+    /* After a restart's handover the new generation accepts from the same
+     * socket, which stays open there: the queue is left to it. */
+    if (!atomic_load(&l->w->server->handed_over))
+        accept_some(l, INT32_MAX);
     l->open = false;
     uv_close((uv_handle_t *)&l->poll, on_closed);
     close(l->fd);

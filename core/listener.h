@@ -70,7 +70,9 @@ int fh__listener_start(fh__listener_t *l, fh__worker_t *w);
 void fh__listener_resume(fh__listener_t *l);
 /* Stops for good: accepts what the kernel has queued already (those
  * connections are served like any other), then closes the socket, so
- * that a client connecting later is refused rather than reset. */
+ * that a client connecting later is refused rather than reset. After a
+ * restart's handover the queue is left to the new generation, which holds
+ * the socket open and accepts from it. */
 void fh__listener_close(fh__listener_t *l);
 
 #endif

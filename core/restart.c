@@ -84,7 +84,10 @@ static bool parse_locks(fh__inherit_t *in, const char *s) {
 int fh__inherit_read(fh__inherit_t **out, int *ready_fd) {
     *out = NULL;
     *ready_fd = -1;
-    long ppid = env_long(getenv("FASTHTTP_LISTEN_PID"), INT_MAX);
+    const char *from = getenv("FASTHTTP_LISTEN_PID");
+    if (!from)
+        return 0; /* not a restart's new generation: the environment is left alone */
+    long ppid = env_long(from, INT_MAX);
     if (ppid < 0 || ppid != (long)getppid()) {
         inherit_unset();
         return 0; /* nothing handed over, or to an ancestor of ours */
@@ -526,13 +529,17 @@ static int spawn(fh_server_t *s, const char *path, const int *socks, int nsocks,
 }
 
 /* Waits up to ms for the child's byte: 1 ready, 0 the pipe ended (the
- * child is gone or gave it up), -1 not in time. */
-static int wait_ready(int fd, uint32_t ms) {
+ * child is gone or gave it up), -1 not in time, -2 a stop of s was asked
+ * meanwhile (looked at every 50 ms). */
+static int wait_ready(fh_server_t *s, int fd, uint32_t ms) {
     uint64_t end = now_ms() + ms;
     for (;;) {
+        if (atomic_load(&s->stop_requested))
+            return -2;
         uint64_t now = now_ms();
+        uint64_t left = now >= end ? 0 : end - now;
         struct pollfd p = { .fd = fd, .events = POLLIN };
-        int r = poll(&p, 1, now >= end ? 0 : (int)(end - now));
+        int r = poll(&p, 1, left < 50 ? (int)left : 50);
         if (r < 0 && errno == EINTR)
             continue;
         if (r > 0) {
@@ -589,8 +596,24 @@ int fh__restart_run(fh_server_t *s) {
         free(path);
         return err;
     }
-    int got = wait_ready(pipefd[0], s->cfg.timeouts.restart_ms);
+    int got = wait_ready(s, pipefd[0], s->cfg.timeouts.restart_ms);
     close(pipefd[0]);
+    if (got == 1 && atomic_load(&s->stop_requested))
+        got = -2; /* the stop came as the new generation got ready */
+    if (got == -2) {
+        /* A stop asked before the handover stops the service: the new
+         * generation is stopped too (gracefully, once it runs: what it
+         * accepted is answered). */
+        kill(pid, SIGTERM);
+        char st[48];
+        status_text(reap(pid, s->cfg.timeouts.drain_ms + 1000), st, sizeof(st));
+        fprintf(stderr,
+                "fasthttp: restart canceled: a stop was asked before the new generation (pid "
+                "%ld, %s) was ready; it was sent SIGTERM and %s\n",
+                (long)pid, path, st);
+        free(path);
+        return FH_ECANCELED;
+    }
     if (got == 1) {
         atomic_store(&s->handed_over, true);
         fprintf(stderr,

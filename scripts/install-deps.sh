@@ -48,8 +48,9 @@ want="$want $PKGS_WS"
 # examples/upload: SHA-256 of the streamed files (OpenSSL's libcrypto).
 PKGS_UPLOAD="libssl-dev"
 want="$want $PKGS_UPLOAD"
-# Operations: promtool checks /metrics; HAProxy fronts the multi-instance test.
-PKGS_OPS="prometheus haproxy"
+# Operations: promtool checks /metrics; HAProxy fronts the multi-instance tests;
+# nginx -t, systemd-analyze verify and a YAML parser check docs/deployment.md.
+PKGS_OPS="prometheus haproxy nginx-light python3-yaml systemd"
 want="$want $PKGS_OPS"
 # PostgreSQL: libpq's headers (the database client on the loops) and the
 # server the tests start a throwaway instance of (initdb into a temp dir).

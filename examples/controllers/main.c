@@ -24,7 +24,9 @@
  * it) and ADMIN_TOKEN (the bearer token DELETE needs; default: a random
  * one, printed on startup). FH_CHECK_RESPONSES=1 checks every response of
  * the users API against its declaration. SIGINT or SIGTERM stops the
- * server gracefully.
+ * server gracefully; SIGUSR2 restarts it without downtime (a new
+ * generation of the program takes the listening sockets over; the users
+ * kept in memory start empty there).
  */
 #include <fasthttp.h>
 #include <stdio.h>

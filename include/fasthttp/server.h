@@ -379,9 +379,12 @@ FH_API void fh_server_stop(fh_server_t *server);
  * generation's fh_server_new takes the sockets whose address its config
  * lists (binding only the others) and, once every worker of its server
  * accepts, tells this one, which only then stops as fh_server_stop does:
- * /readyz fails, it stops accepting, answers what it has received (the
- * last answer on each connection with Connection: close), closes idle
- * connections and its threads end (fh_server_run returns 0: exit then).
+ * /readyz fails, it stops accepting (leaving what is queued to the new
+ * generation), answers what it has received (the last answer on each
+ * connection with Connection: close), keeps a connection answered or
+ * accepted less than a second ago (at most drain_ms / 2) open for its
+ * next request, answered with Connection: close, closes the other idle
+ * connections, and its threads end (fh_server_run returns 0: exit then).
  * Under systemd (NOTIFY_SOCKET) it sends MAINPID= with the new pid, and
  * every generation sends READY=1 once it accepts.
  *
@@ -391,7 +394,9 @@ FH_API void fh_server_stop(fh_server_t *server);
  * this server stopping), FH_EBUSY (a restart is under way), FH_ESTATE
  * (not running, or stopping), FH_ERESTART (the new generation exited
  * before it was ready: a config error, a crash...), FH_ETIMEDOUT (not
- * ready in time: it was sent SIGTERM), or an error starting it (FH_ENOENT:
+ * ready in time: it was sent SIGTERM), FH_ECANCELED (this server was
+ * asked to stop before the new generation was ready: the new one is sent
+ * SIGTERM too, and the stop goes on), or an error starting it (FH_ENOENT:
  * no such program). On every error this generation keeps serving as
  * before, and the reason is written to stderr with the child's pid and
  * exit status. Only the server it is called on is handed over: a program

@@ -19,20 +19,31 @@
  * - A socket no listener of the child's config wants is closed: the port
  *   refuses connections once the old server has stopped.
  * - A socket-activated server hands systemd's socket over, and the child
- *   serves it whatever its config's port. */
+ *   serves it whatever its config's port.
+ * - The drain after a handover: a keep-alive connection sending a request
+ *   every 10 ms gets its next request answered with Connection: close by
+ *   the old server, then the end; connections opened all the time, each
+ *   sending its request 5 ms after the connect, are all answered (one
+ *   accepted by the old server just before its stop waits for its
+ *   request); a connection idle for 1.5 s ends at once, with no answer.
+ * - A stop asked while the new generation starts cancels the restart
+ *   (FH_ECANCELED at once, the child sent SIGTERM, nobody serves after). */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -55,10 +66,17 @@ static int child_answer(fh_request_t *req, fh_response_t *res, void *data) {
 static int child_main(const char *role) {
     if (strcmp(role, "exit") == 0)
         return 3;
+    /* A test that fails before it stops its child does not leave it
+     * running: it ends with the test program. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() == 1)
+        return 5;
     if (strcmp(role, "hang") == 0) {
         sleep(60); /* the restart's SIGTERM ends it */
         return 4;
     }
+    if (strcmp(role, "slow") == 0)
+        usleep(500 * 1000); /* then serves */
     static char entries[512];
     const char *listen[9] = { NULL };
     const char *spec = getenv("FHT_RESTART_LISTEN");
@@ -248,6 +266,7 @@ static void test_child_exits(void **state) {
     int err = fh_server_restart(s);
     const char *log = capture_end();
     assert_int_equal(err, FH_ERESTART);
+    assert_string_equal(fh_strerror(err), "the new generation ended before it was ready");
     assert_non_null(strstr(log, "restart failed, this generation keeps serving"));
     assert_non_null(strstr(log, "exited with status 3 before it was ready"));
     assert_parent_serves(port);
@@ -487,6 +506,221 @@ static void test_activated_socket(void **state) {
     assert_int_equal(WEXITSTATUS(wst), 0);
 }
 
+/* ---------------------------------------------- the drain after a handover */
+
+static int grace_port;
+static atomic_bool grace_stop;
+
+static int connect_cloexec(int port) {
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    struct timeval tv = { 5, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+/* One answer on fd into body: its status, with *close set when it says
+ * Connection: close; -1 when the connection ended (or timed out) before
+ * any byte of it, -2 in the middle of it. */
+static int read_answer(int fd, char *body, size_t cap, bool *close_after) {
+    char buf[4096];
+    size_t len = 0;
+    for (;;) {
+        char *end = memmem(buf, len, "\r\n\r\n", 4);
+        if (end) {
+            size_t head = (size_t)(end - buf) + 4;
+            const char *cl = memmem(buf, head, "Content-Length: ", 16);
+            size_t n = cl ? strtoul(cl + 16, NULL, 10) : 0;
+            if (len >= head + n) {
+                buf[head - 2] = '\0';
+                *close_after = strstr(buf, "Connection: close") != NULL;
+                snprintf(body, cap, "%.*s", (int)n, buf + head);
+                int status = -2;
+                sscanf(buf, "HTTP/1.1 %d", &status);
+                return status;
+            }
+        }
+        if (len == sizeof(buf))
+            return -2;
+        ssize_t r = recv(fd, buf + len, sizeof(buf) - len, 0);
+        if (r <= 0)
+            return len ? -2 : -1;
+        len += (size_t)r;
+    }
+}
+
+static const char grace_req[] = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+
+typedef struct {
+    int answered, closes, unanswered, after_close; /* after_close: bytes or no end */
+    char last_body[64];
+} keep_result_t;
+
+/* One keep-alive connection, a request every 10 ms, until an answer says
+ * close (then the connection must end) or one is not answered. */
+static void *keep_main(void *arg) {
+    keep_result_t *k = arg;
+    int fd = connect_cloexec(grace_port);
+    for (int i = 0; fd >= 0 && i < 1000; i++) {
+        bool close_after = false;
+        if (send(fd, grace_req, sizeof(grace_req) - 1, MSG_NOSIGNAL) != sizeof(grace_req) - 1 ||
+            read_answer(fd, k->last_body, sizeof(k->last_body), &close_after) != 200) {
+            k->unanswered++;
+            break;
+        }
+        k->answered++;
+        if (close_after) {
+            k->closes++;
+            char b;
+            if (recv(fd, &b, 1, 0) != 0)
+                k->after_close++;
+            break;
+        }
+        usleep(10000);
+    }
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+typedef struct {
+    int answered, unanswered;
+} fresh_result_t;
+
+/* New connections, each sending its request 5 ms after the connect. */
+static void *fresh_main(void *arg) {
+    fresh_result_t *f = arg;
+    while (!atomic_load(&grace_stop)) {
+        int fd = connect_cloexec(grace_port);
+        if (fd < 0) {
+            f->unanswered++; /* refused */
+            continue;
+        }
+        usleep(5000);
+        bool close_after;
+        char body[64];
+        if (send(fd, grace_req, sizeof(grace_req) - 1, MSG_NOSIGNAL) == sizeof(grace_req) - 1 &&
+            read_answer(fd, body, sizeof(body), &close_after) == 200)
+            f->answered++;
+        else
+            f->unanswered++;
+        close(fd);
+    }
+    return NULL;
+}
+
+static void test_drain_grace(void **state) {
+    (void)state;
+    fh_server_t *s = parent_start(NULL, 1, 0);
+    grace_port = fh_server_port(s);
+    atomic_store(&grace_stop, false);
+    /* The connection that has long been idle. */
+    int idle = connect_cloexec(grace_port);
+    assert_true(idle >= 0);
+    bool close_after;
+    char body[64];
+    assert_int_equal(send(idle, grace_req, sizeof(grace_req) - 1, 0), sizeof(grace_req) - 1);
+    assert_int_equal(read_answer(idle, body, sizeof(body), &close_after), 200);
+    assert_false(close_after);
+    usleep(1500 * 1000);
+
+    keep_result_t k = { 0 };
+    fresh_result_t f = { 0 };
+    pthread_t kt, ft;
+    assert_int_equal(pthread_create(&kt, NULL, keep_main, &k), 0);
+    assert_int_equal(pthread_create(&ft, NULL, fresh_main, &f), 0);
+    usleep(100 * 1000);
+    char listen0[64];
+    snprintf(listen0, sizeof(listen0), "127.0.0.1:%d", grace_port);
+    setenv("FHT_RESTART_ROLE", "serve", 1);
+    setenv("FHT_RESTART_LISTEN", listen0, 1);
+    setenv("FHT_RESTART_THREADS", "1", 1);
+    capture_begin();
+    int err = fh_server_restart(s);
+    const char *log = capture_end();
+    unsetenv("FHT_RESTART_ROLE");
+    if (err)
+        fail_msg("restart: %s\n%s", fh_strerror(err), log);
+    uint64_t t0 = fht_now_ms();
+    /* The long-idle connection ends at once, without an answer. */
+    char b;
+    ssize_t r = recv(idle, &b, 1, 0);
+    assert_int_equal(r, 0);
+    assert_true(fht_now_ms() - t0 < 800);
+    close(idle);
+    pthread_join(kt, NULL);
+    usleep(300 * 1000); /* fresh connections to the new generation too */
+    atomic_store(&grace_stop, true);
+    pthread_join(ft, NULL);
+    assert_int_equal(fh_server_wait(s), 0);
+    fh_server_free(s);
+
+    assert_int_equal(k.unanswered, 0);
+    assert_int_equal(k.closes, 1);
+    assert_int_equal(k.after_close, 0);
+    assert_string_equal(k.last_body, "parent"); /* the old server's last answer */
+    assert_true(k.answered >= 2);
+    assert_int_equal(f.unanswered, 0);
+    assert_true(f.answered > 10);
+
+    char got[64];
+    assert_int_equal(get(grace_port, NULL, got, sizeof(got)), 200);
+    long child = strtol(got + 6, NULL, 10);
+    assert_int_equal(kill((pid_t)child, SIGTERM), 0);
+    int wst;
+    assert_int_equal(waitpid((pid_t)child, &wst, 0), child);
+    assert_int_equal(WEXITSTATUS(wst), 0);
+}
+
+/* A stop asked while the new generation starts cancels the restart. */
+typedef struct {
+    fh_server_t *s;
+    int err;
+    uint64_t took;
+} restart_call_t;
+
+static void *restart_thread(void *arg) {
+    restart_call_t *r = arg;
+    uint64_t t0 = fht_now_ms();
+    r->err = fh_server_restart(r->s);
+    r->took = fht_now_ms() - t0;
+    return NULL;
+}
+
+static void test_stop_cancels(void **state) {
+    (void)state;
+    fh_server_t *s = parent_start(NULL, 2, 0);
+    int port = fh_server_port(s);
+    char listen0[64];
+    snprintf(listen0, sizeof(listen0), "127.0.0.1:%d", port);
+    setenv("FHT_RESTART_ROLE", "slow", 1);
+    setenv("FHT_RESTART_LISTEN", listen0, 1);
+    setenv("FHT_RESTART_THREADS", "1", 1);
+    restart_call_t call = { .s = s };
+    pthread_t t;
+    capture_begin();
+    assert_int_equal(pthread_create(&t, NULL, restart_thread, &call), 0);
+    usleep(100 * 1000);
+    fh_server_stop(s);
+    pthread_join(t, NULL);
+    const char *log = capture_end();
+    unsetenv("FHT_RESTART_ROLE");
+    assert_int_equal(call.err, FH_ECANCELED);
+    assert_true(call.took < 400); /* not kept waiting for the child */
+    assert_non_null(strstr(log, "restart canceled: a stop was asked before the new generation"));
+    assert_non_null(strstr(log, "it was sent SIGTERM and was killed by signal 15"));
+    assert_int_equal(fh_server_wait(s), 0);
+    fh_server_free(s);
+    char body[64];
+    assert_int_equal(get(port, NULL, body, sizeof(body)), -1); /* nobody serves */
+}
+
 static void test_refused_states(void **state) {
     (void)state;
     fh_server_config_t cfg = fh_server_config_default();
@@ -514,6 +748,8 @@ int main(void) {
         cmocka_unit_test(test_one_worker_to_three),
         cmocka_unit_test(test_unwanted_socket_closed),
         cmocka_unit_test(test_activated_socket),
+        cmocka_unit_test(test_drain_grace),
+        cmocka_unit_test(test_stop_cancels),
         cmocka_unit_test(test_refused_states),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,15 +2,23 @@
 """Zero-downtime restart of one controllers instance, no balancer: a client
 with 64 keep-alive connections sends GET /user/<n> continuously while the
 instance is restarted 10 times with SIGUSR2 (each generation handing its
-listening sockets to the next). Every request must get its answer, 200 with
-its own body:
+listening sockets to the next); beside them 8 more connections send each
+request with Connection: close, so that new connections arrive all the
+time, also while the sockets change hands. Every request must get its
+answer, 200 with its own body:
 
 - an answer with `Connection: close` (the old generation draining) ends its
   connection, and the client opens a new one for the next request;
 - a request whose connection ends before any byte of its answer arrived
   (an idle keep-alive connection closed by the drain while the request was
-  on its way) is sent again on a new connection, as RFC 9112 9.3.1 lets a
-  client do for an idempotent request (counted as "retried");
+  on its way) would be sent again on a new connection, as RFC 9112 9.3.1
+  lets a client do for an idempotent request (counted as "retried" and
+  reported). After a handover the old generation keeps a connection that
+  was answered (or accepted) less than a second ago open for its next
+  request and answers it with Connection: close, so a busy client rarely
+  needs this: only when it waits over a second between an answer and its
+  next request (integration.test_ops_restart's test_drain_grace checks
+  the grace itself);
 - a refused connection, a connection that ends in the middle of an answer,
   a wrong answer or no answer within 10 s is a lost request: the test fails.
 
@@ -34,7 +42,7 @@ import time
 
 BUILD = sys.argv[1]
 BIN = os.path.join(BUILD, "examples/controllers/controllers")
-CONNS, RESTARTS = 64, 10
+CONNS, CHURN, RESTARTS = 64, 8, 10
 MIN_BETWEEN = 2000      # answered requests between two restarts, at least
 TIME_LIMIT, MAX_REQUESTS = 90.0, 2_000_000
 REQUEST_TIMEOUT = 10.0
@@ -86,7 +94,8 @@ class Conn:
         if n is None:
             self.close()
             return
-        self.req = (n, f"GET /user/{n} HTTP/1.1\r\nHost: restart\r\n\r\n".encode())
+        close = "Connection: close\r\n" if self.k >= CONNS else ""
+        self.req = (n, f"GET /user/{n} HTTP/1.1\r\nHost: restart\r\n{close}\r\n".encode())
         self.tries = 0
         self.start()
 
@@ -166,7 +175,10 @@ class Conn:
             return
         self.client.answered += 1
         if fields.get("connection", "").lower() == "close":
-            self.client.closed_by_server += 1
+            if self.k < CONNS:
+                self.client.closed_by_server += 1
+            else:
+                self.client.fresh += 1
             self.close()   # the next request opens a new connection
         self.send_new()
 
@@ -176,7 +188,7 @@ class Client:
         self.port, self.log = port, log
         self.sel = selectors.DefaultSelector()
         self.n = 0
-        self.answered = self.retried = self.closed_by_server = 0
+        self.answered = self.retried = self.closed_by_server = self.fresh = 0
         self.lost_list = []
         self.refused = 0
         self.stop = False
@@ -231,7 +243,7 @@ def main():
         if not port:
             fail("the instance did not start", logpath)
         client = Client(port, logpath)
-        conns = [Conn(client, k) for k in range(CONNS)]
+        conns = [Conn(client, k) for k in range(CONNS + CHURN)]
         for c in conns:
             c.send_new()
         t0 = time.monotonic()
@@ -294,7 +306,8 @@ def main():
                 exited[pid] = st
             else:
                 time.sleep(0.05)
-        print(f"restart_keepalive: {CONNS} keep-alive connections, {restarts} restarts "
+        print(f"restart_keepalive: {CONNS} keep-alive connections and {CHURN} opening one "
+              f"connection per request ({client.fresh} connections), {restarts} restarts "
               f"(pids {' -> '.join(map(str, pids))}): {client.answered} requests answered 200, "
               f"{len(client.lost_list)} lost ({client.refused} refused); "
               f"{client.closed_by_server} answers said Connection: close and their connection "
