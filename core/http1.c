@@ -1012,11 +1012,11 @@ static void op_abort(fh_request_t *req) {
         fh__conn_close(req->conn);
 }
 
-static int op_takeover_prepare(fh_request_t *req) {
+static int op_takeover_prepare(fh_request_t *req, bool hand_over) {
     fh__conn_t *c = req->conn;
     if (!c || fh__conn_closed(c) || req->state != FH__RS_HANDLING)
         return FH_ESTATE;
-    if (!c->transport->can_hand_over)
+    if (hand_over && !c->transport->can_hand_over)
         return FH_ENOTSUP; /* the TLS session cannot go with the socket */
     fh__h1_of(c)->state = FH__H1_HANDOVER;
     fh__conn_read(c, false);

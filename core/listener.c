@@ -20,19 +20,26 @@
  * that a burst of connections does not starve the ones already open. */
 enum { ACCEPT_BATCH = 64 };
 
-int fh__listener_bind(const char *host, int port, int backlog, uv_os_sock_t *out, int *bound,
-                      const char **why) {
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof(ss));
-    bool dual = false;
+int fh__listener_addr(const char *host, int port, struct sockaddr_storage *ss, bool *dual) {
+    memset(ss, 0, sizeof(*ss));
+    *dual = false;
     if (!host) {
         host = "::";
-        dual = true;
+        *dual = true;
     } else if (strcmp(host, "localhost") == 0) {
         host = "127.0.0.1";
     }
-    if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0 &&
-        uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0) {
+    if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) != 0 &&
+        uv_ip4_addr(host, port, (struct sockaddr_in *)ss) != 0)
+        return FH_ECONFIG;
+    return 0;
+}
+
+int fh__listener_bind(const char *host, int port, int backlog, uv_os_sock_t *out, int *bound,
+                      const char **why) {
+    struct sockaddr_storage ss;
+    bool dual;
+    if (fh__listener_addr(host, port, &ss, &dual) != 0) {
         *why = "not an IPv4 or IPv6 address (or \"localhost\")";
         return FH_ECONFIG;
     }

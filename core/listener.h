@@ -14,6 +14,7 @@
 #define FH_CORE_LISTENER_H
 
 #include <fasthttp.h>
+#include <sys/socket.h>
 
 typedef struct fh__worker fh__worker_t;
 
@@ -24,8 +25,13 @@ typedef struct fh__listener {
     uv_poll_t poll;
     uv_os_sock_t fd; /* -1 when none */
     fh__worker_t *w;
+    int entry;   /* the config.listen entry it serves (0 for host and port) */
     bool open;   /* the poll handle is initialized and not closed */
     bool paused; /* accepting stopped (cap, descriptors, memory) */
+    /* A dup of another worker's socket (a Unix socket, an activated or
+     * inherited one shared by more workers than there are sockets): a
+     * restart hands over the socket once, through its first holder. */
+    bool dup;
 } fh__listener_t;
 
 /* Claims port for this server, alone or shared: a lock on a file named
@@ -49,6 +55,10 @@ int fh__listener_activated(void);
  * *why set (a bad host), or a libuv error. */
 int fh__listener_bind(const char *host, int port, int backlog, uv_os_sock_t *out, int *bound,
                       const char **why);
+/* The address fh__listener_bind binds for host and port into *ss (the
+ * dual-stack "::" for NULL; *dual then true). Returns 0, or FH_ECONFIG when
+ * host is not an address. */
+int fh__listener_addr(const char *host, int port, struct sockaddr_storage *ss, bool *dual);
 /* Makes a listening, non-blocking Unix-domain stream socket at path with
  * the file mode mode. A socket file already there is removed only when
  * nothing listens on it (a connect is refused); one that answers, or a

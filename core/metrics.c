@@ -50,6 +50,11 @@ struct fh__metrics_shard {
     size_t cap, used; /* used: written by the owner only */
     series_t *tab;
     fh__counter_t *block;
+    /* Copies of the metrics' own, so that counting a request reads the
+     * shard alone. */
+    const uint64_t *bounds_ns;
+    size_t nbuckets, max_routes;
+    series_t *last; /* the series counted last: requests in a row often share it */
 };
 
 enum { KIND_COUNTER, KIND_GAUGE, KIND_HISTOGRAM };
@@ -356,6 +361,9 @@ int fh__metrics_attach(fh_metrics_t *m, fh_server_t *s) {
     for (int i = 0; i < n; i++) {
         fh__metrics_shard_t *sh = &m->shards[i];
         sh->cap = m->cap;
+        sh->bounds_ns = m->bounds_ns;
+        sh->nbuckets = m->cfg.nbuckets;
+        sh->max_routes = m->cfg.max_routes;
         sh->tab = calloc(m->cap, sizeof(series_t));
         sh->block = calloc(m->cap * m->stride, sizeof(fh__counter_t));
         if (!sh->tab || !sh->block)
@@ -403,8 +411,10 @@ void fh__metrics_detach(fh_metrics_t *m) {
     atomic_store(&m->server, NULL);
 }
 
-static series_t *series_find(fh__metrics_shard_t *sh, size_t max_routes, const char *route,
-                             uint8_t method) {
+/* The series of (route, method) past the first probe: further probes, and
+ * a new series (or "other" past max_routes) when there is none. */
+__attribute__((noinline)) static series_t *series_find_slow(fh__metrics_shard_t *sh,
+                                                            const char *route, uint8_t method) {
     size_t mask = sh->cap - 1;
     for (;;) {
         size_t h =
@@ -418,7 +428,7 @@ static series_t *series_find(fh__metrics_shard_t *sh, size_t max_routes, const c
                 break;
             h = (h + 1) & mask;
         }
-        if (sh->used >= max_routes && route != other_route && route != unmatched_route) {
+        if (sh->used >= sh->max_routes && route != other_route && route != unmatched_route) {
             route = other_route; /* past the cap: counted together */
             continue;
         }
@@ -431,17 +441,29 @@ static series_t *series_find(fh__metrics_shard_t *sh, size_t max_routes, const c
 }
 
 void fh__metrics_record(fh__metrics_shard_t *sh, const fh_request_t *req) {
-    fh_metrics_t *m = req->worker->server->metrics;
     const char *route = req->route ? req->route : unmatched_route;
-    series_t *s = series_find(sh, m->cfg.max_routes, route, req->method);
-    int status = req->res.status;
-    unsigned cls = status >= 100 && status < 600 ? (unsigned)(status / 100 - 1) : NCLASSES - 1;
+    uint8_t method = req->method;
+    /* The last series, else the first probe here, the rest out of line. */
+    series_t *s = sh->last;
+    if (!s || atomic_load_explicit(&s->route, memory_order_relaxed) != route || s->method != method) {
+        size_t h = (size_t)((((uintptr_t)route >> 3) ^ method) * 0x9E3779B97F4A7C15ull >> 20) &
+                   (sh->cap - 1);
+        s = &sh->tab[h];
+        if (atomic_load_explicit(&s->route, memory_order_relaxed) != route || s->method != method)
+            s = series_find_slow(sh, route, method);
+        sh->last = s;
+    }
+    unsigned status = (unsigned)req->res.status;
+    unsigned cls = status - 100u < 500u ? status / 100u - 1u : NCLASSES - 1;
     FH__COUNT(s->c[cls]);
     if (!req->start_ns)
         return;
-    uint64_t ns = fh__request_done_ns(req) - req->start_ns;
-    size_t nb = m->cfg.nbuckets, b = 0;
-    while (b < nb && ns > m->bounds_ns[b])
+    const fh__worker_t *w = req->worker;
+    uint64_t done = w->releasing_group && w->group_done_ns ? w->group_done_ns
+                                                            : fh__request_done_ns(req);
+    uint64_t ns = done - req->start_ns;
+    size_t nb = sh->nbuckets, b = 0;
+    while (b < nb && ns > sh->bounds_ns[b])
         b++;
     FH__COUNT(s->c[NCLASSES + b]);
     FH__COUNT_ADD(s->c[NCLASSES + nb + 1], ns);

@@ -1,6 +1,10 @@
 /* PostgreSQL on the worker loops (include/fasthttp/pg.h): libpq's
- * non-blocking connections, each watched by a uv_poll_t of its loop, rows
- * read one at a time (single-row mode) within the result limits. */
+ * non-blocking connections in pipeline mode, each watched by a uv_poll_t of
+ * its loop. Every query is sent as its own group (Parse when its prepared
+ * statement is new to the connection, then Bind/Execute, then Sync), so an
+ * error ends only its own group; groups queue up on a connection while it is
+ * busy and their results come back in order. Rows are read one at a time
+ * (single-row mode) within the result limits. */
 #include "fasthttp/pg.h"
 
 #include <stdatomic.h>
@@ -14,38 +18,60 @@
 #include "fasthttp/json.h"
 
 #define PG_MAX_LOOPS 256
+#define PG_MAX_STMTS 256
 #define PG_SWEEP_MS 20
 #define PG_BACKOFF_MIN_MS 100
 #define PG_BACKOFF_MAX_MS 5000
 #define PG_MAX_PARAMS 65535
+#define PG_MAX_DEPTH 1024
+/* A connection whose oldest query has been in flight this long is passed
+ * over by new queries while another connection has room. */
+#define PG_STALL_MS 20
 
 typedef struct pg_loop pg_loop_t;
 typedef struct pg_conn pg_conn_t;
 
 enum { Q_PLAIN, Q_BEGIN, Q_END };
+/* What a query in flight waits for: its statement's Parse, its own
+ * results, the Sync that ends its group. */
+enum { STEP_PREP, STEP_EXEC, STEP_SYNC };
 
 typedef struct pg_query {
     struct pg_query *next;
     pg_loop_t *lp;
-    fh_pg_tx_t *tx; /* NULL: any connection of the loop */
+    pg_conn_t *pc;            /* in flight on it, else NULL */
+    fh_pg_tx_t *tx;           /* NULL: any connection of the loop */
+    const fh_pg_stmt_t *stmt; /* NULL: sql */
     fh_request_t *req;
     fh_response_t *res;
     fh_pg_result_fn cb; /* NULL: sent by the library itself, or dropped */
     void *data;
     uint64_t deadline;
+    uint64_t sent_at;
+    unsigned cancel_gen; /* the connection's count of cancels when sent */
     int kind;
     int nparams;
     int fail_status; /* set when queued on the failed list */
-    PGresult *acc;   /* the rows so far */
+    int step;
+    bool answered;      /* its callback has run: what still comes is dropped */
+    bool abandoned;     /* answered before its end (timeout, limit, client) */
+    bool cancel_target; /* a cancel request was sent for it */
+    bool retry;         /* canceled by a request meant for another query */
+    bool retried;
+    PGresult *acc; /* the rows so far */
     size_t rows, bytes;
     char *sql;
     char **params;
 } pg_query_t;
 
-/* PG_CANCELING: done with a query it was asked to cancel, waiting until
- * the cancel request has reached the server, so that it cannot stop the
- * next query instead. */
-enum { PG_DOWN, PG_CONNECTING, PG_IDLE, PG_BUSY, PG_HELD, PG_CANCELING };
+struct fh_pg_stmt {
+    unsigned index;
+    int nparams;
+    char *name;
+    char *sql;
+};
+
+enum { PG_DOWN, PG_CONNECTING, PG_UP };
 
 struct pg_conn {
     pg_loop_t *lp;
@@ -53,18 +79,22 @@ struct pg_conn {
     uv_poll_t *poll; /* the current one; a closed one frees itself */
     int state;
     int events;
-    int kind;       /* of the query sent last */
-    pg_query_t *q;  /* in flight, NULL once answered (timeout, cancel) */
+    pg_query_t *head, *tail; /* in flight, in the order sent */
+    unsigned depth;
     fh_pg_tx_t *tx; /* the transaction holding it */
     uint64_t retry_at;
+    uint64_t connect_deadline;
     uint32_t backoff;
-    unsigned cancels; /* cancel requests not yet through */
+    unsigned cancels;    /* cancel requests not yet through */
+    unsigned cancel_gen; /* cancel requests ever sent */
+    unsigned epoch;      /* bumped when the connection fails */
+    uint64_t prepared[PG_MAX_STMTS / 64];
 };
 
 struct fh_pg_tx {
     pg_loop_t *lp;
-    pg_conn_t *pc;           /* held connection, NULL before BEGIN runs and after */
-    pg_query_t *head, *tail; /* waiting for the held connection */
+    pg_conn_t *pc;           /* held connection, NULL before BEGIN is sent and after */
+    pg_query_t *head, *tail; /* waiting for BEGIN to be sent */
     fh_request_t *req;
     fh_response_t *res;
     unsigned refs; /* the request, and each query naming it */
@@ -77,8 +107,8 @@ struct pg_loop {
     uv_loop_t *loop;
     uv_timer_t sweep;
     uv_timer_t kick;
-    pg_query_t *head, *tail; /* waiting for a connection */
-    pg_query_t *failed;      /* answered on the next turn */
+    pg_query_t *head, *tail;          /* waiting for a connection */
+    pg_query_t *failed, *failed_tail; /* answered on the next turn, in order */
     unsigned n;
     pg_conn_t conns[];
 };
@@ -86,9 +116,14 @@ struct pg_loop {
 struct fh_pg {
     char *conninfo;
     unsigned conns_per_loop;
+    unsigned depth;
     uint32_t timeout_ms;
+    uint32_t connect_timeout_ms;
     size_t max_rows;
     size_t max_bytes;
+    fh_pg_stmt_t *stmts[PG_MAX_STMTS];
+    unsigned nstmts;
+    atomic_bool started;
     _Atomic(uv_loop_t *) slot_loop[PG_MAX_LOOPS];
     _Atomic(pg_loop_t *) slot_lp[PG_MAX_LOOPS];
 };
@@ -98,6 +133,7 @@ static void on_kick(uv_timer_t *t);
 static void conn_fail(pg_conn_t *pc);
 static void conn_send(pg_conn_t *pc, pg_query_t *q);
 static void tx_fail(fh_pg_tx_t *tx, int status);
+static void conn_cancel(pg_conn_t *pc, pg_query_t *q);
 
 /* ------------------------------------------------------------ config */
 
@@ -133,9 +169,20 @@ fh_pg_t *fh_pg_new(const fh_pg_config_t *cfg, int *err) {
         e = bad("conns_per_loop", why);
         goto fail;
     }
+    if (cfg->pipeline_depth > PG_MAX_DEPTH) {
+        snprintf(why, sizeof why, "%u is over %d", cfg->pipeline_depth, PG_MAX_DEPTH);
+        e = bad("pipeline_depth", why);
+        goto fail;
+    }
     if (cfg->query_timeout_ms > 86400000u) {
         snprintf(why, sizeof why, "%u is over 86400000 (a day)", (unsigned)cfg->query_timeout_ms);
         e = bad("query_timeout_ms", why);
+        goto fail;
+    }
+    if (cfg->connect_timeout_ms > 600000u) {
+        snprintf(why, sizeof why, "%u is over 600000 (10 minutes)",
+                 (unsigned)cfg->connect_timeout_ms);
+        e = bad("connect_timeout_ms", why);
         goto fail;
     }
     if (cfg->max_result_rows > (size_t)INT32_MAX) {
@@ -148,12 +195,73 @@ fh_pg_t *fh_pg_new(const fh_pg_config_t *cfg, int *err) {
     if (!pg || !(pg->conninfo = strdup(conninfo)))
         goto fail;
     pg->conns_per_loop = cfg->conns_per_loop ? cfg->conns_per_loop : 2;
+    pg->depth = cfg->pipeline_depth ? cfg->pipeline_depth : 32;
     pg->timeout_ms = cfg->query_timeout_ms ? cfg->query_timeout_ms : 30000;
+    pg->connect_timeout_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : 10000;
     pg->max_rows = cfg->max_result_rows ? cfg->max_result_rows : 100000;
     pg->max_bytes = cfg->max_result_bytes ? cfg->max_result_bytes : (size_t)64 << 20;
     return pg;
 fail:
     free(pg);
+    if (err)
+        *err = e;
+    return NULL;
+}
+
+const fh_pg_stmt_t *fh_pg_prepare(fh_pg_t *pg, const char *name, const char *sql, int nparams,
+                                  int *err) {
+    int e = FH_EINVAL;
+    char why[160];
+    fh_pg_stmt_t *st = NULL;
+    if (!pg || !name || !sql) {
+        e = bad("prepare", "pg, name and sql are required");
+        goto fail;
+    }
+    size_t len = strlen(name);
+    if (len == 0 || len > 63) {
+        snprintf(why, sizeof why, "statement name \"%.63s\" is empty or over 63 bytes", name);
+        e = bad("prepare", why);
+        goto fail;
+    }
+    if (nparams < 0 || nparams > PG_MAX_PARAMS) {
+        snprintf(why, sizeof why, "statement \"%s\": %d parameters (0..%d)", name, nparams,
+                 PG_MAX_PARAMS);
+        e = bad("prepare", why);
+        goto fail;
+    }
+    if (atomic_load(&pg->started)) {
+        snprintf(why, sizeof why, "statement \"%s\": the client has run queries already", name);
+        e = bad("prepare", why);
+        e = FH_ESTATE;
+        goto fail;
+    }
+    for (unsigned i = 0; i < pg->nstmts; i++) {
+        if (!strcmp(pg->stmts[i]->name, name)) {
+            snprintf(why, sizeof why, "statement \"%s\" is prepared already", name);
+            bad("prepare", why);
+            e = FH_EEXIST;
+            goto fail;
+        }
+    }
+    if (pg->nstmts == PG_MAX_STMTS) {
+        snprintf(why, sizeof why, "statement \"%s\": over %d statements", name, PG_MAX_STMTS);
+        e = bad("prepare", why);
+        goto fail;
+    }
+    e = FH_ENOMEM;
+    size_t slen = strlen(sql);
+    st = malloc(sizeof(*st) + len + 1 + slen + 1);
+    if (!st)
+        goto fail;
+    st->index = pg->nstmts;
+    st->nparams = nparams;
+    st->name = (char *)(st + 1);
+    memcpy(st->name, name, len + 1);
+    st->sql = st->name + len + 1;
+    memcpy(st->sql, sql, slen + 1);
+    pg->stmts[pg->nstmts++] = st;
+    return st;
+fail:
     if (err)
         *err = e;
     return NULL;
@@ -189,8 +297,7 @@ void fh_pg_free(fh_pg_t *pg) {
                 free_list(tx->head);
                 tx->head = NULL;
             }
-            if (pc->q)
-                query_free(pc->q);
+            free_list(pc->head);
             if (tx)
                 tx_unref(tx);
         }
@@ -198,6 +305,8 @@ void fh_pg_free(fh_pg_t *pg) {
         free_list(lp->failed);
         free(lp);
     }
+    for (unsigned i = 0; i < pg->nstmts; i++)
+        free(pg->stmts[i]);
     free(pg->conninfo);
     free(pg);
 }
@@ -219,22 +328,32 @@ static void query_free(pg_query_t *q) {
     free(q);
 }
 
+/* Runs q's callback, once; q itself stays (one in flight is freed when its
+ * group has ended). */
 static void query_answer(pg_query_t *q, int status, const PGresult *r) {
+    if (q->answered)
+        return;
+    q->answered = true;
     if (q->kind == Q_BEGIN && q->tx && (status || PQresultStatus(r) != PGRES_COMMAND_OK))
         tx_fail(q->tx, status ? status : FH_ESTATE);
-    if (q->cb) {
-        fh_response_on_cancel(q->res, NULL, NULL);
+    fh_pg_result_fn cb = q->cb;
+    q->cb = NULL;
+    if (cb) {
         fh_json_scope_t scope = fh_json_arena_begin(fh_request_arena(q->req));
-        q->cb(q->req, q->res, status, r, q->data);
+        cb(q->req, q->res, status, r, q->data);
         fh_json_scope_end(scope);
     }
-    query_free(q);
 }
 
 static void fail_later(pg_loop_t *lp, pg_query_t *q, int status) {
+    q->pc = NULL;
     q->fail_status = status;
-    q->next = lp->failed;
-    lp->failed = q;
+    q->next = NULL;
+    if (lp->failed_tail)
+        lp->failed_tail->next = q;
+    else
+        lp->failed = q;
+    lp->failed_tail = q;
     uv_timer_start(&lp->kick, on_kick, 0, 0);
 }
 
@@ -243,14 +362,18 @@ static void on_kick(uv_timer_t *t) {
     while (lp->failed) {
         pg_query_t *q = lp->failed;
         lp->failed = q->next;
+        if (!lp->failed)
+            lp->failed_tail = NULL;
         query_answer(q, q->fail_status, NULL);
+        query_free(q);
     }
 }
 
 static pg_query_t *query_new(pg_loop_t *lp, fh_request_t *req, fh_response_t *res, const char *sql,
                              int nparams, const char *const *params, fh_pg_result_fn cb,
                              void *data) {
-    size_t len = sizeof(pg_query_t) + (size_t)nparams * sizeof(char *) + strlen(sql) + 1;
+    size_t len =
+        sizeof(pg_query_t) + (size_t)nparams * sizeof(char *) + (sql ? strlen(sql) : 0) + 1;
     for (int i = 0; i < nparams; i++)
         len += params[i] ? strlen(params[i]) + 1 : 0;
     pg_query_t *q = malloc(len);
@@ -277,7 +400,10 @@ static pg_query_t *query_new(pg_loop_t *lp, fh_request_t *req, fh_response_t *re
         p += n;
     }
     q->sql = p;
-    memcpy(p, sql, strlen(sql) + 1);
+    if (sql)
+        memcpy(p, sql, strlen(sql) + 1);
+    else
+        *p = '\0';
     return q;
 }
 
@@ -287,50 +413,16 @@ static void poll_closed(uv_handle_t *h) { free(h); }
 
 static void conn_watch(pg_conn_t *pc, int events);
 
-/* The connection finished its query: the next query of its transaction,
- * or back to the loop's queue. */
-static void conn_next(pg_conn_t *pc) {
-    fh_pg_tx_t *tx = pc->tx;
-    conn_watch(pc, UV_READABLE);
-    if (pc->cancels) {
-        pc->state = PG_CANCELING;
-        return;
-    }
-    if (tx) {
-        if (pc->kind != Q_END && !tx->fail) {
-            if (tx->head) {
-                pg_query_t *q = tx->head;
-                tx->head = q->next;
-                if (!tx->head)
-                    tx->tail = NULL;
-                q->next = NULL;
-                conn_send(pc, q);
-            } else {
-                pc->state = PG_HELD;
-            }
-            return;
-        }
-        /* Committed, rolled back, or failed: the connection goes back. A
-         * failed transaction still open on the server is rolled back first. */
-        pc->tx = NULL;
-        tx->pc = NULL;
-        if (pc->kind != Q_END && tx->fail != FH_ENOTCONN) {
-            pg_query_t *rb = query_new(pc->lp, NULL, NULL, "ROLLBACK", 0, NULL, NULL, NULL);
-            if (tx->refs == 0)
-                free(tx);
-            if (rb) {
-                rb->kind = Q_END;
-                conn_send(pc, rb);
-                return;
-            }
-            conn_fail(pc);
-            return;
-        }
-        if (tx->refs == 0)
-            free(tx);
-    }
-    pc->state = PG_IDLE;
-    conn_dispatch(pc->lp);
+static bool stmt_prepared(const pg_conn_t *pc, const fh_pg_stmt_t *st) {
+    return pc->prepared[st->index / 64] >> (st->index % 64) & 1;
+}
+
+static void stmt_mark(pg_conn_t *pc, const fh_pg_stmt_t *st, bool on) {
+    uint64_t bit = (uint64_t)1 << (st->index % 64);
+    if (on)
+        pc->prepared[st->index / 64] |= bit;
+    else
+        pc->prepared[st->index / 64] &= ~bit;
 }
 
 /* Asks the server, from a pool thread, to stop what pc runs. */
@@ -352,11 +444,15 @@ static void cancel_done(uv_work_t *w, int status) {
     pg_conn_t *pc = c->conn;
     PQfreeCancel(c->cancel);
     free(c);
-    if (--pc->cancels == 0 && pc->state == PG_CANCELING)
-        conn_next(pc);
+    /* Queries waiting for a connection may take this one again. */
+    if (--pc->cancels == 0 && pc->state == PG_UP)
+        conn_dispatch(pc->lp);
 }
 
-static void conn_cancel(pg_conn_t *pc) {
+/* Asks the server to cancel q, the oldest query in flight on pc. A query
+ * sent after it that the request stops instead (the server may have
+ * finished q already) is sent again (query_result). */
+static void conn_cancel(pg_conn_t *pc, pg_query_t *q) {
     pg_cancel_t *c = malloc(sizeof(*c));
     if (!c)
         return;
@@ -369,7 +465,9 @@ static void conn_cancel(pg_conn_t *pc) {
         free(c);
         return;
     }
+    q->cancel_target = true;
     pc->cancels++;
+    pc->cancel_gen++;
 }
 
 /* One row of a single-row result into q's result; FH_E2BIG past a limit. */
@@ -413,56 +511,160 @@ static int query_add_row(pg_query_t *q, const PGresult *r) {
     return 0;
 }
 
+/* Answers q (in flight on pc) now with status; its results, still to come,
+ * are dropped. The server is asked to stop it when it is the oldest query
+ * of the connection (later ones are asked by the sweep once they are). */
+static void query_abandon_inflight(pg_conn_t *pc, pg_query_t *q, int status) {
+    q->abandoned = true;
+    query_answer(q, status, NULL);
+    if (q == pc->head && q->step != STEP_SYNC && !q->cancel_target && pc->state == PG_UP)
+        conn_cancel(pc, q);
+}
+
+static bool is_sqlstate(const PGresult *r, const char *code) {
+    const char *s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    return s && !strcmp(s, code);
+}
+
+/* A result of q, the oldest query in flight on pc (not its Sync). */
+static void query_result(pg_conn_t *pc, pg_query_t *q, PGresult *r) {
+    ExecStatusType st = PQresultStatus(r);
+    if (q->step == STEP_PREP) {
+        if (st != PGRES_COMMAND_OK) {
+            stmt_mark(pc, q->stmt, false); /* asked again next time */
+            if (!q->answered)
+                query_answer(q, 0, r);
+        }
+        PQclear(r);
+        return;
+    }
+    if (q->answered || q->retry) {
+        PQclear(r);
+        return;
+    }
+    if (st == PGRES_SINGLE_TUPLE) {
+        int e = query_add_row(q, r);
+        PQclear(r);
+        if (e)
+            query_abandon_inflight(pc, q, e); /* the rest is read and dropped */
+        return;
+    }
+    if (st == PGRES_FATAL_ERROR && is_sqlstate(r, "57014") && !q->cancel_target && !q->tx &&
+        !q->retried && q->cancel_gen != pc->cancel_gen) {
+        /* Stopped by a cancel request meant for an earlier query: sent
+         * again once its group has ended. */
+        q->retry = true;
+        PQclear(r);
+        return;
+    }
+    if (q->kind == Q_END && !strcmp(q->sql, "COMMIT") && st == PGRES_COMMAND_OK &&
+        !strcmp(PQcmdStatus(r), "ROLLBACK")) {
+        query_answer(q, FH_ESTATE, r); /* the transaction had failed */
+    } else if (st == PGRES_TUPLES_OK && q->acc) {
+        PGresult *all = q->acc;
+        q->acc = NULL;
+        query_answer(q, 0, all);
+        PQclear(all);
+    } else {
+        query_answer(q, 0, r);
+    }
+    PQclear(r);
+}
+
+/* q's group has ended (its Sync came back); q is off pc's list. */
+static void query_ended(pg_conn_t *pc, pg_query_t *q) {
+    pg_loop_t *lp = pc->lp;
+    q->pc = NULL;
+    if (q->retry && !q->answered) {
+        /* First in line on the loop, to any connection but by a new cancel. */
+        if (q->acc) {
+            PQclear(q->acc);
+            q->acc = NULL;
+        }
+        q->rows = q->bytes = 0;
+        q->retry = false;
+        q->retried = true;
+        q->next = lp->head;
+        lp->head = q;
+        if (!lp->tail)
+            lp->tail = q;
+        conn_dispatch(lp);
+        return;
+    }
+    if (!q->answered)
+        query_answer(q, FH_ENOTCONN, NULL); /* no result came: not expected */
+    fh_pg_tx_t *tx = q->tx;
+    if (tx && q->kind == Q_END && pc->tx == tx) {
+        if (!pc->head && PQtransactionStatus(pc->c) != PQTRANS_IDLE) {
+            /* The COMMIT or ROLLBACK failed (canceled, say): the block is
+             * still open on the server, rolled back before the connection
+             * is given back. */
+            pg_query_t *rb = query_new(lp, NULL, NULL, "ROLLBACK", 0, NULL, NULL, NULL);
+            query_free(q);
+            if (!rb) {
+                conn_fail(pc);
+                return;
+            }
+            rb->kind = Q_END;
+            rb->tx = tx;
+            tx->refs++;
+            conn_send(pc, rb);
+            return;
+        }
+        /* Committed or rolled back: the connection goes back to the loop. */
+        pc->tx = NULL;
+        tx->pc = NULL;
+        query_free(q); /* frees tx with its last reference */
+        conn_dispatch(lp);
+        return;
+    }
+    query_free(q);
+}
+
 static void conn_read(pg_conn_t *pc) {
     if (!PQconsumeInput(pc->c)) {
         conn_fail(pc);
         return;
     }
-    if (pc->state != PG_BUSY) {
-        /* An idle connection said something: a notice, or the end. */
-        if (PQstatus(pc->c) == CONNECTION_BAD)
-            conn_fail(pc);
-        return;
-    }
-    while (!PQisBusy(pc->c)) {
+    unsigned epoch = pc->epoch;
+    while (pc->head && !PQisBusy(pc->c)) {
+        pg_query_t *q = pc->head;
         PGresult *r = PQgetResult(pc->c);
         if (!r) {
-            conn_next(pc);
-            return;
-        }
-        pg_query_t *q = pc->q;
-        ExecStatusType st = PQresultStatus(r);
-        if (st == PGRES_SINGLE_TUPLE) {
-            int e = q ? query_add_row(q, r) : 0;
-            PQclear(r);
-            if (e) {
-                /* Answered now; the rest of the rows are read and dropped. */
-                pc->q = NULL;
-                conn_cancel(pc);
-                query_answer(q, e, NULL);
-                if (pc->state != PG_BUSY)
-                    return;
+            /* The end of one command's results. */
+            if (q->step == STEP_PREP) {
+                q->step = STEP_EXEC;
+                PQsetSingleRowMode(pc->c);
+            } else if (q->step == STEP_EXEC) {
+                q->step = STEP_SYNC;
+            } else {
+                break;
             }
             continue;
         }
-        if (q) {
-            pc->q = NULL;
-            if (q->kind == Q_END && !strcmp(q->sql, "COMMIT") && st == PGRES_COMMAND_OK &&
-                !strcmp(PQcmdStatus(r), "ROLLBACK")) {
-                query_answer(q, FH_ESTATE, r); /* the transaction had failed */
-            } else if (st == PGRES_TUPLES_OK && q->acc) {
-                PGresult *all = q->acc;
-                q->acc = NULL;
-                query_answer(q, 0, all);
-                PQclear(all);
-            } else {
-                query_answer(q, 0, r);
-            }
+        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            pc->head = q->next;
+            if (!pc->head)
+                pc->tail = NULL;
+            pc->depth--;
+            q->next = NULL;
+            /* libpq is now at the next group: rows one at a time from here. */
+            if (pc->head && pc->head->step == STEP_EXEC)
+                PQsetSingleRowMode(pc->c);
+            query_ended(pc, q);
+            if (pc->epoch != epoch)
+                return;
+            if (!pc->head && pc->lp->head)
+                conn_dispatch(pc->lp);
+            continue;
         }
-        PQclear(r);
-        if (pc->state != PG_BUSY)
-            return; /* failed from inside the callback */
+        query_result(pc, q, r);
+        if (pc->epoch != epoch)
+            return; /* failed from inside a callback */
     }
+    if (!pc->head && PQstatus(pc->c) == CONNECTION_BAD)
+        conn_fail(pc);
 }
 
 static void conn_flush(pg_conn_t *pc) {
@@ -478,11 +680,11 @@ static void conn_connect_step(pg_conn_t *pc) {
     case PGRES_POLLING_READING: conn_watch(pc, UV_READABLE); break;
     case PGRES_POLLING_WRITING: conn_watch(pc, UV_WRITABLE); break;
     case PGRES_POLLING_OK:
-        if (PQsetnonblocking(pc->c, 1) != 0) {
+        if (PQsetnonblocking(pc->c, 1) != 0 || PQenterPipelineMode(pc->c) != 1) {
             conn_fail(pc);
             return;
         }
-        pc->state = PG_IDLE;
+        pc->state = PG_UP;
         pc->backoff = 0;
         conn_watch(pc, UV_READABLE);
         conn_dispatch(pc->lp);
@@ -502,8 +704,9 @@ static void on_poll(uv_poll_t *h, int status, int events) {
         return;
     }
     if (events & UV_WRITABLE) {
+        unsigned epoch = pc->epoch;
         conn_flush(pc);
-        if (pc->state == PG_DOWN)
+        if (pc->epoch != epoch)
             return;
     }
     if (events & UV_READABLE)
@@ -519,6 +722,8 @@ static void conn_watch(pg_conn_t *pc, int events) {
 
 static void conn_start(pg_conn_t *pc) {
     pg_loop_t *lp = pc->lp;
+    memset(pc->prepared, 0, sizeof pc->prepared);
+    pc->connect_deadline = now_ms(lp) + lp->pg->connect_timeout_ms;
     pc->c = PQconnectStart(lp->pg->conninfo);
     int fd = pc->c ? PQsocket(pc->c) : -1;
     if (!pc->c || PQstatus(pc->c) == CONNECTION_BAD || fd < 0) {
@@ -539,15 +744,21 @@ static void conn_start(pg_conn_t *pc) {
     conn_watch(pc, UV_WRITABLE);
 }
 
+/* Whether a query may wait for a connection of lp: one is up, or is being
+ * opened for the first time (or after a good one). One reconnecting after a
+ * failure does not count: queries meanwhile get FH_ENOTCONN at once. */
 static bool loop_reachable(pg_loop_t *lp) {
-    for (unsigned k = 0; k < lp->n; k++)
-        if (lp->conns[k].state != PG_DOWN)
+    for (unsigned k = 0; k < lp->n; k++) {
+        const pg_conn_t *pc = &lp->conns[k];
+        if (pc->state == PG_UP || (pc->state == PG_CONNECTING && pc->backoff == 0))
             return true;
+    }
     return false;
 }
 
 static void conn_fail(pg_conn_t *pc) {
     pg_loop_t *lp = pc->lp;
+    pc->epoch++;
     if (pc->poll) {
         uv_close((uv_handle_t *)pc->poll, poll_closed);
         pc->poll = NULL;
@@ -561,17 +772,26 @@ static void conn_fail(pg_conn_t *pc) {
     if (pc->backoff > PG_BACKOFF_MAX_MS)
         pc->backoff = PG_BACKOFF_MAX_MS;
     pc->retry_at = now_ms(lp) + pc->backoff;
-    pg_query_t *q = pc->q;
-    pc->q = NULL;
-    if (q)
-        fail_later(lp, q, FH_ENOTCONN);
     fh_pg_tx_t *tx = pc->tx;
     if (tx) {
         pc->tx = NULL;
         tx->pc = NULL;
+        tx->refs++; /* kept while its queries are failed */
+    }
+    /* Every query in flight gets FH_ENOTCONN (on the next turn). */
+    pg_query_t *q = pc->head;
+    pc->head = pc->tail = NULL;
+    pc->depth = 0;
+    for (pg_query_t *n; q; q = n) {
+        n = q->next;
+        if (q->answered)
+            query_free(q);
+        else
+            fail_later(lp, q, FH_ENOTCONN);
+    }
+    if (tx) {
         tx_fail(tx, FH_ENOTCONN);
-        if (tx->refs == 0)
-            free(tx);
+        tx_unref(tx);
     }
     if (!loop_reachable(lp)) {
         while (lp->head) {
@@ -583,28 +803,87 @@ static void conn_fail(pg_conn_t *pc) {
     }
 }
 
+/* Sends q on pc as one pipeline group: Parse when its statement is new to
+ * the connection, Bind/Execute, Sync. */
 static void conn_send(pg_conn_t *pc, pg_query_t *q) {
-    pc->q = q;
-    pc->kind = q->kind;
-    pc->state = PG_BUSY;
-    if (q->kind == Q_BEGIN && q->tx) {
-        pc->tx = q->tx;
-        q->tx->pc = pc;
+    bool first = !pc->head;
+    q->next = NULL;
+    if (pc->tail)
+        pc->tail->next = q;
+    else
+        pc->head = q;
+    pc->tail = q;
+    pc->depth++;
+    q->pc = pc;
+    q->sent_at = now_ms(pc->lp);
+    q->cancel_gen = pc->cancel_gen;
+    q->step = STEP_EXEC;
+    const fh_pg_stmt_t *st = q->stmt;
+    int ok = 1;
+    if (st && !stmt_prepared(pc, st)) {
+        ok = PQsendPrepare(pc->c, st->name, st->sql, 0, NULL);
+        stmt_mark(pc, st, true);
+        q->step = STEP_PREP;
     }
-    if (!PQsendQueryParams(pc->c, q->sql, q->nparams, NULL, (const char *const *)q->params, NULL,
-                           NULL, 0)) {
+    if (ok)
+        ok = st ? PQsendQueryPrepared(pc->c, st->name, q->nparams, (const char *const *)q->params,
+                                      NULL, NULL, 0)
+                : PQsendQueryParams(pc->c, q->sql, q->nparams, NULL, (const char *const *)q->params,
+                                    NULL, NULL, 0);
+    if (ok && first && q->step == STEP_EXEC)
+        PQsetSingleRowMode(pc->c);
+    if (ok)
+        ok = PQpipelineSync(pc->c);
+    if (!ok) {
         conn_fail(pc);
         return;
     }
-    PQsetSingleRowMode(pc->c);
+    if (q->kind == Q_BEGIN && q->tx) {
+        /* The transaction's connection from now on; what it asked so far
+         * follows BEGIN. */
+        fh_pg_tx_t *tx = q->tx;
+        pc->tx = tx;
+        tx->pc = pc;
+        unsigned epoch = pc->epoch;
+        while (tx->head && pc->epoch == epoch) {
+            pg_query_t *w = tx->head;
+            tx->head = w->next;
+            if (!tx->head)
+                tx->tail = NULL;
+            conn_send(pc, w);
+        }
+        if (pc->epoch != epoch)
+            return;
+    }
     conn_flush(pc);
 }
 
-static void conn_dispatch(pg_loop_t *lp) {
-    for (unsigned k = 0; k < lp->n && lp->head; k++) {
+/* The connection a new query goes to: an idle one, else the one with the
+ * fewest queries in flight among those not stalled, else NULL (all full,
+ * down, held by a transaction or waiting for a cancel request). */
+static pg_conn_t *conn_pick(pg_loop_t *lp) {
+    pg_conn_t *best = NULL;
+    bool best_stalled = true;
+    uint64_t now = now_ms(lp);
+    for (unsigned k = 0; k < lp->n; k++) {
         pg_conn_t *pc = &lp->conns[k];
-        if (pc->state != PG_IDLE)
+        if (pc->state != PG_UP || pc->tx || pc->cancels || pc->depth >= lp->pg->depth)
             continue;
+        if (pc->depth == 0)
+            return pc;
+        bool stalled = now - pc->head->sent_at >= PG_STALL_MS;
+        if (!best || (best_stalled && !stalled) ||
+            (best_stalled == stalled && pc->depth < best->depth)) {
+            best = pc;
+            best_stalled = stalled;
+        }
+    }
+    return best;
+}
+
+static void conn_dispatch(pg_loop_t *lp) {
+    pg_conn_t *pc;
+    while (lp->head && (pc = conn_pick(lp)) != NULL) {
         pg_query_t *q = lp->head;
         lp->head = q->next;
         if (!lp->head)
@@ -634,17 +913,15 @@ static bool list_remove(pg_query_t **head, pg_query_t **tail, pg_query_t *q) {
  * already failed is answered on the next turn anyway). */
 static void query_abandon(pg_query_t *q, int status) {
     pg_loop_t *lp = q->lp;
-    for (unsigned k = 0; k < lp->n; k++) {
-        if (lp->conns[k].q == q) {
-            lp->conns[k].q = NULL;
-            conn_cancel(&lp->conns[k]);
-            query_answer(q, status, NULL);
-            return;
-        }
+    if (q->pc) {
+        query_abandon_inflight(q->pc, q, status);
+        return;
     }
     if ((q->tx && list_remove(&q->tx->head, &q->tx->tail, q)) ||
-        list_remove(&lp->head, &lp->tail, q))
+        list_remove(&lp->head, &lp->tail, q)) {
         query_answer(q, status, NULL);
+        query_free(q);
+    }
 }
 
 static void on_sweep(uv_timer_t *t) {
@@ -652,8 +929,19 @@ static void on_sweep(uv_timer_t *t) {
     uint64_t now = now_ms(lp);
     for (unsigned k = 0; k < lp->n; k++) {
         pg_conn_t *pc = &lp->conns[k];
-        if (pc->q && pc->q->deadline <= now)
-            query_abandon(pc->q, FH_ETIMEDOUT);
+        unsigned epoch = pc->epoch;
+        for (pg_query_t *q = pc->head; q; q = q->next) {
+            if (!q->answered && q->deadline <= now) {
+                query_abandon_inflight(pc, q, FH_ETIMEDOUT);
+                if (pc->epoch != epoch)
+                    break; /* q is gone with the connection */
+            }
+        }
+        /* An abandoned query that has come to the front is stopped too. */
+        pg_query_t *h = pc->head;
+        if (pc->epoch == epoch && h && h->abandoned && !h->cancel_target && h->step != STEP_SYNC &&
+            !pc->cancels && pc->state == PG_UP)
+            conn_cancel(pc, h);
         while (pc->tx && pc->tx->head && pc->tx->head->deadline <= now)
             query_abandon(pc->tx->head, FH_ETIMEDOUT);
     }
@@ -661,14 +949,45 @@ static void on_sweep(uv_timer_t *t) {
         query_abandon(lp->head, FH_ETIMEDOUT);
     for (unsigned k = 0; k < lp->n; k++) {
         pg_conn_t *pc = &lp->conns[k];
-        if (pc->state == PG_DOWN && pc->retry_at <= now)
+        if (pc->state == PG_CONNECTING && pc->connect_deadline <= now)
+            conn_fail(pc); /* no answer to the connection attempt in time */
+        else if (pc->state == PG_DOWN && pc->retry_at <= now)
             conn_start(pc);
     }
 }
 
+/* The client went away: every query of its response is answered
+ * FH_ECANCELED (and stopped on the server when it runs). */
 static void on_client_gone(fh_response_t *res, void *data) {
-    (void)res;
-    query_abandon(data, FH_ECANCELED);
+    pg_loop_t *lp = data;
+    bool again = true;
+    while (again) {
+        again = false;
+        for (pg_query_t *q = lp->head; q; q = q->next) {
+            if (q->res == res && !q->answered) {
+                query_abandon(q, FH_ECANCELED);
+                again = true;
+                break;
+            }
+        }
+    }
+    for (unsigned k = 0; k < lp->n; k++) {
+        pg_conn_t *pc = &lp->conns[k];
+        unsigned epoch = pc->epoch;
+        for (pg_query_t *q = pc->head; q; q = q->next) {
+            if (q->res == res && !q->answered) {
+                query_abandon_inflight(pc, q, FH_ECANCELED);
+                if (pc->epoch != epoch)
+                    break;
+            }
+        }
+    }
+    /* Queries of a transaction whose BEGIN waits for a connection. */
+    for (pg_query_t *q = lp->head; q; q = q->next) {
+        fh_pg_tx_t *tx = q->kind == Q_BEGIN ? q->tx : NULL;
+        while (tx && tx->res == res && tx->head)
+            query_abandon(tx->head, FH_ECANCELED);
+    }
 }
 
 static pg_loop_t *loop_get(fh_pg_t *pg, uv_loop_t *loop) {
@@ -682,6 +1001,7 @@ static pg_loop_t *loop_get(fh_pg_t *pg, uv_loop_t *loop) {
         if (!l)
             break;
     }
+    atomic_store(&pg->started, true);
     pg_loop_t *lp = calloc(1, sizeof(*lp) + pg->conns_per_loop * sizeof(pg_conn_t));
     if (!lp)
         return NULL;
@@ -721,10 +1041,9 @@ static int defer(fh_response_t *res) {
     return 0;
 }
 
-int fh_pg_query(fh_pg_t *pg, fh_request_t *req, fh_response_t *res, const char *sql, int nparams,
-                const char *const *params, fh_pg_result_fn cb, void *data) {
-    if (!pg || !req || !res || !cb || !args_ok(sql, nparams, params))
-        return FH_EINVAL;
+static int query_submit(fh_pg_t *pg, fh_request_t *req, fh_response_t *res,
+                        const fh_pg_stmt_t *stmt, const char *sql, int nparams,
+                        const char *const *params, fh_pg_result_fn cb, void *data) {
     int rc = defer(res);
     if (rc)
         return rc;
@@ -732,7 +1051,8 @@ int fh_pg_query(fh_pg_t *pg, fh_request_t *req, fh_response_t *res, const char *
     pg_query_t *q = lp ? query_new(lp, req, res, sql, nparams, params, cb, data) : NULL;
     if (!q)
         return FH_ENOMEM;
-    fh_response_on_cancel(res, on_client_gone, q);
+    q->stmt = stmt;
+    fh_response_on_cancel(res, on_client_gone, lp);
     if (!loop_reachable(lp)) {
         fail_later(lp, q, FH_ENOTCONN);
         return 0;
@@ -746,9 +1066,27 @@ int fh_pg_query(fh_pg_t *pg, fh_request_t *req, fh_response_t *res, const char *
     return 0;
 }
 
+int fh_pg_query(fh_pg_t *pg, fh_request_t *req, fh_response_t *res, const char *sql, int nparams,
+                const char *const *params, fh_pg_result_fn cb, void *data) {
+    if (!pg || !req || !res || !cb || !args_ok(sql, nparams, params))
+        return FH_EINVAL;
+    return query_submit(pg, req, res, NULL, sql, nparams, params, cb, data);
+}
+
+int fh_pg_query_prepared(fh_pg_t *pg, fh_request_t *req, fh_response_t *res,
+                         const fh_pg_stmt_t *stmt, int nparams, const char *const *params,
+                         fh_pg_result_fn cb, void *data) {
+    if (!pg || !req || !res || !cb || !stmt || stmt->index >= pg->nstmts ||
+        pg->stmts[stmt->index] != stmt || nparams != stmt->nparams || !args_ok("", nparams, params))
+        return FH_EINVAL;
+    return query_submit(pg, req, res, stmt, NULL, nparams, params, cb, data);
+}
+
 /* ------------------------------------------------------------ transactions */
 
-/* Every query still waiting in tx gets status (on the next turn). */
+/* Every query of tx not answered yet gets status (those waiting on the next
+ * turn, those in flight now); a transaction open on its connection is
+ * rolled back. */
 static void tx_fail(fh_pg_tx_t *tx, int status) {
     if (!tx->fail)
         tx->fail = status;
@@ -759,9 +1097,28 @@ static void tx_fail(fh_pg_tx_t *tx, int status) {
     }
     tx->tail = NULL;
     pg_conn_t *pc = tx->pc;
-    if (pc && pc->state == PG_HELD) {
-        pc->kind = Q_PLAIN;
-        conn_next(pc); /* rolls back and gives the connection back */
+    if (!pc)
+        return;
+    unsigned epoch = pc->epoch;
+    for (pg_query_t *q = pc->head; q; q = q->next) {
+        if (q->tx == tx && q->cb && !q->answered && q->kind != Q_BEGIN) {
+            q->abandoned = true;
+            query_answer(q, tx->fail, NULL);
+            if (pc->epoch != epoch || tx->pc != pc)
+                return;
+        }
+    }
+    if (!tx->ended) {
+        tx->ended = true;
+        pg_query_t *rb = query_new(tx->lp, NULL, NULL, "ROLLBACK", 0, NULL, NULL, NULL);
+        if (!rb) {
+            conn_fail(pc);
+            return;
+        }
+        rb->kind = Q_END;
+        rb->tx = tx;
+        tx->refs++;
+        conn_send(pc, rb);
     }
 }
 
@@ -775,8 +1132,9 @@ static void tx_request_done(fh_request_t *req, void *data) {
         if (q->tx == tx)
             q->cb = NULL;
     for (unsigned k = 0; k < tx->lp->n; k++)
-        if (tx->lp->conns[k].q && tx->lp->conns[k].q->tx == tx)
-            tx->lp->conns[k].q->cb = NULL;
+        for (pg_query_t *q = tx->lp->conns[k].head; q; q = q->next)
+            if (q->tx == tx)
+                q->cb = NULL;
     for (pg_query_t *q = tx->lp->head; q; q = q->next)
         if (q->tx == tx)
             q->cb = NULL;
@@ -789,7 +1147,7 @@ static void tx_request_done(fh_request_t *req, void *data) {
             q->kind = Q_END;
             q->tx = tx;
             tx->refs++;
-            if (tx->pc && tx->pc->state == PG_HELD) {
+            if (tx->pc) {
                 conn_send(tx->pc, q);
             } else {
                 if (tx->tail)
@@ -798,7 +1156,7 @@ static void tx_request_done(fh_request_t *req, void *data) {
                     tx->head = q;
                 tx->tail = q;
             }
-        } else if (tx->pc && tx->pc->state == PG_HELD) {
+        } else if (tx->pc) {
             conn_fail(tx->pc);
         }
     }
@@ -846,24 +1204,23 @@ fail:
     return NULL;
 }
 
-static int tx_add(fh_pg_tx_t *tx, int kind, const char *sql, int nparams, const char *const *params,
-                  fh_pg_result_fn cb, void *data) {
-    if (!tx || !cb || !args_ok(sql, nparams, params))
-        return FH_EINVAL;
+static int tx_add(fh_pg_tx_t *tx, int kind, const fh_pg_stmt_t *stmt, const char *sql, int nparams,
+                  const char *const *params, fh_pg_result_fn cb, void *data) {
     if (tx->ended || !tx->req)
         return FH_ESTATE;
     pg_query_t *q = query_new(tx->lp, tx->req, tx->res, sql, nparams, params, cb, data);
     if (!q)
         return FH_ENOMEM;
+    q->stmt = stmt;
     q->kind = kind;
     q->tx = tx;
     tx->refs++;
     if (kind == Q_END)
         tx->ended = true;
-    fh_response_on_cancel(tx->res, on_client_gone, q);
+    fh_response_on_cancel(tx->res, on_client_gone, tx->lp);
     if (tx->fail)
         fail_later(tx->lp, q, tx->fail);
-    else if (tx->pc && tx->pc->state == PG_HELD)
+    else if (tx->pc)
         conn_send(tx->pc, q);
     else {
         if (tx->tail)
@@ -877,15 +1234,29 @@ static int tx_add(fh_pg_tx_t *tx, int kind, const char *sql, int nparams, const 
 
 int fh_pg_tx_query(fh_pg_tx_t *tx, const char *sql, int nparams, const char *const *params,
                    fh_pg_result_fn cb, void *data) {
-    return tx_add(tx, Q_PLAIN, sql, nparams, params, cb, data);
+    if (!tx || !cb || !args_ok(sql, nparams, params))
+        return FH_EINVAL;
+    return tx_add(tx, Q_PLAIN, NULL, sql, nparams, params, cb, data);
+}
+
+int fh_pg_tx_query_prepared(fh_pg_tx_t *tx, const fh_pg_stmt_t *stmt, int nparams,
+                            const char *const *params, fh_pg_result_fn cb, void *data) {
+    if (!tx || !cb || !stmt || nparams != stmt->nparams || !args_ok("", nparams, params) ||
+        stmt->index >= tx->lp->pg->nstmts || tx->lp->pg->stmts[stmt->index] != stmt)
+        return FH_EINVAL;
+    return tx_add(tx, Q_PLAIN, stmt, NULL, nparams, params, cb, data);
 }
 
 int fh_pg_commit(fh_pg_tx_t *tx, fh_pg_result_fn cb, void *data) {
-    return tx_add(tx, Q_END, "COMMIT", 0, NULL, cb, data);
+    if (!tx || !cb)
+        return FH_EINVAL;
+    return tx_add(tx, Q_END, NULL, "COMMIT", 0, NULL, cb, data);
 }
 
 int fh_pg_rollback(fh_pg_tx_t *tx, fh_pg_result_fn cb, void *data) {
-    return tx_add(tx, Q_END, "ROLLBACK", 0, NULL, cb, data);
+    if (!tx || !cb)
+        return FH_EINVAL;
+    return tx_add(tx, Q_END, NULL, "ROLLBACK", 0, NULL, cb, data);
 }
 
 /* ------------------------------------------------------------ errors */

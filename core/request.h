@@ -94,8 +94,12 @@ typedef struct fh__request_ops {
      * abandoned (their cancel hooks run). */
     void (*abort)(fh_request_t *req);
     /* The request (being handled) asks to take the connection over:
-     * nothing after it is read or parsed. FH_ESTATE when it cannot. */
-    int (*takeover_prepare)(fh_request_t *req);
+     * nothing after it is read or parsed. hand_over: the socket itself
+     * will leave the connection (fh_request_takeover), which a transport
+     * holding the byte stream's state (TLS) refuses with FH_ENOTSUP;
+     * otherwise the connection stays and switches protocol (WebSocket),
+     * on whatever transport it has. FH_ESTATE when it cannot. */
+    int (*takeover_prepare)(fh_request_t *req, bool hand_over);
     /* The peer's address, read once per connection; NULL when unknown. */
     const struct sockaddr *(*peer)(const fh_request_t *req);
     /* The peer's verified certificate (an X509 *) when the transport has

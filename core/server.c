@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "core/config.h"
 #include "core/tls.h"
 #include "core/metrics.h"
+#include "core/restart.h"
 #include "core/worker.h"
 
 fh_server_config_t fh_server_config_default(void) {
@@ -59,6 +61,7 @@ static void apply_defaults(fh_server_config_t *c) {
     FH__DEFAULT(t->keepalive_ms, 60000);
     FH__DEFAULT(t->write_ms, 30000);
     FH__DEFAULT(t->drain_ms, 5000);
+    FH__DEFAULT(t->restart_ms, 30000);
     FH__DEFAULT(c->backlog, 1024);
     FH__DEFAULT(c->arena_chunk_size, 16384);
     FH__DEFAULT(c->arena_cache_bytes, 8u << 20);
@@ -315,13 +318,25 @@ static int validate(const fh_server_config_t *c) {
 static void server_release(fh_server_t *s) {
     if (s->port_lock >= 0)
         close(s->port_lock);
+    /* After a restart the new generation serves the Unix sockets: their
+     * files stay. */
+    bool keep_files = atomic_load(&s->handed_over);
     for (int j = 0; j < s->nlisten; j++) {
         if (s->listen_lock[j] >= 0)
             close(s->listen_lock[j]);
-        if (s->listen_unix[j])
+        if (s->listen_unix[j] && !keep_files)
             unlink(s->listen_unix[j]);
         free(s->listen_unix[j]);
     }
+    for (int j = 0; j < FH__LISTENERS_MAX; j++) {
+        for (int k = 0; k < s->socks[j].n; k++)
+            if (s->socks[j].fd[k] >= 0)
+                close(s->socks[j].fd[k]);
+        free(s->socks[j].fd);
+    }
+    fh__inherit_free(s->inherit);
+    if (s->ready_fd >= 0)
+        close(s->ready_fd);
     if (s->metrics)
         fh__metrics_detach(s->metrics);
     /* Every worker has stopped, so every offload has returned: nothing holds
@@ -333,6 +348,8 @@ static void server_release(fh_server_t *s) {
         free(s->workers);
     }
     pthread_mutex_destroy(&s->run_lock);
+    pthread_mutex_destroy(&s->handover_lock);
+    free(s->restart_path);
     fh__tls_free(s->tls);
     free(s->host);
     free(s->server_name);
@@ -349,6 +366,9 @@ static int server_strings(fh_server_t *s, const fh_server_config_t *c) {
     if (!s->server_name)
         return FH_ENOMEM;
     s->cfg.server_name = s->server_name;
+    if (c->restart_path && !(s->restart_path = strdup(c->restart_path)))
+        return FH_ENOMEM;
+    s->cfg.restart_path = s->restart_path;
     if (!*s->server_name) {
         s->server_line = strdup("");
         return s->server_line ? 0 : FH_ENOMEM;
@@ -362,70 +382,143 @@ static int server_strings(fh_server_t *s, const fh_server_config_t *c) {
     return 0;
 }
 
-/* Entry 0 for every worker: a dup of the descriptor systemd passed. */
+/* Room for entry j's sockets: one per worker, or every handed-over one. */
+static int socks_alloc(fh_server_t *s, int j) {
+    int n = fh__inherit_count(s->inherit);
+    if (n < s->nworkers)
+        n = s->nworkers;
+    s->socks[j].fd = malloc(sizeof(int) * (size_t)n);
+    return s->socks[j].fd ? 0 : FH_ENOMEM;
+}
+
+/* Entry 0: the socket systemd passed, or the ones a parent that had it
+ * handed over. */
 static int listen_activated(fh_server_t *s, int activated) {
     s->nlisten = 1;
-    for (int i = 0; i < s->nworkers; i++) {
-        int fd = i == 0 ? activated : fcntl(activated, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0)
-            return uv_translate_sys_error(errno);
-        s->workers[i].listeners[0].fd = fd;
+    s->activated = true;
+    int err = socks_alloc(s, 0);
+    if (err) {
+        if (activated >= 0)
+            close(activated);
+        return err;
     }
-    struct sockaddr_storage ss;
-    socklen_t slen = sizeof(ss);
-    getsockname(activated, (struct sockaddr *)&ss, &slen);
-    s->listen_port[0] = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                       : ((struct sockaddr_in *)&ss)->sin_port);
+    if (activated >= 0) {
+        s->socks[0].fd[s->socks[0].n++] = activated;
+        struct sockaddr_storage ss;
+        socklen_t slen = sizeof(ss);
+        getsockname(activated, (struct sockaddr *)&ss, &slen);
+        s->listen_port[0] = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                           : ((struct sockaddr_in *)&ss)->sin_port);
+    } else {
+        s->socks[0].n = fh__inherit_take_all(s->inherit, s->socks[0].fd, &s->listen_port[0]);
+    }
     return 0;
 }
 
-/* Entry j on TCP: one SO_REUSEPORT socket per worker on host and port,
- * the others on the first one's (maybe ephemeral) port, and the port's
- * claim: a second server on it, here or in another process, is refused
- * instead of sharing it, unless both say share_port. */
+/* The port's claim for entry j: the one a parent handed over (taken again
+ * in this server's mode), or a new one. */
+static int claim(fh_server_t *s, int j, const char *host) {
+    int port = s->listen_port[j];
+    int lock = fh__inherit_take_lock(s->inherit, port);
+    if (lock >= 0 && flock(lock, (s->cfg.share_port ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
+        close(lock);
+        return listen_error(host, port, FH_EADDRINUSE);
+    }
+    if (lock < 0)
+        lock = fh__listener_claim_port(port, s->cfg.share_port);
+    if (lock < 0 && lock != FH_ENOENT)
+        return listen_error(host, port, lock);
+    s->listen_lock[j] = lock;
+    return 0;
+}
+
+/* Entry j on TCP: the sockets a parent handed over for host and port, or
+ * one SO_REUSEPORT socket per worker on host and port, the others on the
+ * first one's (maybe ephemeral) port; and the port's claim: a second
+ * server on it, here or in another process, is refused instead of sharing
+ * it, unless both say share_port. */
 static int listen_tcp(fh_server_t *s, int j, const char *host, int port) {
+    int err = socks_alloc(s, j);
+    if (err)
+        return err;
+    s->socks[j].n =
+        fh__inherit_take_tcp(s->inherit, host, port, s->socks[j].fd, &s->listen_port[j]);
+    if (s->socks[j].n > 0)
+        return claim(s, j, host);
     for (int i = 0; i < s->nworkers; i++) {
         const char *why = NULL;
-        int err = fh__listener_bind(host, port, s->cfg.backlog, &s->workers[i].listeners[j].fd,
-                                    &s->listen_port[j], &why);
+        int fd;
+        err = fh__listener_bind(host, port, s->cfg.backlog, &fd, &s->listen_port[j], &why);
         if (err == FH_ECONFIG)
             return config_error("host", why);
         if (err)
             return listen_error(host, port, err);
-        if (i == 0) {
-            int lock = fh__listener_claim_port(s->listen_port[j], s->cfg.share_port);
-            if (lock < 0 && lock != FH_ENOENT)
-                return listen_error(host, s->listen_port[j], lock);
-            s->listen_lock[j] = lock;
-        }
+        s->socks[j].fd[s->socks[j].n++] = fd;
+        if (i == 0 && (err = claim(s, j, host)))
+            return err;
         port = s->listen_port[j];
     }
     return 0;
 }
 
-/* Entry j on a Unix-domain socket: one socket, a dup per worker. */
+/* Entry j on a Unix-domain socket: the one a parent handed over, or a new
+ * one; the workers share it. */
 static int listen_unix(fh_server_t *s, int j, const char *path) {
-    int fd = -1;
-    unsigned mode = s->cfg.unix_mode ? s->cfg.unix_mode : 0660;
-    int err = fh__listener_bind_unix(path, mode, s->cfg.backlog, &fd);
-    if (err) {
-        snprintf(config_sys_msg, sizeof(config_sys_msg), "cannot listen on unix:%s: %s", path,
-                 fh_strerror(err));
-        config_sys_err = err;
+    int err = socks_alloc(s, j);
+    if (err)
         return err;
+    s->listen_port[j] = 0;
+    s->socks[j].n = fh__inherit_take_unix(s->inherit, path, s->socks[j].fd);
+    if (s->socks[j].n == 0) {
+        int fd = -1;
+        unsigned mode = s->cfg.unix_mode ? s->cfg.unix_mode : 0660;
+        err = fh__listener_bind_unix(path, mode, s->cfg.backlog, &fd);
+        if (err) {
+            snprintf(config_sys_msg, sizeof(config_sys_msg), "cannot listen on unix:%s: %s", path,
+                     fh_strerror(err));
+            config_sys_err = err;
+            return err;
+        }
+        s->socks[j].fd[s->socks[j].n++] = fd;
     }
     s->listen_unix[j] = strdup(path);
-    if (!s->listen_unix[j]) {
-        close(fd);
-        unlink(path);
-        return FH_ENOMEM;
+    return s->listen_unix[j] ? 0 : FH_ENOMEM;
+}
+
+/* Deals each entry's sockets to the workers: with as many sockets as
+ * workers or more, worker i takes sockets i, i + workers, ... (every
+ * socket is accepted from, none left with its queue unread); with fewer,
+ * worker i takes socket i % n, a dup past the first holder. */
+static int listen_deal(fh_server_t *s) {
+    int W = s->nworkers, orig[FH__LISTENERS_MAX];
+    for (int j = 0; j < s->nlisten; j++) {
+        /* Fewer sockets than workers: dups for the others, made first. */
+        int n = orig[j] = s->socks[j].n;
+        for (int k = n; k < W; k++) {
+            int d = fcntl(s->socks[j].fd[k % n], F_DUPFD_CLOEXEC, 3);
+            if (d < 0)
+                return uv_translate_sys_error(errno);
+            s->socks[j].fd[s->socks[j].n++] = d;
+        }
     }
-    s->listen_port[j] = 0;
-    for (int i = 0; i < s->nworkers; i++) {
-        int d = i == 0 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (d < 0)
-            return uv_translate_sys_error(errno);
-        s->workers[i].listeners[j].fd = d;
+    for (int i = 0; i < W; i++) {
+        int count = 0;
+        for (int j = 0; j < s->nlisten; j++)
+            count += (s->socks[j].n - i + W - 1) / W;
+        s->workers[i].listeners = calloc((size_t)count, sizeof(fh__listener_t));
+        if (!s->workers[i].listeners)
+            return FH_ENOMEM;
+    }
+    for (int j = 0; j < s->nlisten; j++) {
+        for (int k = 0; k < s->socks[j].n; k++) {
+            fh__worker_t *w = &s->workers[k % W];
+            fh__listener_t *l = &w->listeners[w->nlisteners++];
+            l->fd = s->socks[j].fd[k];
+            l->entry = j;
+            l->dup = k >= orig[j];
+            s->socks[j].fd[k] = -1;
+        }
+        s->socks[j].n = 0;
     }
     return 0;
 }
@@ -445,6 +538,8 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
         return FH_ENOMEM;
     s->cfg = c;
     s->port_lock = -1;
+    s->ready_fd = -1;
+    pthread_mutex_init(&s->handover_lock, NULL);
     s->nworkers = c.threads ? c.threads : (int)uv_available_parallelism();
     if (s->nworkers < 1)
         s->nworkers = 1;
@@ -483,9 +578,14 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
         if (err)
             goto error;
     }
-    /* Socket activation: the workers share the socket systemd passed. */
+    /* A restart's new generation: the sockets its parent handed over. */
+    err = fh__inherit_read(&s->inherit, &s->ready_fd);
+    if (err)
+        goto error;
+    /* Socket activation: the workers share the socket systemd passed (or
+     * the parent had). */
     int activated = fh__listener_activated();
-    if (activated >= 0) {
+    if (activated >= 0 || (fh__inherit_activated(s->inherit) && fh__inherit_count(s->inherit))) {
         err = listen_activated(s, activated);
     } else if (!c.listen) {
         s->nlisten = 1;
@@ -500,10 +600,12 @@ int fh_server_new(fh_server_t **out, const fh_server_config_t *cfg) {
             err = path ? listen_unix(s, j, path) : listen_tcp(s, j, host, port);
         }
     }
+    if (!err)
+        err = listen_deal(s);
     if (err)
         goto error;
-    for (int i = 0; i < s->nworkers; i++)
-        s->workers[i].nlisteners = s->nlisten;
+    fh__inherit_free(s->inherit); /* what no listener took is closed */
+    s->inherit = NULL;
     s->port = s->listen_port[0];
     if (c.metrics) {
         err = fh__metrics_attach(c.metrics, s);
@@ -527,6 +629,13 @@ int fh_server_listen_port(const fh_server_t *s, int i) {
     return i >= 0 && i < s->nlisten ? s->listen_port[i] : FH_EINVAL;
 }
 
+static void on_running(void *data) {
+    fh__worker_t *w = data;
+    fh_server_t *s = w->server;
+    if (atomic_fetch_add(&s->nrunning, 1) + 1 == s->nworkers)
+        fh__restart_ready(s);
+}
+
 int fh_server_start(fh_server_t *s) {
     if (s->started)
         return FH_ESTATE;
@@ -548,6 +657,11 @@ int fh_server_start(fh_server_t *s) {
         }
         w->thread_started = true;
     }
+    /* Once every loop runs (each takes this post in its first turn), the
+     * server accepts: a restart's parent and systemd are told. */
+    for (int i = 0; i < s->nworkers; i++)
+        if (fh__worker_post(&s->workers[i], on_running, &s->workers[i], false) != 0)
+            fprintf(stderr, "fasthttp: worker %d: cannot report that it runs\n", i);
     return 0;
 }
 
@@ -604,6 +718,31 @@ static void (*_Atomic reopen_fn)(void);
 
 void fh__server_on_reopen(void (*fn)(void)) { atomic_store(&reopen_fn, fn); }
 
+static void *restart_main(void *arg) {
+    fh_server_t *s = arg;
+    fh__restart_run(s);
+    atomic_store(&s->restarting, false);
+    return NULL;
+}
+
+/* SIGUSR2: a restart on a thread of its own, so that this loop still
+ * takes SIGTERM meanwhile; one at a time. */
+static void on_sigusr2(uv_signal_t *sig, int signum) {
+    (void)signum;
+    fh_server_t *s = sig->data;
+    if (atomic_exchange(&s->restarting, true)) {
+        fprintf(stderr, "fasthttp: SIGUSR2 ignored: a restart is already under way\n");
+        return;
+    }
+    if (s->restart_thread_started)
+        pthread_join(s->restart_thread, NULL); /* the previous one, ended */
+    s->restart_thread_started = pthread_create(&s->restart_thread, NULL, restart_main, s) == 0;
+    if (!s->restart_thread_started) {
+        fprintf(stderr, "fasthttp: SIGUSR2: cannot start the restart's thread\n");
+        atomic_store(&s->restarting, false);
+    }
+}
+
 static void on_signal(uv_signal_t *sig, int signum) {
     if (signum == SIGUSR1) {
         void (*fn)(void) = atomic_load(&reopen_fn);
@@ -615,19 +754,15 @@ static void on_signal(uv_signal_t *sig, int signum) {
 }
 
 int fh_server_run(fh_server_t *s) {
-    int err = fh_server_start(s);
-    if (err)
-        return err;
+    if (s->started)
+        return FH_ESTATE;
     uv_loop_t loop;
     uv_async_t wake;
-    uv_signal_t sigint, sigterm, sighup, sigusr1;
+    uv_signal_t sigint, sigterm, sighup, sigusr1, sigusr2;
     bool hup = s->cfg.handle_signals && s->tls;
-    err = uv_loop_init(&loop);
-    if (err) {
-        fh_server_stop(s);
-        fh_server_wait(s);
+    int err = uv_loop_init(&loop);
+    if (err)
         return err;
-    }
     uv_async_init(&loop, &wake, on_run_wake);
     if (s->cfg.handle_signals) {
         uv_signal_init(&loop, &sigint);
@@ -636,17 +771,24 @@ int fh_server_run(fh_server_t *s) {
         uv_signal_start(&sigterm, on_signal, SIGTERM);
         uv_signal_init(&loop, &sigusr1);
         uv_signal_start(&sigusr1, on_signal, SIGUSR1); /* reopen log files */
+        uv_signal_init(&loop, &sigusr2);
+        sigusr2.data = s;
+        uv_signal_start(&sigusr2, on_sigusr2, SIGUSR2); /* zero-downtime restart */
     }
     if (hup) {
         uv_signal_init(&loop, &sighup);
         sighup.data = s;
         uv_signal_start(&sighup, on_sighup, SIGHUP);
     }
+    /* The signals are caught before the server accepts: a restart's parent
+     * may send the next SIGUSR2 or SIGTERM as soon as it is told that this
+     * generation is ready. */
+    err = fh_server_start(s);
     pthread_mutex_lock(&s->run_lock);
     s->run_async = &wake;
     bool already = atomic_load(&s->stop_requested);
     pthread_mutex_unlock(&s->run_lock);
-    if (!already)
+    if (!already && !err)
         uv_run(&loop, UV_RUN_DEFAULT);
     pthread_mutex_lock(&s->run_lock);
     s->run_async = NULL;
@@ -657,12 +799,18 @@ int fh_server_run(fh_server_t *s) {
         uv_close((uv_handle_t *)&sigint, NULL);
         uv_close((uv_handle_t *)&sigterm, NULL);
         uv_close((uv_handle_t *)&sigusr1, NULL);
+        uv_close((uv_handle_t *)&sigusr2, NULL);
     }
     if (hup)
         uv_close((uv_handle_t *)&sighup, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
-    return fh_server_wait(s);
+    if (s->restart_thread_started) {
+        pthread_join(s->restart_thread, NULL);
+        s->restart_thread_started = false;
+    }
+    int werr = fh_server_wait(s);
+    return err ? err : werr;
 }
 
 void fh_server_free(fh_server_t *s) {

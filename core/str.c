@@ -14,6 +14,7 @@ const char *fh_strerror(int err) {
     case FH_EHEADER_VALUE: return "invalid header name or value (CR, LF or NUL)";
     case FH_ECONFIG: return "invalid configuration";
     case FH_ESTATE: return "not valid in the current state";
+    case FH_ERESTART: return "the new generation ended before it was ready";
     default: break;
     }
     if (err < 0 && err > -30000)

@@ -74,7 +74,7 @@ int fh_request_takeover(fh_response_t *res, unsigned flags, fh_takeover_fn on_re
         err = fh_request_set(req, &takeover_key, tk);
     if (!err)
         err = fh_request_on_done(req, takeover_request_done, tk);
-    if (!err && (err = req->ops->takeover_prepare(req)) != 0)
+    if (!err && (err = req->ops->takeover_prepare(req, true)) != 0)
         tk->on_ready = NULL; /* a failed call never calls back */
     if (err)
         return err;

@@ -8,6 +8,13 @@
  * fragments of a message are gathered in the handle's message buffer,
  * checked as UTF-8 one fragment at a time when the message is text.
  *
+ * Streaming (on_message_part). A data frame's payload is unmasked and
+ * handed on as far as each read brought it, its place in the frame (bytes
+ * left, mask phase) kept in the handle; a compressed message is inflated
+ * in steps of FH__WS_PART_MAX bytes (ws_deflate.c). Only a cut frame head
+ * or control frame is kept between reads, so memory does not grow with
+ * the message, which is bounded by max_streamed_message alone.
+ *
  * Writing. A frame is the head on the stack and the caller's payload: the
  * socket takes them at once when it has room (no copy, no allocation);
  * what it does not take is copied into one heap record queued on the
@@ -38,6 +45,9 @@
 /* A message buffer larger than this is freed after its message, so that
  * an idle connection does not hold a large one. */
 #define WS_MSG_KEEP (64u << 10)
+/* What a streaming connection may keep between reads: a cut frame head
+ * or control frame (at most 139 bytes), and room for the read after it. */
+#define WS_STREAM_KEEP (32u << 10)
 
 static inline fh_ws_t *ws_of(const fh__conn_t *c) { return *(fh_ws_t **)fh__conn_proto(c); }
 
@@ -63,10 +73,20 @@ int fh_ws_handlers_check(const fh_ws_handlers_t *h, char *msg, size_t cap) {
     if (!h)
         return FH_EINVAL;
     size_t message = h->max_message ? h->max_message : WS_DEFAULT_MESSAGE;
+    uint64_t streamed = h->max_streamed_message ? h->max_streamed_message : FH_WS_DEFAULT_STREAMED;
     if (h->max_message > FH_WS_MAX_MESSAGE_LIMIT)
         return limit_refuse(msg, cap, "max_message", h->max_message, "is more than the limit",
                             FH_WS_MAX_MESSAGE_LIMIT);
-    if (h->max_frame > message)
+    if (h->max_streamed_message && !h->on_message_part)
+        return limit_refuse(msg, cap, "max_streamed_message", h->max_streamed_message,
+                            "is set without on_message_part, which is", 0);
+    if (h->max_streamed_message > FH_WS_MAX_STREAMED_LIMIT)
+        return limit_refuse(msg, cap, "max_streamed_message", h->max_streamed_message,
+                            "is more than the limit", FH_WS_MAX_STREAMED_LIMIT);
+    if (h->on_message_part && h->max_frame > streamed)
+        return limit_refuse(msg, cap, "max_frame", h->max_frame,
+                            "is more than max_streamed_message", streamed);
+    if (!h->on_message_part && h->max_frame > message)
         return limit_refuse(msg, cap, "max_frame", h->max_frame, "is more than max_message",
                             message);
     if (h->max_queue > FH_WS_MAX_QUEUE_LIMIT)
@@ -102,7 +122,10 @@ fh_ws_t *fh__ws_new(const fh_ws_handlers_t *h, fh_request_t *req) {
     ws->w = req->worker;
     atomic_init(&ws->refs, 1);
     ws->max_message = h->max_message ? h->max_message : WS_DEFAULT_MESSAGE;
-    ws->max_frame = h->max_frame && h->max_frame < ws->max_message ? h->max_frame : ws->max_message;
+    ws->stream = h->on_message_part != NULL;
+    ws->max_streamed = h->max_streamed_message ? h->max_streamed_message : FH_WS_DEFAULT_STREAMED;
+    uint64_t frame_cap = ws->stream ? ws->max_streamed : ws->max_message;
+    ws->max_frame = h->max_frame && h->max_frame < frame_cap ? h->max_frame : frame_cap;
     ws->max_queue = h->max_queue ? h->max_queue : WS_DEFAULT_QUEUE;
     ws->idle_ms = h->idle_ms ? h->idle_ms : WS_DEFAULT_IDLE_MS;
     ws->close_ms = h->close_ms ? h->close_ms : WS_DEFAULT_CLOSE_MS;
@@ -518,6 +541,112 @@ static bool ws_live(const fh_ws_t *ws) {
     return ws->c && !fh__conn_closed(ws->c) && ws->state != FH__WS_DONE;
 }
 
+/* ---------------------------------------------------------------- streaming */
+
+bool fh__ws_receiving(const fh_ws_t *ws) { return ws_live(ws) && ws->state == FH__WS_OPEN; }
+
+unsigned fh__ws_part(fh_ws_t *ws, const uint8_t *p, size_t n, bool last) {
+    bool text = ws->msg_kind == FH__WS_OP_TEXT;
+    if (n > ws->max_streamed - ws->msg_total)
+        return 1009;
+    ws->msg_total += n;
+    if (text && ((n && !fh__utf8_feed(&ws->utf8, p, n)) || (last && !fh__utf8_complete(&ws->utf8))))
+        return 1007;
+    if (n == 0 && !last)
+        return 0;
+    bool first = !ws->part_sent;
+    ws->part_sent = true;
+    if (last) {
+        /* The next frame may start a message; this one is over whatever
+         * the callback does. */
+        ws->in_message = false;
+        ws->msg_compressed = false;
+    }
+    ws->h->on_message_part(ws, (fh_ws_kind_t)ws->msg_kind, n ? (const void *)p : "", n, first, last,
+                           ws->h->data);
+    return 0;
+}
+
+/* Bytes [p, p + n) of the data frame being read, unmasked; fin: they end
+ * their message. */
+static void ws_stream_bytes(fh_ws_t *ws, const uint8_t *p, size_t n, bool fin) {
+    if (ws->state != FH__WS_OPEN)
+        return; /* data after our close frame is dropped (RFC 6455 1.4) */
+    unsigned code =
+        ws->msg_compressed ? fh__ws_inflate_parts(ws, p, n, fin) : fh__ws_part(ws, p, n, fin);
+    if (code)
+        ws_fail(ws, code);
+}
+
+/* The streaming reader: a data frame's payload is handed on as far as it
+ * has arrived, so that only a frame head or a control frame cut by the
+ * end of a read is ever kept. Returns where it stopped. */
+static uint8_t *ws_stream_data(fh_ws_t *ws, uint8_t *p, uint8_t *end) {
+    while (p < end && ws_live(ws)) {
+        if (ws->frame_left) {
+            size_t n = (size_t)(end - p);
+            if (n > ws->frame_left)
+                n = (size_t)ws->frame_left;
+            fh__ws_unmask(p, n, ws->frame_mask, ws->frame_phase);
+            ws->frame_phase = (uint8_t)((ws->frame_phase + n) & 3);
+            ws->frame_left -= n;
+            uint8_t *at = p;
+            p += n;
+            ws_stream_bytes(ws, at, n, ws->frame_fin && ws->frame_left == 0);
+            continue;
+        }
+        fh__ws_frame_t f;
+        int r = fh__ws_frame_read(p, (size_t)(end - p), &f);
+        if (r < 0) {
+            ws_fail(ws, 1002);
+            break;
+        }
+        if (r == 0)
+            break;
+        int code = fh__ws_frame_check(&f, ws->in_message, ws->pmd != NULL, ws->frame_limit);
+        bool control = f.opcode & 8;
+        if (!code && !control) {
+            bool cont = f.opcode == FH__WS_OP_CONT;
+            bool compressed = cont ? ws->msg_compressed : (f.rsv & 4) != 0;
+            uint64_t total = cont ? ws->msg_total : 0;
+            /* Uncompressed, the frame's length says at once whether the
+             * message passes the limit; inflated bytes are counted as
+             * they come out. */
+            if (!compressed && f.len > ws->max_streamed - total)
+                code = 1009;
+        }
+        if (code) {
+            ws_fail(ws, (unsigned)code);
+            break;
+        }
+        if (control) {
+            if ((uint64_t)(end - p) - f.head_len < f.len)
+                break; /* kept whole: at most 125 bytes */
+            uint8_t *payload = p + f.head_len;
+            fh__ws_unmask(payload, (size_t)f.len, f.mask, 0);
+            p = payload + f.len;
+            ws_on_frame(ws, &f, payload);
+            continue;
+        }
+        p += f.head_len;
+        if (f.opcode != FH__WS_OP_CONT && ws->state == FH__WS_OPEN) {
+            ws->msg_kind = f.opcode;
+            ws->msg_compressed = f.rsv & 4;
+            ws->msg_total = 0;
+            ws->part_sent = false;
+            ws->in_message = true;
+            memset(&ws->utf8, 0, sizeof(ws->utf8));
+        }
+        ws->frame_left = f.len;
+        ws->frame_fin = f.fin;
+        ws->frame_phase = 0;
+        memcpy(ws->frame_mask, f.mask, 4);
+        if (f.len == 0)
+            ws_stream_bytes(ws, p, 0, f.fin);
+    }
+    return p;
+}
+
 static void ws_on_data(fh__conn_t *c, char *cp, char *cend) {
     fh_ws_t *ws = ws_of(c);
     uint8_t *p = (uint8_t *)cp, *end = (uint8_t *)cend;
@@ -526,7 +655,9 @@ static void ws_on_data(fh__conn_t *c, char *cp, char *cend) {
         return;
     }
     ws->busy = true;
-    while (p < end && ws_live(ws)) {
+    if (ws->stream)
+        p = ws_stream_data(ws, p, end);
+    while (!ws->stream && p < end && ws_live(ws)) {
         fh__ws_frame_t f;
         int r = fh__ws_frame_read(p, (size_t)(end - p), &f);
         if (r < 0) {
@@ -580,8 +711,10 @@ static int ws_upgrade(fh__conn_t *c, void *arg) {
     ws->frame_limit = ws->max_frame;
     if (ws->pmd)
         ws->frame_limit += (ws->max_frame >> 8) + 1024;
-    /* A frame cut by the end of a read is kept whole. */
-    fh__conn_set_keep_limit(c, ws->frame_limit + FH__WS_HEAD_MAX + 4096);
+    /* A frame cut by the end of a read is kept whole; streaming keeps only
+     * a frame head or a control frame. */
+    fh__conn_set_keep_limit(c, ws->stream ? WS_STREAM_KEEP
+                                          : (size_t)ws->frame_limit + FH__WS_HEAD_MAX + 4096);
     fh__conn_read(c, true);
     ws->last_read = uv_now(&ws->w->loop);
     ws->ping_at = ws->last_read + ws->ping_ms;

@@ -44,8 +44,19 @@ struct fh_ws {
     uint8_t msg_kind;    /* its opcode */
     uint16_t close_code; /* what on_close reports */
     fh__utf8_t utf8;     /* the text message's check so far */
-    size_t max_message, max_frame, max_queue;
-    size_t frame_limit; /* max_frame, plus deflate's worst growth when compressed */
+    size_t max_message, max_queue;
+    uint64_t max_frame;
+    uint64_t frame_limit; /* max_frame, plus deflate's worst growth when compressed */
+    /* Streaming (on_message_part): data frames are consumed as their bytes
+     * arrive, never kept whole. */
+    bool stream;
+    bool part_sent;        /* the message's first part went out */
+    bool frame_fin;        /* the frame being read is its message's last */
+    uint8_t frame_phase;   /* where in the mask its next byte is */
+    uint8_t frame_mask[4]; /* its mask */
+    uint64_t frame_left;   /* payload bytes of it still to come */
+    uint64_t max_streamed; /* max_streamed_message */
+    uint64_t msg_total;    /* bytes of the message delivered so far */
     uint32_t idle_ms, close_ms;
     uint32_t ping_ms, pong_ms; /* server pings (0: none) */
     bool ping_out;             /* a ping awaits its pong */
@@ -81,6 +92,23 @@ int fh__ws_deflate_negotiate(fh_ws_t *ws, const fh_request_t *req, char *out, si
 void fh__ws_deflate_free(fh_ws_t *ws);
 unsigned fh__ws_inflate(fh_ws_t *ws, const uint8_t *p, size_t n, bool fin);
 int fh__ws_deflate(fh_ws_t *ws, const void *msg, size_t len, const void **out, size_t *outlen);
+/* Streaming: inflates a compressed message's frame bytes [p, p + n) in
+ * steps of at most FH__WS_PART_MAX bytes, each handed to fh__ws_part;
+ * after the message's last bytes (fin) the tail is inflated and the empty
+ * last part follows. Stops, returning 0, once the connection is no longer
+ * open to messages (a part's callback closed it). Returns 0 or a close
+ * code (1007 broken data, 1011 out of memory, or fh__ws_part's). */
+unsigned fh__ws_inflate_parts(fh_ws_t *ws, const uint8_t *p, size_t n, bool fin);
+/* Streaming: one part of the current message (websocket.c): counted
+ * against max_streamed_message, checked as UTF-8 when text, then handed to
+ * on_message_part (an empty part that is not the last is not). Returns 0
+ * or a close code (1009, 1007). */
+unsigned fh__ws_part(fh_ws_t *ws, const uint8_t *p, size_t n, bool last);
+/* Whether the connection still takes messages (open, not closing). */
+bool fh__ws_receiving(const fh_ws_t *ws);
+
+/* The most bytes one streamed part of a compressed message holds. */
+#define FH__WS_PART_MAX 16384
 
 /* Leaves every room ws joined (ws_room.c): the connection has gone. */
 void fh__ws_leave_all(fh_ws_t *ws);

@@ -15,8 +15,6 @@
 int fh__worker_new(fh__worker_t *w, fh_server_t *s, int i) {
     w->server = s;
     w->index = i;
-    for (int j = 0; j < FH__LISTENERS_MAX; j++)
-        w->listeners[j].fd = -1;
     pthread_mutex_init(&w->post_lock, NULL);
     int err =
         fh_arena_cache_new(&w->arena_cache, s->cfg.arena_chunk_size, s->cfg.arena_cache_bytes);
@@ -29,11 +27,12 @@ int fh__worker_new(fh__worker_t *w, fh_server_t *s, int i) {
 void fh__worker_free(fh__worker_t *w) {
     if (!w->server)
         return;
-    for (int j = 0; j < FH__LISTENERS_MAX; j++) {
+    for (int j = 0; j < w->nlisteners; j++)
         if (w->listeners[j].fd >= 0)
             close(w->listeners[j].fd);
-        w->listeners[j].fd = -1;
-    }
+    free(w->listeners);
+    w->listeners = NULL;
+    w->nlisteners = 0;
     fh__h1_parsers_free(w);
     fh_arena_cache_free(w->arena_cache);
     w->arena_cache = NULL;
@@ -107,8 +106,10 @@ static void worker_begin_stop(fh__worker_t *w) {
         return;
     fh_server_t *s = w->server;
     w->stopping = true;
+    pthread_mutex_lock(&s->handover_lock); /* not while a restart dups them */
     for (int j = 0; j < w->nlisteners; j++)
         fh__listener_close(&w->listeners[j]);
+    pthread_mutex_unlock(&s->handover_lock);
     uv_timer_start(&w->drain, on_drain_timeout, s->cfg.timeouts.drain_ms, 0);
     if (atomic_fetch_add(&s->listeners_closed, 1) + 1 == s->nworkers) {
         for (int i = 0; i < s->nworkers; i++)

@@ -42,7 +42,10 @@ struct fh__worker {
     fh_server_t *server;
     int index;
     uv_loop_t loop;
-    fh__listener_t listeners[FH__LISTENERS_MAX]; /* one per config.listen entry */
+    /* Its listening sockets: at least one per config.listen entry, more
+     * when a restart handed over more sockets than there are workers
+     * (server.c deals them). Owned; the descriptors are closed with them. */
+    fh__listener_t *listeners;
     int nlisteners;
     uv_timer_t tick;   /* Date refresh and timeout sweep */
     uv_timer_t drain;  /* graceful stop deadline */
@@ -118,7 +121,26 @@ struct fh_server {
     int listen_port[FH__LISTENERS_MAX];   /* bound port; 0 for a Unix socket */
     int listen_lock[FH__LISTENERS_MAX];   /* each TCP entry's port claim, or -1 */
     char *listen_unix[FH__LISTENERS_MAX]; /* the Unix socket made here, removed at free */
-    uv_async_t *run_async;                /* wakes fh_server_run's wait loop */
+    /* While fh_server_new runs: each entry's distinct sockets (bound here
+     * or handed over), before they are dealt to the workers (server.c). */
+    struct {
+        int *fd;
+        int n;
+    } socks[FH__LISTENERS_MAX];
+    /* The restart (restart.c). */
+    struct fh__inherit *inherit; /* what a parent handed over, while fh_server_new runs */
+    int ready_fd;                /* the parent's ready pipe until written, or -1 */
+    _Atomic int nrunning;        /* workers whose loop runs */
+    _Atomic bool restarting;     /* a restart is under way */
+    _Atomic bool handed_over;    /* a new generation serves the sockets (keep the Unix files) */
+    bool activated;              /* entry 0 is systemd's socket (here or in a parent) */
+    char *restart_path;          /* cfg.restart_path, copied */
+    /* Held while the listeners' descriptors are closed (a stop) or dup'ed
+     * (a handover), which may happen on different threads. */
+    pthread_mutex_t handover_lock;
+    pthread_t restart_thread; /* fh_server_run's, for SIGUSR2 */
+    bool restart_thread_started;
+    uv_async_t *run_async; /* wakes fh_server_run's wait loop */
     pthread_mutex_t run_lock;
     struct fh_pool *pools; /* freed with the server (fh_server_own_pool) */
 };

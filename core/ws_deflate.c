@@ -30,6 +30,8 @@ struct fh__ws_deflate {
     bool in_ready, out_ready;
     char *buf; /* deflated output of the last message sent */
     size_t cap;
+    uint8_t *part; /* streaming: FH__WS_PART_MAX bytes of inflated output,
+                    * held while a compressed message is being read */
 };
 
 static bool is_ows(char ch) { return ch == ' ' || ch == '\t'; }
@@ -143,6 +145,7 @@ void fh__ws_deflate_free(fh_ws_t *ws) {
     if (d->out_ready)
         deflateEnd(&d->out);
     free(d->buf);
+    free(d->part);
     free(d);
     ws->pmd = NULL;
 }
@@ -155,7 +158,11 @@ static unsigned inflate_some(fh_ws_t *ws, const uint8_t *p, size_t n) {
     struct fh__ws_deflate *d = ws->pmd;
     d->in.next_in = (Bytef *)p;
     d->in.avail_in = (uInt)n;
-    while (d->in.avail_in) {
+    /* Until every input byte is in and zlib had room to spare: output
+     * that filled the buffer exactly may not be all (zlib keeps the rest
+     * until it is given room). */
+    bool full = false;
+    while (d->in.avail_in || full) {
         if (ws->msg_len == ws->msg_cap) {
             /* One byte past the limit tells a message of exactly
              * max_message bytes from a larger one. */
@@ -174,13 +181,14 @@ static unsigned inflate_some(fh_ws_t *ws, const uint8_t *p, size_t n) {
         d->in.avail_out = (uInt)(ws->msg_cap - ws->msg_len);
         int r = inflate(&d->in, Z_SYNC_FLUSH);
         ws->msg_len = ws->msg_cap - d->in.avail_out;
+        full = d->in.avail_out == 0;
         if (r == Z_STREAM_END) {
             /* A final block: what follows starts a new stream. */
             inflateReset(&d->in);
             continue;
         }
         if (r == Z_BUF_ERROR && d->in.avail_out)
-            break;
+            break; /* no progress possible: everything is out */
         if (r != Z_OK && r != Z_BUF_ERROR)
             return r == Z_MEM_ERROR ? 1011 : 1007;
     }
@@ -201,6 +209,58 @@ unsigned fh__ws_inflate(fh_ws_t *ws, const uint8_t *p, size_t n, bool fin) {
     }
     if (!code && ws->msg_len > ws->max_message)
         code = 1009;
+    return code;
+}
+
+/* Streaming: inflates [p, p + n) a step of at most FH__WS_PART_MAX bytes
+ * of output at a time, each a part. Returns 0 or a close code. */
+static unsigned inflate_parts(fh_ws_t *ws, const uint8_t *p, size_t n) {
+    struct fh__ws_deflate *d = ws->pmd;
+    d->in.next_in = (Bytef *)p;
+    d->in.avail_in = (uInt)n;
+    for (;;) {
+        d->in.next_out = d->part;
+        d->in.avail_out = FH__WS_PART_MAX;
+        int r = inflate(&d->in, Z_SYNC_FLUSH);
+        size_t got = FH__WS_PART_MAX - d->in.avail_out;
+        if (r == Z_STREAM_END)
+            inflateReset(&d->in); /* a final block: what follows starts anew */
+        else if (r != Z_OK && r != Z_BUF_ERROR)
+            return r == Z_MEM_ERROR ? 1011 : 1007;
+        if (got) {
+            unsigned code = fh__ws_part(ws, d->part, got, false);
+            if (code || !fh__ws_receiving(ws))
+                return code;
+        }
+        /* Done once all input is in and the step did not fill the buffer
+         * (a full one may leave output inside zlib); Z_BUF_ERROR with
+         * nothing out means no progress is possible. */
+        if ((d->in.avail_in == 0 && got < FH__WS_PART_MAX) || (r == Z_BUF_ERROR && !got))
+            return 0;
+    }
+}
+
+unsigned fh__ws_inflate_parts(fh_ws_t *ws, const uint8_t *p, size_t n, bool fin) {
+    struct fh__ws_deflate *d = ws->pmd;
+    if (!d->in_ready) {
+        if (inflateInit2(&d->in, -15) != Z_OK)
+            return 1011;
+        d->in_ready = true;
+    }
+    if (!d->part && !(d->part = malloc(FH__WS_PART_MAX)))
+        return 1011;
+    unsigned code = inflate_parts(ws, p, n);
+    if (!code && fin && fh__ws_receiving(ws)) {
+        static const uint8_t tail[4] = { 0, 0, 0xff, 0xff };
+        code = inflate_parts(ws, tail, 4);
+    }
+    if (fin || code) {
+        /* An idle connection holds no part buffer. */
+        free(d->part);
+        d->part = NULL;
+    }
+    if (!code && fin && fh__ws_receiving(ws))
+        code = fh__ws_part(ws, NULL, 0, true);
     return code;
 }
 
@@ -247,6 +307,10 @@ int fh__ws_deflate_negotiate(fh_ws_t *ws, const fh_request_t *req, char *out, si
 }
 void fh__ws_deflate_free(fh_ws_t *ws) { (void)ws; }
 unsigned fh__ws_inflate(fh_ws_t *ws, const uint8_t *p, size_t n, bool fin) {
+    (void)ws, (void)p, (void)n, (void)fin;
+    return 1011;
+}
+unsigned fh__ws_inflate_parts(fh_ws_t *ws, const uint8_t *p, size_t n, bool fin) {
     (void)ws, (void)p, (void)n, (void)fin;
     return 1011;
 }

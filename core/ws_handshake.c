@@ -241,10 +241,11 @@ int fh_ws_upgrade(fh_request_t *req, fh_response_t *res, const fh_ws_handlers_t 
         return err;
     }
     /* on_open reads the request after the write, when the read buffer
-     * has been reused. */
+     * has been reused. The connection stays (only its protocol changes),
+     * so WebSocket runs over any transport, TLS included. */
     err = fh__request_pin(req);
     if (!err)
-        err = req->ops->takeover_prepare(req);
+        err = req->ops->takeover_prepare(req, false);
     if (err)
         return err;
     /* Built like any response, so that the after hooks (access log,

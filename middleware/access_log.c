@@ -88,7 +88,17 @@ struct access_log {
     pthread_cond_t ring_cond;
     char *ring;
     size_t ring_cap;
+    size_t ring_wake; /* bytes waiting that end a batch wait (ring_cap / 8) */
     uint64_t ring_head, ring_tail; /* bytes ever put in and taken out */
+    /* The count of bytes at the ring's start: set to ring_head whenever the
+     * writer empties the ring, so that the next bytes go at its start and a
+     * log that keeps up touches only the ring's first pages. */
+    uint64_t ring_base;
+    /* What the writer waits for, so that a worker signals it only when it
+     * must: WRITER_IDLE, any byte; WRITER_BATCHING, ring_wake bytes or the
+     * end of its batch time; WRITER_BUSY, nothing (it looks again before
+     * it waits). */
+    uint8_t writer_state;
     bool stopping;
     uint64_t stop_ms;
     /* A reopen waiting for the writer: once everything queued before it
@@ -101,6 +111,12 @@ struct access_log {
 };
 
 #define WRITER_STOP_GRACE_MS 1000 /* at release, how long a stalled output is waited for */
+/* Once bytes arrive in an empty ring, the writer waits up to this long for
+ * more (or for ring_wake bytes) before it writes: one wake-up and one
+ * write(2) per batch instead of one per worker buffer. */
+#define WRITER_BATCH_MS 20
+
+enum { WRITER_BUSY, WRITER_IDLE, WRITER_BATCHING };
 
 typedef struct log_entry {
     access_log_t *log;
@@ -141,12 +157,14 @@ static void ring_put(access_log_t *log, const char *p, size_t n) {
         atomic_fetch_add_explicit(&log->dropped, count_lines(p, n), memory_order_relaxed);
         return;
     }
-    size_t at = (size_t)(log->ring_head % log->ring_cap);
+    size_t at = (size_t)((log->ring_head - log->ring_base) % log->ring_cap);
     size_t first = log->ring_cap - at < n ? log->ring_cap - at : n;
     memcpy(log->ring + at, p, first);
     memcpy(log->ring, p + first, n - first);
     log->ring_head += n;
-    pthread_cond_signal(&log->ring_cond);
+    if (log->writer_state == WRITER_IDLE ||
+        (log->writer_state == WRITER_BATCHING && used < log->ring_wake && used + n >= log->ring_wake))
+        pthread_cond_signal(&log->ring_cond);
     pthread_mutex_unlock(&log->ring_lock);
 }
 
@@ -189,8 +207,26 @@ static void *writer_main(void *arg) {
     access_log_t *log = arg;
     pthread_mutex_lock(&log->ring_lock);
     for (;;) {
-        while (log->ring_head == log->ring_tail && !log->stopping && log->reopen_fd < 0)
+        while (log->ring_head == log->ring_tail && !log->stopping && log->reopen_fd < 0) {
+            log->writer_state = WRITER_IDLE;
             pthread_cond_wait(&log->ring_cond, &log->ring_lock);
+        }
+        if (!log->stopping && log->reopen_fd < 0 && log->ring_head - log->ring_tail < log->ring_wake) {
+            /* A batch: more lines for the same write, unless the ring
+             * fills to ring_wake first. */
+            struct timespec until;
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            until.tv_nsec += WRITER_BATCH_MS * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            log->writer_state = WRITER_BATCHING;
+            while (!log->stopping && log->reopen_fd < 0 && log->ring_head - log->ring_tail < log->ring_wake)
+                if (pthread_cond_timedwait(&log->ring_cond, &log->ring_lock, &until) == ETIMEDOUT)
+                    break;
+        }
+        log->writer_state = WRITER_BUSY;
         if (log->reopen_fd >= 0 && log->ring_tail >= log->reopen_at) {
             /* What was queued before the reopen is in the old file: the
              * rest goes to the new one. */
@@ -201,7 +237,7 @@ static void *writer_main(void *arg) {
         }
         if (log->ring_head == log->ring_tail)
             break; /* stopping, and everything written */
-        size_t at = (size_t)(log->ring_tail % log->ring_cap);
+        size_t at = (size_t)((log->ring_tail - log->ring_base) % log->ring_cap);
         size_t used = (size_t)(log->ring_head - log->ring_tail);
         if (log->reopen_fd >= 0 && log->reopen_at - log->ring_tail < used)
             used = (size_t)(log->reopen_at - log->ring_tail); /* the old file's part */
@@ -211,17 +247,20 @@ static void *writer_main(void *arg) {
         pthread_mutex_lock(&log->ring_lock);
         if (w > 0) {
             log->ring_tail += (uint64_t)w;
+            if (log->ring_tail == log->ring_head)
+                log->ring_base = log->ring_head;
         } else {
             /* A failed output: what waits is lost, and counted. */
             uint64_t k = 0;
             while (log->ring_tail != log->ring_head) {
-                at = (size_t)(log->ring_tail % log->ring_cap);
+                at = (size_t)((log->ring_tail - log->ring_base) % log->ring_cap);
                 used = (size_t)(log->ring_head - log->ring_tail);
                 n = log->ring_cap - at < used ? log->ring_cap - at : used;
                 k += count_lines(log->ring + at, n);
                 log->ring_tail += n;
             }
             atomic_fetch_add_explicit(&log->dropped, k, memory_order_relaxed);
+            log->ring_base = log->ring_head;
         }
         report_dropped(log);
     }
@@ -900,7 +939,11 @@ int fh_access_log_new(fh_middleware_t *out, const fh_access_log_options_t *opt) 
     log->flush_ms = opt->flush_ms ? opt->flush_ms : 1000;
     pthread_mutex_init(&log->direct_lock, NULL);
     pthread_mutex_init(&log->ring_lock, NULL);
-    pthread_cond_init(&log->ring_cond, NULL);
+    pthread_condattr_t cattr;
+    pthread_condattr_init(&cattr);
+    pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC); /* the batch wait's clock */
+    pthread_cond_init(&log->ring_cond, &cattr);
+    pthread_condattr_destroy(&cattr);
     if (fh__perloop_init(&log->loops, 256, buf_create, buf_destroy, log) != 0) {
         log_release(log);
         return FH_ENOMEM;
@@ -924,7 +967,10 @@ int fh_access_log_new(fh_middleware_t *out, const fh_access_log_options_t *opt) 
         struct stat sb;
         if (fstat(log->fd, &sb) == 0 && (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode)))
             fcntl(log->fd, F_SETFL, fcntl(log->fd, F_GETFL) | O_NONBLOCK);
-        log->ring_cap = opt->max_pending ? opt->max_pending : (size_t)1 << 20;
+        log->ring_cap = opt->max_pending ? opt->max_pending : (size_t)8 << 20;
+        /* Never more than leaves room for one more buffer: a ring as small
+         * as one buffer is written at once. */
+        log->ring_wake = log->ring_cap / 8 < log->ring_cap - cap ? log->ring_cap / 8 : log->ring_cap - cap;
         log->ring = malloc(log->ring_cap);
         if (!log->ring || pthread_create(&log->writer, NULL, writer_main, log) != 0) {
             log_release(log);

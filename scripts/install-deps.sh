@@ -32,8 +32,10 @@ PKGS_CHECK="clang libclang-rt-14-dev valgrind doxygen slowhttptest"
 # on 127.0.0.1; the system services these packages may start are not used.
 PKGS_BENCH="wrk nginx-light h2o libmicrohttpd-dev libulfius-dev libevhtp-dev libevent-dev
   libssl-dev libcivetweb-dev libh2o-evloop-dev gnuplot-nox"
-# bench/static counts the servers' system calls.
-PKGS_BENCH_STATIC="strace"
+# bench/static counts the servers' system calls; bench/db finds the postgres
+# processes (pgrep) to read their CPU time, and fills its table with psql
+# (postgresql's client, below).
+PKGS_BENCH_STATIC="strace procps"
 
 # TLS: OpenSSL 3's headers (the library links it), the openssl command the
 # tests make their certificates with and drive handshakes with.

@@ -14,9 +14,11 @@
  * query runs past its timeout).
  *
  * Every query goes through fh_pg (fasthttp/pg.h): libpq without blocking
- * on each worker's loop, a few connections per worker, one SQL statement
- * and one round trip per request. The table is created at start, with a
- * blocking connection, before the server runs.
+ * on each worker's loop, a few connections per worker in pipeline mode,
+ * one prepared statement and one round trip per request (each connection
+ * prepares a statement on its first use, in the same round trip, and again
+ * after a reconnect). The table is created at start, with a blocking
+ * connection, before the server runs.
  *
  * Usage: pg_api [--host HOST] [--port PORT] [--threads N]
  * [--database-url URL] [PORT [THREADS]] (--help lists them). Flags win over
@@ -56,6 +58,12 @@ static const char SQL_UPDATE[] =
 static const char SQL_DELETE[] = "DELETE FROM todos WHERE id = $1::bigint";
 
 typedef enum op { OP_LIST, OP_GET, OP_CREATE, OP_UPDATE, OP_DELETE } op_t;
+
+/* The client and its statements, one per route (the routes' data). */
+typedef struct app {
+    fh_pg_t *pg;
+    const fh_pg_stmt_t *list, *get, *create, *update, *del;
+} app_t;
 
 /* One request's state, in its arena. */
 typedef struct job {
@@ -201,7 +209,8 @@ static int list_todos(fh_request_t *req, fh_response_t *res, void *data) {
     snprintf(limit + 24, 24, "%lld", (long long)job->offset);
     p[1] = limit;
     p[2] = limit + 24;
-    return fh_pg_query(data, req, res, SQL_LIST, 3, p, answered, job);
+    app_t *app = data;
+    return fh_pg_query_prepared(app->pg, req, res, app->list, 3, p, answered, job);
 }
 
 static int get_todo(fh_request_t *req, fh_response_t *res, void *data) {
@@ -209,7 +218,8 @@ static int get_todo(fh_request_t *req, fh_response_t *res, void *data) {
     if (!job)
         return FH_ENOMEM;
     const char *p[1] = { todo_id(req, res) };
-    return p[0] ? fh_pg_query(data, req, res, SQL_GET, 1, p, answered, job) : 0;
+    app_t *app = data;
+    return p[0] ? fh_pg_query_prepared(app->pg, req, res, app->get, 1, p, answered, job) : 0;
 }
 
 static int delete_todo(fh_request_t *req, fh_response_t *res, void *data) {
@@ -217,7 +227,8 @@ static int delete_todo(fh_request_t *req, fh_response_t *res, void *data) {
     if (!job)
         return FH_ENOMEM;
     const char *p[1] = { todo_id(req, res) };
-    return p[0] ? fh_pg_query(data, req, res, SQL_DELETE, 1, p, answered, job) : 0;
+    app_t *app = data;
+    return p[0] ? fh_pg_query_prepared(app->pg, req, res, app->del, 1, p, answered, job) : 0;
 }
 
 /* Validates a POST (create) or PATCH body: *title (NULL: unchanged) and
@@ -260,7 +271,8 @@ static int create_todo(fh_request_t *req, fh_response_t *res, void *data) {
     const char *p[2];
     if (!read_body(req, res, true, &p[0], &p[1]))
         return 0;
-    return fh_pg_query(data, req, res, SQL_CREATE, 2, p, answered, job);
+    app_t *app = data;
+    return fh_pg_query_prepared(app->pg, req, res, app->create, 2, p, answered, job);
 }
 
 static int update_todo(fh_request_t *req, fh_response_t *res, void *data) {
@@ -270,7 +282,8 @@ static int update_todo(fh_request_t *req, fh_response_t *res, void *data) {
     const char *p[3];
     if (!(p[0] = todo_id(req, res)) || !read_body(req, res, false, &p[1], &p[2]))
         return 0;
-    return fh_pg_query(data, req, res, SQL_UPDATE, 3, p, answered, job);
+    app_t *app = data;
+    return fh_pg_query_prepared(app->pg, req, res, app->update, 3, p, answered, job);
 }
 
 static int not_found(fh_request_t *req, fh_response_t *res, void *data) {
@@ -337,7 +350,12 @@ int main(int argc, char **argv) {
     fh_pg_t *pg = fh_pg_new(&pcfg, &err); /* says what is wrong on stderr */
     if (!pg)
         return 2;
-    if (create_schema(url)) {
+    app_t app = { .pg = pg };
+    if (!(app.list = fh_pg_prepare(pg, "todo_list", SQL_LIST, 3, &err)) ||
+        !(app.get = fh_pg_prepare(pg, "todo_get", SQL_GET, 1, &err)) ||
+        !(app.create = fh_pg_prepare(pg, "todo_create", SQL_CREATE, 2, &err)) ||
+        !(app.update = fh_pg_prepare(pg, "todo_update", SQL_UPDATE, 3, &err)) ||
+        !(app.del = fh_pg_prepare(pg, "todo_delete", SQL_DELETE, 1, &err)) || create_schema(url)) {
         fh_pg_free(pg);
         return 1;
     }
@@ -346,7 +364,7 @@ int main(int argc, char **argv) {
     rcfg.not_found = not_found;
     rcfg.method_not_allowed = not_allowed;
     fh_router_t *router;
-    if (fh_router_new(&router, &rcfg) || fh_router_mount(router, "", ROUTES, pg)) {
+    if (fh_router_new(&router, &rcfg) || fh_router_mount(router, "", ROUTES, &app)) {
         fprintf(stderr, "pg_api: routes: %s\n", router ? fh_router_error(router) : "");
         fh_router_free(router);
         fh_pg_free(pg);

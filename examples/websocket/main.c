@@ -10,6 +10,9 @@
  *   GET /      -> the chat page (public/index.html), from the static
  *                 files middleware, which serves --root.
  *
+ * With TLS_CERT and TLS_KEY set it serves HTTPS, and the endpoints are
+ * wss://HOST:PORT/echo and wss://HOST:PORT/chat.
+ *
  * Usage: websocket [--host HOST] [--port PORT] [--threads N] [--root DIR]
  * [PORT [THREADS]] (--help lists them). Flags win over the environment
  * variables HOST (default 127.0.0.1), PORT (default 3000), THREADS
@@ -116,8 +119,11 @@ int main(int argc, char **argv) {
         fh_router_free(router);
         return 1;
     }
-    printf("websocket: listening on http://%s:%d with %d threads\n", cfg.host ? cfg.host : "*",
-           fh_server_port(server), fh_server_threads(server));
+    /* With TLS_CERT and TLS_KEY the same routes answer wss:// (the
+     * handlers do not change). */
+    printf("websocket: listening on %s://%s:%d with %d threads\n",
+           cfg.tls.cert_file ? "https" : "http", cfg.host ? cfg.host : "*", fh_server_port(server),
+           fh_server_threads(server));
     fflush(stdout);
     err = fh_server_run(server); /* until SIGINT or SIGTERM */
     fh_server_free(server);

@@ -70,6 +70,9 @@ enum {
     FH_EHEADER_VALUE = -30005, /**< CR, LF or NUL in a header name or value */
     FH_ECONFIG = -30006,       /**< a bad configuration field (see fh_server_new) */
     FH_ESTATE = -30007,        /**< the call is not valid in the object's state */
+    /** A restart's new generation ended before it was ready to serve
+     * (fh_server_restart). */
+    FH_ERESTART = -30008,
 };
 
 /** A static, human-readable name for an error code. Never NULL. */

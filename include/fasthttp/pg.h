@@ -29,6 +29,24 @@
  * max_result_bytes gets FH_E2BIG (answer 500) and the query is canceled:
  * rows are read one at a time, so memory stays within the limits.
  *
+ * Pipeline mode: every connection runs in libpq's pipeline mode. A query
+ * is sent at once, also to a connection still busy with earlier ones (up to
+ * pipeline_depth of them in flight per connection), and results come back
+ * in the order sent, so the queries of one request, or of many requests on
+ * the same loop, share round trips instead of waiting for each other. Each
+ * query is its own group (ended by its own Sync): an error fails that query
+ * only, never the ones sent around it. A new query goes to an idle
+ * connection when there is one, else to the one with the fewest queries in
+ * flight, passing over one whose oldest query has run for 20 ms or more
+ * while another has room.
+ *
+ * Prepared statements (fh_pg_prepare, before the server runs) are named
+ * SQL with a parameter count; each connection prepares one on its first
+ * use (Parse sent in the same round trip as the query), keeps it, and
+ * prepares it again after a reconnect. A statement that fails to prepare
+ * (bad SQL, a missing table) answers its query with PostgreSQL's error and
+ * is prepared again by the next query.
+ *
  * Transactions (fh_pg_begin) hold one connection of the loop from BEGIN to
  * COMMIT or ROLLBACK; a transaction still open when its request is over is
  * rolled back.
@@ -59,6 +77,8 @@ extern "C" {
 typedef struct fh_pg fh_pg_t;
 /** A transaction: one connection held from BEGIN to COMMIT or ROLLBACK. */
 typedef struct fh_pg_tx fh_pg_tx_t;
+/** A prepared statement of a client (fh_pg_prepare). */
+typedef struct fh_pg_stmt fh_pg_stmt_t;
 
 /** How to reach the database. */
 typedef struct fh_pg_config {
@@ -70,6 +90,13 @@ typedef struct fh_pg_config {
     /** Longest time a query may take, waiting for a connection included,
      * before FH_ETIMEDOUT, in ms, 1..86,400,000 (0: 30,000). */
     uint32_t query_timeout_ms;
+    /** Queries in flight per connection (pipeline mode), 1..1024 (0: 32);
+     * 1 sends a query only to an idle connection. */
+    unsigned pipeline_depth;
+    /** Longest time opening a connection may take (TCP connect, TLS,
+     * authentication) before it is given up and retried later, in ms,
+     * 1..600,000 (0: 10,000). Queries that waited for it get FH_ENOTCONN. */
+    uint32_t connect_timeout_ms;
     /** Most rows a result may have before FH_E2BIG (0: 100,000). */
     size_t max_result_rows;
     /** Most bytes of values a result may hold before FH_E2BIG (0: 64 MiB). */
@@ -106,16 +133,46 @@ typedef void (*fh_pg_result_fn)(fh_request_t *req, fh_response_t *res, int statu
  * request's loop thread (from a handler or a callback of an earlier query).
  * sql and params are copied before the call returns; data is borrowed
  * until cb has run. Parameters are sent apart from the SQL, never spliced
- * into it. When every connection of the loop is busy the query waits its
- * turn (the wait counts in its timeout). cb runs exactly once for a call
+ * into it. The query is sent at once in pipeline mode, behind the queries
+ * its connection runs already; when every connection of the loop is full
+ * (pipeline_depth), down or held by a transaction it waits its turn (the
+ * wait counts in its timeout). Queries of one request may run on different
+ * connections: their callbacks run in the order of each connection's
+ * results, not necessarily in call order. When the client goes away every
+ * query of the response not answered yet gets FH_ECANCELED: the call sets
+ * the response's cancel callback (fh_response_on_cancel) to fh_pg's own,
+ * replacing one set before; when a request uses two fh_pg_t, the queries
+ * of the one called last are the ones canceled (the others run to their
+ * end and answer as usual). cb runs exactly once for a call
  * that returned 0, never from inside this call; the response must stay
  * deferred until then. Returns 0, FH_EINVAL (NULL argument, nparams < 0 or
  * over 65,535), FH_EALREADY_SENT (the response is final) or FH_ENOMEM. */
 FH_API int fh_pg_query(fh_pg_t *pg, fh_request_t *req, fh_response_t *res, const char *sql,
                        int nparams, const char *const *params, fh_pg_result_fn cb, void *data);
 
+/** Registers a prepared statement: sql (one statement, $1..$nparams for
+ * its parameters, types inferred by the server) under name (1..63 bytes,
+ * as the server shows it in pg_prepared_statements). Call before the first
+ * query of pg (before fh_server_run); name and sql are copied. The handle
+ * is valid until fh_pg_free. Each connection prepares the statement on its
+ * first use and again after a reconnect. Returns the handle, or NULL with
+ * *err set and a line on stderr: FH_EINVAL (a NULL argument, a bad name,
+ * nparams out of 0..65,535, over 256 statements), FH_EEXIST (the name is
+ * taken), FH_ESTATE (pg has run queries already), FH_ENOMEM. */
+FH_API const fh_pg_stmt_t *fh_pg_prepare(fh_pg_t *pg, const char *name, const char *sql,
+                                         int nparams, int *err);
+
+/** Runs prepared statement stmt of pg with params, as fh_pg_query
+ * (the same callback, lifetimes and errors). nparams must be the
+ * statement's count (else FH_EINVAL). An SQL error in the statement itself
+ * reaches cb as the result of the query (status 0, PGRES_FATAL_ERROR). */
+FH_API int fh_pg_query_prepared(fh_pg_t *pg, fh_request_t *req, fh_response_t *res,
+                                const fh_pg_stmt_t *stmt, int nparams, const char *const *params,
+                                fh_pg_result_fn cb, void *data);
+
 /** Starts a transaction for this request and defers the response: BEGIN is
- * sent on the first free connection of the loop, which stays with the
+ * sent on a connection of the loop chosen as for fh_pg_query (behind what it
+ * runs already), which from then on takes no other query and stays with the
  * transaction until fh_pg_commit or fh_pg_rollback has run, or the request
  * is over (then ROLLBACK is sent by itself, and callbacks of queries still
  * pending are dropped). Call on the request's loop thread. The handle is
@@ -126,10 +183,17 @@ FH_API int fh_pg_query(fh_pg_t *pg, fh_request_t *req, fh_response_t *res, const
 FH_API fh_pg_tx_t *fh_pg_begin(fh_pg_t *pg, fh_request_t *req, fh_response_t *res, int *err);
 
 /** A query inside the transaction, as fh_pg_query. Queries run one after
- * the other in call order on the transaction's connection. Returns as
+ * the other in call order on the transaction's connection (pipelined: each
+ * is sent at once, with its own Sync; one that fails leaves the transaction
+ * aborted, and the ones after it get PostgreSQL's 25P02 error). Returns as
  * fh_pg_query, or FH_ESTATE once commit or rollback was asked. */
 FH_API int fh_pg_tx_query(fh_pg_tx_t *tx, const char *sql, int nparams, const char *const *params,
                           fh_pg_result_fn cb, void *data);
+
+/** A prepared statement inside the transaction, as fh_pg_tx_query and
+ * fh_pg_query_prepared. */
+FH_API int fh_pg_tx_query_prepared(fh_pg_tx_t *tx, const fh_pg_stmt_t *stmt, int nparams,
+                                   const char *const *params, fh_pg_result_fn cb, void *data);
 
 /** Sends COMMIT after the queries already asked; cb gets its result. A
  * transaction in which a statement failed is rolled back by PostgreSQL

@@ -114,6 +114,10 @@ typedef struct fh_timeouts {
                                 within (a reader that stops; one that
                                 reads slowly but steadily is kept): 30000 */
     uint32_t drain_ms;     /**< graceful stop waits for in-flight: 5000 */
+    /** A restart's new generation must be ready (every worker of its
+     * server accepting) within: 30000; otherwise it is sent SIGTERM and
+     * this one keeps serving (fh_server_restart). */
+    uint32_t restart_ms;
 } fh_timeouts_t;
 
 /** Everything a server is told; start from fh_server_config_default(). */
@@ -185,9 +189,16 @@ typedef struct fh_server_config {
      * a time per metrics (FH_ECONFIG otherwise); free the metrics after the
      * server. */
     fh_metrics_t *metrics;
-    /** fh_server_run stops on SIGINT and SIGTERM, and reopens the access
-     * logs' files on SIGUSR1 (fh_access_log_reopen) (default true). */
+    /** fh_server_run stops on SIGINT and SIGTERM, reopens the access
+     * logs' files on SIGUSR1 (fh_access_log_reopen), restarts without
+     * downtime on SIGUSR2 (fh_server_restart, on a thread of its own) and,
+     * with TLS, reloads the certificates on SIGHUP (default true). */
     bool handle_signals;
+    /** The program a restart (fh_server_restart, SIGUSR2) runs, with this
+     * process's arguments and environment. NULL (default): the file now at
+     * the path this process was started from, so that a deploy that
+     * replaced the binary runs the new one. Copied by fh_server_new. */
+    const char *restart_path;
     /** HTTPS on the port when tls.cert_file is set (tls.h). */
     fh_tls_config_t tls;
 } fh_server_config_t;
@@ -360,6 +371,32 @@ FH_API int fh_server_run(fh_server_t *server);
  * close, in-flight requests finish within drain_ms, idle connections close,
  * threads join. Does not wait; fh_server_wait does. */
 FH_API void fh_server_stop(fh_server_t *server);
+/** Zero-downtime restart: starts a new generation of the program
+ * (cfg.restart_path, or the binary at the path this one was started
+ * from; the same arguments and environment) and hands it every listening
+ * socket of this server, open: it accepts from the same accept queues,
+ * so no connection waiting in one is refused or reset. The new
+ * generation's fh_server_new takes the sockets whose address its config
+ * lists (binding only the others) and, once every worker of its server
+ * accepts, tells this one, which only then stops as fh_server_stop does:
+ * /readyz fails, it stops accepting, answers what it has received (the
+ * last answer on each connection with Connection: close), closes idle
+ * connections and its threads end (fh_server_run returns 0: exit then).
+ * Under systemd (NOTIFY_SOCKET) it sends MAINPID= with the new pid, and
+ * every generation sends READY=1 once it accepts.
+ *
+ * Blocks until the new generation is ready or has failed, at most
+ * timeouts.restart_ms (30 s): call it from a thread of its own, not from
+ * a handler (fh_server_run calls it on SIGUSR2). Returns 0 (handed over,
+ * this server stopping), FH_EBUSY (a restart is under way), FH_ESTATE
+ * (not running, or stopping), FH_ERESTART (the new generation exited
+ * before it was ready: a config error, a crash...), FH_ETIMEDOUT (not
+ * ready in time: it was sent SIGTERM), or an error starting it (FH_ENOENT:
+ * no such program). On every error this generation keeps serving as
+ * before, and the reason is written to stderr with the child's pid and
+ * exit status. Only the server it is called on is handed over: a program
+ * with two servers serves the other one's addresses anew. */
+FH_API int fh_server_restart(fh_server_t *server);
 /** Waits until a started server has fully stopped (threads joined). */
 FH_API int fh_server_wait(fh_server_t *server);
 /** Stops (if running), waits, frees everything. NULL is a no-op. */

@@ -16,10 +16,14 @@
  * is valid from on_open until on_close returns, and every fh_ws_* call
  * below must be made on that thread within that time.
  *
- * Messages arrive whole: fragments are reassembled, text is checked as
- * UTF-8 as its fragments arrive. A breach of the protocol fails the
- * connection with the close code RFC 6455 gives it (1002 protocol error,
- * 1007 invalid UTF-8, 1009 too big), reported to on_close.
+ * Messages arrive whole (on_message): fragments are reassembled, text is
+ * checked as UTF-8 as its fragments arrive. Or, for a route that sets
+ * on_message_part, in parts as they arrive: each read's worth of a
+ * message's payload, unmasked and (permessage-deflate) inflated in bounded
+ * steps, never gathered, so that a message may be far larger than memory
+ * (max_streamed_message). A breach of the protocol fails the connection
+ * with the close code RFC 6455 gives it (1002 protocol error, 1007 invalid
+ * UTF-8, 1009 too big), reported to on_close.
  */
 #ifndef FASTHTTP_WEBSOCKET_H
 #define FASTHTTP_WEBSOCKET_H
@@ -69,8 +73,30 @@ typedef struct fh_ws_handlers {
      * code (1000-4999) to close at once. May be NULL. */
     int (*on_open)(fh_ws_t *ws, fh_request_t *req, void *data);
     /** A whole message arrived: msg (len bytes, not NUL-terminated) is
-     * valid only during this call. May be NULL (messages are dropped). */
+     * valid only during this call. May be NULL (messages are dropped). Not
+     * called when on_message_part is set. */
     void (*on_message)(fh_ws_t *ws, fh_ws_kind_t kind, const void *msg, size_t len, void *data);
+    /** Streaming: when set, every data message arrives through this call
+     * instead of on_message, in parts as its bytes arrive, and is never
+     * reassembled: a part is what one read brought of a frame's payload,
+     * unmasked, or for a compressed message what inflating it gave, at
+     * most 16 KiB at a time. part (len bytes) points into the loop's read
+     * buffer or the connection's inflate buffer and is valid only during
+     * this call (copy what must outlive it). first is true on a message's
+     * first part, last on its final one; every message has both, on one
+     * call for a message that arrives at once. Only a last part may be
+     * empty (an empty message, or a message whose last frame or inflated
+     * tail carried no byte). Text is checked as UTF-8 across parts before
+     * each part is delivered: a part may end inside a character, whose
+     * rest opens the next part, but a part never holds a byte that cannot
+     * be UTF-8 (the connection fails with 1007 first, and a message that
+     * ends inside a character fails with 1007 instead of its last part).
+     * Limits: max_streamed_message, not max_message; a message already
+     * partly delivered that then breaks a rule gets no last part, only
+     * on_close with the code. Control frames (ping, pong, close) keep
+     * working between a message's fragments. May be NULL. */
+    void (*on_message_part)(fh_ws_t *ws, fh_ws_kind_t kind, const void *part, size_t len,
+                            bool first, bool last, void *data);
     /** The connection ended: code and reason from the peer's close frame,
      * FH_WS_NO_STATUS for one without a code, FH_WS_ABNORMAL when the
      * connection ended without one, or the code the server failed it with.
@@ -85,8 +111,10 @@ typedef struct fh_ws_handlers {
     /** The largest message (the sum of its fragments), in bytes; 0: 16 MiB.
      * A larger one fails the connection with 1009. */
     size_t max_message;
-    /** The largest single frame, in bytes; 0: max_message. */
-    size_t max_frame;
+    /** The largest single frame, in bytes; 0: max_message, or with
+     * on_message_part max_streamed_message (a streamed frame is never held
+     * whole, so it may be as large as its message). */
+    uint64_t max_frame;
     /** The most bytes the send queue holds (what the socket has not taken)
      * before a send is refused with FH_EAGAIN; 0: 1 MiB. A send into an
      * empty queue is always taken, whatever its size. */
@@ -116,10 +144,21 @@ typedef struct fh_ws_handlers {
      * on_close reports 1011); 0: 10,000. At most 10 minutes; set without
      * ping_ms it is refused. */
     uint32_t pong_ms;
+    /** With on_message_part: the largest message (the sum of its
+     * fragments, after inflating when compressed), in bytes; 0: 64 MiB;
+     * at most FH_WS_MAX_STREAMED_LIMIT. A larger one fails the connection
+     * with 1009 as soon as its size is known to pass (a frame head that
+     * announces too much, or inflated output past it), before the rest is
+     * read. Set without on_message_part it is refused. */
+    uint64_t max_streamed_message;
 } fh_ws_handlers_t;
 
 /** The largest max_message (and max_frame) accepted: 1 GiB. */
 #define FH_WS_MAX_MESSAGE_LIMIT ((size_t)1 << 30)
+/** The largest max_streamed_message accepted: 1 TiB. */
+#define FH_WS_MAX_STREAMED_LIMIT ((uint64_t)1 << 40)
+/** The default max_streamed_message: 64 MiB. */
+#define FH_WS_DEFAULT_STREAMED ((uint64_t)64 << 20)
 /** The largest max_queue accepted: 1 GiB. */
 #define FH_WS_MAX_QUEUE_LIMIT ((size_t)1 << 30)
 /** The largest close_ms and pong_ms accepted: 10 minutes. */
@@ -128,7 +167,9 @@ typedef struct fh_ws_handlers {
 #define FH_WS_MAX_PING_MS 86400000u
 
 /** Checks the limits in h: max_message and max_queue at most 1 GiB,
- * max_frame at most max_message (with its default), deflate_threshold at
+ * max_frame at most max_message (with its default), or with
+ * on_message_part at most max_streamed_message (with its default; at most
+ * 1 TiB, and set only with on_message_part), deflate_threshold at
  * most max_message, close_ms and pong_ms at most 10 minutes, ping_ms at
  * most 24 hours, pong_ms only with ping_ms, idle_ms any (UINT32_MAX:
  * never). Returns 0, FH_EINVAL for a NULL h, or FH_ECONFIG with a message

@@ -9,7 +9,10 @@
 start_example() {
   local name=$1
   shift
-  "$@" >"$log" 2>&1 &
+  # Emptied here, not by the background job's own redirection: that one
+  # may run after the loop below has read the previous example's port.
+  : >"$log"
+  "$@" >>"$log" 2>&1 &
   pid=$!
   port=""
   for _ in $(seq 200); do

@@ -19,6 +19,13 @@ set_tests_properties(example.command_line PROPERTIES TIMEOUT 120 LABELS "example
 add_test(NAME example.make_run COMMAND ${CMAKE_CURRENT_LIST_DIR}/make_run.sh ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
 set_tests_properties(example.make_run PROPERTIES TIMEOUT 120 LABELS "example")
 
+# examples/websocket over wss:// with python3-websockets and node's ws
+# (tests/examples/websocket_tls.sh).
+if(TARGET websocket)
+  add_test(NAME example.websocket_tls COMMAND ${CMAKE_CURRENT_LIST_DIR}/websocket_tls.sh ${PROJECT_BINARY_DIR})
+  set_tests_properties(example.websocket_tls PROPERTIES TIMEOUT 300 LABELS "example;tls")
+endif()
+
 # Every example over HTTPS with TLS_CERT and TLS_KEY (tests/examples/tls.sh).
 add_test(NAME example.tls COMMAND ${CMAKE_CURRENT_LIST_DIR}/tls.sh ${PROJECT_BINARY_DIR})
 set_tests_properties(example.tls PROPERTIES TIMEOUT 120 LABELS "example")

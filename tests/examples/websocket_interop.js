@@ -3,11 +3,15 @@
 // (fin: false), each echoed unchanged with its opcode; a ping answered;
 // the close code returned. Run without and with permessage-deflate (then
 // the server must have accepted it). Usage: node websocket_interop.js URL
+// [CA_FILE]: with a wss:// URL, the server's certificate must be signed by
+// CA_FILE.
 'use strict';
 const WebSocket = require('ws');
 const crypto = require('crypto');
+const fs = require('fs');
 
 const url = process.argv[2];
+const ca = process.argv[3] ? fs.readFileSync(process.argv[3]) : undefined;
 const SIZES = [0, 1, 125, 126, 127, 65535, 65536, 1 << 20, 16 << 20];
 
 function payload(n, text) {
@@ -22,7 +26,7 @@ function payload(n, text) {
 
 function run(deflate) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: deflate, maxPayload: 32 << 20 });
+    const ws = new WebSocket(url, { perMessageDeflate: deflate, maxPayload: 32 << 20, ca });
     const queue = [];
     let waiting = null;
     ws.on('message', (data, isBinary) => {
@@ -59,8 +63,8 @@ function run(deflate) {
 
 (async () => {
   await run(false);
-  console.log('node ws interop ok (perMessageDeflate=false)');
+  console.log(`node ws interop ok (${url.split(':')[0]}, perMessageDeflate=false)`);
   await run(true);
-  console.log('node ws interop ok (perMessageDeflate=true)');
+  console.log(`node ws interop ok (${url.split(':')[0]}, perMessageDeflate=true)`);
   process.exit(0);
 })().catch((e) => { console.error(e); process.exit(1); });

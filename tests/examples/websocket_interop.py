@@ -6,9 +6,11 @@ answered; the closing handshake with the code sent. Run three times:
 without extensions; with permessage-deflate (negotiated: the server
 inflates what it gets and compresses what it sends back); and with an
 offer the server cannot honour (server_max_window_bits=8), which it must
-decline, not refuse. Usage: websocket_interop.py URL."""
+decline, not refuse. Usage: websocket_interop.py URL [CA_FILE]: with a
+wss:// URL, the server's certificate must be signed by CA_FILE."""
 import asyncio
 import os
+import ssl
 import sys
 
 import websockets
@@ -31,8 +33,10 @@ def chunks(msg, size):
         yield msg[i:i + size]
 
 
-async def run(url, compression, want_ext):
+async def run(url, compression, want_ext, ca):
     kw = {"max_size": None, "open_timeout": 20, "ping_timeout": 60, "close_timeout": 20}
+    if url.startswith("wss://"):
+        kw["ssl"] = ssl.create_default_context(cafile=ca)
     if compression == "window8":
         kw["extensions"] = [ClientPerMessageDeflateFactory(server_max_window_bits=8)]
         kw["compression"] = None
@@ -59,14 +63,15 @@ async def run(url, compression, want_ext):
         await asyncio.wait_for(pong, 10)
         await ws.close(code=4000, reason="done")
         assert ws.close_code == 4000, ws.close_code
-    print(f"interop ok (compression={compression})")
+    print(f"interop ok ({url.split(':')[0]}, compression={compression})")
 
 
 def main():
     url = sys.argv[1]
-    asyncio.run(run(url, None, False))
-    asyncio.run(run(url, "deflate", True))
-    asyncio.run(run(url, "window8", False))
+    ca = sys.argv[2] if len(sys.argv) > 2 else None
+    asyncio.run(run(url, None, False, ca))
+    asyncio.run(run(url, "deflate", True, ca))
+    asyncio.run(run(url, "window8", False, ca))
 
 
 main()

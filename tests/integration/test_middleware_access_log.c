@@ -508,6 +508,80 @@ static void test_path_every_line_after_stop(void **state) {
     unlink(path);
 }
 
+/* Lines in a path's file counted while the server runs; -1 when it cannot
+ * be read. Only whole lines of the form the test sent are counted. */
+static int lines_in(const char *path, const char *want) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[512];
+    int lines = 0;
+    while (fgets(line, sizeof(line), f))
+        if (strchr(line, '\n') && strstr(line, want))
+            lines++;
+    fclose(f);
+    return lines;
+}
+
+/* A path output while the server runs: the writer's batch wait ends by
+ * time, so lines flushed by a worker reach the file within the flush
+ * period and the batch time, without a stop; the second group of lines,
+ * written after the writer emptied its queue (and went back to the
+ * queue's start), arrives too. */
+static void test_path_lines_while_running(void **state) {
+    (void)state;
+    char path[] = "/tmp/fh_access_XXXXXX";
+    int tmp = mkstemp(path);
+    assert_true(tmp >= 0);
+    close(tmp);
+    fh_access_log_options_t opt = { .path = path, .flush_ms = 30 };
+    start(&opt, 1);
+    for (int group = 1; group <= 3; group++) {
+        many_requests(100, "/running");
+        uint64_t t0 = fht_now_ms();
+        while (lines_in(path, "\"GET /running HTTP/1.1\" 200") < group * 100) {
+            assert_true(fht_now_ms() - t0 < 5000);
+            usleep(5000);
+        }
+        assert_int_equal(lines_in(path, "\"GET /running HTTP/1.1\" 200"), group * 100);
+    }
+    stop();
+    assert_int_equal(fh_access_log_dropped(&log_mw), 0);
+    unlink(path);
+}
+
+/* A queue as small as one worker buffer (max_pending == buffer_size, the
+ * least allowed): the writer never waits for a batch, and under 20,000
+ * pipelined requests from two threads every request is either a whole
+ * line in the file or counted as dropped, exactly. */
+static void test_path_smallest_queue_counts_every_line(void **state) {
+    (void)state;
+    char path[] = "/tmp/fh_access_XXXXXX";
+    int tmp = mkstemp(path);
+    assert_true(tmp >= 0);
+    close(tmp);
+    fh_access_log_options_t opt = { .path = path, .buffer_size = 4096, .max_pending = 4096 };
+    start(&opt, 2);
+    int n = 20000;
+    many_requests(n, "/small");
+    fht_stop();
+    uint64_t dropped = fh_access_log_dropped(&log_mw);
+    fh_middleware_release(&log_mw);
+    fh_middleware_release(&rid_mw);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[512];
+    int lines = 0;
+    while (fgets(line, sizeof(line), f)) {
+        assert_non_null(strchr(line, '\n'));
+        assert_non_null(strstr(line, "\"GET /small HTTP/1.1\" 200"));
+        lines++;
+    }
+    fclose(f);
+    assert_int_equal((uint64_t)lines + dropped, (uint64_t)n);
+    unlink(path);
+}
+
 /* A pipe nobody reads: requests are answered all the same, the log holds
  * no more than max_pending, the lines that did not fit are counted as
  * dropped, and releasing the log ends (after its 1 s grace). */
@@ -643,6 +717,8 @@ int main(void) {
         cmocka_unit_test(test_many_threads_small_buffer),
         cmocka_unit_test(test_file_and_timer),
         cmocka_unit_test(test_path_every_line_after_stop),
+        cmocka_unit_test(test_path_lines_while_running),
+        cmocka_unit_test(test_path_smallest_queue_counts_every_line),
         cmocka_unit_test(test_pipe_nobody_reads),
         cmocka_unit_test(test_file_pointer_and_long_line),
         cmocka_unit_test(test_answered_by_middleware),

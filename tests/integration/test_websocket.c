@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include "testutil.h"
+#include "tls_files.h"
 
 static atomic_int opens, closes, last_close;
 static atomic_int max_queued;
@@ -670,20 +671,26 @@ static void test_server_pings(void **state) {
     assert_int_equal(atomic_load(&last_close), 1011);
 
     /* python3-websockets answers the pings by itself (Debian's
-     * interpreter, where the package is installed; FH_PYTHON overrides). */
+     * interpreter, where the package is installed; FH_PYTHON overrides).
+     * Over TLS (the integration_tls rerun) it speaks wss:// itself,
+     * trusting the test CA. */
     const char *py = getenv("FH_PYTHON") ? getenv("FH_PYTHON") : "/usr/bin/python3";
-    char cmd[1024];
-    snprintf(
-        cmd, sizeof(cmd),
-        "timeout 60 %s -c '\n"
-        "import asyncio, websockets\n"
-        "async def main():\n"
-        "    async with websockets.connect(\"ws://127.0.0.1:%d/ping\", ping_interval=None) as ws:\n"
-        "        await asyncio.sleep(1.5)\n"
-        "        await ws.send(\"still-here\")\n"
-        "        assert await ws.recv() == \"still-here\"\n"
-        "asyncio.run(main())\n'",
-        py, fht_port);
+    char ssl_arg[512] = "";
+    if (fht_over_tls())
+        snprintf(ssl_arg, sizeof(ssl_arg), ", ssl=ssl.create_default_context(cafile=\"%s\")",
+                 fht_tls_path("ca.pem"));
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "timeout 60 %s -c '\n"
+             "import asyncio, ssl, websockets\n"
+             "async def main():\n"
+             "    async with websockets.connect(\"%s://127.0.0.1:%d/ping\", ping_interval=None%s) "
+             "as ws:\n"
+             "        await asyncio.sleep(1.5)\n"
+             "        await ws.send(\"still-here\")\n"
+             "        assert await ws.recv() == \"still-here\"\n"
+             "asyncio.run(main())\n'",
+             py, fht_over_tls() ? "wss" : "ws", fht_port, ssl_arg);
     atomic_store(&closes, 0);
     assert_int_equal(system(cmd), 0);
     for (int i = 0; i < 500 && atomic_load(&closes) == 0; i++)

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -41,6 +42,8 @@ static int setup(void **state) {
     server.cfg.timeouts.keepalive_ms = 10000;
     server.transport = &fh__transport_tcp;
     assert_int_equal(fh__worker_new(&worker, &server, 0), 0);
+    worker.listeners = calloc(1, sizeof(*worker.listeners));
+    assert_non_null(worker.listeners);
     worker.nlisteners = 1;
     assert_int_equal(uv_loop_init(&worker.loop), 0);
     worker.loop.data = &worker;
