@@ -335,7 +335,8 @@ static int on_body(fh_request_t *req, fh_str_t chunk, int status, void *data) {
             f->pending = p;
             f->pcap = rest;
         }
-        memcpy(f->pending, chunk.ptr + used, rest);
+        if (rest)
+            memcpy(f->pending, chunk.ptr + used, rest);
         f->plen = rest;
         f->poff = 0;
         start_job(f);
