@@ -197,8 +197,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* On an error, what was handed over before it depends on the pieces
      * (a file's bytes before its limit, say): only the error must agree. */
     bool same_parts = rc1 != 0 || (whole.hash == split.hash && whole.parts == split.parts);
-    if (rc1 != rc2 || !same_parts || e1.reason != e2.reason || e1.offset != e2.offset || e1.part != e2.part) {
-        fprintf(stderr, "whole: rc %d %s at %llu part %u \"%s\"\nsplit: rc %d %s at %llu part %u \"%s\"\n",
+    if (rc1 != rc2 || !same_parts || e1.reason != e2.reason || e1.offset != e2.offset ||
+        e1.part != e2.part) {
+        fprintf(stderr,
+                "whole: rc %d %s at %llu part %u \"%s\"\nsplit: rc %d %s at %llu part %u \"%s\"\n",
                 rc1, fh_multipart_reason_name(e1.reason), (unsigned long long)e1.offset, e1.part,
                 e1.detail, rc2, fh_multipart_reason_name(e2.reason), (unsigned long long)e2.offset,
                 e2.part, e2.detail);
