@@ -3,7 +3,10 @@
  * (FH_ROUTE_STREAM, fasthttp/body.h) and only counts the bytes, answering
  * 201 with {"size":N}. Against bench/upload_sink it shows what the event
  * loop, the HTTP/1.1 parser and the chunk callbacks cost an upload, without
- * the storing and hashing examples/upload adds.
+ * the storing and hashing examples/upload adds. POST /form does the same
+ * for a multipart/form-data body (fasthttp/multipart.h): parsed as it
+ * streams, its file parts' bytes counted, {"size":N,"parts":P}: what the
+ * multipart parser adds.
  *
  *   upload_discard PORT      (runs until SIGINT or SIGTERM) */
 #include <fasthttp.h>
@@ -13,6 +16,8 @@
 typedef struct count {
     fh_response_t *res;
     uint64_t size;
+    fh_multipart_t *mp;
+    unsigned parts;
 } count_t;
 
 static int on_body(fh_request_t *req, fh_str_t chunk, int status, void *data) {
@@ -37,9 +42,68 @@ static int put_file(fh_request_t *req, fh_response_t *res, void *data) {
     return fh_request_body_read(req, on_body, n);
 }
 
+static int part_data(const fh_multipart_part_t *part, fh_str_t chunk, void *data) {
+    (void)part;
+    ((count_t *)data)->size += chunk.len;
+    return FH_MULTIPART_CONTINUE;
+}
+
+static int part_end(const fh_multipart_part_t *part, fh_str_t value, void *data) {
+    (void)part;
+    (void)value;
+    ((count_t *)data)->parts++;
+    return FH_MULTIPART_CONTINUE;
+}
+
+static const fh_multipart_callbacks_t counting = { NULL, part_data, part_end };
+static const fh_multipart_limits_t form_limits = { .max_file_bytes = 1ull << 40,
+                                                   .max_total_bytes = 1ull << 40 };
+
+static int on_form(fh_request_t *req, fh_str_t chunk, int status, void *data) {
+    (void)req;
+    count_t *n = data;
+    int rc = 0;
+    if (!n->mp) /* answered already */
+        return FH_BODY_CONTINUE;
+    if (status == FH_BODY_DATA)
+        rc = fh_multipart_feed(n->mp, chunk, NULL);
+    else if (status == FH_BODY_END)
+        rc = fh_multipart_finish(n->mp);
+    if (rc < 0)
+        fh_multipart_send_error(n->res, fh_multipart_error(n->mp));
+    else if (status == FH_BODY_END)
+        fh_send_textf(n->res, 201, "{\"size\":%llu,\"parts\":%u}", (unsigned long long)n->size,
+                      n->parts);
+    else if (status < 0)
+        fh_response_end(n->res);
+    if (rc < 0 || status != FH_BODY_DATA) {
+        fh_multipart_free(n->mp);
+        n->mp = NULL;
+    }
+    return FH_BODY_CONTINUE;
+}
+
+static int post_form(fh_request_t *req, fh_response_t *res, void *data) {
+    (void)data;
+    count_t *n = fh_alloc(req, sizeof(*n));
+    if (!n)
+        return FH_ENOMEM;
+    *n = (count_t){ .res = res };
+    fh_multipart_error_t err;
+    int rc = fh_multipart_new(&n->mp, fh_request_header(req, "Content-Type"), &form_limits,
+                              &counting, n, &err);
+    if (rc)
+        return rc == FH_EINVAL ? fh_multipart_send_error(res, &err) : rc;
+    rc = fh_request_body_read(req, on_form, n);
+    if (rc)
+        fh_multipart_free(n->mp);
+    return rc;
+}
+
 static const fh_body_options_t any_size = { .max_bytes = 1ull << 40 };
 static const fh_route_t routes[] = {
     FH_ROUTE_STREAM(FH_METHOD_PUT, "/files/:name", put_file, NULL, &any_size),
+    FH_ROUTE_STREAM(FH_METHOD_POST, "/form", post_form, NULL, &any_size),
     FH_ROUTES_END,
 };
 

@@ -387,7 +387,10 @@ static void h1_dispatch(fh__conn_t *c, fh_request_t *req) {
         h->to_kind = FH__H1_TO_NONE; /* no longer a connection that sent nothing */
     if (h->draining || w->stopping)
         req->flags &= ~(unsigned)FH__REQ_KEEP_ALIVE; /* its answer says close */
-    if (!(req->flags & FH__REQ_KEEP_ALIVE))
+    /* Nothing after a request that closes the connection is parsed; a
+     * streamed body still to come is, up to its end (h1_stream_end). */
+    if (!(req->flags & FH__REQ_KEEP_ALIVE) &&
+        !((req->flags & FH__REQ_STREAM) && !(req->flags & FH__REQ_COMPLETE)))
         h->state = FH__H1_LAST;
     if (req->flags & FH__REQ_UPGRADE) {
         /* Nothing after an Upgrade request is parsed as HTTP: its response
@@ -493,9 +496,13 @@ static void h1_stream_check(fh__conn_t *c, fh_request_t *req) {
         h->body_wait = true;
 }
 
-/* The streamed body is complete: fn gets the end. */
+/* The streamed body is complete: fn gets the end. A request that closes
+ * the connection is the last one parsed, now that its body is read. */
 static void h1_stream_end(fh_request_t *req) {
     fh__body_stream_t *bs = req->stream;
+    if (!(req->flags & FH__REQ_KEEP_ALIVE) && req->conn &&
+        fh__h1_of(req->conn)->state == FH__H1_READING)
+        fh__h1_of(req->conn)->state = FH__H1_LAST;
     bs->ended = true;
     req->flags &= ~(unsigned)FH__REQ_CONTINUE;
     bs->fn(req, (fh_str_t){ "", 0 }, FH_BODY_END, bs->data);

@@ -2,11 +2,12 @@
  *
  * The parser is a state machine over the bytes fed, which may end
  * anywhere. Data is searched for the delimiter CRLF "--" boundary with
- * memchr for its CR. The delimiter holds no other CR, so a partial match
- * can only begin at its own first byte: bytes held back while a match is
- * open at the end of a chunk are the delimiter's own prefix, and when the
- * match fails they are handed over from the delimiter itself. Nothing is
- * copied but header sections (into hbuf) and field values (into fbuf). */
+ * memmem, and a chunk's last bytes for its start (its CR). The delimiter
+ * holds no other CR, so a partial match can only begin at its own first
+ * byte: bytes held back while a match is open at the end of a chunk are
+ * the delimiter's own prefix, and when the match fails they are handed
+ * over from the delimiter itself. Nothing is copied but header sections
+ * (into hbuf) and field values (into fbuf). */
 #include <fasthttp/json.h>
 #include <fasthttp/multipart.h>
 #include <stdarg.h>
@@ -106,16 +107,23 @@ static void error_set(fh_multipart_error_t *err, fh_multipart_reason_t reason, u
         snprintf(err->detail, sizeof(err->detail), "%s", text);
 }
 
-/* Stops the parser: FH_E2BIG for the limits, FH_ENOMEM, else FH_EINVAL. */
+/* The body offset of at, a byte of the chunk being fed (NULL: where the
+ * parser stands between feeds); back bytes before it. */
+static uint64_t pos(const fh_multipart_t *mp, const char *at, uint64_t back) {
+    uint64_t off = mp->offset + (at && mp->base ? (uint64_t)(at - mp->base) : 0);
+    return off - back;
+}
+
+/* Stops the parser: FH_E2BIG for the limits, FH_ENOMEM, else FH_EINVAL;
+ * off is the body offset of the byte at fault. */
 FH_PRINTF(4, 5)
-static int fail(fh_multipart_t *mp, fh_multipart_reason_t reason, const char *at, const char *fmt,
+static int fail(fh_multipart_t *mp, fh_multipart_reason_t reason, uint64_t off, const char *fmt,
                 ...) {
     uint32_t part = mp->state == ST_PREAMBLE || mp->state == ST_START ? 0 : mp->parts;
     mp->state = ST_ERROR;
     mp->rc = reasons[reason].status == 413      ? FH_E2BIG
              : reason == FH_MULTIPART_NO_MEMORY ? FH_ENOMEM
                                                 : FH_EINVAL;
-    uint64_t off = mp->offset + (at && mp->base ? (uint64_t)(at - mp->base) : 0);
     char text[sizeof(mp->err.detail) - 24];
     va_list ap;
     va_start(ap, fmt);
@@ -130,7 +138,7 @@ static int callback_rc(fh_multipart_t *mp, int rc, const char *at) {
     if (rc == FH_MULTIPART_PAUSE)
         mp->paused = true;
     else if (rc < 0) {
-        fail(mp, FH_MULTIPART_CALLBACK, at, "the handler refused the part (%d)", rc);
+        fail(mp, FH_MULTIPART_CALLBACK, pos(mp, at, 0), "the handler refused the part (%d)", rc);
         mp->rc = rc;
         return rc;
     }
@@ -328,9 +336,10 @@ static int emit(fh_multipart_t *mp, const char *p, size_t n, const char *at) {
     if (n == 0)
         return 0;
     if (mp->state == ST_PREAMBLE) {
+        uint64_t room = mp->lim.max_header_bytes - mp->preamble;
         mp->preamble += n;
         if (mp->preamble > mp->lim.max_header_bytes)
-            return fail(mp, FH_MULTIPART_NO_DELIMITER, at,
+            return fail(mp, FH_MULTIPART_NO_DELIMITER, pos(mp, at, n - room),
                         "no boundary delimiter \"--%s\" in the first %u bytes (is the boundary "
                         "right?)",
                         mp->delim + 4, mp->lim.max_header_bytes);
@@ -340,7 +349,7 @@ static int emit(fh_multipart_t *mp, const char *p, size_t n, const char *at) {
     if (!part->is_file) {
         if (n > mp->lim.max_field_bytes - mp->flen)
             return fail(mp, FH_MULTIPART_FIELD_TOO_BIG,
-                        at - n + (mp->lim.max_field_bytes - mp->flen),
+                        pos(mp, at, n - (mp->lim.max_field_bytes - mp->flen)),
                         "the value of field \"%.*s\" is larger than %u bytes",
                         (int)(part->name.len > 60 ? 60 : part->name.len), part->name.ptr,
                         mp->lim.max_field_bytes);
@@ -352,7 +361,7 @@ static int emit(fh_multipart_t *mp, const char *p, size_t n, const char *at) {
                 cap = mp->lim.max_field_bytes;
             char *b = realloc(mp->fbuf, cap);
             if (!b)
-                return fail(mp, FH_MULTIPART_NO_MEMORY, at, "out of memory");
+                return fail(mp, FH_MULTIPART_NO_MEMORY, pos(mp, at, 0), "out of memory");
             mp->fbuf = b;
             mp->fcap = cap;
         }
@@ -362,7 +371,8 @@ static int emit(fh_multipart_t *mp, const char *p, size_t n, const char *at) {
         return 0;
     }
     if (n > mp->lim.max_file_bytes - part->size)
-        return fail(mp, FH_MULTIPART_FILE_TOO_BIG, at - n + (mp->lim.max_file_bytes - part->size),
+        return fail(mp, FH_MULTIPART_FILE_TOO_BIG,
+                    pos(mp, at, n - (mp->lim.max_file_bytes - part->size)),
                     "file \"%.*s\" is larger than %llu bytes",
                     (int)(part->filename.len > 60 ? 60 : part->filename.len), part->filename.ptr,
                     (unsigned long long)mp->lim.max_file_bytes);
@@ -453,7 +463,7 @@ static int disposition(fh_multipart_t *mp, char *p, char *e, const char *at) {
     while (p < e && is_tchar((unsigned char)*p))
         p++;
     if (!ieq(t, (size_t)(p - t), "form-data"))
-        return fail(mp, FH_MULTIPART_BAD_DISPOSITION, at,
+        return fail(mp, FH_MULTIPART_BAD_DISPOSITION, pos(mp, at, 0),
                     "the Content-Disposition type is not form-data");
     fh_str_t name = { NULL, 0 }, filename = { NULL, 0 }, star = { NULL, 0 };
     for (;;) {
@@ -461,7 +471,7 @@ static int disposition(fh_multipart_t *mp, char *p, char *e, const char *at) {
         if (p == e)
             break;
         if (*p != ';')
-            return fail(mp, FH_MULTIPART_BAD_DISPOSITION, at,
+            return fail(mp, FH_MULTIPART_BAD_DISPOSITION, pos(mp, at, 0),
                         "the Content-Disposition holds junk where ';' was expected");
         p = (char *)skip_ows(p + 1, e);
         if (p == e)
@@ -471,14 +481,14 @@ static int disposition(fh_multipart_t *mp, char *p, char *e, const char *at) {
             p++;
         size_t nlen = (size_t)(p - n);
         if (nlen == 0 || p == e || *p != '=')
-            return fail(mp, FH_MULTIPART_BAD_DISPOSITION, at,
+            return fail(mp, FH_MULTIPART_BAD_DISPOSITION, pos(mp, at, 0),
                         "a Content-Disposition parameter without a value");
         p++;
         fh_str_t v;
         if (p < e && *p == '"') {
             char *start, *w = unquote(&p, e, &start);
             if (!w)
-                return fail(mp, FH_MULTIPART_BAD_DISPOSITION, at,
+                return fail(mp, FH_MULTIPART_BAD_DISPOSITION, pos(mp, at, 0),
                             "a quoted string in the Content-Disposition is not closed");
             v = (fh_str_t){ start, (size_t)(w - start) };
         } else {
@@ -486,7 +496,7 @@ static int disposition(fh_multipart_t *mp, char *p, char *e, const char *at) {
             while (p < e && is_tchar((unsigned char)*p))
                 p++;
             if (p == s)
-                return fail(mp, FH_MULTIPART_BAD_DISPOSITION, at,
+                return fail(mp, FH_MULTIPART_BAD_DISPOSITION, pos(mp, at, 0),
                             "a Content-Disposition parameter with an empty value");
             v = (fh_str_t){ s, (size_t)(p - s) };
         }
@@ -497,7 +507,7 @@ static int disposition(fh_multipart_t *mp, char *p, char *e, const char *at) {
         if (!slot)
             continue;
         if (slot->ptr)
-            return fail(mp, FH_MULTIPART_BAD_DISPOSITION, at,
+            return fail(mp, FH_MULTIPART_BAD_DISPOSITION, pos(mp, at, 0),
                         "the Content-Disposition parameter \"%.*s\" is given twice", (int)nlen, n);
         *slot = v;
     }
@@ -505,13 +515,14 @@ static int disposition(fh_multipart_t *mp, char *p, char *e, const char *at) {
         fh_str_t decoded;
         int r = ext_value((char *)star.ptr, star.len, &decoded);
         if (r < 0)
-            return fail(mp, FH_MULTIPART_BAD_DISPOSITION, at,
+            return fail(mp, FH_MULTIPART_BAD_DISPOSITION, pos(mp, at, 0),
                         "the filename* parameter is not charset'language'value");
         if (r == 0)
             filename = decoded;
     }
     if (!name.ptr)
-        return fail(mp, FH_MULTIPART_NO_NAME, at, "the Content-Disposition has no name");
+        return fail(mp, FH_MULTIPART_NO_NAME, pos(mp, at, 0),
+                    "the Content-Disposition has no name");
     part->name = name;
     part->filename = filename;
     part->is_file = filename.ptr != NULL;
@@ -528,28 +539,30 @@ static int headers_done(fh_multipart_t *mp, const char *at) {
         char *eol = memchr(p, '\r', (size_t)(e - p)); /* the checks left only CRLF pairs */
         char *colon = memchr(p, ':', (size_t)(eol - p));
         if (!colon)
-            return fail(mp, FH_MULTIPART_BAD_HEADER, at, "a header line without a colon");
+            return fail(mp, FH_MULTIPART_BAD_HEADER, pos(mp, at, 0),
+                        "a header line without a colon");
         for (char *c = p; c < colon; c++) {
             if (!is_tchar((unsigned char)*c))
-                return fail(mp, FH_MULTIPART_BAD_HEADER, at,
+                return fail(mp, FH_MULTIPART_BAD_HEADER, pos(mp, at, 0),
                             "a header name holds a byte (0x%02x) that is not a token's",
                             (unsigned char)*c);
         }
         if (colon == p)
-            return fail(mp, FH_MULTIPART_BAD_HEADER, at, "a header line with an empty name");
+            return fail(mp, FH_MULTIPART_BAD_HEADER, pos(mp, at, 0),
+                        "a header line with an empty name");
         char *v = (char *)skip_ows(colon + 1, eol), *ve = eol;
         while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
             ve--;
         for (char *c = v; c < ve; c++) {
             unsigned char b = (unsigned char)*c;
             if ((b < 0x20 && b != '\t') || b == 0x7f)
-                return fail(mp, FH_MULTIPART_BAD_HEADER, at,
+                return fail(mp, FH_MULTIPART_BAD_HEADER, pos(mp, at, 0),
                             "a header value holds a control byte (0x%02x)", b);
         }
         size_t nlen = (size_t)(colon - p);
         if (ieq(p, nlen, "content-disposition")) {
             if (cd)
-                return fail(mp, FH_MULTIPART_BAD_DISPOSITION, at,
+                return fail(mp, FH_MULTIPART_BAD_DISPOSITION, pos(mp, at, 0),
                             "Content-Disposition is given twice");
             cd = true;
             int rc = disposition(mp, v, ve, at);
@@ -557,13 +570,15 @@ static int headers_done(fh_multipart_t *mp, const char *at) {
                 return rc;
         } else if (ieq(p, nlen, "content-type")) {
             if (part->content_type.ptr)
-                return fail(mp, FH_MULTIPART_BAD_HEADER, at, "Content-Type is given twice");
+                return fail(mp, FH_MULTIPART_BAD_HEADER, pos(mp, at, 0),
+                            "Content-Type is given twice");
             part->content_type = (fh_str_t){ v, (size_t)(ve - v) };
         }
         p = eol + 2;
     }
     if (!cd)
-        return fail(mp, FH_MULTIPART_NO_DISPOSITION, at, "the part has no Content-Disposition");
+        return fail(mp, FH_MULTIPART_NO_DISPOSITION, pos(mp, at, 0),
+                    "the part has no Content-Disposition");
     mp->state = ST_BODY;
     mp->match = 0;
     mp->flen = 0;
@@ -576,7 +591,8 @@ static int headers_done(fh_multipart_t *mp, const char *at) {
 static int part_open(fh_multipart_t *mp, const char *at) {
     if (mp->parts >= mp->lim.max_parts) {
         mp->parts++;
-        return fail(mp, FH_MULTIPART_TOO_MANY_PARTS, at, "more than %u parts", mp->lim.max_parts);
+        return fail(mp, FH_MULTIPART_TOO_MANY_PARTS, pos(mp, at, 0), "more than %u parts",
+                    mp->lim.max_parts);
     }
     mp->parts++;
     memset(&mp->part, 0, sizeof(mp->part));
@@ -614,29 +630,31 @@ static const char *scan_data(fh_multipart_t *mp, const char *p, const char *lim)
             return p;
         run = p;
     }
-    for (;;) {
-        const char *q = memchr(p, '\r', (size_t)(lim - p));
+    /* The whole delimiter: memmem skips through data far faster than
+     * stopping at each CR. Failing that, a start of it in the last bytes. */
+    const char *q = memmem(p, (size_t)(lim - p), mp->delim, mp->dlen);
+    size_t n = mp->dlen;
+    if (!q) {
+        const char *t = (size_t)(lim - p) > mp->dlen - 1 ? lim - (mp->dlen - 1) : p;
+        for (q = memchr(t, '\r', (size_t)(lim - t)); q;
+             q = memchr(q + 1, '\r', (size_t)(lim - q - 1))) {
+            n = (size_t)(lim - q);
+            if (memcmp(q, mp->delim, n) == 0)
+                break;
+        }
         if (!q) {
             emit(mp, run, (size_t)(lim - run), lim);
             return lim;
         }
-        size_t avail = (size_t)(lim - q), n = mp->dlen < avail ? mp->dlen : avail, i = 1;
-        while (i < n && q[i] == mp->delim[i])
-            i++;
-        if (i < n) {
-            p = q + 1; /* that CR is data */
-            continue;
-        }
-        /* The delimiter, or its start at the end of the chunk. */
-        if (emit(mp, run, (size_t)(q - run), q) || mp->paused)
-            return q;
-        if (n < mp->dlen) {
-            mp->match = n;
-            return lim;
-        }
-        delimiter_found(mp, q + n);
-        return q + n;
     }
+    if (emit(mp, run, (size_t)(q - run), q) || mp->paused)
+        return q;
+    if (n < mp->dlen) {
+        mp->match = n; /* held back: the delimiter's own first n bytes */
+        return lim;
+    }
+    delimiter_found(mp, q + n);
+    return q + n;
 }
 
 /* A header section's bytes from p to lim: returns where it stopped. */
@@ -644,8 +662,8 @@ static const char *scan_headers(fh_multipart_t *mp, const char *p, const char *l
     while (p < lim) {
         char c = *p;
         if (mp->hlen >= mp->lim.max_header_bytes) {
-            fail(mp, FH_MULTIPART_HEADER_TOO_BIG, p, "the header section is larger than %u bytes",
-                 mp->lim.max_header_bytes);
+            fail(mp, FH_MULTIPART_HEADER_TOO_BIG, pos(mp, p, 0),
+                 "the header section is larger than %u bytes", mp->lim.max_header_bytes);
             return p;
         }
         mp->hbuf[mp->hlen++] = c;
@@ -654,7 +672,7 @@ static const char *scan_headers(fh_multipart_t *mp, const char *p, const char *l
             if (c == '\r')
                 mp->hstate = H_END_CR;
             else if (c == ' ' || c == '\t') {
-                fail(mp, FH_MULTIPART_BAD_HEADER, p,
+                fail(mp, FH_MULTIPART_BAD_HEADER, pos(mp, p, 0),
                      "a header line starts with whitespace (folding is not allowed)");
                 return p;
             } else if (c == '\n')
@@ -674,7 +692,7 @@ static const char *scan_headers(fh_multipart_t *mp, const char *p, const char *l
             /* A line without a colon is refused at once, not at the
              * section's end (which a junk section may never reach). */
             if (!memchr(mp->hbuf + mp->hline, ':', mp->hlen - 2 - mp->hline)) {
-                fail(mp, FH_MULTIPART_BAD_HEADER, p, "a header line without a colon");
+                fail(mp, FH_MULTIPART_BAD_HEADER, pos(mp, p, 0), "a header line without a colon");
                 return p;
             }
             mp->hline = mp->hlen;
@@ -691,10 +709,12 @@ static const char *scan_headers(fh_multipart_t *mp, const char *p, const char *l
     }
     return p;
 bare_lf:
-    fail(mp, FH_MULTIPART_BAD_HEADER, p, "a header line ends with a bare LF (CRLF expected)");
+    fail(mp, FH_MULTIPART_BAD_HEADER, pos(mp, p, 0),
+         "a header line ends with a bare LF (CRLF expected)");
     return p;
 bare_cr:
-    fail(mp, FH_MULTIPART_BAD_HEADER, p, "a CR in the header section is not followed by LF");
+    fail(mp, FH_MULTIPART_BAD_HEADER, pos(mp, p, 0),
+         "a CR in the header section is not followed by LF");
     return p;
 }
 
@@ -744,14 +764,14 @@ int fh_multipart_feed(fh_multipart_t *mp, fh_str_t chunk, size_t *consumed) {
             } else if (c == ' ' || c == '\t') {
                 mp->state = ST_PADDING;
                 if (++mp->padding > MAX_PADDING) {
-                    fail(mp, FH_MULTIPART_BAD_DELIMITER, p,
+                    fail(mp, FH_MULTIPART_BAD_DELIMITER, pos(mp, p, 0),
                          "more than %d spaces after a boundary delimiter", MAX_PADDING);
                     break;
                 }
             } else if (c == '\r') {
                 mp->state = ST_LF;
             } else {
-                fail(mp, FH_MULTIPART_BAD_DELIMITER, p,
+                fail(mp, FH_MULTIPART_BAD_DELIMITER, pos(mp, p, 0),
                      "junk after a boundary delimiter (CRLF or \"--\" expected)");
                 break;
             }
@@ -759,7 +779,7 @@ int fh_multipart_feed(fh_multipart_t *mp, fh_str_t chunk, size_t *consumed) {
             break;
         case ST_CLOSE:
             if (c != '-') {
-                fail(mp, FH_MULTIPART_BAD_DELIMITER, p,
+                fail(mp, FH_MULTIPART_BAD_DELIMITER, pos(mp, p, 0),
                      "junk after a boundary delimiter (CRLF or \"--\" expected)");
                 break;
             }
@@ -768,7 +788,7 @@ int fh_multipart_feed(fh_multipart_t *mp, fh_str_t chunk, size_t *consumed) {
             break;
         case ST_LF:
             if (c != '\n') {
-                fail(mp, FH_MULTIPART_BAD_DELIMITER, p,
+                fail(mp, FH_MULTIPART_BAD_DELIMITER, pos(mp, p, 0),
                      "a boundary delimiter's line ends with a CR without LF");
                 break;
             }
@@ -789,7 +809,8 @@ int fh_multipart_feed(fh_multipart_t *mp, fh_str_t chunk, size_t *consumed) {
         return FH_MULTIPART_PAUSED;
     if (lim < end) {
         mp->base = NULL;
-        return fail(mp, FH_MULTIPART_TOTAL_TOO_BIG, NULL, "the body is larger than %llu bytes",
+        return fail(mp, FH_MULTIPART_TOTAL_TOO_BIG, pos(mp, NULL, 0),
+                    "the body is larger than %llu bytes",
                     (unsigned long long)mp->lim.max_total_bytes);
     }
     return 0;
@@ -803,11 +824,11 @@ int fh_multipart_finish(fh_multipart_t *mp) {
     case ST_START:
     case ST_PREAMBLE:
         if (mp->offset == 0)
-            return fail(mp, FH_MULTIPART_NO_DELIMITER, NULL, "the body is empty");
-        return fail(mp, FH_MULTIPART_NO_DELIMITER, NULL,
+            return fail(mp, FH_MULTIPART_NO_DELIMITER, pos(mp, NULL, 0), "the body is empty");
+        return fail(mp, FH_MULTIPART_NO_DELIMITER, pos(mp, NULL, 0),
                     "the body holds no boundary delimiter \"--%s\"", mp->delim + 4);
     default:
-        return fail(mp, FH_MULTIPART_TRUNCATED, NULL,
+        return fail(mp, FH_MULTIPART_TRUNCATED, pos(mp, NULL, 0),
                     "the body ends before the final boundary \"--%s--\"", mp->delim + 4);
     }
 }

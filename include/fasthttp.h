@@ -33,6 +33,7 @@
 #include "fasthttp/pool.h"
 #include "fasthttp/stream.h"
 #include "fasthttp/body.h"
+#include "fasthttp/spool.h"
 #include "fasthttp/static.h"
 #include "fasthttp/metrics.h"
 #include "fasthttp/middleware.h"

@@ -3,6 +3,9 @@
  *   PUT /files/:name  -> the raw body, Content-Length or chunked, stored as
  *                        UPLOAD_DIR/<name>: 201 with
  *                        {"files":[{"name","filename","size","sha256"}]}
+ *   POST /files       -> every file part of a multipart/form-data body,
+ *                        stored under its sanitized filename (form.c): 201
+ *                        with the same "files" and the form's "fields"
  *
  * Chunks are gathered into a 512 KiB buffer, which is written and hashed
  * on libuv's thread pool (fh_offload) while reading from the socket is
@@ -17,9 +20,10 @@
  * <token>" gets 401 before any byte of its body is read.
  *
  * Usage: upload [--host HOST] [--port PORT] [--threads N] [--dir DIR]
- * [--max-size BYTES] [--token TOKEN] [PORT [THREADS]] (--help lists them). Flags win over
+ * [--max-size BYTES] [--max-form BYTES] [--token TOKEN] [PORT [THREADS]] (--help lists them). Flags win over
  * the environment variables HOST (default 127.0.0.1), PORT (default 3000),
- * THREADS (0: one per CPU), UPLOAD_DIR (default ./uploads) and MAX_SIZE.
+ * THREADS (0: one per CPU), UPLOAD_DIR (default ./uploads), MAX_SIZE and
+ * MAX_FORM (the most bytes of a whole form, default 8 GiB).
  */
 #include <errno.h>
 #include <fasthttp.h>
@@ -31,12 +35,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *upload_dir = "./uploads";
-/* Chunks are gathered up to this many bytes per write on the thread pool:
- * one pool round trip per 512 KiB, not per read. */
-#define WRITE_BATCH (512u << 10)
+#include "upload.h"
+
+const char *upload_dir = "./uploads";
 static const char *token = ""; /* "": no authorization needed */
 static fh_body_options_t file_limit = { .max_bytes = FH_BODY_STREAM_MAX };
+static fh_body_options_t form_limit = { .max_bytes = 8ull << 30 };
+
+bool upload_authorized(fh_request_t *req, fh_response_t *res) {
+    if (!*token)
+        return true;
+    /* Before any byte of the body is read: a refused client sends nothing
+     * more (no 100 Continue) and the connection closes. */
+    fh_str_t auth = fh_request_header(req, "Authorization");
+    size_t n = strlen(token);
+    if (auth.len == 7 + n && memcmp(auth.ptr, "Bearer ", 7) == 0 &&
+        memcmp(auth.ptr + 7, token, n) == 0)
+        return true;
+    fh_response_header(res, "WWW-Authenticate", "Bearer");
+    fh_send_problem(res, 401, NULL, "a bearer token is required", NULL);
+    return false;
+}
 
 /* One upload in progress, in the request's arena; the bytes of the chunk
  * being written live in buf (malloc'ed: the chunk is only valid during fn). */
@@ -198,17 +217,8 @@ static bool name_ok(fh_str_t name) {
 
 static int put_file(fh_request_t *req, fh_response_t *res, void *data) {
     (void)data;
-    if (*token) {
-        /* Before any byte of the body is read: a refused client sends
-         * nothing more (no 100 Continue) and the connection closes. */
-        fh_str_t auth = fh_request_header(req, "Authorization");
-        size_t n = strlen(token);
-        if (auth.len != 7 + n || memcmp(auth.ptr, "Bearer ", 7) != 0 ||
-            memcmp(auth.ptr + 7, token, n) != 0) {
-            fh_response_header(res, "WWW-Authenticate", "Bearer");
-            return fh_send_problem(res, 401, NULL, "a bearer token is required", NULL);
-        }
-    }
+    if (!upload_authorized(req, res))
+        return 0;
     fh_str_t name = fh_request_param(req, "name");
     if (!name_ok(name))
         return fh_send_problem(res, 400, NULL,
@@ -244,6 +254,7 @@ static int put_file(fh_request_t *req, fh_response_t *res, void *data) {
 
 static const fh_route_t routes[] = {
     FH_ROUTE_STREAM(FH_METHOD_PUT, "/files/:name", put_file, NULL, &file_limit),
+    FH_ROUTE_STREAM(FH_METHOD_POST, "/files", post_files, NULL, &form_limit),
     FH_ROUTES_END,
 };
 
@@ -251,7 +262,7 @@ int main(int argc, char **argv) {
     fh_server_config_t cfg = fh_server_config_default();
     cfg.port = 3000;
     cfg.host = "127.0.0.1";
-    long max_size = (long)FH_BODY_STREAM_MAX;
+    long max_size = (long)FH_BODY_STREAM_MAX, max_form = (long)(8ull << 30);
     const fh_flag_t flags[] = {
         FH_TEXT_FLAG("dir", "DIR", "UPLOAD_DIR", "where files are stored (created if missing)",
                      &upload_dir),
@@ -259,6 +270,8 @@ int main(int argc, char **argv) {
                      "a bearer token every upload must carry; empty: none", &token),
         FH_NUMBER_FLAG("max-size", "BYTES", "MAX_SIZE", "the most bytes of one file", &max_size, 1,
                        (long)(1ull << 40)),
+        FH_NUMBER_FLAG("max-form", "BYTES", "MAX_FORM", "the most bytes of a whole form", &max_form,
+                       1, (long)(1ull << 40)),
         FH_FLAGS_END,
     };
     static const char *const operands[] = { "port", "threads", NULL };
@@ -277,6 +290,9 @@ int main(int argc, char **argv) {
     if (!*upload_dir)
         upload_dir = "./uploads";
     file_limit.max_bytes = (uint64_t)max_size;
+    form_limit.max_bytes = (uint64_t)max_form;
+    form_limits = (fh_multipart_limits_t){ .max_file_bytes = (uint64_t)max_size,
+                                           .max_total_bytes = (uint64_t)max_form };
     if (mkdir(upload_dir, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "upload: cannot create the upload directory \"%s\": %s\n", upload_dir,
                 strerror(errno));

@@ -29,7 +29,7 @@ if(NOT TARGET fh_fuzz_objects)
 endif()
 
 # One target per parser entry point, tests/fuzz/<name>.c.
-set(FH_FUZZ_TARGETS fuzz_chunked fuzz_form fuzz_json fuzz_request fuzz_router fuzz_tls
+set(FH_FUZZ_TARGETS fuzz_chunked fuzz_form fuzz_json fuzz_multipart fuzz_request fuzz_router fuzz_tls
     fuzz_websocket)
 foreach(name ${FH_FUZZ_TARGETS})
   if(TARGET ${name})

@@ -163,6 +163,47 @@ static void expect_sum(const fht_response_t *r, const char *b, size_t n) {
     assert_string_equal(r->body, want);
 }
 
+/* A request that closes the connection (Connection: close, HTTP/1.0)
+ * whose body comes after its head, in later reads: the body is still read
+ * (it was dropped, and the client got 408), and nothing after it is
+ * parsed. */
+static void test_connection_close(void **state) {
+    (void)state;
+    const char *heads[] = {
+        "PUT /up/c HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 200000\r\n\r\n",
+        "PUT /up/c HTTP/1.0\r\nContent-Length: 200000\r\n\r\n",
+        "PUT /up/c HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n",
+    };
+    char *b = pattern(200000);
+    for (size_t i = 0; i < 3; i++) {
+        int fd = fht_connect(fht_port);
+        fht_send_str(fd, heads[i]);
+        usleep(50000); /* the head is read alone */
+        if (i < 2) {
+            fht_send(fd, b, 1000);
+            usleep(20000);
+            fht_send(fd, b + 1000, 200000 - 1000);
+        } else {
+            fht_send_str(fd, "3e8\r\n");
+            fht_send(fd, b, 1000);
+            usleep(20000);
+            fht_send_str(fd, "\r\n30958\r\n");
+            fht_send(fd, b + 1000, 200000 - 1000);
+            fht_send_str(fd, "\r\n0\r\n\r\n");
+        }
+        /* A request after it is not answered. */
+        fht_send_str(fd, "POST /whole HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc");
+        fht_response_t r;
+        assert_int_equal(fht_read_response(fd, &r, 0), 0);
+        expect_sum(&r, b, 200000);
+        fht_response_free(&r);
+        assert_int_equal(fht_read_response(fd, &r, 0), -1);
+        fht_close(fd);
+    }
+    free(b);
+}
+
 static void test_content_length(void **state) {
     (void)state;
     size_t sizes[] = { 1, 100, 65536, 300000, 1 << 20 };
@@ -429,6 +470,7 @@ int main(void) {
         cmocka_unit_test(test_chunked),
         cmocka_unit_test(test_chunked_every_split),
         cmocka_unit_test(test_early_answers),
+        cmocka_unit_test(test_connection_close),
         cmocka_unit_test(test_continue),
         cmocka_unit_test(test_stall_and_abort),
         cmocka_unit_test(test_backpressure),
