@@ -44,6 +44,7 @@
 #define FASTHTTP_MULTIPART_H
 
 #include "common.h"
+#include "request.h"
 #include "response.h"
 
 #ifdef __cplusplus
@@ -55,7 +56,7 @@ typedef struct fh_multipart fh_multipart_t;
 
 /** What went wrong, for the client (fh_multipart_error_t.reason). */
 typedef enum fh_multipart_reason {
-    FH_MULTIPART_OK = 0,           /**< no error */
+    FH_MULTIPART_OK = 0,          /**< no error */
     FH_MULTIPART_NOT_FORM,        /**< 415: the Content-Type is not multipart/form-data */
     FH_MULTIPART_NO_BOUNDARY,     /**< 400: no boundary parameter */
     FH_MULTIPART_BAD_BOUNDARY,    /**< 400: empty, over 70 bytes, bad bytes, ends in a space */
@@ -78,9 +79,9 @@ typedef enum fh_multipart_reason {
 /** A refusal: why, where, and a sentence that says it. */
 typedef struct fh_multipart_error {
     fh_multipart_reason_t reason; /**< what is wrong */
-    int status;       /**< the HTTP status that answers it: 400, 413, 415, 500, 503 */
-    uint64_t offset;  /**< the byte of the body where it was found */
-    uint32_t part;    /**< the part (1 = the first), 0 before any */
+    int status;                   /**< the HTTP status that answers it: 400, 413, 415, 500, 503 */
+    uint64_t offset;              /**< the byte of the body where it was found */
+    uint32_t part;                /**< the part (1 = the first), 0 before any */
     char detail[200]; /**< e.g. "part 2: the header section is larger than 8192 bytes" */
 } fh_multipart_error_t;
 
@@ -223,6 +224,64 @@ FH_API int fh_multipart_send_error(fh_response_t *res, const fh_multipart_error_
 FH_API int fh_multipart_filename_sanitize(fh_str_t filename,
                                           char out[FH_MULTIPART_FILENAME_MAX + 1],
                                           const char **why);
+
+/* ---- one call: a streamed request body into a parser (core/multipart_body.c) */
+
+/** fh_request_multipart's end of the form, called exactly once, on the
+ * request's loop thread. status says who answers:
+ *  - 0: the final delimiter arrived and fh_multipart_finish agreed: the app
+ *    answers res (fh_send_*, now or later: the response is deferred);
+ *  - 400, 413, 415, 500, 503: the library answered the parser's refusal
+ *    (fh_multipart_send_error; fh_multipart_error tells it) or a failure of
+ *    its own;
+ *  - 408, 413, 400 for a body that stalled, grew past the route's
+ *    max_bytes, or had malformed chunked framing: the core answers;
+ *  - FH_ECANCELED: the client left; as body.h says, the app still ends res
+ *    (fh_response_end), now or once its own work in flight is over.
+ * Only with 0 or FH_ECANCELED does the app touch res. It cleans up its
+ * state in any case; the parser stays valid (fh_multipart_error) until
+ * the request is over, and is freed with it. */
+typedef void (*fh_multipart_done_fn)(fh_request_t *req, fh_response_t *res, int status, void *data);
+
+/** Parses req's streamed body (body.h: its route opts in with
+ * FH_ROUTE_STREAM) as multipart/form-data as it arrives: the glue between
+ * fh_request_body_read and fh_multipart_feed, called from the handler
+ * (or later on the loop thread, as fh_request_body_read).
+ *
+ * The Content-Type is checked first: one that is not multipart/form-data,
+ * or has a bad boundary, is answered 415 or 400 (fh_multipart_send_error)
+ * and done called with that status before this returns; a request without
+ * a body gets 400 (no delimiter) the same way. Otherwise the body is fed to
+ * a parser made with limits (NULL: the defaults) and callbacks (borrowed:
+ * they must outlive the request), which, like done, get data (borrowed)
+ * and run on the request's loop thread, inside this call or a later body
+ * read. The callbacks' views are valid as multipart.h says (during the
+ * call for chunk and value, until on_part_end for the part's).
+ *
+ * A callback returning FH_MULTIPART_PAUSE pauses the parser and the socket
+ * (FH_BODY_PAUSE): what was not parsed of the chunk is kept, copied into
+ * the request's arena (at most one read), until fh_request_multipart_resume.
+ * A callback's negative return, a malformed body or a limit is answered by
+ * the library (500, 400, 413); done then gets the status.
+ *
+ * Returns 0 when done will be, or has been, called (the response is
+ * deferred: the handler returns 0); *out (may be NULL) is then the parser,
+ * owned by the request (NULL after a refused Content-Type). Else nothing
+ * was answered and done is never called: FH_ENOMEM, FH_ESTATE (called
+ * twice, the route does not stream its body, or it is being read already),
+ * FH_ENOTCONN (the client is gone): the handler returns the error. */
+FH_API int fh_request_multipart(fh_request_t *req, fh_response_t *res,
+                                const fh_multipart_limits_t *limits,
+                                const fh_multipart_callbacks_t *callbacks,
+                                fh_multipart_done_fn done, void *data, fh_multipart_t **out);
+
+/** Goes on after a callback of fh_request_multipart's parser paused: feeds
+ * what was kept of the chunk (a callback may pause again, or the form end:
+ * done may run before this returns), then reads the socket again. Loop
+ * thread only (a timer, an fh_offload `done`). Returns 0; FH_ESTATE when
+ * req's form is not paused (or there is none); FH_ENOTCONN when done has
+ * been called meanwhile (the client left): nothing is fed. */
+FH_API int fh_request_multipart_resume(fh_request_t *req);
 
 #ifdef __cplusplus
 }
