@@ -41,11 +41,16 @@ static void finish(form_body_t *f, int status) {
     f->done(f->req, f->res, status, f->data);
 }
 
-/* The parser stopped: answer its error, then tell the app. */
+/* The parser stopped: tell the app, then answer its error (unless a
+ * callback answered before it returned its error). done runs first: the
+ * answer may end the request and release its arena (f, the parser). */
 static void refuse(form_body_t *f) {
     const fh_multipart_error_t *e = fh_multipart_error(f->mp);
-    fh_multipart_send_error(f->res, e);
+    fh_response_t *res = f->res;
+    bool answered = fh_response_is_final(res);
     finish(f, e->status);
+    if (!answered)
+        fh_multipart_send_error(res, e);
 }
 
 /* The body is complete and every byte fed. */
@@ -71,8 +76,9 @@ static int feed(form_body_t *f, fh_str_t chunk) {
     if (rest > f->cap) {
         char *p = fh_arena_realloc(fh_request_arena(f->req), f->kept, f->cap, rest);
         if (!p) {
-            fh_send_problem(f->res, 503, NULL, "out of memory", NULL);
+            fh_response_t *res = f->res;
             finish(f, 503);
+            fh_send_problem(res, 503, NULL, "out of memory", NULL);
             return FH_BODY_CONTINUE;
         }
         f->kept = p;
@@ -132,12 +138,9 @@ int fh_request_multipart(fh_request_t *req, fh_response_t *res, const fh_multipa
     int rc = fh_multipart_new(&f->mp, fh_request_header(req, "Content-Type"), limits, callbacks,
                               data, &err);
     if (rc == FH_EINVAL) { /* not a form, or a bad boundary */
-        rc = fh_multipart_send_error(res, &err);
-        if (rc == 0) {
-            f->over = true;
-            done(req, res, err.status, data);
-        }
-        return rc;
+        f->over = true;
+        done(req, res, err.status, data);
+        return fh_multipart_send_error(res, &err);
     }
     if (rc)
         return rc;

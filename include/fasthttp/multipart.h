@@ -239,8 +239,10 @@ FH_API int fh_multipart_filename_sanitize(fh_str_t filename,
  *  - FH_ECANCELED: the client left; as body.h says, the app still ends res
  *    (fh_response_end), now or once its own work in flight is over.
  * Only with 0 or FH_ECANCELED does the app touch res. It cleans up its
- * state in any case; the parser stays valid (fh_multipart_error) until
- * the request is over, and is freed with it. */
+ * state in any case. For a status the library answers, done runs just
+ * before the answer is sent (which may end the request): the parser stays
+ * valid (fh_multipart_error) during done, and until the request is over;
+ * it is freed with the request. */
 typedef void (*fh_multipart_done_fn)(fh_request_t *req, fh_response_t *res, int status, void *data);
 
 /** Parses req's streamed body (body.h: its route opts in with
@@ -250,7 +252,8 @@ typedef void (*fh_multipart_done_fn)(fh_request_t *req, fh_response_t *res, int 
  *
  * The Content-Type is checked first: one that is not multipart/form-data,
  * or has a bad boundary, is answered 415 or 400 (fh_multipart_send_error)
- * and done called with that status before this returns; a request without
+ * (done is called with that status just before, inside this call; the
+ * call returns fh_multipart_send_error's result); a request without
  * a body gets 400 (no delimiter) the same way. Otherwise the body is fed to
  * a parser made with limits (NULL: the defaults) and callbacks (borrowed:
  * they must outlive the request), which, like done, get data (borrowed)
@@ -262,7 +265,10 @@ typedef void (*fh_multipart_done_fn)(fh_request_t *req, fh_response_t *res, int 
  * (FH_BODY_PAUSE): what was not parsed of the chunk is kept, copied into
  * the request's arena (at most one read), until fh_request_multipart_resume.
  * A callback's negative return, a malformed body or a limit is answered by
- * the library (500, 400, 413); done then gets the status.
+ * the library (500, 400, 413: unless the callback answered res itself
+ * before returning its error); done then gets the parser's status. An app
+ * that answers res while paused (its own work failed) does not resume:
+ * done is then not called, and the parser goes with the request.
  *
  * Returns 0 when done will be, or has been, called (the response is
  * deferred: the handler returns 0); *out (may be NULL) is then the parser,
