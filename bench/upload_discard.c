@@ -5,8 +5,8 @@
  * loop, the HTTP/1.1 parser and the chunk callbacks cost an upload, without
  * the storing and hashing examples/upload adds. POST /form does the same
  * for a multipart/form-data body (fasthttp/multipart.h): parsed as it
- * streams, its file parts' bytes counted, {"size":N,"parts":P}: what the
- * multipart parser adds.
+ * streams (fh_request_multipart), its file parts' bytes counted,
+ * {"size":N,"parts":P}: what the multipart parser adds.
  *
  *   upload_discard PORT      (runs until SIGINT or SIGTERM) */
 #include <fasthttp.h>
@@ -16,7 +16,6 @@
 typedef struct count {
     fh_response_t *res;
     uint64_t size;
-    fh_multipart_t *mp;
     unsigned parts;
 } count_t;
 
@@ -59,28 +58,16 @@ static const fh_multipart_callbacks_t counting = { NULL, part_data, part_end };
 static const fh_multipart_limits_t form_limits = { .max_file_bytes = 1ull << 40,
                                                    .max_total_bytes = 1ull << 40 };
 
-static int on_form(fh_request_t *req, fh_str_t chunk, int status, void *data) {
+/* The form is over: answer it, or end a response whose client left (the
+ * library answered the other cases). */
+static void form_done(fh_request_t *req, fh_response_t *res, int status, void *data) {
     (void)req;
     count_t *n = data;
-    int rc = 0;
-    if (!n->mp) /* answered already */
-        return FH_BODY_CONTINUE;
-    if (status == FH_BODY_DATA)
-        rc = fh_multipart_feed(n->mp, chunk, NULL);
-    else if (status == FH_BODY_END)
-        rc = fh_multipart_finish(n->mp);
-    if (rc < 0)
-        fh_multipart_send_error(n->res, fh_multipart_error(n->mp));
-    else if (status == FH_BODY_END)
-        fh_send_textf(n->res, 201, "{\"size\":%llu,\"parts\":%u}", (unsigned long long)n->size,
+    if (status == 0)
+        fh_send_textf(res, 201, "{\"size\":%llu,\"parts\":%u}", (unsigned long long)n->size,
                       n->parts);
-    else if (status < 0)
-        fh_response_end(n->res);
-    if (rc < 0 || status != FH_BODY_DATA) {
-        fh_multipart_free(n->mp);
-        n->mp = NULL;
-    }
-    return FH_BODY_CONTINUE;
+    else if (status == FH_ECANCELED)
+        fh_response_end(res);
 }
 
 static int post_form(fh_request_t *req, fh_response_t *res, void *data) {
@@ -89,15 +76,7 @@ static int post_form(fh_request_t *req, fh_response_t *res, void *data) {
     if (!n)
         return FH_ENOMEM;
     *n = (count_t){ .res = res };
-    fh_multipart_error_t err;
-    int rc = fh_multipart_new(&n->mp, fh_request_header(req, "Content-Type"), &form_limits,
-                              &counting, n, &err);
-    if (rc)
-        return rc == FH_EINVAL ? fh_multipart_send_error(res, &err) : rc;
-    rc = fh_request_body_read(req, on_form, n);
-    if (rc)
-        fh_multipart_free(n->mp);
-    return rc;
+    return fh_request_multipart(req, res, &form_limits, &counting, form_done, n, NULL);
 }
 
 static const fh_body_options_t any_size = { .max_bytes = 1ull << 40 };
