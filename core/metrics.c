@@ -445,7 +445,8 @@ void fh__metrics_record(fh__metrics_shard_t *sh, const fh_request_t *req) {
     uint8_t method = req->method;
     /* The last series, else the first probe here, the rest out of line. */
     series_t *s = sh->last;
-    if (!s || atomic_load_explicit(&s->route, memory_order_relaxed) != route || s->method != method) {
+    if (!s || atomic_load_explicit(&s->route, memory_order_relaxed) != route ||
+        s->method != method) {
         size_t h = (size_t)((((uintptr_t)route >> 3) ^ method) * 0x9E3779B97F4A7C15ull >> 20) &
                    (sh->cap - 1);
         s = &sh->tab[h];
@@ -459,8 +460,8 @@ void fh__metrics_record(fh__metrics_shard_t *sh, const fh_request_t *req) {
     if (!req->start_ns)
         return;
     const fh__worker_t *w = req->worker;
-    uint64_t done = w->releasing_group && w->group_done_ns ? w->group_done_ns
-                                                            : fh__request_done_ns(req);
+    uint64_t done =
+        w->releasing_group && w->group_done_ns ? w->group_done_ns : fh__request_done_ns(req);
     uint64_t ns = done - req->start_ns;
     size_t nb = sh->nbuckets, b = 0;
     while (b < nb && ns > sh->bounds_ns[b])

@@ -88,7 +88,7 @@ struct access_log {
     pthread_cond_t ring_cond;
     char *ring;
     size_t ring_cap;
-    size_t ring_wake; /* bytes waiting that end a batch wait (ring_cap / 8) */
+    size_t ring_wake;              /* bytes waiting that end a batch wait (ring_cap / 8) */
     uint64_t ring_head, ring_tail; /* bytes ever put in and taken out */
     /* The count of bytes at the ring's start: set to ring_head whenever the
      * writer empties the ring, so that the next bytes go at its start and a
@@ -162,8 +162,8 @@ static void ring_put(access_log_t *log, const char *p, size_t n) {
     memcpy(log->ring + at, p, first);
     memcpy(log->ring, p + first, n - first);
     log->ring_head += n;
-    if (log->writer_state == WRITER_IDLE ||
-        (log->writer_state == WRITER_BATCHING && used < log->ring_wake && used + n >= log->ring_wake))
+    if (log->writer_state == WRITER_IDLE || (log->writer_state == WRITER_BATCHING &&
+                                             used < log->ring_wake && used + n >= log->ring_wake))
         pthread_cond_signal(&log->ring_cond);
     pthread_mutex_unlock(&log->ring_lock);
 }
@@ -211,7 +211,8 @@ static void *writer_main(void *arg) {
             log->writer_state = WRITER_IDLE;
             pthread_cond_wait(&log->ring_cond, &log->ring_lock);
         }
-        if (!log->stopping && log->reopen_fd < 0 && log->ring_head - log->ring_tail < log->ring_wake) {
+        if (!log->stopping && log->reopen_fd < 0 &&
+            log->ring_head - log->ring_tail < log->ring_wake) {
             /* A batch: more lines for the same write, unless the ring
              * fills to ring_wake first. */
             struct timespec until;
@@ -222,7 +223,8 @@ static void *writer_main(void *arg) {
                 until.tv_nsec -= 1000000000L;
             }
             log->writer_state = WRITER_BATCHING;
-            while (!log->stopping && log->reopen_fd < 0 && log->ring_head - log->ring_tail < log->ring_wake)
+            while (!log->stopping && log->reopen_fd < 0 &&
+                   log->ring_head - log->ring_tail < log->ring_wake)
                 if (pthread_cond_timedwait(&log->ring_cond, &log->ring_lock, &until) == ETIMEDOUT)
                     break;
         }
@@ -970,7 +972,8 @@ int fh_access_log_new(fh_middleware_t *out, const fh_access_log_options_t *opt) 
         log->ring_cap = opt->max_pending ? opt->max_pending : (size_t)8 << 20;
         /* Never more than leaves room for one more buffer: a ring as small
          * as one buffer is written at once. */
-        log->ring_wake = log->ring_cap / 8 < log->ring_cap - cap ? log->ring_cap / 8 : log->ring_cap - cap;
+        log->ring_wake =
+            log->ring_cap / 8 < log->ring_cap - cap ? log->ring_cap / 8 : log->ring_cap - cap;
         log->ring = malloc(log->ring_cap);
         if (!log->ring || pthread_create(&log->writer, NULL, writer_main, log) != 0) {
             log_release(log);
