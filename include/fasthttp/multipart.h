@@ -56,7 +56,7 @@ typedef struct fh_multipart fh_multipart_t;
 
 /** What went wrong, for the client (fh_multipart_error_t.reason). */
 typedef enum fh_multipart_reason {
-    FH_MULTIPART_OK = 0,           /**< no error */
+    FH_MULTIPART_OK = 0,          /**< no error */
     FH_MULTIPART_NOT_FORM,        /**< 415: the Content-Type is not multipart/form-data */
     FH_MULTIPART_NO_BOUNDARY,     /**< 400: no boundary parameter */
     FH_MULTIPART_BAD_BOUNDARY,    /**< 400: empty, over 70 bytes, bad bytes, ends in a space */
@@ -79,9 +79,9 @@ typedef enum fh_multipart_reason {
 /** A refusal: why, where, and a sentence that says it. */
 typedef struct fh_multipart_error {
     fh_multipart_reason_t reason; /**< what is wrong */
-    int status;       /**< the HTTP status that answers it: 400, 413, 415, 500, 503 */
-    uint64_t offset;  /**< the byte of the body where it was found */
-    uint32_t part;    /**< the part (1 = the first), 0 before any */
+    int status;                   /**< the HTTP status that answers it: 400, 413, 415, 500, 503 */
+    uint64_t offset;              /**< the byte of the body where it was found */
+    uint32_t part;                /**< the part (1 = the first), 0 before any */
     char detail[200]; /**< e.g. "part 2: the header section is larger than 8192 bytes" */
 } fh_multipart_error_t;
 

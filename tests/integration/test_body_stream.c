@@ -466,14 +466,10 @@ static void test_backpressure(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_content_length),
-        cmocka_unit_test(test_chunked),
-        cmocka_unit_test(test_chunked_every_split),
-        cmocka_unit_test(test_early_answers),
-        cmocka_unit_test(test_connection_close),
-        cmocka_unit_test(test_continue),
-        cmocka_unit_test(test_stall_and_abort),
-        cmocka_unit_test(test_backpressure),
+        cmocka_unit_test(test_content_length),      cmocka_unit_test(test_chunked),
+        cmocka_unit_test(test_chunked_every_split), cmocka_unit_test(test_early_answers),
+        cmocka_unit_test(test_connection_close),    cmocka_unit_test(test_continue),
+        cmocka_unit_test(test_stall_and_abort),     cmocka_unit_test(test_backpressure),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
