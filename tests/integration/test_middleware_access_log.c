@@ -419,13 +419,33 @@ static void test_many_threads_small_buffer(void **state) {
                        " \"GET /n/[0-9]+ HTTP/1\\.1\" 200 5 \"-\" \"-\"$");
 }
 
+/* Creates an empty file named after path's template (XXXXXX), in place. */
+static void temp_file(char *path) {
+    int tmp = mkstemp(path);
+    assert_true(tmp >= 0);
+    close(tmp);
+}
+
+/* Whole lines of a path's file that contain want ("": every whole line),
+ * also while the server runs; -1 when it cannot be read. */
+static int lines_in(const char *path, const char *want) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[512];
+    int lines = 0;
+    while (fgets(line, sizeof(line), f))
+        if (strchr(line, '\n') && strstr(line, want))
+            lines++;
+    fclose(f);
+    return lines;
+}
+
 /* Lines reach the file within flush_ms while the server runs. */
 static void test_file_and_timer(void **state) {
     (void)state;
     char path[] = "/tmp/fh_access_XXXXXX";
-    int tmp = mkstemp(path);
-    assert_true(tmp >= 0);
-    close(tmp);
+    temp_file(path);
     fh_access_log_options_t opt = { .path = path, .flush_ms = 50 };
     start(&opt, 2);
     int fd = fht_connect(fht_port);
@@ -485,9 +505,7 @@ static void many_requests(int n, const char *target) {
 static void test_path_every_line_after_stop(void **state) {
     (void)state;
     char path[] = "/tmp/fh_access_XXXXXX";
-    int tmp = mkstemp(path);
-    assert_true(tmp >= 0);
-    close(tmp);
+    temp_file(path);
     fh_access_log_options_t opt = { .path = path, .buffer_size = 4096, .max_pending = 1 << 20 };
     start(&opt, 2);
     many_requests(5000, "/n");
@@ -495,32 +513,9 @@ static void test_path_every_line_after_stop(void **state) {
     assert_int_equal(fh_access_log_dropped(&log_mw), 0);
     fh_middleware_release(&log_mw);
     fh_middleware_release(&rid_mw);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    char line[512];
-    int lines = 0;
-    while (fgets(line, sizeof(line), f)) {
-        assert_non_null(strstr(line, "\"GET /n HTTP/1.1\" 200"));
-        lines++;
-    }
-    fclose(f);
-    assert_int_equal(lines, 5000);
+    assert_int_equal(lines_in(path, ""), 5000);
+    assert_int_equal(lines_in(path, "\"GET /n HTTP/1.1\" 200"), 5000);
     unlink(path);
-}
-
-/* Lines in a path's file counted while the server runs; -1 when it cannot
- * be read. Only whole lines of the form the test sent are counted. */
-static int lines_in(const char *path, const char *want) {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    char line[512];
-    int lines = 0;
-    while (fgets(line, sizeof(line), f))
-        if (strchr(line, '\n') && strstr(line, want))
-            lines++;
-    fclose(f);
-    return lines;
 }
 
 /* A path output while the server runs: the writer's batch wait ends by
@@ -531,9 +526,7 @@ static int lines_in(const char *path, const char *want) {
 static void test_path_lines_while_running(void **state) {
     (void)state;
     char path[] = "/tmp/fh_access_XXXXXX";
-    int tmp = mkstemp(path);
-    assert_true(tmp >= 0);
-    close(tmp);
+    temp_file(path);
     fh_access_log_options_t opt = { .path = path, .flush_ms = 30 };
     start(&opt, 1);
     for (int group = 1; group <= 3; group++) {
@@ -557,9 +550,7 @@ static void test_path_lines_while_running(void **state) {
 static void test_path_smallest_queue_counts_every_line(void **state) {
     (void)state;
     char path[] = "/tmp/fh_access_XXXXXX";
-    int tmp = mkstemp(path);
-    assert_true(tmp >= 0);
-    close(tmp);
+    temp_file(path);
     fh_access_log_options_t opt = { .path = path, .buffer_size = 4096, .max_pending = 4096 };
     start(&opt, 2);
     int n = 20000;
@@ -568,16 +559,9 @@ static void test_path_smallest_queue_counts_every_line(void **state) {
     uint64_t dropped = fh_access_log_dropped(&log_mw);
     fh_middleware_release(&log_mw);
     fh_middleware_release(&rid_mw);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    char line[512];
-    int lines = 0;
-    while (fgets(line, sizeof(line), f)) {
-        assert_non_null(strchr(line, '\n'));
-        assert_non_null(strstr(line, "\"GET /small HTTP/1.1\" 200"));
-        lines++;
-    }
-    fclose(f);
+    /* Every line whole and of this test: lines_in counts whole lines only. */
+    int lines = lines_in(path, "\"GET /small HTTP/1.1\" 200");
+    assert_int_equal(lines_in(path, ""), lines);
     assert_int_equal((uint64_t)lines + dropped, (uint64_t)n);
     unlink(path);
 }
