@@ -232,6 +232,39 @@ static void test_big_file_by_sendfile_and_head(void **state) {
     fht_close(fd);
 }
 
+/* The default sendfile_min (16 KiB) at the limit: a body one byte under it
+ * is read into the arena and leaves with its head (no file step), one of
+ * exactly 16 KiB and one far past it go by sendfile (one file step or
+ * more); every byte arrives (over TLS too). */
+static void test_sendfile_min_edge(void **state) {
+    (void)state;
+    static const size_t sizes[] = { 16383, 16384, 16385, 3u << 20 };
+    static const bool by_sendfile[] = { false, true, true, true };
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        char rel[64], target[64];
+        snprintf(rel, sizeof(rel), "root/edge%zu.bin", sizes[i]);
+        snprintf(target, sizeof(target), "/static/edge%zu.bin", sizes[i]);
+        put_file(rel, big, sizes[i]);
+        fh_server_stats_t before, after;
+        fh_server_stats(fht_server, &before);
+        fht_response_t r;
+        fht_request("GET", target, NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(r.body_len, sizes[i]);
+        assert_memory_equal(r.body, big, sizes[i]);
+        fht_response_free(&r);
+        fh_server_stats(fht_server, &after);
+        uint64_t steps = after.file_steps_loop + after.file_steps_pool - before.file_steps_loop -
+                         before.file_steps_pool;
+        if (fht_over_tls())
+            continue; /* TLS sends no file by sendfile: only the bytes count */
+        if (by_sendfile[i])
+            assert_true(steps >= 1);
+        else
+            assert_int_equal(steps, 0);
+    }
+}
+
 /* A reader slower than sendfile: the socket fills, the server waits for it
  * to drain (poll on the duplicate descriptor) and goes on. */
 static void test_big_file_to_slow_reader(void **state) {
@@ -580,6 +613,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_file_types_and_validators),
         cmocka_unit_test(test_big_file_by_sendfile_and_head),
+        cmocka_unit_test(test_sendfile_min_edge),
         cmocka_unit_test(test_big_file_to_slow_reader),
         cmocka_unit_test(test_client_leaves_mid_file),
         cmocka_unit_test(test_conditional_requests),
