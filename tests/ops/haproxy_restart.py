@@ -23,7 +23,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from opslib import start_haproxy, start_instance  # noqa: E402
+from opslib import start_haproxy, start_instance, stop_all  # noqa: E402
 
 BUILD = sys.argv[1]
 BIN = os.path.join(BUILD, "examples/controllers/controllers")
@@ -131,6 +131,9 @@ def main():
             st = exited.get(old)
             if st is None or not os.WIFEXITED(st) or os.WEXITSTATUS(st) != 0:
                 bad.append(f"app{i}'s old generation {old} ended with wait status {st}")
+        # Stopped first: a running generation's last lines are still in its
+        # access log's buffers, and a graceful stop writes them.
+        stop_all(pids + ([ha.pid] if ha else []))
         for i, (_, _, log) in enumerate(apps):
             # Request ids start with a prefix of their process: each
             # generation's access log lines are told apart by it.
@@ -143,24 +146,7 @@ def main():
                 sys.stderr.write(f.read()[-4000:])
             raise SystemExit("haproxy_restart: FAIL: " + "; ".join(bad))
     finally:
-        for p in pids + ([ha.pid] if ha else []):
-            try:
-                os.kill(p, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        t = time.monotonic()
-        while time.monotonic() - t < 15:
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                time.sleep(0.05)
-        for p in pids + ([ha.pid] if ha else []):
-            try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        stop_all(pids + ([ha.pid] if ha else []))
 
 
 main()

@@ -4,9 +4,34 @@ health-checking /readyz, retrying on connection failure."""
 import http.client
 import os
 import re
+import signal
 import socket
 import subprocess
 import time
+
+
+def stop_all(pids):
+    """SIGTERM to every pid, children reaped for up to 15 s (a restarted
+    instance's generations are the script's children, as their subreaper),
+    then SIGKILL to whatever is left of them."""
+    for p in pids:
+        try:
+            os.kill(p, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    t = time.monotonic()
+    while time.monotonic() - t < 15:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            time.sleep(0.05)
+    for p in pids:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def free_port():

@@ -40,6 +40,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from opslib import stop_all  # noqa: E402
+
 BUILD = sys.argv[1]
 BIN = os.path.join(BUILD, "examples/controllers/controllers")
 CONNS, CHURN, RESTARTS = 64, 8, 10
@@ -326,24 +329,7 @@ def main():
         if client.closed_by_server == 0:
             fail("no answer said Connection: close: the drains were not seen", logpath)
     finally:
-        for p in pids:
-            try:
-                os.kill(p, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        t = time.monotonic()
-        while time.monotonic() - t < 15:
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                time.sleep(0.05)
-        for p in pids:
-            try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        stop_all(pids)
 
 
 main()
