@@ -40,6 +40,7 @@ typedef struct msg_stats {
 static atomic_int bad_flags;       /* first/last out of order, or an empty middle part */
 static atomic_int last_close;      /* the code on_close reported */
 static atomic_int closes;          /* on_close calls */
+static int opened;                 /* connections ws_open opened */
 static _Atomic uint64_t delivered; /* bytes of parts delivered on the current connection */
 static atomic_int parts_seen;      /* parts of the current connection */
 static _Atomic size_t base_rss_kb; /* set by the test before a large message */
@@ -159,7 +160,23 @@ static int ws_open(const char *path, const char *extra, bool want_deflate) {
     if (!strstr(head, "HTTP/1.1 101 Switching Protocols\r\n"))
         fail_msg("not the handshake: %s", head);
     assert_int_equal(strstr(head, "permessage-deflate") != NULL, want_deflate);
+    opened++;
     return fd;
+}
+
+/* Waits until on_close ran for every connection opened: the two
+ * workers may report an earlier connection's close after a later one's,
+ * so each test step starts only once the one before it is gone. */
+static void wait_all_closed(void) {
+    for (int i = 0; i < 1000 && atomic_load(&closes) < opened; i++)
+        usleep(5000);
+    assert_int_equal(atomic_load(&closes), opened);
+}
+
+/* Closes the client's end and waits for the server's on_close. */
+static void ws_close(int fd) {
+    fht_close(fd);
+    wait_all_closed();
 }
 
 /* Reads one server frame: returns its first byte, payload into buf
@@ -261,8 +278,7 @@ static void expect_close(int fd, int code) {
     if (first != 0x88 || n < 2 || (buf[0] << 8 | buf[1]) != code)
         fail_msg("wanted close %d, got frame %#x (%zu bytes: %.*s)", code, first, n, (int)n, buf);
     assert_int_equal(fht_wait_closed(fd, 5000), 1);
-    for (int i = 0; i < 500 && atomic_load(&last_close) != code; i++)
-        usleep(10000);
+    wait_all_closed();
     assert_int_equal(atomic_load(&last_close), code);
 }
 
@@ -439,7 +455,7 @@ static void test_big_plain(void **state) {
                                 runs[r].op == 1 ? text_at : binary_at);
         expect_reply(fd, runs[r].len, crc, runs[r].op, 64, 64 * 1024);
         check_rss("plain", runs[r].frags);
-        fht_close(fd);
+        ws_close(fd);
     }
 }
 
@@ -463,7 +479,7 @@ static void test_big_deflate(void **state) {
                                          runs[r].op == 1 ? text_at : binary_at);
         expect_reply(fd, len, crc, runs[r].op, (unsigned)(len / 16384), 16384);
         check_rss("deflate", runs[r].one_frame ? 1 : 64);
-        fht_close(fd);
+        ws_close(fd);
     }
 }
 
@@ -490,7 +506,7 @@ static void test_utf8_split(void **state) {
         send_payload(fd, unit + k, UNIT - k, k);
         expect_reply(fd, UNIT, crc_of(unit, UNIT), 1, 2, UNIT);
         assert_int_equal(atomic_load(&parts_seen), 2);
-        fht_close(fd);
+        ws_close(fd);
     }
 }
 
@@ -512,14 +528,14 @@ static void test_utf8_invalid_later(void **state) {
     send_payload(fd, "\xff", 1, 1000);
     expect_close(fd, 1007);
     assert_int_equal(atomic_load(&delivered), 1000);
-    fht_close(fd);
+    ws_close(fd);
 
     /* A later fragment: "é" then a lone continuation byte. */
     fd = ws_open("/stream", NULL, false);
     send_frame(fd, 0x01, "\xc3\xa9", 2);
     send_frame(fd, 0x80, "\x80", 1);
     expect_close(fd, 1007);
-    fht_close(fd);
+    ws_close(fd);
 
     /* A character cut by the message's end: no last part, 1007. */
     fd = ws_open("/stream", NULL, false);
@@ -527,7 +543,7 @@ static void test_utf8_invalid_later(void **state) {
     send_frame(fd, 0x80, "\x82", 1);
     expect_close(fd, 1007);
     assert_int_equal(atomic_load(&delivered), 3);
-    fht_close(fd);
+    ws_close(fd);
 
     /* Compressed: 200,000 valid bytes then an overlong "/" (c0 af): the
      * valid output is delivered in parts, then 1007. */
@@ -547,7 +563,7 @@ static void test_utf8_invalid_later(void **state) {
     send_frame(fd, 0xc1, z, zn);
     expect_close(fd, 1007);
     assert_true(atomic_load(&delivered) >= 180000 && atomic_load(&delivered) <= 200000);
-    fht_close(fd);
+    ws_close(fd);
 }
 
 /* The 1 MiB streaming limit: exactly 1 MiB passes, plain (one frame, two
@@ -563,28 +579,28 @@ static void test_streaming_limit(void **state) {
     expect_reply(fd, limit, crc, 2, 16, 64 * 1024);
     crc = send_big(fd, 0x2, limit, 2, binary_at);
     expect_reply(fd, limit, crc, 2, 16, 64 * 1024);
-    fht_close(fd);
+    ws_close(fd);
 
     fd = ws_open("/small", NULL, false);
     uint8_t head[14];
     size_t hl = ws_head(head, 0x82, limit + 1);
     fht_send(fd, head, hl);
     expect_close(fd, 1009);
-    fht_close(fd);
+    ws_close(fd);
 
     fd = ws_open("/small", NULL, false);
     send_frame(fd, 0x02, zeros, limit / 2);
     hl = ws_head(head, 0x80, limit / 2 + 1);
     fht_send(fd, head, hl);
     expect_close(fd, 1009);
-    fht_close(fd);
+    ws_close(fd);
 
     /* A frame head of 2^40 bytes on the default route. */
     fd = ws_open("/stream", NULL, false);
     hl = ws_head(head, 0x82, (uint64_t)1 << 40);
     fht_send(fd, head, hl);
     expect_close(fd, 1009);
-    fht_close(fd);
+    ws_close(fd);
 
     for (int extra = 0; extra < 2; extra++) {
         fd = ws_open("/small", deflate_offer, true);
@@ -604,7 +620,7 @@ static void test_streaming_limit(void **state) {
         } else {
             expect_reply(fd, limit, crc_of(zeros, limit), 2, 64, 16384);
         }
-        fht_close(fd);
+        ws_close(fd);
     }
     /* 128 MiB of zeros deflated (about 128 KiB) against the 64 MiB
      * default: 1009 once 64 MiB came out. */
@@ -635,7 +651,7 @@ static void test_streaming_limit(void **state) {
     assert_true(atomic_load(&delivered) <= BIG);
     free(wire);
     free(bomb);
-    fht_close(fd);
+    ws_close(fd);
 }
 
 /* Fragmented messages: empty fragments among others, an empty message
@@ -671,14 +687,14 @@ static void test_fragments(void **state) {
     send_frame(fd, 0x01, "a", 1);
     send_frame(fd, 0x81, "b", 1);
     expect_close(fd, 1002);
-    fht_close(fd);
+    ws_close(fd);
 
     /* An empty compressed message: the inflated tail gives nothing, the
      * last part is empty. */
     fd = ws_open("/stream", deflate_offer, true);
     send_frame(fd, 0xc1, "\x00", 1);
     expect_reply(fd, 0, crc_of("", 0), 1, 1, 0);
-    fht_close(fd);
+    ws_close(fd);
 }
 
 /* Control frames between fragments: pings answered at once (before the
@@ -721,7 +737,7 @@ static void test_control_between(void **state) {
     assert_int_equal(buf[0] << 8 | buf[1], 1000);
     assert_int_equal(fht_wait_closed(fd, 5000), 1);
     assert_int_equal(atomic_load(&parts_seen), 1);
-    fht_close(fd);
+    ws_close(fd);
 }
 
 /* The limits' check: the streaming limit set without on_message_part, past
