@@ -1,5 +1,6 @@
 /* The TLS relay (tls_relay.h). */
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
@@ -136,6 +137,11 @@ static void *relay_main(void *arg) {
 done:
     ERR_clear_error();
     SSL_free(ssl);
+    /* This thread's OpenSSL state freed now: the process may be ending,
+     * and OpenSSL's exit handler (registered by the server's own TLS in
+     * the same process) frees every thread's state it still knows of, which
+     * the thread's own exit would then free a second time. */
+    OPENSSL_thread_stop();
     close(rl.tcp);
     /* The test's socket sees the end once it has read what came. */
     shutdown(rl.side, SHUT_WR);
