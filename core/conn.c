@@ -46,8 +46,11 @@ static void conn_watch(fh__conn_t *c) {
     if (c->state == FH__CONN_CLOSED)
         return;
     uint8_t ev = 0;
-    if ((c->read_on && c->state == FH__CONN_OPEN) || c->state == FH__CONN_LINGERING)
+    if ((c->read_on && c->state == FH__CONN_OPEN) ||
+        (c->state == FH__CONN_LINGERING && c->discard_left > 0))
         ev |= UV_READABLE;
+    else if (c->state == FH__CONN_LINGERING)
+        ev |= UV_DISCONNECT; /* past the bytes dropped: the peer's end only */
     if (c->wq_head || c->writable_cb)
         ev |= UV_WRITABLE;
     /* Bytes the transport holds (TLS records read ahead) wake nothing on
@@ -191,10 +194,23 @@ static void conn_on_readable(fh__conn_t *c) {
         ssize_t n = c->transport->read(c, drop, sizeof(drop));
         if (n == FH_EAGAIN)
             return;
-        if (n <= 0 || (size_t)n >= c->discard_left)
-            fh__conn_close(c);
-        else
+        if (n <= 0) {
+            fh__conn_close(c); /* the client is done (or gone) */
+        } else if ((size_t)n >= c->discard_left) {
+            /* Enough dropped: no more reading, but no close before the
+             * deadline either. Closing with bytes unread resets the
+             * connection, and the reset destroys the response in the
+             * client's buffer if it has not read it yet (a fast client
+             * still sending a large body can be that far behind). Not
+             * read, it stops sending once the socket buffers fill, and
+             * has the rest of the deadline to read the response; its
+             * end (a FIN behind the unread bytes, or a reset) still ends
+             * the connection at once (UV_DISCONNECT). */
+            c->discard_left = 0;
+            conn_watch(c);
+        } else {
             c->discard_left -= (size_t)n;
+        }
         return;
     }
     /* A transport holding bytes it took from the socket (TLS) is read
@@ -367,6 +383,10 @@ static void on_poll(uv_poll_t *p, int status, int events) {
     fh__conn_t *c = (fh__conn_t *)p;
     if (status < 0) {
         fh__conn_close(c); /* an error on the socket (a reset) */
+        return;
+    }
+    if ((events & UV_DISCONNECT) && c->state == FH__CONN_LINGERING && c->discard_left == 0) {
+        fh__conn_close(c); /* the peer ended its side: it has read what it will */
         return;
     }
     if ((events & UV_WRITABLE) && c->wq_head) {

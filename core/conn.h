@@ -171,6 +171,11 @@ int fh__conn_switch(fh__conn_t *c, const fh__protocol_t *to, void *arg, const ch
                     const char *end);
 /* Whether the connection is closing or closed. */
 static inline bool fh__conn_closed(const fh__conn_t *c) { return c->state == FH__CONN_CLOSED; }
+/* Whether our side is shut and what still arrives is being dropped: the
+ * connection ends by itself (fh__conn_linger). */
+static inline bool fh__conn_lingering(const fh__conn_t *c) {
+    return c->state == FH__CONN_LINGERING;
+}
 /* Whether the peer closed its side (then no byte will arrive). */
 static inline bool fh__conn_peer_done(const fh__conn_t *c) { return c->state != FH__CONN_OPEN; }
 /* Whether bytes wait in the socket's receive queue now. */

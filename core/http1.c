@@ -8,8 +8,9 @@
 #include "core/worker.h"
 
 /* After an error response what the client still sends is read and dropped,
- * up to limits.max_discard bytes and this long, so that it reads the
- * response instead of a reset. */
+ * up to limits.max_discard bytes, then left unread, and the connection is
+ * closed when the client ends its side or this long after, so that it reads
+ * the response instead of a reset. */
 #define FH__LINGER_MS 2000
 
 static const fh__request_ops_t h1_ops;
@@ -72,6 +73,10 @@ static void queue_abandon(fh__h1_t *h, fh_request_t *req) {
  * sending; closing with unread bytes would make the kernel reset the
  * connection and destroy the response), closing otherwise. */
 static void h1_end(fh__conn_t *c, bool linger) {
+    /* Lingering already (an error response was written): it ends by
+     * itself; closing now would reset what the client still sends. */
+    if (fh__conn_lingering(c))
+        return;
     if (!linger) {
         fh__conn_close(c);
         return;

@@ -92,9 +92,11 @@ typedef struct fh_limits {
                                  shut for writing and up to this many
                                  bytes the client still sends (the rest
                                  of a body, pipelined requests) are read
-                                 and dropped, for at most 2 s, before it
-                                 is closed: the client then reads the
-                                 error instead of a reset: 65536 */
+                                 and dropped; past them nothing more is
+                                 read; it is closed when the client ends
+                                 its side, or after at most 2 s: the
+                                 client then reads the error instead of
+                                 a reset: 65536 */
     size_t max_request_memory; /**< memory one request may hold (its arena,
                                  jansson values built during it included):
                                  16 x max_body (128 MiB by default). An

@@ -9,10 +9,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <cmocka.h>
@@ -233,6 +236,58 @@ static void test_bad_request_closes(void **state) {
     assert_string_equal(v, "close");
     fht_response_free(&r);
     assert_int_equal(fht_wait_closed(fd, 2000), 1);
+    fht_close(fd);
+}
+
+static uint64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* A client that goes on sending a body far past max_body after its 413 (as
+ * curl does until it has read the answer): the server drops max_discard
+ * bytes, then stops reading but does not close before its linger deadline.
+ * Closing with bytes unread would reset the connection, and a client still
+ * in its send loop would see the reset instead of the 413. Plain TCP only:
+ * over TLS the test's relay cannot read while its writes are blocked. */
+static void test_error_then_flood_reads_the_answer(void **state) {
+    (void)state;
+    if (fht_over_tls())
+        skip();
+    int fd = fht_connect(fht_port);
+    fht_send_str(fd, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1073741824\r\n\r\n");
+    int fl = fcntl(fd, F_GETFL);
+    assert_int_equal(fcntl(fd, F_SETFL, fl | O_NONBLOCK), 0);
+    static char zeros[65536];
+    size_t sent = 0;
+    int send_err = 0;
+    uint64_t until = mono_ms() + 700;
+    while (mono_ms() < until) {
+        ssize_t n = send(fd, zeros, sizeof(zeros), MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += (size_t)n;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            usleep(2000);
+        } else {
+            send_err = errno;
+            break;
+        }
+    }
+    /* Still connected 700 ms on, and the server took only what fits in
+     * the discard allowance and the socket buffers, not the gigabyte. */
+    if (send_err)
+        fail_msg("the connection was reset %zu bytes into the flood: %s", sent,
+                 strerror(send_err));
+    assert_true(sent > 65536);
+    assert_true(sent < ((size_t)64 << 20));
+    assert_int_equal(fcntl(fd, F_SETFL, fl), 0);
+    fht_response_t r;
+    assert_int_equal(fht_read_response(fd, &r, 0), 0);
+    assert_int_equal(r.status, 413);
+    fht_response_free(&r);
+    /* And it is closed by the linger deadline (2 s from the answer). */
+    assert_int_equal(fht_wait_closed(fd, 3000), 1);
     fht_close(fd);
 }
 
@@ -550,6 +605,7 @@ int main(void) {
         cmocka_unit_test(test_large_body_across_reads),
         cmocka_unit_test(test_errors_and_raw),
         cmocka_unit_test(test_bad_request_closes),
+        cmocka_unit_test(test_error_then_flood_reads_the_answer),
         cmocka_unit_test(test_deferred_in_order),
         cmocka_unit_test(test_100_clients_x_100),
         cmocka_unit_test(test_stop_with_requests_in_flight),

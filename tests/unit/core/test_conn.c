@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -22,6 +23,7 @@ static fh_server_t server;
 static fh__worker_t worker;
 static fh__conn_t *conn; /* the connection under test, NULL once closed */
 static int peer = -1;    /* the test's end of the socketpair */
+static int conn_fd = -1; /* the connection's end */
 
 /* ------------------------------------------------------- the protocol */
 
@@ -138,6 +140,7 @@ static void open_pair(bool small) {
     view = NULL;
     rebases = eofs = timeouts = closes = stops = 0;
     mode = KEEP_ALL;
+    conn_fd = sv[0];
     assert_int_equal(fh__conn_open(&worker, sv[0], &fh__transport_tcp, &test_protocol), 0);
     assert_non_null(conn);
     peer = sv[1];
@@ -344,13 +347,43 @@ static void test_linger_reads_until_eof(void **state) {
     close_pair();
 }
 
+/* Past its byte bound a lingering connection reads no more, but is not
+ * closed (a close with bytes unread would reset it and destroy the answer
+ * the peer has not read yet) until its deadline. */
 static void test_linger_bounded_by_bytes(void **state) {
     (void)state;
     open_pair(false);
-    fh__conn_linger(conn, 5000, 100);
+    fh__conn_linger(conn, 50, 100);
     static char junk[1000];
-    send(peer, junk, sizeof(junk), MSG_NOSIGNAL);
+    assert_int_equal(send(peer, junk, sizeof(junk), MSG_NOSIGNAL), (ssize_t)sizeof(junk));
     spin(5);
+    assert_non_null(conn);
+    /* The first read took the 1,000 bytes, past the bound: the next
+     * 1,000 stay in the socket, unread. */
+    assert_int_equal(send(peer, junk, sizeof(junk), MSG_NOSIGNAL), (ssize_t)sizeof(junk));
+    spin(5);
+    assert_non_null(conn);
+    int queued = -1;
+    assert_int_equal(ioctl(conn_fd, FIONREAD, &queued), 0);
+    assert_int_equal(queued, (int)sizeof(junk));
+    /* The peer's end, behind the unread bytes, ends it at once. */
+    shutdown(peer, SHUT_WR);
+    spin(5);
+    assert_null(conn);
+    close_pair();
+
+    /* A peer that neither reads nor ends: the deadline ends it. */
+    open_pair(false);
+    fh__conn_linger(conn, 50, 100);
+    assert_int_equal(send(peer, junk, sizeof(junk), MSG_NOSIGNAL), (ssize_t)sizeof(junk));
+    spin(5);
+    assert_non_null(conn);
+    for (int i = 0; i < 200 && conn; i++) {
+        usleep(1000);
+        uv_update_time(&worker.loop);
+        fh__conn_sweep(&worker);
+        spin(1);
+    }
     assert_null(conn);
     close_pair();
 }
