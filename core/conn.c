@@ -191,7 +191,14 @@ int fh__conn_switch(fh__conn_t *c, const fh__protocol_t *to, void *arg, const ch
 static void conn_on_readable(fh__conn_t *c) {
     if (c->state == FH__CONN_LINGERING) {
         char drop[4096];
-        ssize_t n = c->transport->read(c, drop, sizeof(drop));
+        ssize_t n;
+        /* A few reads per wakeup while the socket has more to drop. */
+        for (int round = 0;; round++) {
+            n = c->transport->read(c, drop, sizeof(drop));
+            if (n != (ssize_t)sizeof(drop) || (size_t)n >= c->discard_left || round == 15)
+                break;
+            c->discard_left -= (uint32_t)n;
+        }
         if (n == FH_EAGAIN)
             return;
         if (n <= 0) {
