@@ -3,8 +3,9 @@
  * its loop. Every query is sent as its own group (Parse when its prepared
  * statement is new to the connection, then Bind/Execute, then Sync), so an
  * error ends only its own group; groups queue up on a connection while it is
- * busy and their results come back in order. Rows are read one at a time
- * (single-row mode) within the result limits. */
+ * busy and their results come back in order. The queries handlers ask
+ * during one turn of the loop are sent together at its end (on_turn). Rows
+ * are read one at a time (single-row mode) within the result limits. */
 #include "fasthttp/pg.h"
 
 #include <stdatomic.h>
@@ -107,6 +108,8 @@ struct pg_loop {
     uv_loop_t *loop;
     uv_timer_t sweep;
     uv_timer_t kick;
+    uv_check_t turn; /* sends the queries asked during this turn of the loop */
+    bool turn_armed;
     pg_query_t *head, *tail;          /* waiting for a connection */
     pg_query_t *failed, *failed_tail; /* answered on the next turn, in order */
     unsigned n;
@@ -1015,9 +1018,11 @@ static pg_loop_t *loop_get(fh_pg_t *pg, uv_loop_t *loop) {
         if (atomic_compare_exchange_strong(&pg->slot_loop[i], &expect, loop)) {
             uv_timer_init(loop, &lp->sweep);
             uv_timer_init(loop, &lp->kick);
-            lp->sweep.data = lp->kick.data = lp;
+            uv_check_init(loop, &lp->turn);
+            lp->sweep.data = lp->kick.data = lp->turn.data = lp;
             uv_unref((uv_handle_t *)&lp->sweep);
             uv_unref((uv_handle_t *)&lp->kick);
+            uv_unref((uv_handle_t *)&lp->turn);
             uv_timer_start(&lp->sweep, on_sweep, PG_SWEEP_MS, PG_SWEEP_MS);
             atomic_store_explicit(&pg->slot_lp[i], lp, memory_order_release);
             for (unsigned k = 0; k < lp->n; k++)
@@ -1031,6 +1036,26 @@ static pg_loop_t *loop_get(fh_pg_t *pg, uv_loop_t *loop) {
 
 static int args_ok(const char *sql, int nparams, const char *const *params) {
     return sql && nparams >= 0 && nparams <= PG_MAX_PARAMS && (nparams == 0 || params);
+}
+
+/* Queries asked by handlers leave together once this turn of the loop has
+ * run its I/O callbacks (a check handle), not one by one as each is asked:
+ * every query still goes with its own Sync (libpq 15 writes to the socket at
+ * each), but written back to back they reach a database connection that is
+ * awake already, instead of waking it (and its process preempting the
+ * loop's thread) once per query. */
+static void on_turn(uv_check_t *h) {
+    pg_loop_t *lp = h->data;
+    uv_check_stop(h);
+    lp->turn_armed = false;
+    conn_dispatch(lp);
+}
+
+static void turn_arm(pg_loop_t *lp) {
+    if (lp->turn_armed)
+        return;
+    lp->turn_armed = true;
+    uv_check_start(&lp->turn, on_turn);
 }
 
 /* Defers res for a query; FH_EALREADY_SENT when it is final already. */
@@ -1062,7 +1087,7 @@ static int query_submit(fh_pg_t *pg, fh_request_t *req, fh_response_t *res,
     else
         lp->head = q;
     lp->tail = q;
-    conn_dispatch(lp);
+    turn_arm(lp);
     return 0;
 }
 
@@ -1194,7 +1219,7 @@ fh_pg_tx_t *fh_pg_begin(fh_pg_t *pg, fh_request_t *req, fh_response_t *res, int 
     else
         lp->head = q;
     lp->tail = q;
-    conn_dispatch(lp);
+    turn_arm(lp);
     return tx;
 fail:
     free(q);
