@@ -35,10 +35,13 @@
  * in the order sent, so the queries of one request, or of many requests on
  * the same loop, share round trips instead of waiting for each other. Each
  * query is its own group (ended by its own Sync): an error fails that query
- * only, never the ones sent around it. A new query goes to an idle
- * connection when there is one, else to the one with the fewest queries in
- * flight, passing over one whose oldest query has run for 20 ms or more
- * while another has room.
+ * only, never the ones sent around it. The queries handlers ask during one
+ * turn of the loop are sent together at its end, in runs of up to half of
+ * pipeline_depth per connection (a run finds the connection's server
+ * process awake instead of waking one process per query). A run goes to an
+ * idle connection when there is one, else to the one with the fewest
+ * queries in flight, passing over one whose oldest query has run for 20 ms
+ * or more while another has room.
  *
  * Prepared statements (fh_pg_prepare, before the server runs) are named
  * SQL with a parameter count; each connection prepares one on its first

@@ -277,8 +277,7 @@ static void test_error_then_flood_reads_the_answer(void **state) {
     /* Still connected 700 ms on, and the server took only what fits in
      * the discard allowance and the socket buffers, not the gigabyte. */
     if (send_err)
-        fail_msg("the connection was reset %zu bytes into the flood: %s", sent,
-                 strerror(send_err));
+        fail_msg("the connection was reset %zu bytes into the flood: %s", sent, strerror(send_err));
     assert_true(sent > 65536);
     assert_true(sent < ((size_t)64 << 20));
     assert_int_equal(fcntl(fd, F_SETFL, fl), 0);

@@ -12,7 +12,9 @@
  * Pipeline mode: 20 queries of one request answered correctly and in order
  * over a relay adding 50 ms each way (support/delay_relay.h), in under four
  * round trips when sent together, against twenty when each waits for the
- * one before; a failing query in the middle of a pipeline fails alone; a
+ * one before; the queries of one turn leave in runs of half of
+ * pipeline_depth per connection, while a later turn's query is never put
+ * behind a slow one; a failing query in the middle of a pipeline fails alone; a
  * query past its timeout in the middle of a pipeline is answered 504 and
  * canceled on the server, the pipeline goes on; a client leaving cancels
  * its pipelined queries; the server stopped mid-pipeline answers each query
@@ -54,6 +56,7 @@ static fh_pg_t *pg_far;  /* one connection through the relay */
 static fh_pg_t *pg_hole; /* a TCP address that never completes a connect */
 static fht_relay_t *relay_slow;
 static fh_pg_t *pg_vfar; /* one connection through a relay adding 200 ms each way */
+static fh_pg_t *pg_four; /* four connections, pipeline_depth 32 (runs of 16) */
 static int hole_fd = -1, hole_fill[8], hole_nfill;
 static const fh_pg_stmt_t *st_add, *st_missing, *st_far;
 
@@ -80,7 +83,7 @@ typedef struct multi {
     fh_pg_t *pg;
     int n, done, sent;
     int fail_at, sleep_at;
-    bool seq;
+    bool seq, pid;
     const char **out;
 } multi_t;
 
@@ -106,6 +109,10 @@ static int multi_send(fh_request_t *req, fh_response_t *res, multi_t *m) {
         sql = "SELECT (10 / ($1::int - $1::int))::text"; /* division by zero */
     else if (mq->i == m->sleep_at)
         sql = "SELECT ($1::int * 10)::text FROM pg_sleep(30)";
+    if (m->pid) /* which connection ran it */
+        sql = mq->i == m->sleep_at
+                  ? "SELECT pg_backend_pid()::text || left($1, 0) FROM pg_sleep(0.8)"
+                  : "SELECT pg_backend_pid()::text || left($1, 0)";
     if (m->pg == pg_far && mq->i != m->fail_at && mq->i != m->sleep_at)
         return fh_pg_query_prepared(m->pg, req, res, st_far, 1, p, multi_got, mq);
     return fh_pg_query(m->pg, req, res, sql, 1, p, multi_got, mq);
@@ -205,7 +212,8 @@ static int multi(fh_request_t *req, fh_response_t *res) {
         return FH_ENOMEM;
     memset(m, 0, sizeof(*m));
     const char *cli = param(req, "cli");
-    m->pg = !cli ? pg : !strcmp(cli, "far") ? pg_far : pg_slow;
+    m->pg = !cli ? pg : !strcmp(cli, "far") ? pg_far : !strcmp(cli, "four") ? pg_four : pg_slow;
+    m->pid = m->pg == pg_four;
     m->n = iparam(req, "n", 20);
     m->fail_at = iparam(req, "fail", -1);
     m->sleep_at = iparam(req, "sleep", -1);
@@ -344,7 +352,9 @@ static int setup(void **state) {
     cfg.connect_timeout_ms = 20000;
     cfg.query_timeout_ms = 20000;
     pg_vfar = fh_pg_new(&cfg, &err);
-    if (!pg || !pg_slow || !pg_far || !pg_hole || !pg_vfar)
+    fh_pg_config_t four = { .conninfo = db.conninfo, .conns_per_loop = 4 };
+    pg_four = fh_pg_new(&four, &err);
+    if (!pg || !pg_slow || !pg_far || !pg_hole || !pg_vfar || !pg_four)
         return -1;
     st_add = fh_pg_prepare(pg, "add_one", "SELECT ($1::int + 1)::text", 1, &err);
     st_missing =
@@ -363,6 +373,7 @@ static int teardown(void **state) {
     fh_pg_free(pg_far);
     fh_pg_free(pg_hole);
     fh_pg_free(pg_vfar);
+    fh_pg_free(pg_four);
     fht_relay_stop(relay_slow);
     for (int i = 0; i < hole_nfill; i++)
         close(hole_fill[i]);
@@ -590,6 +601,76 @@ static void test_pipeline_across_requests(void **state) {
     assert_true(took < 4 * 2 * DELAY_MS);
 }
 
+/* The backend pids a /multi?cli=four answer lists, in call order. */
+static int four_pids(const char *target, long *pids, int max) {
+    fht_response_t r;
+    fht_request("GET", target, NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_error_t e;
+    json_t *a = json_loads(r.body, 0, &e);
+    assert_non_null(a);
+    int n = (int)json_array_size(a);
+    assert_true(n <= max);
+    for (int i = 0; i < n; i++)
+        pids[i] = atol(json_string_value(json_array_get(a, (size_t)i)));
+    json_decref(a);
+    fht_response_free(&r);
+    return n;
+}
+
+static int distinct(const long *pids, int n) {
+    int d = 0;
+    for (int i = 0; i < n; i++) {
+        int j = 0;
+        while (j < i && pids[j] != pids[i])
+            j++;
+        d += j == i;
+    }
+    return d;
+}
+
+/* The queries asked in one turn of the loop leave in runs of half of
+ * pipeline_depth (16) per connection, not one per idle connection: 10
+ * queries of one request run on one connection, 40 on three (16, 16, 8).
+ * A query of a later turn still goes to an idle connection, never behind a
+ * slow query of an earlier one. */
+static void test_pipeline_runs(void **state) {
+    (void)state;
+    long pids[64];
+    /* The four connections open on first use: wait until all are up. */
+    int d = 0;
+    for (int i = 0; i < 100 && d < 4; i++) {
+        d = distinct(pids, four_pids("/multi?cli=four&n=64", pids, 64));
+        if (d < 4)
+            usleep(20000);
+    }
+    assert_int_equal(d, 4);
+    assert_int_equal(four_pids("/multi?cli=four&n=10", pids, 64), 10);
+    assert_int_equal(distinct(pids, 10), 1);
+    assert_int_equal(four_pids("/multi?cli=four&n=40", pids, 64), 40);
+    assert_int_equal(distinct(pids, 16), 1);
+    assert_int_equal(distinct(pids + 16, 16), 1);
+    assert_int_equal(distinct(pids + 32, 8), 1);
+    assert_int_equal(distinct(pids, 40), 3);
+
+    /* A slow query, then, in a later turn, a fast one: not behind it. */
+    int slow = fht_connect(fht_port);
+    fht_send_str(slow, "GET /multi?cli=four&n=1&sleep=0 HTTP/1.1\r\nHost: t\r\n\r\n");
+    usleep(50000);
+    uint64_t t0 = fht_now_ms();
+    assert_int_equal(four_pids("/multi?cli=four&n=1", pids + 1, 63), 1);
+    uint64_t took = fht_now_ms() - t0;
+    fht_response_t r;
+    assert_int_equal(fht_read_response(slow, &r, 0), 0);
+    assert_int_equal(r.status, 200);
+    long slow_pid = atol(r.body + 2); /* ["<pid>"] */
+    fht_response_free(&r);
+    fht_close(slow);
+    print_message("a fast query asked 50 ms after a slow one: %llu ms\n", (unsigned long long)took);
+    assert_true(took < 500);
+    assert_true(slow_pid != pids[1]);
+}
+
 /* A transaction's statements pipelined: all three and the COMMIT sent at
  * once. A duplicate key in the middle fails it (409), the one after is
  * refused in the aborted transaction (25P02), the COMMIT rolls back (409)
@@ -803,6 +884,7 @@ int main(void) {
         cmocka_unit_test(test_pipeline_error_isolated),
         cmocka_unit_test(test_pipeline_round_trips),
         cmocka_unit_test(test_pipeline_across_requests),
+        cmocka_unit_test(test_pipeline_runs),
         cmocka_unit_test(test_pipeline_transaction),
         cmocka_unit_test(test_pipeline_timeout),
         cmocka_unit_test(test_pipeline_client_gone),
