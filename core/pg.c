@@ -964,10 +964,9 @@ static void on_sweep(uv_timer_t *t) {
     }
 }
 
-/* The client went away: every query of its response is answered
+/* The client went away: every query of its response on lp is answered
  * FH_ECANCELED (and stopped on the server when it runs). */
-static void on_client_gone(fh_response_t *res, void *data) {
-    pg_loop_t *lp = data;
+static void client_gone_on(pg_loop_t *lp, fh_response_t *res) {
     bool again = true;
     while (again) {
         again = false;
@@ -996,6 +995,41 @@ static void on_client_gone(fh_response_t *res, void *data) {
         while (tx && tx->res == res && tx->head)
             query_abandon(tx->head, FH_ECANCELED);
     }
+}
+
+/* The loops (one per fh_pg_t, the request's own loop) that hold queries of
+ * a request, listed in its arena under gone_key: a request may use several
+ * clients, and the one cancel callback of its response reaches them all. */
+typedef struct pg_gone {
+    pg_loop_t *lp;
+    struct pg_gone *next;
+} pg_gone_t;
+
+static const char gone_key;
+
+static void on_client_gone(fh_response_t *res, void *data) {
+    for (pg_gone_t *g = data; g; g = g->next)
+        client_gone_on(g->lp, res);
+}
+
+/* Makes the response's cancel callback reach lp's queries too. */
+static int cancel_watch(fh_request_t *req, fh_response_t *res, pg_loop_t *lp) {
+    pg_gone_t *head = fh_request_get(req, &gone_key);
+    bool listed = false;
+    for (pg_gone_t *g = head; g && !listed; g = g->next)
+        listed = g->lp == lp;
+    if (!listed) {
+        pg_gone_t *g = fh_alloc(req, sizeof(*g));
+        if (!g)
+            return FH_ENOMEM;
+        g->lp = lp;
+        g->next = head;
+        if (fh_request_set(req, &gone_key, g) != 0)
+            return FH_ENOMEM;
+        head = g;
+    }
+    fh_response_on_cancel(res, on_client_gone, head);
+    return 0;
 }
 
 static pg_loop_t *loop_get(fh_pg_t *pg, uv_loop_t *loop) {
@@ -1097,11 +1131,12 @@ static int query_submit(fh_pg_t *pg, fh_request_t *req, fh_response_t *res,
     if (rc)
         return rc;
     pg_loop_t *lp = loop_get(pg, fh_request_loop(req));
-    pg_query_t *q = lp ? query_new(lp, req, res, sql, nparams, params, cb, data) : NULL;
+    if (!lp || cancel_watch(req, res, lp) != 0)
+        return FH_ENOMEM;
+    pg_query_t *q = query_new(lp, req, res, sql, nparams, params, cb, data);
     if (!q)
         return FH_ENOMEM;
     q->stmt = stmt;
-    fh_response_on_cancel(res, on_client_gone, lp);
     if (!loop_reachable(lp)) {
         fail_later(lp, q, FH_ENOTCONN);
         return 0;
@@ -1260,13 +1295,16 @@ static int tx_add(fh_pg_tx_t *tx, int kind, const fh_pg_stmt_t *stmt, const char
     pg_query_t *q = query_new(tx->lp, tx->req, tx->res, sql, nparams, params, cb, data);
     if (!q)
         return FH_ENOMEM;
+    if (cancel_watch(tx->req, tx->res, tx->lp) != 0) {
+        free(q);
+        return FH_ENOMEM;
+    }
     q->stmt = stmt;
     q->kind = kind;
     q->tx = tx;
     tx->refs++;
     if (kind == Q_END)
         tx->ended = true;
-    fh_response_on_cancel(tx->res, on_client_gone, tx->lp);
     if (tx->fail)
         fail_later(tx->lp, q, tx->fail);
     else if (tx->pc)

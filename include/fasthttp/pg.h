@@ -142,11 +142,11 @@ typedef void (*fh_pg_result_fn)(fh_request_t *req, fh_response_t *res, int statu
  * wait counts in its timeout). Queries of one request may run on different
  * connections: their callbacks run in the order of each connection's
  * results, not necessarily in call order. When the client goes away every
- * query of the response not answered yet gets FH_ECANCELED: the call sets
- * the response's cancel callback (fh_response_on_cancel) to fh_pg's own,
- * replacing one set before; when a request uses two fh_pg_t, the queries
- * of the one called last are the ones canceled (the others run to their
- * end and answer as usual). cb runs exactly once for a call
+ * query of the response not answered yet gets FH_ECANCELED, those of every
+ * fh_pg_t the request used: the call sets the response's cancel callback
+ * (fh_response_on_cancel) to fh_pg's own, replacing one set before (set
+ * yours after the last query to keep it; fh_pg's then cancels nothing).
+ * cb runs exactly once for a call
  * that returned 0, never from inside this call; the response must stay
  * deferred until then. Returns 0, FH_EINVAL (NULL argument, nparams < 0 or
  * over 65,535), FH_EALREADY_SENT (the response is final) or FH_ENOMEM. */

@@ -17,7 +17,7 @@
  * behind a slow one; a failing query in the middle of a pipeline fails alone; a
  * query past its timeout in the middle of a pipeline is answered 504 and
  * canceled on the server, the pipeline goes on; a client leaving cancels
- * its pipelined queries; the server stopped mid-pipeline answers each query
+ * its pipelined queries, also those of a second client in the same request; the server stopped mid-pipeline answers each query
  * 503, and the same requests succeed once it is back.
  *
  * Connect timeout: a listening socket whose accept queue is full (it never
@@ -189,6 +189,33 @@ static int txpipe(fh_request_t *req, fh_response_t *res, const char *v, bool dup
     return fh_pg_commit(tx, txp_got, &qs[3]);
 }
 
+/* /two: a slow query on each of two clients (pg_slow, pg_four) for one
+ * request; answered once both are back. */
+static void two_got(fh_request_t *req, fh_response_t *res, int status, const PGresult *r,
+                    void *data) {
+    (void)req, (void)r;
+    int *left = data;
+    if (status)
+        *(left + 1) = status;
+    if (--*left == 0)
+        fh_send_textf(res, 200, "%d", *(left + 1));
+}
+
+static int two(fh_request_t *req, fh_response_t *res) {
+    int *left = fh_alloc(req, 2 * sizeof(int));
+    if (!left)
+        return FH_ENOMEM;
+    left[0] = 2;
+    left[1] = 0;
+    int rc =
+        fh_pg_query(pg_slow, req, res, "SELECT 'one' FROM pg_sleep(31)", 0, NULL, two_got, left);
+    if (rc)
+        return rc;
+    if (fh_pg_query(pg_four, req, res, "SELECT 'two' FROM pg_sleep(32)", 0, NULL, two_got, left))
+        left[0]--; /* only the first is in flight */
+    return 0;
+}
+
 static const char *param(fh_request_t *req, const char *name) {
     fh_str_t v = fh_request_query(req, name);
     if (!v.ptr)
@@ -248,6 +275,8 @@ static int handler(fh_request_t *req, fh_response_t *res, void *data) {
         return fh_pg_query(pg, req, res, "SELECT pg_backend_pid()::text", 0, NULL, answered, NULL);
     if (fh_str_eq(path, "/multi"))
         return multi(req, res);
+    if (fh_str_eq(path, "/two"))
+        return two(req, res);
     if (fh_str_eq(path, "/va"))
         return fh_pg_query(pg_vfar, req, res, "SELECT 'a' FROM pg_sleep(0.5)", 0, NULL, answered,
                            NULL);
@@ -722,6 +751,23 @@ static void test_pipeline_client_gone(void **state) {
     expect_multi("/multi?n=20&cli=slow", 20, -1, NULL, -1, NULL);
 }
 
+/* A request with queries on two clients: the client leaving cancels both
+ * (the response has one cancel callback; each client's call adds its loop
+ * to what it reaches). */
+static void test_client_gone_two_clients(void **state) {
+    (void)state;
+    int fd = fht_connect_raw(fht_port);
+    assert_true(fd >= 0);
+    fht_send_str(fd, "GET /two HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(wait_running("pg_sleep(31)", 1), 1);
+    assert_int_equal(wait_running("pg_sleep(32)", 1), 1);
+    close(fd);
+    uint64_t t0 = fht_now_ms();
+    assert_int_equal(wait_running("pg_sleep(31)", 0), 0);
+    assert_int_equal(wait_running("pg_sleep(32)", 0), 0);
+    assert_true(fht_now_ms() - t0 < 20000);
+}
+
 static void test_pipeline_outage(void **state) {
     (void)state;
     int fd = -1;
@@ -888,6 +934,7 @@ int main(void) {
         cmocka_unit_test(test_pipeline_transaction),
         cmocka_unit_test(test_pipeline_timeout),
         cmocka_unit_test(test_pipeline_client_gone),
+        cmocka_unit_test(test_client_gone_two_clients),
         cmocka_unit_test(test_pipeline_outage),
         cmocka_unit_test(test_connect_timeout),
         cmocka_unit_test(test_cancel_hits_next_query),
