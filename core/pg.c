@@ -889,15 +889,26 @@ static bool conn_has_room(const pg_conn_t *pc) {
     return pc->state == PG_UP && !pc->tx && !pc->cancels && pc->depth < pc->lp->pg->depth;
 }
 
+/* Sends the queries waiting for a connection while one has room: in runs
+ * of up to half of pipeline_depth to one connection (chosen by conn_pick)
+ * before the next is chosen. Spread one by one over idle connections, each
+ * query would wake a database process of its own; a run finds it awake. */
 static void conn_dispatch(pg_loop_t *lp) {
-    pg_conn_t *pc;
-    while (lp->head && (pc = conn_pick(lp)) != NULL) {
+    unsigned run = lp->pg->depth / 2 ? lp->pg->depth / 2 : 1, sent = 0;
+    pg_conn_t *pc = NULL;
+    while (lp->head) {
+        if (!pc || sent >= run || !conn_has_room(pc)) {
+            if (!(pc = conn_pick(lp)))
+                break;
+            sent = 0;
+        }
         pg_query_t *q = lp->head;
         lp->head = q->next;
         if (!lp->head)
             lp->tail = NULL;
         q->next = NULL;
         conn_send(pc, q);
+        sent++;
     }
 }
 
@@ -1087,26 +1098,7 @@ static void on_turn(uv_check_t *h) {
     pg_loop_t *lp = h->data;
     uv_check_stop(h);
     lp->turn_armed = false;
-    /* The turn's queries go in runs of up to half of pipeline_depth to one
-     * connection (chosen as conn_pick does) before the next is chosen:
-     * spread one by one over idle connections, each query would wake a
-     * database process of its own. */
-    unsigned run = lp->pg->depth / 2 ? lp->pg->depth / 2 : 1, sent = 0;
-    pg_conn_t *pc = NULL;
-    while (lp->head) {
-        if (!pc || sent >= run || !conn_has_room(pc)) {
-            if (!(pc = conn_pick(lp)))
-                break;
-            sent = 0;
-        }
-        pg_query_t *q = lp->head;
-        lp->head = q->next;
-        if (!lp->head)
-            lp->tail = NULL;
-        q->next = NULL;
-        conn_send(pc, q);
-        sent++;
-    }
+    conn_dispatch(lp);
 }
 
 static void turn_arm(pg_loop_t *lp) {
