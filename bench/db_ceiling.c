@@ -5,8 +5,8 @@
  *   db_ceiling CONNINFO ENDPOINT N CONNS DEPTH SECONDS
  *
  * ENDPOINT is db (one random row per unit), queries (N random rows per
- * unit) or updates (N rows read, then N rows written with new random
- * numbers, one UPDATE each). CONNS threads, each with its own connection
+ * unit) or updates (N rows read, then the same N rows written with new
+ * random numbers, one UPDATE each). CONNS threads, each with its own connection
  * and the statements prepared, keep DEPTH units in flight in one pipeline
  * (non-blocking; a unit answered is replaced by a new one at once; for
  * updates a unit's writes are sent once its reads are back) for SECONDS,
@@ -82,6 +82,7 @@ typedef struct conn_state {
     unsigned cap, head, count;
     int *left; /* statements of each unit still to answer, by phase */
     bool *writing;
+    int *ids; /* the rows each unit read (per of them), which its writes update */
     bool failed;
 } conn_state_t;
 
@@ -91,7 +92,11 @@ static bool send_unit(conn_state_t *cs, int u) {
     const char *stmt = cs->writing[u] ? "w_set" : "w_get";
     for (int i = 0; i < per; i++) {
         char a[12], b[12];
-        snprintf(a, sizeof a, "%d", rnd(&cs->seed));
+        /* A unit's writes update the rows it read, as the servers do. */
+        int *id = &cs->ids[(size_t)u * (size_t)per + (size_t)i];
+        if (!cs->writing[u])
+            *id = rnd(&cs->seed);
+        snprintf(a, sizeof a, "%d", *id);
         snprintf(b, sizeof b, "%d", rnd(&cs->seed));
         const char *p[2] = { a, b };
         if (!PQsendQueryPrepared(cs->c, stmt, cs->writing[u] ? 2 : 1, p, NULL, NULL, 0) ||
@@ -121,7 +126,8 @@ static void *worker(void *arg) {
     cs.owner = calloc(cs.cap, sizeof(int));
     cs.left = calloc((size_t)depth, sizeof(int));
     cs.writing = calloc((size_t)depth, sizeof(bool));
-    ok = ok && cs.owner && cs.left && cs.writing;
+    cs.ids = calloc((size_t)depth * (size_t)(kind == 0 ? 1 : n), sizeof(int));
+    ok = ok && cs.owner && cs.left && cs.writing && cs.ids;
     for (int u = 0; ok && u < depth; u++)
         ok = send_unit(&cs, u);
     double end = now_s() + seconds;
@@ -186,6 +192,7 @@ static void *worker(void *arg) {
     free(cs.owner);
     free(cs.left);
     free(cs.writing);
+    free(cs.ids);
     PQfinish(c);
     return NULL;
 }
