@@ -2,6 +2,8 @@
  * request one byte at a time, HTTP/1.0 and Connection: close, chunked
  * bodies, deferred responses in order, handler errors, raw mode, 100
  * concurrent clients, and a graceful stop with requests in flight. */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,13 +11,11 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <errno.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <cmocka.h>

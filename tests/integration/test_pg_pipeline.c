@@ -14,11 +14,12 @@
  * round trips when sent together, against twenty when each waits for the
  * one before; the queries of one turn leave in runs of half of
  * pipeline_depth per connection, while a later turn's query is never put
- * behind a slow one; a failing query in the middle of a pipeline fails alone; a
- * query past its timeout in the middle of a pipeline is answered 504 and
- * canceled on the server, the pipeline goes on; a client leaving cancels
- * its pipelined queries, also those of a second client in the same request; the server stopped mid-pipeline answers each query
- * 503, and the same requests succeed once it is back.
+ * behind a slow one; a failing query in the middle of a pipeline fails
+ * alone; a query past its timeout in the middle of a pipeline is answered
+ * 504 and canceled on the server, the pipeline goes on; a client leaving
+ * cancels its pipelined queries, also those of a second client in the same
+ * request; the server stopped mid-pipeline answers each query 503, and the
+ * same requests succeed once it is back.
  *
  * Connect timeout: a listening socket whose accept queue is full (it never
  * accepts) drops new connection attempts, so a connect to it hangs: the
