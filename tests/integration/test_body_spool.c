@@ -109,13 +109,9 @@ static int setup(void **state) {
     assert_int_equal(fh_router_new(&router, NULL), 0);
     assert_int_equal(fh_router_mount(router, "/", routes, NULL), 0);
     fh_server_config_t cfg = fh_server_config_default();
-    cfg.handler = fh_router_handle;
-    cfg.handler_data = router;
-    cfg.body_stream = fh_router_body_stream;
-    cfg.body_stream_data = router;
     cfg.threads = 1;
     cfg.timeouts.body_ms = 2000;
-    fht_start(&cfg);
+    fht_start_router(&cfg, router);
     return 0;
 }
 
@@ -139,14 +135,6 @@ static int dir_entries(const char *path) {
 }
 
 static int open_fds(void) { return dir_entries("/proc/self/fd"); }
-
-static char *pattern(size_t n) {
-    char *b = malloc(n ? n : 1);
-    assert_non_null(b);
-    for (size_t i = 0; i < n; i++)
-        b[i] = (char)('a' + (i * 7 + i / 251) % 26);
-    return b;
-}
 
 static void expect_spooled(const fht_response_t *r, const char *b, size_t n) {
     char want[160];
@@ -172,7 +160,7 @@ static void test_spooled_bodies(void **state) {
     size_t sizes[] = { 1, 99999, 100000, 100001, 1 << 20, 5000000 };
     for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
         size_t n = sizes[k];
-        char *b = pattern(n);
+        char *b = fht_pattern(n);
         for (int chunked = 0; chunked <= 1; chunked++) {
             int fds = open_fds();
             int fd = fht_connect(fht_port);
@@ -221,7 +209,7 @@ static void test_abort_and_limits(void **state) {
     int fds = open_fds();
     int fd = fht_connect(fht_port);
     fht_send_str(fd, "PUT /spool HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000\r\n\r\n");
-    char *b = pattern(3000000);
+    char *b = fht_pattern(3000000);
     fht_send(fd, b, 3000000);
     usleep(100000);
     assert_int_equal(dir_entries(spool_dir), 0); /* O_TMPFILE: no name, even now */
@@ -271,7 +259,7 @@ static void test_memory_flat(void **state) {
     (void)state;
     /* 64 MiB through a 100,000-byte buffer: RSS stays where it was. */
     size_t n = 64u << 20;
-    char *b = pattern(n);
+    char *b = fht_pattern(n);
     size_t rss0 = fht_rss_kb();
     int fd = fht_connect(fht_port);
     char head[128];

@@ -129,14 +129,10 @@ static int setup(void **state) {
     assert_int_equal(fh_router_new(&router, NULL), 0);
     assert_int_equal(fh_router_mount(router, "/", routes, NULL), 0);
     fh_server_config_t cfg = fh_server_config_default();
-    cfg.handler = fh_router_handle;
-    cfg.handler_data = router;
-    cfg.body_stream = fh_router_body_stream;
-    cfg.body_stream_data = router;
     cfg.threads = 1;
     cfg.limits.max_body = 64 << 10; /* far below what streams */
     cfg.timeouts.body_ms = 500;
-    fht_start(&cfg);
+    fht_start_router(&cfg, router);
     return 0;
 }
 
@@ -144,15 +140,6 @@ static int teardown(void **state) {
     fht_teardown(state);
     fh_router_free(router);
     return 0;
-}
-
-/* n bytes of a pattern, malloc'ed. */
-static char *pattern(size_t n) {
-    char *b = malloc(n ? n : 1);
-    assert_non_null(b);
-    for (size_t i = 0; i < n; i++)
-        b[i] = (char)('a' + (i * 7 + i / 251) % 26);
-    return b;
 }
 
 static void expect_sum(const fht_response_t *r, const char *b, size_t n) {
@@ -175,7 +162,7 @@ static void test_connection_close(void **state) {
         "PUT /up/c HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
         "Transfer-Encoding: chunked\r\n\r\n",
     };
-    char *b = pattern(200000);
+    char *b = fht_pattern(200000);
     for (size_t i = 0; i < 3; i++) {
         int fd = fht_connect(fht_port);
         fht_send_str(fd, heads[i]);
@@ -209,7 +196,7 @@ static void test_content_length(void **state) {
     size_t sizes[] = { 1, 100, 65536, 300000, 1 << 20 };
     for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
         size_t n = sizes[k];
-        char *b = pattern(n);
+        char *b = fht_pattern(n);
         char head[256];
         int hl = snprintf(head, sizeof(head),
                           "PUT /up/a HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n", n);
@@ -232,7 +219,7 @@ static void test_content_length(void **state) {
 static void test_chunked(void **state) {
     (void)state;
     size_t n = 200000;
-    char *b = pattern(n);
+    char *b = fht_pattern(n);
     int fd = fht_connect(fht_port);
     fht_send_str(fd, "PUT /up/c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
     for (size_t off = 0; off < n;) {
@@ -310,7 +297,7 @@ static void test_early_answers(void **state) {
     assert_int_equal(atomic_load(&handler_calls), calls);
     /* Exactly at the limit it streams. */
     size_t n = 1 << 20;
-    char *b = pattern(n);
+    char *b = fht_pattern(n);
     char head[256];
     int hl = snprintf(head, sizeof(head),
                       "PUT /up/x HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n", n);
@@ -339,7 +326,7 @@ static void test_early_answers(void **state) {
     int big0 = atomic_load(&too_big);
     fd = fht_connect(fht_port);
     fht_send_str(fd, "PUT /up/y HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
-    char *chunk = pattern(600000);
+    char *chunk = fht_pattern(600000);
     fht_send_str(fd, "927c0\r\n");
     fht_send(fd, chunk, 600000);
     fht_send_str(fd, "\r\n927c0\r\n");
@@ -410,7 +397,7 @@ static void test_stall_and_abort(void **state) {
         snprintf(head, sizeof(head),
                  "PUT %s HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n", paths[i]);
         fht_send_str(fd, head);
-        char *b = pattern(300000);
+        char *b = fht_pattern(300000);
         fht_send(fd, b, 300000);
         free(b);
         fht_close(fd);
@@ -428,7 +415,7 @@ static void test_stall_and_abort(void **state) {
 static void test_backpressure(void **state) {
     (void)state;
     size_t n = 64u << 20, block = 1 << 20;
-    char *b = pattern(block);
+    char *b = fht_pattern(block);
     size_t rss0 = fht_rss_kb();
     char head[256];
     int hl = snprintf(head, sizeof(head),

@@ -138,13 +138,9 @@ static int setup(void **state) {
     assert_int_equal(fh_router_new(&router, NULL), 0);
     assert_int_equal(fh_router_mount(router, "/", routes, NULL), 0);
     fh_server_config_t cfg = fh_server_config_default();
-    cfg.handler = fh_router_handle;
-    cfg.handler_data = router;
-    cfg.body_stream = fh_router_body_stream;
-    cfg.body_stream_data = router;
     cfg.threads = 1;
     cfg.limits.max_body = 64 << 10; /* far below what streams */
-    fht_start(&cfg);
+    fht_start_router(&cfg, router);
     return 0;
 }
 

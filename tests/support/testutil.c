@@ -307,6 +307,22 @@ void fht_start_handler(fh_handler_fn handler, void *data, int threads) {
     fht_start(&cfg);
 }
 
+void fht_start_router(fh_server_config_t *cfg, fh_router_t *router) {
+    cfg->handler = fh_router_handle;
+    cfg->handler_data = router;
+    cfg->body_stream = fh_router_body_stream;
+    cfg->body_stream_data = router;
+    fht_start(cfg);
+}
+
+char *fht_pattern(size_t n) {
+    char *b = malloc(n ? n : 1);
+    assert_non_null(b);
+    for (size_t i = 0; i < n; i++)
+        b[i] = (char)('a' + (i * 7 + i / 251) % 26);
+    return b;
+}
+
 void fht_start_chain(fh_handler_fn handler, void *data, int threads, const fh_middleware_t *mws,
                      size_t n) {
     assert_int_equal(fh_chain_new(&fht_chain, handler, data), 0);

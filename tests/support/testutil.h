@@ -56,6 +56,9 @@ void fht_close(int fd);
 size_t fht_rss_kb(void);
 /* Milliseconds on a monotonic clock. */
 uint64_t fht_now_ms(void);
+/* n bytes (at least one allocated) of a fixed, non-repeating-looking text
+ * pattern, malloc'ed: the caller frees it. */
+char *fht_pattern(size_t n);
 
 /* ---- the shared fixture ----
  * Most test files run one server at a time: fht_start starts it (as
@@ -73,6 +76,10 @@ void fht_start_handler(fh_handler_fn handler, void *data, int threads);
 extern fh_chain_t *fht_chain;
 void fht_start_chain(fh_handler_fn handler, void *data, int threads, const fh_middleware_t *mws,
                      size_t n);
+/* fht_start of cfg with router as its handler and its streamed-body
+ * dispatcher (fh_router_handle, fh_router_body_stream); the router stays
+ * the caller's, freed after fht_stop. */
+void fht_start_router(fh_server_config_t *cfg, fh_router_t *router);
 void fht_stop(void);
 int fht_teardown(void **state);
 
