@@ -12,7 +12,8 @@
 # nothing; 1001 parts, a file past --max-size, a form past --max-form and a
 # 2 GiB form far past them (413, RSS flat).
 set -euo pipefail
-bin=$1/examples/upload/upload
+build=$1
+bin=$build/examples/upload/upload
 work=$(mktemp -d)
 log=$work/log
 out=$work/out
@@ -25,6 +26,26 @@ expect() { # name, expected, actual
 }
 field() { python3 -c 'import json,sys; print(eval(sys.argv[2], {"j": json.load(open(sys.argv[1]))}))' "$out" "$1"; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
+# Waits for background job $1 while sampling the server's RSS into $peak
+# (from $rss0).
+watch_rss() {
+  peak=$rss0
+  while kill -0 "$1" 2>/dev/null; do
+    r=$(rss_kb); [ "$r" -gt "$peak" ] && peak=$r
+    sleep 0.05
+  done
+  wait "$1" || true
+}
+# Fails when the peak grew 16 MiB or more past $rss0, naming what ran ($1).
+# A sanitizer's quarantine keeps freed memory resident: the bound holds for
+# plain builds only.
+check_rss() {
+  if grep -q '^FH_SANITIZE:STRING=.\+' "$build/CMakeCache.txt" 2>/dev/null; then
+    echo "upload: sanitized build, RSS bound not checked"
+  else
+    [ $((peak - rss0)) -lt 16384 ] || { echo "RSS grew by $((peak - rss0)) KiB during $1"; exit 1; }
+  fi
+}
 
 mkdir "$work/up"
 start_example upload env HOST=127.0.0.1 PORT=0 THREADS=2 UPLOAD_DIR="$work/up" UPLOAD_TOKEN=secret "$bin"
@@ -80,21 +101,10 @@ expect "no temporary file after abort" "" "$(ls -A "$work/up" | grep '^\.upload-
 rss0=$(rss_kb)
 head -c 209715200 /dev/zero | curl -s -o "$out" -w '%{http_code}' "${auth[@]}" -H 'Transfer-Encoding: chunked' -T - "$url/files/huge.bin" > "$work/code" &
 cpid=$!
-peak=$rss0
-while kill -0 "$cpid" 2>/dev/null; do
-  r=$(rss_kb); [ "$r" -gt "$peak" ] && peak=$r
-  sleep 0.05
-done
-wait "$cpid" || true
+watch_rss "$cpid"
 expect "200 MiB upload" 201 "$(cat "$work/code")"
 echo "upload: server RSS $rss0 KiB before, peak $peak KiB during a 200 MiB upload"
-# A sanitizer's quarantine keeps freed memory resident: the bound holds for
-# plain builds only.
-if grep -q '^FH_SANITIZE:STRING=.\+' "$1/CMakeCache.txt" 2>/dev/null; then
-  echo "upload: sanitized build, RSS bound not checked"
-else
-  [ $((peak - rss0)) -lt 16384 ] || { echo "RSS grew by $((peak - rss0)) KiB"; exit 1; }
-fi
+check_rss "a 200 MiB upload"
 rm -f "$work/up/huge.bin"
 
 # ---- POST /files: multipart/form-data ----
@@ -235,19 +245,10 @@ rss0=$(rss_kb)
 head -c 209715200 /dev/zero > "$work/zero200"
 curl -s -o "$out" -w '%{http_code}' "${auth[@]}" -H 'Transfer-Encoding: chunked' -F "z=@$work/zero200;filename=huge.bin" "$url/files" > "$work/code" &
 cpid=$!
-peak=$rss0
-while kill -0 "$cpid" 2>/dev/null; do
-  r=$(rss_kb); [ "$r" -gt "$peak" ] && peak=$r
-  sleep 0.05
-done
-wait "$cpid" || true
+watch_rss "$cpid"
 expect "200 MiB form" 201 "$(cat "$work/code")"
 echo "upload: server RSS $rss0 KiB before, peak $peak KiB during a 200 MiB form"
-if grep -q '^FH_SANITIZE:STRING=.\+' "$1/CMakeCache.txt" 2>/dev/null; then
-  echo "upload: sanitized build, RSS bound not checked"
-else
-  [ $((peak - rss0)) -lt 16384 ] || { echo "RSS grew by $((peak - rss0)) KiB during a form"; exit 1; }
-fi
+check_rss "a 200 MiB form"
 rm -f "$work/up/huge.bin" "$work/zero200"
 
 stop_example upload
@@ -274,17 +275,10 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" -F "f=@$work/sparse;f
 expect "declared form past max-form" 413 "$code"
 curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" -H 'Transfer-Encoding: chunked' -F "f=@$work/sparse;filename=over5.bin" "$url/files" > "$work/code" || true &
 cpid=$!
-peak=$rss0
-while kill -0 "$cpid" 2>/dev/null; do
-  r=$(rss_kb); [ "$r" -gt "$peak" ] && peak=$r
-  sleep 0.05
-done
-wait "$cpid" || true
+watch_rss "$cpid"
 expect "2 GiB chunked form" 413 "$(cat "$work/code")"
 echo "upload: server RSS $rss0 KiB before, peak $peak KiB while a 2 GiB form was refused"
-if ! grep -q '^FH_SANITIZE:STRING=.\+' "$1/CMakeCache.txt" 2>/dev/null; then
-  [ $((peak - rss0)) -lt 16384 ] || { echo "RSS grew by $((peak - rss0)) KiB"; exit 1; }
-fi
+check_rss "a refused 2 GiB form"
 for _ in $(seq 200); do
   [ -z "$(leftovers)" ] && break
   sleep 0.05
